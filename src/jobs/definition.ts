@@ -1,0 +1,94 @@
+/**
+ * The generic job definition: a job type is a name, a zod schema for its
+ * payload `T`, a handler receiving a `T`, and defaults. The registry
+ * (`registry.ts`) is the factory that turns a stored envelope back into a typed
+ * call. Adding a job type is one new file exporting a definition.
+ *
+ * @module
+ */
+import type { z } from "zod";
+import type { BackoffPolicy } from "../queue/job.ts";
+
+/**
+ * Deno permissions a handler needs. Jobs of a type run only on Web Worker
+ * threads created with exactly these permissions; everything else is denied.
+ */
+export interface JobPermissions {
+  /** Hosts (`host` or `host:port`) the handler may reach, or true for any. */
+  net?: string[] | true;
+  read?: string[] | true;
+  write?: string[] | true;
+  env?: string[] | true;
+}
+
+/** Log function handed to handlers; lines carry the job id, type and attempt. */
+export interface JobLogger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** What a handler gets besides its payload. */
+export interface JobContext {
+  readonly jobId: string;
+  readonly type: string;
+  /** This attempt's number, from 1. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  /** Fires at the job's deadline, on cancel, and on shutdown past the drain deadline. */
+  readonly signal: AbortSignal;
+  readonly log: JobLogger;
+  /** Reports progress, 0..100. Cheap: throttled and batched by the runner. */
+  progress(percent: number): void;
+}
+
+/** Per-type defaults; a job's own fields win. */
+export interface JobDefaults {
+  max_attempts?: number;
+  timeout_ms?: number;
+  priority?: number;
+  backoff?: BackoffPolicy;
+}
+
+/**
+ * A job type.
+ *
+ * @example
+ * ```ts
+ * export default defineJob({
+ *   type: "hello",
+ *   schema: z.object({ name: z.string() }),
+ *   handler: async (_ctx, p) => ({ greeting: `hi ${p.name}` }),
+ * });
+ * ```
+ */
+export interface JobDefinition<S extends z.ZodType = z.ZodType> {
+  /** Unique type name, e.g. "email". */
+  readonly type: string;
+  readonly description?: string;
+  /** Validates and types the payload; also published as JSON Schema. */
+  readonly schema: S;
+  readonly handler: (ctx: JobContext, payload: z.output<S>) => Promise<unknown>;
+  readonly defaults?: JobDefaults;
+  readonly permissions?: JobPermissions;
+}
+
+/**
+ * Identity helper that infers `S` so the handler's payload is typed without annotations.
+ */
+export function defineJob<S extends z.ZodType>(definition: JobDefinition<S>): JobDefinition<S> {
+  return definition;
+}
+
+/**
+ * Throw this (or set `retryable = false` on an error) when retrying cannot help,
+ * e.g. a 4xx answer: the job goes straight to `failed`.
+ */
+export class NonRetryableError extends Error {
+  readonly retryable = false;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "NonRetryableError";
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The one interface between the queue core and everything else (API, runner,
+ * client, dashboard). Only `redis_broker.ts` implements it against Redis; every
+ * implementation must pass the shared behaviour suite in
+ * `test/queue/broker_suite.ts`.
+ *
+ * Delivery is at-least-once: a job whose lease runs out (its process died) runs
+ * again. Fencing tokens make sure a stale holder's ack changes nothing.
+ *
+ * @module
+ */
+import type {
+  CancelOutcome,
+  ClaimedJob,
+  EnqueueInput,
+  EnqueueResult,
+  FailInput,
+  FailOutcome,
+  Job,
+  JobPage,
+  Lease,
+  ListQuery,
+  MaintenanceResult,
+  RenewStatus,
+  Stats,
+  StreamEvent,
+} from "./job.ts";
+
+/** Options for a claim. */
+export interface ClaimOptions {
+  /** Lease length; the runner renews before it runs out. */
+  leaseMs?: number;
+}
+
+/** Options for releasing leases without finishing the jobs. */
+export interface ReleaseOptions {
+  /**
+   * True (default): the attempt the claim consumed is given back, because the
+   * job never got a fair run (shutdown drain, a co-running job's hard timeout).
+   */
+  restoreAttempt?: boolean;
+  /** Recorded in the job's error history when the attempt is not restored. */
+  reason?: string;
+}
+
+/**
+ * Durable job storage with an atomic, lease-based lifecycle.
+ *
+ * @example
+ * ```ts
+ * const { id } = await broker.enqueue({ type: "email", payload: { to: "a@b.c" } });
+ * const [job] = await broker.claim(1);
+ * await broker.complete(job.id, job.token, { sent: true });
+ * ```
+ */
+export interface Broker {
+  /** The queue this broker serves. */
+  readonly queue: string;
+
+  /** Adds one job. Throws `InvalidInputError`/`PayloadTooLargeError` before writing anything. */
+  enqueue(input: EnqueueInput): Promise<EnqueueResult>;
+
+  /**
+   * Adds many jobs in one round trip. Inputs are validated first; when any is
+   * invalid nothing is written and the error names its index.
+   */
+  enqueueBatch(inputs: EnqueueInput[]): Promise<EnqueueResult[]>;
+
+  /**
+   * Moves up to `max` ready jobs to running, highest priority first and FIFO
+   * within a priority, each with a fresh lease token. Returns [] when none is ready.
+   */
+  claim(max: number, options?: ClaimOptions): Promise<ClaimedJob[]>;
+
+  /** Marks a running job completed with its result. Throws `LeaseLostError` on a stale token. */
+  complete(id: string, token: string, result: unknown): Promise<void>;
+
+  /**
+   * Completes many jobs in one round trip. Returns, per lease, true when acked
+   * and false when the lease was lost (nothing changed for that job).
+   */
+  completeMany(acks: Array<Lease & { result: unknown }>): Promise<boolean[]>;
+
+  /**
+   * Records a failed attempt: schedules a retry after `retry_delay_ms`, or moves
+   * the job to `failed` (dead) when attempts are exhausted or the error is not
+   * retryable, or to `cancelled` when a cancel was requested. Throws `LeaseLostError`.
+   */
+  fail(id: string, token: string, failure: FailInput): Promise<FailOutcome>;
+
+  /** Extends every given lease by `leaseMs` in one call; reports lost or cancel-flagged ones. */
+  renew(leases: Lease[], leaseMs: number): Promise<RenewStatus[]>;
+
+  /** Gives leases back: the jobs return to pending. Returns per lease whether it was released. */
+  release(leases: Lease[], options?: ReleaseOptions): Promise<boolean[]>;
+
+  /** Records a running job's progress (0..100). Returns false when the lease was lost. */
+  progress(id: string, token: string, percent: number): Promise<boolean>;
+
+  /**
+   * Housekeeping any process may run, safely concurrent: promotes due scheduled
+   * jobs, reaps expired leases (retry or dead) and drops finished jobs past retention.
+   */
+  maintain(): Promise<MaintenanceResult>;
+
+  /**
+   * Cancels a job. Pending/scheduled: cancelled at once. Running: flagged, and
+   * runners are notified so the handler's AbortSignal fires. Throws
+   * `JobNotFoundError`, or `InvalidStateError` for a finished job.
+   */
+  cancel(id: string): Promise<CancelOutcome>;
+
+  /** Moves a failed (dead) or cancelled job back to pending with fresh attempts. */
+  requeue(id: string): Promise<void>;
+
+  /** Deletes finished jobs of one state (e.g. purge the dead set). Returns how many. */
+  purge(state: "failed" | "completed" | "cancelled"): Promise<number>;
+
+  /** One job, or null when unknown or expired. */
+  get(id: string): Promise<Job | null>;
+
+  /** Jobs in one state, paginated. Finished states: newest first. */
+  list(query: ListQuery): Promise<JobPage>;
+
+  /** Counts per state and per type. */
+  stats(): Promise<Stats>;
+
+  /**
+   * Resolves when work may be ready (an enqueue or a promotion woke us), after
+   * `timeoutMs`, or when `signal` aborts. Blocks on Redis: no polling.
+   */
+  waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void>;
+
+  /** Calls `onCancel(jobId)` whenever a cancel is requested for a running job. */
+  onCancelRequested(onCancel: (jobId: string) => void): Promise<() => Promise<void>>;
+
+  /** Reads lifecycle events after `cursor` ("$" for new only), blocking up to `blockMs`. */
+  readEvents(cursor: string, blockMs: number, count?: number): Promise<StreamEvent[]>;
+
+  /** True when Redis answers within the timeout. */
+  ping(): Promise<boolean>;
+
+  /** Closes every connection. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,78 @@
+/**
+ * Typed errors of the queue core. Lua scripts return documented error codes
+ * (see each script's header); `scripts.ts` maps them to these classes so callers
+ * can `instanceof` instead of parsing messages.
+ *
+ * @module
+ */
+
+/** Machine-readable error codes; the API maps them to HTTP statuses. */
+export type QueueErrorCode =
+  | "not_found"
+  | "lease_lost"
+  | "invalid_input"
+  | "payload_too_large"
+  | "invalid_state"
+  | "unavailable";
+
+/** Base class of every error the core throws on purpose. */
+export class QueueError extends Error {
+  readonly code: QueueErrorCode;
+  constructor(code: QueueErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "QueueError";
+    this.code = code;
+  }
+}
+
+/** No job with that id (never existed, or expired after retention). */
+export class JobNotFoundError extends QueueError {
+  constructor(readonly jobId: string) {
+    super("not_found", `job ${jobId} not found`);
+    this.name = "JobNotFoundError";
+  }
+}
+
+/**
+ * The caller's lease is no longer valid: the token is stale (the lease expired
+ * and the job was reaped or claimed again) or the job is no longer running. The
+ * ack changed nothing.
+ */
+export class LeaseLostError extends QueueError {
+  constructor(readonly jobId: string) {
+    super("lease_lost", `lease on job ${jobId} was lost; ack refused`);
+    this.name = "LeaseLostError";
+  }
+}
+
+/** An input field is out of range or malformed. Nothing was written. */
+export class InvalidInputError extends QueueError {
+  constructor(message: string, readonly field?: string) {
+    super("invalid_input", message);
+    this.name = "InvalidInputError";
+  }
+}
+
+/** The payload's JSON exceeds the 1 MB limit. Nothing was written. */
+export class PayloadTooLargeError extends QueueError {
+  constructor(readonly bytes: number, readonly limit: number) {
+    super("payload_too_large", `payload is ${bytes} bytes; the limit is ${limit}`);
+    this.name = "PayloadTooLargeError";
+  }
+}
+
+/** The job exists but its state does not allow the operation (e.g. requeue of a running job). */
+export class InvalidStateError extends QueueError {
+  constructor(readonly jobId: string, readonly state: string, operation: string) {
+    super("invalid_state", `cannot ${operation} job ${jobId} in state ${state}`);
+    this.name = "InvalidStateError";
+  }
+}
+
+/** Redis could not be reached in time. Safe to retry. */
+export class QueueUnavailableError extends QueueError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("unavailable", message, options);
+    this.name = "QueueUnavailableError";
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * The job record as the rest of the system sees it, and the inputs and outputs
+ * of the queue operations. Pure types and small pure helpers: no Redis here.
+ *
+ * @module
+ */
+
+/** Every state a job can be in. `failed` is the dead-letter state. */
+export const JOB_STATES = [
+  "pending",
+  "scheduled",
+  "running",
+  "completed",
+  "failed",
+  "cancelled",
+] as const;
+
+/** A job's lifecycle state. */
+export type JobState = typeof JOB_STATES[number];
+
+/** States a job never leaves by itself (only `requeue` moves a failed job back). */
+export const FINISHED_STATES: readonly JobState[] = ["completed", "failed", "cancelled"];
+
+/** Bounds shared by the core, the API schemas and the docs. */
+export const LIMITS = {
+  /** Highest priority; higher runs first. */
+  maxPriority: 100,
+  minPriority: 0,
+  maxAttempts: 100,
+  /** 1 MB: the spec's maximum payload, measured on the JSON text in UTF-8 bytes. */
+  maxPayloadBytes: 1024 * 1024,
+  minTimeoutMs: 1,
+  /** The spec's global execution timeout is 5 minutes; a job may ask for up to 24 h. */
+  maxTimeoutMs: 24 * 60 * 60 * 1000,
+  /** Attempt errors kept per job, newest last. */
+  errorHistory: 10,
+  maxTypeLength: 128,
+  maxIdempotencyKeyLength: 256,
+} as const;
+
+/** Defaults applied when neither the job nor its type says otherwise. */
+export const DEFAULTS = {
+  priority: 0,
+  maxAttempts: 3,
+  /** The spec: job execution timeout 5 minutes. */
+  timeoutMs: 5 * 60 * 1000,
+  /** The spec: result retention 24 hours. */
+  retentionMs: 24 * 60 * 60 * 1000,
+  leaseMs: 30_000,
+} as const;
+
+/**
+ * Retry delay policy. `polynomial`: `base_ms * attempts^factor` (the spec's
+ * `attempts²` seconds is `{kind: "polynomial", base_ms: 1000, factor: 2}`);
+ * `exponential`: `base_ms * factor^(attempts-1)`. Capped at `max_ms`, then
+ * spread by ±`jitter` (a fraction, 0..1) so retries of a burst don't align.
+ */
+export interface BackoffPolicy {
+  kind: "polynomial" | "exponential";
+  base_ms: number;
+  factor: number;
+  max_ms: number;
+  jitter: number;
+}
+
+/** The spec's rule: attempts² seconds, capped at one hour, no jitter. */
+export const DEFAULT_BACKOFF: BackoffPolicy = {
+  kind: "polynomial",
+  base_ms: 1000,
+  factor: 2,
+  max_ms: 60 * 60 * 1000,
+  jitter: 0,
+};
+
+/** One attempt's failure, as kept in the job's error history. */
+export interface AttemptError {
+  attempt: number;
+  message: string;
+  /** ISO-8601 UTC. */
+  at: string;
+}
+
+/** A job as returned by `Broker.get` and `Broker.list`. Timestamps are ISO-8601 UTC. */
+export interface Job {
+  id: string;
+  type: string;
+  payload: unknown;
+  priority: number;
+  attempts: number;
+  max_attempts: number;
+  status: JobState;
+  created_at: string;
+  scheduled_for: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+  result: unknown;
+  /** The last attempt's error message, or null. */
+  error: string | null;
+  error_history: AttemptError[];
+  timeout_ms: number;
+  progress: number | null;
+  /** Set while running: when the current lease runs out. */
+  lease_expires_at: string | null;
+  /** True when a cancel was requested while the job was running. */
+  cancel_requested: boolean;
+  backoff: BackoffPolicy | null;
+}
+
+/** What a caller supplies to enqueue one job. */
+export interface EnqueueInput {
+  type: string;
+  payload: unknown;
+  priority?: number;
+  max_attempts?: number;
+  timeout_ms?: number;
+  /** Run no earlier than this many ms from now. Exclusive with `run_at`. */
+  delay_ms?: number;
+  /** Run no earlier than this instant. Exclusive with `delay_ms`. */
+  run_at?: Date;
+  /** Per-job retry policy; null/absent means the type's (or the default) policy. */
+  backoff?: BackoffPolicy;
+  /** The same key within retention returns the first job's id instead of a new job. */
+  idempotency_key?: string;
+  /** Caller-chosen id (a UUID); generated when absent. */
+  id?: string;
+}
+
+/** Result of one enqueue. `created` is false when an idempotency key matched an earlier job. */
+export interface EnqueueResult {
+  id: string;
+  created: boolean;
+}
+
+/** A job handed to a runner by `claim`: everything needed to run and ack it. */
+export interface ClaimedJob {
+  id: string;
+  type: string;
+  payload: unknown;
+  priority: number;
+  /** This attempt's number, starting at 1. */
+  attempt: number;
+  max_attempts: number;
+  timeout_ms: number;
+  /** Fencing token: acks and renewals must present it. */
+  token: string;
+  /** Epoch ms when the lease runs out unless renewed. */
+  lease_expires_at: number;
+  backoff: BackoffPolicy | null;
+  /** Epoch ms the job was created (for latency metrics). */
+  created_at: number;
+}
+
+/** A lease the runner holds: job id + fencing token. */
+export interface Lease {
+  id: string;
+  token: string;
+}
+
+/** Per-lease answer from `renew`. */
+export type RenewStatus = "ok" | "lost" | "cancel_requested";
+
+/** How a failure should be treated. */
+export interface FailInput {
+  message: string;
+  /** False for errors that must not be retried (e.g. a webhook's 4xx). */
+  retryable: boolean;
+  /** Delay before the retry; the runner computes it from the backoff policy. */
+  retry_delay_ms: number;
+}
+
+/** Where a failed attempt sent the job. */
+export type FailOutcome = "scheduled" | "failed" | "cancelled";
+
+/** Where a cancel request left the job. */
+export type CancelOutcome = "cancelled" | "cancel_requested";
+
+/** A page of jobs, newest first for finished states. */
+export interface JobPage {
+  jobs: Job[];
+  /** Pass back as `cursor` for the next page; null when there is none. */
+  next_cursor: string | null;
+}
+
+/** Listing query. */
+export interface ListQuery {
+  state: JobState;
+  type?: string;
+  limit?: number;
+  cursor?: string | null;
+}
+
+/** Counts per state. */
+export interface StateCounts {
+  pending: number;
+  scheduled: number;
+  running: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  /** pending + scheduled + running + completed + failed + cancelled. */
+  total: number;
+}
+
+/**
+ * Queue statistics. `completed`, `failed` and `cancelled` count every job that
+ * reached that state, including those whose record has since expired, so the
+ * numbers stay right after retention removes the jobs.
+ */
+export interface Stats extends StateCounts {
+  /** Retry attempts scheduled after a failure or an expired lease. */
+  retried: number;
+  by_type: Record<string, StateCounts>;
+}
+
+/** What `maintain` did: promoted due jobs, reaped leases, and when to look again. */
+export interface MaintenanceResult {
+  promoted: number;
+  reaped: number;
+  /** Epoch ms of the earliest scheduled job or lease expiry still ahead, or null. */
+  next_due_at: number | null;
+}
+
+/** A lifecycle event as written to the cross-process stream. */
+export interface StreamEvent {
+  /** Stream entry id, usable as a resume cursor. */
+  stream_id: string;
+  event: string;
+  job_id: string;
+  type: string;
+  /** Extra fields the script wrote (attempt, error, ...). */
+  data: Record<string, string>;
+}
+
+/** Epoch ms to ISO-8601 UTC, or null for absent values. */
+export function isoOrNull(ms: number | null | undefined): string | null {
+  return ms === null || ms === undefined || !Number.isFinite(ms)
+    ? null
+    : new Date(ms).toISOString();
+}
+
+/**
+ * The retry delay for a failed attempt under `policy`.
+ *
+ * @example
+ * ```ts
+ * backoffDelayMs(DEFAULT_BACKOFF, 3); // 9000: the spec's attempts² seconds
+ * ```
+ */
+export function backoffDelayMs(
+  policy: BackoffPolicy,
+  attempts: number,
+  random: () => number = Math.random,
+): number {
+  const n = Math.max(1, attempts);
+  const raw = policy.kind === "polynomial"
+    ? policy.base_ms * Math.pow(n, policy.factor)
+    : policy.base_ms * Math.pow(policy.factor, n - 1);
+  const capped = Math.min(policy.max_ms, raw);
+  const spread = capped * policy.jitter * (random() * 2 - 1);
+  return Math.max(0, Math.round(capped + spread));
+}
