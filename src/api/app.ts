@@ -1,0 +1,95 @@
+/**
+ * The HTTP API as a Hono app. It talks to the queue only through the Broker
+ * and validates job payloads with the registry; it never imports the worker.
+ * Serve it with `Deno.serve(createApp(deps).fetch)`; test it with
+ * `app.request()`.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { createLogger } from "../log.ts";
+import { LIMITS } from "../queue/job.ts";
+import { type ApiDeps, type RouteDeps, withDeadline } from "./deps.ts";
+import { HttpError, toHttpError } from "./errors.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { jobRoutes } from "./routes/job.ts";
+import { jobsRoutes } from "./routes/jobs.ts";
+import { jobTypesRoutes } from "./routes/job_types.ts";
+import { openApiRoutes } from "./routes/openapi.ts";
+import { statsRoutes } from "./routes/stats.ts";
+
+export type { ApiDeps };
+
+/** Base path of the versioned API. */
+export const API_BASE = "/api/v1";
+
+/**
+ * Builds the app.
+ *
+ * @example
+ * ```ts
+ * const app = createApp({ broker, registry: await loadRegistry() });
+ * Deno.serve({ port: 8080 }, app.fetch);
+ * ```
+ */
+export function createApp(deps: ApiDeps): Hono {
+  const log = deps.log ?? createLogger({ fields: { role: "api" } });
+  const timeoutMs = deps.brokerTimeoutMs ?? 2500;
+  const routeDeps: RouteDeps = {
+    broker: deps.broker,
+    registry: deps.registry,
+    bus: deps.bus,
+    log,
+    maxBodyBytes: deps.maxBodyBytes ?? LIMITS.maxPayloadBytes,
+    maxBatchBodyBytes: deps.maxBatchBodyBytes ?? 16 * 1024 * 1024,
+    call: (operation) => withDeadline(operation, timeoutMs),
+  };
+
+  const app = new Hono();
+
+  app.use(async (c, next) => {
+    const start = performance.now();
+    await next();
+    const fields = {
+      method: c.req.method,
+      path: c.req.path.slice(0, 200),
+      status: c.res.status,
+      duration_ms: Math.round((performance.now() - start) * 10) / 10,
+    };
+    if (c.res.status >= 500) log.warn("request failed", fields);
+    else log.debug("request", fields);
+  });
+
+  const health = healthRoutes(routeDeps);
+  app.route("/", health);
+  app.route(API_BASE, health);
+  app.route(API_BASE, jobsRoutes(routeDeps));
+  app.route(API_BASE, jobRoutes(routeDeps));
+  app.route(API_BASE, statsRoutes(routeDeps));
+  app.route(API_BASE, jobTypesRoutes(routeDeps));
+  app.route(API_BASE, openApiRoutes(routeDeps));
+
+  app.notFound((c) => {
+    const error = new HttpError(
+      404,
+      "not_found",
+      `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`,
+    );
+    return c.json(error.toBody(), 404);
+  });
+
+  app.onError((err, c) => {
+    const error = toHttpError(err);
+    if (error.status >= 500) {
+      log.error("request error", {
+        method: c.req.method,
+        path: c.req.path.slice(0, 200),
+        code: error.code,
+        error: err,
+      });
+    }
+    return c.json(error.toBody(), error.status);
+  });
+
+  return app;
+}

@@ -1,0 +1,109 @@
+/**
+ * Reading JSON request bodies safely: content type checked, size limited
+ * while the stream is read (a 100 MB upload is cut off at the limit, not
+ * buffered), strict UTF-8, and nesting depth bounded before JSON.parse so
+ * hostile documents cannot exhaust the stack of code that walks them later.
+ *
+ * @module
+ */
+import { HttpError } from "./errors.ts";
+
+/** Deepest accepted nesting of arrays/objects in a request body. */
+export const MAX_JSON_DEPTH = 64;
+
+/** True for `application/json` and `application/*+json`, any parameters. */
+export function isJsonContentType(value: string | null): boolean {
+  if (!value) return false;
+  const type = value.split(";")[0].trim().toLowerCase();
+  return type === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+}
+
+/** Nesting depth of a JSON text, ignoring brackets inside strings. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) max = depth;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
+function tooLarge(limit: number): HttpError {
+  return new HttpError(413, "payload_too_large", `request body exceeds ${limit} bytes`, {
+    limit_bytes: limit,
+  });
+}
+
+/** Reads the body up to `limit` bytes; throws 413 as soon as it goes past. */
+export async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limit) {
+    await request.body?.cancel().catch(() => {});
+    throw tooLarge(limit);
+  }
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(limit);
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/**
+ * The request's JSON body, or an HttpError: 415 (not JSON), 413 (too big),
+ * 400 `invalid_json` (bad UTF-8, bad syntax, empty, or nested too deep).
+ */
+export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
+  if (!isJsonContentType(request.headers.get("content-type"))) {
+    await request.body?.cancel().catch(() => {});
+    throw new HttpError(
+      415,
+      "unsupported_media_type",
+      "request body must be JSON (Content-Type: application/json)",
+    );
+  }
+  const bytes = await readLimited(request, limit);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpError(400, "invalid_json", "request body is not valid UTF-8");
+  }
+  if (text.trim() === "") throw new HttpError(400, "invalid_json", "request body is empty");
+  if (jsonDepth(text) > MAX_JSON_DEPTH) {
+    throw new HttpError(400, "invalid_json", `JSON nesting deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const detail = error instanceof SyntaxError ? error.message.slice(0, 200) : "parse error";
+    throw new HttpError(400, "invalid_json", `request body is not valid JSON: ${detail}`);
+  }
+}

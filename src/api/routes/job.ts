@@ -1,0 +1,47 @@
+/**
+ * One job: status, cancel, retry.
+ *
+ * - `GET /jobs/:id` → the job (404 when unknown or expired; 400 when the id is not a UUID).
+ * - `DELETE /jobs/:id` → 200 `{job_id, status: "cancelled"}` for a waiting job;
+ *   202 `{job_id, status: "cancel_requested"}` for a running one (its handler is
+ *   signalled); 409 for a finished job.
+ * - `POST /jobs/:id/retry` → 200 `{job_id, status: "pending"}` for a failed or
+ *   cancelled job; 409 otherwise.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { HttpError } from "../errors.ts";
+import { parseOr400, type RouteDeps } from "../deps.ts";
+import { jobIdSchema } from "../schemas.ts";
+import { jobToResponse } from "../serialize.ts";
+
+function jobId(raw: string): string {
+  return parseOr400(jobIdSchema, raw, "invalid_job_id", "job id");
+}
+
+/** Routes of single jobs, mounted under `/api/v1`. */
+export function jobRoutes(deps: RouteDeps): Hono {
+  const app = new Hono();
+
+  app.get("/jobs/:id", async (c) => {
+    const id = jobId(c.req.param("id"));
+    const job = await deps.call(deps.broker.get(id));
+    if (!job) throw new HttpError(404, "not_found", `job ${id} not found`);
+    return c.json(jobToResponse(job));
+  });
+
+  app.delete("/jobs/:id", async (c) => {
+    const id = jobId(c.req.param("id"));
+    const outcome = await deps.call(deps.broker.cancel(id));
+    return c.json({ job_id: id, status: outcome }, outcome === "cancelled" ? 200 : 202);
+  });
+
+  app.post("/jobs/:id/retry", async (c) => {
+    const id = jobId(c.req.param("id"));
+    await deps.call(deps.broker.requeue(id));
+    return c.json({ job_id: id, status: "pending" });
+  });
+
+  return app;
+}

@@ -1,0 +1,172 @@
+/**
+ * The jobs collection: submit one, submit a batch, list, purge.
+ *
+ * - `POST /jobs` → 201 `{job_id}` + Location. With an `Idempotency-Key`
+ *   header (or `idempotency_key` field) that matches an earlier job within
+ *   retention: 200 with that job's id and `Idempotent-Replayed: true`.
+ * - `POST /jobs/batch` `{jobs: [...]}` → every item is validated on its own;
+ *   the valid ones are written in one broker round trip. 201 when all were
+ *   valid, 207 when some were rejected (`results[i]` is `{job_id, created}` or
+ *   `{error}`), 422 when none was valid.
+ * - `GET /jobs?status=pending&type=&limit=50&cursor=` → `{jobs, next_cursor}`;
+ *   status defaults to `pending`.
+ * - `DELETE /jobs?status=failed|completed|cancelled` → `{status, purged}`.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { EnqueueInput, EnqueueResult } from "../../queue/job.ts";
+import { LIMITS } from "../../queue/job.ts";
+import { prepareEnqueue, type PrepareFailure } from "../../jobs/prepare.ts";
+import { readJsonBody } from "../body.ts";
+import { type ErrorBody, HttpError } from "../errors.ts";
+import { parseOr400, parseOr422, type RouteDeps } from "../deps.ts";
+import {
+  listQuerySchema,
+  purgeQuerySchema,
+  submitBatchSchema,
+  type SubmitJobRequest,
+  submitJobSchema,
+} from "../schemas.ts";
+import { jobToResponse } from "../serialize.ts";
+
+const BASE = "/api/v1/jobs";
+
+/** The request's Idempotency-Key header, checked. */
+function idempotencyHeader(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (
+    value.length === 0 || value.length > LIMITS.maxIdempotencyKeyLength ||
+    !/^[\x21-\x7e]+$/.test(value)
+  ) {
+    throw new HttpError(
+      400,
+      "invalid_header",
+      `Idempotency-Key must be 1..${LIMITS.maxIdempotencyKeyLength} visible ASCII characters`,
+    );
+  }
+  return value;
+}
+
+function toInput(request: SubmitJobRequest, idempotencyKey?: string): EnqueueInput {
+  const input: EnqueueInput = {
+    type: request.type,
+    payload: request.payload,
+    priority: request.priority,
+    max_attempts: request.max_attempts,
+    timeout_ms: request.timeout_ms,
+    delay_ms: request.delay_ms,
+    run_at: request.run_at === undefined ? undefined : new Date(request.run_at),
+    backoff: request.backoff,
+    idempotency_key: idempotencyKey ?? request.idempotency_key,
+  };
+  return input;
+}
+
+/** The HttpError for a job the registry refused; `prefix` locates it in a batch. */
+function refusal(failure: PrepareFailure, prefix: string): HttpError {
+  switch (failure.reason) {
+    case "unknown_type":
+      return new HttpError(422, "unknown_job_type", failure.message, {
+        known_types: failure.knownTypes,
+      });
+    case "invalid_payload":
+      return new HttpError(422, "invalid_payload", failure.message, {
+        issues: failure.issues.map((i) => ({
+          path: [prefix, "payload", i.path].filter((s) => s !== "").join("."),
+          message: i.message,
+        })),
+      });
+    case "payload_too_large":
+      return new HttpError(413, "payload_too_large", failure.message, {
+        bytes: failure.bytes,
+        limit_bytes: failure.limit,
+      });
+  }
+}
+
+/** Validates one submit body into a broker input, or throws an HttpError. */
+function prepare(deps: RouteDeps, body: unknown, key?: string, index?: number): EnqueueInput {
+  const prefix = index === undefined ? [] : ["jobs", index];
+  const request = parseOr422(submitJobSchema, body, "job", prefix);
+  const prepared = prepareEnqueue(deps.registry, toInput(request, key));
+  if (!prepared.ok) throw refusal(prepared, prefix.join("."));
+  return prepared.input;
+}
+
+function emitEnqueued(deps: RouteDeps, input: EnqueueInput, result: EnqueueResult): void {
+  if (!result.created || !deps.bus) return;
+  deps.bus.emit({
+    kind: "enqueued",
+    job_id: result.id,
+    type: input.type,
+    at: Date.now(),
+    priority: input.priority ?? 0,
+  });
+}
+
+/** Routes of the jobs collection, mounted under `/api/v1`. */
+export function jobsRoutes(deps: RouteDeps): Hono {
+  const app = new Hono();
+
+  app.post("/jobs", async (c) => {
+    const key = idempotencyHeader(c.req.header("idempotency-key"));
+    const body = await readJsonBody(c.req.raw, deps.maxBodyBytes);
+    const input = prepare(deps, body, key);
+    const result = await deps.call(deps.broker.enqueue(input));
+    emitEnqueued(deps, input, result);
+    if (!result.created) {
+      c.header("Idempotent-Replayed", "true");
+      return c.json({ job_id: result.id }, 200);
+    }
+    c.header("Location", `${BASE}/${result.id}`);
+    return c.json({ job_id: result.id }, 201);
+  });
+
+  app.post("/jobs/batch", async (c) => {
+    const body = await readJsonBody(c.req.raw, deps.maxBatchBodyBytes);
+    const { jobs } = parseOr422(submitBatchSchema, body, "batch");
+    const results: Array<{ job_id: string; created: boolean } | ErrorBody> = [];
+    const valid: Array<{ index: number; input: EnqueueInput }> = [];
+    jobs.forEach((item, index) => {
+      try {
+        valid.push({ index, input: prepare(deps, item, undefined, index) });
+      } catch (error) {
+        if (!(error instanceof HttpError)) throw error;
+        results[index] = error.toBody();
+      }
+    });
+    if (valid.length === 0) {
+      throw new HttpError(422, "validation_error", "no valid job in the batch", { results });
+    }
+    const written = await deps.call(deps.broker.enqueueBatch(valid.map((v) => v.input)));
+    valid.forEach(({ index, input }, i) => {
+      results[index] = { job_id: written[i].id, created: written[i].created };
+      emitEnqueued(deps, input, written[i]);
+    });
+    const rejected = jobs.length - valid.length;
+    return c.json(
+      { results, created: written.filter((w) => w.created).length, rejected },
+      rejected ? 207 : 201,
+    );
+  });
+
+  app.get("/jobs", async (c) => {
+    const query = parseOr400(listQuerySchema, c.req.query(), "invalid_query", "query");
+    const page = await deps.call(deps.broker.list({
+      state: query.status,
+      type: query.type,
+      limit: query.limit,
+      cursor: query.cursor ?? null,
+    }));
+    return c.json({ jobs: page.jobs.map(jobToResponse), next_cursor: page.next_cursor });
+  });
+
+  app.delete("/jobs", async (c) => {
+    const { status } = parseOr400(purgeQuerySchema, c.req.query(), "invalid_query", "query");
+    const purged = await deps.call(deps.broker.purge(status));
+    return c.json({ status, purged });
+  });
+
+  return app;
+}

@@ -1,0 +1,168 @@
+/**
+ * The API's request and response shapes as zod schemas: requests are parsed
+ * with them, and `openapi.ts` publishes all of them as JSON Schema, so the
+ * docs cannot drift from what the server accepts.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { JOB_STATES, LIMITS } from "../queue/job.ts";
+
+/** Longest accepted `delay_ms`: one year. */
+export const MAX_DELAY_MS = 365 * 24 * 60 * 60 * 1000;
+/** Most jobs in one batch request. */
+export const MAX_BATCH_JOBS = 1000;
+/** Page size bounds of `GET /jobs`. */
+export const LIST_LIMITS = { min: 1, max: 500, default: 50 } as const;
+
+/** Job ids are UUIDs (any version); the check keeps odd strings away from Redis keys. */
+export const JOB_ID_PATTERN =
+  /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** A job id path parameter. */
+export const jobIdSchema = z.string().regex(JOB_ID_PATTERN, "job id must be a UUID");
+
+/** A per-job retry policy (see BackoffPolicy). */
+export const backoffSchema = z.object({
+  kind: z.enum(["polynomial", "exponential"]),
+  base_ms: z.int().min(0).max(LIMITS.maxTimeoutMs),
+  factor: z.number().min(1).max(10),
+  max_ms: z.int().min(0).max(7 * 24 * 60 * 60 * 1000),
+  jitter: z.number().min(0).max(1),
+}).strict();
+
+/** `POST /api/v1/jobs` body (also one item of a batch). */
+export const submitJobSchema = z.object({
+  type: z.string().min(1).max(LIMITS.maxTypeLength).describe("A registered job type"),
+  payload: z.unknown().describe("Validated by the type's own schema (see /job-types)"),
+  priority: z.int().min(LIMITS.minPriority).max(LIMITS.maxPriority).optional()
+    .describe("Higher runs first; default from the type, else 0"),
+  max_attempts: z.int().min(1).max(LIMITS.maxAttempts).optional(),
+  timeout_ms: z.int().min(LIMITS.minTimeoutMs).max(LIMITS.maxTimeoutMs).optional(),
+  delay_ms: z.int().min(0).max(MAX_DELAY_MS).optional()
+    .describe("Run no earlier than this many ms from now; exclusive with run_at"),
+  run_at: z.iso.datetime({ offset: true }).optional()
+    .describe("Run no earlier than this instant (ISO-8601); exclusive with delay_ms"),
+  backoff: backoffSchema.optional(),
+  idempotency_key: z.string().min(1).max(LIMITS.maxIdempotencyKeyLength)
+    .regex(/^[\x21-\x7e]+$/, "visible ASCII only").optional()
+    .describe("Same key within retention returns the first job's id (the header wins)"),
+}).strict().refine((j) => j.delay_ms === undefined || j.run_at === undefined, {
+  message: "delay_ms and run_at are mutually exclusive",
+  path: ["run_at"],
+});
+
+/** A parsed submit request. */
+export type SubmitJobRequest = z.output<typeof submitJobSchema>;
+
+/** `POST /api/v1/jobs/batch` body. */
+export const submitBatchSchema = z.object({
+  jobs: z.array(z.unknown()).min(1).max(MAX_BATCH_JOBS)
+    .describe("Each item has the shape of a single submit request"),
+}).strict();
+
+/** `GET /api/v1/jobs` query. */
+export const listQuerySchema = z.object({
+  status: z.enum(JOB_STATES).default("pending"),
+  type: z.string().min(1).max(LIMITS.maxTypeLength).optional(),
+  limit: z.coerce.number<string>().int().min(LIST_LIMITS.min).max(LIST_LIMITS.max)
+    .default(LIST_LIMITS.default),
+  cursor: z.string().min(1).max(512).optional(),
+}).strict();
+
+/** `DELETE /api/v1/jobs` query: which finished state to purge. */
+export const purgeQuerySchema = z.object({
+  status: z.enum(["failed", "completed", "cancelled"]),
+}).strict();
+
+// ---- responses (published in the OpenAPI document) ----
+
+/** Every error answer. */
+export const errorResponseSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.unknown().optional(),
+  }),
+});
+
+/** `201`/`200` of a submit. */
+export const submitResponseSchema = z.object({ job_id: z.uuid() });
+
+/** One batch item's outcome. */
+export const batchItemResultSchema = z.union([
+  z.object({ job_id: z.uuid(), created: z.boolean() }),
+  errorResponseSchema,
+]);
+
+/** Batch answer: one result per submitted item, in order. */
+export const batchResponseSchema = z.object({
+  results: z.array(batchItemResultSchema),
+  created: z.int(),
+  rejected: z.int(),
+});
+
+const isoOrNull = z.string().nullable();
+
+/** A job as the API shows it. The first five fields are the spec's. */
+export const jobResponseSchema = z.object({
+  job_id: z.uuid(),
+  status: z.enum(JOB_STATES),
+  started_at: isoOrNull,
+  completed_at: isoOrNull,
+  attempts: z.int(),
+  type: z.string(),
+  priority: z.int(),
+  max_attempts: z.int(),
+  created_at: z.string(),
+  scheduled_for: isoOrNull,
+  timeout_ms: z.int(),
+  progress: z.number().nullable(),
+  cancel_requested: z.boolean(),
+  payload: z.unknown(),
+  result: z.unknown(),
+  error: z.string().nullable(),
+  error_history: z.array(z.object({ attempt: z.int(), message: z.string(), at: z.string() })),
+});
+
+/** A page of jobs. */
+export const jobListResponseSchema = z.object({
+  jobs: z.array(jobResponseSchema),
+  next_cursor: z.string().nullable(),
+});
+
+/** Answer of cancel and retry. */
+export const jobActionResponseSchema = z.object({
+  job_id: z.uuid(),
+  status: z.enum(["cancelled", "cancel_requested", "pending"]),
+});
+
+/** Answer of purge. */
+export const purgeResponseSchema = z.object({ status: z.string(), purged: z.int() });
+
+const countsSchema = z.object({
+  pending: z.int(),
+  scheduled: z.int(),
+  running: z.int(),
+  completed: z.int(),
+  failed: z.int(),
+  cancelled: z.int(),
+  total: z.int(),
+});
+
+/** `GET /api/v1/stats`. */
+export const statsResponseSchema = countsSchema.extend({
+  retried: z.int(),
+  by_type: z.record(z.string(), countsSchema),
+});
+
+/** Liveness/readiness answers. */
+export const healthResponseSchema = z.object({ status: z.string() });
+
+/** One entry of `GET /api/v1/job-types`. */
+export const jobTypeResponseSchema = z.object({
+  type: z.string(),
+  description: z.string().nullable(),
+  defaults: z.record(z.string(), z.unknown()),
+  payload_schema: z.record(z.string(), z.unknown()),
+});

@@ -1,0 +1,30 @@
+/**
+ * The broker's Job record as the API shows it: `id` becomes the spec's
+ * `job_id`, and lease internals stay private.
+ *
+ * @module
+ */
+import type { Job } from "../queue/job.ts";
+
+/** The public view of a job (see `jobResponseSchema`). */
+export function jobToResponse(job: Job): Record<string, unknown> {
+  return {
+    job_id: job.id,
+    status: job.status,
+    started_at: job.started_at,
+    completed_at: job.completed_at,
+    attempts: job.attempts,
+    type: job.type,
+    priority: job.priority,
+    max_attempts: job.max_attempts,
+    created_at: job.created_at,
+    scheduled_for: job.scheduled_for,
+    timeout_ms: job.timeout_ms,
+    progress: job.progress,
+    cancel_requested: job.cancel_requested,
+    payload: job.payload,
+    result: job.result,
+    error: job.error,
+    error_history: job.error_history,
+  };
+}

@@ -1,0 +1,205 @@
+/**
+ * `GET /api/v1/events`: Server-Sent Events for the dashboard. Every client gets
+ * a `stats` event about once a second and a `job` event per lifecycle entry of
+ * the cross-process stream. One stats poller and one stream reader serve every
+ * client of the process (`EventFeed`); both stop when the last client leaves.
+ *
+ * Wire format:
+ *
+ * ```text
+ * event: stats
+ * data: {"pending":1,"running":0,...,"by_type":{...}}
+ *
+ * id: 1700000000000-0
+ * event: job
+ * data: {"stream_id":"1700000000000-0","event":"completed","job_id":"…","type":"email","data":{…}}
+ * ```
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { Broker } from "../queue/broker.ts";
+import type { Stats, StreamEvent } from "../queue/job.ts";
+import { EventFeed } from "./event_feed.ts";
+
+/** Options for `eventsRoutes`. */
+export interface EventsRoutesOptions {
+  /** Simultaneous SSE clients per process; more get 503. Default 100. */
+  maxClients?: number;
+  /** Stats push interval. Default 1000 ms. */
+  statsIntervalMs?: number;
+  /** A shared feed (e.g. the metrics' one); default: a new one for these routes. */
+  feed?: EventFeed;
+  /** Lifecycle events buffered per client before the oldest are dropped. Default 1000. */
+  maxQueuedEvents?: number;
+}
+
+type Message = { event: "stats"; data: Stats } | { event: "job"; data: StreamEvent };
+
+/** One connected client's mailbox: the shared pollers push, the client's stream drains. */
+class Mailbox {
+  #queue: Message[] = [];
+  #wake: (() => void) | null = null;
+  #closed = false;
+  #latestStats: Stats | null = null;
+  dropped = 0;
+
+  constructor(readonly max: number) {}
+
+  pushStats(stats: Stats): void {
+    // Only the newest stats matter: a slow client skips stale ones.
+    this.#latestStats = stats;
+    this.#notify();
+  }
+
+  pushEvents(events: StreamEvent[]): void {
+    for (const data of events) this.#queue.push({ event: "job", data });
+    if (this.#queue.length > this.max) {
+      this.dropped += this.#queue.length - this.max;
+      this.#queue.splice(0, this.#queue.length - this.max);
+    }
+    this.#notify();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#notify();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Resolves with pending messages, or [] once closed. */
+  async take(): Promise<Message[]> {
+    while (!this.#closed && this.#queue.length === 0 && !this.#latestStats) {
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+    if (this.#closed) return [];
+    const out: Message[] = [];
+    if (this.#latestStats) out.push({ event: "stats", data: this.#latestStats });
+    this.#latestStats = null;
+    out.push(...this.#queue);
+    this.#queue = [];
+    return out;
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+}
+
+/** Polls `broker.stats()` while at least one client listens. */
+class StatsTicker {
+  #clients = new Set<Mailbox>();
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #inFlight = false;
+
+  constructor(readonly broker: Broker, readonly intervalMs: number) {}
+
+  add(mailbox: Mailbox): void {
+    this.#clients.add(mailbox);
+    if (this.#timer === null) {
+      this.#tick();
+      this.#timer = setInterval(() => this.#tick(), this.intervalMs);
+    }
+  }
+
+  remove(mailbox: Mailbox): void {
+    this.#clients.delete(mailbox);
+    if (this.#clients.size === 0 && this.#timer !== null) {
+      clearInterval(this.#timer);
+      this.#timer = null;
+    }
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#inFlight) return; // Redis is slow: don't pile up stats calls
+    this.#inFlight = true;
+    try {
+      const stats = await this.broker.stats();
+      for (const client of this.#clients) client.pushStats(stats);
+    } catch {
+      // Redis unavailable: clients keep their last numbers; next tick retries.
+    } finally {
+      this.#inFlight = false;
+    }
+  }
+}
+
+/**
+ * The SSE routes. Mount at the app root: `app.route("/", eventsRoutes(broker))`.
+ *
+ * @example
+ * ```ts
+ * const app = new Hono();
+ * app.route("/", eventsRoutes(broker, { maxClients: 50 }));
+ * ```
+ */
+export function eventsRoutes(broker: Broker, options: EventsRoutesOptions = {}): Hono {
+  const maxClients = options.maxClients ?? 100;
+  const maxQueued = options.maxQueuedEvents ?? 1000;
+  const feed = options.feed ?? new EventFeed(broker, { blockMs: 1000 });
+  const ticker = new StatsTicker(broker, options.statsIntervalMs ?? 1000);
+  let clients = 0;
+
+  const app = new Hono();
+  app.get("/api/v1/events", (c) => {
+    if (clients >= maxClients) {
+      c.header("retry-after", "5");
+      return c.json({
+        error: {
+          code: "too_many_clients",
+          message: `at most ${maxClients} event stream clients per process; poll /api/v1/stats`,
+        },
+      }, 503);
+    }
+    clients++;
+    const mailbox = new Mailbox(maxQueued);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      clients--;
+      mailbox.close();
+      unsubscribe();
+      ticker.remove(mailbox);
+    };
+    const unsubscribe = feed.subscribe((events) => mailbox.pushEvents(events));
+    ticker.add(mailbox);
+
+    c.header("cache-control", "no-cache, no-transform");
+    c.header("x-accel-buffering", "no"); // nginx: don't buffer the stream
+    return streamSSE(c, async (stream) => {
+      // A client that goes away cancels the body stream: hono reports it here.
+      stream.onAbort(release);
+      try {
+        // Tell EventSource how soon to reconnect after a drop.
+        await stream.write("retry: 2000\n\n");
+        while (!mailbox.closed && !stream.aborted && !stream.closed) {
+          const messages = await mailbox.take();
+          for (const m of messages) {
+            if (m.event === "job") {
+              await stream.writeSSE({
+                event: "job",
+                id: m.data.stream_id,
+                data: JSON.stringify(m.data),
+              });
+            } else {
+              await stream.writeSSE({ event: "stats", data: JSON.stringify(m.data) });
+            }
+          }
+        }
+      } finally {
+        release();
+      }
+    }, () => {
+      release();
+      return Promise.resolve();
+    });
+  });
+  return app;
+}

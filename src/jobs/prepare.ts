@@ -1,0 +1,93 @@
+/**
+ * Turns a caller's request into a broker `EnqueueInput`: checks the type is
+ * known, parses the payload with the type's schema (defaults applied), checks
+ * its size and fills in the type's defaults. The API and the typed client
+ * share it, so both accept and reject exactly the same jobs.
+ *
+ * @module
+ */
+import { type EnqueueInput, LIMITS } from "../queue/job.ts";
+import { InvalidInputError } from "../queue/errors.ts";
+import type { JobRegistry, ValidationIssue } from "./registry.ts";
+
+/** Why a request was refused. */
+export type PrepareFailure =
+  | { ok: false; reason: "unknown_type"; message: string; knownTypes: string[] }
+  | { ok: false; reason: "invalid_payload"; message: string; issues: ValidationIssue[] }
+  | { ok: false; reason: "payload_too_large"; message: string; bytes: number; limit: number };
+
+/** The outcome of `prepareEnqueue`. */
+export type PrepareResult = { ok: true; input: EnqueueInput } | PrepareFailure;
+
+/** UTF-8 size of a value's JSON text (what the broker stores). */
+export function jsonBytes(value: unknown): number {
+  return new TextEncoder().encode(JSON.stringify(value) ?? "null").byteLength;
+}
+
+/**
+ * Validates `request` against `registry` and applies the type's defaults.
+ *
+ * @example
+ * ```ts
+ * const r = prepareEnqueue(registry, { type: "compute", payload: { duration_ms: 10 } });
+ * if (r.ok) await broker.enqueue(r.input);
+ * ```
+ */
+export function prepareEnqueue(registry: JobRegistry, request: EnqueueInput): PrepareResult {
+  const definition = registry.get(request.type);
+  if (!definition) {
+    const knownTypes = registry.types();
+    return {
+      ok: false,
+      reason: "unknown_type",
+      message: `unknown job type ${JSON.stringify(request.type)}; known types: ${
+        knownTypes.join(", ")
+      }`,
+      knownTypes,
+    };
+  }
+  const validated = registry.validate(request.type, request.payload);
+  if (!validated.ok) {
+    return {
+      ok: false,
+      reason: "invalid_payload",
+      message: `invalid payload for job type ${request.type}`,
+      issues: validated.issues,
+    };
+  }
+  const bytes = jsonBytes(validated.payload);
+  if (bytes > LIMITS.maxPayloadBytes) {
+    return {
+      ok: false,
+      reason: "payload_too_large",
+      message: `payload is ${bytes} bytes; the limit is ${LIMITS.maxPayloadBytes}`,
+      bytes,
+      limit: LIMITS.maxPayloadBytes,
+    };
+  }
+  const defaults = definition.defaults ?? {};
+  const input: EnqueueInput = {
+    ...request,
+    payload: validated.payload,
+    priority: request.priority ?? defaults.priority,
+    max_attempts: request.max_attempts ?? defaults.max_attempts,
+    timeout_ms: request.timeout_ms ?? defaults.timeout_ms,
+    backoff: request.backoff ?? defaults.backoff,
+  };
+  // Leave unset fields out so the broker's own defaults apply.
+  for (const key of Object.keys(input) as (keyof EnqueueInput)[]) {
+    if (input[key] === undefined) delete input[key];
+  }
+  return { ok: true, input };
+}
+
+/** Thrown by the typed client when a job is refused before reaching Redis. */
+export class JobValidationError extends InvalidInputError {
+  constructor(readonly failure: PrepareFailure) {
+    const detail = failure.reason === "invalid_payload"
+      ? `: ${failure.issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ")}`
+      : "";
+    super(`${failure.message}${detail}`, failure.reason === "unknown_type" ? "type" : "payload");
+    this.name = "JobValidationError";
+  }
+}

@@ -1,0 +1,366 @@
+/**
+ * The API's `/metrics`: the spec's metric names as CLUSTER-WIDE values, read
+ * from Redis at scrape time, plus this API process's HTTP metrics.
+ *
+ * Sources and semantics (every `jobqueue_jobs_*` series is the same on every
+ * API replica, so aggregate replicas with `max`, not `sum`; per-process worker
+ * counts are the separate `jobqueue_worker_*` names):
+ *
+ * - `jobqueue_jobs_completed_total{job_type}`, `_failed_total` (reached the dead
+ *   set), `_cancelled_total`: the broker's per-type counters (`Broker.stats()`),
+ *   which keep counting after retention removes the jobs.
+ * - `jobqueue_jobs_started_total{job_type}`: completed + failed + running of
+ *   the type, i.e. jobs a worker has picked up. A retried job counts once when
+ *   its retry starts within the same scrape interval as the failure, else again.
+ * - `jobqueue_jobs_enqueued_total{job_type}`: the type's `total` (every job in
+ *   any state; finished states are the counters above).
+ * - `jobqueue_jobs_retried_total`: retries scheduled after a failure or expired lease.
+ * - `jobqueue_queue_jobs{state}`: jobs pending, scheduled and running now.
+ * - `jobqueue_job_duration_seconds{job_type,status}`: attempt run times taken
+ *   from the lifecycle stream (`dur` of completed/failed/dead/cancelled
+ *   entries), observed since this API process started reading.
+ *
+ * Purging the dead set or requeueing a job lowers the broker's counters; a
+ * Prometheus counter must never go down, so each counter here mirrors only the
+ * increases it sees between scrapes (a drop is absorbed, not reported as a reset).
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Broker } from "../queue/broker.ts";
+import type { StateCounts, Stats, StreamEvent } from "../queue/job.ts";
+import { EventFeed } from "../api/event_feed.ts";
+import { DURATION_BUCKETS, PROMETHEUS_CONTENT_TYPE } from "./worker_metrics.ts";
+
+/** HTTP request duration buckets, seconds. */
+const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * This process's HTTP metrics. `route` is the matched route pattern (e.g.
+ * `/api/v1/jobs/:id`), never the raw path, so ids don't explode cardinality.
+ */
+export class HttpMetrics {
+  readonly registry: Registry = new Registry();
+  readonly requests: Counter<"method" | "route" | "status">;
+  readonly duration: Histogram<"method" | "route" | "status">;
+
+  constructor() {
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: "jobqueue_http_requests_total",
+      help: "HTTP requests this API process answered.",
+      labelNames: ["method", "route", "status"] as const,
+      registers,
+    });
+    this.duration = new Histogram({
+      name: "jobqueue_http_request_duration_seconds",
+      help: "Time to the response head of HTTP requests in this API process.",
+      labelNames: ["method", "route", "status"] as const,
+      buckets: HTTP_BUCKETS,
+      registers,
+    });
+  }
+
+  /** The Hono middleware recording every request. Mount it first: `app.use("*", m.middleware)`. */
+  readonly middleware: MiddlewareHandler = async (c, next) => {
+    const start = performance.now();
+    let status = 500;
+    try {
+      await next();
+      status = c.res.status;
+    } finally {
+      const labels = {
+        method: normalizeMethod(c.req.method),
+        route: routeLabel(c, status),
+        status: String(status),
+      };
+      this.requests.inc(labels);
+      this.duration.observe(labels, (performance.now() - start) / 1000);
+    }
+  };
+}
+
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+function normalizeMethod(method: string): string {
+  const m = method.toUpperCase();
+  return METHODS.has(m) ? m : "OTHER";
+}
+
+function routeLabel(c: Context, status: number): string {
+  // The last matched route that is a handler (middleware is registered as ALL).
+  const routes = c.req.matchedRoutes;
+  for (let i = routes.length - 1; i >= 0; i--) {
+    if (routes[i].method !== "ALL") return routes[i].path;
+  }
+  if (status === 404) return "unmatched";
+  return routes.length > 0 ? routes[routes.length - 1].path : "unmatched";
+}
+
+/** The process-wide HTTP metrics used by `httpMetricsMiddleware()` and `metricsRoutes()`. */
+export const defaultHttpMetrics: HttpMetrics = new HttpMetrics();
+
+/**
+ * Hono middleware recording `jobqueue_http_requests_total` and
+ * `jobqueue_http_request_duration_seconds`.
+ *
+ * @example
+ * ```ts
+ * app.use("*", httpMetricsMiddleware());
+ * ```
+ */
+export function httpMetricsMiddleware(
+  metrics: HttpMetrics = defaultHttpMetrics,
+): MiddlewareHandler {
+  return metrics.middleware;
+}
+
+/**
+ * A counter that follows an external running total but never goes down:
+ * it adds only the increases between two reads.
+ */
+class MonotonicMirror {
+  #last = new Map<string, number>();
+  #value = new Map<string, number>();
+
+  /** Feeds the latest raw totals; returns the values to export. */
+  update(raw: Map<string, number>): Map<string, number> {
+    for (const [key, v] of raw) {
+      const value = Math.max(0, v);
+      const last = this.#last.get(key);
+      if (last === undefined) this.#value.set(key, value);
+      else if (value > last) this.#value.set(key, (this.#value.get(key) ?? 0) + value - last);
+      this.#last.set(key, value);
+    }
+    return this.#value;
+  }
+}
+
+/** Options for `ClusterMetrics`. */
+export interface ClusterMetricsOptions {
+  /** HTTP metrics to expose alongside; default `defaultHttpMetrics`. False: none. */
+  http?: HttpMetrics | false;
+  /**
+   * Where durations come from: a shared `EventFeed` (e.g. the one SSE uses), a
+   * new one (default), or false to skip the duration histogram.
+   */
+  feed?: EventFeed | false;
+  /** Longest wait for `broker.stats()` at a scrape. Default 5000 ms. */
+  statsTimeoutMs?: number;
+}
+
+type Collect<T extends string> = Counter<T>;
+
+/**
+ * Cluster-wide queue metrics computed from the broker at scrape time.
+ *
+ * @example
+ * ```ts
+ * const metrics = new ClusterMetrics(broker);
+ * app.route("/", metrics.routes());
+ * // on shutdown
+ * await metrics.close();
+ * ```
+ */
+export class ClusterMetrics {
+  readonly registry: Registry = new Registry();
+  readonly #broker: Broker;
+  readonly #http: HttpMetrics | null;
+  readonly #statsTimeoutMs: number;
+  readonly #feed: EventFeed | null;
+  readonly #ownFeed: boolean;
+  #unsubscribe: (() => void) | null = null;
+  #mirrors = new Map<string, MonotonicMirror>();
+
+  readonly #started: Collect<"job_type">;
+  readonly #completed: Collect<"job_type">;
+  readonly #failed: Collect<"job_type">;
+  readonly #cancelled: Collect<"job_type">;
+  readonly #enqueued: Collect<"job_type">;
+  readonly #retried: Counter<string>;
+  readonly #queue: Gauge<"state">;
+  readonly #up: Gauge<string>;
+  readonly #scrapeSeconds: Gauge<string>;
+  readonly duration: Histogram<"job_type" | "status">;
+
+  constructor(broker: Broker, options: ClusterMetricsOptions = {}) {
+    this.#broker = broker;
+    this.#http = options.http === false ? null : options.http ?? defaultHttpMetrics;
+    this.#statsTimeoutMs = options.statsTimeoutMs ?? 5000;
+    if (options.feed === false) {
+      this.#feed = null;
+      this.#ownFeed = false;
+    } else {
+      this.#feed = options.feed ?? new EventFeed(broker);
+      this.#ownFeed = options.feed === undefined;
+    }
+    const registers = [this.registry];
+    const counter = (name: string, help: string) =>
+      new Counter({ name, help, labelNames: ["job_type"] as const, registers });
+    this.#started = counter(
+      "jobqueue_jobs_started_total",
+      "Jobs picked up by any worker (completed + failed + running), cluster-wide.",
+    );
+    this.#completed = counter(
+      "jobqueue_jobs_completed_total",
+      "Jobs that completed, cluster-wide (from Redis).",
+    );
+    this.#failed = counter(
+      "jobqueue_jobs_failed_total",
+      "Jobs that reached the dead set (attempts exhausted or fatal), cluster-wide.",
+    );
+    this.#cancelled = counter(
+      "jobqueue_jobs_cancelled_total",
+      "Jobs cancelled, cluster-wide.",
+    );
+    this.#enqueued = counter(
+      "jobqueue_jobs_enqueued_total",
+      "Jobs accepted into the queue, cluster-wide.",
+    );
+    this.#retried = new Counter({
+      name: "jobqueue_jobs_retried_total",
+      help: "Retries scheduled after a failed attempt or an expired lease, cluster-wide.",
+      registers,
+    });
+    this.#queue = new Gauge({
+      name: "jobqueue_queue_jobs",
+      help: "Jobs waiting or running now, cluster-wide, by state.",
+      labelNames: ["state"] as const,
+      registers,
+    });
+    this.#up = new Gauge({
+      name: "jobqueue_redis_up",
+      help: "1 when the last scrape read the queue statistics from Redis, else 0.",
+      registers,
+    });
+    this.#scrapeSeconds = new Gauge({
+      name: "jobqueue_stats_scrape_duration_seconds",
+      help: "Time the last scrape spent reading statistics from Redis.",
+      registers,
+    });
+    this.duration = new Histogram({
+      name: "jobqueue_job_duration_seconds",
+      help: "Run time of job attempts, cluster-wide, from the lifecycle stream " +
+        "(observed since this API process started).",
+      labelNames: ["job_type", "status"] as const,
+      buckets: [...DURATION_BUCKETS],
+      registers,
+    });
+  }
+
+  /**
+   * Starts following the lifecycle stream for the duration histogram. Called
+   * by the first scrape, so a process nobody scrapes never reads the stream.
+   */
+  start(): void {
+    if (this.#unsubscribe || !this.#feed) return;
+    this.#unsubscribe = this.#feed.subscribe((events) => this.observeEvents(events));
+  }
+
+  /** Feeds stream entries to the duration histogram (exposed for tests). */
+  observeEvents(events: StreamEvent[]): void {
+    for (const e of events) {
+      if (!DURATION_EVENTS.has(e.event)) continue;
+      const raw = e.data.dur ?? e.data.duration_ms;
+      if (raw === undefined) continue; // e.g. a pending job cancelled: it never ran
+      const ms = Number(raw);
+      if (!Number.isFinite(ms) || ms < 0) continue;
+      this.duration.observe({ job_type: e.type || "unknown", status: e.event }, ms / 1000);
+    }
+  }
+
+  /** Reads the stats from Redis and updates every cluster-wide series. */
+  async refresh(): Promise<boolean> {
+    const t0 = performance.now();
+    let stats: Stats;
+    try {
+      stats = await withTimeout(this.#broker.stats(), this.#statsTimeoutMs);
+    } catch {
+      this.#up.set(0);
+      this.#scrapeSeconds.set((performance.now() - t0) / 1000);
+      return false;
+    }
+    this.#up.set(1);
+    this.#scrapeSeconds.set((performance.now() - t0) / 1000);
+    const byType = Object.entries(stats.by_type ?? {});
+    const pick = (f: (c: StateCounts) => number) =>
+      new Map(byType.map(([type, c]) => [type, f(c)] as [string, number]));
+    this.#mirror(this.#started, "started", pick((c) => c.completed + c.failed + c.running));
+    this.#mirror(this.#completed, "completed", pick((c) => c.completed));
+    this.#mirror(this.#failed, "failed", pick((c) => c.failed));
+    this.#mirror(this.#cancelled, "cancelled", pick((c) => c.cancelled));
+    this.#mirror(this.#enqueued, "enqueued", pick((c) => c.total));
+    const retried = this.#mirrorOf("retried").update(new Map([["", stats.retried ?? 0]])).get("");
+    this.#retried.reset();
+    if (retried !== undefined) this.#retried.inc(retried);
+    for (const state of ["pending", "scheduled", "running"] as const) {
+      this.#queue.set({ state }, Math.max(0, stats[state] ?? 0));
+    }
+    return true;
+  }
+
+  #mirrorOf(name: string): MonotonicMirror {
+    let m = this.#mirrors.get(name);
+    if (!m) this.#mirrors.set(name, m = new MonotonicMirror());
+    return m;
+  }
+
+  #mirror(metric: Counter<"job_type">, name: string, raw: Map<string, number>): void {
+    const values = this.#mirrorOf(name).update(raw);
+    // prom-client counters have no set(): rebuild from the mirrored totals.
+    metric.reset();
+    for (const [job_type, v] of values) metric.inc({ job_type }, v);
+  }
+
+  /** Refreshes and renders the exposition text (cluster + HTTP metrics). */
+  async text(): Promise<string> {
+    this.start();
+    await this.refresh();
+    const registries = this.#http ? [this.registry, this.#http.registry] : [this.registry];
+    return await Registry.merge(registries).metrics();
+  }
+
+  /** `GET /metrics` as a Hono sub-app. */
+  routes(): Hono {
+    const app = new Hono();
+    app.get("/metrics", async (c) => {
+      const body = await this.text();
+      return c.body(body, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
+    });
+    return app;
+  }
+
+  /** Stops following the stream (and closes the feed if this object created it). */
+  async close(): Promise<void> {
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+    if (this.#ownFeed) await this.#feed?.close();
+  }
+}
+
+const DURATION_EVENTS = new Set(["completed", "failed", "dead", "cancelled"]);
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * `GET /metrics` for the API process: cluster-wide queue metrics plus this
+ * process's HTTP metrics. Lives as long as the process (use `ClusterMetrics`
+ * directly when you need `close()`).
+ *
+ * @example
+ * ```ts
+ * app.use("*", httpMetricsMiddleware());
+ * app.route("/", metricsRoutes(broker));
+ * ```
+ */
+export function metricsRoutes(broker: Broker, options: ClusterMetricsOptions = {}): Hono {
+  return new ClusterMetrics(broker, options).routes();
+}

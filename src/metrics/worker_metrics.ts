@@ -1,0 +1,306 @@
+/**
+ * Per-worker-process Prometheus metrics, fed only by lifecycle events (the
+ * observer pattern): the runner emits events on its `EventBus`, and
+ * `MetricsObserver` turns them into counters and histograms. Worker code never
+ * calls a metric directly.
+ *
+ * Every name here starts with `jobqueue_worker_`: these are this process's own
+ * counts. The API exposes the spec's names (`jobqueue_jobs_*`) as cluster-wide
+ * values read from Redis, so `sum(jobqueue_worker_jobs_completed_total)` over all
+ * worker targets and `jobqueue_jobs_completed_total` from an API never count the
+ * same job twice under one name.
+ *
+ * @module
+ */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { LifecycleEvent, Observer } from "../events/lifecycle.ts";
+
+/**
+ * Duration buckets in seconds. Includes 2.5 (the spec's example bucket) and
+ * reaches the spec's 5-minute execution timeout.
+ */
+export const DURATION_BUCKETS: readonly number[] = [
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+  60,
+  120,
+  300,
+];
+
+/** A snapshot of the worker pool, read at scrape time. */
+export interface PoolSnapshot {
+  /** Web Worker threads alive. */
+  threads: number;
+  /** Threads running at least one job. */
+  busy_threads: number;
+  /** Jobs in flight across all threads. */
+  in_flight: number;
+  /** Configured in-flight limit (concurrency). */
+  concurrency?: number;
+  /** Threads terminated and replaced since start (hard timeouts, crashes). */
+  recycles: number;
+}
+
+/** Options for `WorkerMetrics`. */
+export interface WorkerMetricsOptions {
+  /** Read at every scrape; omit when there is no pool (e.g. in unit tests). */
+  pool?: () => PoolSnapshot;
+  /** Labels added to every series (e.g. `{ queue: "default" }`). Keep it low-cardinality. */
+  defaultLabels?: Record<string, string>;
+}
+
+/**
+ * The registry of one worker process and its metrics.
+ *
+ * @example
+ * ```ts
+ * const metrics = new WorkerMetrics({ pool: () => pool.snapshot() });
+ * bus.subscribe(metrics.observer);
+ * const server = serveWorkerMetrics(9464, metrics.registry);
+ * ```
+ */
+export class WorkerMetrics {
+  readonly registry: Registry;
+  readonly observer: MetricsObserver;
+  readonly started: Counter<"job_type">;
+  readonly completed: Counter<"job_type">;
+  readonly failed: Counter<"job_type">;
+  readonly dead: Counter<"job_type">;
+  readonly cancelled: Counter<"job_type">;
+  readonly timedOut: Counter<"job_type">;
+  readonly recovered: Counter<"job_type">;
+  readonly duration: Histogram<"job_type" | "status">;
+  readonly queueWait: Histogram<"job_type">;
+
+  constructor(options: WorkerMetricsOptions = {}) {
+    const registry = new Registry();
+    if (options.defaultLabels) registry.setDefaultLabels(options.defaultLabels);
+    this.registry = registry;
+    const registers = [registry];
+    const counter = (name: string, help: string) =>
+      new Counter({ name, help, labelNames: ["job_type"] as const, registers });
+
+    this.started = counter(
+      "jobqueue_worker_jobs_started_total",
+      "Job attempts this worker process started.",
+    );
+    this.completed = counter(
+      "jobqueue_worker_jobs_completed_total",
+      "Job attempts this worker process completed successfully.",
+    );
+    this.failed = counter(
+      "jobqueue_worker_jobs_failed_total",
+      "Job attempts that failed in this worker process (retried or dead; see _dead_total).",
+    );
+    this.dead = counter(
+      "jobqueue_worker_jobs_dead_total",
+      "Failed attempts after which the job went to the dead set (subset of _failed_total).",
+    );
+    this.cancelled = counter(
+      "jobqueue_worker_jobs_cancelled_total",
+      "Running jobs this worker process stopped because of a cancel request.",
+    );
+    this.timedOut = counter(
+      "jobqueue_worker_jobs_timed_out_total",
+      "Job attempts that passed their deadline in this worker process.",
+    );
+    this.recovered = counter(
+      "jobqueue_worker_jobs_recovered_total",
+      "Jobs whose expired lease this process's reaper took back.",
+    );
+    this.duration = new Histogram({
+      name: "jobqueue_worker_job_duration_seconds",
+      help: "Run time of job attempts in this worker process, by outcome.",
+      labelNames: ["job_type", "status"] as const,
+      buckets: [...DURATION_BUCKETS],
+      registers,
+    });
+    this.queueWait = new Histogram({
+      name: "jobqueue_worker_job_queue_wait_seconds",
+      help: "Time from enqueue (or due time) to start, for jobs this process started.",
+      labelNames: ["job_type"] as const,
+      buckets: [...DURATION_BUCKETS],
+      registers,
+    });
+
+    const pool = options.pool;
+    if (pool) registerPoolMetrics(registry, pool);
+    this.observer = new MetricsObserver(this);
+  }
+
+  /** The Prometheus text exposition of this registry. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+function registerPoolMetrics(registry: Registry, pool: () => PoolSnapshot): void {
+  // One snapshot per scrape: every collect() below reads the same numbers.
+  let cached: { at: number; snap: PoolSnapshot | null } = { at: -1, snap: null };
+  const snap = (): PoolSnapshot | null => {
+    const now = Date.now();
+    if (now - cached.at > 50) {
+      let value: PoolSnapshot | null = null;
+      try {
+        value = pool();
+      } catch {
+        value = null; // a broken callback must not break the scrape
+      }
+      cached = { at: now, snap: value };
+    }
+    return cached.snap;
+  };
+  const gauge = (name: string, help: string, pick: (s: PoolSnapshot) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const s = snap();
+        const v = s ? pick(s) : undefined;
+        if (typeof v === "number" && Number.isFinite(v)) this.set(v);
+      },
+    });
+  gauge("jobqueue_worker_threads", "Web Worker threads alive in this process.", (s) => s.threads);
+  gauge(
+    "jobqueue_worker_threads_busy",
+    "Web Worker threads running at least one job.",
+    (s) => s.busy_threads,
+  );
+  gauge("jobqueue_worker_jobs_in_flight", "Jobs running in this process now.", (s) => s.in_flight);
+  gauge(
+    "jobqueue_worker_concurrency",
+    "Configured limit of jobs in flight in this process.",
+    (s) => s.concurrency,
+  );
+  new Counter({
+    name: "jobqueue_worker_thread_recycles_total",
+    help: "Web Worker threads terminated and replaced (hard timeouts, crashes).",
+    registers: [registry],
+    collect() {
+      const s = snap();
+      if (!s || !Number.isFinite(s.recycles) || s.recycles < 0) return;
+      // The pool owns the running total; mirror it (a counter has no set()).
+      this.reset();
+      this.inc(s.recycles);
+    },
+  });
+}
+
+/**
+ * The observer that turns lifecycle events into this process's metrics.
+ * `timed_out` only counts: the `failed`/`dead` event that follows it carries the
+ * duration, so an attempt is never observed twice.
+ */
+export class MetricsObserver implements Observer {
+  readonly name = "metrics";
+  #m: WorkerMetrics;
+
+  constructor(metrics: WorkerMetrics) {
+    this.#m = metrics;
+  }
+
+  onEvent(event: LifecycleEvent): void {
+    const m = this.#m;
+    const job_type = event.type;
+    switch (event.kind) {
+      case "started":
+        m.started.inc({ job_type });
+        if (event.queued_ms >= 0) m.queueWait.observe({ job_type }, event.queued_ms / 1000);
+        break;
+      case "completed":
+        m.completed.inc({ job_type });
+        m.duration.observe({ job_type, status: "completed" }, seconds(event.duration_ms));
+        break;
+      case "failed":
+        m.failed.inc({ job_type });
+        m.duration.observe({ job_type, status: "failed" }, seconds(event.duration_ms));
+        break;
+      case "dead":
+        m.failed.inc({ job_type });
+        m.dead.inc({ job_type });
+        m.duration.observe({ job_type, status: "dead" }, seconds(event.duration_ms));
+        break;
+      case "cancelled":
+        m.cancelled.inc({ job_type });
+        m.duration.observe({ job_type, status: "cancelled" }, seconds(event.duration_ms));
+        break;
+      case "timed_out":
+        m.timedOut.inc({ job_type });
+        break;
+      case "recovered":
+        m.recovered.inc({ job_type });
+        break;
+      case "enqueued":
+      case "progress":
+        break;
+    }
+  }
+}
+
+function seconds(ms: number): number {
+  return Number.isFinite(ms) && ms > 0 ? ms / 1000 : 0;
+}
+
+/** The Prometheus text format's content type. */
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** A running metrics server. */
+export interface MetricsServer {
+  /** The port actually bound. */
+  readonly port: number;
+  /** Stops accepting and closes the listener. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Serves `registry` on `GET /metrics` (and `/` → 404). `port` 0 disables
+ * serving and returns null, so the worker's config can switch it off.
+ *
+ * @example
+ * ```ts
+ * const server = serveWorkerMetrics(9464, metrics.registry);
+ * // later
+ * await server?.shutdown();
+ * ```
+ */
+export function serveWorkerMetrics(
+  port: number,
+  registry: Registry,
+  options: { hostname?: string; onListen?: (port: number) => void } = {},
+): MetricsServer | null {
+  if (!port) return null;
+  const server = Deno.serve({
+    port,
+    hostname: options.hostname ?? "0.0.0.0",
+    onListen: ({ port }) => options.onListen?.(port),
+  }, async (req) => {
+    const url = new URL(req.url);
+    if (url.pathname !== "/metrics") return new Response("not found\n", { status: 404 });
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
+    }
+    try {
+      const body = await registry.metrics();
+      return new Response(req.method === "HEAD" ? null : body, {
+        headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
+      });
+    } catch (error) {
+      return new Response(`metrics collection failed: ${String(error)}\n`, { status: 500 });
+    }
+  });
+  return {
+    port: server.addr.port,
+    shutdown: () => server.shutdown(),
+  };
+}

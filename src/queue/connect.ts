@@ -1,0 +1,117 @@
+/**
+ * Redis connections for the queue core. Every client fails fast when Redis is
+ * down (bounded connect and command timeouts, one retry per request) so callers
+ * get a `QueueUnavailableError` instead of hanging, yet reconnects forever in
+ * the background so a process recovers by itself when Redis comes back.
+ *
+ * @module
+ */
+import { Cluster, Redis, type RedisOptions } from "ioredis";
+import { QueueError, QueueUnavailableError } from "./errors.ts";
+
+/** A standalone or cluster client; both speak the same commands. */
+export type RedisClient = Redis | Cluster;
+
+/** Connection options. */
+export interface ConnectOptions {
+  /** Per-command deadline. Default 3000 ms. Not applied to `blocking` clients. */
+  commandTimeoutMs?: number;
+  /** TCP connect deadline. Default 3000 ms. */
+  connectTimeoutMs?: number;
+  /**
+   * A client for blocking commands (BLPOP, XREAD BLOCK, SUBSCRIBE): no command
+   * timeout, because a block legitimately outlasts it; callers bound it themselves.
+   */
+  blocking?: boolean;
+  /** Shown in CLIENT LIST; helps when debugging who holds which connection. */
+  connectionName?: string;
+}
+
+/** Reconnect delay: quick first retries, then every 2 s, forever. */
+function retryStrategy(times: number): number {
+  return Math.min(50 * 2 ** Math.min(times, 6), 2000);
+}
+
+/** ioredis options shared by standalone and cluster nodes. */
+export function redisOptions(options: ConnectOptions = {}): RedisOptions {
+  return {
+    connectTimeout: options.connectTimeoutMs ?? 3000,
+    commandTimeout: options.blocking ? undefined : options.commandTimeoutMs ?? 3000,
+    // One retry per request: a down Redis surfaces as an error in seconds.
+    maxRetriesPerRequest: 1,
+    retryStrategy,
+    enableReadyCheck: true,
+    connectionName: options.connectionName,
+  };
+}
+
+/**
+ * Parses a cluster URL (`redis-cluster://h:p,h:p`) or a comma list of
+ * `host:port` / `redis://host:port` entries into seed nodes; null for a
+ * single-node URL.
+ */
+export function clusterNodes(url: string): Array<{ host: string; port: number }> | null {
+  const isCluster = url.startsWith("redis-cluster://");
+  const body = isCluster ? url.slice("redis-cluster://".length) : url;
+  if (!isCluster && !body.includes(",")) return null;
+  return body.split(",").map((part) => {
+    const hostPort = part.trim().replace(/^rediss?:\/\//, "").replace(/\/.*$/, "")
+      .replace(/^.*@/, "");
+    const idx = hostPort.lastIndexOf(":");
+    const host = idx > 0 ? hostPort.slice(0, idx) : hostPort;
+    const port = idx > 0 ? Number(hostPort.slice(idx + 1)) : 6379;
+    return { host, port };
+  });
+}
+
+/**
+ * Creates a client for `url`: `redis://...` for one server,
+ * `redis-cluster://host:port,host:port` (or any comma list) for a Cluster.
+ *
+ * @example
+ * ```ts
+ * const client = connect("redis://127.0.0.1:6379", { commandTimeoutMs: 2000 });
+ * ```
+ */
+export function connect(url: string, options: ConnectOptions = {}): RedisClient {
+  const nodes = clusterNodes(url);
+  const opts = redisOptions(options);
+  if (nodes) {
+    const cluster = new Cluster(nodes, {
+      redisOptions: opts,
+      clusterRetryStrategy: retryStrategy,
+      enableReadyCheck: true,
+    });
+    cluster.on("error", () => {});
+    return cluster;
+  }
+  const client = new Redis(url, opts);
+  // Without a listener ioredis prints every reconnect error; callers see errors on commands.
+  client.on("error", () => {});
+  return client;
+}
+
+/** A second connection to the same server(s) with other options (e.g. blocking). */
+export function duplicate(client: RedisClient, options: ConnectOptions = {}): RedisClient {
+  const opts = redisOptions(options);
+  const copy = client instanceof Cluster
+    ? client.duplicate(undefined, { redisOptions: { ...client.options.redisOptions, ...opts } })
+    : client.duplicate(opts);
+  copy.on("error", () => {});
+  return copy;
+}
+
+/** True for errors Redis itself answered (a script's error code, WRONGTYPE, ...). */
+export function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === "ReplyError";
+}
+
+/**
+ * Maps connection-level failures (timeouts, refused connections, retries
+ * exhausted) to `QueueUnavailableError`; reply errors and the core's own typed
+ * errors pass through unchanged.
+ */
+export function toQueueError(error: unknown): unknown {
+  if (error instanceof QueueError || isReplyError(error) || !(error instanceof Error)) return error;
+  return new QueueUnavailableError(`redis unavailable: ${error.message}`, { cause: error });
+}

@@ -1,0 +1,471 @@
+/**
+ * The Redis implementation of `Broker`. Every state change is one Lua script
+ * (see `scripts.ts`); this class validates inputs, picks connections, and turns
+ * replies into the shapes of `job.ts`.
+ *
+ * @module
+ */
+import type { Broker, ClaimOptions, ReleaseOptions } from "./broker.ts";
+import { BlockingPool } from "./blocking.ts";
+import { decodeJob } from "./codec.ts";
+import { connect, duplicate, type RedisClient, toQueueError } from "./connect.ts";
+import { InvalidInputError, LeaseLostError, PayloadTooLargeError } from "./errors.ts";
+import {
+  type CancelOutcome,
+  type ClaimedJob,
+  DEFAULTS,
+  type EnqueueInput,
+  type EnqueueResult,
+  type FailInput,
+  type FailOutcome,
+  FINISHED_STATES,
+  type Job,
+  JOB_STATES,
+  type JobPage,
+  type Lease,
+  LIMITS,
+  type ListQuery,
+  type MaintenanceResult,
+  type RenewStatus,
+  type StateCounts,
+  type Stats,
+  type StreamEvent,
+} from "./job.ts";
+import { type QueueKeys, queueKeys } from "./keys.ts";
+import { decodeCursor, encodeCursor } from "./list_cursor.ts";
+import { QueueScripts } from "./scripts.ts";
+import { type EncodedJob, encodeJob, isUuid } from "./validate.ts";
+
+/** Options of a `RedisBroker`. Give `url` or an existing `client`. */
+export interface RedisBrokerOptions {
+  /** `redis://host:port` or `redis-cluster://h:p,h:p`. */
+  url?: string;
+  /** An existing client; the broker then does not quit it on close. */
+  client?: RedisClient;
+  queue?: string;
+  prefix?: string;
+  /** How long finished jobs (and results) are kept. Default 24 h. */
+  retentionMs?: number;
+  /** Approximate cap of the events stream; 0 disables events. Default 10 000. */
+  eventsMaxLen?: number;
+  /** Time source (epoch ms); tests inject a fake clock. */
+  clock?: () => number;
+  /** Per-command deadline for `url` connections. Default 3000 ms. */
+  commandTimeoutMs?: number;
+  /** Jobs per step of one `maintain` call. Default 1000. */
+  maintainBatch?: number;
+}
+
+/** Longest error message kept per attempt: the hash must stay small. */
+const MAX_ERROR_CHARS = 4096;
+/** Finished hashes also get a TTL this far past retention, in case maintain never runs. */
+const EXPIRY_SLACK_MS = 60 * 60 * 1000;
+
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(9));
+  return btoa(String.fromCharCode(...bytes));
+}
+
+function emptyCounts(): StateCounts {
+  return { pending: 0, scheduled: 0, running: 0, completed: 0, failed: 0, cancelled: 0, total: 0 };
+}
+
+function jsonText(value: unknown, field: string): string {
+  try {
+    return JSON.stringify(value === undefined ? null : value) ?? "null";
+  } catch (error) {
+    throw new InvalidInputError(`${field} is not JSON-serializable: ${String(error)}`, field);
+  }
+}
+
+/**
+ * A `Broker` backed by Redis (standalone or Cluster).
+ *
+ * @example
+ * ```ts
+ * const broker = new RedisBroker({ url: "redis://127.0.0.1:6379", queue: "default" });
+ * const { id } = await broker.enqueue({ type: "email", payload: { to: "a@b.c" } });
+ * await broker.close();
+ * ```
+ */
+export class RedisBroker implements Broker {
+  readonly queue: string;
+  readonly keys: QueueKeys;
+  readonly #client: RedisClient;
+  readonly #ownsClient: boolean;
+  readonly #clock: () => number;
+  readonly #retentionMs: number;
+  readonly #eventsMaxLen: number;
+  readonly #maintainBatch: number;
+  readonly #scripts: Promise<QueueScripts>;
+  readonly #blocking: BlockingPool;
+  #subscriber: RedisClient | null = null;
+  /** Epoch ms before which no finished job can be past retention (see maintain). */
+  #nextTrimAt = 0;
+  #cancelListeners = new Set<(jobId: string) => void>();
+
+  constructor(options: RedisBrokerOptions) {
+    this.queue = options.queue ?? "default";
+    this.keys = queueKeys(this.queue, options.prefix ?? "jq");
+    if (options.client) {
+      this.#client = options.client;
+      this.#ownsClient = false;
+    } else if (options.url) {
+      this.#client = connect(options.url, {
+        commandTimeoutMs: options.commandTimeoutMs,
+        connectionName: `jq:${this.queue}`,
+      });
+      this.#ownsClient = true;
+    } else {
+      throw new Error("RedisBroker needs a url or a client");
+    }
+    this.#clock = options.clock ?? Date.now;
+    this.#retentionMs = options.retentionMs ?? DEFAULTS.retentionMs;
+    this.#eventsMaxLen = options.eventsMaxLen ?? 10_000;
+    this.#maintainBatch = options.maintainBatch ?? 1000;
+    this.#scripts = QueueScripts.create(this.#client, this.keys, {
+      maxPriority: LIMITS.maxPriority,
+      retentionMs: this.#retentionMs,
+      finishedTtlMs: this.#retentionMs + EXPIRY_SLACK_MS,
+      eventsMaxLen: this.#eventsMaxLen,
+      errorHistory: LIMITS.errorHistory,
+    });
+    // Surfaced on first use; avoid an unhandled rejection in between.
+    this.#scripts.catch(() => {});
+    this.#blocking = new BlockingPool(this.#client, `jq:${this.queue}:block`);
+  }
+
+  /** Runs a plain Redis command, mapping connection failures to QueueUnavailableError. */
+  async #cmd<T>(run: (client: RedisClient) => Promise<T>): Promise<T> {
+    try {
+      return await run(this.#client);
+    } catch (error) {
+      throw toQueueError(error);
+    }
+  }
+
+  async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
+    const now = this.#clock();
+    const job = encodeJob(input, now);
+    return await (await this.#scripts).enqueue(job, now);
+  }
+
+  async enqueueBatch(inputs: EnqueueInput[]): Promise<EnqueueResult[]> {
+    if (!Array.isArray(inputs)) throw new InvalidInputError("jobs must be an array", "jobs");
+    const now = this.#clock();
+    const jobs: EncodedJob[] = [];
+    const ids = new Set<string>();
+    inputs.forEach((input, i) => {
+      try {
+        const job = encodeJob(input, now);
+        if (ids.has(job.id)) throw new InvalidInputError("duplicate id in batch", "id");
+        ids.add(job.id);
+        jobs.push(job);
+      } catch (error) {
+        if (error instanceof InvalidInputError || error instanceof PayloadTooLargeError) {
+          error.message = `jobs[${i}]: ${error.message}`;
+        }
+        throw error;
+      }
+    });
+    return await (await this.#scripts).enqueueMany(jobs, now);
+  }
+
+  async claim(max: number, options: ClaimOptions = {}): Promise<ClaimedJob[]> {
+    const n = Math.floor(max);
+    if (!(n >= 1)) return [];
+    const leaseMs = options.leaseMs ?? DEFAULTS.leaseMs;
+    return await (await this.#scripts).claim(n, this.#clock(), leaseMs, randomToken());
+  }
+
+  async complete(id: string, token: string, result: unknown): Promise<void> {
+    const ok = await (await this.#scripts).complete(
+      id,
+      token,
+      jsonText(result, "result"),
+      this.#clock(),
+    );
+    if (!ok) throw new LeaseLostError(id);
+  }
+
+  async completeMany(acks: Array<Lease & { result: unknown }>): Promise<boolean[]> {
+    const encoded = acks.map((a) => ({
+      id: a.id,
+      token: a.token,
+      resultJson: jsonText(a.result, "result"),
+    }));
+    return await (await this.#scripts).completeMany(encoded, this.#clock());
+  }
+
+  async fail(id: string, token: string, failure: FailInput): Promise<FailOutcome> {
+    const delay = Math.max(0, Math.round(Number(failure.retry_delay_ms) || 0));
+    const message = String(failure.message ?? "").slice(0, MAX_ERROR_CHARS);
+    const outcome = await (await this.#scripts).fail(
+      id,
+      token,
+      this.#clock(),
+      message,
+      failure.retryable,
+      delay,
+    );
+    if (outcome === null) throw new LeaseLostError(id);
+    return outcome;
+  }
+
+  async renew(leases: Lease[], leaseMs: number): Promise<RenewStatus[]> {
+    return await (await this.#scripts).renew(leases, leaseMs, this.#clock());
+  }
+
+  async release(leases: Lease[], options: ReleaseOptions = {}): Promise<boolean[]> {
+    return await (await this.#scripts).release(
+      leases,
+      this.#clock(),
+      options.restoreAttempt ?? true,
+      (options.reason ?? "released").slice(0, MAX_ERROR_CHARS),
+    );
+  }
+
+  async progress(id: string, token: string, percent: number): Promise<boolean> {
+    if (typeof percent !== "number" || !Number.isFinite(percent)) {
+      throw new InvalidInputError("percent must be a number", "percent");
+    }
+    const clamped = Math.min(100, Math.max(0, percent));
+    return await (await this.#scripts).progress(id, token, clamped);
+  }
+
+  async maintain(): Promise<MaintenanceResult> {
+    const now = this.#clock();
+    // Finished sets only grow at the new end, so nothing can pass retention before
+    // the oldest member does: skip the trim step until then (idle cost). Another
+    // process trimming meanwhile only makes our estimate early, never late.
+    const trim = now >= this.#nextTrimAt;
+    const r = await (await this.#scripts).maintain(now, this.#maintainBatch, trim);
+    if (trim) {
+      this.#nextTrimAt = r.trimmed >= this.#maintainBatch
+        ? now // more left than one batch: keep trimming on the next call
+        : r.oldestFinishedAt === null
+        ? now + Math.min(this.#retentionMs, 60_000)
+        : r.oldestFinishedAt + this.#retentionMs;
+    }
+    return { promoted: r.promoted, reaped: r.reaped, next_due_at: r.nextDueAt };
+  }
+
+  async cancel(id: string): Promise<CancelOutcome> {
+    return await (await this.#scripts).cancel(id.toLowerCase(), this.#clock());
+  }
+
+  async requeue(id: string): Promise<void> {
+    await (await this.#scripts).requeue(id.toLowerCase());
+  }
+
+  async purge(state: "failed" | "completed" | "cancelled"): Promise<number> {
+    if (!FINISHED_STATES.includes(state)) {
+      throw new InvalidInputError("only finished states can be purged", "state");
+    }
+    const scripts = await this.#scripts;
+    let total = 0;
+    // Bounded batches keep each script call short; other clients run in between.
+    for (;;) {
+      const n = await scripts.purge(state, 1000);
+      total += n;
+      if (n < 1000) return total;
+    }
+  }
+
+  async get(id: string): Promise<Job | null> {
+    if (!isUuid(id)) return null;
+    const key = id.toLowerCase();
+    const hash = await this.#cmd((c) => c.hgetall(this.keys.jobPrefix + key));
+    return decodeJob(key, hash);
+  }
+
+  async list(query: ListQuery): Promise<JobPage> {
+    const state = query.state;
+    if (!JOB_STATES.includes(state)) throw new InvalidInputError("unknown state", "state");
+    const limit = Math.min(1000, Math.max(1, Math.floor(query.limit ?? 50)));
+    const zkey = this.keys[state];
+    const rev = FINISHED_STATES.includes(state);
+    const start = query.cursor ? decodeCursor(query.cursor) : null;
+    let bound = start?.score ?? (rev ? "+inf" : "-inf");
+    let skip = start?.skip ?? 0;
+    // With a type filter, read ahead in bigger chunks; the filter runs here.
+    const chunk = query.type ? Math.min(1000, limit * 4) : limit;
+    const jobs: Job[] = [];
+    let exhausted = false;
+    for (let round = 0; round < 50 && jobs.length < limit && !exhausted; round++) {
+      const reply = await this.#cmd((c) =>
+        rev
+          ? c.zrange(zkey, bound, "-inf", "BYSCORE", "REV", "LIMIT", skip, chunk, "WITHSCORES")
+          : c.zrange(zkey, bound, "+inf", "BYSCORE", "LIMIT", skip, chunk, "WITHSCORES")
+      );
+      const members: Array<[string, string]> = [];
+      for (let i = 0; i + 1 < reply.length; i += 2) members.push([reply[i], reply[i + 1]]);
+      if (members.length < chunk) exhausted = true;
+      if (members.length === 0) break;
+      const hashes = await this.#cmd(async (c) => {
+        const pipe = c.pipeline();
+        for (const [id] of members) pipe.hgetall(this.keys.jobPrefix + id);
+        return (await pipe.exec()) ?? [];
+      });
+      for (let i = 0; i < members.length; i++) {
+        const [id, score] = members[i];
+        if (score === bound) skip++;
+        else {
+          bound = score;
+          skip = 1;
+        }
+        const job = decodeJob(id, (hashes[i]?.[1] ?? {}) as Record<string, string>);
+        if (job && (!query.type || job.type === query.type)) jobs.push(job);
+        if (jobs.length === limit) {
+          exhausted = exhausted && i === members.length - 1;
+          break;
+        }
+      }
+    }
+    return {
+      jobs,
+      next_cursor: exhausted ? null : encodeCursor({ score: bound, skip }),
+    };
+  }
+
+  async stats(): Promise<Stats> {
+    const raw = await this.#cmd((c) => c.hgetall(this.keys.stats));
+    const stats: Stats = { ...emptyCounts(), retried: Number(raw.retried ?? 0), by_type: {} };
+    for (const [field, value] of Object.entries(raw)) {
+      const bar = field.indexOf("|");
+      const state = (bar < 0 ? field : field.slice(0, bar)) as keyof StateCounts;
+      if (!JOB_STATES.includes(state as typeof JOB_STATES[number])) continue;
+      const n = Number(value) || 0;
+      if (bar < 0) {
+        stats[state] = n;
+      } else {
+        const type = field.slice(bar + 1);
+        const counts = stats.by_type[type] ??= emptyCounts();
+        counts[state] = n;
+      }
+    }
+    const total = (c: StateCounts) =>
+      c.pending + c.scheduled + c.running + c.completed + c.failed + c.cancelled;
+    stats.total = total(stats);
+    for (const counts of Object.values(stats.by_type)) counts.total = total(counts);
+    return stats;
+  }
+
+  async waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (!(timeoutMs > 0) || signal?.aborted) return;
+    // BLPOP takes seconds with decimals; 0 would mean forever, so keep a floor.
+    const seconds = Math.max(0.01, timeoutMs / 1000);
+    const result = await this.#blocking.run(
+      (c) => c.blpop(this.keys.wake, seconds),
+      timeoutMs,
+      signal,
+      // We popped a marker but are leaving: hand it to the next idle runner.
+      (marker) => {
+        if (marker) this.#client.lpush(this.keys.wake, "1").catch(() => {});
+      },
+    );
+    if (result.kind === "error") {
+      // Redis is down: don't let an idle loop spin on instant failures.
+      await abortableSleep(Math.min(timeoutMs, 1000), signal);
+    }
+  }
+
+  async onCancelRequested(onCancel: (jobId: string) => void): Promise<() => Promise<void>> {
+    this.#cancelListeners.add(onCancel);
+    if (!this.#subscriber) {
+      const sub = duplicate(this.#client, {
+        blocking: true,
+        connectionName: `jq:${this.queue}:sub`,
+      });
+      this.#subscriber = sub;
+      sub.on("message", (channel: string, message: string) => {
+        if (channel !== this.keys.cancelChannel) return;
+        for (const listener of this.#cancelListeners) {
+          try {
+            listener(message);
+          } catch {
+            // One listener's failure must not starve the others.
+          }
+        }
+      });
+      try {
+        await sub.subscribe(this.keys.cancelChannel);
+      } catch (error) {
+        this.#cancelListeners.delete(onCancel);
+        this.#subscriber = null;
+        sub.disconnect();
+        throw toQueueError(error);
+      }
+    }
+    return async () => {
+      this.#cancelListeners.delete(onCancel);
+      if (this.#cancelListeners.size === 0 && this.#subscriber) {
+        const sub = this.#subscriber;
+        this.#subscriber = null;
+        await sub.quit().catch(() => sub.disconnect());
+      }
+    };
+  }
+
+  async readEvents(cursor: string, blockMs: number, count = 100): Promise<StreamEvent[]> {
+    const key = this.keys.events;
+    const n = Math.max(1, Math.floor(count));
+    let reply: unknown;
+    if (blockMs > 0) {
+      const result = await this.#blocking.run(
+        (c) => c.xread("COUNT", n, "BLOCK", blockMs, "STREAMS", key, cursor),
+        blockMs,
+      );
+      if (result.kind === "error") throw toQueueError(result.error);
+      if (result.kind === "aborted") return [];
+      reply = result.value;
+    } else {
+      reply = await this.#cmd((c) => c.xread("COUNT", n, "STREAMS", key, cursor));
+    }
+    return parseStream(reply);
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.#client.ping()) === "PONG";
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#blocking.close();
+    this.#cancelListeners.clear();
+    const sub = this.#subscriber;
+    this.#subscriber = null;
+    sub?.disconnect();
+    if (this.#ownsClient) await this.#client.quit().catch(() => this.#client.disconnect());
+  }
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** XREAD reply -> events. Fields `ev`, `id`, `t` are lifted; the rest go to `data`. */
+function parseStream(reply: unknown): StreamEvent[] {
+  if (!Array.isArray(reply)) return [];
+  const events: StreamEvent[] = [];
+  for (const [, entries] of reply as Array<[string, Array<[string, string[]]>]>) {
+    for (const [streamId, fields] of entries) {
+      const data: Record<string, string> = {};
+      for (let i = 0; i + 1 < fields.length; i += 2) data[fields[i]] = fields[i + 1];
+      const { ev = "", id = "", t = "", ...rest } = data;
+      events.push({ stream_id: streamId, event: ev, job_id: id, type: t, data: rest });
+    }
+  }
+  return events;
+}

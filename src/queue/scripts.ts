@@ -1,0 +1,472 @@
+/**
+ * The only module that calls the Lua scripts in `scripts/`: it builds every
+ * KEYS/ARGV array (in the order each script's header documents), runs scripts
+ * with EVALSHA (ioredis `defineCommand` falls back to EVAL/SCRIPT LOAD on
+ * NOSCRIPT, also inside pipelines), and maps the scripts' error codes to the
+ * typed errors of `errors.ts`.
+ *
+ * @module
+ */
+import type { RedisClient } from "./connect.ts";
+import { toQueueError } from "./connect.ts";
+import {
+  InvalidInputError,
+  InvalidStateError,
+  JobNotFoundError,
+  QueueUnavailableError,
+} from "./errors.ts";
+import type { QueueKeys } from "./keys.ts";
+import type {
+  BackoffPolicy,
+  CancelOutcome,
+  ClaimedJob,
+  EnqueueResult,
+  FailOutcome,
+  Lease,
+  RenewStatus,
+} from "./job.ts";
+import type { EncodedJob } from "./validate.ts";
+
+/** Every script, with how many of its arguments are KEYS. */
+const SCRIPTS = {
+  enqueue: 8,
+  claim: 5,
+  complete: 5,
+  fail: 7,
+  renew: 1,
+  release: 7,
+  progress: 1,
+  maintain: 10,
+  cancel: 6,
+  requeue: 8,
+  purge: 2,
+} as const;
+
+/** A script's name. */
+export type ScriptName = keyof typeof SCRIPTS;
+
+type Arg = string | number;
+type ScriptCall = (...args: Arg[]) => Promise<unknown>;
+type PipelineLike = { exec(): Promise<Array<[Error | null, unknown]> | null> };
+
+let sources: Promise<Record<ScriptName, string>> | null = null;
+
+/**
+ * Reads the scripts once per process, each prefixed with `_lib.lua`. Paths are
+ * relative to this module, so it works from any cwd and from Web Workers.
+ */
+export function loadScriptSources(): Promise<Record<ScriptName, string>> {
+  sources ??= (async () => {
+    const read = (name: string) =>
+      Deno.readTextFile(new URL(`./scripts/${name}.lua`, import.meta.url));
+    const lib = await read("_lib");
+    const entries = await Promise.all(
+      (Object.keys(SCRIPTS) as ScriptName[]).map(async (name) =>
+        [name, `${lib}\n${await read(name)}`] as const
+      ),
+    );
+    return Object.fromEntries(entries) as Record<ScriptName, string>;
+  })();
+  return sources;
+}
+
+/** Settings the scripts need besides keys. */
+export interface ScriptConfig {
+  maxPriority: number;
+  retentionMs: number;
+  /** Backstop expiry of finished job hashes (retention + slack). */
+  finishedTtlMs: number;
+  eventsMaxLen: number;
+  errorHistory: number;
+}
+
+/** What maintain.lua did; times are epoch ms. */
+export interface MaintainReply {
+  promoted: number;
+  reaped: number;
+  trimmed: number;
+  /** Earliest scheduled due time or lease expiry, or null. */
+  nextDueAt: number | null;
+  /** Oldest finish time left after trimming (null when none or trimming skipped). */
+  oldestFinishedAt: number | null;
+}
+
+/** Maps a script's error reply (`JQ_<CODE> detail`) to a typed error. */
+export function mapScriptError(error: unknown, id: string, operation: string): unknown {
+  const message = error instanceof Error ? error.message : "";
+  const match = /JQ_([A-Z_]+)(?: (\S+))?/.exec(message);
+  if (!match) return toQueueError(error);
+  switch (match[1]) {
+    case "NOT_FOUND":
+      return new JobNotFoundError(id);
+    case "INVALID_STATE":
+      return new InvalidStateError(id, match[2] ?? "unknown", operation);
+    case "EXISTS":
+      return new InvalidInputError(`a job with id ${id} already exists`, "id");
+    default:
+      return error;
+  }
+}
+
+function toNumber(value: unknown): number {
+  return typeof value === "number" ? value : Number(value);
+}
+
+/** Typed wrappers around the queue's Lua scripts, bound to one client and queue. */
+export class QueueScripts {
+  readonly #client: RedisClient;
+  readonly #keys: QueueKeys;
+  readonly #config: ScriptConfig;
+
+  private constructor(client: RedisClient, keys: QueueKeys, config: ScriptConfig) {
+    this.#client = client;
+    this.#keys = keys;
+    this.#config = config;
+  }
+
+  /** Loads the script sources and defines them as commands on `client`. */
+  static async create(
+    client: RedisClient,
+    keys: QueueKeys,
+    config: ScriptConfig,
+  ): Promise<QueueScripts> {
+    const src = await loadScriptSources();
+    for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
+      client.defineCommand(`jq_${name}`, { numberOfKeys: SCRIPTS[name], lua: src[name] });
+    }
+    return new QueueScripts(client, keys, config);
+  }
+
+  async #call(name: ScriptName, args: Arg[], id = "", operation: string = name): Promise<unknown> {
+    const fn = (this.#client as unknown as Record<string, ScriptCall>)[`jq_${name}`];
+    try {
+      return await fn.apply(this.#client, args);
+    } catch (error) {
+      throw mapScriptError(error, id, operation);
+    }
+  }
+
+  /** Runs many calls of one script in one round trip; per-call errors are mapped, not thrown. */
+  async #pipeline(name: ScriptName, calls: Arg[][]): Promise<Array<[unknown, unknown]>> {
+    if (calls.length === 0) return [];
+    const pipe = this.#client.pipeline();
+    const fn = (pipe as unknown as Record<string, (...args: Arg[]) => unknown>)[`jq_${name}`];
+    for (const args of calls) fn.apply(pipe, args);
+    let replies: Array<[Error | null, unknown]> | null;
+    try {
+      replies = await (pipe as unknown as PipelineLike).exec();
+    } catch (error) {
+      throw toQueueError(error);
+    }
+    if (!replies) throw new QueueUnavailableError("pipeline was discarded");
+    return replies.map(([error, value]) => [error, value]);
+  }
+
+  #enqueueArgs(job: EncodedJob, now: number): Arg[] {
+    const k = this.#keys;
+    return [
+      k.pending,
+      k.scheduled,
+      k.stats,
+      k.seq,
+      k.wake,
+      k.events,
+      k.jobPrefix + job.id,
+      k.idempotencyPrefix + job.idempotencyKey,
+      job.id,
+      job.type,
+      job.payload,
+      job.priority,
+      job.maxAttempts,
+      job.timeoutMs,
+      now,
+      job.dueAt,
+      job.backoff,
+      job.idempotencyKey,
+      this.#config.retentionMs,
+      this.#config.eventsMaxLen,
+      this.#config.maxPriority,
+    ];
+  }
+
+  /** enqueue.lua for one job. */
+  async enqueue(job: EncodedJob, now: number): Promise<EnqueueResult> {
+    const reply = await this.#call("enqueue", this.#enqueueArgs(job, now), job.id) as [
+      string,
+      number,
+    ];
+    return { id: reply[0], created: toNumber(reply[1]) === 1 };
+  }
+
+  /** enqueue.lua for many jobs, pipelined: one round trip. */
+  async enqueueMany(jobs: EncodedJob[], now: number): Promise<EnqueueResult[]> {
+    const replies = await this.#pipeline("enqueue", jobs.map((j) => this.#enqueueArgs(j, now)));
+    return replies.map(([error, value], i) => {
+      if (error) throw mapScriptError(error, jobs[i].id, "enqueue");
+      const [id, created] = value as [string, number];
+      return { id, created: toNumber(created) === 1 };
+    });
+  }
+
+  /** claim.lua: up to `max` jobs under fresh leases. */
+  async claim(max: number, now: number, leaseMs: number, tokenBase: string): Promise<ClaimedJob[]> {
+    const k = this.#keys;
+    const flat = await this.#call("claim", [
+      k.pending,
+      k.running,
+      k.stats,
+      k.wake,
+      k.events,
+      k.jobPrefix,
+      max,
+      now,
+      leaseMs,
+      tokenBase,
+      this.#config.eventsMaxLen,
+    ]) as Array<string | number>;
+    const jobs: ClaimedJob[] = [];
+    for (let i = 0; i + 10 < flat.length; i += 11) {
+      const bo = String(flat[i + 9]);
+      jobs.push({
+        id: String(flat[i]),
+        type: String(flat[i + 1]),
+        payload: JSON.parse(String(flat[i + 2])),
+        priority: toNumber(flat[i + 3]),
+        attempt: toNumber(flat[i + 4]),
+        max_attempts: toNumber(flat[i + 5]),
+        timeout_ms: toNumber(flat[i + 6]),
+        token: String(flat[i + 7]),
+        lease_expires_at: toNumber(flat[i + 8]),
+        backoff: bo === "" ? null : JSON.parse(bo) as BackoffPolicy,
+        created_at: toNumber(flat[i + 10]),
+      });
+    }
+    return jobs;
+  }
+
+  #completeArgs(id: string, token: string, resultJson: string, now: number): Arg[] {
+    const k = this.#keys;
+    return [
+      k.running,
+      k.completed,
+      k.stats,
+      k.events,
+      k.jobPrefix + id,
+      id,
+      token,
+      now,
+      resultJson,
+      this.#config.finishedTtlMs,
+      this.#config.eventsMaxLen,
+      k.idempotencyPrefix,
+    ];
+  }
+
+  /** complete.lua: true when completed, false when the lease was lost. */
+  async complete(id: string, token: string, resultJson: string, now: number): Promise<boolean> {
+    return toNumber(
+      await this.#call("complete", this.#completeArgs(id, token, resultJson, now), id),
+    ) ===
+      1;
+  }
+
+  /** complete.lua for many leases, pipelined. */
+  async completeMany(
+    acks: Array<Lease & { resultJson: string }>,
+    now: number,
+  ): Promise<boolean[]> {
+    const replies = await this.#pipeline(
+      "complete",
+      acks.map((a) => this.#completeArgs(a.id, a.token, a.resultJson, now)),
+    );
+    return replies.map(([error, value], i) => {
+      if (error) throw mapScriptError(error, acks[i].id, "complete");
+      return toNumber(value) === 1;
+    });
+  }
+
+  /** fail.lua: the outcome, or null when the lease was lost. */
+  async fail(
+    id: string,
+    token: string,
+    now: number,
+    message: string,
+    retryable: boolean,
+    retryDelayMs: number,
+  ): Promise<FailOutcome | null> {
+    const k = this.#keys;
+    const reply = await this.#call("fail", [
+      k.running,
+      k.scheduled,
+      k.failed,
+      k.cancelled,
+      k.stats,
+      k.events,
+      k.jobPrefix + id,
+      id,
+      token,
+      now,
+      message,
+      retryable ? "1" : "0",
+      retryDelayMs,
+      this.#config.finishedTtlMs,
+      this.#config.eventsMaxLen,
+      this.#config.errorHistory,
+      k.idempotencyPrefix,
+    ], id);
+    return typeof reply === "string" ? reply as FailOutcome : null;
+  }
+
+  /** renew.lua for many leases in one call. */
+  async renew(leases: Lease[], leaseMs: number, now: number): Promise<RenewStatus[]> {
+    if (leases.length === 0) return [];
+    const reply = await this.#call("renew", [
+      this.#keys.running,
+      this.#keys.jobPrefix,
+      now,
+      leaseMs,
+      ...leases.flatMap((l) => [l.id, l.token]),
+    ]) as number[];
+    return reply.map((code) => code === 1 ? "ok" : code === 2 ? "cancel_requested" : "lost");
+  }
+
+  /** release.lua for many leases in one call. */
+  async release(
+    leases: Lease[],
+    now: number,
+    restoreAttempt: boolean,
+    reason: string,
+  ): Promise<boolean[]> {
+    if (leases.length === 0) return [];
+    const k = this.#keys;
+    const reply = await this.#call("release", [
+      k.running,
+      k.pending,
+      k.failed,
+      k.stats,
+      k.seq,
+      k.wake,
+      k.events,
+      k.jobPrefix,
+      now,
+      restoreAttempt ? "1" : "0",
+      reason,
+      this.#config.maxPriority,
+      this.#config.errorHistory,
+      this.#config.eventsMaxLen,
+      this.#config.finishedTtlMs,
+      k.idempotencyPrefix,
+      ...leases.flatMap((l) => [l.id, l.token]),
+    ]) as number[];
+    return reply.map((code) => code === 1);
+  }
+
+  /** progress.lua: false when the lease was lost. */
+  async progress(id: string, token: string, percent: number): Promise<boolean> {
+    const reply = await this.#call("progress", [this.#keys.jobPrefix + id, token, percent], id);
+    return toNumber(reply) === 1;
+  }
+
+  /** maintain.lua: promote, reap, trim; bounded by `limit` per step. */
+  async maintain(
+    now: number,
+    limit: number,
+    trim: boolean,
+  ): Promise<MaintainReply> {
+    const k = this.#keys;
+    const reply = await this.#call("maintain", [
+      k.pending,
+      k.scheduled,
+      k.running,
+      k.completed,
+      k.failed,
+      k.cancelled,
+      k.stats,
+      k.seq,
+      k.wake,
+      k.events,
+      k.jobPrefix,
+      now,
+      limit,
+      this.#config.retentionMs,
+      this.#config.maxPriority,
+      this.#config.errorHistory,
+      this.#config.eventsMaxLen,
+      k.idempotencyPrefix,
+      this.#config.finishedTtlMs,
+      trim ? "1" : "0",
+    ]) as [number, number, number, string, string];
+    const next = toNumber(reply[3]);
+    const oldest = toNumber(reply[4]);
+    return {
+      promoted: toNumber(reply[0]),
+      reaped: toNumber(reply[1]),
+      trimmed: toNumber(reply[2]),
+      nextDueAt: next < 0 ? null : next,
+      oldestFinishedAt: oldest < 0 ? null : oldest,
+    };
+  }
+
+  /** cancel.lua. Throws JobNotFoundError / InvalidStateError. */
+  async cancel(id: string, now: number): Promise<CancelOutcome> {
+    const k = this.#keys;
+    return await this.#call(
+      "cancel",
+      [
+        k.pending,
+        k.scheduled,
+        k.cancelled,
+        k.stats,
+        k.events,
+        k.jobPrefix + id,
+        id,
+        now,
+        k.cancelChannel,
+        this.#config.finishedTtlMs,
+        this.#config.eventsMaxLen,
+        k.idempotencyPrefix,
+      ],
+      id,
+      "cancel",
+    ) as CancelOutcome;
+  }
+
+  /** requeue.lua. Throws JobNotFoundError / InvalidStateError. */
+  async requeue(id: string): Promise<void> {
+    const k = this.#keys;
+    await this.#call(
+      "requeue",
+      [
+        k.pending,
+        k.failed,
+        k.cancelled,
+        k.stats,
+        k.seq,
+        k.wake,
+        k.events,
+        k.jobPrefix + id,
+        id,
+        this.#config.maxPriority,
+        this.#config.eventsMaxLen,
+        k.idempotencyPrefix,
+      ],
+      id,
+      "requeue",
+    );
+  }
+
+  /** purge.lua: deletes up to `limit` jobs of a finished state; returns how many. */
+  async purge(state: "completed" | "failed" | "cancelled", limit: number): Promise<number> {
+    const k = this.#keys;
+    return toNumber(
+      await this.#call("purge", [
+        k[state],
+        k.stats,
+        k.jobPrefix,
+        state,
+        limit,
+        k.idempotencyPrefix,
+      ]),
+    );
+  }
+}

@@ -1,0 +1,27 @@
+-- renew.lua: extends many leases at once (one call per runner per interval).
+--
+-- KEYS[1] running ZSET (score = lease expiry ms)
+--
+-- ARGV[1] jobPrefix
+-- ARGV[2] now, epoch ms
+-- ARGV[3] lease ms
+-- ARGV[4..] pairs: job id, lease token
+--
+-- Returns one integer per pair: 1 renewed, 2 renewed but a cancel was
+-- requested (backstop for a missed pub/sub message), 0 lease lost (nothing changed).
+
+local expiry = tonumber(ARGV[2]) + tonumber(ARGV[3])
+local out = {}
+for i = 4, #ARGV, 2 do
+  local id = ARGV[i]
+  local key = ARGV[1] .. id
+  local f = redis.call("HMGET", key, "s", "lt", "cx")
+  if f[1] == "running" and f[2] == ARGV[i + 1] then
+    redis.call("HSET", key, "le", expiry)
+    redis.call("ZADD", KEYS[1], expiry, id)
+    if f[3] == "1" then out[#out + 1] = 2 else out[#out + 1] = 1 end
+  else
+    out[#out + 1] = 0
+  end
+end
+return out

@@ -1,0 +1,160 @@
+/**
+ * Enqueue input validation and encoding to the compact form the enqueue script
+ * stores. Runs entirely before any Redis write, so a bad input never leaves a
+ * partial job behind.
+ *
+ * @module
+ */
+import { DEFAULTS, type EnqueueInput, LIMITS } from "./job.ts";
+import { InvalidInputError, PayloadTooLargeError } from "./errors.ts";
+
+/** A validated job, ready for enqueue.lua's ARGV. */
+export interface EncodedJob {
+  id: string;
+  type: string;
+  /** Payload JSON text. */
+  payload: string;
+  priority: number;
+  maxAttempts: number;
+  timeoutMs: number;
+  /** Epoch ms when the job may run; 0 = now. */
+  dueAt: number;
+  /** Backoff policy JSON, or "". */
+  backoff: string;
+  /** Idempotency key, or "". */
+  idempotencyKey: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True for a canonical UUID string (any version). */
+export function isUuid(value: unknown): value is string {
+  return typeof value === "string" && UUID.test(value);
+}
+
+function intInRange(value: unknown, min: number, max: number, field: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidInputError(`${field} must be an integer in [${min}, ${max}]`, field);
+  }
+  return value;
+}
+
+/** UTF-8 byte length without allocating for the common small case. */
+function utf8Bytes(text: string): number {
+  // Each UTF-16 unit encodes to at most 3 bytes, so short texts need no encoding.
+  if (text.length * 3 <= LIMITS.maxPayloadBytes) return text.length;
+  return new TextEncoder().encode(text).length;
+}
+
+function encodePayload(payload: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(payload === undefined ? null : payload);
+  } catch (error) {
+    throw new InvalidInputError(`payload is not JSON-serializable: ${String(error)}`, "payload");
+  }
+  if (text === undefined) {
+    throw new InvalidInputError("payload is not JSON-serializable", "payload");
+  }
+  const bytes = utf8Bytes(text);
+  if (bytes > LIMITS.maxPayloadBytes) throw new PayloadTooLargeError(bytes, LIMITS.maxPayloadBytes);
+  return text;
+}
+
+function encodeBackoff(input: EnqueueInput): string {
+  const b = input.backoff;
+  if (b === undefined || b === null) return "";
+  const ok = typeof b === "object" && (b.kind === "polynomial" || b.kind === "exponential") &&
+    [b.base_ms, b.factor, b.max_ms].every((n) =>
+      typeof n === "number" && Number.isFinite(n) && n >= 0
+    ) &&
+    typeof b.jitter === "number" && b.jitter >= 0 && b.jitter <= 1;
+  if (!ok) throw new InvalidInputError("backoff is not a valid policy", "backoff");
+  return JSON.stringify({
+    kind: b.kind,
+    base_ms: b.base_ms,
+    factor: b.factor,
+    max_ms: b.max_ms,
+    jitter: b.jitter,
+  });
+}
+
+function dueAt(input: EnqueueInput, now: number): number {
+  if (input.delay_ms !== undefined && input.run_at !== undefined) {
+    throw new InvalidInputError("delay_ms and run_at are exclusive", "delay_ms");
+  }
+  if (input.delay_ms !== undefined) {
+    const d = input.delay_ms;
+    if (typeof d !== "number" || !Number.isFinite(d) || d < 0) {
+      throw new InvalidInputError("delay_ms must be a number >= 0", "delay_ms");
+    }
+    return d > 0 ? now + Math.round(d) : 0;
+  }
+  if (input.run_at !== undefined) {
+    const t = input.run_at instanceof Date ? input.run_at.getTime() : NaN;
+    if (!Number.isFinite(t)) throw new InvalidInputError("run_at must be a valid date", "run_at");
+    return t > now ? t : 0;
+  }
+  return 0;
+}
+
+/**
+ * Validates one enqueue input and encodes it. Throws `InvalidInputError`
+ * (naming the field) or `PayloadTooLargeError`.
+ *
+ * @example
+ * ```ts
+ * const job = encodeJob({ type: "email", payload: { to: "a@b.c" } }, Date.now());
+ * ```
+ */
+export function encodeJob(input: EnqueueInput, now: number): EncodedJob {
+  if (input === null || typeof input !== "object") {
+    throw new InvalidInputError("job must be an object", "job");
+  }
+  const type = input.type;
+  if (typeof type !== "string" || type.length === 0 || type.length > LIMITS.maxTypeLength) {
+    throw new InvalidInputError(`type must be 1..${LIMITS.maxTypeLength} characters`, "type");
+  }
+  const priority = intInRange(
+    input.priority ?? DEFAULTS.priority,
+    LIMITS.minPriority,
+    LIMITS.maxPriority,
+    "priority",
+  );
+  const maxAttempts = intInRange(
+    input.max_attempts ?? DEFAULTS.maxAttempts,
+    1,
+    LIMITS.maxAttempts,
+    "max_attempts",
+  );
+  const timeoutMs = intInRange(
+    input.timeout_ms ?? DEFAULTS.timeoutMs,
+    LIMITS.minTimeoutMs,
+    LIMITS.maxTimeoutMs,
+    "timeout_ms",
+  );
+  const key = input.idempotency_key;
+  if (
+    key !== undefined &&
+    (typeof key !== "string" || key.length === 0 || key.length > LIMITS.maxIdempotencyKeyLength)
+  ) {
+    throw new InvalidInputError(
+      `idempotency_key must be 1..${LIMITS.maxIdempotencyKeyLength} characters`,
+      "idempotency_key",
+    );
+  }
+  if (input.id !== undefined && !isUuid(input.id)) {
+    throw new InvalidInputError("id must be a UUID", "id");
+  }
+  return {
+    id: input.id?.toLowerCase() ?? crypto.randomUUID(),
+    type,
+    payload: encodePayload(input.payload),
+    priority,
+    maxAttempts,
+    timeoutMs,
+    dueAt: dueAt(input, now),
+    backoff: encodeBackoff(input),
+    idempotencyKey: key ?? "",
+  };
+}

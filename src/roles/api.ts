@@ -1,0 +1,64 @@
+/**
+ * The API role: broker + registry + the composed HTTP app on Deno.serve, with
+ * a graceful shutdown (stop accepting, finish in-flight requests, close Redis).
+ *
+ * @module
+ */
+import type { Config } from "../config.ts";
+import { buildHttpApp } from "../api/server.ts";
+import { EventBus } from "../events/bus.ts";
+import { loadRegistry } from "../jobs/registry.ts";
+import type { Logger } from "../log.ts";
+import { RedisBroker } from "../queue/redis_broker.ts";
+
+/** A running API server. */
+export interface ApiServer {
+  /** The port actually bound (useful with PORT=0). */
+  port: number;
+  /** Stops serving and closes connections; idempotent. */
+  shutdown(): Promise<void>;
+  /** Resolves when the server has stopped. */
+  finished: Promise<void>;
+}
+
+/** Starts the API on `config.HOST:config.PORT` against `redisUrl`. */
+export async function serveApi(config: Config, redisUrl: string, log: Logger): Promise<ApiServer> {
+  const registry = await loadRegistry(config.JOB_MODULES);
+  const broker = new RedisBroker({
+    url: redisUrl,
+    queue: config.QUEUE,
+    retentionMs: config.RETENTION_MS,
+    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+  });
+  const bus = new EventBus((observer, event, error) =>
+    log.warn("observer failed", { observer: observer.name, event: event.kind, error })
+  );
+  const http = buildHttpApp({ broker, registry, bus, log, maxBodyBytes: config.MAX_BODY_BYTES });
+  let resolvePort: (port: number) => void;
+  const bound = new Promise<number>((r) => (resolvePort = r));
+  const server = Deno.serve({
+    hostname: config.HOST,
+    port: config.PORT,
+    onListen: ({ port }) => {
+      log.info("api listening", {
+        host: config.HOST,
+        port,
+        queue: config.QUEUE,
+        types: registry.types(),
+      });
+      resolvePort(port);
+    },
+  }, http.app.fetch);
+  const port = await bound;
+  let stopping: Promise<void> | null = null;
+  const shutdown = () => {
+    stopping ??= (async () => {
+      await server.shutdown();
+      await http.close().catch(() => {});
+      await broker.close().catch(() => {});
+      log.info("api stopped");
+    })();
+    return stopping;
+  };
+  return { port, shutdown, finished: server.finished };
+}

@@ -1,0 +1,167 @@
+/**
+ * Turns thread results into broker acks and lifecycle events. Completions are
+ * batched into one `completeMany` per tick (at thousands of jobs per second,
+ * one round trip per job would be the bottleneck); failures go one by one
+ * because each carries its own retry delay and outcome.
+ *
+ * @module
+ */
+import type { Broker } from "../queue/broker.ts";
+import {
+  backoffDelayMs,
+  type BackoffPolicy,
+  type ClaimedJob,
+  DEFAULT_BACKOFF,
+  type FailOutcome,
+} from "../queue/job.ts";
+import { LeaseLostError } from "../queue/errors.ts";
+import type { EventBus } from "../events/bus.ts";
+import type { Logger } from "../log.ts";
+
+/** A failure to record. `timedOut` adds a `timed_out` event before the outcome's. */
+export interface Failure {
+  message: string;
+  retryable: boolean;
+  timedOut?: { hard: boolean };
+}
+
+/** Settings for `Acker`. */
+export interface AckerOptions {
+  broker: Broker;
+  bus: EventBus;
+  log: Logger;
+  /** The type's default backoff, if it declared one. */
+  typeBackoff(type: string): BackoffPolicy | undefined;
+  /** Called once per job when its ack finished (or was given up), to free its slot. */
+  done(id: string): void;
+}
+
+const MAX_BATCH = 500;
+const RETRY_DELAYS_MS = [200, 500, 1000, 2000];
+
+/**
+ * Acks jobs and emits their final events.
+ *
+ * @example
+ * ```ts
+ * const acker = new Acker({ broker, bus, log, typeBackoff: () => undefined, done: free });
+ * acker.complete(job, startedAt, result);
+ * await acker.idle();
+ * ```
+ */
+export class Acker {
+  readonly #o: AckerOptions;
+  #completions: Array<{ job: ClaimedJob; startedAt: number; result: unknown }> = [];
+  #flushing: Promise<void> | null = null;
+  readonly #pending = new Set<Promise<void>>();
+
+  constructor(options: AckerOptions) {
+    this.#o = options;
+  }
+
+  /** Queues a completion; flushed with the others of this tick. */
+  complete(job: ClaimedJob, startedAt: number, result: unknown): void {
+    this.#completions.push({ job, startedAt, result });
+    if (!this.#flushing) this.#track(this.#flushing = this.#flush());
+  }
+
+  /** Records a failed attempt now. */
+  fail(job: ClaimedJob, startedAt: number, failure: Failure): void {
+    this.#track(this.#fail(job, startedAt, failure));
+  }
+
+  /** Resolves when every queued ack has been sent. */
+  async idle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+  }
+
+  #track(p: Promise<void>): void {
+    this.#pending.add(p);
+    p.finally(() => this.#pending.delete(p));
+  }
+
+  async #flush(): Promise<void> {
+    await new Promise((r) => setTimeout(r, 0)); // let this tick's results join the batch
+    while (this.#completions.length > 0) {
+      const batch = this.#completions.splice(0, MAX_BATCH);
+      const acks = batch.map(({ job, result }) => ({ id: job.id, token: job.token, result }));
+      const acked = await this.#retrying("completeMany", () => this.#o.broker.completeMany(acks));
+      const now = Date.now();
+      batch.forEach(({ job, startedAt }, i) => {
+        if (acked?.[i]) {
+          this.#o.bus.emit({
+            kind: "completed",
+            job_id: job.id,
+            type: job.type,
+            at: now,
+            attempt: job.attempt,
+            duration_ms: now - startedAt,
+          });
+        } else if (acked) {
+          this.#o.log.warn("completion refused: lease lost", { job_id: job.id, type: job.type });
+        }
+        this.#o.done(job.id);
+      });
+    }
+    this.#flushing = null;
+  }
+
+  async #fail(job: ClaimedJob, startedAt: number, failure: Failure): Promise<void> {
+    const policy = job.backoff ?? this.#o.typeBackoff(job.type) ?? DEFAULT_BACKOFF;
+    const delay = backoffDelayMs(policy, job.attempt);
+    const now = Date.now();
+    const base = {
+      job_id: job.id,
+      type: job.type,
+      attempt: job.attempt,
+      duration_ms: now - startedAt,
+    };
+    if (failure.timedOut) {
+      this.#o.bus.emit({ kind: "timed_out", at: now, hard: failure.timedOut.hard, ...base });
+    }
+    const outcome: FailOutcome | null = await this.#retrying(
+      "fail",
+      () =>
+        this.#o.broker.fail(job.id, job.token, {
+          message: failure.message,
+          retryable: failure.retryable,
+          retry_delay_ms: delay,
+        }),
+      job.id,
+    );
+    const at = Date.now();
+    if (outcome === "scheduled") {
+      this.#o.bus.emit({ kind: "failed", at, error: failure.message, retry_in_ms: delay, ...base });
+    } else if (outcome === "failed") {
+      this.#o.bus.emit({ kind: "dead", at, error: failure.message, ...base });
+    } else if (outcome === "cancelled") {
+      this.#o.bus.emit({ kind: "cancelled", at, ...base });
+    }
+    this.#o.done(job.id);
+  }
+
+  /**
+   * Runs a broker call, retrying transient errors a few times. Gives up with
+   * null: the lease then runs out and the job runs again (at-least-once).
+   */
+  async #retrying<T>(what: string, call: () => Promise<T>, jobId?: string): Promise<T | null> {
+    for (let i = 0;; i++) {
+      try {
+        return await call();
+      } catch (error) {
+        if (error instanceof LeaseLostError) {
+          this.#o.log.warn(`${what} refused: lease lost`, { job_id: jobId });
+          return null;
+        }
+        if (i >= RETRY_DELAYS_MS.length) {
+          this.#o.log.error(`${what} failed; giving up, the lease will expire`, {
+            error,
+            job_id: jobId,
+          });
+          return null;
+        }
+        await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[i]));
+      }
+    }
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * One worker process: Redis broker, job registry, thread pool, runner,
+ * signal handling and (optionally) a /metrics server, wired together.
+ * `worker_main.ts` is its command-line entry; the all-in-one start can call
+ * `runWorkerProcess` too, but should prefer a supervised child process: after
+ * a hard timeout the process must exit to get rid of the stuck thread.
+ *
+ * @module
+ */
+import { RedisBroker } from "../queue/redis_broker.ts";
+import { loadRegistry } from "../jobs/registry.ts";
+import { EventBus } from "../events/bus.ts";
+import type { Observer } from "../events/lifecycle.ts";
+import { createLogger, type Logger } from "../log.ts";
+import {
+  type MetricsServer,
+  serveWorkerMetrics,
+  WorkerMetrics,
+} from "../metrics/worker_metrics.ts";
+import { resolveModules, ThreadPool } from "./pool.ts";
+import { Runner } from "./runner.ts";
+
+/** Settings of a worker process. Durations in ms. */
+export interface WorkerProcessOptions {
+  redisUrl: string;
+  queue?: string;
+  concurrency: number;
+  /** Threads per permission group. */
+  threads: number;
+  /** Extra job modules (paths relative to the cwd, or URLs). */
+  modules?: string[];
+  leaseMs?: number;
+  drainMs?: number;
+  hardTimeoutGraceMs?: number;
+  maxJobs?: number;
+  maxRssMb?: number;
+  /** Port for GET /metrics; 0 or absent: no server. */
+  metricsPort?: number;
+  /** Extra lifecycle observers (logging, tests). */
+  observers?: Observer[];
+  log?: Logger;
+  /** Install SIGTERM/SIGINT handlers (default true). */
+  handleSignals?: boolean;
+}
+
+/** A started worker process: stop it, or wait for its exit code. */
+export interface WorkerProcess {
+  readonly runner: Runner;
+  /** Resolves with the code the process should exit with (0, 75 recycle, 1 crash). */
+  readonly exitCode: Promise<number>;
+  /** Graceful stop, like SIGTERM. */
+  stop(): void;
+}
+
+/**
+ * Starts a worker and resolves once it is claiming.
+ *
+ * @example
+ * ```ts
+ * const worker = await startWorkerProcess({ redisUrl, concurrency: 50, threads: 2 });
+ * Deno.exit(await worker.exitCode);
+ * ```
+ */
+export async function startWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
+  const log = options.log ?? createLogger({ fields: { role: "worker", pid: Deno.pid } });
+  // Listen before the slow start-up steps, so an early SIGTERM is a clean stop.
+  let runner: Runner | null = null;
+  let stopRequested = false;
+  const stop = () => {
+    stopRequested = true;
+    runner?.stop();
+  };
+  const signals: Deno.Signal[] = options.handleSignals === false ? [] : ["SIGTERM", "SIGINT"];
+  const onSignal = () => {
+    log.info("signal received; draining", { drain_ms: options.drainMs });
+    stop();
+  };
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  const removeListeners = () => {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+  };
+
+  const modules = resolveModules(options.modules ?? []);
+  let registry;
+  try {
+    registry = await loadRegistry(modules);
+  } catch (error) {
+    removeListeners();
+    throw error;
+  }
+  const broker = new RedisBroker({ url: options.redisUrl, queue: options.queue });
+  const bus = new EventBus((observer, event, error) =>
+    log.warn("observer failed", { observer: observer.name, event: event.kind, error })
+  );
+  for (const observer of options.observers ?? []) bus.subscribe(observer);
+
+  const definitions = registry;
+  const started = new Runner({
+    broker,
+    bus,
+    log,
+    definitionOf: (type) => definitions.get(type),
+    pool: (events) =>
+      new ThreadPool({
+        threads: options.threads,
+        modules,
+        permissionsOf: (type) => definitions.get(type)?.permissions,
+        events,
+      }),
+    concurrency: options.concurrency,
+    leaseMs: options.leaseMs,
+    drainMs: options.drainMs,
+    hardTimeoutGraceMs: options.hardTimeoutGraceMs,
+    maxJobs: options.maxJobs,
+    maxRssMb: options.maxRssMb,
+  });
+  runner = started;
+  if (stopRequested) started.stop();
+
+  const server = serveMetrics(options.metricsPort ?? 0, started, bus, broker.queue, log);
+  log.info("worker started", {
+    queue: broker.queue,
+    concurrency: options.concurrency,
+    threads: options.threads,
+    types: registry.types(),
+  });
+  const exitCode = (async () => {
+    try {
+      return await started.run();
+    } finally {
+      removeListeners();
+      await server?.shutdown().catch(() => {});
+      await broker.close().catch(() => {});
+    }
+  })();
+  exitCode.then((code) => log.info("worker stopped", { exit_code: code }), () => {});
+  return { runner: started, exitCode, stop };
+}
+
+/** Starts /metrics for this process; a port already taken costs the metrics, not the worker. */
+function serveMetrics(
+  port: number,
+  runner: Runner,
+  bus: EventBus,
+  queue: string,
+  log: Logger,
+): MetricsServer | null {
+  if (!port) return null;
+  const metrics = new WorkerMetrics({ pool: () => runner.snapshot(), defaultLabels: { queue } });
+  bus.subscribe(metrics.observer);
+  try {
+    return serveWorkerMetrics(port, metrics.registry);
+  } catch (error) {
+    log.warn("worker metrics server not started", { port, error });
+    return null;
+  }
+}
+
+/**
+ * Runs a worker process to the end and returns its exit code; the caller
+ * must `Deno.exit` with it.
+ */
+export async function runWorkerProcess(options: WorkerProcessOptions): Promise<number> {
+  const worker = await startWorkerProcess(options);
+  try {
+    return await worker.exitCode;
+  } catch (error) {
+    (options.log ?? createLogger()).error("worker failed", { error });
+    return 1;
+  }
+}

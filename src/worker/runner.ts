@@ -1,0 +1,494 @@
+/**
+ * The claim loop of one worker process: claims jobs in batches while slots are
+ * free, feeds them to the thread pool, renews every held lease in one call per
+ * interval, enforces deadlines, reacts to cancels and decides when the process
+ * must end (signal, hard timeout, job or memory limits).
+ *
+ * A handler that ignores its AbortSignal past the grace period cannot be
+ * stopped inside this process (a busy Web Worker cannot be terminated), so the
+ * runner fails that job, hands the others back without charging an attempt,
+ * and `run()` resolves with `EXIT_RECYCLE` for the supervisor to restart us.
+ *
+ * @module
+ */
+import type { Broker } from "../queue/broker.ts";
+import { type ClaimedJob, DEFAULTS } from "../queue/job.ts";
+import type { JobDefinition } from "../jobs/definition.ts";
+import type { EventBus } from "../events/bus.ts";
+import type { Logger } from "../log.ts";
+import { Acker } from "./acks.ts";
+import type { AbortReason, LogLine, ProgressUpdate, RunRequest, RunResult } from "./messages.ts";
+import type { PoolEvents, PoolStats } from "./pool.ts";
+
+/** Exit code asking the supervisor for a fresh process (EX_TEMPFAIL). */
+export const EXIT_RECYCLE = 75;
+/** Exit code after a fatal error (a thread could not load the registry, ...). */
+export const EXIT_CRASH = 1;
+
+/** What the runner needs from a thread pool. */
+export interface JobPool {
+  dispatch(job: RunRequest): void;
+  abort(ids: string[], reason: AbortReason): void;
+  threadmates(id: string): string[];
+  stats(): PoolStats;
+  close(): void;
+}
+
+/** Runner settings. Durations in ms. */
+export interface RunnerOptions {
+  broker: Broker;
+  bus: EventBus;
+  log: Logger;
+  /** Builds the pool, wiring its reports to the runner. */
+  pool(events: PoolEvents): JobPool;
+  /** The definition of a type, or undefined when unknown (its jobs fail non-retryably). */
+  definitionOf(type: string): JobDefinition | undefined;
+  /** Most jobs in flight at once. */
+  concurrency: number;
+  leaseMs?: number;
+  /** On SIGTERM: how long running jobs may still finish. */
+  drainMs?: number;
+  /** After a hard timeout: how long jobs on other threads may still finish before release. */
+  hardDrainMs?: number;
+  /** After an abort, how long the handler has to return before the process recycles. */
+  hardTimeoutGraceMs?: number;
+  /** Used when neither the job nor its type sets a timeout. */
+  defaultTimeoutMs?: number;
+  /** Recycle after this many jobs (0: never). */
+  maxJobs?: number;
+  /** Recycle above this resident set size in MiB (0: never). */
+  maxRssMb?: number;
+  /** Housekeeping period while busy. */
+  maintainIntervalMs?: number;
+  /** Longest idle wait on Redis. */
+  idleWaitMs?: number;
+}
+
+interface Held {
+  job: ClaimedJob;
+  startedAt: number;
+  timeoutMs: number;
+  deadline?: ReturnType<typeof setTimeout>;
+  grace?: ReturnType<typeof setTimeout>;
+  aborted: AbortReason | null;
+  /** A result arrived; the ack is on its way. */
+  settled: boolean;
+  lost: boolean;
+}
+
+type StopMode = "graceful" | "recycle" | "hard" | "crash";
+
+/** Snapshot for gauges (the shape the metrics module reads). */
+export interface RunnerSnapshot {
+  threads: number;
+  busy_threads: number;
+  in_flight: number;
+  concurrency: number;
+  recycles: number;
+}
+
+/**
+ * The runner.
+ *
+ * @example
+ * ```ts
+ * const runner = new Runner({ broker, bus, log, pool: (ev) => new ThreadPool({ ...o, events: ev }),
+ *   definitionOf: (t) => registry.get(t), concurrency: 50 });
+ * Deno.addSignalListener("SIGTERM", () => runner.stop());
+ * Deno.exit(await runner.run());
+ * ```
+ */
+export class Runner {
+  readonly #o: Required<Omit<RunnerOptions, "pool">>;
+  readonly #pool: JobPool;
+  readonly #acker: Acker;
+  readonly #held = new Map<string, Held>();
+  /** Aborts blocking waits when the runner must stop claiming. */
+  readonly #stopClaiming = new AbortController();
+  #stopMode: StopMode | null = null;
+  #slotWaiters: Array<() => void> = [];
+  #claimedTotal = 0;
+  #lastMaintain = 0;
+  #nextDueAt: number | null = null;
+  #renewTimer?: ReturnType<typeof setInterval>;
+
+  constructor(options: RunnerOptions) {
+    this.#o = {
+      leaseMs: DEFAULTS.leaseMs,
+      drainMs: 30_000,
+      hardDrainMs: 2_000,
+      hardTimeoutGraceMs: 2_000,
+      defaultTimeoutMs: DEFAULTS.timeoutMs,
+      maxJobs: 0,
+      maxRssMb: 0,
+      maintainIntervalMs: 1_000,
+      idleWaitMs: 5_000,
+      // Absent and undefined both mean "use the default".
+      ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+    } as Required<Omit<RunnerOptions, "pool">>;
+    this.#pool = options.pool({
+      results: (r) => this.#onResults(r),
+      progress: (u) => this.#onProgress(u),
+      log: (l) => this.#onLog(l),
+      fatal: (error) => {
+        this.#o.log.error("thread pool failed", { error });
+        this.#stop("crash");
+      },
+    });
+    this.#acker = new Acker({
+      broker: options.broker,
+      bus: options.bus,
+      log: options.log,
+      typeBackoff: (type) => this.#o.definitionOf(type)?.defaults?.backoff,
+      done: (id) => this.#release(id),
+    });
+  }
+
+  /** Gauges for metrics. */
+  snapshot(): RunnerSnapshot {
+    const s = this.#pool.stats();
+    return {
+      threads: s.threads,
+      busy_threads: s.busy,
+      in_flight: this.#held.size,
+      concurrency: this.#o.concurrency,
+      recycles: 0,
+    };
+  }
+
+  /** Graceful stop (SIGTERM): no more claims; running jobs get `drainMs` to finish. */
+  stop(): void {
+    this.#stop("graceful");
+  }
+
+  /**
+   * Runs until stopped. Resolves with the process exit code: 0 after a
+   * graceful stop, `EXIT_RECYCLE` when the process must be replaced,
+   * `EXIT_CRASH` after a fatal error. The caller must exit with it: a stuck
+   * thread keeps the process alive otherwise.
+   */
+  async run(): Promise<number> {
+    const { broker, leaseMs } = this.#o;
+    const unsubscribe = await broker.onCancelRequested((id) => {
+      const held = this.#held.get(id);
+      if (held) this.#abort(held, "cancel");
+    });
+    this.#renewTimer = setInterval(() => void this.#renew(), Math.max(100, leaseMs / 3));
+    try {
+      await this.#claimLoop();
+      await this.#drain();
+    } finally {
+      clearInterval(this.#renewTimer);
+      await unsubscribe().catch(() => {});
+      this.#pool.close();
+    }
+    const mode = this.#stopMode;
+    return mode === "graceful" ? 0 : mode === "crash" ? EXIT_CRASH : EXIT_RECYCLE;
+  }
+
+  #stop(mode: StopMode): void {
+    // A signal wins over a recycle (the supervisor is stopping too); a crash wins over both.
+    const rank: Record<StopMode, number> = { recycle: 0, hard: 1, graceful: 2, crash: 3 };
+    if (this.#stopMode === null || rank[mode] > rank[this.#stopMode]) this.#stopMode = mode;
+    if (!this.#stopClaiming.signal.aborted) {
+      this.#o.log.info("stopping claims", { reason: mode, in_flight: this.#held.size });
+      this.#stopClaiming.abort();
+    }
+    this.#wakeSlotWaiters();
+  }
+
+  async #claimLoop(): Promise<void> {
+    const { broker, concurrency, leaseMs, maxJobs } = this.#o;
+    while (this.#stopMode === null) {
+      await this.#maintainIfDue();
+      let free = concurrency - this.#held.size;
+      if (maxJobs > 0) free = Math.min(free, maxJobs - this.#claimedTotal);
+      if (free > 0 && this.#stopMode === null) {
+        let jobs: ClaimedJob[];
+        try {
+          jobs = await broker.claim(free, { leaseMs });
+        } catch (error) {
+          this.#o.log.error("claim failed", { error });
+          await this.#sleepUntil(Date.now() + 1_000);
+          continue;
+        }
+        this.#claimedTotal += jobs.length;
+        for (const job of jobs) this.#start(job);
+        if (maxJobs > 0 && this.#claimedTotal >= maxJobs) {
+          this.#o.log.info("job limit reached", { max_jobs: maxJobs });
+          this.#stop("recycle");
+          break;
+        }
+        if (jobs.length === free) continue; // maybe more are ready
+      }
+      if (this.#held.size >= concurrency) {
+        // Full: wake on a free slot, or when maintenance is due.
+        await this.#sleepUntil(this.#lastMaintain + this.#o.maintainIntervalMs);
+      } else await this.#waitForWork();
+    }
+  }
+
+  async #maintainIfDue(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastMaintain < this.#o.maintainIntervalMs) return;
+    this.#lastMaintain = now;
+    try {
+      const result = await this.#o.broker.maintain();
+      this.#nextDueAt = result.next_due_at;
+      // maintain reports only a count of reaped leases, not their ids, so no `recovered` events here.
+      if (result.reaped > 0) this.#o.log.info("reaped expired leases", { reaped: result.reaped });
+    } catch (error) {
+      this.#o.log.error("maintenance failed", { error });
+    }
+    const { maxRssMb } = this.#o;
+    if (maxRssMb > 0) {
+      const rss = Deno.memoryUsage().rss;
+      if (rss > maxRssMb * 1024 * 1024) {
+        this.#o.log.warn("memory limit reached", {
+          rss_mb: Math.round(rss / 1048576),
+          max_rss_mb: maxRssMb,
+        });
+        this.#stop("recycle");
+      }
+    }
+  }
+
+  /** Blocks on Redis until work may be ready; short while jobs run, so maintenance keeps its pace. */
+  async #waitForWork(): Promise<void> {
+    const now = Date.now();
+    let timeout = this.#held.size > 0 ? this.#o.maintainIntervalMs : this.#o.idleWaitMs;
+    if (this.#nextDueAt !== null) timeout = Math.min(timeout, this.#nextDueAt - now);
+    // A due time is acted on by maintain, which runs at most once per interval:
+    // waking before it may run again would only spin.
+    timeout = Math.max(timeout, this.#lastMaintain + this.#o.maintainIntervalMs - now, 10);
+    try {
+      await this.#o.broker.waitForWork(timeout, this.#stopClaiming.signal);
+    } catch (error) {
+      if (this.#stopMode !== null) return;
+      this.#o.log.error("waiting for work failed", { error });
+      await this.#sleepUntil(Date.now() + 1_000);
+    }
+  }
+
+  #wakeSlotWaiters(): void {
+    const waiters = this.#slotWaiters;
+    this.#slotWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  #start(job: ClaimedJob): void {
+    const definition = this.#o.definitionOf(job.type);
+    const timeoutMs = job.timeout_ms > 0
+      ? job.timeout_ms
+      : definition?.defaults?.timeout_ms ?? this.#o.defaultTimeoutMs;
+    const now = Date.now();
+    const held: Held = {
+      job,
+      startedAt: now,
+      timeoutMs,
+      aborted: null,
+      settled: false,
+      lost: false,
+    };
+    held.deadline = setTimeout(() => this.#abort(held, "timeout"), timeoutMs);
+    this.#held.set(job.id, held);
+    this.#o.bus.emit({
+      kind: "started",
+      job_id: job.id,
+      type: job.type,
+      at: now,
+      attempt: job.attempt,
+      queued_ms: Math.max(0, now - job.created_at),
+    });
+    this.#pool.dispatch({
+      id: job.id,
+      type: job.type,
+      payload: job.payload,
+      attempt: job.attempt,
+      max_attempts: job.max_attempts,
+    });
+  }
+
+  /** Fires a job's AbortSignal; past the grace period a handler still running forces a recycle. */
+  #abort(held: Held, reason: AbortReason): void {
+    if (held.settled || held.aborted !== null) return;
+    held.aborted = reason;
+    clearTimeout(held.deadline);
+    this.#pool.abort([held.job.id], reason);
+    if (reason === "shutdown") return; // the drain decides what happens next
+    if (reason === "timeout") {
+      this.#o.log.warn("job timed out; aborting", {
+        job_id: held.job.id,
+        timeout_ms: held.timeoutMs,
+      });
+    }
+    held.grace = setTimeout(() => this.#hardStop(held), this.#o.hardTimeoutGraceMs);
+  }
+
+  /** The handler ignored its abort: fail it, free its thread's other jobs, and recycle. */
+  #hardStop(held: Held): void {
+    if (held.settled || !this.#held.has(held.job.id)) return;
+    const { job } = held;
+    this.#o.log.error("handler did not stop after abort; recycling the process", {
+      job_id: job.id,
+      type: job.type,
+      reason: held.aborted,
+      grace_ms: this.#o.hardTimeoutGraceMs,
+    });
+    // Jobs on the same thread can never finish now: hand them back at once.
+    const mates = this.#pool.threadmates(job.id)
+      .filter((id) => id !== job.id)
+      .map((id) => this.#held.get(id))
+      .filter((h): h is Held => h !== undefined && !h.settled);
+    this.#settle(held);
+    if (held.lost) this.#release(job.id);
+    else if (held.aborted === "cancel") {
+      this.#acker.fail(job, held.startedAt, { message: "cancelled", retryable: false });
+    } else {
+      this.#acker.fail(job, held.startedAt, {
+        message:
+          `timed out after ${held.timeoutMs} ms (hard: the handler ignored its abort signal)`,
+        retryable: true,
+        timedOut: { hard: true },
+      });
+    }
+    void this.#giveBack(mates.filter((h) => !h.lost), "a co-running job's hard timeout");
+    for (const mate of mates.filter((h) => h.lost)) this.#release(mate.job.id);
+    this.#stop("hard");
+  }
+
+  /** Releases leases without charging an attempt: these jobs never got a fair run. */
+  async #giveBack(list: Held[], why: string): Promise<void> {
+    if (list.length === 0) return;
+    for (const h of list) this.#settle(h);
+    try {
+      await this.#o.broker.release(list.map((h) => ({ id: h.job.id, token: h.job.token })), {
+        restoreAttempt: true,
+      });
+      this.#o.log.info("released jobs back to pending", { count: list.length, why });
+    } catch (error) {
+      this.#o.log.error("release failed; leases will expire", { error, count: list.length });
+    }
+    for (const h of list) this.#release(h.job.id);
+  }
+
+  #settle(held: Held): void {
+    held.settled = true;
+    clearTimeout(held.deadline);
+    clearTimeout(held.grace);
+  }
+
+  /** Frees a job's slot. */
+  #release(id: string): void {
+    if (this.#held.delete(id)) this.#wakeSlotWaiters();
+  }
+
+  #onResults(results: RunResult[]): void {
+    for (const r of results) {
+      const held = this.#held.get(r.id);
+      if (!held || held.settled) continue; // already failed hard or released
+      this.#settle(held);
+      const { job, startedAt } = held;
+      if (held.lost) {
+        this.#release(job.id);
+      } else if (held.aborted === "timeout") {
+        this.#acker.fail(job, startedAt, {
+          message: `timed out after ${held.timeoutMs} ms`,
+          retryable: true,
+          timedOut: { hard: false },
+        });
+      } else if (r.ok) {
+        this.#acker.complete(job, startedAt, r.result);
+      } else if (held.aborted === "cancel") {
+        this.#acker.fail(job, startedAt, { message: "cancelled", retryable: false });
+      } else {
+        this.#acker.fail(job, startedAt, { message: r.error, retryable: r.retryable });
+      }
+    }
+  }
+
+  #onProgress(updates: ProgressUpdate[]): void {
+    const now = Date.now();
+    for (const { id, percent } of updates) {
+      const held = this.#held.get(id);
+      if (!held || held.settled || held.lost) continue;
+      const { job } = held;
+      this.#o.bus.emit({
+        kind: "progress",
+        job_id: id,
+        type: job.type,
+        at: now,
+        attempt: job.attempt,
+        percent,
+      });
+      this.#o.broker.progress(id, job.token, percent).catch((error) => {
+        this.#o.log.debug("progress update failed", { job_id: id, error });
+      });
+    }
+  }
+
+  #onLog(lines: LogLine[]): void {
+    for (const line of lines) {
+      const job = this.#held.get(line.id)?.job;
+      this.#o.log[line.level](line.message, {
+        ...line.fields,
+        job_id: line.id || undefined,
+        type: job?.type,
+        attempt: job?.attempt,
+      });
+    }
+  }
+
+  /** One `renew` for every lease this process holds. */
+  async #renew(): Promise<void> {
+    const list = [...this.#held.values()].filter((h) => !h.lost);
+    if (list.length === 0) return;
+    let statuses;
+    try {
+      statuses = await this.#o.broker.renew(
+        list.map((h) => ({ id: h.job.id, token: h.job.token })),
+        this.#o.leaseMs,
+      );
+    } catch (error) {
+      this.#o.log.error("lease renewal failed", { error, leases: list.length });
+      return;
+    }
+    statuses.forEach((status, i) => {
+      const held = list[i];
+      if (status === "cancel_requested") this.#abort(held, "cancel");
+      else if (status === "lost" && !held.settled) {
+        held.lost = true;
+        this.#o.log.warn("lease lost; aborting job", { job_id: held.job.id });
+        this.#abort(held, "lease_lost");
+      }
+    });
+  }
+
+  /** After claims stop: let running jobs finish within the window, then hand the rest back. */
+  async #drain(): Promise<void> {
+    const mode = this.#stopMode;
+    const window = mode === "hard" ? this.#o.hardDrainMs : mode === "crash" ? 0 : this.#o.drainMs;
+    const deadline = Date.now() + window;
+    while (this.#held.size > 0 && Date.now() < deadline) {
+      await this.#sleepUntil(deadline);
+    }
+    const rest = [...this.#held.values()].filter((h) => !h.settled);
+    if (rest.length > 0) {
+      this.#pool.abort(rest.map((h) => h.job.id), "shutdown");
+      await this.#giveBack(rest.filter((h) => !h.lost), "drain deadline passed");
+      for (const h of rest) this.#release(h.job.id);
+    }
+    await this.#acker.idle();
+  }
+
+  /** Waits for a slot to free up or `deadline`, whichever is first. */
+  #sleepUntil(deadline: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      this.#slotWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,104 @@
+/// <reference lib="deno.worker" />
+/**
+ * The Web Worker entry. Loads the job registry, then runs every job it is sent
+ * concurrently (one thread serves many I/O-bound jobs), each with its own
+ * AbortController, and reports results, progress and log lines back in
+ * batches. It only ever talks by messages; it never sees Redis or leases.
+ *
+ * The pool starts it through a small generated entry that statically imports
+ * the extra job modules first: a dynamic `import()` of a local file needs read
+ * permission, which restricted threads do not have, but one of a module that
+ * is already loaded does not.
+ *
+ * @module
+ */
+import { type JobRegistry, loadRegistry } from "../jobs/registry.ts";
+import { executeJob } from "./execute.ts";
+import {
+  type AbortReason,
+  Batcher,
+  type FromThread,
+  type LogLine,
+  type ProgressUpdate,
+  type RunRequest,
+  type RunResult,
+  type ToThread,
+} from "./messages.ts";
+
+const post = (message: FromThread) => self.postMessage(message);
+const results = new Batcher<RunResult>((items) => post({ kind: "results", results: items }));
+const progress = new Batcher<ProgressUpdate>((items) => post({ kind: "progress", updates: items }));
+const logs = new Batcher<LogLine>((items) => post({ kind: "log", lines: items }));
+const hooks = {
+  log: (line: LogLine) => logs.push(line),
+  progress: (id: string, percent: number) => progress.push({ id, percent }),
+};
+
+const running = new Map<string, AbortController>();
+let registry: Promise<JobRegistry> | null = null;
+
+function abortError(reason: AbortReason): DOMException {
+  return reason === "timeout"
+    ? new DOMException("job timed out", "TimeoutError")
+    : new DOMException(`job aborted: ${reason}`, "AbortError");
+}
+
+async function run(request: RunRequest): Promise<void> {
+  const controller = new AbortController();
+  running.set(request.id, controller);
+  let result: RunResult;
+  try {
+    const reg = await registry!;
+    let definition;
+    try {
+      definition = reg.get(request.type);
+    } catch {
+      definition = undefined; // unknown type: executeJob reports it
+    }
+    result = await executeJob(definition, request, controller.signal, hooks);
+  } catch (error) {
+    result = { id: request.id, ok: false, error: String(error), retryable: true };
+  }
+  running.delete(request.id);
+  // Progress queued before the result must not arrive after it.
+  progress.flushNow();
+  results.push(result);
+}
+
+// A handler's stray promise or timer callback must not take down the thread and
+// every job sharing it: report it and carry on.
+self.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  hooks.log({
+    id: "",
+    level: "error",
+    message: `unhandled rejection in a job thread: ${event.reason}`,
+  });
+});
+self.addEventListener("error", (event) => {
+  event.preventDefault();
+  hooks.log({
+    id: "",
+    level: "error",
+    message: `uncaught error in a job thread: ${event.message}`,
+  });
+});
+
+self.onmessage = (event: MessageEvent<ToThread>) => {
+  const message = event.data;
+  switch (message.kind) {
+    case "init":
+      registry = loadRegistry(message.modules);
+      registry.then(
+        (reg) => post({ kind: "ready", types: reg.types() }),
+        (error) => post({ kind: "init_error", error: String(error) }),
+      );
+      break;
+    case "run":
+      for (const job of message.jobs) void run(job);
+      break;
+    case "abort":
+      for (const id of message.ids) running.get(id)?.abort(abortError(message.reason));
+      break;
+  }
+};

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { EventFeed } from "../../src/api/event_feed.ts";
+import { eventsRoutes } from "../../src/api/sse.ts";
+import { counts, fakeBroker } from "../metrics/fake_broker.ts";
+
+async function until(check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not reached");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test("SSE: stats and job events, one shared reader, client limit, stops on disconnect", async () => {
+  const broker = fakeBroker();
+  broker.stats_ = counts({ completed: 7 });
+  const feed = new EventFeed(broker, { blockMs: 50 });
+  const app = eventsRoutes(broker, { maxClients: 2, statsIntervalMs: 100, feed });
+  const ac = new AbortController();
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen() {} },
+    app.fetch,
+  );
+  const url = `http://127.0.0.1:${server.addr.port}/api/v1/events`;
+  const decoder = new TextDecoder();
+  const open = async () => {
+    const res = await fetch(url);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
+    return res.body!.getReader();
+  };
+  const readUntil = async (reader: ReadableStreamDefaultReader<Uint8Array>, re: RegExp) => {
+    let text = "";
+    while (!re.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`stream ended before ${re}: ${text}`);
+      text += decoder.decode(value);
+    }
+    return text;
+  };
+  try {
+    const a = await open();
+    const b = await open();
+    assert.match(await readUntil(a, /event: stats/), /"completed":7/);
+    // Two clients, one reader.
+    assert.equal(feed.listeners, 2);
+    const third = await fetch(url);
+    assert.equal(third.status, 503);
+    assert.equal((await third.json()).error.code, "too_many_clients");
+
+    broker.events.push({
+      stream_id: "1-1",
+      event: "completed",
+      job_id: "job-1",
+      type: "email",
+      data: { a: "1", dur: "12" },
+    });
+    const textA = await readUntil(a, /event: job/);
+    assert.match(textA, /id: 1-1/);
+    assert.match(textA, /"job_id":"job-1"/);
+    await readUntil(b, /"job_id":"job-1"/);
+
+    await a.cancel();
+    await b.cancel();
+    await until(() => feed.listeners === 0 && !feed.running);
+    const calls = broker.statsCalls;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(broker.statsCalls, calls, "stats polling stopped with the last client");
+    // A slot is free again.
+    const c = await open();
+    await readUntil(c, /event: stats/);
+    await c.cancel();
+  } finally {
+    ac.abort();
+    await server.finished;
+    await feed.close();
+  }
+});

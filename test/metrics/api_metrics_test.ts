@@ -1,0 +1,269 @@
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { ClusterMetrics, HttpMetrics } from "../../src/metrics/api_metrics.ts";
+import { RedisBroker } from "../../src/queue/redis_broker.ts";
+import { freePort, TestRedis } from "../helpers/redis_server.ts";
+import { counts, fakeBroker } from "./fake_broker.ts";
+
+function value(text: string, series: string): number | null {
+  for (const line of text.split("\n")) {
+    if (line.startsWith(series + " ")) return Number(line.slice(series.length + 1));
+  }
+  return null;
+}
+
+Deno.test("cluster metrics: spec names from broker.stats(), counters never go down", async () => {
+  const broker = fakeBroker();
+  const metrics = new ClusterMetrics(broker, { http: false, feed: false });
+  broker.stats_ = counts({
+    pending: 2,
+    running: 1,
+    completed: 40,
+    failed: 3,
+    retried: 5,
+    by_type: { email: counts({ pending: 2, running: 1, completed: 40, failed: 3 }) },
+  });
+  let text = await metrics.text();
+  assert.equal(value(text, 'jobqueue_jobs_completed_total{job_type="email"}'), 40);
+  assert.equal(value(text, 'jobqueue_jobs_failed_total{job_type="email"}'), 3);
+  assert.equal(value(text, 'jobqueue_jobs_started_total{job_type="email"}'), 44);
+  assert.equal(value(text, 'jobqueue_jobs_enqueued_total{job_type="email"}'), 46);
+  assert.equal(value(text, 'jobqueue_queue_jobs{state="pending"}'), 2);
+  assert.equal(value(text, 'jobqueue_queue_jobs{state="running"}'), 1);
+  assert.equal(value(text, "jobqueue_jobs_retried_total"), 5);
+  assert.equal(value(text, "jobqueue_redis_up"), 1);
+
+  // Purge the dead set (failed 3 -> 0) and complete 2 more: failed must not drop.
+  broker.stats_ = counts({
+    completed: 42,
+    failed: 0,
+    retried: 5,
+    by_type: { email: counts({ completed: 42, failed: 0, running: 1 }) },
+  });
+  text = await metrics.text();
+  assert.equal(value(text, 'jobqueue_jobs_completed_total{job_type="email"}'), 42);
+  assert.equal(value(text, 'jobqueue_jobs_failed_total{job_type="email"}'), 3);
+  assert.equal(value(text, 'jobqueue_queue_jobs{state="pending"}'), 0);
+  await metrics.close();
+});
+
+Deno.test("cluster metrics: Redis down answers 200 with jobqueue_redis_up 0", async () => {
+  const broker = fakeBroker();
+  broker.stats = () => Promise.reject(new Error("down"));
+  const metrics = new ClusterMetrics(broker, { http: false, feed: false });
+  const res = await metrics.routes().request("/metrics");
+  assert.equal(res.status, 200);
+  assert.equal(value(await res.text(), "jobqueue_redis_up"), 0);
+  await metrics.close();
+});
+
+Deno.test("duration histogram comes from stream entries with dur", async () => {
+  const metrics = new ClusterMetrics(fakeBroker(), { http: false, feed: false });
+  const ev = (event: string, data: Record<string, string>) => ({
+    stream_id: "1-0",
+    event,
+    job_id: "j",
+    type: "email",
+    data,
+  });
+  metrics.observeEvents([
+    ev("completed", { a: "1", dur: "2000" }),
+    ev("completed", { a: "1", dur: "4000" }),
+    ev("dead", { a: "3", dur: "10", err: "x" }),
+    ev("cancelled", { a: "0" }), // never ran: no duration
+    ev("started", { a: "1" }),
+  ]);
+  const text = await metrics.text();
+  assert.equal(
+    value(
+      text,
+      'jobqueue_job_duration_seconds_bucket{le="2.5",job_type="email",status="completed"}',
+    ),
+    1,
+  );
+  assert.equal(
+    value(text, 'jobqueue_job_duration_seconds_count{job_type="email",status="completed"}'),
+    2,
+  );
+  assert.equal(
+    value(text, 'jobqueue_job_duration_seconds_count{job_type="email",status="dead"}'),
+    1,
+  );
+  assert.doesNotMatch(text, /status="cancelled"/);
+  await metrics.close();
+});
+
+Deno.test("HTTP middleware labels by route pattern, not raw path", async () => {
+  const http = new HttpMetrics();
+  const app = new Hono();
+  app.use("*", http.middleware);
+  const api = new Hono();
+  api.get("/jobs/:id", (c) => c.json({ id: c.req.param("id") }));
+  app.route("/api/v1", api);
+  const metrics = new ClusterMetrics(fakeBroker(), { http, feed: false });
+  app.route("/", metrics.routes());
+  await (await app.request("/api/v1/jobs/abc")).text();
+  await (await app.request("/api/v1/jobs/def")).text();
+  await (await app.request("/nope/123")).text();
+  const text = await (await app.request("/metrics")).text();
+  assert.equal(
+    value(
+      text,
+      'jobqueue_http_requests_total{method="GET",route="/api/v1/jobs/:id",status="200"}',
+    ),
+    2,
+  );
+  assert.equal(
+    value(text, 'jobqueue_http_requests_total{method="GET",route="unmatched",status="404"}'),
+    1,
+  );
+  assert.match(text, /jobqueue_http_request_duration_seconds_bucket/);
+  assert.doesNotMatch(text, /abc|def/);
+  await metrics.close();
+});
+
+/** Polls Prometheus's query API until `check` accepts the first sample's value. */
+async function waitForQuery(
+  base: string,
+  query: string,
+  check: (v: number) => boolean,
+  timeoutMs: number,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(query)}`);
+      const body = await res.json();
+      last = body;
+      const sample = body?.data?.result?.[0]?.value;
+      if (sample && check(Number(sample[1]))) return Number(sample[1]);
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`prometheus query ${query} did not satisfy check: ${JSON.stringify(last)}`);
+}
+
+function prometheusBinary(): string | null {
+  for (const path of ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]) {
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // not there
+    }
+  }
+  return null;
+}
+
+const PROMETHEUS = prometheusBinary();
+if (!PROMETHEUS) console.log("skipping prometheus scrape test: no prometheus binary installed");
+
+Deno.test({
+  name: "a real Prometheus scrapes cluster-wide counters backed by Redis",
+  ignore: !PROMETHEUS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const redis = await TestRedis.start();
+    const broker = new RedisBroker({ url: redis.url, queue: `prom${Date.now()}` });
+    const metrics = new ClusterMetrics(broker, { http: new HttpMetrics() });
+    const app = new Hono();
+    app.route("/", metrics.routes());
+    const ac = new AbortController();
+    const server = Deno.serve(
+      { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} },
+      app.fetch,
+    );
+    const dir = await Deno.makeTempDir({ prefix: "jq-prom-" });
+    let prom: Deno.ChildProcess | null = null;
+    try {
+      const promPort = freePort();
+      await Deno.writeTextFile(
+        `${dir}/prometheus.yml`,
+        [
+          "global:",
+          "  scrape_interval: 1s",
+          "  evaluation_interval: 1s",
+          "scrape_configs:",
+          "  - job_name: jobqueue_api",
+          "    scrape_interval: 1s",
+          "    scrape_timeout: 900ms",
+          "    static_configs:",
+          `      - targets: ["127.0.0.1:${server.addr.port}"]`,
+          "",
+        ].join("\n"),
+      );
+      prom = new Deno.Command(PROMETHEUS!, {
+        args: [
+          `--config.file=${dir}/prometheus.yml`,
+          `--storage.tsdb.path=${dir}/data`,
+          `--web.listen-address=127.0.0.1:${promPort}`,
+          "--log.level=warn",
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const stderr = prom.stderr.pipeTo(
+        await Deno.open(`${dir}/prometheus.log`, { write: true, create: true }).then((f) =>
+          f.writable
+        ),
+      ).catch(() => {});
+      const base = `http://127.0.0.1:${promPort}`;
+
+      // Before any job: the target is up and reports the queue.
+      await waitForQuery(base, 'up{job="jobqueue_api"}', (v) => v === 1, 30_000);
+
+      // Simulate a worker with the broker: enqueue, claim, complete.
+      for (let i = 0; i < 3; i++) {
+        await broker.enqueue({ type: "email", payload: { n: i } });
+      }
+      const claimed = await broker.claim(3);
+      assert.equal(claimed.length, 3);
+      for (const job of claimed) await broker.complete(job.id, job.token, { ok: true });
+
+      const completed = await waitForQuery(
+        base,
+        'jobqueue_jobs_completed_total{job_type="email"}',
+        (v) => v >= 3,
+        30_000,
+      );
+      assert.equal(completed, 3);
+      const started = await waitForQuery(
+        base,
+        'jobqueue_jobs_started_total{job_type="email"}',
+        (v) => v >= 3,
+        10_000,
+      );
+      assert.equal(started, 3);
+      // The durations arrived through the events stream.
+      await waitForQuery(
+        base,
+        'sum(jobqueue_job_duration_seconds_count{job_type="email",status="completed"})',
+        (v) => v >= 3,
+        10_000,
+      );
+      prom.kill("SIGTERM");
+      await prom.status;
+      await stderr;
+      prom = null;
+    } finally {
+      if (prom) {
+        try {
+          prom.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+        await prom.status;
+      }
+      ac.abort();
+      await server.finished;
+      await metrics.close();
+      await broker.close();
+      await redis.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});

@@ -1,0 +1,668 @@
+/**
+ * The shared behaviour suite every `Broker` implementation must pass (River's
+ * driver-suite idea). `brokerSuite(name, setup)` registers Deno tests; `setup`
+ * gives each test a fresh, empty queue and a way to snapshot storage so
+ * "nothing was written" can be proved without knowing the implementation.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { Broker } from "../../src/queue/broker.ts";
+import {
+  InvalidInputError,
+  InvalidStateError,
+  JobNotFoundError,
+  LeaseLostError,
+  PayloadTooLargeError,
+} from "../../src/queue/errors.ts";
+import {
+  backoffDelayMs,
+  DEFAULT_BACKOFF,
+  type EnqueueInput,
+  type Job,
+  JOB_STATES,
+  type JobState,
+  LIMITS,
+} from "../../src/queue/job.ts";
+
+/** Options for a broker made by the harness. */
+export interface MakeOptions {
+  /** Fake time source. */
+  clock?: () => number;
+}
+
+/** What the suite needs from an implementation, per test. */
+export interface SuiteHarness {
+  /** A broker on this test's queue; several calls give independent connections to the same queue. */
+  make(options?: MakeOptions): Promise<Broker>;
+  /** A fingerprint of everything stored (e.g. a keyspace dump); equal means nothing was written. */
+  snapshot(): Promise<string>;
+  /** Closes brokers and removes everything the test created. */
+  cleanup(): Promise<void>;
+}
+
+/** A fake clock starting at a fixed instant. */
+export function fakeClock(
+  start = 1_800_000_000_000,
+): { now: () => number; advance(ms: number): void } {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => void (t += ms) };
+}
+
+/** Every job of one state, following cursors. */
+export async function listAll(broker: Broker, state: JobState, type?: string): Promise<Job[]> {
+  const jobs: Job[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await broker.list({ state, type, limit: 100, cursor });
+    jobs.push(...page.jobs);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return jobs;
+}
+
+/** Asserts total = sum of states and that every gauge matches what `list` shows. */
+export async function assertStatsConsistent(broker: Broker): Promise<void> {
+  const stats = await broker.stats();
+  assert.strictEqual(
+    stats.total,
+    stats.pending + stats.scheduled + stats.running + stats.completed + stats.failed +
+      stats.cancelled,
+  );
+  for (const state of ["pending", "scheduled", "running"] as const) {
+    assert.strictEqual((await listAll(broker, state)).length, stats[state], `gauge ${state}`);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
+    }),
+  ]);
+}
+
+/**
+ * Registers the behaviour suite for one implementation.
+ *
+ * @example
+ * ```ts
+ * brokerSuite("RedisBroker", async () => makeRedisHarness());
+ * ```
+ */
+export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): void {
+  const test = (title: string, fn: (h: SuiteHarness) => Promise<void>) =>
+    Deno.test({
+      name: `${name}: ${title}`,
+      // Client libraries keep sockets/timers whose teardown completes after close() resolves.
+      sanitizeOps: false,
+      sanitizeResources: false,
+      fn: async () => {
+        const h = await setup();
+        try {
+          await fn(h);
+        } finally {
+          await h.cleanup();
+        }
+      },
+    });
+
+  test("enqueue then get returns the job; unknown and malformed ids give null", async (h) => {
+    const clock = fakeClock();
+    const b = await h.make({ clock: clock.now });
+    const { id, created } = await b.enqueue({
+      type: "email",
+      payload: { to: "a@b.c", n: [1, 2] },
+      priority: 7,
+      max_attempts: 5,
+      timeout_ms: 1234,
+    });
+    assert.strictEqual(created, true);
+    const job = await b.get(id);
+    assert.ok(job);
+    assert.strictEqual(job.id, id);
+    assert.strictEqual(job.type, "email");
+    assert.deepStrictEqual(job.payload, { to: "a@b.c", n: [1, 2] });
+    assert.strictEqual(job.priority, 7);
+    assert.strictEqual(job.max_attempts, 5);
+    assert.strictEqual(job.timeout_ms, 1234);
+    assert.strictEqual(job.attempts, 0);
+    assert.strictEqual(job.status, "pending");
+    assert.strictEqual(job.created_at, new Date(clock.now()).toISOString());
+    assert.strictEqual(job.completed_at, null);
+    assert.deepStrictEqual(job.error_history, []);
+    assert.strictEqual(await b.get(crypto.randomUUID()), null);
+    assert.strictEqual(await b.get("not-a-uuid"), null);
+    assert.strictEqual(await b.get(""), null);
+  });
+
+  test("claims highest priority first, FIFO within a priority, across 1,000 jobs", async (h) => {
+    const b = await h.make();
+    const inputs: EnqueueInput[] = [];
+    for (let i = 0; i < 1000; i++) {
+      inputs.push({ type: "t", payload: { i }, priority: (i * 37) % 11 * 10 });
+    }
+    await b.enqueueBatch(inputs);
+    const claimed: Array<{ i: number; p: number }> = [];
+    for (;;) {
+      const jobs = await b.claim(97);
+      if (jobs.length === 0) break;
+      for (const j of jobs) claimed.push({ i: (j.payload as { i: number }).i, p: j.priority });
+    }
+    const expected = inputs.map((input, i) => ({ i, p: input.priority ?? 0 }))
+      .sort((a, b) => b.p - a.p || a.i - b.i);
+    assert.deepStrictEqual(claimed, expected);
+  });
+
+  test("8 concurrent claimers over 10,000 jobs: each claimed and completed exactly once", async (h) => {
+    const producer = await h.make();
+    const total = 10_000;
+    for (let start = 0; start < total; start += 1000) {
+      const batch: EnqueueInput[] = [];
+      for (let i = start; i < start + 1000; i++) batch.push({ type: "c", payload: i });
+      await producer.enqueueBatch(batch);
+    }
+    const seen = new Map<number, number>();
+    const workers = await Promise.all(Array.from({ length: 8 }, () => h.make()));
+    await Promise.all(workers.map(async (w) => {
+      for (;;) {
+        const jobs = await w.claim(25);
+        if (jobs.length === 0) break;
+        for (const j of jobs) {
+          seen.set(j.payload as number, (seen.get(j.payload as number) ?? 0) + 1);
+        }
+        const acks = await w.completeMany(
+          jobs.map((j) => ({ id: j.id, token: j.token, result: j.payload })),
+        );
+        assert.ok(acks.every((a) => a === true));
+      }
+    }));
+    assert.strictEqual(seen.size, total);
+    assert.ok([...seen.values()].every((n) => n === 1));
+    const stats = await producer.stats();
+    assert.strictEqual(stats.completed, total);
+    assert.strictEqual(stats.pending + stats.running + stats.scheduled, 0);
+    assert.strictEqual(stats.total, total);
+    assert.strictEqual(stats.by_type.c.completed, total);
+  });
+
+  test("expired lease is reaped and runs again; the stale holder is refused and changes nothing", async (h) => {
+    const clock = fakeClock();
+    const b = await h.make({ clock: clock.now });
+    const { id } = await b.enqueue({ type: "lease", payload: null, max_attempts: 3 });
+    const [first] = await b.claim(1, { leaseMs: 1000 });
+    assert.strictEqual(first.attempt, 1);
+    assert.strictEqual(first.lease_expires_at, clock.now() + 1000);
+    clock.advance(500);
+    assert.deepStrictEqual(await b.renew([first], 1000), ["ok"]);
+    assert.deepStrictEqual(await b.maintain(), {
+      promoted: 0,
+      reaped: 0,
+      next_due_at: clock.now() + 1000,
+    });
+    clock.advance(1001);
+    const m = await b.maintain();
+    assert.strictEqual(m.reaped, 1);
+    const reaped = await b.get(id);
+    assert.strictEqual(reaped?.status, "pending");
+    assert.strictEqual(reaped?.attempts, 1);
+    assert.deepStrictEqual(reaped?.error_history.map((e) => e.message), ["lease expired"]);
+    assert.strictEqual((await b.stats()).retried, 1);
+
+    // Stale holder, job pending: everything refused, nothing changes.
+    const before = await h.snapshot();
+    await assert.rejects(b.complete(id, first.token, "late"), LeaseLostError);
+    await assert.rejects(
+      b.fail(id, first.token, { message: "x", retryable: true, retry_delay_ms: 0 }),
+      LeaseLostError,
+    );
+    assert.deepStrictEqual(await b.renew([first], 1000), ["lost"]);
+    assert.deepStrictEqual(await b.completeMany([{ ...first, result: 1 }]), [false]);
+    assert.strictEqual(await b.progress(id, first.token, 50), false);
+    assert.deepStrictEqual(await b.release([first]), [false]);
+    assert.strictEqual(await h.snapshot(), before);
+
+    // Reclaimed by someone else: the stale holder is still refused.
+    const [second] = await b.claim(1, { leaseMs: 1000 });
+    assert.strictEqual(second.id, id);
+    assert.strictEqual(second.attempt, 2);
+    assert.notStrictEqual(second.token, first.token);
+    const during = await h.snapshot();
+    await assert.rejects(b.complete(id, first.token, "late"), LeaseLostError);
+    await assert.rejects(
+      b.fail(id, first.token, { message: "x", retryable: false, retry_delay_ms: 0 }),
+      LeaseLostError,
+    );
+    assert.deepStrictEqual(await b.renew([first, second], 1000), ["lost", "ok"]);
+    assert.strictEqual(await b.progress(id, first.token, 10), false);
+    assert.strictEqual(await b.progress(id, second.token, 10), true);
+    assert.notStrictEqual(await h.snapshot(), during); // the real holder's writes do land
+    await b.complete(id, second.token, { ok: true });
+    const done = await b.get(id);
+    assert.strictEqual(done?.status, "completed");
+    assert.deepStrictEqual(done?.result, { ok: true });
+    await assertStatsConsistent(b);
+  });
+
+  test("expired lease on the last attempt sends the job to failed", async (h) => {
+    const clock = fakeClock();
+    const b = await h.make({ clock: clock.now });
+    const { id } = await b.enqueue({ type: "lease", payload: null, max_attempts: 1 });
+    await b.claim(1, { leaseMs: 100 });
+    clock.advance(101);
+    assert.strictEqual((await b.maintain()).reaped, 1);
+    const job = await b.get(id);
+    assert.strictEqual(job?.status, "failed");
+    assert.strictEqual(job?.error, "lease expired");
+    assert.strictEqual((await b.stats()).failed, 1);
+  });
+
+  test("retries follow the backoff schedule, then the job is dead with its history; requeue revives it", async (h) => {
+    const clock = fakeClock();
+    const b = await h.make({ clock: clock.now });
+    const { id } = await b.enqueue({ type: "flaky", payload: {}, max_attempts: 3 });
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const [job] = await b.claim(1);
+      assert.ok(job, `claim attempt ${attempt}`);
+      assert.strictEqual(job.attempt, attempt);
+      clock.advance(10);
+      const delay = backoffDelayMs(DEFAULT_BACKOFF, attempt);
+      const outcome = await b.fail(id, job.token, {
+        message: `boom ${attempt}`,
+        retryable: true,
+        retry_delay_ms: delay,
+      });
+      if (attempt < 3) {
+        assert.strictEqual(outcome, "scheduled");
+        const scheduled = await b.get(id);
+        assert.strictEqual(scheduled?.status, "scheduled");
+        assert.strictEqual(scheduled?.scheduled_for, new Date(clock.now() + delay).toISOString());
+        assert.deepStrictEqual(await b.claim(1), []);
+        clock.advance(delay - 1);
+        const early = await b.maintain();
+        assert.strictEqual(early.promoted, 0);
+        assert.strictEqual(early.next_due_at, clock.now() + 1);
+        clock.advance(1);
+        assert.strictEqual((await b.maintain()).promoted, 1);
+      } else {
+        assert.strictEqual(outcome, "failed");
+      }
+    }
+    const dead = await b.get(id);
+    assert.strictEqual(dead?.status, "failed");
+    assert.strictEqual(dead?.attempts, 3);
+    assert.strictEqual(dead?.error, "boom 3");
+    assert.deepStrictEqual(dead?.error_history.map((e) => [e.attempt, e.message]), [
+      [1, "boom 1"],
+      [2, "boom 2"],
+      [3, "boom 3"],
+    ]);
+    assert.ok(dead?.completed_at);
+    let stats = await b.stats();
+    assert.strictEqual(stats.failed, 1);
+    assert.strictEqual(stats.retried, 2);
+    assert.deepStrictEqual((await listAll(b, "failed")).map((j) => j.id), [id]);
+
+    await b.requeue(id);
+    const revived = await b.get(id);
+    assert.strictEqual(revived?.status, "pending");
+    assert.strictEqual(revived?.attempts, 0);
+    assert.strictEqual(revived?.error_history.length, 3);
+    stats = await b.stats();
+    assert.strictEqual(stats.failed, 0);
+    assert.strictEqual(stats.pending, 1);
+    assert.strictEqual(stats.total, 1);
+    const [again] = await b.claim(1);
+    assert.strictEqual(again.attempt, 1);
+    await b.complete(id, again.token, "fine");
+    await assert.rejects(b.requeue(id), InvalidStateError);
+    await assert.rejects(b.requeue(crypto.randomUUID()), JobNotFoundError);
+    await assertStatsConsistent(b);
+  });
+
+  test("a non-retryable failure goes straight to failed", async (h) => {
+    const b = await h.make();
+    const { id } = await b.enqueue({ type: "fatal", payload: 1, max_attempts: 5 });
+    const [job] = await b.claim(1);
+    assert.strictEqual(
+      await b.fail(id, job.token, { message: "4xx", retryable: false, retry_delay_ms: 1000 }),
+      "failed",
+    );
+    assert.strictEqual((await b.get(id))?.status, "failed");
+    assert.strictEqual((await b.stats()).retried, 0);
+  });
+
+  test("cancel: pending and scheduled at once; running is flagged, notified, and fail -> cancelled", async (h) => {
+    const b = await h.make();
+    const watcher = await h.make();
+    const pending = await b.enqueue({ type: "x", payload: 1 });
+    const scheduled = await b.enqueue({ type: "x", payload: 2, delay_ms: 60_000 });
+    assert.strictEqual(await b.cancel(pending.id), "cancelled");
+    assert.strictEqual(await b.cancel(scheduled.id), "cancelled");
+    assert.strictEqual((await b.get(pending.id))?.status, "cancelled");
+    assert.strictEqual((await b.get(scheduled.id))?.status, "cancelled");
+    await assert.rejects(b.cancel(pending.id), InvalidStateError);
+    await assert.rejects(b.cancel(crypto.randomUUID()), JobNotFoundError);
+
+    const running = await b.enqueue({ type: "x", payload: 3 });
+    const other = await b.enqueue({ type: "x", payload: 4 });
+    const [r1, r2] = await b.claim(2);
+    assert.strictEqual(r1.id, running.id);
+    let notified!: (id: string) => void;
+    const heard = new Promise<string>((resolve) => (notified = resolve));
+    const unsubscribe = await watcher.onCancelRequested((jobId) => notified(jobId));
+    assert.strictEqual(await b.cancel(running.id), "cancel_requested");
+    assert.strictEqual(await withTimeout(heard, 5000, "cancel notification"), running.id);
+    await unsubscribe();
+    const flagged = await b.get(running.id);
+    assert.strictEqual(flagged?.status, "running");
+    assert.strictEqual(flagged?.cancel_requested, true);
+    assert.deepStrictEqual(await b.renew([r1, r2], 30_000), ["cancel_requested", "ok"]);
+    assert.strictEqual(
+      await b.fail(r1.id, r1.token, { message: "aborted", retryable: true, retry_delay_ms: 0 }),
+      "cancelled",
+    );
+    assert.strictEqual((await b.get(running.id))?.status, "cancelled");
+
+    // A flagged job that completes anyway is completed.
+    assert.strictEqual(await b.cancel(other.id), "cancel_requested");
+    await b.complete(other.id, r2.token, "done anyway");
+    assert.strictEqual((await b.get(other.id))?.status, "completed");
+
+    const stats = await b.stats();
+    assert.strictEqual(stats.cancelled, 3);
+    assert.strictEqual(stats.completed, 1);
+    assert.strictEqual(stats.total, 4);
+    await b.requeue(pending.id);
+    assert.strictEqual((await b.get(pending.id))?.status, "pending");
+    assert.strictEqual((await b.stats()).cancelled, 2);
+    await assertStatsConsistent(b);
+  });
+
+  test("delayed enqueue (delay_ms and run_at) is promoted when due", async (h) => {
+    const clock = fakeClock();
+    const b = await h.make({ clock: clock.now });
+    const a = await b.enqueue({ type: "d", payload: "a", delay_ms: 5000 });
+    const c = await b.enqueue({ type: "d", payload: "c", run_at: new Date(clock.now() + 8000) });
+    const past = await b.enqueue({ type: "d", payload: "p", run_at: new Date(clock.now() - 1) });
+    assert.strictEqual((await b.get(a.id))?.status, "scheduled");
+    assert.strictEqual(
+      (await b.get(a.id))?.scheduled_for,
+      new Date(clock.now() + 5000).toISOString(),
+    );
+    assert.strictEqual((await b.get(past.id))?.status, "pending");
+    assert.deepStrictEqual((await b.claim(5)).map((j) => j.id), [past.id]);
+    assert.deepStrictEqual(await b.maintain(), {
+      promoted: 0,
+      reaped: 0,
+      next_due_at: clock.now() + 5000,
+    });
+    assert.deepStrictEqual((await listAll(b, "scheduled")).map((j) => j.id), [a.id, c.id]);
+    clock.advance(5000);
+    assert.strictEqual((await b.maintain()).promoted, 1);
+    assert.deepStrictEqual((await b.claim(5)).map((j) => j.id), [a.id]);
+    clock.advance(3000);
+    assert.strictEqual((await b.maintain()).promoted, 1);
+    assert.deepStrictEqual((await b.claim(5)).map((j) => j.id), [c.id]);
+    await assertStatsConsistent(b);
+  });
+
+  test("idempotency key returns the first job's id", async (h) => {
+    const b = await h.make();
+    const first = await b.enqueue({ type: "i", payload: 1, idempotency_key: "order-42" });
+    const second = await b.enqueue({ type: "i", payload: 2, idempotency_key: "order-42" });
+    assert.deepStrictEqual(second, { id: first.id, created: false });
+    const [batchA, batchB] = await b.enqueueBatch([
+      { type: "i", payload: 3, idempotency_key: "order-43" },
+      { type: "i", payload: 4, idempotency_key: "order-43" },
+    ]);
+    assert.strictEqual(batchA.created, true);
+    assert.deepStrictEqual(batchB, { id: batchA.id, created: false });
+    const stats = await b.stats();
+    assert.strictEqual(stats.pending, 2);
+    assert.strictEqual(stats.total, 2);
+    assert.deepStrictEqual((await b.get(first.id))?.payload, 1);
+  });
+
+  test("batch enqueue is all or nothing on bad input, and names the index", async (h) => {
+    const b = await h.make();
+    const before = await h.snapshot();
+    await assert.rejects(
+      b.enqueueBatch([{ type: "ok", payload: 1 }, { type: "ok", payload: 2, priority: 101 }]),
+      (e: unknown) =>
+        e instanceof InvalidInputError && e.field === "priority" && e.message.includes("jobs[1]"),
+    );
+    await assert.rejects(
+      b.enqueueBatch([
+        { type: "ok", payload: 1 },
+        { type: "ok", payload: 1 },
+        { type: "ok", payload: "x".repeat(LIMITS.maxPayloadBytes) },
+      ]),
+      (e: unknown) => e instanceof PayloadTooLargeError && e.message.includes("jobs[2]"),
+    );
+    assert.strictEqual(await h.snapshot(), before);
+    const ok = await b.enqueueBatch([{ type: "ok", payload: 1 }, { type: "ok", payload: 2 }]);
+    assert.strictEqual(ok.length, 2);
+    assert.deepStrictEqual(await b.enqueueBatch([]), []);
+  });
+
+  test("bad input gives typed errors and never a partial write", async (h) => {
+    const b = await h.make();
+    const before = await h.snapshot();
+    const bad: Array<[EnqueueInput, string]> = [
+      [{ type: "", payload: 1 }, "type"],
+      [{ type: "x".repeat(129), payload: 1 }, "type"],
+      [{ type: "t", payload: 1, priority: -1 }, "priority"],
+      [{ type: "t", payload: 1, priority: 101 }, "priority"],
+      [{ type: "t", payload: 1, priority: 1.5 }, "priority"],
+      [{ type: "t", payload: 1, max_attempts: 0 }, "max_attempts"],
+      [{ type: "t", payload: 1, max_attempts: 101 }, "max_attempts"],
+      [{ type: "t", payload: 1, timeout_ms: 0 }, "timeout_ms"],
+      [{ type: "t", payload: 1, timeout_ms: LIMITS.maxTimeoutMs + 1 }, "timeout_ms"],
+      [{ type: "t", payload: 1, delay_ms: -5 }, "delay_ms"],
+      [{ type: "t", payload: 1, delay_ms: 5, run_at: new Date() }, "delay_ms"],
+      [{ type: "t", payload: 1, run_at: new Date("nope") }, "run_at"],
+      [{ type: "t", payload: 1, id: "123" }, "id"],
+      [{ type: "t", payload: 1, idempotency_key: "k".repeat(257) }, "idempotency_key"],
+      [{ type: "t", payload: 1n }, "payload"],
+    ];
+    for (const [input, field] of bad) {
+      await assert.rejects(
+        b.enqueue(input),
+        (e: unknown) => e instanceof InvalidInputError && e.field === field,
+        `expected InvalidInputError(${field}) for ${field}`,
+      );
+    }
+    // 1 MiB of JSON text is the limit: two quote characters push this over.
+    await assert.rejects(
+      b.enqueue({ type: "t", payload: "x".repeat(LIMITS.maxPayloadBytes - 1) }),
+      PayloadTooLargeError,
+    );
+    // Multi-byte characters count as their UTF-8 bytes.
+    await assert.rejects(
+      b.enqueue({ type: "t", payload: "é".repeat(LIMITS.maxPayloadBytes / 2) }),
+      PayloadTooLargeError,
+    );
+    const unknown = crypto.randomUUID();
+    await assert.rejects(b.cancel(unknown), JobNotFoundError);
+    await assert.rejects(b.cancel("not-a-uuid"), JobNotFoundError);
+    await assert.rejects(b.complete(unknown, "t", 1), LeaseLostError);
+    assert.strictEqual(await h.snapshot(), before);
+    // Exactly at the limit is fine.
+    const edge = await b.enqueue({ type: "t", payload: "x".repeat(LIMITS.maxPayloadBytes - 2) });
+    assert.strictEqual(edge.created, true);
+  });
+
+  test("caller-chosen id is kept; reusing it is refused", async (h) => {
+    const b = await h.make();
+    const id = crypto.randomUUID();
+    assert.deepStrictEqual(await b.enqueue({ type: "t", payload: 1, id }), { id, created: true });
+    await assert.rejects(b.enqueue({ type: "t", payload: 2, id }), InvalidInputError);
+    assert.deepStrictEqual((await b.get(id))?.payload, 1);
+    assert.strictEqual((await b.stats()).total, 1);
+  });
+
+  test("stats invariant holds through every transition", async (h) => {
+    const clock = fakeClock();
+    const b = await h.make({ clock: clock.now });
+    const inputs: EnqueueInput[] = [];
+    for (let i = 0; i < 60; i++) {
+      inputs.push({
+        type: i % 2 ? "odd" : "even",
+        payload: i,
+        delay_ms: i % 5 === 0 ? 1000 : 0,
+        max_attempts: 2,
+      });
+    }
+    await b.enqueueBatch(inputs);
+    const jobs = await b.claim(30, { leaseMs: 5000 });
+    await b.completeMany(jobs.slice(0, 10).map((j) => ({ ...j, result: j.payload })));
+    for (const j of jobs.slice(10, 15)) {
+      await b.fail(j.id, j.token, { message: "x", retryable: true, retry_delay_ms: 100 });
+    }
+    for (const j of jobs.slice(15, 18)) {
+      await b.fail(j.id, j.token, { message: "x", retryable: false, retry_delay_ms: 0 });
+    }
+    await b.cancel(jobs[18].id);
+    await b.release(jobs.slice(19, 22));
+    const pendingNow = await b.list({ state: "pending", limit: 2 });
+    for (const j of pendingNow.jobs) await b.cancel(j.id);
+    await assertStatsConsistent(b);
+    assert.strictEqual((await b.stats()).total, 60);
+    clock.advance(6000);
+    await b.maintain();
+    await assertStatsConsistent(b);
+    const stats = await b.stats();
+    assert.strictEqual(stats.total, 60);
+    for (const state of JOB_STATES) {
+      const sum = (stats.by_type.odd?.[state] ?? 0) + (stats.by_type.even?.[state] ?? 0);
+      assert.strictEqual(sum, stats[state], `by_type sums for ${state}`);
+    }
+    assert.strictEqual(await b.purge("failed"), stats.failed);
+    const after = await b.stats();
+    assert.strictEqual(after.failed, 0);
+    assert.strictEqual(after.total, 60 - stats.failed);
+    await assertStatsConsistent(b);
+  });
+
+  test("release returns jobs to pending, restoring the attempt unless told otherwise", async (h) => {
+    const b = await h.make();
+    const { id } = await b.enqueue({ type: "r", payload: 1, priority: 5, max_attempts: 2 });
+    await b.enqueue({ type: "r", payload: 2, priority: 1 });
+    let [job] = await b.claim(1);
+    assert.strictEqual(job.id, id);
+    assert.deepStrictEqual(await b.release([job]), [true]);
+    assert.strictEqual((await b.get(id))?.attempts, 0);
+    [job] = await b.claim(1);
+    assert.strictEqual(job.id, id, "released job keeps its priority");
+    assert.strictEqual(job.attempt, 1);
+    assert.deepStrictEqual(
+      await b.release([job], { restoreAttempt: false, reason: "hard timeout" }),
+      [true],
+    );
+    const released = await b.get(id);
+    assert.strictEqual(released?.attempts, 1);
+    assert.deepStrictEqual(released?.error_history.map((e) => e.message), ["hard timeout"]);
+    [job] = await b.claim(1);
+    assert.strictEqual(job.attempt, 2);
+    assert.deepStrictEqual(await b.release([job], { restoreAttempt: false, reason: "again" }), [
+      true,
+    ]);
+    assert.strictEqual((await b.get(id))?.status, "failed", "no attempts left");
+    await assertStatsConsistent(b);
+  });
+
+  test("progress is recorded for the lease holder", async (h) => {
+    const b = await h.make();
+    const { id } = await b.enqueue({ type: "p", payload: 1 });
+    const [job] = await b.claim(1);
+    assert.strictEqual(await b.progress(id, job.token, 42), true);
+    assert.strictEqual((await b.get(id))?.progress, 42);
+    assert.strictEqual(await b.progress(id, "wrong", 50), false);
+    await assert.rejects(b.progress(id, job.token, NaN), InvalidInputError);
+  });
+
+  test("list: queue order for pending, newest first for finished, cursors and type filter", async (h) => {
+    const clock = fakeClock();
+    const b = await h.make({ clock: clock.now });
+    const ids: string[] = [];
+    for (let i = 0; i < 25; i++) {
+      ids.push((await b.enqueue({ type: i % 3 === 0 ? "three" : "other", payload: i })).id);
+    }
+    const pending = await listAll(b, "pending");
+    assert.deepStrictEqual(pending.map((j) => j.id), ids);
+    const page = await b.list({ state: "pending", limit: 10 });
+    assert.strictEqual(page.jobs.length, 10);
+    assert.ok(page.next_cursor);
+    const threes = await listAll(b, "pending", "three");
+    assert.deepStrictEqual(threes.map((j) => j.id), ids.filter((_, i) => i % 3 === 0));
+    // Finish with ties on the finish time, then distinct times.
+    const claimed = await b.claim(25);
+    for (let i = 0; i < claimed.length; i++) {
+      if (i % 4 === 0) clock.advance(1);
+      await b.complete(claimed[i].id, claimed[i].token, i);
+    }
+    const done = await listAll(b, "completed");
+    assert.strictEqual(done.length, 25);
+    assert.strictEqual(new Set(done.map((j) => j.id)).size, 25);
+    const times = done.map((j) => Date.parse(j.completed_at ?? ""));
+    assert.deepStrictEqual(times, [...times].sort((x, y) => y - x));
+    assert.strictEqual(done[0].id, claimed[24].id);
+    await assert.rejects(b.list({ state: "pending", cursor: "!!garbage!!" }), InvalidInputError);
+    assert.deepStrictEqual(await b.list({ state: "failed" }), { jobs: [], next_cursor: null });
+  });
+
+  test("lifecycle events are readable from the stream", async (h) => {
+    const b = await h.make();
+    const { id } = await b.enqueue({ type: "ev", payload: 1 });
+    const [job] = await b.claim(1);
+    await b.complete(id, job.token, 1);
+    const events = await b.readEvents("0", 0);
+    assert.deepStrictEqual(events.map((e) => [e.event, e.job_id, e.type]), [
+      ["enqueued", id, "ev"],
+      ["started", id, "ev"],
+      ["completed", id, "ev"],
+    ]);
+    assert.strictEqual(events[1].data.a, "1");
+    const last = events[2].stream_id;
+    assert.deepStrictEqual(await b.readEvents(last, 0), []);
+    const later = b.readEvents(last, 5000);
+    await b.enqueue({ type: "ev", payload: 2 });
+    const fresh = await withTimeout(later, 5000, "blocking readEvents");
+    assert.deepStrictEqual(fresh.map((e) => e.event), ["enqueued"]);
+  });
+
+  test("waitForWork wakes on enqueue, respects its timeout and abort", async (h) => {
+    const b = await h.make();
+    const producer = await h.make();
+    // Timeout: resolves after about timeoutMs when nothing arrives.
+    let t0 = performance.now();
+    await b.waitForWork(300);
+    let waited = performance.now() - t0;
+    assert.ok(waited >= 250 && waited < 2000, `timeout wait took ${waited} ms`);
+    // Wake: an enqueue ends a long wait early.
+    t0 = performance.now();
+    const wait = b.waitForWork(10_000);
+    await new Promise((r) => setTimeout(r, 50));
+    await producer.enqueue({ type: "w", payload: 1 });
+    await wait;
+    waited = performance.now() - t0;
+    assert.ok(waited < 2000, `wake took ${waited} ms`);
+    assert.strictEqual((await b.claim(1)).length, 1);
+    // Abort: ends the wait at once.
+    const controller = new AbortController();
+    t0 = performance.now();
+    const aborted = b.waitForWork(10_000, controller.signal);
+    setTimeout(() => controller.abort(), 50);
+    await aborted;
+    waited = performance.now() - t0;
+    assert.ok(waited < 2000, `abort took ${waited} ms`);
+    // Still usable after an abort.
+    const again = b.waitForWork(10_000);
+    await producer.enqueue({ type: "w", payload: 2 });
+    await withTimeout(again, 5000, "wait after abort");
+    await b.waitForWork(0);
+  });
+}

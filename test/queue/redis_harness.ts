@@ -1,0 +1,71 @@
+/**
+ * `SuiteHarness` for `RedisBroker`: one throwaway redis-server per test (or
+ * REDIS_URL with a unique queue name), and a keyspace dump as the snapshot.
+ *
+ * @module
+ */
+import { Redis } from "ioredis";
+import { RedisBroker, type RedisBrokerOptions } from "../../src/queue/redis_broker.ts";
+import { TestRedis } from "../helpers/redis_server.ts";
+import type { MakeOptions, SuiteHarness } from "./broker_suite.ts";
+
+/** A harness plus direct access to its server for Redis-specific assertions. */
+export interface RedisHarness extends SuiteHarness {
+  redis: Redis;
+  server: TestRedis;
+  queue: string;
+  makeRedis(options?: MakeOptions & Partial<RedisBrokerOptions>): Promise<RedisBroker>;
+  /** Every key of this test's queue. */
+  keys(): Promise<string[]>;
+}
+
+/** Starts a server (or adopts REDIS_URL) and returns a harness bound to a fresh queue. */
+export async function redisHarness(options: { aof?: boolean } = {}): Promise<RedisHarness> {
+  const server = await TestRedis.start({ aof: options.aof });
+  const queue = `t${crypto.randomUUID().slice(0, 8)}`;
+  const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+  redis.on("error", () => {});
+  const brokers: RedisBroker[] = [];
+  const keys = async () => {
+    const found: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, batch] = await redis.scan(cursor, "MATCH", `jq:{${queue}}:*`, "COUNT", 1000);
+      found.push(...batch);
+      cursor = next;
+    } while (cursor !== "0");
+    return found.sort();
+  };
+  const makeRedis = (o: MakeOptions & Partial<RedisBrokerOptions> = {}) => {
+    const broker = new RedisBroker({ url: server.url, queue, ...o });
+    brokers.push(broker);
+    return Promise.resolve(broker);
+  };
+  return {
+    redis,
+    server,
+    queue,
+    keys,
+    makeRedis,
+    make: makeRedis,
+    async snapshot() {
+      const parts: string[] = [];
+      for (const key of await keys()) {
+        const dump = await redis.dumpBuffer(key);
+        // DUMP embeds no timestamps; the stream's content and the TTLs are what we compare.
+        parts.push(`${key}=${dump ? btoa(String.fromCharCode(...dump.subarray(0, 4096))) : ""}`);
+        parts.push(`${key}:ttl=${(await redis.pttl(key)) > 0 ? "set" : "none"}`);
+      }
+      return parts.join("\n");
+    },
+    async cleanup() {
+      await Promise.all(brokers.map((b) => b.close()));
+      if (server.external) {
+        const all = await keys();
+        if (all.length) await redis.del(...all);
+      }
+      redis.disconnect();
+      await server.close();
+    },
+  };
+}

@@ -1,0 +1,132 @@
+/** RedisBroker details the shared suite can't see: gauges vs ZCARD, key layout, compactness. */
+import assert from "node:assert/strict";
+import { redisHarness } from "./redis_harness.ts";
+import { fakeClock } from "./broker_suite.ts";
+import { RedisBroker } from "../../src/queue/redis_broker.ts";
+import { QueueUnavailableError } from "../../src/queue/errors.ts";
+import { freePort } from "../helpers/redis_server.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test({
+  ...opts,
+  name: "stats gauges equal ZCARDs and the job hash stays compact",
+  fn: async () => {
+    const h = await redisHarness();
+    try {
+      const clock = fakeClock();
+      const b = await h.makeRedis({ clock: clock.now });
+      await b.enqueueBatch(Array.from({ length: 40 }, (_, i) => ({
+        type: `t${i % 3}`,
+        payload: { i },
+        delay_ms: i % 4 === 0 ? 500 : 0,
+      })));
+      const jobs = await b.claim(12, { leaseMs: 100 });
+      await b.completeMany(jobs.slice(0, 4).map((j) => ({ ...j, result: j.id })));
+      await b.fail(jobs[4].id, jobs[4].token, {
+        message: "m",
+        retryable: true,
+        retry_delay_ms: 10,
+      });
+      await b.fail(jobs[5].id, jobs[5].token, {
+        message: "m",
+        retryable: false,
+        retry_delay_ms: 0,
+      });
+      await b.cancel(jobs[6].id);
+      clock.advance(200);
+      await b.maintain();
+      const stats = await b.stats();
+      for (
+        const state of [
+          "pending",
+          "scheduled",
+          "running",
+          "completed",
+          "failed",
+          "cancelled",
+        ] as const
+      ) {
+        assert.strictEqual(stats[state], await h.redis.zcard(b.keys[state]), `${state} gauge`);
+      }
+      assert.strictEqual(stats.total, 40);
+      const [fresh] = await b.enqueueBatch([{ type: "email", payload: { to: "a@b.c" } }]);
+      const fields = Object.keys(await h.redis.hgetall(`${b.keys.jobPrefix}${fresh.id}`)).sort();
+      assert.deepStrictEqual(fields, ["c", "d", "m", "p", "s", "t", "to"]);
+      // Scores keep full precision at the top of the range.
+      const [top] = await b.enqueueBatch([{ type: "x", payload: 0, priority: 0 }]);
+      const score = await h.redis.zscore(b.keys.pending, top.id);
+      assert.ok(score && Number.isInteger(Number(score)) && Number(score) > 100 * 2 ** 40);
+    } finally {
+      await h.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "events can be disabled; scripts reload after SCRIPT FLUSH",
+  fn: async () => {
+    const h = await redisHarness();
+    try {
+      const b = await h.makeRedis({ eventsMaxLen: 0 });
+      await b.enqueue({ type: "e", payload: 1 });
+      assert.strictEqual(await h.redis.exists(b.keys.events), 0);
+      await h.redis.script("FLUSH");
+      await b.enqueue({ type: "e", payload: 2 });
+      await h.redis.script("FLUSH");
+      await b.enqueueBatch([{ type: "e", payload: 3 }, { type: "e", payload: 4 }]);
+      assert.strictEqual((await b.stats()).pending, 4);
+      assert.strictEqual(await b.ping(), true);
+    } finally {
+      await h.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "a down Redis fails fast with QueueUnavailableError, and the broker recovers when it returns",
+  fn: async () => {
+    const h = await redisHarness();
+    try {
+      const b = await h.makeRedis({ commandTimeoutMs: 1000 });
+      await b.enqueue({ type: "u", payload: 1 });
+      await h.server.stop("SIGKILL");
+      const t0 = performance.now();
+      await assert.rejects(b.enqueue({ type: "u", payload: 2 }), QueueUnavailableError);
+      await assert.rejects(b.stats(), QueueUnavailableError);
+      assert.strictEqual(await b.ping(), false);
+      const elapsed = performance.now() - t0;
+      assert.ok(elapsed < 10_000, `failing took ${elapsed} ms`);
+      // waitForWork neither throws nor spins while Redis is down.
+      await b.waitForWork(200);
+      await h.server.restart();
+      let ok = false;
+      for (let i = 0; i < 50 && !ok; i++) {
+        ok = await b.ping();
+        if (!ok) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(ok, "reconnected");
+      assert.strictEqual((await b.enqueue({ type: "u", payload: 3 })).created, true);
+    } finally {
+      await h.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "connecting to nothing gives QueueUnavailableError quickly",
+  fn: async () => {
+    const b = new RedisBroker({ url: `redis://127.0.0.1:${freePort()}`, commandTimeoutMs: 500 });
+    try {
+      const t0 = performance.now();
+      await assert.rejects(b.stats(), QueueUnavailableError);
+      assert.ok(performance.now() - t0 < 5000);
+    } finally {
+      await b.close();
+    }
+  },
+});

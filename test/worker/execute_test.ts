@@ -1,0 +1,126 @@
+/** Unit tests of job execution inside a thread, without a Web Worker. */
+import assert from "node:assert/strict";
+import { z } from "zod";
+import { defineJob, type JobDefinition, NonRetryableError } from "../../src/jobs/definition.ts";
+import { errorMessage, executeJob, isRetryable } from "../../src/worker/execute.ts";
+import type { LogLine, RunRequest } from "../../src/worker/messages.ts";
+import { normalizeWorkerArgs } from "../../src/worker/worker_main.ts";
+import { permissionKey, threadPermissions } from "../../src/worker/pool.ts";
+
+const request = (payload: unknown): RunRequest => ({
+  id: "j1",
+  type: "t",
+  payload,
+  attempt: 2,
+  max_attempts: 3,
+});
+
+const def = (handler: JobDefinition["handler"]) =>
+  defineJob({
+    type: "t",
+    schema: z.object({ n: z.number().default(1) }),
+    handler,
+  }) as JobDefinition;
+
+Deno.test("executeJob: parsed payload and context reach the handler; result is JSON", async () => {
+  const logs: LogLine[] = [];
+  const progress: number[] = [];
+  const result = await executeJob(
+    def((ctx, p) => {
+      ctx.log.info("hi", { x: 1 });
+      ctx.progress(50);
+      return Promise.resolve({ p, attempt: ctx.attempt, id: ctx.jobId, when: new Date(0) });
+    }),
+    request({}),
+    new AbortController().signal,
+    { log: (l) => logs.push(l), progress: (_id, pct) => progress.push(pct) },
+  );
+  assert.deepEqual(result, {
+    id: "j1",
+    ok: true,
+    result: { p: { n: 1 }, attempt: 2, id: "j1", when: "1970-01-01T00:00:00.000Z" },
+  });
+  assert.deepEqual(logs, [{ id: "j1", level: "info", message: "hi", fields: { x: 1 } }]);
+  assert.deepEqual(progress, [50]);
+});
+
+Deno.test("executeJob: invalid payload and unknown type fail without retry", async () => {
+  const noop = { log: () => {}, progress: () => {} };
+  const signal = new AbortController().signal;
+  const bad = await executeJob(def(() => Promise.resolve(null)), request({ n: "x" }), signal, noop);
+  assert.equal(bad.ok, false);
+  assert.ok(!bad.ok && !bad.retryable && /invalid payload: n:/.test(bad.error));
+  const unknown = await executeJob(undefined, request({}), signal, noop);
+  assert.ok(!unknown.ok && !unknown.retryable && /unknown job type/.test(unknown.error));
+});
+
+Deno.test("executeJob: thrown errors keep their message and retryability", async () => {
+  const noop = { log: () => {}, progress: () => {} };
+  const signal = new AbortController().signal;
+  const run = (error: unknown) =>
+    executeJob(def(() => Promise.reject(error)), request({}), signal, noop);
+  assert.deepEqual(await run(new Error("boom")), {
+    id: "j1",
+    ok: false,
+    error: "boom",
+    retryable: true,
+  });
+  assert.deepEqual(await run(new NonRetryableError("4xx")), {
+    id: "j1",
+    ok: false,
+    error: "4xx",
+    retryable: false,
+  });
+  const flagged = Object.assign(new Error("nope"), { retryable: false });
+  assert.equal((await run(flagged)).ok, false);
+  assert.equal(isRetryable(flagged), false);
+  const denied = new Deno.errors.NotCapable('Requires net access to "x:1"');
+  assert.equal(isRetryable(denied), false);
+  assert.equal(errorMessage(denied), 'NotCapable: Requires net access to "x:1"');
+  assert.equal(errorMessage("plain"), "plain");
+});
+
+Deno.test("progress is throttled and clamped, the last value gets out", async () => {
+  const seen: number[] = [];
+  const result = await executeJob(
+    def(async (ctx) => {
+      ctx.progress(10);
+      ctx.progress(20);
+      ctx.progress(300);
+      await new Promise((r) => setTimeout(r, 300));
+    }),
+    request({}),
+    new AbortController().signal,
+    { log: () => {}, progress: (_id, pct) => seen.push(pct) },
+  );
+  assert.equal(result.ok, true);
+  assert.deepEqual(seen, [10, 100]);
+});
+
+Deno.test("thread permissions: exactly what the type declared", () => {
+  assert.deepEqual(threadPermissions(undefined), {
+    net: false,
+    read: false,
+    write: false,
+    env: false,
+    run: false,
+    ffi: false,
+    sys: false,
+    import: false,
+  });
+  const p = threadPermissions({ net: ["example.com"], env: true, read: [] });
+  assert.deepEqual([p.net, p.env, p.read], [["example.com"], true, false]);
+  assert.equal(permissionKey({}), permissionKey(undefined));
+  assert.equal(permissionKey({ net: ["b", "a"] }), permissionKey({ net: ["a", "b", "a"] }));
+  assert.notEqual(permissionKey({ net: ["a"] }), permissionKey({ read: ["a"] }));
+});
+
+Deno.test("worker flags: short aliases map onto the shared config", () => {
+  assert.deepEqual(normalizeWorkerArgs(["--concurrency", "5", "--threads=2", "--queue", "q"]), [
+    "--worker-concurrency",
+    "5",
+    "--worker-threads=2",
+    "--queue",
+    "q",
+  ]);
+});
