@@ -130,6 +130,7 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     else problems.push(`${key}: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
   }
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  out.EMAIL_OUTBOX_DIR ??= `${out.DATA_DIR}/outbox`;
   return out as Config;
 }
 

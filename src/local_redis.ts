@@ -14,6 +14,8 @@ export interface LocalRedis {
   managed: boolean;
   /** Stops a managed server (SIGTERM: Redis flushes its AOF); no-op otherwise. */
   stop(): Promise<void>;
+  /** A managed server's exit status (to notice one that died); absent otherwise. */
+  exited?: Promise<Deno.CommandStatus>;
 }
 
 /** Why no Redis could be had, with the ways to get one. */
@@ -85,21 +87,65 @@ function hasRedisServer(): boolean {
   }
 }
 
+/** The command line of a live process, or null (no such process, or no /proc). */
+function commandLine(pid: number): string | null {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A redis-server left running on `dir` by an earlier run that was killed
+ * before it could stop it (its pid file names a live redis-server): stop it
+ * with SIGTERM, so its AOF is flushed, before a new server opens the same files.
+ */
+async function stopLeftover(dir: string, pidFile: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await Deno.readTextFile(pidFile)).trim());
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 1 || !commandLine(pid)?.includes("redis-server")) return;
+  console.error(`stopping a redis-server (pid ${pid}) left running on ${dir} by an earlier run`);
+  try {
+    Deno.kill(pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 10_000;
+  while (commandLine(pid)?.includes("redis-server") && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /**
  * Starts redis-server with AOF (`appendfsync everysec`) in `dir` on `port`
  * (default: 6379 when free, else any free port) and waits until it answers.
+ *
+ * The server runs in its own session (process group), so a Ctrl-C in the
+ * terminal reaches only our processes: they drain first, then `stop()` ends
+ * Redis last, instead of Redis vanishing under workers that still need to ack.
  */
 export async function startManagedRedis(dir: string, port?: number): Promise<LocalRedis> {
   await Deno.mkdir(dir, { recursive: true });
+  const realDir = await Deno.realPath(dir);
+  const pidFile = `${realDir}/redis.pid`;
+  await stopLeftover(realDir, pidFile);
   const chosen = port ?? (portFree(6379) ? 6379 : freePort());
   const child = new Deno.Command("redis-server", {
+    detached: true,
     args: [
       "--port",
       String(chosen),
       "--bind",
       "127.0.0.1",
       "--dir",
-      await Deno.realPath(dir),
+      realDir,
+      "--pidfile",
+      pidFile,
       "--appendonly",
       "yes",
       "--appendfsync",
@@ -129,6 +175,7 @@ export async function startManagedRedis(dir: string, port?: number): Promise<Loc
   return {
     url: `redis://127.0.0.1:${chosen}`,
     managed: true,
+    exited: child.status,
     stop() {
       stopped ??= (async () => {
         try {

@@ -20,6 +20,7 @@ import { serveApi } from "./roles/api.ts";
 import { runCluster } from "./roles/cluster.ts";
 import { runStart } from "./roles/start.ts";
 import { superviseWorker, WORKER_MAIN } from "./worker/supervisor.ts";
+import { normalizeWorkerArgs } from "./worker/worker_main.ts";
 
 const ROLES = ["start", "api", "worker", "cluster"] as const;
 type Role = typeof ROLES[number];
@@ -32,8 +33,9 @@ async function main(args: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  // `--workers 4` reads better than `--workers=4` in docs; both are accepted by loadConfig.
-  const config = loadConfig(rest, processEnv());
+  // The worker role also takes worker_main's short flags (`--concurrency 50`).
+  const flags = role === "worker" ? normalizeWorkerArgs(rest) : rest;
+  const config = loadConfig(flags, processEnv());
   const log = createLogger({
     level: config.LOG_LEVEL,
     format: config.LOG_FORMAT,
@@ -46,7 +48,7 @@ async function main(args: string[]): Promise<number> {
       return await runCluster(config, log);
     case "worker":
       // The child re-reads the same environment and flags.
-      return await superviseWorker({ args: [WORKER_MAIN, ...rest], log });
+      return await superviseWorker({ args: [WORKER_MAIN, ...flags], log });
     case "api": {
       const api = await serveApi(config, config.REDIS_URL ?? "redis://127.0.0.1:6379", log);
       for (const s of ["SIGINT", "SIGTERM"] as const) {

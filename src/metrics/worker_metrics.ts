@@ -264,7 +264,8 @@ export interface MetricsServer {
 }
 
 /**
- * Serves `registry` on `GET /metrics` (and `/` → 404). `port` 0 disables
+ * Serves `registry` on `GET /metrics`, liveness on `GET /health` (anything else
+ * → 404). `port` 0 disables
  * serving and returns null, so the worker's config can switch it off.
  *
  * @example
@@ -286,6 +287,10 @@ export function serveWorkerMetrics(
     onListen: ({ port }) => options.onListen?.(port),
   }, async (req) => {
     const url = new URL(req.url);
+    // Liveness for container HEALTHCHECKs (src/healthcheck.ts): this process serves HTTP.
+    if (url.pathname === "/health" && (req.method === "GET" || req.method === "HEAD")) {
+      return Response.json({ status: "ok" });
+    }
     if (url.pathname !== "/metrics") return new Response("not found\n", { status: 404 });
     if (req.method !== "GET" && req.method !== "HEAD") {
       return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });

@@ -7,6 +7,7 @@
 import type { Config } from "../config.ts";
 import { buildHttpApp } from "../api/server.ts";
 import { EventBus } from "../events/bus.ts";
+import { LogObserver } from "../events/log_observer.ts";
 import { loadRegistry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import { RedisBroker } from "../queue/redis_broker.ts";
@@ -33,6 +34,7 @@ export async function serveApi(config: Config, redisUrl: string, log: Logger): P
   const bus = new EventBus((observer, event, error) =>
     log.warn("observer failed", { observer: observer.name, event: event.kind, error })
   );
+  bus.subscribe(new LogObserver(log));
   const http = buildHttpApp({ broker, registry, bus, log, maxBodyBytes: config.MAX_BODY_BYTES });
   let resolvePort: (port: number) => void;
   const bound = new Promise<number>((r) => (resolvePort = r));

@@ -13,6 +13,7 @@
  * @module
  */
 import type { JobPermissions } from "../jobs/definition.ts";
+import { resolveModuleSpecifier } from "../jobs/module_loader.ts";
 import {
   type AbortReason,
   Batcher,
@@ -60,10 +61,12 @@ interface Thread {
 
 const THREAD_URL = new URL("./thread.ts", import.meta.url).href;
 
-/** Turns module paths (relative to the cwd) or URLs into absolute URLs. */
+/**
+ * Module paths (relative to the cwd) or URLs as absolute URLs, resolved here
+ * because restricted threads may not read the cwd.
+ */
 export function resolveModules(modules: string[]): string[] {
-  const base = new URL(`file://${Deno.cwd()}/`);
-  return modules.filter((m) => m.trim() !== "").map((m) => new URL(m.trim(), base).href);
+  return modules.filter((m) => m.trim() !== "").map((m) => resolveModuleSpecifier(m));
 }
 
 /** Deno permissions for a thread: exactly what the type declared, nothing more. */
@@ -134,7 +137,12 @@ export class ThreadPool {
       list.push(id);
       byThread.set(t, list);
     }
-    for (const [t, list] of byThread) this.#send(t, { kind: "abort", ids: list, reason });
+    for (const [t, list] of byThread) {
+      // A job dispatched this tick is still in the batch: send it first, or the
+      // thread would get the abort before the job and run it unaborted.
+      t.runs.flushNow();
+      this.#send(t, { kind: "abort", ids: list, reason });
+    }
   }
 
   /** Ids of the jobs sharing a thread with `id` (itself included). */

@@ -11,6 +11,7 @@ import { RedisBroker } from "../queue/redis_broker.ts";
 import { loadRegistry } from "../jobs/registry.ts";
 import { EventBus } from "../events/bus.ts";
 import type { Observer } from "../events/lifecycle.ts";
+import { LogObserver } from "../events/log_observer.ts";
 import { createLogger, type Logger } from "../log.ts";
 import {
   type MetricsServer,
@@ -92,6 +93,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   const bus = new EventBus((observer, event, error) =>
     log.warn("observer failed", { observer: observer.name, event: event.kind, error })
   );
+  bus.subscribe(new LogObserver(log));
   for (const observer of options.observers ?? []) bus.subscribe(observer);
 
   const definitions = registry;

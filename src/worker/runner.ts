@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { OutageLog } from "./outage_log.ts";
 import type { Broker } from "../queue/broker.ts";
 import { type ClaimedJob, DEFAULTS } from "../queue/job.ts";
 import type { JobDefinition } from "../jobs/definition.ts";
@@ -111,6 +112,8 @@ export class Runner {
   #lastMaintain = 0;
   #nextDueAt: number | null = null;
   #renewTimer?: ReturnType<typeof setInterval>;
+  /** Redis outages are logged once per streak, not per retry. */
+  readonly #outages: OutageLog;
 
   constructor(options: RunnerOptions) {
     this.#o = {
@@ -126,6 +129,7 @@ export class Runner {
       // Absent and undefined both mean "use the default".
       ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     } as Required<Omit<RunnerOptions, "pool">>;
+    this.#outages = new OutageLog(this.#o.log);
     this.#pool = options.pool({
       results: (r) => this.#onResults(r),
       progress: (u) => this.#onProgress(u),
@@ -207,8 +211,9 @@ export class Runner {
         let jobs: ClaimedJob[];
         try {
           jobs = await broker.claim(free, { leaseMs });
+          this.#outages.ok("claim");
         } catch (error) {
-          this.#o.log.error("claim failed", { error });
+          this.#outages.failed("claim", error);
           await this.#sleepUntil(Date.now() + 1_000);
           continue;
         }
@@ -234,11 +239,12 @@ export class Runner {
     this.#lastMaintain = now;
     try {
       const result = await this.#o.broker.maintain();
+      this.#outages.ok("maintenance");
       this.#nextDueAt = result.next_due_at;
       // maintain reports only a count of reaped leases, not their ids, so no `recovered` events here.
       if (result.reaped > 0) this.#o.log.info("reaped expired leases", { reaped: result.reaped });
     } catch (error) {
-      this.#o.log.error("maintenance failed", { error });
+      this.#outages.failed("maintenance", error);
     }
     const { maxRssMb } = this.#o;
     if (maxRssMb > 0) {
@@ -263,9 +269,10 @@ export class Runner {
     timeout = Math.max(timeout, this.#lastMaintain + this.#o.maintainIntervalMs - now, 10);
     try {
       await this.#o.broker.waitForWork(timeout, this.#stopClaiming.signal);
+      this.#outages.ok("waiting for work");
     } catch (error) {
       if (this.#stopMode !== null) return;
-      this.#o.log.error("waiting for work failed", { error });
+      this.#outages.failed("waiting for work", error);
       await this.#sleepUntil(Date.now() + 1_000);
     }
   }
@@ -449,8 +456,9 @@ export class Runner {
         list.map((h) => ({ id: h.job.id, token: h.job.token })),
         this.#o.leaseMs,
       );
+      this.#outages.ok("lease renewal");
     } catch (error) {
-      this.#o.log.error("lease renewal failed", { error, leases: list.length });
+      this.#outages.failed("lease renewal", error, { leases: list.length });
       return;
     }
     statuses.forEach((status, i) => {

@@ -68,7 +68,7 @@ Deno.test("pool gauges read the callback at scrape time; a throwing callback doe
   assert.match(text, /jobqueue_worker_jobs_started_total/);
 });
 
-Deno.test("serveWorkerMetrics serves /metrics, 404s elsewhere, and port 0 disables it", async () => {
+Deno.test("serveWorkerMetrics serves /metrics and /health, 404s elsewhere, and port 0 disables it", async () => {
   assert.equal(serveWorkerMetrics(0, new WorkerMetrics().registry), null);
   const metrics = new WorkerMetrics();
   metrics.observer.onEvent({
@@ -87,6 +87,10 @@ Deno.test("serveWorkerMetrics serves /metrics, 404s elsewhere, and port 0 disabl
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /text\/plain/);
     assert.match(await res.text(), /jobqueue_worker_jobs_started_total\{job_type="t"\} 1/);
+    // The container HEALTHCHECK (src/healthcheck.ts) probes a worker here.
+    const health = await fetch(`http://127.0.0.1:${server.port}/health`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: "ok" });
     const missing = await fetch(`http://127.0.0.1:${server.port}/other`);
     assert.equal(missing.status, 404);
     await missing.body?.cancel();

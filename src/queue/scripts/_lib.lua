@@ -30,8 +30,7 @@ end
 
 -- Wakes one idle runner; the list stays short so markers never pile up.
 local function wake(wakeKey)
-  redis.call("LPUSH", wakeKey, "1")
-  redis.call("LTRIM", wakeKey, 0, 15)
+  if redis.call("LPUSH", wakeKey, "1") > 16 then redis.call("LTRIM", wakeKey, 0, 15) end
 end
 
 -- Records an attempt's error: `e` = last message, `eh` = [[attempt, message, at_ms], ...].
@@ -59,4 +58,23 @@ local function finish(jobKey, finishedKey, statsKey, state, jtype, id, now, idem
   redis.call("HDEL", jobKey, "lt", "le")
   stat(statsKey, state, jtype, 1)
   expireFinished(jobKey, idemPrefix, ttl)
+end
+
+-- Runs `cmd key <args...>` in chunks, so a big batch never overflows Lua's C
+-- stack in unpack (ZADD/ZREM with many members: one call per chunk, not per job).
+local function callChunked(cmd, key, args)
+  local step = 1000
+  for i = 1, #args, step do
+    redis.call(cmd, key, unpack(args, i, math.min(i + step - 1, #args)))
+  end
+end
+
+-- Adds per-type deltas gathered over a batch: one HINCRBY per field, not per job.
+local function statBatch(statsKey, state, byType, sign)
+  local total = 0
+  for jtype, n in pairs(byType) do
+    redis.call("HINCRBY", statsKey, state .. "|" .. jtype, sign * n)
+    total = total + n
+  end
+  if total > 0 then redis.call("HINCRBY", statsKey, state, sign * total) end
 end

@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { ConfigError, loadConfig, SETTINGS } from "../src/config.ts";
+
+Deno.test("config: defaults, env, and flags overriding env", () => {
+  const defaults = loadConfig([], {});
+  assert.strictEqual(defaults.PORT, 8080);
+  assert.strictEqual(defaults.QUEUE, "default");
+  assert.strictEqual(defaults.RETENTION_MS, 24 * 3600_000);
+  assert.strictEqual(defaults.EMAIL_OUTBOX_DIR, "./data/outbox");
+  const config = loadConfig(
+    ["--port", "9000", "--job-modules=a.ts, b.ts", "--workers", "4"],
+    { PORT: "1234", WORKER_CONCURRENCY: "7", DATA_DIR: "/srv" },
+  );
+  assert.strictEqual(config.PORT, 9000);
+  assert.strictEqual(config.WORKER_CONCURRENCY, 7);
+  assert.strictEqual(config.WORKERS, 4);
+  assert.deepStrictEqual(config.JOB_MODULES, ["a.ts", "b.ts"]);
+  assert.strictEqual(config.EMAIL_OUTBOX_DIR, "/srv/outbox");
+});
+
+Deno.test("config: bad values and unknown flags are refused with the setting's name", () => {
+  assert.throws(
+    () => loadConfig([], { PORT: "http" }),
+    (e) => e instanceof ConfigError && /PORT/.test(e.message),
+  );
+  assert.throws(() => loadConfig([], { WORKER_CONCURRENCY: "0" }), /WORKER_CONCURRENCY/);
+  assert.throws(() => loadConfig([], { QUEUE: "a{b}" }), /QUEUE/);
+  assert.throws(() => loadConfig([], { LOG_LEVEL: "loud" }), /LOG_LEVEL/);
+  assert.throws(() => loadConfig(["--no-such-flag", "1"], {}), /unknown flag --no-such-flag/);
+  assert.throws(() => loadConfig(["--port"], {}), /needs a value/);
+});
+
+Deno.test("config: every setting is documented", () => {
+  for (const [key, setting] of Object.entries(SETTINGS)) {
+    assert.ok(setting.doc.length > 10, `${key} has a doc line`);
+  }
+});
