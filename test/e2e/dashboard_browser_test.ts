@@ -1,29 +1,22 @@
 /// <reference lib="dom" />
 /**
  * The dashboard in a real headless Chromium (playwright-core driving the
- * system's /usr/bin/chromium; no browser download). The app is composed here
- * the way the server composes it: `createApp` + SSE + metrics + static files,
- * over a real RedisBroker on a throwaway redis-server.
- *
- * The worker is SIMULATED: the test claims and completes jobs with the broker
- * (with a progress report in between) instead of running the Web Worker pool,
- * so this test is about the dashboard and does not depend on the runner's wiring.
+ * system's /usr/bin/chromium; no browser download), served by the same HTTP
+ * app the API process serves (`buildHttpApp`), over a real RedisBroker on a
+ * throwaway redis-server, with a real worker (runner + Web Worker pool)
+ * running the built-in email job into a temporary outbox.
  */
 import assert from "node:assert/strict";
-import { Hono } from "hono";
 import { chromium } from "playwright-core";
 import type { Browser, Page } from "playwright-core";
-import { createApp } from "../../src/api/app.ts";
-import { eventsRoutes } from "../../src/api/sse.ts";
-import { staticRoutes } from "../../src/api/static.ts";
+import { buildHttpApp } from "../../src/api/server.ts";
 import { loadRegistry } from "../../src/jobs/registry.ts";
 import { createLogger } from "../../src/log.ts";
-import { ClusterMetrics, HttpMetrics } from "../../src/metrics/api_metrics.ts";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
+import { startWorkerProcess } from "../../src/worker/process.ts";
 import { TestRedis } from "../helpers/redis_server.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
-const STATIC_DIR = new URL("../../static", import.meta.url).pathname;
 const OUT_DIR = new URL("../../test_output", import.meta.url).pathname;
 const XSS = "<img src=x onerror=alert(1)>";
 
@@ -35,34 +28,6 @@ function hasChromium(): boolean {
   }
 }
 if (!hasChromium()) console.log(`skipping dashboard browser test: ${CHROMIUM} not installed`);
-
-/** Claims and completes jobs like a worker would, until stopped. */
-function simulateWorker(broker: RedisBroker): { stop(): Promise<void> } {
-  let running = true;
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  const loop = (async () => {
-    while (running) {
-      const jobs = await broker.claim(4).catch(() => []);
-      if (jobs.length === 0) {
-        await sleep(100);
-        continue;
-      }
-      await Promise.all(jobs.map(async (job) => {
-        await sleep(300);
-        await broker.progress(job.id, job.token, 50).catch(() => false);
-        await sleep(300);
-        await broker.complete(job.id, job.token, { delivered: true, echo: job.payload })
-          .catch(() => {});
-      }));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-    },
-  };
-}
 
 async function fillEmail(page: Page, fields: Record<string, string>): Promise<void> {
   await page.selectOption("#submit-type", "email");
@@ -107,24 +72,28 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const redis = await TestRedis.start();
-    const broker = new RedisBroker({ url: redis.url, queue: `dash${Date.now()}` });
+    const queue = `dash${Date.now()}`;
+    const broker = new RedisBroker({ url: redis.url, queue });
     const registry = await loadRegistry();
-    const log = createLogger({ level: "silent" });
-    const metrics = new ClusterMetrics(broker, { http: new HttpMetrics() });
-
-    const app = new Hono();
-    app.route("/", eventsRoutes(broker));
-    app.route("/", metrics.routes());
-    app.route("/", createApp({ broker, registry, log }));
-    app.route("/", staticRoutes(STATIC_DIR));
+    const log = createLogger({ level: "error" }); // a failure explains itself
+    const outbox = await Deno.makeTempDir({ prefix: "jq-dash-outbox-" });
+    Deno.env.set("EMAIL_OUTBOX_DIR", outbox); // read by the email handler in the worker threads
+    const http = buildHttpApp({ broker, registry, log });
 
     const ac = new AbortController();
     const server = Deno.serve(
       { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} },
-      app.fetch,
+      http.app.fetch,
     );
     const base = `http://127.0.0.1:${server.addr.port}`;
-    const worker = simulateWorker(broker);
+    const worker = await startWorkerProcess({
+      redisUrl: redis.url,
+      queue,
+      concurrency: 4,
+      threads: 1,
+      handleSignals: false,
+      log,
+    });
     let browser: Browser | null = null;
     const dialogs: string[] = [];
     const pageErrors: string[] = [];
@@ -152,7 +121,7 @@ Deno.test({
       await page.goto(base + "/");
       await page.waitForSelector('#conn[data-mode="live"]', { timeout: 10_000 });
       await page.waitForSelector("#submit-box form", { timeout: 10_000 });
-      assert.equal(await page.textContent("#count-completed"), "0");
+      assert.strictEqual(await page.textContent("#count-completed"), "0");
 
       // 1. A schema error from the API shows next to its field.
       await fillEmail(page, {
@@ -192,7 +161,8 @@ Deno.test({
         { timeout: 10_000 },
       );
       const result = await page.textContent('#detail-content pre[data-field="result"]');
-      assert.match(result ?? "", /"delivered": true/);
+      assert.match(result ?? "", /"transport": "file"/);
+      assert.strictEqual([...Deno.readDirSync(outbox)].length, 1, "the worker wrote the .eml");
 
       // 3. A payload with markup renders as text and runs nothing.
       await fillEmail(page, {
@@ -203,7 +173,7 @@ Deno.test({
       });
       await page.click("#submit-box button[type=submit]");
       const second = await submittedId(page, first);
-      assert.notEqual(second, first);
+      assert.notStrictEqual(second, first);
       await waitDetailStatus(page, second, "completed");
       await page.waitForFunction(
         () => document.querySelector("#count-completed")?.textContent === "2",
@@ -212,12 +182,12 @@ Deno.test({
       );
       const payloadText = await page.textContent('#detail-content pre[data-field="payload"]');
       assert.ok(payloadText?.includes(XSS), "the markup is shown literally");
-      assert.equal(await page.locator("img").count(), 0, "no <img> was created anywhere");
+      assert.strictEqual(await page.locator("img").count(), 0, "no <img> was created anywhere");
       // Open the first job again from the list: the detail follows the click.
       await page.click(`#jobs-body tr[data-job-id="${first}"] button`);
       await waitDetailStatus(page, first, "completed");
 
-      assert.equal(
+      assert.strictEqual(
         await page.evaluate(() => (globalThis as unknown as { __marker?: number }).__marker),
         42,
         "no reload happened",
@@ -229,8 +199,8 @@ Deno.test({
       await page.waitForTimeout(300);
       await page.screenshot({ path: `${OUT_DIR}/dashboard_narrow.png`, fullPage: true });
 
-      assert.deepEqual(dialogs, [], "no dialog may fire");
-      assert.deepEqual(pageErrors, [], "no uncaught page errors");
+      assert.deepStrictEqual(dialogs, [], "no dialog may fire");
+      assert.deepStrictEqual(pageErrors, [], "no uncaught page errors");
     } catch (error) {
       // Keep what the page showed for the post-mortem.
       const page = browser?.contexts()[0]?.pages()[0];
@@ -240,12 +210,15 @@ Deno.test({
       throw error;
     } finally {
       await browser?.close().catch(() => {});
-      await worker.stop();
+      worker.stop();
+      assert.strictEqual(await worker.exitCode, 0);
       ac.abort();
       await server.finished;
-      await metrics.close();
+      await http.close();
       await broker.close();
       await redis.close();
+      Deno.env.delete("EMAIL_OUTBOX_DIR");
+      await Deno.remove(outbox, { recursive: true });
     }
   },
 });
