@@ -29,6 +29,18 @@ function hasChromium(): boolean {
 }
 if (!hasChromium()) console.log(`skipping dashboard browser test: ${CHROMIUM} not installed`);
 
+/** POSTs a job and returns its id. */
+async function api(base: string, path: string, body: unknown): Promise<string> {
+  const res = await fetch(base + path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const json = await res.json() as { job_id: string };
+  assert.strictEqual(res.status, 201, JSON.stringify(json));
+  return json.job_id;
+}
+
 async function fillEmail(page: Page, fields: Record<string, string>): Promise<void> {
   await page.selectOption("#submit-type", "email");
   const form = page.locator("#submit-box form");
@@ -66,7 +78,7 @@ async function waitDetailStatus(page: Page, id: string, status: string): Promise
 }
 
 Deno.test({
-  name: "dashboard: submit from the schema form, live updates, detail, XSS-safe rendering",
+  name: "dashboard: schema form, live updates, detail, cancel/retry/purge, XSS-safe rendering",
   ignore: !hasChromium(),
   sanitizeOps: false,
   sanitizeResources: false,
@@ -91,6 +103,7 @@ Deno.test({
       queue,
       concurrency: 4,
       threads: 1,
+      drainMs: 500,
       handleSignals: false,
       log,
     });
@@ -112,9 +125,17 @@ Deno.test({
         ],
       });
       const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+      // Confirmations of the actions are expected and accepted; any other
+      // dialog (an alert from injected markup) is recorded and fails the test.
+      const confirms: string[] = [];
       page.on("dialog", (dialog) => {
-        dialogs.push(dialog.message());
-        dialog.dismiss().catch(() => {});
+        if (dialog.type() === "confirm") {
+          confirms.push(dialog.message());
+          dialog.accept().catch(() => {});
+        } else {
+          dialogs.push(dialog.message());
+          dialog.dismiss().catch(() => {});
+        }
       });
       page.on("pageerror", (error) => pageErrors.push(String(error)));
 
@@ -186,6 +207,58 @@ Deno.test({
       // Open the first job again from the list: the detail follows the click.
       await page.click(`#jobs-body tr[data-job-id="${first}"] button`);
       await waitDetailStatus(page, first, "completed");
+
+      // 4. Cancel a running job, then retry it, through the detail panel's buttons.
+      const slow = await api(base, "/api/v1/jobs", {
+        type: "compute",
+        payload: { duration_ms: 60_000, mode: "sleep" },
+      });
+      await page.selectOption("#filter-state", "running");
+      await page.click(`#jobs-body tr[data-job-id="${slow}"] button`, { timeout: 10_000 });
+      await waitDetailStatus(page, slow, "running");
+      await page.click('#detail-content button:has-text("Cancel job")');
+      await waitDetailStatus(page, slow, "cancelled");
+      await page.click('#detail-content button:has-text("Retry job")');
+      await page.waitForFunction(
+        (id) => {
+          const content = document.querySelector("#detail-content");
+          const badge = content?.querySelector(".badge")?.textContent;
+          return content?.querySelector("dd code")?.textContent === id &&
+            (badge === "pending" || badge === "running");
+        },
+        slow,
+        { timeout: 10_000 },
+      );
+      await fetch(`${base}/api/v1/jobs/${slow}`, { method: "DELETE" }).then((r) =>
+        r.body?.cancel()
+      );
+
+      // 5. Purge the dead set: a webhook to a closed port with one attempt dies.
+      const dead = await api(base, "/api/v1/jobs", {
+        type: "webhook",
+        payload: { url: "http://127.0.0.1:1/hook" },
+        max_attempts: 1,
+      });
+      await page.waitForFunction(
+        () => document.querySelector("#count-failed")?.textContent === "1",
+        null,
+        { timeout: 15_000 },
+      );
+      await page.selectOption("#filter-state", "failed");
+      await page.waitForSelector(`#jobs-body tr[data-job-id="${dead}"]`, { timeout: 10_000 });
+      await page.click("#purge-failed");
+      await page.waitForSelector(`#jobs-body tr[data-job-id="${dead}"]`, {
+        state: "detached",
+        timeout: 10_000,
+      });
+      const gone = await fetch(`${base}/api/v1/jobs/${dead}`);
+      await gone.body?.cancel();
+      assert.strictEqual(gone.status, 404, "the purged job is gone");
+      assert.strictEqual(confirms.length, 3, `three confirmations: ${confirms.join(" | ")}`);
+      assert.match(confirms[0], /^Cancel job/);
+      assert.match(confirms[1], /^Retry job/);
+      assert.match(confirms[2], /dead set/);
+      await page.selectOption("#filter-state", "completed");
 
       assert.strictEqual(
         await page.evaluate(() => (globalThis as unknown as { __marker?: number }).__marker),

@@ -1,0 +1,483 @@
+/**
+ * Helpers for the chaos tests: real API and worker processes (`src/main.ts api`
+ * and `src/main.ts worker`, i.e. a supervisor plus its worker child) with their
+ * output in log files, an HTTP submitter with bounded concurrency that records
+ * every answer, a tail of the Redis events stream, and process lookups by
+ * parent pid (to find the worker child a supervisor spawned).
+ *
+ * @module
+ */
+import type { Job, Stats } from "../../src/queue/job.ts";
+import { RedisBroker } from "../../src/queue/redis_broker.ts";
+import { freePort } from "../helpers/redis_server.ts";
+
+/** The repository root (where deno.json is). */
+export const ROOT = new URL("../../", import.meta.url).pathname;
+/** The command-line entry of every role. */
+export const MAIN = `${ROOT}src/main.ts`;
+/** The test job module (`chaos_echo`). */
+export const CHAOS_JOBS = new URL("./fixtures/chaos_jobs.ts", import.meta.url).pathname;
+
+/** Prints a line of the test's story (what it killed, restarted, counted). */
+export function say(message: string): void {
+  console.log(`    [chaos] ${message}`);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `check` every 100 ms until it returns a truthy value; throws after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => T | Promise<T>,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await Promise.resolve().then(check).catch(() => null);
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await sleep(100);
+  }
+}
+
+/** Pids of the live (non-zombie) children of `pid`, from /proc. */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[1]) === pid && fields[0] !== "Z") out.push(Number(entry.name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** True while `pid` exists and is not a zombie. */
+export function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** A child process whose stdout and stderr go to a log file. */
+export class Proc {
+  readonly name: string;
+  readonly pid: number;
+  readonly logFile: string;
+  readonly status: Promise<Deno.CommandStatus>;
+  #child: Deno.ChildProcess;
+
+  /** Runs `deno <args>` (e.g. `["run", "-A", MAIN, "api"]`) with `env` added. */
+  constructor(
+    name: string,
+    args: string[],
+    env: Record<string, string>,
+    logFile: string,
+    cwd?: string,
+  ) {
+    this.name = name;
+    this.logFile = logFile;
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args,
+      env,
+      cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.pid = this.#child.pid;
+    const open = () => Deno.open(logFile, { create: true, append: true });
+    const piping = Promise.all([
+      open().then((f) => this.#child.stdout.pipeTo(f.writable)),
+      open().then((f) => this.#child.stderr.pipeTo(f.writable)),
+    ]).catch(() => {});
+    this.status = piping.then(() => this.#child.status);
+  }
+
+  kill(signal: Deno.Signal): void {
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // already exited
+    }
+  }
+
+  /** SIGTERM, then SIGKILL if it is not gone within `graceMs`. */
+  async stop(graceMs = 15_000): Promise<Deno.CommandStatus> {
+    this.kill("SIGTERM");
+    const timer = setTimeout(() => this.kill("SIGKILL"), graceMs);
+    try {
+      return await this.status;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** A worker role process: the supervisor and the port its worker child serves /metrics on. */
+export interface WorkerSlot {
+  index: number;
+  supervisor: Proc;
+  metricsPort: number;
+}
+
+/** Settings of a test deployment. */
+export interface StackOptions {
+  redisUrl: string;
+  workers: number;
+  /** Extra env for every process (LEASE_MS, WORKER_CONCURRENCY, ...). */
+  env?: Record<string, string>;
+}
+
+/** One API process and N worker role processes against one Redis, like the compose file. */
+export class Stack {
+  readonly apiPort = freePort();
+  readonly queue = `chaos-${crypto.randomUUID().slice(0, 8)}`;
+  readonly logDir: string;
+  readonly workers: WorkerSlot[] = [];
+  api: Proc;
+  #options: StackOptions;
+  #apiStarts = 0;
+
+  private constructor(options: StackOptions, logDir: string) {
+    this.#options = options;
+    this.logDir = logDir;
+    this.api = this.startApi();
+    for (let i = 1; i <= options.workers; i++) {
+      const metricsPort = freePort();
+      const supervisor = new Proc(
+        `worker-${i}`,
+        ["run", "-A", MAIN, "worker"],
+        this.env({ WORKER_METRICS_PORT: String(metricsPort) }),
+        `${logDir}/worker-${i}.log`,
+      );
+      this.workers.push({ index: i, supervisor, metricsPort });
+    }
+  }
+
+  /** Starts the processes and waits until the API is ready and every worker serves /health. */
+  static async start(options: StackOptions): Promise<Stack> {
+    const logDir = await Deno.makeTempDir({ prefix: "jq-chaos-logs-" });
+    const stack = new Stack(options, logDir);
+    try {
+      await stack.waitReady(60_000);
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
+    say(
+      `started api (pid ${stack.api.pid}, port ${stack.apiPort}) and ${options.workers} workers ` +
+        `(supervisor pid -> worker pid: ${
+          stack.workers.map((w) => `${w.supervisor.pid}->${stack.workerPid(w)}`).join(", ")
+        }); logs in ${logDir}`,
+    );
+    return stack;
+  }
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.apiPort}`;
+  }
+
+  /** Environment of every process. */
+  env(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      REDIS_URL: this.#options.redisUrl,
+      QUEUE: this.queue,
+      JOB_MODULES: CHAOS_JOBS,
+      HOST: "127.0.0.1",
+      PORT: String(this.apiPort),
+      WORKER_THREADS: "1",
+      LOG_LEVEL: "info",
+      LOG_FORMAT: "json",
+      ...this.#options.env,
+      ...extra,
+    };
+  }
+
+  /** Starts an API process on the stack's port (again, after a kill). */
+  startApi(): Proc {
+    this.#apiStarts++;
+    return this.api = new Proc(
+      "api",
+      ["run", "-A", MAIN, "api"],
+      this.env(),
+      `${this.logDir}/api-${this.#apiStarts}.log`,
+    );
+  }
+
+  /** The current worker child of a supervisor, or null while it is being restarted. */
+  workerPid(slot: WorkerSlot): number | null {
+    return childrenOf(slot.supervisor.pid)[0] ?? null;
+  }
+
+  /** True when the worker child of `slot` serves /health. */
+  async workerHealthy(slot: WorkerSlot): Promise<boolean> {
+    const res = await fetch(`http://127.0.0.1:${slot.metricsPort}/health`, {
+      signal: AbortSignal.timeout(2000),
+    }).catch(() => null);
+    await res?.body?.cancel();
+    return res?.ok ?? false;
+  }
+
+  /** GET /ready on the API: its status, or 0 when nothing answered. */
+  async ready(timeoutMs = 5000): Promise<number> {
+    const res = await fetch(`${this.baseUrl}/ready`, { signal: AbortSignal.timeout(timeoutMs) })
+      .catch(() => null);
+    await res?.body?.cancel();
+    return res?.status ?? 0;
+  }
+
+  async waitReady(timeoutMs: number): Promise<void> {
+    await waitFor("api /ready", timeoutMs, async () => (await this.ready()) === 200);
+    for (const slot of this.workers) {
+      await waitFor(`worker-${slot.index} /health`, timeoutMs, () => this.workerHealthy(slot));
+    }
+  }
+
+  /** Sum of a metric's samples on a worker's /metrics, or null when it does not answer. */
+  async workerMetric(slot: WorkerSlot, name: string): Promise<number | null> {
+    return await scrape(`http://127.0.0.1:${slot.metricsPort}/metrics`, name);
+  }
+
+  /** Stops everything (SIGTERM, workers drain), then SIGKILL what is left. */
+  async stop(): Promise<void> {
+    await Promise.all([this.api.stop(), ...this.workers.map((w) => w.supervisor.stop())]);
+  }
+}
+
+/** Sum of the samples of `name` in a Prometheus text page, or null when the fetch failed. */
+export async function scrape(url: string, name: string): Promise<number | null> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    const text = await res.text();
+    let sum = 0;
+    for (const line of text.split("\n")) {
+      if (line.startsWith(name + "{") || line.startsWith(name + " ")) {
+        sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+      }
+    }
+    return sum;
+  } catch {
+    return null;
+  }
+}
+
+/** One answered (or failed) submission. */
+export interface Outcome {
+  /** When the request was sent (epoch ms). */
+  at: number;
+  ms: number;
+  /** HTTP status, or 0 when the request failed without an answer. */
+  status: number;
+}
+
+/** Settings of a `Submitter`. */
+export interface SubmitterOptions {
+  /** Requests in flight at once. */
+  concurrency: number;
+  /** Stop after this many 201s. */
+  target: number;
+  /** The jobs' sleep. */
+  sleepMs: number;
+  /** Per-request deadline. */
+  timeoutMs?: number;
+}
+
+/**
+ * Submits `chaos_echo` jobs over HTTP with bounded concurrency until `target`
+ * of them were answered 201, recording every outcome. Failures are not
+ * retried as such: the lane submits a new job (a 503'd job was never promised).
+ */
+export class Submitter {
+  readonly acked: string[] = [];
+  readonly outcomes: Outcome[] = [];
+  readonly done: Promise<void>;
+  #inFlight = 0;
+  #stopped = false;
+
+  constructor(baseUrl: () => string, options: SubmitterOptions) {
+    const lane = async () => {
+      while (!this.#stopped && this.acked.length + this.#inFlight < options.target) {
+        this.#inFlight++;
+        const at = Date.now();
+        let status = 0;
+        try {
+          const res = await fetch(`${baseUrl()}/api/v1/jobs`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({
+              type: "chaos_echo",
+              payload: { sleep_ms: options.sleepMs, n: this.outcomes.length },
+            }),
+            signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+          });
+          status = res.status;
+          const body = await res.json().catch(() => null) as { job_id?: string } | null;
+          if (status === 201 && body?.job_id) this.acked.push(body.job_id);
+        } catch {
+          status = 0;
+        } finally {
+          this.#inFlight--;
+        }
+        this.outcomes.push({ at, ms: Date.now() - at, status });
+        // The API is down: don't spin on instant connection errors.
+        if (status !== 201) await sleep(50);
+      }
+    };
+    this.done = Promise.all(Array.from({ length: options.concurrency }, lane)).then(() => {});
+  }
+
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** Outcomes per status, e.g. `{201: 4990, 503: 10}`. */
+  statusCounts(from = 0, to = Infinity): Record<number, number> {
+    const counts: Record<number, number> = {};
+    for (const o of this.outcomes) {
+      if (o.at >= from && o.at < to) counts[o.status] = (counts[o.status] ?? 0) + 1;
+    }
+    return counts;
+  }
+}
+
+/** Follows the queue's events stream from its start, counting events by kind and job. */
+export class EventTail {
+  readonly kinds = new Map<string, number>();
+  readonly completedPerJob = new Map<string, number>();
+  readonly #done: Promise<void>;
+  #stopped = false;
+
+  constructor(broker: RedisBroker) {
+    this.#done = (async () => {
+      let cursor = "0";
+      while (!this.#stopped) {
+        try {
+          const events = await broker.readEvents(cursor, 500, 1000);
+          for (const e of events) {
+            cursor = e.stream_id;
+            this.kinds.set(e.event, (this.kinds.get(e.event) ?? 0) + 1);
+            if (e.event === "completed") {
+              this.completedPerJob.set(e.job_id, (this.completedPerJob.get(e.job_id) ?? 0) + 1);
+            }
+          }
+        } catch {
+          await sleep(200); // Redis is down; try again
+        }
+      }
+    })();
+  }
+
+  count(kind: string): number {
+    return this.kinds.get(kind) ?? 0;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#done;
+  }
+}
+
+/** A broker on the stack's queue, for the test's own reads. */
+export function stackBroker(redisUrl: string, stack: Stack): RedisBroker {
+  return new RedisBroker({ url: redisUrl, queue: stack.queue });
+}
+
+/** Every completed job of the queue (paginated list). */
+export async function listCompleted(broker: RedisBroker): Promise<Job[]> {
+  const jobs: Job[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await broker.list({ state: "completed", limit: 1000, cursor });
+    jobs.push(...page.jobs);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return jobs;
+}
+
+/** Waits until `n` jobs are completed and nothing is pending, scheduled or running. */
+export async function waitAllCompleted(
+  broker: RedisBroker,
+  n: number,
+  timeoutMs: number,
+): Promise<Stats> {
+  return await waitFor(`${n} jobs completed`, timeoutMs, async () => {
+    const s = await broker.stats();
+    return s.completed >= n && s.pending + s.scheduled + s.running === 0 ? s : null;
+  });
+}
+
+/** The `result` of a chaos_echo job. */
+export interface EchoResult {
+  job_id: string;
+  pid: number;
+  attempt: number;
+}
+
+/** Job id -> job, for checking every acknowledged id. */
+export async function jobsByIds(broker: RedisBroker, ids: string[]): Promise<Map<string, Job>> {
+  const out = new Map<string, Job>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    const jobs = await Promise.all(chunk.map((id) => broker.get(id)));
+    jobs.forEach((job, k) => {
+      if (job) out.set(chunk[k], job);
+    });
+  }
+  return out;
+}
+
+/** Lines of a log file that contain `needle`. */
+export async function grepLog(file: string, needle: string): Promise<string[]> {
+  const text = await Deno.readTextFile(file).catch(() => "");
+  return text.split("\n").filter((l) => l.includes(needle));
+}
+
+/** The first of `n` consecutive free ports on 127.0.0.1. */
+export function freePortRange(n: number): number {
+  for (let tries = 0; tries < 100; tries++) {
+    const base = freePort();
+    if (base + n > 65535) continue;
+    const held: Deno.Listener[] = [];
+    try {
+      for (let i = 1; i < n; i++) held.push(Deno.listen({ hostname: "127.0.0.1", port: base + i }));
+      return base;
+    } catch {
+      // taken; try another base
+    } finally {
+      for (const l of held) l.close();
+    }
+  }
+  throw new Error(`no ${n} consecutive free ports`);
+}
+
+/** The command line of a process, or "". */
+export function commandLine(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
+  } catch {
+    return "";
+  }
+}
+
+/** Every descendant of `pid` (children, grandchildren, ...). */
+export function descendantsOf(pid: number): number[] {
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of childrenOf(queue.shift()!)) {
+      out.push(child);
+      queue.push(child);
+    }
+  }
+  return out;
+}
