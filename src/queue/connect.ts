@@ -41,6 +41,9 @@ export function redisOptions(options: ConnectOptions = {}): RedisOptions {
     maxRetriesPerRequest: 1,
     retryStrategy,
     enableReadyCheck: true,
+    // Commands issued in the same tick leave in one write: many concurrent
+    // producers (API requests, client calls) share syscalls and round trips.
+    enableAutoPipelining: !options.blocking,
     connectionName: options.connectionName,
   };
 }

@@ -23,6 +23,8 @@ export interface EncodedJob {
   backoff: string;
   /** Idempotency key, or "". */
   idempotencyKey: string;
+  /** True when the caller chose the id (checked for collisions); false for a fresh random UUID. */
+  callerId: boolean;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -156,5 +158,6 @@ export function encodeJob(input: EnqueueInput, now: number): EncodedJob {
     dueAt: dueAt(input, now),
     backoff: encodeBackoff(input),
     idempotencyKey: key ?? "",
+    callerId: input.id !== undefined,
   };
 }

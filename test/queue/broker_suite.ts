@@ -504,6 +504,39 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     assert.strictEqual((await b.stats()).total, 1);
   });
 
+  test("a batch with a taken caller-chosen id writes nothing and names the id", async (h) => {
+    const b = await h.make();
+    const id = crypto.randomUUID();
+    await b.enqueue({ type: "t", payload: 1, id });
+    const before = await h.snapshot();
+    await assert.rejects(
+      b.enqueueBatch([{ type: "t", payload: 2 }, { type: "t", payload: 3, id }]),
+      (e: unknown) => e instanceof InvalidInputError && e.message.includes(id),
+    );
+    assert.strictEqual(await h.snapshot(), before);
+    assert.strictEqual((await b.stats()).total, 1);
+  });
+
+  test("completeMany acks held leases and refuses stale ones in the same call", async (h) => {
+    const b = await h.make();
+    await b.enqueueBatch([1, 2, 3].map((n) => ({ type: "c", payload: n })));
+    const [x, y, z] = await b.claim(3);
+    const acks = await b.completeMany([
+      { ...x, result: "x" },
+      { id: y.id, token: "stale", result: "y" },
+      { ...z, result: "z" },
+      { ...x, result: "again" },
+    ]);
+    assert.deepStrictEqual(acks, [true, false, true, false]);
+    assert.strictEqual((await b.get(x.id))?.result, "x");
+    assert.strictEqual((await b.get(y.id))?.status, "running");
+    const stats = await b.stats();
+    assert.strictEqual(stats.completed, 2);
+    assert.strictEqual(stats.running, 1);
+    assert.strictEqual(stats.by_type.c.completed, 2);
+    await assertStatsConsistent(b);
+  });
+
   test("stats invariant holds through every transition", async (h) => {
     const clock = fakeClock();
     const b = await h.make({ clock: clock.now });

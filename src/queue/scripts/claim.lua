@@ -25,19 +25,21 @@ local popped = redis.call("ZPOPMIN", KEYS[1], ARGV[2])
 if #popped == 0 then return {} end
 local out = {}
 local n = 0
+local runningArgs = {}
+local byType = {}
 for i = 1, #popped, 2 do
   local id = popped[i]
   local key = ARGV[1] .. id
-  local f = redis.call("HMGET", key, "t", "d", "p", "m", "to", "bo", "c")
+  local f = redis.call("HMGET", key, "t", "d", "p", "m", "to", "bo", "c", "a")
   -- A hash can only be missing if something deleted it behind our back; skip it.
   if f[1] then
     n = n + 1
     local token = ARGV[5] .. ":" .. n
-    local attempt = redis.call("HINCRBY", key, "a", 1)
-    redis.call("HSET", key, "s", "running", "st", now, "lt", token, "le", expiry)
-    redis.call("ZADD", KEYS[2], expiry, id)
-    stat(KEYS[3], "pending", f[1], -1)
-    stat(KEYS[3], "running", f[1], 1)
+    local attempt = (tonumber(f[8]) or 0) + 1
+    redis.call("HSET", key, "a", attempt, "s", "running", "st", now, "lt", token, "le", expiry)
+    runningArgs[#runningArgs + 1] = expiry
+    runningArgs[#runningArgs + 1] = id
+    byType[f[1]] = (byType[f[1]] or 0) + 1
     emit(KEYS[5], ARGV[6], "ev", "started", "id", id, "t", f[1], "a", attempt,
       "q", now - tonumber(f[7]))
     local base = #out
@@ -54,6 +56,9 @@ for i = 1, #popped, 2 do
     out[base + 11] = f[7]
   end
 end
+callChunked("ZADD", KEYS[2], runningArgs)
+statBatch(KEYS[3], "pending", byType, -1)
+statBatch(KEYS[3], "running", byType, 1)
 -- Chain wake: work is left, so let another idle runner take it; with nothing
 -- left, drop stale markers so idle runners don't spin on empty claims.
 if redis.call("ZCARD", KEYS[1]) > 0 then

@@ -1,0 +1,493 @@
+/**
+ * `deno task bench`: the same workload as the BullMQ baseline
+ * (/work/shared/bench/bullmq-baseline.mjs), against the same kind of Redis,
+ * printing one JSON line with the same fields plus `http_submit_per_s` and
+ * `idle_redis_commands_per_s`.
+ *
+ * ```sh
+ * deno task bench [--redis redis://127.0.0.1:6379] [--jobs 20000] [--concurrency 50]
+ *                 [--producers 100] [--idle-seconds 10] [--http-seconds 10]
+ * ```
+ *
+ * Phases (keys are cleaned between them, like the baseline does):
+ * - enqueue: P producers, each awaiting one typed-client `enqueue` at a time;
+ * - bulk: `enqueueBatch` of 1000 jobs at a time;
+ * - process: the N jobs of the first phase are waiting; a real worker process
+ *   (`src/worker/worker_main.ts`, Web Worker pool, default threads) with
+ *   concurrency C is spawned. The clock starts when the process logs
+ *   "worker started" (its Deno start-up and module loading are excluded, as
+ *   the baseline's Node start-up is) and stops at the last job's completion
+ *   time as recorded in Redis;
+ * - latency: an idle worker process, jobs enqueued one every 5 ms; handler
+ *   start (its result) minus enqueue start;
+ * - memory: INFO used_memory before / after the first phase / after the drain
+ *   (results retained, worker process gone);
+ * - http: wrk, 100 connections, POST /api/v1/jobs against an API server
+ *   started in this process;
+ * - idle: INFO commandstats delta over the idle window with an idle worker
+ *   process, minus our own INFO call.
+ *
+ * @module
+ */
+import { Redis } from "ioredis";
+import { createClient } from "../../src/client.ts";
+import { loadConfig } from "../../src/config.ts";
+import { createLogger } from "../../src/log.ts";
+import { RedisBroker } from "../../src/queue/redis_broker.ts";
+import { serveApi } from "../../src/roles/api.ts";
+import { benchLatency, benchNoop } from "./bench_jobs.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+const WORKER_MAIN = new URL("src/worker/worker_main.ts", ROOT).pathname;
+const BENCH_JOBS = new URL("./bench_jobs.ts", import.meta.url).pathname;
+
+/** Command-line options of the bench. */
+export interface BenchOptions {
+  redis: string;
+  jobs: number;
+  concurrency: number;
+  producers: number;
+  idleSeconds: number;
+  httpSeconds: number;
+  httpConnections: number;
+}
+
+/** Parses `--flag value` pairs. */
+export function parseArgs(args: string[], env: Record<string, string | undefined>): BenchOptions {
+  const flags: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    if (!args[i].startsWith("--")) continue;
+    const [flag, inline] = args[i].slice(2).split("=", 2);
+    if (flag === "verbose") continue;
+    flags[flag] = inline ?? args[++i];
+  }
+  const num = (name: string, fallback: number) => {
+    const n = flags[name] === undefined ? fallback : Number(flags[name]);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number >= 0`);
+    return n;
+  };
+  return {
+    redis: flags.redis ?? env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    jobs: num("jobs", 20000),
+    concurrency: num("concurrency", 50),
+    producers: num("producers", 100),
+    idleSeconds: num("idle-seconds", 10),
+    httpSeconds: num("http-seconds", 10),
+    httpConnections: num("http-connections", 100),
+  };
+}
+
+const PAYLOAD = {
+  to: "user@example.com",
+  subject: "Welcome!",
+  body: "Thanks for signing up",
+  from: "noreply@example.com",
+};
+const JOBS = { bench_noop: benchNoop, bench_latency: benchLatency };
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))];
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const wallNow = () => performance.timeOrigin + performance.now();
+
+/** A worker process child, with a promise for its "worker started" log line. */
+interface WorkerChild {
+  pid: number;
+  ready: Promise<number>;
+  stop(): Promise<void>;
+}
+
+function spawnWorker(redisUrl: string, queue: string, concurrency: number): WorkerChild {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", WORKER_MAIN],
+    cwd: ROOT.pathname,
+    env: {
+      REDIS_URL: redisUrl,
+      QUEUE: queue,
+      WORKER_CONCURRENCY: String(concurrency),
+      JOB_MODULES: BENCH_JOBS,
+      WORKER_METRICS_PORT: "0",
+      LOG_FORMAT: "json",
+      LOG_LEVEL: "info",
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let resolveReady: (at: number) => void = () => {};
+  let rejectReady: (e: Error) => void = () => {};
+  const ready = new Promise<number>((res, rej) => {
+    resolveReady = res;
+    rejectReady = rej;
+  });
+  ready.catch(() => {});
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    let buffered = "";
+    let seen = false;
+    for await (const chunk of child.stdout) {
+      if (seen) continue; // keep draining so the child never blocks on a full pipe
+      buffered += decoder.decode(chunk, { stream: true });
+      if (buffered.includes("worker started")) {
+        seen = true;
+        resolveReady(Date.now());
+      }
+    }
+    if (!seen) rejectReady(new Error("worker process exited before it started"));
+  })();
+  return {
+    pid: child.pid,
+    ready,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      await child.status;
+      await reading;
+    },
+  };
+}
+
+async function usedMemory(redis: Redis): Promise<number> {
+  const info = await redis.info("memory");
+  return Number(/used_memory:(\d+)/.exec(info)![1]);
+}
+
+function totalCalls(info: string): number {
+  let total = 0;
+  for (const m of info.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) total += Number(m[1]);
+  return total;
+}
+
+async function cleanup(redis: Redis, pattern: string): Promise<void> {
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== "0");
+}
+
+/** Polls until `queue` has `n` completed jobs; returns the last completion time (epoch ms). */
+async function waitCompleted(redis: Redis, queue: string, n: number, timeoutMs = 300_000) {
+  const stats = `jq:{${queue}}:stats`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const done = Number(await redis.hget(stats, "completed") ?? 0);
+    if (done >= n) break;
+    if (Date.now() > deadline) throw new Error(`only ${done}/${n} jobs completed in ${queue}`);
+    await sleep(5);
+  }
+  const last = await redis.zrange(`jq:{${queue}}:completed`, 0, 0, "REV", "WITHSCORES");
+  return Number(last[1]);
+}
+
+async function enqueueSingle(o: BenchOptions, queue: string): Promise<number> {
+  const broker = new RedisBroker({ url: o.redis, queue });
+  const client = createClient(broker, JOBS);
+  await broker.ping();
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: o.producers }, async () => {
+    while (next < o.jobs) {
+      next++;
+      await client.enqueue("bench_noop", PAYLOAD, { priority: 5, max_attempts: 3 });
+    }
+  }));
+  const s = (performance.now() - t0) / 1000;
+  await broker.close();
+  return o.jobs / s;
+}
+
+async function enqueueBulk(o: BenchOptions, queue: string): Promise<number> {
+  const broker = new RedisBroker({ url: o.redis, queue });
+  const client = createClient(broker, JOBS);
+  await broker.ping();
+  const t0 = performance.now();
+  for (let i = 0; i < o.jobs; i += 1000) {
+    const n = Math.min(1000, o.jobs - i);
+    await client.enqueueBatch(
+      Array.from({ length: n }, () => ({
+        type: "bench_noop" as const,
+        payload: PAYLOAD,
+        max_attempts: 3,
+      })),
+    );
+  }
+  const s = (performance.now() - t0) / 1000;
+  await broker.close();
+  return o.jobs / s;
+}
+
+/** CPU seconds (user + system) a process has used so far; NaN where /proc is missing. */
+function processCpu(pid: number): number {
+  try {
+    const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ
+  } catch {
+    return NaN;
+  }
+}
+
+async function redisCpu(redis: Redis): Promise<number> {
+  const info = await redis.info("cpu");
+  const get = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
+  return get("used_cpu_user") + get("used_cpu_sys");
+}
+
+let diagRedis: Redis | null = null;
+function redisOf(o: BenchOptions): Redis {
+  return diagRedis ??= new Redis(o.redis, { maxRetriesPerRequest: null });
+}
+
+/** Diagnostics for --verbose, printed to stderr (the JSON line stays alone on stdout). */
+const diag: Record<string, unknown> = {};
+
+async function drain(o: BenchOptions, redis: Redis, queue: string): Promise<number> {
+  const worker = spawnWorker(o.redis, queue, o.concurrency);
+  try {
+    const t0 = await worker.ready;
+    const cpu0 = processCpu(worker.pid);
+    const rcpu0 = await redisCpu(redis);
+    const end = await waitCompleted(redis, queue, o.jobs);
+    const cpu1 = processCpu(worker.pid);
+    const rcpu1 = await redisCpu(redis);
+    const seconds = (end - t0) / 1000;
+    diag.process_seconds = +seconds.toFixed(3);
+    diag.worker_cpu_us_per_job = +((cpu1 - cpu0) / o.jobs * 1e6).toFixed(1);
+    diag.worker_cpu_utilisation = +((cpu1 - cpu0) / seconds).toFixed(2);
+    diag.redis_cpu_us_per_job_drain = +((rcpu1 - rcpu0) / o.jobs * 1e6).toFixed(1);
+    return o.jobs / seconds;
+  } finally {
+    await worker.stop();
+  }
+}
+
+async function latency(o: BenchOptions, redis: Redis, queue: string) {
+  const m = Math.min(1000, o.jobs);
+  const worker = spawnWorker(o.redis, queue, o.concurrency);
+  const broker = new RedisBroker({ url: o.redis, queue });
+  const client = createClient(broker, JOBS);
+  try {
+    await worker.ready;
+    await broker.ping();
+    // Warm the worker's thread pool (threads start on their first job), then go idle.
+    const warm = await client.enqueue("bench_latency", PAYLOAD);
+    await waitCompleted(redis, queue, 1);
+    await sleep(200);
+    const sent = new Map<string, number>();
+    const acks: Promise<unknown>[] = [];
+    for (let i = 0; i < m; i++) {
+      const at = wallNow();
+      acks.push(client.enqueue("bench_latency", PAYLOAD).then((r) => sent.set(r.id, at)));
+      await sleep(5);
+    }
+    await Promise.all(acks);
+    await waitCompleted(redis, queue, m + 1);
+    const lat: number[] = [];
+    const toClaim: number[] = [];
+    const claimToHandler: number[] = [];
+    for (const [id, at] of sent) {
+      if (id === warm.id) continue;
+      const job = await broker.get(id);
+      const handler = Number(job!.result);
+      const claimed = Date.parse(job!.started_at!);
+      lat.push(handler - at);
+      toClaim.push(claimed - at);
+      claimToHandler.push(handler - claimed);
+    }
+    diag.latency_enqueue_to_claim_p50_ms = +pct(toClaim, 50).toFixed(2);
+    diag.latency_enqueue_to_claim_p99_ms = +pct(toClaim, 99).toFixed(2);
+    diag.latency_claim_to_handler_p50_ms = +pct(claimToHandler, 50).toFixed(2);
+    diag.latency_claim_to_handler_p99_ms = +pct(claimToHandler, 99).toFixed(2);
+    return { p50: pct(lat, 50), p99: pct(lat, 99) };
+  } finally {
+    await broker.close();
+    await worker.stop();
+  }
+}
+
+async function httpSubmit(o: BenchOptions, queue: string): Promise<number> {
+  const env = {
+    REDIS_URL: o.redis,
+    QUEUE: queue,
+    HOST: "127.0.0.1",
+    PORT: "0",
+    JOB_MODULES: BENCH_JOBS,
+  };
+  const log = createLogger({ level: "error", format: "json" });
+  const api = await serveApi(loadConfig([], env), o.redis, log);
+  const url = `http://127.0.0.1:${api.port}/api/v1/jobs`;
+  const body = JSON.stringify({
+    type: "bench_noop",
+    payload: PAYLOAD,
+    priority: 5,
+    max_attempts: 3,
+  });
+  try {
+    // Warm-up: connect Redis, load scripts, JIT the route.
+    for (let i = 0; i < 200; i++) {
+      const r = await fetch(url, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json" },
+      });
+      if (r.status !== 201) throw new Error(`POST /api/v1/jobs answered ${r.status}`);
+      await r.body?.cancel();
+    }
+    const cpu0 = processCpu(Deno.pid);
+    const rcpu0 = await redisCpu(redisOf(o));
+    const t0 = performance.now();
+    const rate = await (hasWrk() ? wrkLoad(o, url, body) : fetchLoad(o, url, body));
+    const seconds = (performance.now() - t0) / 1000;
+    diag.api_cpu_utilisation = +((processCpu(Deno.pid) - cpu0) / seconds).toFixed(2);
+    diag.api_cpu_us_per_request = +((processCpu(Deno.pid) - cpu0) / (rate * seconds) * 1e6)
+      .toFixed(1);
+    diag.redis_cpu_us_per_request = +((await redisCpu(redisOf(o)) - rcpu0) / (rate * seconds) * 1e6)
+      .toFixed(1);
+    return rate;
+  } finally {
+    await api.shutdown();
+  }
+}
+
+function hasWrk(): boolean {
+  try {
+    return new Deno.Command("wrk", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().code !== 127;
+  } catch {
+    return false;
+  }
+}
+
+async function wrkLoad(o: BenchOptions, url: string, body: string): Promise<number> {
+  const script = await Deno.makeTempFile({ suffix: ".lua" });
+  try {
+    await Deno.writeTextFile(
+      script,
+      [
+        `wrk.method = "POST"`,
+        `wrk.body = ${JSON.stringify(body)}`,
+        `wrk.headers["Content-Type"] = "application/json"`,
+        "",
+      ].join("\n"),
+    );
+    const out = await new Deno.Command("wrk", {
+      args: [
+        "-t",
+        "1",
+        "-c",
+        String(o.httpConnections),
+        "-d",
+        `${o.httpSeconds}s`,
+        "-s",
+        script,
+        url,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    if (!out.success) throw new Error(`wrk failed: ${new TextDecoder().decode(out.stderr)}`);
+    const bad = /Non-2xx or 3xx responses: (\d+)/.exec(text);
+    if (bad) throw new Error(`wrk: ${bad[1]} responses were not 201\n${text}`);
+    const errors = /Socket errors: (.*)/.exec(text);
+    if (errors) throw new Error(`wrk: socket errors: ${errors[1]}`);
+    const rps = /Requests\/sec:\s+([\d.]+)/.exec(text);
+    if (!rps) throw new Error(`cannot read wrk output:\n${text}`);
+    return Number(rps[1]);
+  } finally {
+    await Deno.remove(script).catch(() => {});
+  }
+}
+
+async function fetchLoad(o: BenchOptions, url: string, body: string): Promise<number> {
+  const end = performance.now() + o.httpSeconds * 1000;
+  let done = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: o.httpConnections }, async () => {
+    while (performance.now() < end) {
+      const r = await fetch(url, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json" },
+      });
+      await r.body?.cancel();
+      if (r.status !== 201) throw new Error(`POST /api/v1/jobs answered ${r.status}`);
+      done++;
+    }
+  }));
+  return done / ((performance.now() - t0) / 1000);
+}
+
+async function idleCommands(o: BenchOptions, redis: Redis, queue: string): Promise<number> {
+  const worker = spawnWorker(o.redis, queue, o.concurrency);
+  try {
+    await worker.ready;
+    await sleep(1000); // let start-up traffic (script loads, first maintain) pass
+    const before = totalCalls(await redis.info("commandstats"));
+    await sleep(o.idleSeconds * 1000);
+    const after = totalCalls(await redis.info("commandstats"));
+    // The first INFO is counted once it ran; the second is not counted yet.
+    return o.idleSeconds > 0 ? Math.max(0, (after - before - 1) / o.idleSeconds) : 0;
+  } finally {
+    await worker.stop();
+  }
+}
+
+/** Runs every phase and returns the result line. */
+export async function runBench(o: BenchOptions): Promise<Record<string, unknown>> {
+  const redis = new Redis(o.redis, { maxRetriesPerRequest: null });
+  const tag = `bench-${Deno.pid}`;
+  const q = (name: string) => `${tag}-${name}`;
+  const all = `jq:{${tag}-*`;
+  try {
+    await cleanup(redis, all);
+    const mem0 = await usedMemory(redis);
+    const single = await enqueueSingle(o, q("single"));
+    const mem1 = await usedMemory(redis);
+    const bulk = await enqueueBulk(o, q("bulk"));
+    await cleanup(redis, `jq:{${q("bulk")}}:*`);
+    const drained = await drain(o, redis, q("single"));
+    const mem2 = await usedMemory(redis);
+    const lat = await latency(o, redis, q("lat"));
+    await cleanup(redis, all);
+    const http = await httpSubmit(o, q("http"));
+    await cleanup(redis, all);
+    const idle = await idleCommands(o, redis, q("idle"));
+    await cleanup(redis, all);
+    return {
+      system: "deno-jq",
+      version: Deno.version.deno,
+      redis: o.redis,
+      jobs: o.jobs,
+      concurrency: o.concurrency,
+      producers: o.producers,
+      enqueue_jobs_per_s: Math.round(single),
+      enqueue_bulk_jobs_per_s: Math.round(bulk),
+      process_jobs_per_s: Math.round(drained),
+      latency_p50_ms: +lat.p50.toFixed(2),
+      latency_p99_ms: +lat.p99.toFixed(2),
+      redis_bytes_per_pending_job: Math.round((mem1 - mem0) / o.jobs),
+      redis_bytes_per_completed_job: Math.round((mem2 - mem0) / o.jobs),
+      http_submit_per_s: Math.round(http),
+      idle_redis_commands_per_s: +idle.toFixed(2),
+    };
+  } finally {
+    await cleanup(redis, all).catch(() => {});
+    redis.disconnect();
+    diagRedis?.disconnect();
+    diagRedis = null;
+  }
+}
+
+if (import.meta.main) {
+  const options = parseArgs(Deno.args, Deno.env.toObject());
+  console.log(JSON.stringify(await runBench(options)));
+  if (Deno.args.includes("--verbose")) console.error(JSON.stringify(diag));
+  Deno.exit(0);
+}

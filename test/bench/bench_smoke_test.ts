@@ -1,0 +1,64 @@
+/**
+ * Smoke test of `deno task bench`: small numbers against a throwaway Redis;
+ * every figure must come out as a finite positive number (idle may be 0).
+ */
+import assert from "node:assert/strict";
+import { TestRedis } from "../helpers/redis_server.ts";
+
+const BENCH = new URL("./bench.ts", import.meta.url).pathname;
+
+Deno.test("bench prints one JSON line with every figure", async () => {
+  const redis = await TestRedis.start();
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        BENCH,
+        "--redis",
+        redis.url,
+        "--jobs",
+        "300",
+        "--concurrency",
+        "20",
+        "--producers",
+        "10",
+        "--idle-seconds",
+        "2",
+        "--http-seconds",
+        "2",
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert.ok(out.success, `bench exited with ${out.code}`);
+    const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+    assert.equal(lines.length, 1, "exactly one line on stdout");
+    const result = JSON.parse(lines[0]);
+    for (const field of ["system", "version", "redis"]) {
+      assert.equal(typeof result[field], "string", field);
+    }
+    assert.equal(result.jobs, 300);
+    for (
+      const field of [
+        "concurrency",
+        "producers",
+        "enqueue_jobs_per_s",
+        "enqueue_bulk_jobs_per_s",
+        "process_jobs_per_s",
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "redis_bytes_per_pending_job",
+        "redis_bytes_per_completed_job",
+        "http_submit_per_s",
+      ]
+    ) {
+      const v = result[field];
+      assert.ok(typeof v === "number" && Number.isFinite(v) && v > 0, `${field} = ${v}`);
+    }
+    const idle = result.idle_redis_commands_per_s;
+    assert.ok(typeof idle === "number" && Number.isFinite(idle) && idle >= 0, `idle = ${idle}`);
+  } finally {
+    await redis.close();
+  }
+});

@@ -1,0 +1,144 @@
+/**
+ * `deno task bench:compare`: starts a throwaway redis-server, runs the BullMQ
+ * baseline and `bench.ts` against it alternately (A B A B ..., 3 rounds by
+ * default), and prints each figure's median and the ratio ours / BullMQ.
+ * Targets are ratios measured side by side; absolute numbers on a noisy
+ * 2-core machine mean little.
+ *
+ * ```sh
+ * deno task bench:compare [--rounds 3] [--jobs 20000] [--concurrency 50] [--producers 100]
+ *                         [--baseline /work/shared/bench/run-bullmq-baseline.sh] [--json]
+ * ```
+ *
+ * @module
+ */
+import { TestRedis } from "../helpers/redis_server.ts";
+
+const BENCH = new URL("./bench.ts", import.meta.url).pathname;
+
+type Line = Record<string, number | string>;
+
+/** Ratio targets (ours / bullmq) and absolute caps; see the benchmark issue. */
+const TARGETS: Array<{ field: string; versus?: string; goal: string; ok(r: number): boolean }> = [
+  { field: "enqueue_jobs_per_s", goal: ">= 1.5x", ok: (r) => r >= 1.5 },
+  { field: "enqueue_bulk_jobs_per_s", goal: ">= 3.0x", ok: (r) => r >= 3 },
+  { field: "process_jobs_per_s", goal: ">= 2.0x", ok: (r) => r >= 2 },
+  { field: "latency_p50_ms", goal: "(info)", ok: () => true },
+  { field: "latency_p99_ms", goal: "<= 0.5x", ok: (r) => r <= 0.5 },
+  { field: "redis_bytes_per_pending_job", goal: "<= 0.5x", ok: (r) => r <= 0.5 },
+  { field: "redis_bytes_per_completed_job", goal: "<= 0.5x", ok: (r) => r <= 0.5 },
+  {
+    field: "http_submit_per_s",
+    versus: "enqueue_jobs_per_s",
+    goal: ">= 0.8x bullmq enqueue",
+    ok: (r) => r >= 0.8,
+  },
+];
+
+function flag(args: string[], name: string, fallback: string): string {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
+}
+
+async function runJson(cmd: string, args: string[]): Promise<Line> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed (${out.code})\n${text}`);
+  const last = text.split("\n").filter((l) => l.startsWith("{")).pop();
+  if (!last) throw new Error(`no JSON line from ${cmd}:\n${text}`);
+  return JSON.parse(last);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+if (import.meta.main) {
+  const args = Deno.args;
+  const rounds = Number(flag(args, "rounds", "3"));
+  const common = [
+    "--jobs",
+    flag(args, "jobs", "20000"),
+    "--concurrency",
+    flag(args, "concurrency", "50"),
+    "--producers",
+    flag(args, "producers", "100"),
+  ];
+  const baseline = flag(args, "baseline", "/work/shared/bench/run-bullmq-baseline.sh");
+  const redis = await TestRedis.start();
+  const bull: Line[] = [];
+  const ours: Line[] = [];
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      const a = await runJson("bash", [baseline, "--redis", redis.url, ...common]);
+      console.error(`round ${round} bullmq: ${JSON.stringify(a)}`);
+      bull.push(a);
+      const b = await runJson(Deno.execPath(), [
+        "run",
+        "-A",
+        BENCH,
+        "--redis",
+        redis.url,
+        ...common,
+      ]);
+      console.error(`round ${round} ours:   ${JSON.stringify(b)}`);
+      ours.push(b);
+    }
+  } finally {
+    await redis.close();
+  }
+  const med = (lines: Line[], field: string) => median(lines.map((l) => Number(l[field])));
+  const rows = TARGETS.map((t) => {
+    const o = med(ours, t.field);
+    const q = med(bull, t.versus ?? t.field);
+    const ratio = o / q;
+    return {
+      field: t.field,
+      ours: o,
+      bullmq: q,
+      bullmq_field: t.versus ?? t.field,
+      ratio: +ratio.toFixed(2),
+      goal: t.goal,
+      met: t.ok(ratio),
+    };
+  });
+  const idle = med(ours, "idle_redis_commands_per_s");
+  rows.push({
+    field: "idle_redis_commands_per_s",
+    ours: idle,
+    bullmq: NaN,
+    bullmq_field: "-",
+    ratio: NaN,
+    goal: "<= 2 /s",
+    met: idle <= 2,
+  });
+  const redisVersion = new TextDecoder().decode(
+    (await new Deno.Command("redis-server", { args: ["--version"] }).output()).stdout,
+  ).trim();
+  const summary = {
+    rounds,
+    redis_version: redisVersion,
+    bullmq_version: bull[0]?.version,
+    deno_version: Deno.version.deno,
+    rows,
+    runs: { bullmq: bull, ours },
+  };
+  if (args.includes("--json")) {
+    console.log(JSON.stringify(summary));
+  } else {
+    console.log(`medians of ${rounds} alternating rounds (BullMQ ${summary.bullmq_version})`);
+    console.log(
+      "| figure | ours | BullMQ | ratio ours/BullMQ | target | met |\n|---|---:|---:|---:|---|---|",
+    );
+    for (const r of rows) {
+      const vs = r.bullmq_field === r.field ? "" : ` (${r.bullmq_field})`;
+      console.log(
+        `| ${r.field} | ${r.ours} | ${Number.isNaN(r.bullmq) ? "-" : r.bullmq}${vs} | ${
+          Number.isNaN(r.ratio) ? "-" : r.ratio
+        } | ${r.goal} | ${r.met ? "yes" : "no"} |`,
+      );
+    }
+  }
+}
