@@ -3,24 +3,32 @@
 FROM denoland/deno:2.9.6
 
 WORKDIR /app
+# The managed-Redis/outbox data dir must be writable by the runtime user.
+RUN mkdir -p /app/data && chown deno:deno /app/data
 
-# Dependencies first, in their own layer: rebuilt only when the lock file changes.
+# Build the module cache as the user that runs the app: DENO_DIR (/deno-dir) is
+# owned by `deno` in the base image, and a cache written by root would not be
+# writable at run time.
+USER deno
+
+# Dependencies first, in their own layer: rebuilt only when deno.json or the lock file changes.
 COPY deno.json deno.lock ./
 RUN deno install --frozen
 
 COPY src/ ./src/
 COPY static/ ./static/
-# Type-check-free cache of every entry point (main process and Web Worker threads).
-RUN deno cache --frozen src/main.ts src/worker/thread.ts \
-    && mkdir -p /app/data && chown -R deno:deno /app/data
+# Type-check-free cache of every entry point: the main process, the Web Worker
+# threads (their entry is a data: URL that imports thread.ts) and the HEALTHCHECK.
+RUN deno cache --frozen src/main.ts src/worker/thread.ts src/healthcheck.ts
 
-USER deno
 ENV PORT=8080 WORKER_METRICS_PORT=9464 DATA_DIR=/app/data LOG_FORMAT=json
 EXPOSE 8080 9464
 
-# Liveness of whichever role runs: the API's /health, else the worker's metrics server.
+# Liveness of whichever role runs: the API's /health on PORT, else the worker's
+# /health next to its /metrics on WORKER_METRICS_PORT. Neither touches Redis, so
+# a Redis outage does not get containers restarted.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
-  CMD ["deno", "run", "--allow-net=127.0.0.1", "--allow-env", "src/healthcheck.ts"]
+  CMD ["deno", "run", "--cached-only", "--allow-net=127.0.0.1", "--allow-env", "src/healthcheck.ts"]
 
 ENTRYPOINT ["deno", "run", "-A", "--frozen", "--cached-only", "src/main.ts"]
 CMD ["start"]

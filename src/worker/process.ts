@@ -37,6 +37,10 @@ export interface WorkerProcessOptions {
   maxRssMb?: number;
   /** Port for GET /metrics; 0 or absent: no server. */
   metricsPort?: number;
+  /** How long finished jobs are kept (RETENTION_MS): completions and maintenance apply it. */
+  retentionMs?: number;
+  /** Per-command Redis deadline (REDIS_COMMAND_TIMEOUT_MS). */
+  commandTimeoutMs?: number;
   /** Extra lifecycle observers (logging, tests). */
   observers?: Observer[];
   log?: Logger;
@@ -89,7 +93,12 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     removeListeners();
     throw error;
   }
-  const broker = new RedisBroker({ url: options.redisUrl, queue: options.queue });
+  const broker = new RedisBroker({
+    url: options.redisUrl,
+    queue: options.queue,
+    retentionMs: options.retentionMs,
+    commandTimeoutMs: options.commandTimeoutMs,
+  });
   const bus = new EventBus((observer, event, error) =>
     log.warn("observer failed", { observer: observer.name, event: event.kind, error })
   );

@@ -55,6 +55,8 @@ if (import.meta.main) {
       maxJobs: config.WORKER_MAX_JOBS,
       maxRssMb: config.WORKER_MAX_RSS_MB,
       metricsPort: config.WORKER_METRICS_PORT,
+      retentionMs: config.RETENTION_MS,
+      commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
       log,
     });
   } catch (error) {

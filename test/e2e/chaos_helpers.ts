@@ -284,53 +284,76 @@ export interface Outcome {
 export interface SubmitterOptions {
   /** Requests in flight at once. */
   concurrency: number;
-  /** Stop after this many 201s. */
+  /** Stop after this many jobs were accepted. */
   target: number;
   /** The jobs' sleep. */
   sleepMs: number;
   /** Per-request deadline. */
   timeoutMs?: number;
+  /**
+   * Send an Idempotency-Key per job and retry a failed submission with the
+   * same key until it is accepted (a job that was stored but whose answer was
+   * lost comes back as 200 with its first id). Without it, a failed
+   * submission is simply dropped and the lane submits a new job.
+   */
+  idempotent?: boolean;
 }
 
 /**
  * Submits `chaos_echo` jobs over HTTP with bounded concurrency until `target`
- * of them were answered 201, recording every outcome. Failures are not
- * retried as such: the lane submits a new job (a 503'd job was never promised).
+ * of them were accepted (201, or 200 for an idempotent replay), recording
+ * every request's outcome.
  */
 export class Submitter {
+  /** Ids of accepted jobs, one per job. */
   readonly acked: string[] = [];
   readonly outcomes: Outcome[] = [];
+  /** Accepted as 200 Idempotent-Replayed: stored by an attempt whose answer was lost. */
+  replays = 0;
   readonly done: Promise<void>;
   #inFlight = 0;
+  #next = 0;
   #stopped = false;
+  readonly #run = crypto.randomUUID().slice(0, 8);
 
   constructor(baseUrl: () => string, options: SubmitterOptions) {
+    const send = async (n: number): Promise<string | null> => {
+      const at = Date.now();
+      let status = 0;
+      let id: string | null = null;
+      try {
+        const res = await fetch(`${baseUrl()}/api/v1/jobs`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            ...(options.idempotent ? { "idempotency-key": `chaos-${this.#run}-${n}` } : {}),
+          },
+          body: JSON.stringify({ type: "chaos_echo", payload: { sleep_ms: options.sleepMs, n } }),
+          signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+        });
+        status = res.status;
+        const body = await res.json().catch(() => null) as { job_id?: string } | null;
+        if ((status === 201 || status === 200) && body?.job_id) id = body.job_id;
+        if (status === 200 && id) this.replays++;
+      } catch {
+        status = 0;
+      }
+      this.outcomes.push({ at, ms: Date.now() - at, status });
+      return id;
+    };
     const lane = async () => {
       while (!this.#stopped && this.acked.length + this.#inFlight < options.target) {
         this.#inFlight++;
-        const at = Date.now();
-        let status = 0;
-        try {
-          const res = await fetch(`${baseUrl()}/api/v1/jobs`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({
-              type: "chaos_echo",
-              payload: { sleep_ms: options.sleepMs, n: this.outcomes.length },
-            }),
-            signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-          });
-          status = res.status;
-          const body = await res.json().catch(() => null) as { job_id?: string } | null;
-          if (status === 201 && body?.job_id) this.acked.push(body.job_id);
-        } catch {
-          status = 0;
-        } finally {
-          this.#inFlight--;
+        const n = this.#next++;
+        let id = await send(n);
+        while (id === null && options.idempotent && !this.#stopped) {
+          await sleep(50);
+          id = await send(n);
         }
-        this.outcomes.push({ at, ms: Date.now() - at, status });
+        this.#inFlight--;
+        if (id !== null) this.acked.push(id);
         // The API is down: don't spin on instant connection errors.
-        if (status !== 201) await sleep(50);
+        else await sleep(50);
       }
     };
     this.done = Promise.all(Array.from({ length: options.concurrency }, lane)).then(() => {});
@@ -340,7 +363,7 @@ export class Submitter {
     this.#stopped = true;
   }
 
-  /** Outcomes per status, e.g. `{201: 4990, 503: 10}`. */
+  /** Outcomes per status (0: no answer) of requests sent in [from, to), e.g. `{201: 4990}`. */
   statusCounts(from = 0, to = Infinity): Record<number, number> {
     const counts: Record<number, number> = {};
     for (const o of this.outcomes) {
@@ -473,8 +496,8 @@ export function commandLine(pid: number): string {
 export function descendantsOf(pid: number): number[] {
   const out: number[] = [];
   const queue = [pid];
-  while (queue.length > 0) {
-    for (const child of childrenOf(queue.shift()!)) {
+  for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
+    for (const child of childrenOf(next)) {
       out.push(child);
       queue.push(child);
     }
