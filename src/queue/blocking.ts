@@ -4,7 +4,9 @@
  * gets its own. An aborted (or overdue) wait is ended on the server with
  * `CLIENT UNBLOCK` sent from the main connection: merely dropping the socket
  * can leave a zombie BLPOP on the server that would swallow the next wake
- * marker. The connection is reused once its command returns.
+ * marker. On Cluster, where that is not possible, an aborted wait is left to
+ * time out by itself and any marker it pops is handed back. The connection
+ * is reused once its command returns.
  *
  * @module
  */
@@ -97,11 +99,18 @@ export class BlockingPool {
       const onAbort = () => {
         aborted = true;
         settle({ kind: "aborted" });
-        this.#unblock(conn).then((ok) => {
-          if (!ok) this.#discard(conn);
-        });
+        // Where the block cannot be ended server-side (Cluster: the node's
+        // client id is unknown), leave the command to time out by itself: its
+        // late reply, if any, reaches onLateReply. Dropping the socket instead
+        // could let the server pop a marker into a connection nobody reads.
+        void this.#unblock(conn);
       };
-      const timer = setTimeout(onAbort, blockMs + GUARD_MS);
+      const onOverdue = () => {
+        // No reply long past the block time: the connection is dead.
+        onAbort();
+        this.#discard(conn);
+      };
+      const timer = setTimeout(onOverdue, blockMs + GUARD_MS);
       signal?.addEventListener("abort", onAbort, { once: true });
       command(conn.client).then(
         (value) => {

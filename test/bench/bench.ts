@@ -1,6 +1,6 @@
 /**
  * `deno task bench`: the same workload as the BullMQ baseline
- * (/work/shared/bench/bullmq-baseline.mjs), against the same kind of Redis,
+ * (../shared/bench/bullmq-baseline.mjs), against the same kind of Redis,
  * printing one JSON line with the same fields plus `http_submit_per_s` and
  * `idle_redis_commands_per_s`.
  *

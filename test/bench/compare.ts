@@ -7,7 +7,7 @@
  *
  * ```sh
  * deno task bench:compare [--rounds 3] [--jobs 20000] [--concurrency 50] [--producers 100]
- *                         [--baseline /work/shared/bench/run-bullmq-baseline.sh] [--json]
+ *                         [--baseline ../shared/bench/run-bullmq-baseline.sh] [--json]
  * ```
  *
  * @module
@@ -66,7 +66,10 @@ if (import.meta.main) {
     "--producers",
     flag(args, "producers", "100"),
   ];
-  const baseline = flag(args, "baseline", "/work/shared/bench/run-bullmq-baseline.sh");
+  // shared/ sits beside the repository (as in CI's checkout).
+  const defaultBaseline =
+    new URL("../../../shared/bench/run-bullmq-baseline.sh", import.meta.url).pathname;
+  const baseline = flag(args, "baseline", defaultBaseline);
   const redis = await TestRedis.start();
   const bull: Line[] = [];
   const ours: Line[] = [];

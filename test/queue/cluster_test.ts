@@ -1,0 +1,69 @@
+/**
+ * The shared broker suite against a real three-master Redis Cluster: every
+ * key of a queue carries the `{queue}` hash tag, so each script's keys live in
+ * one slot while different queues spread over the masters.
+ */
+import { Cluster } from "ioredis";
+import { RedisBroker } from "../../src/queue/redis_broker.ts";
+import { TestRedisCluster } from "../helpers/redis_cluster.ts";
+import { brokerSuite, type MakeOptions, type SuiteHarness } from "./broker_suite.ts";
+
+function hasRedisCli(): boolean {
+  try {
+    return new Deno.Command("redis-cli", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+const enabled = hasRedisCli() && !Deno.env.get("REDIS_URL");
+if (!enabled) console.log("skipping the Redis Cluster suite: redis-cli missing or REDIS_URL set");
+
+// One cluster for the whole file (started before any test, so no test owns
+// its processes), a fresh queue per test.
+const cluster = enabled ? await TestRedisCluster.start() : null;
+globalThis.addEventListener("unload", () => cluster?.killSync());
+
+async function clusterHarness(): Promise<SuiteHarness> {
+  if (!cluster) throw new Error("cluster not started");
+  const queue = `c${crypto.randomUUID().slice(0, 8)}`;
+  const admin = new Cluster(cluster.ports.map((port) => ({ host: "127.0.0.1", port })));
+  admin.on("error", () => {});
+  const brokers: RedisBroker[] = [];
+  const keys = async () => {
+    const found: string[] = [];
+    for (const node of admin.nodes("master")) {
+      let cursor = "0";
+      do {
+        const [next, batch] = await node.scan(cursor, "MATCH", `jq:{${queue}}:*`, "COUNT", 1000);
+        found.push(...batch);
+        cursor = next;
+      } while (cursor !== "0");
+    }
+    return found.sort();
+  };
+  return {
+    make(options: MakeOptions = {}) {
+      const broker = new RedisBroker({ url: cluster.url, queue, ...options });
+      brokers.push(broker);
+      return Promise.resolve(broker);
+    },
+    async snapshot() {
+      const parts: string[] = [];
+      for (const key of await keys()) {
+        const dump = await admin.dumpBuffer(key);
+        parts.push(`${key}=${dump ? btoa(String.fromCharCode(...dump.subarray(0, 4096))) : ""}`);
+      }
+      return parts.join("\n");
+    },
+    async cleanup() {
+      await Promise.all(brokers.map((b) => b.close()));
+      const all = await keys();
+      for (const key of all) await admin.del(key);
+      admin.disconnect();
+    },
+  };
+}
+
+if (enabled) brokerSuite("RedisBroker on Redis Cluster", clusterHarness);
