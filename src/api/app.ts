@@ -7,7 +7,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { createLogger } from "../log.ts";
+import { createLogger, type Logger } from "../log.ts";
 import { LIMITS } from "../queue/job.ts";
 import { type ApiDeps, type RouteDeps, withDeadline } from "./deps.ts";
 import { HttpError, toHttpError } from "./errors.ts";
@@ -69,6 +69,16 @@ export function createApp(deps: ApiDeps): Hono {
   app.route(API_BASE, jobTypesRoutes(routeDeps));
   app.route(API_BASE, openApiRoutes(routeDeps));
 
+  installErrorHandlers(app, log);
+
+  return app;
+}
+
+/**
+ * The one JSON error shape for unknown routes and thrown errors. Hono applies
+ * these per app, so every app that is served (not only mounted) installs them.
+ */
+export function installErrorHandlers(app: Hono, log: Logger): void {
   app.notFound((c) => {
     const error = new HttpError(
       404,
@@ -90,6 +100,4 @@ export function createApp(deps: ApiDeps): Hono {
     }
     return c.json(error.toBody(), error.status);
   });
-
-  return app;
 }

@@ -6,8 +6,8 @@
  * @module
  */
 import { Hono } from "hono";
-import { createApp } from "./app.ts";
-import { HttpError, toHttpError } from "./errors.ts";
+import { createApp, installErrorHandlers } from "./app.ts";
+import { createLogger } from "../log.ts";
 import { EventFeed } from "./event_feed.ts";
 import { eventsRoutes } from "./sse.ts";
 import { staticRoutes } from "./static.ts";
@@ -67,22 +67,8 @@ export function buildHttpApp(deps: HttpAppDeps): HttpApp {
     }),
   );
   app.route("/", staticRoutes(deps.staticDir ?? STATIC_DIR));
-  // The sub-apps' handlers do not apply to the parent: repeat the one JSON error shape here.
-  app.notFound((c) => {
-    const error = new HttpError(
-      404,
-      "not_found",
-      `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`,
-    );
-    return c.json(error.toBody(), 404);
-  });
-  app.onError((err, c) => {
-    const error = toHttpError(err);
-    if (error.status >= 500) {
-      deps.log?.error("request error", { path: c.req.path.slice(0, 200), error: err });
-    }
-    return c.json(error.toBody(), error.status);
-  });
+  // The sub-apps' handlers do not apply to the parent app that is served.
+  installErrorHandlers(app, deps.log ?? createLogger({ fields: { role: "api" } }));
   return {
     app,
     async close() {
