@@ -212,10 +212,22 @@ export interface Stats extends StateCounts {
   by_type: Record<string, StateCounts>;
 }
 
+/** A job whose expired lease `maintain` reaped, and where it went. */
+export interface RecoveredJob {
+  id: string;
+  type: string;
+  /** The attempt whose lease expired. */
+  attempt: number;
+  /** pending: it runs again; failed: that was its last attempt; cancelled: a cancel was requested. */
+  outcome: "pending" | "failed" | "cancelled";
+}
+
 /** What `maintain` did: promoted due jobs, reaped leases, and when to look again. */
 export interface MaintenanceResult {
   promoted: number;
   reaped: number;
+  /** The jobs reaped in this call (`reaped` of them), for `recovered` lifecycle events. */
+  recovered: RecoveredJob[];
   /** Epoch ms of the earliest scheduled job or lease expiry still ahead, or null. */
   next_due_at: number | null;
 }

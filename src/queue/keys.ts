@@ -1,9 +1,10 @@
 /**
  * Every Redis key of a queue, built in one place. All keys of one queue share
  * the hash tag `{queue}`, so each multi-key script touches a single Cluster slot.
- * Lua scripts never build key names: they receive them in KEYS, except job
- * hashes reached through an id, which use the `jobPrefix` passed in ARGV
- * (the same slot, thanks to the tag).
+ * Lua scripts never build key names: they receive them in KEYS, except keys
+ * reached through an id or a value (job records, pending lists per priority,
+ * idempotency keys), which use the documented prefixes passed in ARGV (the
+ * same slot, thanks to the tag).
  *
  * @module
  */
@@ -18,10 +19,18 @@ export function isValidQueueName(name: string): boolean {
 
 /** Key names of one queue. */
 export interface QueueKeys {
-  /** Prefix of job hashes: `${jobPrefix}${id}` is a HASH with the job's fields. */
+  /**
+   * Prefix of job records: `${jobPrefix}${id}` is a STRING holding the job as
+   * a MessagePack array (see `codec.ts`).
+   */
   jobPrefix: string;
-  /** ZSET of ready job ids; score orders by priority then FIFO (see enqueue.lua). */
-  pending: string;
+  /**
+   * Prefix of the pending LISTs, one per priority: `${pendingPrefix}${priority}`
+   * holds ready job ids in FIFO order (RPUSH at the tail, LPOP at the head).
+   */
+  pendingPrefix: string;
+  /** ZSET of the priorities whose pending LIST is non-empty; member = score = priority. */
+  priorities: string;
   /** ZSET of job ids waiting for a time (delay or retry backoff); score = due epoch ms. */
   scheduled: string;
   /** ZSET of running job ids; score = lease expiry epoch ms. */
@@ -34,8 +43,6 @@ export interface QueueKeys {
   cancelled: string;
   /** HASH of counters: `<state>` and `<state>|<type>`, plus `retried`. */
   stats: string;
-  /** STRING counter giving FIFO order within a priority. */
-  seq: string;
   /** LIST of wake-up markers; idle runners block on it (BLPOP). */
   wake: string;
   /** STREAM of lifecycle events, capped (MAXLEN ~). */
@@ -46,32 +53,41 @@ export interface QueueKeys {
   idempotencyPrefix: string;
 }
 
+/** The ZSET states (every state but pending, which lives in per-priority LISTs). */
+export type ZsetState = "scheduled" | "running" | "completed" | "failed" | "cancelled";
+
 /**
- * Builds the keys of `queue`.
+ * Builds the keys of `queue`. Key names are short on purpose: the job key is
+ * stored once per job.
  *
  * @example
  * ```ts
- * queueKeys("default").pending; // "jq:{default}:pending"
+ * queueKeys("default").jobPrefix; // "jq:{default}:j:"
  * ```
  */
 export function queueKeys(queue: string, prefix = "jq"): QueueKeys {
   if (!isValidQueueName(queue)) throw new Error(`invalid queue name: ${JSON.stringify(queue)}`);
   const base = `${prefix}:{${queue}}:`;
   return {
-    jobPrefix: `${base}job:`,
-    pending: `${base}pending`,
+    jobPrefix: `${base}j:`,
+    pendingPrefix: `${base}p:`,
+    priorities: `${base}prios`,
     scheduled: `${base}scheduled`,
     running: `${base}running`,
     completed: `${base}completed`,
     failed: `${base}failed`,
     cancelled: `${base}cancelled`,
     stats: `${base}stats`,
-    seq: `${base}seq`,
     wake: `${base}wake`,
     events: `${base}events`,
     cancelChannel: `${base}cancel`,
-    idempotencyPrefix: `${base}idem:`,
+    idempotencyPrefix: `${base}i:`,
   };
+}
+
+/** The pending LIST of one priority. */
+export function pendingKey(keys: QueueKeys, priority: number | string): string {
+  return `${keys.pendingPrefix}${priority}`;
 }
 
 /** The key pattern matching every key of `queue` (for SCAN in tests and purges). */

@@ -34,3 +34,34 @@ export function decodeCursor(cursor: string): ListPosition {
   }
   throw new InvalidInputError("malformed cursor", "cursor");
 }
+
+/** A position in the pending lists: after `id`, found at `index - 1` of `priority`'s list. */
+export interface PendingPosition {
+  priority: number;
+  /** How many ids of that list were already passed (the next index to read). */
+  index: number;
+  /** The last id returned, used to find the position again after claims. */
+  id: string;
+}
+
+/** Encodes a pending-list position as an opaque URL-safe string. */
+export function encodePendingCursor(position: PendingPosition): string {
+  return encodeCursor({ score: `P${position.priority}`, skip: position.index }) + "." +
+    btoa(position.id).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** Decodes a pending cursor; throws `InvalidInputError` on anything malformed. */
+export function decodePendingCursor(cursor: string): PendingPosition {
+  try {
+    const [head, tail] = cursor.split(".");
+    const text = atob(head.replace(/-/g, "+").replace(/_/g, "/"));
+    const id = atob((tail ?? "").replace(/-/g, "+").replace(/_/g, "/"));
+    const match = /^P([0-9]{1,3}):([0-9]{1,12})$/.exec(text);
+    if (match && /^[0-9a-f-]{36}$/.test(id)) {
+      return { priority: Number(match[1]), index: Number(match[2]), id };
+    }
+  } catch {
+    // fall through
+  }
+  throw new InvalidInputError("malformed cursor", "cursor");
+}

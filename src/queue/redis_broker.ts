@@ -31,9 +31,14 @@ import {
   type Stats,
   type StreamEvent,
 } from "./job.ts";
-import { type QueueKeys, queueKeys } from "./keys.ts";
-import { decodeCursor, encodeCursor } from "./list_cursor.ts";
-import { QueueScripts } from "./scripts.ts";
+import { pendingKey, type QueueKeys, queueKeys, type ZsetState } from "./keys.ts";
+import {
+  decodeCursor,
+  decodePendingCursor,
+  encodeCursor,
+  encodePendingCursor,
+} from "./list_cursor.ts";
+import { ENQUEUE_CHUNK, QueueScripts } from "./scripts.ts";
 import { type EncodedJob, encodeJob, isUuid } from "./validate.ts";
 
 /** Options of a `RedisBroker`. Give `url` or an existing `client`. */
@@ -56,9 +61,9 @@ export interface RedisBrokerOptions {
   maintainBatch?: number;
 }
 
-/** Longest error message kept per attempt: the hash must stay small. */
+/** Longest error message kept per attempt: the record must stay small. */
 const MAX_ERROR_CHARS = 4096;
-/** Finished hashes also get a TTL this far past retention, in case maintain never runs. */
+/** Finished records also get a TTL this far past retention, in case maintain never runs. */
 const EXPIRY_SLACK_MS = 60 * 60 * 1000;
 
 function randomToken(): string {
@@ -103,6 +108,8 @@ export class RedisBroker implements Broker {
   /** Epoch ms before which no finished job can be past retention (see maintain). */
   #nextTrimAt = 0;
   #cancelListeners = new Set<(jobId: string) => void>();
+  /** Single enqueues waiting for the next shared script call (see `enqueue`). */
+  #enqueueQueue: PendingEnqueue[] = [];
 
   constructor(options: RedisBrokerOptions) {
     this.queue = options.queue ?? "default";
@@ -124,7 +131,6 @@ export class RedisBroker implements Broker {
     this.#eventsMaxLen = options.eventsMaxLen ?? 10_000;
     this.#maintainBatch = options.maintainBatch ?? 1000;
     this.#scripts = QueueScripts.create(this.#client, this.keys, {
-      maxPriority: LIMITS.maxPriority,
       retentionMs: this.#retentionMs,
       finishedTtlMs: this.#retentionMs + EXPIRY_SLACK_MS,
       eventsMaxLen: this.#eventsMaxLen,
@@ -144,10 +150,47 @@ export class RedisBroker implements Broker {
     }
   }
 
-  async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
-    const now = this.#clock();
-    const job = encodeJob(input, now);
-    return await (await this.#scripts).enqueue(job, now);
+  /**
+   * Validates at once, then joins the other enqueues issued in the same
+   * microtask turn: concurrent producers share one script call (one round
+   * trip, one Lua entry) instead of paying one each. Each job still succeeds
+   * or fails on its own (a taken caller-chosen id refuses only that job).
+   */
+  enqueue(input: EnqueueInput): Promise<EnqueueResult> {
+    let job: EncodedJob;
+    try {
+      job = encodeJob(input, this.#clock());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      this.#enqueueQueue.push({ job, resolve, reject });
+      if (this.#enqueueQueue.length === 1) queueMicrotask(() => this.#flushEnqueues());
+    });
+  }
+
+  #flushEnqueues(): void {
+    const queued = this.#enqueueQueue;
+    this.#enqueueQueue = [];
+    for (let i = 0; i < queued.length; i += ENQUEUE_CHUNK) {
+      this.#sendEnqueues(queued.slice(i, i + ENQUEUE_CHUNK));
+    }
+  }
+
+  async #sendEnqueues(items: PendingEnqueue[]): Promise<void> {
+    try {
+      const scripts = await this.#scripts;
+      const out = await scripts.enqueueEach(items.map((item) => item.job));
+      items.forEach((item, i) => {
+        const r = out[i];
+        if (!r) item.reject(new Error("enqueue: missing reply"));
+        else if ("exists" in r) {
+          item.reject(new InvalidInputError(`a job with id ${r.id} already exists`, "id"));
+        } else item.resolve(r);
+      });
+    } catch (error) {
+      for (const item of items) item.reject(error);
+    }
   }
 
   async enqueueBatch(inputs: EnqueueInput[]): Promise<EnqueueResult[]> {
@@ -168,7 +211,7 @@ export class RedisBroker implements Broker {
         throw error;
       }
     });
-    return await (await this.#scripts).enqueueMany(jobs, now);
+    return await (await this.#scripts).enqueueMany(jobs);
   }
 
   async claim(max: number, options: ClaimOptions = {}): Promise<ClaimedJob[]> {
@@ -247,7 +290,12 @@ export class RedisBroker implements Broker {
         ? now + Math.min(this.#retentionMs, 60_000)
         : r.oldestFinishedAt + this.#retentionMs;
     }
-    return { promoted: r.promoted, reaped: r.reaped, next_due_at: r.nextDueAt };
+    return {
+      promoted: r.promoted,
+      reaped: r.reaped,
+      recovered: r.recovered,
+      next_due_at: r.nextDueAt,
+    };
   }
 
   async cancel(id: string): Promise<CancelOutcome> {
@@ -275,14 +323,82 @@ export class RedisBroker implements Broker {
   async get(id: string): Promise<Job | null> {
     if (!isUuid(id)) return null;
     const key = id.toLowerCase();
-    const hash = await this.#cmd((c) => c.hgetall(this.keys.jobPrefix + key));
-    return decodeJob(key, hash);
+    const record = await this.#cmd((c) => c.getBuffer(this.keys.jobPrefix + key));
+    return decodeJob(key, record);
+  }
+
+  /** Records of `ids` in one round trip, decoded (null where missing). */
+  async #records(ids: string[]): Promise<Array<Job | null>> {
+    if (ids.length === 0) return [];
+    const records = await this.#cmd(async (c) => {
+      const pipe = c.pipeline();
+      for (const id of ids) pipe.getBuffer(this.keys.jobPrefix + id);
+      return (await pipe.exec()) ?? [];
+    });
+    return ids.map((id, i) => decodeJob(id, (records[i]?.[1] ?? null) as Uint8Array | null));
   }
 
   async list(query: ListQuery): Promise<JobPage> {
     const state = query.state;
     if (!JOB_STATES.includes(state)) throw new InvalidInputError("unknown state", "state");
     const limit = Math.min(1000, Math.max(1, Math.floor(query.limit ?? 50)));
+    return state === "pending"
+      ? await this.#listPending(query, limit)
+      : await this.#listZset(state, query, limit);
+  }
+
+  /**
+   * Pending jobs in claim order: priorities high to low, FIFO within one. The
+   * cursor is (priority, index, last id); claims pop from the head meanwhile,
+   * so the last id is looked up again (LINDEX at the index, else LPOS) and a
+   * last id that is gone was claimed: everything left in its list comes after it.
+   */
+  async #listPending(query: ListQuery, limit: number): Promise<JobPage> {
+    const start = query.cursor ? decodePendingCursor(query.cursor) : null;
+    const prios = (await this.#cmd((c) => c.zrange(this.keys.priorities, 0, -1, "REV")))
+      .map(Number).filter((p) => start === null || p <= start.priority);
+    const chunk = query.type ? Math.min(1000, limit * 4) : limit;
+    const jobs: Job[] = [];
+    let last: { priority: number; index: number; id: string } | null = null;
+    let more = false;
+    for (const priority of prios) {
+      const list = pendingKey(this.keys, priority);
+      let index = 0;
+      if (start && priority === start.priority) {
+        index = await this.#cmd(async (c) => {
+          if (start.index > 0 && (await c.lindex(list, start.index - 1)) === start.id) {
+            return start.index;
+          }
+          const at = await c.lpos(list, start.id);
+          return at === null ? 0 : at + 1;
+        });
+      }
+      for (let round = 0; round < 50; round++) {
+        const ids = await this.#cmd((c) => c.lrange(list, index, index + chunk - 1));
+        const decoded = await this.#records(ids);
+        for (let i = 0; i < ids.length && jobs.length < limit; i++) {
+          const job = decoded[i];
+          last = { priority, index: index + i + 1, id: ids[i] };
+          if (job && job.status === "pending" && (!query.type || job.type === query.type)) {
+            jobs.push(job);
+          }
+        }
+        if (jobs.length === limit) {
+          more = true;
+          break;
+        }
+        if (ids.length < chunk) break;
+        index += ids.length;
+      }
+      if (more) break;
+    }
+    return {
+      jobs,
+      next_cursor: more && last ? encodePendingCursor(last) : null,
+    };
+  }
+
+  async #listZset(state: ZsetState, query: ListQuery, limit: number): Promise<JobPage> {
     const zkey = this.keys[state];
     const rev = FINISHED_STATES.includes(state);
     const start = query.cursor ? decodeCursor(query.cursor) : null;
@@ -302,19 +418,15 @@ export class RedisBroker implements Broker {
       for (let i = 0; i + 1 < reply.length; i += 2) members.push([reply[i], reply[i + 1]]);
       if (members.length < chunk) exhausted = true;
       if (members.length === 0) break;
-      const hashes = await this.#cmd(async (c) => {
-        const pipe = c.pipeline();
-        for (const [id] of members) pipe.hgetall(this.keys.jobPrefix + id);
-        return (await pipe.exec()) ?? [];
-      });
+      const decoded = await this.#records(members.map(([id]) => id));
       for (let i = 0; i < members.length; i++) {
-        const [id, score] = members[i];
+        const score = members[i][1];
         if (score === bound) skip++;
         else {
           bound = score;
           skip = 1;
         }
-        const job = decodeJob(id, (hashes[i]?.[1] ?? {}) as Record<string, string>);
+        const job = decoded[i];
         if (job && (!query.type || job.type === query.type)) jobs.push(job);
         if (jobs.length === limit) {
           exhausted = exhausted && i === members.length - 1;
@@ -441,6 +553,13 @@ export class RedisBroker implements Broker {
     sub?.disconnect();
     if (this.#ownsClient) await this.#client.quit().catch(() => this.#client.disconnect());
   }
+}
+
+/** A single enqueue waiting for its shared script call. */
+interface PendingEnqueue {
+  job: EncodedJob;
+  resolve: (result: EnqueueResult) => void;
+  reject: (error: unknown) => void;
 }
 
 function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {

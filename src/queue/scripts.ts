@@ -21,32 +21,34 @@ import type {
   EnqueueResult,
   FailOutcome,
   Lease,
+  RecoveredJob,
   RenewStatus,
 } from "./job.ts";
 import type { EncodedJob } from "./validate.ts";
+import { F, pack, type Packed, packNewRecord, unpackRecord } from "./codec.ts";
 
 /** Every script, with how many of its arguments are KEYS. */
 const SCRIPTS = {
-  enqueue: 6,
+  enqueue: 5,
   claim: 5,
   complete: 4,
   fail: 7,
   renew: 1,
-  release: 7,
+  release: 6,
   progress: 1,
-  maintain: 10,
+  maintain: 9,
   cancel: 6,
-  requeue: 8,
+  requeue: 7,
   purge: 2,
 } as const;
 
 /** A script's name. */
 export type ScriptName = keyof typeof SCRIPTS;
 
-type Arg = string | number;
+type Arg = string | number | Uint8Array;
 
 /** Most jobs per enqueue.lua call; bigger batches take several calls. */
-const ENQUEUE_CHUNK = 1000;
+export const ENQUEUE_CHUNK = 1000;
 type ScriptCall = (...args: Arg[]) => Promise<unknown>;
 
 let sources: Promise<Record<ScriptName, string>> | null = null;
@@ -72,7 +74,6 @@ export function loadScriptSources(): Promise<Record<ScriptName, string>> {
 
 /** Settings the scripts need besides keys. */
 export interface ScriptConfig {
-  maxPriority: number;
   retentionMs: number;
   /** Backstop expiry of finished job hashes (retention + slack). */
   finishedTtlMs: number;
@@ -89,7 +90,12 @@ export interface MaintainReply {
   nextDueAt: number | null;
   /** Oldest finish time left after trimming (null when none or trimming skipped). */
   oldestFinishedAt: number | null;
+  /** The jobs whose expired leases were reaped, and where each went. */
+  recovered: RecoveredJob[];
 }
+
+/** One enqueue outcome: created, matched an idempotency key, or refused (taken id). */
+export type EnqueueOutcome = EnqueueResult | { id: string; exists: true };
 
 /** Maps a script's error reply (`JQ_<CODE> detail`) to a typed error. */
 export function mapScriptError(error: unknown, id: string, operation: string): unknown {
@@ -107,6 +113,8 @@ export function mapScriptError(error: unknown, id: string, operation: string): u
       return error;
   }
 }
+
+const utf8 = new TextDecoder();
 
 function toNumber(value: unknown): number {
   return typeof value === "number" ? value : Number(value);
@@ -137,8 +145,15 @@ export class QueueScripts {
     return new QueueScripts(client, keys, config);
   }
 
-  async #call(name: ScriptName, args: Arg[], id = "", operation: string = name): Promise<unknown> {
-    const fn = (this.#client as unknown as Record<string, ScriptCall>)[`jq_${name}`];
+  async #call(
+    name: ScriptName,
+    args: Arg[],
+    id = "",
+    operation: string = name,
+    buffers = false,
+  ): Promise<unknown> {
+    const method = buffers ? `jq_${name}Buffer` : `jq_${name}`;
+    const fn = (this.#client as unknown as Record<string, ScriptCall>)[method];
     try {
       return await fn.apply(this.#client, args);
     } catch (error) {
@@ -146,49 +161,52 @@ export class QueueScripts {
     }
   }
 
-  /** enqueue.lua for any number of jobs: one call, one round trip. */
-  async #enqueueCall(jobs: EncodedJob[], now: number): Promise<EnqueueResult[]> {
+  /**
+   * enqueue.lua for any number of jobs: one call, one round trip. `strict`:
+   * a taken caller-chosen id refuses the whole call (JQ_EXISTS); otherwise
+   * only that job is refused and reported as `{ id, exists: true }`.
+   */
+  async #enqueueCall(jobs: EncodedJob[], strict: boolean): Promise<EnqueueOutcome[]> {
     const k = this.#keys;
     const args: Arg[] = [
-      k.pending,
+      k.priorities,
       k.scheduled,
       k.stats,
-      k.seq,
       k.wake,
       k.events,
       k.jobPrefix,
       k.idempotencyPrefix,
-      now,
+      k.pendingPrefix,
       this.#config.retentionMs,
       this.#config.eventsMaxLen,
-      this.#config.maxPriority,
+      strict ? "1" : "0",
     ];
-    for (const job of jobs) {
-      args.push(
-        job.id,
-        job.type,
-        job.payload,
-        job.priority,
-        job.maxAttempts,
-        job.timeoutMs,
-        job.dueAt,
-        job.backoff,
-        job.idempotencyKey,
-        job.callerId ? "1" : "0",
-      );
-    }
+    // One argument for the whole batch: per-argument client costs stay flat.
+    args.push(pack(jobs.map((job): Packed[] => [
+      job.id,
+      job.type,
+      job.priority,
+      job.dueAt,
+      job.idempotencyKey,
+      job.callerId,
+      packNewRecord(job),
+    ])));
     // JQ_EXISTS names the colliding id itself (a batch has many); nothing was written.
-    const flat = await this.#call("enqueue", args) as Array<string | number>;
-    const results: EnqueueResult[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      results.push({ id: String(flat[i]), created: toNumber(flat[i + 1]) === 1 });
-    }
+    const reply = await this.#call("enqueue", args) as Array<string | number>;
+    const results: EnqueueOutcome[] = jobs.map((job, i) => {
+      const r = reply[i];
+      if (typeof r === "string") return { id: r, created: false };
+      return toNumber(r) === 2 ? { id: job.id, exists: true } : { id: job.id, created: true };
+    });
     return results;
   }
 
-  /** enqueue.lua for one job. */
-  async enqueue(job: EncodedJob, now: number): Promise<EnqueueResult> {
-    return (await this.#enqueueCall([job], now))[0];
+  /**
+   * enqueue.lua for independent jobs (concurrent single enqueues sharing one
+   * call): each job succeeds or is refused on its own.
+   */
+  async enqueueEach(jobs: EncodedJob[]): Promise<EnqueueOutcome[]> {
+    return await this.#enqueueCall(jobs, false);
   }
 
   /**
@@ -196,10 +214,12 @@ export class QueueScripts {
    * so a huge batch never holds Redis for long. Each chunk is all or nothing
    * (a colliding caller-chosen id refuses its chunk before any write).
    */
-  async enqueueMany(jobs: EncodedJob[], now: number): Promise<EnqueueResult[]> {
+  async enqueueMany(jobs: EncodedJob[]): Promise<EnqueueResult[]> {
     const out: EnqueueResult[] = [];
     for (let i = 0; i < jobs.length; i += ENQUEUE_CHUNK) {
-      out.push(...await this.#enqueueCall(jobs.slice(i, i + ENQUEUE_CHUNK), now));
+      out.push(
+        ...await this.#enqueueCall(jobs.slice(i, i + ENQUEUE_CHUNK), true) as EnqueueResult[],
+      );
     }
     return out;
   }
@@ -207,34 +227,43 @@ export class QueueScripts {
   /** claim.lua: up to `max` jobs under fresh leases. */
   async claim(max: number, now: number, leaseMs: number, tokenBase: string): Promise<ClaimedJob[]> {
     const k = this.#keys;
-    const flat = await this.#call("claim", [
-      k.pending,
-      k.running,
-      k.stats,
-      k.wake,
-      k.events,
-      k.jobPrefix,
-      max,
-      now,
-      leaseMs,
-      tokenBase,
-      this.#config.eventsMaxLen,
-    ]) as Array<string | number>;
+    const flat = await this.#call(
+      "claim",
+      [
+        k.priorities,
+        k.running,
+        k.stats,
+        k.wake,
+        k.events,
+        k.jobPrefix,
+        max,
+        now,
+        leaseMs,
+        tokenBase,
+        this.#config.eventsMaxLen,
+        k.pendingPrefix,
+      ],
+      "",
+      "claim",
+      true,
+    ) as Uint8Array[];
     const jobs: ClaimedJob[] = [];
-    for (let i = 0; i + 10 < flat.length; i += 11) {
-      const bo = String(flat[i + 9]);
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const r = unpackRecord(flat[i + 1]);
+      if (!r) continue;
+      const bo = r[F.backoff];
       jobs.push({
-        id: String(flat[i]),
-        type: String(flat[i + 1]),
-        payload: JSON.parse(String(flat[i + 2])),
-        priority: toNumber(flat[i + 3]),
-        attempt: toNumber(flat[i + 4]),
-        max_attempts: toNumber(flat[i + 5]),
-        timeout_ms: toNumber(flat[i + 6]),
-        token: String(flat[i + 7]),
-        lease_expires_at: toNumber(flat[i + 8]),
-        backoff: bo === "" ? null : JSON.parse(bo) as BackoffPolicy,
-        created_at: toNumber(flat[i + 10]),
+        id: utf8.decode(flat[i]),
+        type: String(r[F.type]),
+        payload: JSON.parse(String(r[F.payload])),
+        priority: toNumber(r[F.priority]),
+        attempt: toNumber(r[F.attempts]),
+        max_attempts: toNumber(r[F.maxAttempts]),
+        timeout_ms: toNumber(r[F.timeoutMs]),
+        token: String(r[F.token]),
+        lease_expires_at: toNumber(r[F.leaseExpiresAt]),
+        backoff: typeof bo === "string" && bo !== "" ? JSON.parse(bo) as BackoffPolicy : null,
+        created_at: toNumber(r[F.createdAt]),
       });
     }
     return jobs;
@@ -328,17 +357,16 @@ export class QueueScripts {
     const k = this.#keys;
     const reply = await this.#call("release", [
       k.running,
-      k.pending,
+      k.priorities,
       k.failed,
       k.stats,
-      k.seq,
       k.wake,
       k.events,
       k.jobPrefix,
       now,
       restoreAttempt ? "1" : "0",
       reason,
-      this.#config.maxPriority,
+      k.pendingPrefix,
       this.#config.errorHistory,
       this.#config.eventsMaxLen,
       this.#config.finishedTtlMs,
@@ -362,35 +390,45 @@ export class QueueScripts {
   ): Promise<MaintainReply> {
     const k = this.#keys;
     const reply = await this.#call("maintain", [
-      k.pending,
+      k.priorities,
       k.scheduled,
       k.running,
       k.completed,
       k.failed,
       k.cancelled,
       k.stats,
-      k.seq,
       k.wake,
       k.events,
       k.jobPrefix,
       now,
       limit,
       this.#config.retentionMs,
-      this.#config.maxPriority,
+      k.pendingPrefix,
       this.#config.errorHistory,
       this.#config.eventsMaxLen,
       k.idempotencyPrefix,
       this.#config.finishedTtlMs,
       trim ? "1" : "0",
-    ]) as [number, number, number, string, string];
+    ]) as [number, number, number, string, string, Array<string | number>];
     const next = toNumber(reply[3]);
     const oldest = toNumber(reply[4]);
+    const flat = reply[5] ?? [];
+    const recovered: RecoveredJob[] = [];
+    for (let i = 0; i + 3 < flat.length; i += 4) {
+      recovered.push({
+        id: String(flat[i]),
+        type: String(flat[i + 1]),
+        attempt: toNumber(flat[i + 2]),
+        outcome: String(flat[i + 3]) as RecoveredJob["outcome"],
+      });
+    }
     return {
       promoted: toNumber(reply[0]),
       reaped: toNumber(reply[1]),
       trimmed: toNumber(reply[2]),
       nextDueAt: next < 0 ? null : next,
       oldestFinishedAt: oldest < 0 ? null : oldest,
+      recovered,
     };
   }
 
@@ -400,7 +438,7 @@ export class QueueScripts {
     return await this.#call(
       "cancel",
       [
-        k.pending,
+        k.priorities,
         k.scheduled,
         k.cancelled,
         k.stats,
@@ -412,6 +450,7 @@ export class QueueScripts {
         this.#config.finishedTtlMs,
         this.#config.eventsMaxLen,
         k.idempotencyPrefix,
+        k.pendingPrefix,
       ],
       id,
       "cancel",
@@ -424,16 +463,15 @@ export class QueueScripts {
     await this.#call(
       "requeue",
       [
-        k.pending,
+        k.priorities,
         k.failed,
         k.cancelled,
         k.stats,
-        k.seq,
         k.wake,
         k.events,
         k.jobPrefix + id,
         id,
-        this.#config.maxPriority,
+        k.pendingPrefix,
         this.#config.eventsMaxLen,
         k.idempotencyPrefix,
       ],

@@ -8,7 +8,7 @@
 import { DEFAULTS, type EnqueueInput, LIMITS } from "./job.ts";
 import { InvalidInputError, PayloadTooLargeError } from "./errors.ts";
 
-/** A validated job, ready for enqueue.lua's ARGV. */
+/** A validated job, ready for enqueue.lua's ARGV (and `packNewRecord`). */
 export interface EncodedJob {
   id: string;
   type: string;
@@ -19,6 +19,8 @@ export interface EncodedJob {
   timeoutMs: number;
   /** Epoch ms when the job may run; 0 = now. */
   dueAt: number;
+  /** Epoch ms the job was created (the enqueue's clock). */
+  createdAt: number;
   /** Backoff policy JSON, or "". */
   backoff: string;
   /** Idempotency key, or "". */
@@ -156,6 +158,7 @@ export function encodeJob(input: EnqueueInput, now: number): EncodedJob {
     maxAttempts,
     timeoutMs,
     dueAt: dueAt(input, now),
+    createdAt: now,
     backoff: encodeBackoff(input),
     idempotencyKey: key ?? "",
     callerId: input.id !== undefined,

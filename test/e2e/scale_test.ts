@@ -4,6 +4,7 @@
  * 5,000 jobs go in over HTTP with bounded concurrency; every one is completed
  * and acknowledged exactly once, and every worker process did a share.
  */
+import { queueKeys } from "../../src/queue/keys.ts";
 import assert from "node:assert/strict";
 import { freePort, TestRedis } from "../helpers/redis_server.ts";
 import {
@@ -82,7 +83,7 @@ Deno.test({
       }
       const workerPids = descendantsOf(cluster.pid)
         .filter((pid) => commandLine(pid).includes("worker_main.ts"));
-      assert.equal(workerPids.length, WORKERS, "four worker processes run");
+      assert.strictEqual(workerPids.length, WORKERS, "four worker processes run");
       say(`cluster pid ${cluster.pid}: api on ${apiPort}, worker pids ${workerPids.join(", ")}`);
 
       const started = Date.now();
@@ -93,8 +94,12 @@ Deno.test({
       });
       await submitter.done;
       const submitMs = Date.now() - started;
-      assert.deepEqual(submitter.statusCounts(), { 201: JOBS }, "every submission answered 201");
-      assert.equal(new Set(submitter.acked).size, JOBS, "5,000 distinct job ids");
+      assert.deepStrictEqual(
+        submitter.statusCounts(),
+        { 201: JOBS },
+        "every submission answered 201",
+      );
+      assert.strictEqual(new Set(submitter.acked).size, JOBS, "5,000 distinct job ids");
       say(`submitted ${JOBS} jobs over HTTP (32 concurrent) in ${submitMs} ms`);
 
       let stats = await waitAllCompleted(broker, JOBS, 60_000);
@@ -102,9 +107,13 @@ Deno.test({
       await sleep(1500); // a late duplicate ack would show up in the counters now
       stats = await broker.stats();
       say(`all completed ${doneMs} ms after the first submission; stats: ${JSON.stringify(stats)}`);
-      assert.equal(stats.completed, JOBS, "completed counter is exactly 5,000: no double ack");
-      assert.equal(stats.failed, 0);
-      assert.equal(stats.total, JOBS);
+      assert.strictEqual(
+        stats.completed,
+        JOBS,
+        "completed counter is exactly 5,000: no double ack",
+      );
+      assert.strictEqual(stats.failed, 0);
+      assert.strictEqual(stats.total, JOBS);
 
       await waitFor("events tail caught up", 10_000, () => tail.count("completed") >= JOBS);
       await sleep(500);
@@ -113,18 +122,18 @@ Deno.test({
         `events stream: ${tail.count("enqueued")} enqueued, ${tail.count("started")} started, ` +
           `${tail.count("completed")} completed events for ${perJob.length} distinct jobs`,
       );
-      assert.equal(tail.count("completed"), JOBS);
+      assert.strictEqual(tail.count("completed"), JOBS);
       assert.ok(perJob.every((n) => n === 1), "exactly one completed event per job");
 
       const jobs = await listCompleted(broker);
-      assert.equal(jobs.length, JOBS);
+      assert.strictEqual(jobs.length, JOBS);
       const acked = new Set(submitter.acked);
       const byPid = new Map<number, number>();
       for (const job of jobs) {
         assert.ok(acked.has(job.id), "only submitted jobs completed");
         const result = job.result as EchoResult;
-        assert.equal(result.job_id, job.id);
-        assert.equal(job.attempts, 1, "no crash here: one attempt each");
+        assert.strictEqual(result.job_id, job.id);
+        assert.strictEqual(job.attempts, 1, "no crash here: one attempt each");
         byPid.set(result.pid, (byPid.get(result.pid) ?? 0) + 1);
       }
       say(
@@ -132,21 +141,26 @@ Deno.test({
           [...byPid].map(([pid, n]) => `${pid}: ${n}`).join(", ")
         }`,
       );
-      assert.deepEqual([...byPid.keys()].sort(), [...workerPids].sort(), "the 4 workers ran them");
+      assert.deepStrictEqual(
+        [...byPid.keys()].sort(),
+        [...workerPids].sort(),
+        "the 4 workers ran them",
+      );
       for (const [pid, n] of byPid) assert.ok(n > 0, `worker ${pid} completed a share`);
 
       // The workers write completions, so they must apply RETENTION_MS (they once ignored it).
       const raw = new Redis(redis.url);
-      const ttl = await raw.pttl(`jq:{${queue}}:job:${jobs[0].id}`).finally(() => raw.disconnect());
-      say(`a completed job's hash expires in ${ttl} ms (RETENTION_MS ${RETENTION_MS} + 1 h)`);
+      const key = queueKeys(queue).jobPrefix + jobs[0].id;
+      const ttl = await raw.pttl(key).finally(() => raw.disconnect());
+      say(`a completed job's record expires in ${ttl} ms (RETENTION_MS ${RETENTION_MS} + 1 h)`);
       assert.ok(ttl > 0 && ttl <= RETENTION_MS + 3600_000, "workers honour RETENTION_MS");
 
       const perPort = await Promise.all(
         metricsUrls.map((url) => scrape(url, "jobqueue_worker_jobs_completed_total")),
       );
       say(`jobqueue_worker_jobs_completed_total per worker /metrics: ${perPort.join(", ")}`);
-      assert.equal(perPort.reduce((a, b) => (a ?? 0) + (b ?? 0), 0), JOBS);
-      assert.deepEqual(
+      assert.strictEqual(perPort.reduce((a, b) => (a ?? 0) + (b ?? 0), 0), JOBS);
+      assert.deepStrictEqual(
         perPort.map(Number).sort((a, b) => a - b),
         [...byPid.values()].sort((a, b) => a - b),
         "metrics agree with the results",
@@ -167,7 +181,7 @@ Deno.test({
       say(`SIGINT: cluster exited with code ${status.code}; ${tree.length} processes gone`);
       await broker.close();
       await redis.close();
-      assert.equal(status.code, 0);
+      assert.strictEqual(status.code, 0);
     }
   },
 });

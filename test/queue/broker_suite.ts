@@ -200,11 +200,13 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     assert.deepStrictEqual(await b.maintain(), {
       promoted: 0,
       reaped: 0,
+      recovered: [],
       next_due_at: clock.now() + 1000,
     });
     clock.advance(1001);
     const m = await b.maintain();
     assert.strictEqual(m.reaped, 1);
+    assert.deepStrictEqual(m.recovered, [{ id, type: "lease", attempt: 1, outcome: "pending" }]);
     const reaped = await b.get(id);
     assert.strictEqual(reaped?.status, "pending");
     assert.strictEqual(reaped?.attempts, 1);
@@ -252,11 +254,54 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     const { id } = await b.enqueue({ type: "lease", payload: null, max_attempts: 1 });
     await b.claim(1, { leaseMs: 100 });
     clock.advance(101);
-    assert.strictEqual((await b.maintain()).reaped, 1);
+    const m = await b.maintain();
+    assert.strictEqual(m.reaped, 1);
+    assert.deepStrictEqual(m.recovered, [{ id, type: "lease", attempt: 1, outcome: "failed" }]);
     const job = await b.get(id);
     assert.strictEqual(job?.status, "failed");
     assert.strictEqual(job?.error, "lease expired");
     assert.strictEqual((await b.stats()).failed, 1);
+  });
+
+  test("maintain lists every reaped job with its outcome; a cancel-flagged one ends cancelled", async (h) => {
+    const clock = fakeClock();
+    const b = await h.make({ clock: clock.now });
+    const again = await b.enqueue({ type: "a", payload: 1, max_attempts: 2, priority: 3 });
+    const last = await b.enqueue({ type: "b", payload: 2, max_attempts: 1, priority: 2 });
+    const flagged = await b.enqueue({ type: "c", payload: 3, max_attempts: 5, priority: 1 });
+    const claimed = await b.claim(3, { leaseMs: 100 });
+    assert.deepStrictEqual(claimed.map((j) => j.id), [again.id, last.id, flagged.id]);
+    assert.strictEqual(await b.cancel(flagged.id), "cancel_requested");
+    clock.advance(101);
+    const m = await b.maintain();
+    assert.strictEqual(m.reaped, 3);
+    const byId = Object.fromEntries(m.recovered.map((r) => [r.id, r]));
+    assert.deepStrictEqual(byId[again.id], {
+      id: again.id,
+      type: "a",
+      attempt: 1,
+      outcome: "pending",
+    });
+    assert.deepStrictEqual(byId[last.id], {
+      id: last.id,
+      type: "b",
+      attempt: 1,
+      outcome: "failed",
+    });
+    assert.deepStrictEqual(byId[flagged.id], {
+      id: flagged.id,
+      type: "c",
+      attempt: 1,
+      outcome: "cancelled",
+    });
+    assert.strictEqual((await b.get(flagged.id))?.status, "cancelled");
+    assert.deepStrictEqual((await b.maintain()).recovered, []);
+    const stats = await b.stats();
+    assert.deepStrictEqual(
+      [stats.pending, stats.running, stats.failed, stats.cancelled, stats.retried],
+      [1, 0, 1, 1, 1],
+    );
+    await assertStatsConsistent(b);
   });
 
   test("retries follow the backoff schedule, then the job is dead with its history; requeue revives it", async (h) => {
@@ -397,6 +442,7 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     assert.deepStrictEqual(await b.maintain(), {
       promoted: 0,
       reaped: 0,
+      recovered: [],
       next_due_at: clock.now() + 5000,
     });
     assert.deepStrictEqual((await listAll(b, "scheduled")).map((j) => j.id), [a.id, c.id]);
@@ -502,6 +548,83 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     await assert.rejects(b.enqueue({ type: "t", payload: 2, id }), InvalidInputError);
     assert.deepStrictEqual((await b.get(id))?.payload, 1);
     assert.strictEqual((await b.stats()).total, 1);
+  });
+
+  test("concurrent single enqueues succeed or fail one by one", async (h) => {
+    const b = await h.make();
+    const taken = crypto.randomUUID();
+    await b.enqueue({ type: "t", payload: 0, id: taken });
+    const fresh = crypto.randomUUID();
+    const results = await Promise.allSettled([
+      b.enqueue({ type: "t", payload: 1 }),
+      b.enqueue({ type: "t", payload: 2, id: taken }),
+      b.enqueue({ type: "t", payload: 3, id: fresh }),
+      b.enqueue({ type: "t", payload: 4, id: fresh }),
+      b.enqueue({ type: "t", payload: 5, idempotency_key: "same" }),
+      b.enqueue({ type: "t", payload: 6, idempotency_key: "same" }),
+      b.enqueue({ type: "t", payload: 7, priority: 1000 }),
+      ...Array.from({ length: 50 }, (_, i) => b.enqueue({ type: "u", payload: 10 + i })),
+    ]);
+    const [ok, dup, mine, dupMine, idem1, idem2, bad] = results;
+    assert.strictEqual(ok.status, "fulfilled");
+    assert.ok(dup.status === "rejected" && dup.reason instanceof InvalidInputError);
+    assert.ok(String((dup as PromiseRejectedResult).reason.message).includes(taken));
+    assert.deepStrictEqual(mine, { status: "fulfilled", value: { id: fresh, created: true } });
+    assert.ok(dupMine.status === "rejected" && dupMine.reason instanceof InvalidInputError);
+    assert.ok(idem1.status === "fulfilled" && idem2.status === "fulfilled");
+    assert.deepStrictEqual(idem2.value, { id: idem1.value.id, created: false });
+    assert.ok(bad.status === "rejected" && bad.reason instanceof InvalidInputError);
+    assert.ok(results.slice(7).every((r) => r.status === "fulfilled"));
+    assert.deepStrictEqual((await b.get(fresh))?.payload, 3);
+    assert.deepStrictEqual((await b.get(taken))?.payload, 0);
+    const stats = await b.stats();
+    assert.strictEqual(stats.pending, 1 + 1 + 1 + 1 + 50);
+    await assertStatsConsistent(b);
+  });
+
+  test("cancelling pending jobs anywhere in the queue keeps order and counts right", async (h) => {
+    const b = await h.make();
+    const ids: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      ids.push((await b.enqueue({ type: "q", payload: i, priority: i % 3 })).id);
+    }
+    // Middle of priority 0, the only... first of priority 2, and all of priority 1.
+    for (const i of [3, 2, 1, 4, 7]) assert.strictEqual(await b.cancel(ids[i]), "cancelled");
+    const order = (await listAll(b, "pending")).map((j) => ids.indexOf(j.id));
+    assert.deepStrictEqual(order, [5, 8, 0, 6]);
+    await assertStatsConsistent(b);
+    assert.deepStrictEqual((await b.claim(10)).map((j) => ids.indexOf(j.id)), [5, 8, 0, 6]);
+    // Requeued cancelled jobs go to the back of their priority.
+    await b.requeue(ids[3]);
+    await b.requeue(ids[1]);
+    assert.deepStrictEqual((await b.claim(10)).map((j) => ids.indexOf(j.id)), [1, 3]);
+    assert.deepStrictEqual(await b.claim(10), []);
+    await assertStatsConsistent(b);
+  });
+
+  test("pending pages stay right while jobs are claimed between them", async (h) => {
+    const b = await h.make();
+    const ids: string[] = [];
+    const inputs: EnqueueInput[] = [];
+    for (let i = 0; i < 30; i++) inputs.push({ type: i % 2 ? "odd" : "even", payload: i });
+    for (const r of await b.enqueueBatch(inputs)) ids.push(r.id);
+    const high = await b.enqueue({ type: "even", payload: "high", priority: 9 });
+    const first = await b.list({ state: "pending", limit: 10 });
+    assert.deepStrictEqual(first.jobs.map((j) => j.id), [high.id, ...ids.slice(0, 9)]);
+    // Claim the first five (the high one and four from the page): the next page goes on.
+    assert.strictEqual((await b.claim(5)).length, 5);
+    const second = await b.list({ state: "pending", limit: 10, cursor: first.next_cursor });
+    assert.deepStrictEqual(second.jobs.map((j) => j.id), ids.slice(9, 19));
+    // Claim past the cursor's job: the rest of its list follows.
+    assert.strictEqual((await b.claim(16)).length, 16);
+    const third = await b.list({ state: "pending", limit: 10, cursor: second.next_cursor });
+    assert.deepStrictEqual(third.jobs.map((j) => j.id), ids.slice(20, 30));
+    const evens = await listAll(b, "pending", "even");
+    assert.deepStrictEqual(evens.map((j) => j.id), ids.slice(20).filter((_, i) => i % 2 === 0));
+    await assert.rejects(
+      b.list({ state: "pending", cursor: first.next_cursor?.slice(0, 5) + "!" }),
+      InvalidInputError,
+    );
   });
 
   test("a batch with a taken caller-chosen id writes nothing and names the id", async (h) => {

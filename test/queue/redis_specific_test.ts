@@ -1,9 +1,11 @@
-/** RedisBroker details the shared suite can't see: gauges vs ZCARD, key layout, compactness. */
+/** RedisBroker details the shared suite can't see: gauges vs ZCARD/LLEN, key layout, compactness. */
 import assert from "node:assert/strict";
 import { redisHarness } from "./redis_harness.ts";
 import { fakeClock } from "./broker_suite.ts";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import { QueueUnavailableError } from "../../src/queue/errors.ts";
+import { pendingKey } from "../../src/queue/keys.ts";
+import { F, unpackRecord } from "../../src/queue/codec.ts";
 import { freePort } from "../helpers/redis_server.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -37,26 +39,48 @@ Deno.test({
       clock.advance(200);
       await b.maintain();
       const stats = await b.stats();
-      for (
-        const state of [
-          "pending",
-          "scheduled",
-          "running",
-          "completed",
-          "failed",
-          "cancelled",
-        ] as const
-      ) {
+      for (const state of ["scheduled", "running", "completed", "failed", "cancelled"] as const) {
         assert.strictEqual(stats[state], await h.redis.zcard(b.keys[state]), `${state} gauge`);
       }
+      // Pending: the per-priority lists, and exactly the non-empty ones in the priorities ZSET.
+      const prios = await h.redis.zrange(b.keys.priorities, 0, -1);
+      let pending = 0;
+      for (const p of prios) {
+        const len = await h.redis.llen(pendingKey(b.keys, p));
+        assert.ok(len > 0, `priority ${p} listed only while non-empty`);
+        pending += len;
+      }
+      assert.strictEqual(stats.pending, pending, "pending gauge");
       assert.strictEqual(stats.total, 40);
-      const [fresh] = await b.enqueueBatch([{ type: "email", payload: { to: "a@b.c" } }]);
-      const fields = Object.keys(await h.redis.hgetall(`${b.keys.jobPrefix}${fresh.id}`)).sort();
-      assert.deepStrictEqual(fields, ["c", "d", "m", "p", "s", "t", "to"]);
-      // Scores keep full precision at the top of the range.
-      const [top] = await b.enqueueBatch([{ type: "x", payload: 0, priority: 0 }]);
-      const score = await h.redis.zscore(b.keys.pending, top.id);
-      assert.ok(score && Number.isInteger(Number(score)) && Number(score) > 100 * 2 ** 40);
+      // One compact STRING per job: the spec's email payload fits in well under 256 bytes.
+      const payload = {
+        to: "user@example.com",
+        subject: "Welcome!",
+        body: "Thanks for signing up",
+        from: "noreply@example.com",
+      };
+      const [fresh] = await b.enqueueBatch([{ type: "email", payload }]);
+      const key = `${b.keys.jobPrefix}${fresh.id}`;
+      assert.strictEqual(key, `jq:{${h.queue}}:j:${fresh.id}`);
+      assert.strictEqual(await h.redis.type(key), "string");
+      const raw = await h.redis.getBuffer(key);
+      assert.ok(raw && raw.length < JSON.stringify(payload).length + 40, `record ${raw?.length} B`);
+      const usage = Number(await h.redis.call("MEMORY", "USAGE", key));
+      assert.ok(usage <= 320, `MEMORY USAGE ${usage}`);
+      // The payload's JSON text is stored as is (numbers keep full precision).
+      const precise = '{"big":12345678901234567890,"f":0.1000000000000000055511151231257827}';
+      const [exact] = await b.enqueueBatch([{ type: "x", payload: JSON.parse(precise) }]);
+      const record = unpackRecord(await h.redis.getBuffer(`${b.keys.jobPrefix}${exact.id}`));
+      assert.strictEqual(record?.[F.payload], JSON.stringify(JSON.parse(precise)));
+      // Lua rewrites keep it: claim, progress and complete leave the payload text alone.
+      const [mine] = (await b.claim(100)).filter((j) => j.id === exact.id);
+      assert.ok(mine);
+      await b.progress(mine.id, mine.token, 12.5);
+      await b.complete(mine.id, mine.token, { n: 1 });
+      const after = unpackRecord(await h.redis.getBuffer(`${b.keys.jobPrefix}${exact.id}`));
+      assert.strictEqual(after?.[F.payload], record?.[F.payload]);
+      assert.strictEqual(after?.[F.result], '{"n":1}');
+      assert.ok(Array.isArray(after), "the record stays an array");
     } finally {
       await h.cleanup();
     }

@@ -24,11 +24,13 @@ Deno.test({
       await b.complete(done.id, j1.token, { big: "result" });
       await b.fail(dead.id, j2.token, { message: "x", retryable: true, retry_delay_ms: 0 });
       await b.cancel(gone.id);
-      // Backstop TTL on finished hashes and the idempotency key.
-      const ttl = await h.redis.pttl(`jq:{${h.queue}}:job:${done.id}`);
-      assert.ok(ttl > 1000, `finished job hash has a TTL (${ttl})`);
-      assert.ok((await h.redis.pttl(`jq:{${h.queue}}:idem:k1`)) > 1000);
-      assert.strictEqual(await h.redis.pttl(`jq:{${h.queue}}:job:${stays.id}`), -1);
+      // Backstop TTL on finished records and the idempotency key.
+      for (const id of [done.id, dead.id, gone.id]) {
+        const ttl = await h.redis.pttl(`jq:{${h.queue}}:j:${id}`);
+        assert.ok(ttl > 1000, `finished job record has a TTL (${ttl})`);
+      }
+      assert.ok((await h.redis.pttl(`jq:{${h.queue}}:i:k1`)) > 1000);
+      assert.strictEqual(await h.redis.pttl(`jq:{${h.queue}}:j:${stays.id}`), -1);
 
       clock.advance(999);
       await b.maintain();
@@ -50,9 +52,8 @@ Deno.test({
       const left = (await h.keys()).filter((k) => k !== `${p}wake`);
       assert.deepStrictEqual(left, [
         `${p}events`,
-        `${p}job:${stays.id}`,
+        `${p}j:${stays.id}`,
         `${p}scheduled`,
-        `${p}seq`,
         `${p}stats`,
       ]);
       // The idempotency key is free again.

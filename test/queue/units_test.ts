@@ -1,8 +1,22 @@
-/** Pure helpers of the queue core: URL parsing, cursors, codec, error mapping. */
+/** Pure helpers of the queue core: URL parsing, cursors, record codec, error mapping. */
 import assert from "node:assert/strict";
 import { clusterNodes, toQueueError } from "../../src/queue/connect.ts";
-import { decodeCursor, encodeCursor } from "../../src/queue/list_cursor.ts";
-import { decodeJob } from "../../src/queue/codec.ts";
+import {
+  decodeCursor,
+  decodePendingCursor,
+  encodeCursor,
+  encodePendingCursor,
+} from "../../src/queue/list_cursor.ts";
+import {
+  decodeJob,
+  F,
+  pack,
+  type Packed,
+  packNewRecord,
+  RECORD_FIELDS,
+  unpack,
+  unpackRecord,
+} from "../../src/queue/codec.ts";
 import { mapScriptError } from "../../src/queue/scripts.ts";
 import {
   InvalidInputError,
@@ -32,22 +46,154 @@ Deno.test("cursors round-trip and reject garbage", () => {
   assert.throws(() => decodeCursor(btoa("abc:1")), InvalidInputError);
 });
 
-Deno.test("decodeJob maps short fields and tolerates odd values", () => {
-  assert.strictEqual(decodeJob("x", {}), null);
-  const job = decodeJob("x", {
-    t: "t",
-    d: "not json",
-    s: "weird",
-    c: "0",
-    eh: '[[1,"m",0],"junk"]',
-    bo: JSON.stringify({ kind: "exponential", base_ms: 1, factor: 2, max_ms: 10, jitter: 0 }),
-  });
+Deno.test("decodeJob reads records and tolerates odd values", () => {
+  assert.strictEqual(decodeJob("x", null), null);
+  assert.strictEqual(decodeJob("x", new Uint8Array()), null);
+  assert.strictEqual(decodeJob("x", new Uint8Array([0xc1])), null, "unsupported type");
+  assert.strictEqual(decodeJob("x", pack(7)), null, "not a record");
+  assert.strictEqual(decodeJob("x", pack([1, 2])), null, "no type");
+  const bo = { kind: "exponential", base_ms: 1, factor: 2, max_ms: 10, jitter: 0 };
+  const r: Packed[] = new Array(RECORD_FIELDS).fill(false);
+  r[F.type] = "t";
+  r[F.payload] = "not json";
+  r[F.state] = 99;
+  r[F.createdAt] = 0;
+  r[F.history] = [[1, "m", 0], "junk"];
+  r[F.backoff] = JSON.stringify(bo);
+  r[F.cancel] = true;
+  r[F.progress] = "42";
+  const job = decodeJob("x", pack(r));
   assert.ok(job);
   assert.strictEqual(job.payload, "not json");
   assert.strictEqual(job.status, "pending");
   assert.strictEqual(job.error_history.length, 2);
+  assert.strictEqual(job.error_history[1].message, "");
   assert.strictEqual(job.backoff?.kind, "exponential");
   assert.strictEqual(job.lease_expires_at, null);
+  assert.strictEqual(job.cancel_requested, true);
+  assert.strictEqual(job.progress, 42);
+  assert.strictEqual(job.max_attempts, 1, "absent max attempts");
+  // Lua packs a table with holes as a map with integer keys.
+  const asMap = pack({
+    "1": "t",
+    "2": "[1]",
+    "7": 2,
+    "14": 99,
+    "16": { "1": [1, "e", 5] },
+    "x": 1,
+  });
+  const running = decodeJob("y", asMap);
+  assert.strictEqual(running?.status, "running");
+  assert.deepStrictEqual(running?.payload, [1]);
+  assert.strictEqual(running?.lease_expires_at, new Date(99).toISOString());
+  assert.deepStrictEqual(running?.error_history.map((e) => e.message), ["e"]);
+  assert.deepStrictEqual(unpackRecord(pack("str")), null);
+});
+
+Deno.test("msgpack round-trips every width the records use", () => {
+  const values: Packed[] = [
+    null,
+    true,
+    false,
+    0,
+    127,
+    128,
+    255,
+    256,
+    65535,
+    65536,
+    2 ** 32 - 1,
+    2 ** 32,
+    1_800_000_000_000,
+    Number.MAX_SAFE_INTEGER,
+    -1,
+    -32,
+    -33,
+    -(2 ** 31),
+    -(2 ** 31) - 1,
+    0.5,
+    -1.25,
+    2 ** 64,
+    "",
+    "a".repeat(31),
+    "b".repeat(32),
+    "c".repeat(255),
+    "d".repeat(256),
+    "e".repeat(65536),
+    "é漢😀",
+    [],
+    Array.from({ length: 16 }, (_, i) => i),
+    Array.from({ length: 70000 }, () => 1),
+    { a: 1, b: [true, null] },
+    Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i])),
+    Object.fromEntries(Array.from({ length: 70000 }, (_, i) => [`${i}`, 0])),
+  ];
+  for (const v of values) {
+    const out = unpack(pack(v));
+    assert.deepStrictEqual(out, v, `round trip of ${JSON.stringify(v)?.slice(0, 40)}`);
+  }
+  // Widths other encoders use: float32, int8/16/64, uint widths as given, str/bin 8/16/32.
+  const bytes = (...b: number[]) => new Uint8Array(b);
+  assert.strictEqual(unpack(bytes(0xca, 0x3f, 0xc0, 0, 0)), 1.5);
+  assert.strictEqual(unpack(bytes(0xd0, 0xff)), -1);
+  assert.strictEqual(unpack(bytes(0xd1, 0xff, 0xfe)), -2);
+  assert.strictEqual(unpack(bytes(0xd3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfd)), -3);
+  assert.strictEqual(unpack(bytes(0xc4, 1, 0x41)), "A");
+  assert.strictEqual(unpack(bytes(0xc5, 0, 1, 0x42)), "B");
+  assert.strictEqual(unpack(bytes(0xc6, 0, 0, 0, 1, 0x43)), "C");
+  assert.deepStrictEqual(unpack(bytes(0xdd, 0, 0, 0, 1, 1)), [1]);
+  assert.deepStrictEqual(unpack(bytes(0xdf, 0, 0, 0, 1, 0xa1, 0x6b, 2)), { k: 2 });
+  // Raw bytes (a packed record inside the enqueue batch) travel as msgpack str.
+  for (const n of [3, 300, 70000]) {
+    assert.strictEqual(unpack(pack(new Uint8Array(n).fill(0x61))), "a".repeat(n));
+  }
+  assert.throws(() => unpack(bytes(0xd9, 5, 0x41)), /truncated/);
+  assert.throws(() => unpack(bytes(1, 2)), /trailing/);
+  assert.throws(() => unpack(bytes(0xc1)), /unsupported/);
+});
+
+Deno.test("packNewRecord: pending, scheduled, and with backoff and idempotency key", () => {
+  const base = {
+    type: "email",
+    payload: '{"to":"a@b.c"}',
+    priority: 5,
+    maxAttempts: 3,
+    timeoutMs: 300000,
+    createdAt: 1_800_000_000_000,
+    dueAt: 0,
+    backoff: "",
+    idempotencyKey: "",
+  };
+  const pending = unpack(packNewRecord(base)) as Packed[];
+  assert.deepStrictEqual(pending, ["email", '{"to":"a@b.c"}', 5, 3, 300000, 1_800_000_000_000, 0]);
+  const later = unpackRecord(packNewRecord({ ...base, dueAt: 1_800_000_001_000 }))!;
+  assert.strictEqual(later[F.state], 1);
+  assert.strictEqual(later[F.scheduledFor], 1_800_000_001_000);
+  assert.strictEqual(later.length, F.scheduledFor + 1);
+  const full = unpackRecord(packNewRecord({ ...base, backoff: "{}", idempotencyKey: "k" }))!;
+  assert.strictEqual(full.length, RECORD_FIELDS);
+  assert.strictEqual(full[F.scheduledFor], false);
+  assert.strictEqual(full[F.backoff], "{}");
+  assert.strictEqual(full[F.idempotencyKey], "k");
+  const job = decodeJob("id", packNewRecord({ ...base, idempotencyKey: "k" }));
+  assert.strictEqual(job?.backoff, null);
+  assert.strictEqual(job?.scheduled_for, null);
+  assert.strictEqual(job?.timeout_ms, 300000);
+});
+
+Deno.test("pending cursors round-trip and reject garbage", () => {
+  const id = crypto.randomUUID();
+  const position = { priority: 100, index: 12345, id };
+  assert.deepStrictEqual(decodePendingCursor(encodePendingCursor(position)), position);
+  assert.throws(() => decodePendingCursor("%%%"), InvalidInputError);
+  assert.throws(
+    () => decodePendingCursor(encodeCursor({ score: "5", skip: 1 })),
+    InvalidInputError,
+  );
+  assert.throws(
+    () => decodePendingCursor(encodePendingCursor({ ...position, id: "nope" })),
+    InvalidInputError,
+  );
 });
 
 Deno.test("script errors map to typed errors; connection errors to QueueUnavailableError", () => {

@@ -1,67 +1,78 @@
--- claim.lua: moves up to N ready jobs from pending to running under fresh leases.
+-- claim.lua: moves up to N ready jobs from pending to running under fresh
+-- leases: highest priority first (the priorities ZSET), FIFO within a
+-- priority (LPOP from its list).
 --
--- KEYS[1] pending ZSET
+-- KEYS[1] priorities ZSET (priorities with a non-empty pending list)
 -- KEYS[2] running ZSET (score = lease expiry ms)
 -- KEYS[3] stats HASH
 -- KEYS[4] wake LIST
 -- KEYS[5] events STREAM
 --
--- ARGV[1] jobPrefix (job hashes are jobPrefix .. id, same hash tag)
+-- ARGV[1] jobPrefix (job records are jobPrefix .. id, same hash tag)
 -- ARGV[2] max jobs to claim
 -- ARGV[3] now, epoch ms
 -- ARGV[4] lease ms
 -- ARGV[5] token base (random); job i gets token base .. ":" .. i
 -- ARGV[6] events MAXLEN (0 = no events)
+-- ARGV[7] pendingPrefix (pending LISTs are pendingPrefix .. priority, same hash tag)
 --
--- Returns a flat array, 11 entries per job:
---   id, type, payload, priority, attempt, max_attempts, timeout_ms, token,
---   lease_expires_at, backoff JSON ("" if none), created_at
+-- Returns a flat array, 2 entries per job: id, the job's packed record as
+-- updated (state running, attempts, started, lease token and expiry).
 -- No error codes.
 
+local prios = redis.call("ZRANGE", KEYS[1], 0, -1, "REV")
+-- Idle runners call this constantly: an empty claim costs one command, no more.
+if #prios == 0 then return {} end
 local now = tonumber(ARGV[3])
 local expiry = now + tonumber(ARGV[4])
-local popped = redis.call("ZPOPMIN", KEYS[1], ARGV[2])
--- Idle runners call this constantly: an empty claim costs one command, no more.
-if #popped == 0 then return {} end
+local need = tonumber(ARGV[2])
+local drained = {}
 local out = {}
 local n = 0
 local runningArgs = {}
 local byType = {}
-for i = 1, #popped, 2 do
-  local id = popped[i]
-  local key = ARGV[1] .. id
-  local f = redis.call("HMGET", key, "t", "d", "p", "m", "to", "bo", "c", "a")
-  -- A hash can only be missing if something deleted it behind our back; skip it.
-  if f[1] then
-    n = n + 1
-    local token = ARGV[5] .. ":" .. n
-    local attempt = (tonumber(f[8]) or 0) + 1
-    redis.call("HSET", key, "a", attempt, "s", "running", "st", now, "lt", token, "le", expiry)
-    runningArgs[#runningArgs + 1] = expiry
-    runningArgs[#runningArgs + 1] = id
-    byType[f[1]] = (byType[f[1]] or 0) + 1
-    emit(KEYS[5], ARGV[6], "ev", "started", "id", id, "t", f[1], "a", attempt,
-      "q", now - tonumber(f[7]))
-    local base = #out
-    out[base + 1] = id
-    out[base + 2] = f[1]
-    out[base + 3] = f[2]
-    out[base + 4] = f[3]
-    out[base + 5] = attempt
-    out[base + 6] = f[4]
-    out[base + 7] = f[5]
-    out[base + 8] = token
-    out[base + 9] = expiry
-    out[base + 10] = f[6] or ""
-    out[base + 11] = f[7]
+for _, p in ipairs(prios) do
+  if need <= 0 then break end
+  local list = ARGV[7] .. p
+  local ids = redis.call("LPOP", list, need)
+  if (not ids) or #ids < need or redis.call("LLEN", list) == 0 then
+    drained[#drained + 1] = p
+  end
+  if ids then
+    need = need - #ids
+    for _, id in ipairs(ids) do
+      local key = ARGV[1] .. id
+      local job = load(key)
+      -- Only a pending record is claimed: an id whose job is gone or moved on
+      -- (which the scripts never leave behind) is dropped, never run twice.
+      if job and job[F_STATE] == PENDING then
+        n = n + 1
+        local attempt = (job[F_ATTEMPTS] or 0) + 1
+        job[F_ATTEMPTS] = attempt
+        job[F_STATE] = RUNNING
+        job[F_STARTED] = sinceCreated(job, now)
+        job[F_TOKEN] = ARGV[5] .. ":" .. n
+        job[F_LEASE] = expiry
+        local packed = packJob(job)
+        redis.call("SET", key, packed)
+        runningArgs[#runningArgs + 1] = expiry
+        runningArgs[#runningArgs + 1] = id
+        tally(byType, job[F_TYPE])
+        emit(KEYS[5], ARGV[6], "ev", "started", "id", id, "t", job[F_TYPE], "a", attempt,
+          "q", job[F_STARTED])
+        out[#out + 1] = id
+        out[#out + 1] = packed
+      end
+    end
   end
 end
+if #drained > 0 then callChunked("ZREM", KEYS[1], drained) end
 callChunked("ZADD", KEYS[2], runningArgs)
 statBatch(KEYS[3], "pending", byType, -1)
 statBatch(KEYS[3], "running", byType, 1)
 -- Chain wake: work is left, so let another idle runner take it; with nothing
 -- left, drop stale markers so idle runners don't spin on empty claims.
-if redis.call("ZCARD", KEYS[1]) > 0 then
+if #prios > #drained then
   wake(KEYS[4])
 else
   redis.call("DEL", KEYS[4])

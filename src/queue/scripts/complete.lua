@@ -1,13 +1,14 @@
 -- complete.lua: marks running jobs completed with their results, each only if
--- its lease holds. One call acks a whole batch: per job the hash is updated
--- and an event written; set moves and counters are one command per batch.
+-- its lease holds. One call acks a whole batch: per job the record is
+-- rewritten (with its backstop TTL in the same SET) and an event written; set
+-- moves and counters are one command per batch.
 --
 -- KEYS[1] running ZSET
 -- KEYS[2] completed ZSET (score = finish ms)
 -- KEYS[3] stats HASH
 -- KEYS[4] events STREAM
 --
--- ARGV[1] jobPrefix (job hashes are jobPrefix .. id, same hash tag)
+-- ARGV[1] jobPrefix (job records are jobPrefix .. id, same hash tag)
 -- ARGV[2] now, epoch ms
 -- ARGV[3] ttl ms of a finished job (retention + slack; backstop expiry)
 -- ARGV[4] events MAXLEN (0 = no events)
@@ -26,20 +27,24 @@ local byType = {}
 for i = 6, #ARGV, 3 do
   local id = ARGV[i]
   local key = ARGV[1] .. id
-  local f = redis.call("HMGET", key, "s", "lt", "t", "a", "st", "ik")
-  if f[1] == "running" and f[2] == ARGV[i + 1] then
-    redis.call("HSET", key, "r", ARGV[i + 2], "s", "completed", "ft", now)
-    redis.call("HDEL", key, "lt", "le", "pg")
-    -- Backstop expiry (maintain deletes it at retention); the idempotency key
-    -- lives as long as the job it points at.
-    redis.call("PEXPIRE", key, ttl)
-    if f[6] then redis.call("PEXPIRE", ARGV[5] .. f[6], ttl) end
-    emit(KEYS[4], ARGV[4], "ev", "completed", "id", id, "t", f[3], "a", f[4],
-      "dur", now - tonumber(f[5]))
+  local job = load(key)
+  if job and job[F_STATE] == RUNNING and job[F_TOKEN] == ARGV[i + 1] then
+    local dur = runningFor(job, now)
+    job[F_RESULT] = ARGV[i + 2]
+    job[F_STATE] = COMPLETED
+    job[F_FINISHED] = sinceCreated(job, now)
+    job[F_TOKEN] = false
+    job[F_LEASE] = false
+    job[F_PROGRESS] = false
+    save(key, job, ttl)
+    -- The idempotency key lives as long as the job it points at.
+    if job[F_IDEM] then redis.call("PEXPIRE", ARGV[5] .. job[F_IDEM], ttl) end
+    emit(KEYS[4], ARGV[4], "ev", "completed", "id", id, "t", job[F_TYPE], "a", job[F_ATTEMPTS],
+      "dur", dur)
     ids[#ids + 1] = id
     doneArgs[#doneArgs + 1] = now
     doneArgs[#doneArgs + 1] = id
-    byType[f[3]] = (byType[f[3]] or 0) + 1
+    tally(byType, job[F_TYPE])
     out[#out + 1] = 1
   else
     out[#out + 1] = 0

@@ -1,106 +1,94 @@
 -- enqueue.lua: adds one or many jobs as pending (or scheduled when they have a
--- due time), in one atomic call. A batch costs a few commands per job (HSET,
--- XADD) plus a few per call (sequence, ZADD, counters, wake marker).
+-- due time), in one atomic call. The caller packs each job's record (codec.ts)
+-- and the whole batch into one argument, so a job costs one SET and one XADD
+-- here; list pushes, the scheduled ZADD, counters and the wake marker are a
+-- few commands per call.
 --
--- KEYS[1] pending ZSET
+-- KEYS[1] priorities ZSET (priorities with a non-empty pending list)
 -- KEYS[2] scheduled ZSET
 -- KEYS[3] stats HASH
--- KEYS[4] seq STRING counter
--- KEYS[5] wake LIST
--- KEYS[6] events STREAM
+-- KEYS[4] wake LIST
+-- KEYS[5] events STREAM
 --
--- ARGV[1] jobPrefix (job hashes are jobPrefix .. id, same hash tag)
+-- ARGV[1] jobPrefix (job records are jobPrefix .. id, same hash tag)
 -- ARGV[2] idempotencyPrefix (idempotency STRING keys, same hash tag)
--- ARGV[3] now, epoch ms
+-- ARGV[3] pendingPrefix (pending LISTs are pendingPrefix .. priority, same hash tag)
 -- ARGV[4] retention ms (lifetime of an idempotency key)
 -- ARGV[5] events MAXLEN (0 = no events)
--- ARGV[6] maxPriority
--- ARGV[7..] 10 values per job:
---   id (UUID), type, payload JSON text, priority (0..maxPriority), max attempts,
---   timeout ms, due time epoch ms ("0" = ready now), backoff JSON or "",
---   idempotency key or "", "1" when the id was chosen by the caller (checked
---   for collisions) or "0" when freshly generated (a random UUID)
+-- ARGV[6] "1" strict: a taken caller-chosen id refuses the whole call (JQ_EXISTS,
+--         nothing written); "0": only that job is refused (code 2), the others
+--         are written (independent single enqueues sharing one call)
+-- ARGV[7] the jobs, MessagePack: an array with one array per job:
+--   [id (UUID), type, priority (0..100), due time epoch ms (0 = ready now),
+--   idempotency key or "", true when the id was chosen by the caller (checked
+--   for collisions) or false when freshly generated (a random UUID), the packed
+--   record (state pending, or scheduled with its due time)]
 --
--- Returns a flat array, 2 entries per job: {id, 1} when created,
--- {existing id, 0} when the idempotency key matched.
--- Error codes: JQ_EXISTS <id> (a job with a caller-chosen id already exists);
--- then nothing at all was written.
+-- Returns one entry per job: 1 when created, the existing job's id when the
+-- idempotency key matched, 2 when a caller-chosen id is taken (non-strict only).
+-- Error codes: JQ_EXISTS <id> (strict: a job with a caller-chosen id already
+-- exists); then nothing at all was written.
 
-local N = 10
 local prefix = ARGV[1]
 local idemPrefix = ARGV[2]
-local now = tonumber(ARGV[3])
-local first = 7
+local strict = ARGV[6] == "1"
+local jobs = cmsgpack.unpack(ARGV[7])
 
--- Caller-chosen ids must be new. Checked before any write, so a refused batch
--- leaves nothing behind; a job whose idempotency key already matched is
+-- Strict: caller-chosen ids must be new, checked before any write so a refused
+-- batch leaves nothing behind; a job whose idempotency key already matched is
 -- answered from the key instead (a replay of the same request).
-for i = first, #ARGV, N do
-  if ARGV[i + 9] == "1" then
-    local ik = ARGV[i + 8]
-    if ik == "" or redis.call("EXISTS", idemPrefix .. ik) == 0 then
-      if redis.call("EXISTS", prefix .. ARGV[i]) == 1 then
-        return redis.error_reply("JQ_EXISTS " .. ARGV[i])
+if strict then
+  for _, j in ipairs(jobs) do
+    if j[6] then
+      if j[5] == "" or redis.call("EXISTS", idemPrefix .. j[5]) == 0 then
+        if redis.call("EXISTS", prefix .. j[1]) == 1 then
+          return redis.error_reply("JQ_EXISTS " .. j[1])
+        end
       end
     end
   end
 end
 
--- One sequence range for the whole batch: FIFO within a priority is kept
--- because numbers are handed out in batch order; gaps are harmless.
-local jobs = (#ARGV - first + 1) / N
-local seq = redis.call("INCRBY", KEYS[4], jobs) - jobs
-local pendingArgs = {}
+local pending = {}
 local scheduledArgs = {}
 local pendingByType = {}
 local scheduledByType = {}
 local out = {}
+local any = false
 
-for i = first, #ARGV, N do
-  seq = seq + 1
-  local id = ARGV[i]
-  local jtype = ARGV[i + 1]
-  local priority = ARGV[i + 3]
-  local due = tonumber(ARGV[i + 6])
-  local ik = ARGV[i + 8]
+for n, j in ipairs(jobs) do
+  local id = j[1]
+  local jtype = j[2]
+  local priority = j[3]
+  local due = j[4]
+  local ik = j[5]
   local existing = nil
-  if ik ~= "" then
-    -- NX: the first enqueue wins; later ones get its id back.
-    if not redis.call("SET", idemPrefix .. ik, id, "NX", "PX", ARGV[4]) then
-      existing = redis.call("GET", idemPrefix .. ik)
-    end
-  end
+  if ik ~= "" then existing = redis.call("GET", idemPrefix .. ik) end
   if existing then
-    out[#out + 1] = existing
-    out[#out + 1] = 0
+    out[n] = existing
+  elseif (not strict) and j[6] and redis.call("EXISTS", prefix .. id) == 1 then
+    out[n] = 2
   else
-    local fields = { "t", jtype, "d", ARGV[i + 2], "p", priority, "m", ARGV[i + 4], "c",
-      ARGV[3], "to", ARGV[i + 5] }
-    if ARGV[i + 7] ~= "" then fields[#fields + 1] = "bo"; fields[#fields + 1] = ARGV[i + 7] end
-    if ik ~= "" then fields[#fields + 1] = "ik"; fields[#fields + 1] = ik end
-    if due > now then
-      fields[#fields + 1] = "s"; fields[#fields + 1] = "scheduled"
-      fields[#fields + 1] = "sf"; fields[#fields + 1] = ARGV[i + 6]
-      redis.call("HSET", prefix .. id, unpack(fields))
-      scheduledArgs[#scheduledArgs + 1] = ARGV[i + 6]
+    -- The first enqueue with a key wins; later ones get its id back.
+    if ik ~= "" then redis.call("SET", idemPrefix .. ik, id, "PX", ARGV[4]) end
+    redis.call("SET", prefix .. id, j[7])
+    if due > 0 then
+      scheduledArgs[#scheduledArgs + 1] = due
       scheduledArgs[#scheduledArgs + 1] = id
-      scheduledByType[jtype] = (scheduledByType[jtype] or 0) + 1
+      tally(scheduledByType, jtype)
     else
-      fields[#fields + 1] = "s"; fields[#fields + 1] = "pending"
-      redis.call("HSET", prefix .. id, unpack(fields))
-      pendingArgs[#pendingArgs + 1] = pendingScore(ARGV[6], priority, seq)
-      pendingArgs[#pendingArgs + 1] = id
-      pendingByType[jtype] = (pendingByType[jtype] or 0) + 1
+      group(pending, priority, id)
+      tally(pendingByType, jtype)
+      any = true
     end
-    emit(KEYS[6], ARGV[5], "ev", "enqueued", "id", id, "t", jtype, "p", priority)
-    out[#out + 1] = id
-    out[#out + 1] = 1
+    emit(KEYS[5], ARGV[5], "ev", "enqueued", "id", id, "t", jtype, "p", priority)
+    out[n] = 1
   end
 end
 
-callChunked("ZADD", KEYS[1], pendingArgs)
+pushPendingGroups(ARGV[3], KEYS[1], pending)
 callChunked("ZADD", KEYS[2], scheduledArgs)
 statBatch(KEYS[3], "pending", pendingByType, 1)
 statBatch(KEYS[3], "scheduled", scheduledByType, 1)
-if #pendingArgs > 0 then wake(KEYS[5]) end
+if any then wake(KEYS[4]) end
 return out

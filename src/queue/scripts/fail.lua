@@ -7,7 +7,7 @@
 -- KEYS[4] cancelled ZSET (score = finish ms)
 -- KEYS[5] stats HASH
 -- KEYS[6] events STREAM
--- KEYS[7] the job HASH
+-- KEYS[7] the job record STRING
 --
 -- ARGV[1] job id
 -- ARGV[2] lease token
@@ -22,35 +22,38 @@
 --
 -- Returns "scheduled", "failed" or "cancelled"; 0 when the lease was lost (nothing changed).
 
-local f = redis.call("HMGET", KEYS[7], "s", "lt", "t", "a", "m", "st", "cx")
-if f[1] ~= "running" or f[2] ~= ARGV[2] then return 0 end
+local job = load(KEYS[7])
+if not job or job[F_STATE] ~= RUNNING or job[F_TOKEN] ~= ARGV[2] then return 0 end
 local id = ARGV[1]
-local jtype = f[3]
+local jtype = job[F_TYPE]
 local now = tonumber(ARGV[3])
-local attempt = tonumber(f[4])
-local dur = now - tonumber(f[6])
+local attempt = tonumber(job[F_ATTEMPTS])
+local dur = runningFor(job, now)
 redis.call("ZREM", KEYS[1], id)
 stat(KEYS[5], "running", jtype, -1)
-pushError(KEYS[7], attempt, ARGV[4], now, ARGV[9])
-redis.call("HDEL", KEYS[7], "pg")
+pushError(job, attempt, ARGV[4], now, ARGV[9])
 
-if f[7] == "1" then
-  finish(KEYS[7], KEYS[4], KEYS[5], "cancelled", jtype, id, now, ARGV[10], ARGV[7])
+if job[F_CANCEL] then
+  finish(KEYS[7], job, KEYS[4], KEYS[5], CANCELLED, id, now, ARGV[10], ARGV[7])
   emit(KEYS[6], ARGV[8], "ev", "cancelled", "id", id, "t", jtype, "a", attempt, "dur", dur)
   return "cancelled"
 end
-if ARGV[5] == "1" and attempt < tonumber(f[5]) then
+if ARGV[5] == "1" and attempt < tonumber(job[F_MAX]) then
   local due = now + tonumber(ARGV[6])
+  job[F_STATE] = SCHEDULED
+  job[F_SCHEDULED] = due
+  job[F_TOKEN] = false
+  job[F_LEASE] = false
+  job[F_PROGRESS] = false
+  save(KEYS[7], job)
   redis.call("ZADD", KEYS[2], due, id)
-  redis.call("HSET", KEYS[7], "s", "scheduled", "sf", due)
-  redis.call("HDEL", KEYS[7], "lt", "le")
   stat(KEYS[5], "scheduled", jtype, 1)
   redis.call("HINCRBY", KEYS[5], "retried", 1)
   emit(KEYS[6], ARGV[8], "ev", "failed", "id", id, "t", jtype, "a", attempt, "dur", dur,
     "err", ARGV[4], "retry", ARGV[6])
   return "scheduled"
 end
-finish(KEYS[7], KEYS[3], KEYS[5], "failed", jtype, id, now, ARGV[10], ARGV[7])
+finish(KEYS[7], job, KEYS[3], KEYS[5], FAILED, id, now, ARGV[10], ARGV[7])
 emit(KEYS[6], ARGV[8], "ev", "dead", "id", id, "t", jtype, "a", attempt, "dur", dur,
   "err", ARGV[4])
 return "failed"

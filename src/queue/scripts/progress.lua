@@ -1,13 +1,14 @@
 -- progress.lua: records a running job's progress, if the lease holds.
 --
--- KEYS[1] the job HASH
+-- KEYS[1] the job record STRING
 --
 -- ARGV[1] lease token
 -- ARGV[2] percent (0..100)
 --
 -- Returns 1 when recorded, 0 when the lease was lost (nothing changed).
 
-local f = redis.call("HMGET", KEYS[1], "s", "lt")
-if f[1] ~= "running" or f[2] ~= ARGV[1] then return 0 end
-redis.call("HSET", KEYS[1], "pg", ARGV[2])
+local job = load(KEYS[1])
+if not job or job[F_STATE] ~= RUNNING or job[F_TOKEN] ~= ARGV[1] then return 0 end
+job[F_PROGRESS] = tonumber(ARGV[2])
+save(KEYS[1], job)
 return 1

@@ -12,15 +12,25 @@
 -- Returns the number deleted (the caller repeats until 0). No error codes.
 
 local ids = redis.call("ZRANGE", KEYS[1], 0, tonumber(ARGV[3]) - 1)
+local byType = {}
+local unknown = 0
+local keys = {}
 for _, id in ipairs(ids) do
   local key = ARGV[1] .. id
-  local f = redis.call("HMGET", key, "t", "ik")
-  if f[1] then stat(KEYS[2], ARGV[2], f[1], -1) else redis.call("HINCRBY", KEYS[2], ARGV[2], -1) end
-  if f[2] then
-    local idem = ARGV[4] .. f[2]
-    if redis.call("GET", idem) == id then redis.call("DEL", idem) end
+  local job = load(key)
+  if job then
+    tally(byType, job[F_TYPE])
+    if job[F_IDEM] then
+      local idem = ARGV[4] .. job[F_IDEM]
+      if redis.call("GET", idem) == id then redis.call("DEL", idem) end
+    end
+  else
+    unknown = unknown + 1
   end
-  redis.call("DEL", key)
-  redis.call("ZREM", KEYS[1], id)
+  keys[#keys + 1] = key
 end
+statBatch(KEYS[2], ARGV[2], byType, -1)
+if unknown > 0 then redis.call("HINCRBY", KEYS[2], ARGV[2], -unknown) end
+for i = 1, #keys, 1000 do redis.call("DEL", unpack(keys, i, math.min(i + 999, #keys))) end
+callChunked("ZREM", KEYS[1], ids)
 return #ids

@@ -12,16 +12,20 @@
 
 local expiry = tonumber(ARGV[2]) + tonumber(ARGV[3])
 local out = {}
+local runningArgs = {}
 for i = 4, #ARGV, 2 do
   local id = ARGV[i]
   local key = ARGV[1] .. id
-  local f = redis.call("HMGET", key, "s", "lt", "cx")
-  if f[1] == "running" and f[2] == ARGV[i + 1] then
-    redis.call("HSET", key, "le", expiry)
-    redis.call("ZADD", KEYS[1], expiry, id)
-    if f[3] == "1" then out[#out + 1] = 2 else out[#out + 1] = 1 end
+  local job = load(key)
+  if job and job[F_STATE] == RUNNING and job[F_TOKEN] == ARGV[i + 1] then
+    job[F_LEASE] = expiry
+    save(key, job)
+    runningArgs[#runningArgs + 1] = expiry
+    runningArgs[#runningArgs + 1] = id
+    if job[F_CANCEL] then out[#out + 1] = 2 else out[#out + 1] = 1 end
   else
     out[#out + 1] = 0
   end
 end
+callChunked("ZADD", KEYS[1], runningArgs)
 return out
