@@ -1,8 +1,9 @@
 /**
  * Turns thread results into broker acks and lifecycle events. Completions are
- * batched into one `completeMany` per tick (at thousands of jobs per second,
- * one round trip per job would be the bottleneck); failures go one by one
- * because each carries its own retry delay and outcome.
+ * batched into one `completeMany` per task (at thousands of jobs per second,
+ * one round trip per job would be the bottleneck), and while one is in flight
+ * the next batch collects; failures go one by one because each carries its
+ * own retry delay and outcome.
  *
  * @module
  */
@@ -17,6 +18,7 @@ import {
 import { LeaseLostError } from "../queue/errors.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log.ts";
+import { nextTask } from "./messages.ts";
 
 /** A failure to record. `timedOut` adds a `timed_out` event before the outcome's. */
 export interface Failure {
@@ -81,7 +83,7 @@ export class Acker {
   }
 
   async #flush(): Promise<void> {
-    await new Promise((r) => setTimeout(r, 0)); // let this tick's results join the batch
+    await nextTask(); // let this task's results join the batch (not setTimeout(0): ~2 ms)
     while (this.#completions.length > 0) {
       const batch = this.#completions.splice(0, MAX_BATCH);
       const acks = batch.map(({ job, result }) => ({ id: job.id, token: job.token, result }));

@@ -4,6 +4,15 @@
  * interval, enforces deadlines, reacts to cancels and decides when the process
  * must end (signal, hard timeout, job or memory limits).
  *
+ * The loop is pipelined: a slot is taken by a running handler and freed as
+ * soon as its result arrives, while the ack is still on its way; the lease
+ * stays held (and renewed) until the ack is done. So the next claim overlaps
+ * the previous batch's acks instead of waiting for them. Jobs held at once
+ * (running plus acking) are capped at `MAX_HELD_FACTOR` x concurrency, so a
+ * slow Redis throttles claims instead of piling up leases. While jobs turn
+ * around fast, a claim for part of the slots waits (briefly) for the other
+ * running jobs of the batch, so the slots refill with one claim, not two.
+ *
  * A handler that ignores its AbortSignal past the grace period cannot be
  * stopped inside this process (a busy Web Worker cannot be terminated), so the
  * runner fails that job, hands the others back without charging an attempt,
@@ -25,10 +34,22 @@ import type { PoolEvents, PoolStats } from "./pool.ts";
 export const EXIT_RECYCLE = 75;
 /** Exit code after a fatal error (a thread could not load the registry, ...). */
 export const EXIT_CRASH = 1;
+/** Leases held at once (running + waiting for their ack), as a multiple of concurrency. */
+export const MAX_HELD_FACTOR = 2;
+/**
+ * Average claim-to-result time (ms) under which jobs count as fast: the loop
+ * then lets the rest of a batch come back (at most this long) before claiming,
+ * so claims stay whole batches instead of one per thread's share.
+ */
+export const FAST_TURNAROUND_MS = 2;
+/** Weight of the newest result in that average. */
+const TURNAROUND_WEIGHT = 0.05;
 
 /** What the runner needs from a thread pool. */
 export interface JobPool {
   dispatch(job: RunRequest): void;
+  /** Sends dispatched jobs to their threads now instead of at the end of the task. */
+  flush(): void;
   abort(ids: string[], reason: AbortReason): void;
   threadmates(id: string): string[];
   stats(): PoolStats;
@@ -69,10 +90,11 @@ interface Held {
   job: ClaimedJob;
   startedAt: number;
   timeoutMs: number;
-  deadline?: ReturnType<typeof setTimeout>;
+  /** Epoch ms at which the job times out (checked by the runner's one deadline timer). */
+  deadlineAt: number;
   grace?: ReturnType<typeof setTimeout>;
   aborted: AbortReason | null;
-  /** A result arrived; the ack is on its way. */
+  /** A result arrived (or the job was handed back): its slot is free, the ack is on its way. */
   settled: boolean;
   lost: boolean;
 }
@@ -103,7 +125,15 @@ export class Runner {
   readonly #o: Required<Omit<RunnerOptions, "pool">>;
   readonly #pool: JobPool;
   readonly #acker: Acker;
+  /** Every lease this process holds, from claim until acked or released. */
   readonly #held = new Map<string, Held>();
+  /** Held jobs not settled yet: the handlers taking a slot. */
+  #active = 0;
+  /** Moving average of claim-to-result time (ms); starts "slow". */
+  #turnaroundMs = FAST_TURNAROUND_MS;
+  /** One timer for every job's deadline, armed for the earliest one. */
+  #deadlineTimer?: ReturnType<typeof setTimeout>;
+  #deadlineTimerAt = Infinity;
   /** Aborts blocking waits when the runner must stop claiming. */
   readonly #stopClaiming = new AbortController();
   #stopMode: StopMode | null = null;
@@ -183,6 +213,7 @@ export class Runner {
       await this.#drain();
     } finally {
       clearInterval(this.#renewTimer);
+      clearTimeout(this.#deadlineTimer);
       await unsubscribe().catch(() => {});
       this.#pool.close();
     }
@@ -201,12 +232,33 @@ export class Runner {
     this.#wakeSlotWaiters();
   }
 
+  /** Slots a claim may fill now: free handler slots, within the cap on held leases. */
+  #freeSlots(): number {
+    const { concurrency } = this.#o;
+    return Math.min(
+      concurrency - this.#active,
+      concurrency * MAX_HELD_FACTOR - this.#held.size,
+    );
+  }
+
+  /** How many jobs to claim now (free slots, within the job limit). */
+  #claimable(): number {
+    const { maxJobs } = this.#o;
+    const free = this.#freeSlots();
+    return maxJobs > 0 ? Math.min(free, maxJobs - this.#claimedTotal) : free;
+  }
+
   async #claimLoop(): Promise<void> {
-    const { broker, concurrency, leaseMs, maxJobs } = this.#o;
+    const { broker, leaseMs, maxJobs } = this.#o;
     while (this.#stopMode === null) {
       await this.#maintainIfDue();
-      let free = concurrency - this.#held.size;
-      if (maxJobs > 0) free = Math.min(free, maxJobs - this.#claimedTotal);
+      let free = this.#claimable();
+      if (free > 0 && this.#active >= free && this.#turnaroundMs < FAST_TURNAROUND_MS) {
+        // Fast jobs, and at least as many still running as there are free
+        // slots: the rest of the batch is about to come back. Refill with it.
+        await this.#sleepUntil(Date.now() + FAST_TURNAROUND_MS);
+        free = this.#claimable();
+      }
       if (free > 0 && this.#stopMode === null) {
         let jobs: ClaimedJob[];
         try {
@@ -219,6 +271,10 @@ export class Runner {
         }
         this.#claimedTotal += jobs.length;
         for (const job of jobs) this.#start(job);
+        // The claim is the batch: send it now, then do the per-job bookkeeping
+        // (events, logs) while the threads already run it.
+        this.#pool.flush();
+        this.#emitStarted(jobs);
         if (maxJobs > 0 && this.#claimedTotal >= maxJobs) {
           this.#o.log.info("job limit reached", { max_jobs: maxJobs });
           this.#stop("recycle");
@@ -226,7 +282,7 @@ export class Runner {
         }
         if (jobs.length === free) continue; // maybe more are ready
       }
-      if (this.#held.size >= concurrency) {
+      if (this.#freeSlots() <= 0) {
         // Full: wake on a free slot, or when maintenance is due.
         await this.#sleepUntil(this.#lastMaintain + this.#o.maintainIntervalMs);
       } else await this.#waitForWork();
@@ -293,20 +349,14 @@ export class Runner {
       job,
       startedAt: now,
       timeoutMs,
+      deadlineAt: now + timeoutMs,
       aborted: null,
       settled: false,
       lost: false,
     };
-    held.deadline = setTimeout(() => this.#abort(held, "timeout"), timeoutMs);
     this.#held.set(job.id, held);
-    this.#o.bus.emit({
-      kind: "started",
-      job_id: job.id,
-      type: job.type,
-      at: now,
-      attempt: job.attempt,
-      queued_ms: Math.max(0, now - job.created_at),
-    });
+    this.#active++;
+    this.#armDeadlineTimer(held.deadlineAt);
     this.#pool.dispatch({
       id: job.id,
       type: job.type,
@@ -316,11 +366,54 @@ export class Runner {
     });
   }
 
+  /** `started` events of a claimed batch (after dispatch: they are not on the handlers' path). */
+  #emitStarted(jobs: ClaimedJob[]): void {
+    for (const job of jobs) {
+      const held = this.#held.get(job.id);
+      if (!held) continue;
+      this.#o.bus.emit({
+        kind: "started",
+        job_id: job.id,
+        type: job.type,
+        at: held.startedAt,
+        attempt: job.attempt,
+        queued_ms: Math.max(0, held.startedAt - job.created_at),
+      });
+    }
+  }
+
+  /**
+   * Makes sure the deadline timer fires by `at`. One timer serves every job
+   * (a timer per job cost a setTimeout and a clearTimeout each): it is only
+   * re-armed when a job's deadline is earlier than the armed one, and when it
+   * fires it times out what is due and re-arms for the earliest deadline left.
+   */
+  #armDeadlineTimer(at: number): void {
+    if (at >= this.#deadlineTimerAt) return;
+    clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimerAt = at;
+    // Clamped: a longer delay would overflow and fire at once (re-armed then, never spun).
+    const delay = Math.min(Math.max(0, at - Date.now()), 0x7fffffff);
+    this.#deadlineTimer = setTimeout(() => this.#checkDeadlines(), delay);
+  }
+
+  #checkDeadlines(): void {
+    this.#deadlineTimer = undefined;
+    this.#deadlineTimerAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const held of this.#held.values()) {
+      if (held.settled || held.aborted !== null) continue;
+      if (held.deadlineAt <= now) this.#abort(held, "timeout");
+      else if (held.deadlineAt < next) next = held.deadlineAt;
+    }
+    if (next !== Infinity) this.#armDeadlineTimer(next);
+  }
+
   /** Fires a job's AbortSignal; past the grace period a handler still running forces a recycle. */
   #abort(held: Held, reason: AbortReason): void {
     if (held.settled || held.aborted !== null) return;
     held.aborted = reason;
-    clearTimeout(held.deadline);
     this.#pool.abort([held.job.id], reason);
     if (reason === "shutdown") return; // the drain decides what happens next
     if (reason === "timeout") {
@@ -379,21 +472,30 @@ export class Runner {
     for (const h of list) this.#release(h.job.id);
   }
 
+  /** The handler is done (or given up on): frees its slot; the lease stays held until acked. */
   #settle(held: Held): void {
+    if (held.settled) return;
     held.settled = true;
-    clearTimeout(held.deadline);
+    this.#active--;
     clearTimeout(held.grace);
+    this.#wakeSlotWaiters();
   }
 
-  /** Frees a job's slot. */
+  /** Drops a job's lease from this process (acked, released or given up). */
   #release(id: string): void {
-    if (this.#held.delete(id)) this.#wakeSlotWaiters();
+    const held = this.#held.get(id);
+    if (!held) return;
+    this.#settle(held);
+    this.#held.delete(id);
+    this.#wakeSlotWaiters();
   }
 
   #onResults(results: RunResult[]): void {
+    const now = Date.now();
     for (const r of results) {
       const held = this.#held.get(r.id);
       if (!held || held.settled) continue; // already failed hard or released
+      this.#turnaroundMs += (now - held.startedAt - this.#turnaroundMs) * TURNAROUND_WEIGHT;
       this.#settle(held);
       const { job, startedAt } = held;
       if (held.lost) {

@@ -17,6 +17,7 @@
  */
 import { ConfigError, loadConfig, processEnv } from "../config.ts";
 import { createLogger } from "../log.ts";
+import { bufferedSink } from "./log_sink.ts";
 import { runWorkerProcess } from "./process.ts";
 
 /** Short worker flags -> the shared config's long ones. */
@@ -39,7 +40,9 @@ export function normalizeWorkerArgs(args: string[]): string[] {
 }
 
 if (import.meta.main) {
-  const log = createLogger({ fields: { role: "worker", pid: Deno.pid } });
+  // Per-job lifecycle lines leave in one write per task, not one each.
+  const out = bufferedSink();
+  const log = createLogger({ fields: { role: "worker", pid: Deno.pid }, sink: out.sink });
   let code: number;
   try {
     const config = loadConfig(normalizeWorkerArgs(Deno.args), processEnv());
@@ -64,5 +67,6 @@ if (import.meta.main) {
     code = error instanceof ConfigError ? 2 : 1;
   }
   // Exit explicitly: a thread stuck in a loop would otherwise keep the process alive.
+  out.flush();
   Deno.exit(code);
 }

@@ -1,0 +1,228 @@
+/**
+ * The runner's pipelined claim loop, against an in-memory broker and pool:
+ * a slot frees when the handler's result arrives while its ack is still in
+ * flight, the lease stays held (and renewed) until the ack is done, held
+ * leases are capped at MAX_HELD_FACTOR x concurrency, a graceful stop still
+ * waits for every ack, and one deadline timer times jobs out in order.
+ */
+import assert from "node:assert/strict";
+import type { Broker } from "../../src/queue/broker.ts";
+import type { ClaimedJob, Lease } from "../../src/queue/job.ts";
+import { EventBus } from "../../src/events/bus.ts";
+import { createLogger } from "../../src/log.ts";
+import { type JobPool, MAX_HELD_FACTOR, Runner } from "../../src/worker/runner.ts";
+import type { PoolEvents } from "../../src/worker/pool.ts";
+import type { AbortReason, RunRequest } from "../../src/worker/messages.ts";
+
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await tick(2);
+  }
+}
+
+function job(i: number, timeoutMs = 0): ClaimedJob {
+  return {
+    id: `job-${i}`,
+    type: "t",
+    payload: { i },
+    priority: 0,
+    attempt: 1,
+    max_attempts: 3,
+    timeout_ms: timeoutMs,
+    token: `tok-${i}`,
+    lease_expires_at: Date.now() + 60_000,
+    backoff: null,
+    created_at: Date.now(),
+  };
+}
+
+/** An in-memory broker: a list of ready jobs; completeMany waits while `acksHeld`. */
+class FakeBroker {
+  readonly queue = "fake";
+  ready: ClaimedJob[] = [];
+  claims: number[] = [];
+  completed: string[] = [];
+  failed: Array<{ id: string; message: string }> = [];
+  renewed: string[][] = [];
+  acksHeld = false;
+  #ackWaiters: Array<() => void> = [];
+  #wake: Array<() => void> = [];
+
+  add(...jobs: ClaimedJob[]): void {
+    this.ready.push(...jobs);
+    for (const w of this.#wake.splice(0)) w();
+  }
+  releaseAcks(): void {
+    this.acksHeld = false;
+    for (const w of this.#ackWaiters.splice(0)) w();
+  }
+  claim(max: number): Promise<ClaimedJob[]> {
+    this.claims.push(max);
+    return Promise.resolve(this.ready.splice(0, max));
+  }
+  async completeMany(acks: Array<Lease & { result: unknown }>): Promise<boolean[]> {
+    while (this.acksHeld) await new Promise<void>((r) => this.#ackWaiters.push(r));
+    this.completed.push(...acks.map((a) => a.id));
+    return acks.map(() => true);
+  }
+  fail(id: string, _token: string, f: { message: string }): Promise<string> {
+    this.failed.push({ id, message: f.message });
+    return Promise.resolve("scheduled");
+  }
+  renew(leases: Lease[]): Promise<string[]> {
+    this.renewed.push(leases.map((l) => l.id));
+    return Promise.resolve(leases.map(() => "ok"));
+  }
+  release(leases: Lease[]): Promise<boolean[]> {
+    return Promise.resolve(leases.map(() => true));
+  }
+  maintain() {
+    return Promise.resolve({ promoted: 0, reaped: 0, recovered: [], next_due_at: null });
+  }
+  waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.ready.length > 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const t = setTimeout(done, timeoutMs);
+      signal?.addEventListener("abort", done);
+      this.#wake.push(done);
+    });
+  }
+  onCancelRequested() {
+    return Promise.resolve(() => Promise.resolve());
+  }
+}
+
+/** A pool whose handlers finish when the test says so. */
+class FakePool implements JobPool {
+  running = new Set<string>();
+  maxRunning = 0;
+  dispatched: RunRequest[] = [];
+  aborts: Array<{ id: string; reason: AbortReason; at: number }> = [];
+  constructor(readonly events: PoolEvents) {}
+  dispatch(job: RunRequest): void {
+    this.dispatched.push(job);
+    this.running.add(job.id);
+    this.maxRunning = Math.max(this.maxRunning, this.running.size);
+  }
+  flush(): void {}
+  abort(ids: string[], reason: AbortReason): void {
+    for (const id of ids) this.aborts.push({ id, reason, at: Date.now() });
+  }
+  threadmates(id: string): string[] {
+    return [id];
+  }
+  stats() {
+    return { threads: 1, busy: this.running.size ? 1 : 0, inFlight: this.running.size };
+  }
+  close(): void {}
+  /** Handlers of `ids` return (ok, or failed when `error` is given). */
+  finish(ids: string[], error?: string): void {
+    for (const id of ids) this.running.delete(id);
+    this.events.results(
+      ids.map((id) =>
+        error === undefined
+          ? { id, ok: true as const, result: null }
+          : { id, ok: false as const, error, retryable: true }
+      ),
+    );
+  }
+}
+
+function setup(concurrency: number, extra: { leaseMs?: number; hardTimeoutGraceMs?: number }) {
+  const broker = new FakeBroker();
+  let pool!: FakePool;
+  const runner = new Runner({
+    broker: broker as unknown as Broker,
+    bus: new EventBus(),
+    log: createLogger({ level: "silent" }),
+    pool: (events) => pool = new FakePool(events),
+    definitionOf: () => undefined,
+    concurrency,
+    maintainIntervalMs: 50,
+    ...extra,
+  });
+  return { broker, pool, runner };
+}
+
+Deno.test("slots free when results arrive; leases stay held and renewed until acked", async () => {
+  const { broker, pool, runner } = setup(2, { leaseMs: 300 });
+  broker.add(...Array.from({ length: 10 }, (_, i) => job(i)));
+  broker.acksHeld = true;
+  const exit = runner.run();
+
+  await until("2 running", () => pool.running.size === 2);
+  pool.finish(["job-0", "job-1"]);
+  // Acks are stuck, yet the next two jobs start: the claim does not wait for them.
+  await until("next 2 running", () => pool.dispatched.length === 4);
+  assert.equal(pool.running.size, 2);
+  pool.finish(["job-2", "job-3"]);
+  // Now 4 leases are held (2 x concurrency): no more claims until acks land.
+  await tick(100);
+  assert.equal(pool.dispatched.length, 2 * MAX_HELD_FACTOR);
+  assert.equal(broker.completed.length, 0);
+  // Renewals cover the jobs whose acks are still in flight.
+  await until("a renewal of acking jobs", () => broker.renewed.some((r) => r.length === 4));
+
+  broker.releaseAcks();
+  const deadline = Date.now() + 5_000;
+  while (broker.completed.length < 10 && Date.now() < deadline) {
+    if (pool.running.size > 0) pool.finish([...pool.running]);
+    await tick(5);
+  }
+  await until("all acked", () => broker.completed.length === 10);
+  assert.ok(pool.maxRunning <= 2, `at most concurrency handlers ran (saw ${pool.maxRunning})`);
+  assert.deepEqual(
+    [...broker.completed].sort(),
+    Array.from({ length: 10 }, (_, i) => `job-${i}`).sort(),
+  );
+  runner.stop();
+  assert.equal(await exit, 0);
+});
+
+Deno.test("a graceful stop waits for acks still in flight", async () => {
+  const { broker, pool, runner } = setup(3, {});
+  broker.add(job(0), job(1), job(2));
+  broker.acksHeld = true;
+  const exit = runner.run();
+  await until("3 running", () => pool.running.size === 3);
+  pool.finish(["job-0", "job-1", "job-2"]);
+  await tick(20);
+  runner.stop();
+  let exited = false;
+  exit.then(() => exited = true);
+  await tick(100);
+  assert.equal(exited, false, "run() must not end before the acks are done");
+  broker.releaseAcks();
+  assert.equal(await exit, 0);
+  assert.equal(broker.completed.length, 3);
+});
+
+Deno.test("one deadline timer times out jobs in deadline order, whatever the claim order", async () => {
+  const { broker, pool, runner } = setup(3, { hardTimeoutGraceMs: 5_000 });
+  const t0 = Date.now();
+  broker.add(job(0, 400), job(1, 100), job(2, 0)); // job-2: default timeout (long)
+  const exit = runner.run();
+  await until("job-1 aborted", () => pool.aborts.length >= 1);
+  assert.deepEqual(pool.aborts.map((a) => [a.id, a.reason]), [["job-1", "timeout"]]);
+  assert.ok(pool.aborts[0].at - t0 >= 100);
+  pool.finish(["job-1"], "aborted"); // the handler honours its signal
+  await until("job-0 aborted", () => pool.aborts.length >= 2);
+  assert.deepEqual(pool.aborts[1].id, "job-0");
+  assert.ok(pool.aborts[1].at - t0 >= 400);
+  pool.finish(["job-0"], "aborted");
+  pool.finish(["job-2"]);
+  await until("acks", () => broker.failed.length === 2 && broker.completed.length === 1);
+  assert.match(broker.failed[0].message, /timed out after 100 ms/);
+  assert.match(broker.failed[1].message, /timed out after 400 ms/);
+  runner.stop();
+  assert.equal(await exit, 0);
+});
