@@ -1,7 +1,10 @@
 /**
  * Logs every job state change exactly once, as one structured line with the
- * job's id, type, attempt and duration. Failures log at warn, dead jobs at
- * error, progress at debug (it can be chatty).
+ * job's id, type, attempt and duration. The routine path of a healthy job
+ * (enqueued, started, progress, completed) logs at debug: at thousands of
+ * jobs per second an info line each would cost more CPU than the jobs. What an
+ * operator must see logs at info and above: cancels, retries and timeouts at
+ * warn, recoveries from dead workers at warn, dead jobs at error.
  *
  * @module
  */
@@ -9,10 +12,10 @@ import type { Logger, LogLevel } from "../log.ts";
 import type { LifecycleEvent, LifecycleEventKind, Observer } from "./lifecycle.ts";
 
 const LEVEL: Record<LifecycleEventKind, Exclude<LogLevel, "silent">> = {
-  enqueued: "info",
-  started: "info",
+  enqueued: "debug",
+  started: "debug",
   progress: "debug",
-  completed: "info",
+  completed: "debug",
   failed: "warn",
   dead: "error",
   cancelled: "info",

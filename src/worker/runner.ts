@@ -22,7 +22,7 @@
  */
 import { OutageLog } from "./outage_log.ts";
 import type { Broker } from "../queue/broker.ts";
-import { type ClaimedJob, DEFAULTS } from "../queue/job.ts";
+import { type ClaimedJob, DEFAULTS, type RecoveredJob } from "../queue/job.ts";
 import type { JobDefinition } from "../jobs/definition.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log.ts";
@@ -297,8 +297,7 @@ export class Runner {
       const result = await this.#o.broker.maintain();
       this.#outages.ok("maintenance");
       this.#nextDueAt = result.next_due_at;
-      // maintain reports only a count of reaped leases, not their ids, so no `recovered` events here.
-      if (result.reaped > 0) this.#o.log.info("reaped expired leases", { reaped: result.reaped });
+      this.#emitRecovered(result.recovered);
     } catch (error) {
       this.#outages.failed("maintenance", error);
     }
@@ -367,6 +366,23 @@ export class Runner {
   }
 
   /** `started` events of a claimed batch (after dispatch: they are not on the handlers' path). */
+  /**
+   * Jobs whose holder died (their lease ran out) were reaped by this process:
+   * `recovered` for each, then `dead`/`cancelled` where that was their end.
+   */
+  #emitRecovered(jobs: RecoveredJob[]): void {
+    const at = Date.now();
+    for (const job of jobs) {
+      const base = { job_id: job.id, type: job.type, at, attempt: job.attempt };
+      this.#o.bus.emit({ ...base, kind: "recovered" });
+      if (job.outcome === "failed") {
+        this.#o.bus.emit({ ...base, kind: "dead", duration_ms: 0, error: "lease expired" });
+      } else if (job.outcome === "cancelled") {
+        this.#o.bus.emit({ ...base, kind: "cancelled", duration_ms: 0 });
+      }
+    }
+  }
+
   #emitStarted(jobs: ClaimedJob[]): void {
     for (const job of jobs) {
       const held = this.#held.get(job.id);

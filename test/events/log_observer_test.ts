@@ -29,7 +29,7 @@ Deno.test("LogObserver writes one structured line per state change", () => {
   });
   bus.emit({ ...base, kind: "dead", attempt: 3, duration_ms: 5, error: "boom" });
   bus.emit({ ...base, kind: "completed", attempt: 2, duration_ms: 7 });
-  assert.deepStrictEqual(lines.map((l) => l.level), ["info", "warn", "error", "info"]);
+  assert.deepStrictEqual(lines.map((l) => l.level), ["debug", "warn", "error", "debug"]);
   assert.strictEqual(lines[1].entry.msg, "job failed; retry scheduled");
   assert.strictEqual(lines[1].entry.job_id, "j1");
   assert.strictEqual(lines[1].entry.type, "email");
@@ -39,10 +39,19 @@ Deno.test("LogObserver writes one structured line per state change", () => {
   assert.ok(!("kind" in lines[0].entry));
 });
 
-Deno.test("LogObserver respects the level: progress only at debug", () => {
+Deno.test("LogObserver respects the level: the healthy path only at debug", () => {
   const { lines, log } = capture("info");
   const observer = new LogObserver(log);
   observer.onEvent({ kind: "progress", job_id: "j", type: "t", at: 0, attempt: 1, percent: 50 });
+  observer.onEvent({ kind: "started", job_id: "j", type: "t", at: 0, attempt: 1, queued_ms: 1 });
+  observer.onEvent({
+    kind: "completed",
+    job_id: "j",
+    type: "t",
+    at: 0,
+    attempt: 1,
+    duration_ms: 1,
+  });
   assert.strictEqual(lines.length, 0);
   observer.onEvent({ kind: "recovered", job_id: "j", type: "t", at: 0, attempt: 1 });
   assert.strictEqual(lines.length, 1);
