@@ -25,7 +25,7 @@ Deno.test("SSE: stats and job events, one shared reader, client limit, stops on 
   const decoder = new TextDecoder();
   const open = async () => {
     const res = await fetch(url);
-    assert.equal(res.status, 200);
+    assert.strictEqual(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
     return res.body!.getReader();
   };
@@ -43,10 +43,10 @@ Deno.test("SSE: stats and job events, one shared reader, client limit, stops on 
     const b = await open();
     assert.match(await readUntil(a, /event: stats/), /"completed":7/);
     // Two clients, one reader.
-    assert.equal(feed.listeners, 2);
+    assert.strictEqual(feed.listeners, 2);
     const third = await fetch(url);
-    assert.equal(third.status, 503);
-    assert.equal((await third.json()).error.code, "too_many_clients");
+    assert.strictEqual(third.status, 503);
+    assert.strictEqual((await third.json()).error.code, "too_many_clients");
 
     broker.events.push({
       stream_id: "1-1",
@@ -65,7 +65,7 @@ Deno.test("SSE: stats and job events, one shared reader, client limit, stops on 
     await until(() => feed.listeners === 0 && !feed.running);
     const calls = broker.statsCalls;
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(broker.statsCalls, calls, "stats polling stopped with the last client");
+    assert.strictEqual(broker.statsCalls, calls, "stats polling stopped with the last client");
     // A slot is free again.
     const c = await open();
     await readUntil(c, /event: stats/);

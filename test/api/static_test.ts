@@ -6,7 +6,7 @@ const DIR = new URL("../../static", import.meta.url).pathname;
 Deno.test("static: serves the dashboard with a strict CSP", async () => {
   const app = staticRoutes(DIR);
   const res = await app.request("/");
-  assert.equal(res.status, 200);
+  assert.strictEqual(res.status, 200);
   assert.match(res.headers.get("content-type") ?? "", /text\/html/);
   assert.match(res.headers.get("content-security-policy") ?? "", /script-src 'self'/);
   assert.match(await res.text(), /<script type="module" src="\/app.js">/);
@@ -24,9 +24,9 @@ Deno.test("static: refuses traversal, dotfiles and unknown files", async () => {
     assert.ok(res.status === 400 || res.status === 404, `${path} -> ${res.status}`);
     await res.body?.cancel();
   }
-  assert.equal(safeRelativePath("/..%5c..%5cetc"), null);
-  assert.equal(safeRelativePath("/%00"), null);
-  assert.equal(safeRelativePath("/"), "index.html");
+  assert.strictEqual(safeRelativePath("/..%5c..%5cetc"), null);
+  assert.strictEqual(safeRelativePath("/%00"), null);
+  assert.strictEqual(safeRelativePath("/"), "index.html");
   const missing = await app.request("/nope.js");
-  assert.equal(missing.status, 404);
+  assert.strictEqual(missing.status, 404);
 });

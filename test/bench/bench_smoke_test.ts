@@ -33,12 +33,12 @@ Deno.test("bench prints one JSON line with every figure", async () => {
     }).output();
     assert.ok(out.success, `bench exited with ${out.code}`);
     const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-    assert.equal(lines.length, 1, "exactly one line on stdout");
+    assert.strictEqual(lines.length, 1, "exactly one line on stdout");
     const result = JSON.parse(lines[0]);
     for (const field of ["system", "version", "redis"]) {
-      assert.equal(typeof result[field], "string", field);
+      assert.strictEqual(typeof result[field], "string", field);
     }
-    assert.equal(result.jobs, 300);
+    assert.strictEqual(result.jobs, 300);
     for (
       const field of [
         "concurrency",

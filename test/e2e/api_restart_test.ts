@@ -45,7 +45,7 @@ Deno.test({
       const killedAt = Date.now();
       old.kill("SIGKILL");
       const status = await old.status;
-      assert.equal(status.signal, "SIGKILL");
+      assert.strictEqual(status.signal, "SIGKILL");
       say(`SIGKILL api pid ${old.pid} after ${submitter.acked.length} jobs accepted`);
       await sleep(1000);
       const fresh = stack.startApi();
@@ -68,7 +68,7 @@ Deno.test({
       assert.ok((during[0] ?? 0) > 0, "the client really saw the API go away");
 
       const acked = [...new Set(submitter.acked)];
-      assert.equal(acked.length, TARGET, "every job accepted once, under one id");
+      assert.strictEqual(acked.length, TARGET, "every job accepted once, under one id");
       const stats = await waitAllCompleted(broker, TARGET, 60_000);
       await sleep(1000);
       const final = await broker.stats();
@@ -80,10 +80,10 @@ Deno.test({
           JSON.stringify({ ...final, by_type: undefined })
         }; completed events ${tail.count("completed")} (max per job ${Math.max(...perJob)})`,
       );
-      assert.equal(notDone.length, 0, "every accepted job completed");
-      assert.equal(stats.failed, 0);
-      assert.equal(final.total, TARGET, "no duplicate job from the retried submissions");
-      assert.equal(final.completed, TARGET, "completed counter exact: no double ack");
+      assert.strictEqual(notDone.length, 0, "every accepted job completed");
+      assert.strictEqual(stats.failed, 0);
+      assert.strictEqual(final.total, TARGET, "no duplicate job from the retried submissions");
+      assert.strictEqual(final.completed, TARGET, "completed counter exact: no double ack");
       assert.ok(perJob.every((n) => n === 1));
     } finally {
       await tail.stop();

@@ -102,7 +102,7 @@ Deno.test({
       assert.ok(alive(stack.api.pid), "still the same API process");
 
       const acked = [...new Set(submitter.acked)];
-      assert.equal(acked.length, TARGET);
+      assert.strictEqual(acked.length, TARGET);
       const stats = await waitAllCompleted(broker, TARGET, 60_000);
       const jobs = await jobsByIds(broker, acked);
       const missing = acked.filter((id) => !jobs.has(id));
@@ -116,10 +116,10 @@ Deno.test({
             Math.max(...perJob)
           }`,
       );
-      assert.equal(missing.length, 0, "every 201-acked job survived the restart");
-      assert.equal(notDone.length, 0, "every 201-acked job completed");
-      assert.equal(stats.failed, 0);
-      assert.equal(stats.completed, stats.total, "completed counter matches the jobs stored");
+      assert.strictEqual(missing.length, 0, "every 201-acked job survived the restart");
+      assert.strictEqual(notDone.length, 0, "every 201-acked job completed");
+      assert.strictEqual(stats.failed, 0);
+      assert.strictEqual(stats.completed, stats.total, "completed counter matches the jobs stored");
       assert.ok(perJob.every((n) => n === 1), "no job acked twice");
     } finally {
       await tail.stop();

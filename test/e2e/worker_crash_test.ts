@@ -68,15 +68,19 @@ Deno.test({
       assert.ok(completedAtLastKill < JOBS, "all 20 kills happened while jobs were outstanding");
 
       await submitter.done;
-      assert.deepEqual(submitter.statusCounts(), { 201: JOBS }, "the API took every job");
+      assert.deepStrictEqual(submitter.statusCounts(), { 201: JOBS }, "the API took every job");
       let stats = await waitAllCompleted(broker, JOBS, 90_000);
       const doneMs = Date.now() - started;
       await sleep(1500); // a late second ack would show now
       stats = await broker.stats();
       say(`all completed after ${doneMs} ms; stats: ${JSON.stringify(stats)}`);
-      assert.equal(stats.completed, JOBS, "completed counter is exactly 5,000: no double ack");
-      assert.equal(stats.failed, 0, "no job ran out of attempts");
-      assert.equal(stats.total, JOBS);
+      assert.strictEqual(
+        stats.completed,
+        JOBS,
+        "completed counter is exactly 5,000: no double ack",
+      );
+      assert.strictEqual(stats.failed, 0, "no job ran out of attempts");
+      assert.strictEqual(stats.total, JOBS);
 
       // Every killed worker was replaced by its supervisor and serves again.
       for (const slot of stack.workers) {
@@ -90,14 +94,14 @@ Deno.test({
         spawned += (await grepLog(slot.supervisor.logFile, '"worker process started"')).length;
       }
       say(`supervisors started ${spawned} worker children (4 at start + ${spawned - 4} restarts)`);
-      assert.equal(spawned, 4 + KILLS);
+      assert.strictEqual(spawned, 4 + KILLS);
 
       const jobs = await listCompleted(broker);
       const acked = new Set(submitter.acked);
-      assert.equal(jobs.length, JOBS);
+      assert.strictEqual(jobs.length, JOBS);
       assert.ok(jobs.every((j) => acked.has(j.id)), "the completed jobs are the 5,000 submitted");
       const retried = jobs.filter((j) => j.attempts > 1);
-      for (const job of jobs) assert.equal((job.result as EchoResult).attempt, job.attempts);
+      for (const job of jobs) assert.strictEqual((job.result as EchoResult).attempt, job.attempts);
       await waitFor("events tail caught up", 10_000, () => tail.count("completed") >= JOBS);
       await sleep(500);
       const perJob = [...tail.completedPerJob.values()];
@@ -110,7 +114,7 @@ Deno.test({
       );
       assert.ok(tail.count("recovered") > 0, "in-flight jobs came back through the lease reaper");
       assert.ok(retried.length > 0);
-      assert.equal(tail.count("completed"), JOBS);
+      assert.strictEqual(tail.count("completed"), JOBS);
       assert.ok(perJob.every((n) => n === 1), "exactly one completed event per job");
     } finally {
       await tail.stop();

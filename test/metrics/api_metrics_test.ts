@@ -24,14 +24,14 @@ Deno.test("cluster metrics: spec names from broker.stats(), counters never go do
     by_type: { email: counts({ pending: 2, running: 1, completed: 40, failed: 3 }) },
   });
   let text = await metrics.text();
-  assert.equal(value(text, 'jobqueue_jobs_completed_total{job_type="email"}'), 40);
-  assert.equal(value(text, 'jobqueue_jobs_failed_total{job_type="email"}'), 3);
-  assert.equal(value(text, 'jobqueue_jobs_started_total{job_type="email"}'), 44);
-  assert.equal(value(text, 'jobqueue_jobs_enqueued_total{job_type="email"}'), 46);
-  assert.equal(value(text, 'jobqueue_queue_jobs{state="pending"}'), 2);
-  assert.equal(value(text, 'jobqueue_queue_jobs{state="running"}'), 1);
-  assert.equal(value(text, "jobqueue_jobs_retried_total"), 5);
-  assert.equal(value(text, "jobqueue_redis_up"), 1);
+  assert.strictEqual(value(text, 'jobqueue_jobs_completed_total{job_type="email"}'), 40);
+  assert.strictEqual(value(text, 'jobqueue_jobs_failed_total{job_type="email"}'), 3);
+  assert.strictEqual(value(text, 'jobqueue_jobs_started_total{job_type="email"}'), 44);
+  assert.strictEqual(value(text, 'jobqueue_jobs_enqueued_total{job_type="email"}'), 46);
+  assert.strictEqual(value(text, 'jobqueue_queue_jobs{state="pending"}'), 2);
+  assert.strictEqual(value(text, 'jobqueue_queue_jobs{state="running"}'), 1);
+  assert.strictEqual(value(text, "jobqueue_jobs_retried_total"), 5);
+  assert.strictEqual(value(text, "jobqueue_redis_up"), 1);
 
   // Purge the dead set (failed 3 -> 0) and complete 2 more: failed must not drop.
   broker.stats_ = counts({
@@ -41,9 +41,9 @@ Deno.test("cluster metrics: spec names from broker.stats(), counters never go do
     by_type: { email: counts({ completed: 42, failed: 0, running: 1 }) },
   });
   text = await metrics.text();
-  assert.equal(value(text, 'jobqueue_jobs_completed_total{job_type="email"}'), 42);
-  assert.equal(value(text, 'jobqueue_jobs_failed_total{job_type="email"}'), 3);
-  assert.equal(value(text, 'jobqueue_queue_jobs{state="pending"}'), 0);
+  assert.strictEqual(value(text, 'jobqueue_jobs_completed_total{job_type="email"}'), 42);
+  assert.strictEqual(value(text, 'jobqueue_jobs_failed_total{job_type="email"}'), 3);
+  assert.strictEqual(value(text, 'jobqueue_queue_jobs{state="pending"}'), 0);
   await metrics.close();
 });
 
@@ -52,8 +52,8 @@ Deno.test("cluster metrics: Redis down answers 200 with jobqueue_redis_up 0", as
   broker.stats = () => Promise.reject(new Error("down"));
   const metrics = new ClusterMetrics(broker, { http: false, feed: false });
   const res = await metrics.routes().request("/metrics");
-  assert.equal(res.status, 200);
-  assert.equal(value(await res.text(), "jobqueue_redis_up"), 0);
+  assert.strictEqual(res.status, 200);
+  assert.strictEqual(value(await res.text(), "jobqueue_redis_up"), 0);
   await metrics.close();
 });
 
@@ -74,18 +74,18 @@ Deno.test("duration histogram comes from stream entries with dur", async () => {
     ev("started", { a: "1" }),
   ]);
   const text = await metrics.text();
-  assert.equal(
+  assert.strictEqual(
     value(
       text,
       'jobqueue_job_duration_seconds_bucket{le="2.5",job_type="email",status="completed"}',
     ),
     1,
   );
-  assert.equal(
+  assert.strictEqual(
     value(text, 'jobqueue_job_duration_seconds_count{job_type="email",status="completed"}'),
     2,
   );
-  assert.equal(
+  assert.strictEqual(
     value(text, 'jobqueue_job_duration_seconds_count{job_type="email",status="dead"}'),
     1,
   );
@@ -106,14 +106,14 @@ Deno.test("HTTP middleware labels by route pattern, not raw path", async () => {
   await (await app.request("/api/v1/jobs/def")).text();
   await (await app.request("/nope/123")).text();
   const text = await (await app.request("/metrics")).text();
-  assert.equal(
+  assert.strictEqual(
     value(
       text,
       'jobqueue_http_requests_total{method="GET",route="/api/v1/jobs/:id",status="200"}',
     ),
     2,
   );
-  assert.equal(
+  assert.strictEqual(
     value(text, 'jobqueue_http_requests_total{method="GET",route="unmatched",status="404"}'),
     1,
   );
@@ -221,7 +221,7 @@ Deno.test({
         await broker.enqueue({ type: "email", payload: { n: i } });
       }
       const claimed = await broker.claim(3);
-      assert.equal(claimed.length, 3);
+      assert.strictEqual(claimed.length, 3);
       for (const job of claimed) await broker.complete(job.id, job.token, { ok: true });
 
       const completed = await waitForQuery(
@@ -230,14 +230,14 @@ Deno.test({
         (v) => v >= 3,
         30_000,
       );
-      assert.equal(completed, 3);
+      assert.strictEqual(completed, 3);
       const started = await waitForQuery(
         base,
         'jobqueue_jobs_started_total{job_type="email"}',
         (v) => v >= 3,
         10_000,
       );
-      assert.equal(started, 3);
+      assert.strictEqual(started, 3);
       // The durations arrived through the events stream.
       await waitForQuery(
         base,

@@ -69,7 +69,7 @@ Deno.test("pool gauges read the callback at scrape time; a throwing callback doe
 });
 
 Deno.test("serveWorkerMetrics serves /metrics and /health, 404s elsewhere, and port 0 disables it", async () => {
-  assert.equal(serveWorkerMetrics(0, new WorkerMetrics().registry), null);
+  assert.strictEqual(serveWorkerMetrics(0, new WorkerMetrics().registry), null);
   const metrics = new WorkerMetrics();
   metrics.observer.onEvent({
     kind: "started",
@@ -84,15 +84,15 @@ Deno.test("serveWorkerMetrics serves /metrics and /health, 404s elsewhere, and p
   assert.ok(server);
   try {
     const res = await fetch(`http://127.0.0.1:${server.port}/metrics`);
-    assert.equal(res.status, 200);
+    assert.strictEqual(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /text\/plain/);
     assert.match(await res.text(), /jobqueue_worker_jobs_started_total\{job_type="t"\} 1/);
     // The container HEALTHCHECK (src/healthcheck.ts) probes a worker here.
     const health = await fetch(`http://127.0.0.1:${server.port}/health`);
-    assert.equal(health.status, 200);
-    assert.deepEqual(await health.json(), { status: "ok" });
+    assert.strictEqual(health.status, 200);
+    assert.deepStrictEqual(await health.json(), { status: "ok" });
     const missing = await fetch(`http://127.0.0.1:${server.port}/other`);
-    assert.equal(missing.status, 404);
+    assert.strictEqual(missing.status, 404);
     await missing.body?.cancel();
   } finally {
     await server.shutdown();

@@ -16,24 +16,24 @@ Deno.test("Batcher: items settled through chains of awaits in one task make one 
     for (let k = 0; k < i % 7; k++) await null;
     b.push(i);
   }));
-  assert.equal(batches.length, 0, "nothing is sent before the task's microtasks are done");
+  assert.strictEqual(batches.length, 0, "nothing is sent before the task's microtasks are done");
   await nextTask();
-  assert.equal(batches.length, 1);
-  assert.equal(batches[0].length, 50);
+  assert.strictEqual(batches.length, 1);
+  assert.strictEqual(batches[0].length, 50);
 });
 
 Deno.test("Batcher: a full batch is sent at once; flushNow sends what is queued", async () => {
   const batches: number[][] = [];
   const b = new Batcher<number>((items) => batches.push(items), 3);
   for (let i = 0; i < 7; i++) b.push(i);
-  assert.deepEqual(batches, [[0, 1, 2], [3, 4, 5]]);
+  assert.deepStrictEqual(batches, [[0, 1, 2], [3, 4, 5]]);
   b.flushNow();
-  assert.deepEqual(batches, [[0, 1, 2], [3, 4, 5], [6]]);
+  assert.deepStrictEqual(batches, [[0, 1, 2], [3, 4, 5], [6]]);
   await nextTask();
-  assert.equal(batches.length, 3, "the scheduled flush finds nothing left");
+  assert.strictEqual(batches.length, 3, "the scheduled flush finds nothing left");
   b.push(9);
   await nextTask();
-  assert.deepEqual(batches.at(-1), [9]);
+  assert.deepStrictEqual(batches.at(-1), [9]);
 });
 
 Deno.test("afterMicrotasks: runs after every queued microtask, long before a timer", async () => {
@@ -50,7 +50,7 @@ Deno.test("afterMicrotasks: runs after every queued microtask, long before a tim
     order.push("microtasks");
   })();
   await timer;
-  assert.deepEqual(order, ["microtasks", "after", "timeout"]);
+  assert.deepStrictEqual(order, ["microtasks", "after", "timeout"]);
 });
 
 Deno.test("bufferedSink: one stdout write per task; stderr lines keep their place", async () => {
@@ -62,14 +62,17 @@ Deno.test("bufferedSink: one stdout write per task; stderr lines keep their plac
   }, 40);
   out.sink("a", "info");
   out.sink("b", "debug");
-  assert.deepEqual(writes, []);
+  assert.deepStrictEqual(writes, []);
   out.sink("W", "warn"); // flushes a, b first
   out.sink("c", "info");
   out.sink("d".repeat(40), "info"); // past the cap: written at once
   out.sink("e", "info");
-  assert.deepEqual(writes, [["out", "a\nb\n"], ["err", "W\n"], ["out", `c\n${"d".repeat(40)}\n`]]);
+  assert.deepStrictEqual(writes, [["out", "a\nb\n"], ["err", "W\n"], [
+    "out",
+    `c\n${"d".repeat(40)}\n`,
+  ]]);
   await nextTask();
-  assert.deepEqual(writes.at(-1), ["out", "e\n"]);
+  assert.deepStrictEqual(writes.at(-1), ["out", "e\n"]);
   out.flush();
-  assert.equal(writes.length, 4);
+  assert.strictEqual(writes.length, 4);
 });

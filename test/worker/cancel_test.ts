@@ -27,14 +27,14 @@ Deno.test("cancel of a running sleep job: cancelled within ~1 s", async () => {
     });
     await waitFor("running", async () => (await broker.get(id))?.status === "running");
     const requestedAt = Date.now();
-    assert.equal(await broker.cancel(id), "cancel_requested");
+    assert.strictEqual(await broker.cancel(id), "cancel_requested");
     await waitFor("cancelled", async () => (await broker.get(id))?.status === "cancelled", 5_000);
     const elapsed = Date.now() - requestedAt;
     assert.ok(elapsed < 1_500, `cancelled after ${elapsed} ms`);
-    assert.equal((await broker.stats()).running, 0);
+    assert.strictEqual((await broker.stats()).running, 0);
   } finally {
     worker.kill("SIGTERM");
-    assert.equal((await worker.status).code, 0);
+    assert.strictEqual((await worker.status).code, 0);
     await broker.close();
     await redis.close();
   }
@@ -67,7 +67,7 @@ Deno.test("cancel of a job that ignores its signal: cancelled, and the process i
     await waitFor("the spinning process is gone", () => !processAlive(pids[0]), 5_000);
   } finally {
     stop.abort();
-    assert.equal(await supervisor, 0);
+    assert.strictEqual(await supervisor, 0);
     await broker.close();
     await redis.close();
   }

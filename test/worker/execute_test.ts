@@ -35,20 +35,20 @@ Deno.test("executeJob: parsed payload and context reach the handler; result is J
     new AbortController().signal,
     { log: (l) => logs.push(l), progress: (_id, pct) => progress.push(pct) },
   );
-  assert.deepEqual(result, {
+  assert.deepStrictEqual(result, {
     id: "j1",
     ok: true,
     result: { p: { n: 1 }, attempt: 2, id: "j1", when: "1970-01-01T00:00:00.000Z" },
   });
-  assert.deepEqual(logs, [{ id: "j1", level: "info", message: "hi", fields: { x: 1 } }]);
-  assert.deepEqual(progress, [50]);
+  assert.deepStrictEqual(logs, [{ id: "j1", level: "info", message: "hi", fields: { x: 1 } }]);
+  assert.deepStrictEqual(progress, [50]);
 });
 
 Deno.test("executeJob: invalid payload and unknown type fail without retry", async () => {
   const noop = { log: () => {}, progress: () => {} };
   const signal = new AbortController().signal;
   const bad = await executeJob(def(() => Promise.resolve(null)), request({ n: "x" }), signal, noop);
-  assert.equal(bad.ok, false);
+  assert.strictEqual(bad.ok, false);
   assert.ok(!bad.ok && !bad.retryable && /invalid payload: n:/.test(bad.error));
   const unknown = await executeJob(undefined, request({}), signal, noop);
   assert.ok(!unknown.ok && !unknown.retryable && /unknown job type/.test(unknown.error));
@@ -59,25 +59,25 @@ Deno.test("executeJob: thrown errors keep their message and retryability", async
   const signal = new AbortController().signal;
   const run = (error: unknown) =>
     executeJob(def(() => Promise.reject(error)), request({}), signal, noop);
-  assert.deepEqual(await run(new Error("boom")), {
+  assert.deepStrictEqual(await run(new Error("boom")), {
     id: "j1",
     ok: false,
     error: "boom",
     retryable: true,
   });
-  assert.deepEqual(await run(new NonRetryableError("4xx")), {
+  assert.deepStrictEqual(await run(new NonRetryableError("4xx")), {
     id: "j1",
     ok: false,
     error: "4xx",
     retryable: false,
   });
   const flagged = Object.assign(new Error("nope"), { retryable: false });
-  assert.equal((await run(flagged)).ok, false);
-  assert.equal(isRetryable(flagged), false);
+  assert.strictEqual((await run(flagged)).ok, false);
+  assert.strictEqual(isRetryable(flagged), false);
   const denied = new Deno.errors.NotCapable('Requires net access to "x:1"');
-  assert.equal(isRetryable(denied), false);
-  assert.equal(errorMessage(denied), 'NotCapable: Requires net access to "x:1"');
-  assert.equal(errorMessage("plain"), "plain");
+  assert.strictEqual(isRetryable(denied), false);
+  assert.strictEqual(errorMessage(denied), 'NotCapable: Requires net access to "x:1"');
+  assert.strictEqual(errorMessage("plain"), "plain");
 });
 
 Deno.test("progress is throttled and clamped, the last value gets out", async () => {
@@ -93,12 +93,12 @@ Deno.test("progress is throttled and clamped, the last value gets out", async ()
     new AbortController().signal,
     { log: () => {}, progress: (_id, pct) => seen.push(pct) },
   );
-  assert.equal(result.ok, true);
-  assert.deepEqual(seen, [10, 100]);
+  assert.strictEqual(result.ok, true);
+  assert.deepStrictEqual(seen, [10, 100]);
 });
 
 Deno.test("thread permissions: exactly what the type declared", () => {
-  assert.deepEqual(threadPermissions(undefined), {
+  assert.deepStrictEqual(threadPermissions(undefined), {
     net: false,
     read: false,
     write: false,
@@ -109,18 +109,21 @@ Deno.test("thread permissions: exactly what the type declared", () => {
     import: false,
   });
   const p = threadPermissions({ net: ["example.com"], env: true, read: [] });
-  assert.deepEqual([p.net, p.env, p.read], [["example.com"], true, false]);
-  assert.equal(permissionKey({}), permissionKey(undefined));
-  assert.equal(permissionKey({ net: ["b", "a"] }), permissionKey({ net: ["a", "b", "a"] }));
-  assert.notEqual(permissionKey({ net: ["a"] }), permissionKey({ read: ["a"] }));
+  assert.deepStrictEqual([p.net, p.env, p.read], [["example.com"], true, false]);
+  assert.strictEqual(permissionKey({}), permissionKey(undefined));
+  assert.strictEqual(permissionKey({ net: ["b", "a"] }), permissionKey({ net: ["a", "b", "a"] }));
+  assert.notStrictEqual(permissionKey({ net: ["a"] }), permissionKey({ read: ["a"] }));
 });
 
 Deno.test("worker flags: short aliases map onto the shared config", () => {
-  assert.deepEqual(normalizeWorkerArgs(["--concurrency", "5", "--threads=2", "--queue", "q"]), [
-    "--worker-concurrency",
-    "5",
-    "--worker-threads=2",
-    "--queue",
-    "q",
-  ]);
+  assert.deepStrictEqual(
+    normalizeWorkerArgs(["--concurrency", "5", "--threads=2", "--queue", "q"]),
+    [
+      "--worker-concurrency",
+      "5",
+      "--worker-threads=2",
+      "--queue",
+      "q",
+    ],
+  );
 });

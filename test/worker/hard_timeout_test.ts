@@ -67,9 +67,9 @@ async function hardTimeout(threads: number) {
     assert.match(dead.error ?? "", /timed out/);
 
     await waitFor("a new worker process", () => pids.length >= 2, 15_000);
-    assert.equal(exits[0], 75, "the worker asked to be recycled");
+    assert.strictEqual(exits[0], 75, "the worker asked to be recycled");
     await waitFor("old process gone", () => !processAlive(firstPid), 5_000);
-    assert.notEqual(pids[1], firstPid);
+    assert.notStrictEqual(pids[1], firstPid);
 
     const ids = sleepers.map((s) => s.id);
     await waitFor("sleepers completed", async () => {
@@ -77,8 +77,12 @@ async function hardTimeout(threads: number) {
       return jobs.every((j) => j.status === "completed");
     }, 20_000);
     for (const job of await jobsById(broker, ids)) {
-      assert.equal(job.attempts, 1, "a co-runner of the stuck job was not charged an attempt");
-      assert.equal(job.error_history.length, 0);
+      assert.strictEqual(
+        job.attempts,
+        1,
+        "a co-runner of the stuck job was not charged an attempt",
+      );
+      assert.strictEqual(job.error_history.length, 0);
     }
 
     const later = await broker.enqueue({
@@ -92,7 +96,7 @@ async function hardTimeout(threads: number) {
   } finally {
     stop.abort();
     const code = await supervisor;
-    assert.equal(code, 0);
+    assert.strictEqual(code, 0);
     await broker.close();
     await redis.close();
   }

@@ -51,7 +51,7 @@ Deno.test("an idle worker sends Redis at most ~2 commands per second", async (t)
     );
   } finally {
     worker.kill("SIGTERM");
-    assert.equal((await worker.status).code, 0);
+    assert.strictEqual((await worker.status).code, 0);
     await redis.close();
   }
 });

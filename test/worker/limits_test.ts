@@ -32,10 +32,10 @@ Deno.test({
         handleSignals: false,
         log: createLogger({ level: "silent" }),
       });
-      assert.equal(await worker.exitCode, EXIT_RECYCLE);
+      assert.strictEqual(await worker.exitCode, EXIT_RECYCLE);
       const jobs = await jobsById(broker, ids);
-      assert.equal(jobs.filter((j) => j.status === "completed").length, 5);
-      assert.equal(jobs.filter((j) => j.status === "pending" && j.attempts === 0).length, 3);
+      assert.strictEqual(jobs.filter((j) => j.status === "completed").length, 5);
+      assert.strictEqual(jobs.filter((j) => j.status === "pending" && j.attempts === 0).length, 3);
       await waitFor("nothing running", async () => (await broker.stats()).running === 0, 1_000);
     } finally {
       await broker.close();

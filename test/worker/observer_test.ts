@@ -50,14 +50,14 @@ Deno.test({
         return s.completed === 20 && s.failed === 1;
       });
       const kinds = (kind: string) => events.filter((e) => e.kind === kind).map((e) => e.job_id);
-      assert.equal(new Set(kinds("completed")).size, 20);
-      assert.deepEqual(new Set(kinds("completed")), new Set(ok.map((r) => r.id)));
-      assert.equal(kinds("started").length, 21);
-      assert.deepEqual(kinds("dead"), [bad.id], "an invalid payload is dead at once");
+      assert.strictEqual(new Set(kinds("completed")).size, 20);
+      assert.deepStrictEqual(new Set(kinds("completed")), new Set(ok.map((r) => r.id)));
+      assert.strictEqual(kinds("started").length, 21);
+      assert.deepStrictEqual(kinds("dead"), [bad.id], "an invalid payload is dead at once");
       assert.ok(thrown >= 42);
     } finally {
       worker.stop();
-      assert.equal(await worker.exitCode, 0);
+      assert.strictEqual(await worker.exitCode, 0);
       await broker.close();
       await redis.close();
     }

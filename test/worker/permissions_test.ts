@@ -26,13 +26,13 @@ Deno.test("a job type without net permission cannot fetch; with the host allowed
     });
     assert.match(failed.error ?? "", /NotCapable/);
     assert.match(failed.error ?? "", /net access/);
-    assert.equal(failed.attempts, 1, "a permission error is not retried");
+    assert.strictEqual(failed.attempts, 1, "a permission error is not retried");
 
     const done = await waitFor("allowed job completed", async () => {
       const job = await broker.get(allowed.id);
       return job?.status === "completed" ? job : null;
     });
-    assert.deepEqual(done.result, { status: 200, body: "hello from the test server" });
+    assert.deepStrictEqual(done.result, { status: 200, body: "hello from the test server" });
   } finally {
     worker.kill("SIGTERM");
     await worker.status;

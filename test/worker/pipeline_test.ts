@@ -163,12 +163,12 @@ Deno.test("slots free when results arrive; leases stay held and renewed until ac
   pool.finish(["job-0", "job-1"]);
   // Acks are stuck, yet the next two jobs start: the claim does not wait for them.
   await until("next 2 running", () => pool.dispatched.length === 4);
-  assert.equal(pool.running.size, 2);
+  assert.strictEqual(pool.running.size, 2);
   pool.finish(["job-2", "job-3"]);
   // Now 4 leases are held (2 x concurrency): no more claims until acks land.
   await tick(100);
-  assert.equal(pool.dispatched.length, 2 * MAX_HELD_FACTOR);
-  assert.equal(broker.completed.length, 0);
+  assert.strictEqual(pool.dispatched.length, 2 * MAX_HELD_FACTOR);
+  assert.strictEqual(broker.completed.length, 0);
   // Renewals cover the jobs whose acks are still in flight.
   await until("a renewal of acking jobs", () => broker.renewed.some((r) => r.length === 4));
 
@@ -180,12 +180,12 @@ Deno.test("slots free when results arrive; leases stay held and renewed until ac
   }
   await until("all acked", () => broker.completed.length === 10);
   assert.ok(pool.maxRunning <= 2, `at most concurrency handlers ran (saw ${pool.maxRunning})`);
-  assert.deepEqual(
+  assert.deepStrictEqual(
     [...broker.completed].sort(),
     Array.from({ length: 10 }, (_, i) => `job-${i}`).sort(),
   );
   runner.stop();
-  assert.equal(await exit, 0);
+  assert.strictEqual(await exit, 0);
 });
 
 Deno.test("a graceful stop waits for acks still in flight", async () => {
@@ -200,10 +200,10 @@ Deno.test("a graceful stop waits for acks still in flight", async () => {
   let exited = false;
   exit.then(() => exited = true);
   await tick(100);
-  assert.equal(exited, false, "run() must not end before the acks are done");
+  assert.strictEqual(exited, false, "run() must not end before the acks are done");
   broker.releaseAcks();
-  assert.equal(await exit, 0);
-  assert.equal(broker.completed.length, 3);
+  assert.strictEqual(await exit, 0);
+  assert.strictEqual(broker.completed.length, 3);
 });
 
 Deno.test("one deadline timer times out jobs in deadline order, whatever the claim order", async () => {
@@ -212,11 +212,11 @@ Deno.test("one deadline timer times out jobs in deadline order, whatever the cla
   broker.add(job(0, 400), job(1, 100), job(2, 0)); // job-2: default timeout (long)
   const exit = runner.run();
   await until("job-1 aborted", () => pool.aborts.length >= 1);
-  assert.deepEqual(pool.aborts.map((a) => [a.id, a.reason]), [["job-1", "timeout"]]);
+  assert.deepStrictEqual(pool.aborts.map((a) => [a.id, a.reason]), [["job-1", "timeout"]]);
   assert.ok(pool.aborts[0].at - t0 >= 100);
   pool.finish(["job-1"], "aborted"); // the handler honours its signal
   await until("job-0 aborted", () => pool.aborts.length >= 2);
-  assert.deepEqual(pool.aborts[1].id, "job-0");
+  assert.deepStrictEqual(pool.aborts[1].id, "job-0");
   assert.ok(pool.aborts[1].at - t0 >= 400);
   pool.finish(["job-0"], "aborted");
   pool.finish(["job-2"]);
@@ -224,5 +224,5 @@ Deno.test("one deadline timer times out jobs in deadline order, whatever the cla
   assert.match(broker.failed[0].message, /timed out after 100 ms/);
   assert.match(broker.failed[1].message, /timed out after 400 ms/);
   runner.stop();
-  assert.equal(await exit, 0);
+  assert.strictEqual(await exit, 0);
 });

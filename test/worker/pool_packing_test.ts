@@ -76,8 +76,8 @@ Deno.test({
       // Slow jobs push the average up: batches are spread again.
       await settle(batch(40));
       ids = batch(40);
-      assert.equal(pool.threadmates(ids[0]).length, 5, "split over both threads");
-      assert.equal(pool.stats().busy, 2);
+      assert.strictEqual(pool.threadmates(ids[0]).length, 5, "split over both threads");
+      assert.strictEqual(pool.stats().busy, 2);
       await settle(ids);
       assert.ok(results.every((r) => r.ok));
     } finally {

@@ -33,15 +33,15 @@ Deno.test("SIGTERM lets running jobs finish and leaves nothing running", async (
     const signalledAt = Date.now();
     worker.kill("SIGTERM");
     const status = await worker.status;
-    assert.equal(status.code, 0);
+    assert.strictEqual(status.code, 0);
     assert.ok(Date.now() - signalledAt < 10_000, "exited within the drain deadline");
 
     const stats = await broker.stats();
-    assert.equal(stats.running, 0);
-    for (const job of await jobsById(broker, running)) assert.equal(job.status, "completed");
+    assert.strictEqual(stats.running, 0);
+    for (const job of await jobsById(broker, running)) assert.strictEqual(job.status, "completed");
     for (const job of await jobsById(broker, waiting)) {
-      assert.equal(job.status, "pending", "no new claims after the signal");
-      assert.equal(job.attempts, 0);
+      assert.strictEqual(job.status, "pending", "no new claims after the signal");
+      assert.strictEqual(job.attempts, 0);
     }
   } finally {
     worker.kill("SIGKILL");
@@ -58,11 +58,11 @@ Deno.test("SIGTERM past the drain deadline releases jobs without charging an att
     const ids = (await broker.enqueueBatch(sleepJobs(3, 30_000))).map((r) => r.id);
     await waitFor("3 running", async () => (await broker.stats()).running === 3);
     worker.kill("SIGTERM");
-    assert.equal((await worker.status).code, 0);
-    assert.equal((await broker.stats()).running, 0);
+    assert.strictEqual((await worker.status).code, 0);
+    assert.strictEqual((await broker.stats()).running, 0);
     for (const job of await jobsById(broker, ids)) {
-      assert.equal(job.status, "pending");
-      assert.equal(job.attempts, 0);
+      assert.strictEqual(job.status, "pending");
+      assert.strictEqual(job.attempts, 0);
     }
   } finally {
     worker.kill("SIGKILL");

@@ -53,9 +53,9 @@ Deno.test("supervisor: restarts a killed worker, forwards SIGTERM, exits 0", asy
 
     child.kill("SIGTERM");
     const status = await child.status;
-    assert.equal(status.code, 0);
+    assert.strictEqual(status.code, 0);
     await waitFor("worker gone", () => !processAlive(workerPids[1]), 5_000);
-    assert.equal(workerPids.length, 2, "no restart after a stop");
+    assert.strictEqual(workerPids.length, 2, "no restart after a stop");
   } finally {
     try {
       child.kill("SIGKILL");

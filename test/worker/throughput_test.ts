@@ -31,24 +31,24 @@ Deno.test("5000 jobs through one worker process: all completed, each once", asyn
       return s.completed + s.failed >= 5000 ? s : null;
     }, 90_000);
     console.log(`5000 jobs in ${Date.now() - started} ms`);
-    assert.equal(stats.completed, 5000);
-    assert.equal(stats.failed, 0);
-    assert.equal(stats.running, 0);
-    assert.equal(stats.retried, 0);
+    assert.strictEqual(stats.completed, 5000);
+    assert.strictEqual(stats.failed, 0);
+    assert.strictEqual(stats.running, 0);
+    assert.strictEqual(stats.retried, 0);
 
     const runs = (await Deno.readTextFile(file)).trim().split("\n");
-    assert.equal(runs.length, 5000, "each handler ran exactly once");
-    assert.equal(new Set(runs).size, 5000);
-    assert.deepEqual(new Set(runs), new Set(ids));
+    assert.strictEqual(runs.length, 5000, "each handler ran exactly once");
+    assert.strictEqual(new Set(runs).size, 5000);
+    assert.deepStrictEqual(new Set(runs), new Set(ids));
 
     const sample = await jobsById(broker, ids.filter((_, i) => i % 50 === 0));
     for (const job of sample) {
-      assert.equal(job.status, "completed");
-      assert.equal(job.attempts, 1);
+      assert.strictEqual(job.status, "completed");
+      assert.strictEqual(job.attempts, 1);
     }
   } finally {
     worker.kill("SIGTERM");
-    assert.equal((await worker.status).code, 0);
+    assert.strictEqual((await worker.status).code, 0);
     await broker.close();
     await redis.close();
     await Deno.remove(dir, { recursive: true });
