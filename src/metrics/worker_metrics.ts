@@ -47,7 +47,11 @@ export interface PoolSnapshot {
   in_flight: number;
   /** Configured in-flight limit (concurrency). */
   concurrency?: number;
-  /** Threads terminated and replaced since start (hard timeouts, crashes). */
+  /**
+   * Times the supervisor restarted this worker slot's process (hard-timeout,
+   * job or memory recycles, crashes): a thread stuck in a loop can only be
+   * stopped by replacing the whole process.
+   */
   recycles: number;
 }
 
@@ -184,13 +188,13 @@ function registerPoolMetrics(registry: Registry, pool: () => PoolSnapshot): void
     (s) => s.concurrency,
   );
   new Counter({
-    name: "jobqueue_worker_thread_recycles_total",
-    help: "Web Worker threads terminated and replaced (hard timeouts, crashes).",
+    name: "jobqueue_worker_recycles_total",
+    help: "Times this supervised worker's process was replaced (hard timeouts, limits, crashes).",
     registers: [registry],
     collect() {
       const s = snap();
       if (!s || !Number.isFinite(s.recycles) || s.recycles < 0) return;
-      // The pool owns the running total; mirror it (a counter has no set()).
+      // The supervisor owns the running total; mirror it (a counter has no set()).
       this.reset();
       this.inc(s.recycles);
     },

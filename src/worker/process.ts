@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { RESTARTS_ENV } from "./supervisor.ts";
 import { RedisBroker } from "../queue/redis_broker.ts";
 import { loadRegistry } from "../jobs/registry.ts";
 import { EventBus } from "../events/bus.ts";
@@ -157,13 +158,27 @@ function serveMetrics(
   log: Logger,
 ): MetricsServer | null {
   if (!port) return null;
-  const metrics = new WorkerMetrics({ pool: () => runner.snapshot(), defaultLabels: { queue } });
+  const recycles = restartsSoFar();
+  const metrics = new WorkerMetrics({
+    pool: () => ({ ...runner.snapshot(), recycles }),
+    defaultLabels: { queue },
+  });
   bus.subscribe(metrics.observer);
   try {
     return serveWorkerMetrics(port, metrics.registry);
   } catch (error) {
     log.warn("worker metrics server not started", { port, error });
     return null;
+  }
+}
+
+/** How often the supervisor replaced this worker slot's process before this one. */
+function restartsSoFar(): number {
+  try {
+    const n = Number(Deno.env.get(RESTARTS_ENV) ?? "0");
+    return Number.isInteger(n) && n >= 0 ? n : 0;
+  } catch {
+    return 0;
   }
 }
 

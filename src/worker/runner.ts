@@ -107,7 +107,6 @@ export interface RunnerSnapshot {
   busy_threads: number;
   in_flight: number;
   concurrency: number;
-  recycles: number;
 }
 
 /**
@@ -186,7 +185,6 @@ export class Runner {
       busy_threads: s.busy,
       in_flight: this.#held.size,
       concurrency: this.#o.concurrency,
-      recycles: 0,
     };
   }
 

@@ -32,6 +32,9 @@ export interface SuperviseOptions {
   stableAfterMs?: number;
 }
 
+/** Env var through which a worker learns how often its supervisor restarted it. */
+export const RESTARTS_ENV = "JQ_WORKER_RESTARTS";
+
 /** The default worker entry. */
 export const WORKER_MAIN = new URL("./worker_main.ts", import.meta.url).pathname;
 
@@ -74,12 +77,14 @@ export async function superviseWorker(options: SuperviseOptions = {}): Promise<n
   if (options.signal?.aborted) onAbort();
 
   let quickCrashes = 0;
+  let restarts = 0;
   try {
     while (stopSignal === null) {
       const startedAt = Date.now();
       child = new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", ...args],
-        env: options.env,
+        // The child cannot count its own recycles (each one ends it): tell it.
+        env: { ...options.env, [RESTARTS_ENV]: String(restarts++) },
         stdin: "null",
         stdout: options.stdio ?? "inherit",
         stderr: options.stdio ?? "inherit",

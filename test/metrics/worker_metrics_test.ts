@@ -56,12 +56,12 @@ Deno.test("pool gauges read the callback at scrape time; a throwing callback doe
   assert.match(text, /^jobqueue_worker_threads_busy 1$/m);
   assert.match(text, /^jobqueue_worker_jobs_in_flight 3$/m);
   assert.match(text, /^jobqueue_worker_concurrency 16$/m);
-  assert.match(text, /^jobqueue_worker_thread_recycles_total 2$/m);
+  assert.match(text, /^jobqueue_worker_recycles_total 2$/m);
   await new Promise((r) => setTimeout(r, 60));
   snap = { ...snap, in_flight: 7, recycles: 5 };
   text = await metrics.text();
   assert.match(text, /^jobqueue_worker_jobs_in_flight 7$/m);
-  assert.match(text, /^jobqueue_worker_thread_recycles_total 5$/m);
+  assert.match(text, /^jobqueue_worker_recycles_total 5$/m);
   await new Promise((r) => setTimeout(r, 60));
   broken = true;
   text = await metrics.text();

@@ -5,6 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { TestRedis } from "../helpers/redis_server.ts";
+import { createLogger } from "../../src/log.ts";
+import { EXIT_RECYCLE } from "../../src/worker/runner.ts";
+import { RESTARTS_ENV, superviseWorker } from "../../src/worker/supervisor.ts";
 import { processAlive, testBroker, waitFor, workerEnv } from "./helpers.ts";
 
 const SUPERVISOR_MAIN = new URL("../../src/worker/supervisor_main.ts", import.meta.url).pathname;
@@ -66,5 +69,34 @@ Deno.test("supervisor: restarts a killed worker, forwards SIGTERM, exits 0", asy
     await reading;
     await broker.close();
     await redis.close();
+  }
+});
+
+Deno.test("supervisor: each child learns how often its slot was restarted", async () => {
+  // A stand-in child: records the restart count it was given, asks to be
+  // recycled twice (exit 75), then exits 0, which ends the supervisor.
+  const dir = await Deno.makeTempDir({ prefix: "jq-sup-" });
+  const script = `${dir}/child.ts`;
+  await Deno.writeTextFile(
+    script,
+    `const n = Deno.env.get("${RESTARTS_ENV}");
+await Deno.writeTextFile("${dir}/seen", n + "\\n", { append: true });
+Deno.exit(Number(n) < 2 ? ${EXIT_RECYCLE} : 0);`,
+  );
+  try {
+    const code = await superviseWorker({
+      args: [script],
+      handleSignals: false,
+      stdio: "null",
+      log: createLogger({ level: "silent" }),
+    });
+    assert.strictEqual(code, 0);
+    assert.deepStrictEqual((await Deno.readTextFile(`${dir}/seen`)).trim().split("\n"), [
+      "0",
+      "1",
+      "2",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
