@@ -31,7 +31,7 @@ Deno.test("log: pretty format is one readable line; child loggers add fields", (
   assert.strictEqual(lines.length, 1);
   assert.match(
     lines[0].line,
-    /^\d\d:\d\d:\d\d\.\d{3} WARN  job failed; retry scheduled job_id=j2 attempt=2$/,
+    /^\d\d:\d\d:\d\d\.\d{3} WARN {2}job failed; retry scheduled job_id=j2 attempt=2$/,
   );
 });
 
