@@ -95,11 +95,22 @@ export class Proc {
       stderr: "piped",
     }).spawn();
     this.pid = this.#child.pid;
-    const open = () => Deno.open(logFile, { create: true, append: true });
-    const piping = Promise.all([
-      open().then((f) => this.#child.stdout.pipeTo(f.writable)),
-      open().then((f) => this.#child.stderr.pipeTo(f.writable)),
-    ]).catch(() => {});
+    // Each chunk is written through at once (a file's `writable` may hold small
+    // writes back until the stream closes, and tests grep these logs mid-run).
+    const pump = async (stream: ReadableStream<Uint8Array>) => {
+      const file = await Deno.open(logFile, { create: true, append: true });
+      try {
+        for await (const chunk of stream) {
+          let off = 0;
+          while (off < chunk.length) off += file.writeSync(chunk.subarray(off));
+        }
+      } finally {
+        file.close();
+      }
+    };
+    const piping = Promise.all([pump(this.#child.stdout), pump(this.#child.stderr)]).catch(
+      () => {},
+    );
     this.status = piping.then(() => this.#child.status);
   }
 
