@@ -9,7 +9,7 @@
 import { Hono } from "hono";
 import { createLogger, type Logger } from "../log.ts";
 import { LIMITS } from "../queue/job.ts";
-import { type ApiDeps, type RouteDeps, withDeadline } from "./deps.ts";
+import { type ApiDeps, Deadlines, type RouteDeps } from "./deps.ts";
 import { HttpError, toHttpError } from "./errors.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/job.ts";
@@ -34,7 +34,7 @@ export const API_BASE = "/api/v1";
  */
 export function createApp(deps: ApiDeps): Hono {
   const log = deps.log ?? createLogger({ fields: { role: "api" } });
-  const timeoutMs = deps.brokerTimeoutMs ?? 2500;
+  const deadlines = new Deadlines(deps.brokerTimeoutMs ?? 2500);
   const routeDeps: RouteDeps = {
     broker: deps.broker,
     registry: deps.registry,
@@ -42,7 +42,7 @@ export function createApp(deps: ApiDeps): Hono {
     log,
     maxBodyBytes: deps.maxBodyBytes ?? LIMITS.maxPayloadBytes,
     maxBatchBodyBytes: deps.maxBatchBodyBytes ?? 16 * 1024 * 1024,
-    call: (operation) => withDeadline(operation, timeoutMs),
+    call: (operation) => deadlines.call(operation),
   };
 
   const app = new Hono();

@@ -11,25 +11,34 @@ import { HttpError } from "./errors.ts";
 /** Deepest accepted nesting of arrays/objects in a request body. */
 export const MAX_JSON_DEPTH = 64;
 
+const JSON_SUBTYPE = /^application\/[a-z0-9.+-]+\+json$/;
+
 /** True for `application/json` and `application/*+json`, any parameters. */
 export function isJsonContentType(value: string | null): boolean {
   if (!value) return false;
+  if (value === "application/json") return true; // what nearly every client sends
   const type = value.split(";")[0].trim().toLowerCase();
-  return type === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+  return type === "application/json" || JSON_SUBTYPE.test(type);
 }
 
 /** Nesting depth of a JSON text, ignoring brackets inside strings. */
 export function jsonDepth(text: string): number {
   let depth = 0;
   let max = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
+    if (c === 0x22) {
+      // Jump to the closing quote: the first one after an even run of backslashes.
+      let end = i;
+      while (true) {
+        end = text.indexOf('"', end + 1);
+        if (end < 0) return max; // unterminated string: no more brackets count
+        let k = end - 1;
+        while (text.charCodeAt(k) === 0x5c) k--;
+        if ((end - 1 - k) % 2 === 0) break;
+      }
+      i = end;
+    } else if (c === 0x7b || c === 0x5b) {
       if (++depth > max) max = depth;
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
@@ -42,31 +51,49 @@ function tooLarge(limit: number): HttpError {
   });
 }
 
-/** Reads the body up to `limit` bytes; throws 413 as soon as it goes past. */
+const DIGITS = /^\d+$/;
+
+/**
+ * Reads the body up to `limit` bytes; throws 413 as soon as it goes past.
+ *
+ * A body with a declared Content-Length at most `limit` (and no
+ * Transfer-Encoding) is read in one go: the HTTP layer delivers exactly the
+ * declared number of bytes for requests from a socket, and the size is
+ * checked again after reading. Any other body (chunked, no length) is read
+ * chunk by chunk and cut off once it passes the limit.
+ */
 export async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limit) {
-    await request.body?.cancel().catch(() => {});
-    throw tooLarge(limit);
+  const headers = request.headers;
+  const declared = headers.get("content-length");
+  if (declared !== null && DIGITS.test(declared)) {
+    if (Number(declared) > limit) {
+      await request.body?.cancel().catch(() => {});
+      throw tooLarge(limit);
+    }
+    if (headers.get("transfer-encoding") === null) {
+      // No `request.body` access here: that alone builds a ReadableStream.
+      const bytes = new Uint8Array(await request.arrayBuffer());
+      if (bytes.byteLength > limit) throw tooLarge(limit);
+      return bytes;
+    }
   }
   if (!request.body) return new Uint8Array(0);
+  // The lock is never released: the body is consumed either way, and
+  // releasing it costs a TypeError (with stack trace) per request.
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge(limit);
-      }
-      chunks.push(value);
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(limit);
     }
-  } finally {
-    reader.releaseLock();
+    chunks.push(value);
   }
+  if (chunks.length === 1) return chunks[0];
   const bytes = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {
@@ -75,6 +102,9 @@ export async function readLimited(request: Request, limit: number): Promise<Uint
   }
   return bytes;
 }
+
+/** Strict UTF-8; reusable, as every `decode` call without `stream` starts afresh. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * The request's JSON body, or an HttpError: 415 (not JSON), 413 (too big),
@@ -92,7 +122,7 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
   const bytes = await readLimited(request, limit);
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     throw new HttpError(400, "invalid_json", "request body is not valid UTF-8");
   }

@@ -20,7 +20,7 @@ import { LIMITS } from "../../queue/job.ts";
 import { prepareEnqueue, type PrepareFailure } from "../../jobs/prepare.ts";
 import { readJsonBody } from "../body.ts";
 import { type ErrorBody, HttpError } from "../errors.ts";
-import { parseOr400, parseOr422, type RouteDeps } from "../deps.ts";
+import { parseOr400, parseOr422, type RouteDeps, SubmitGate } from "../deps.ts";
 import {
   listQuerySchema,
   purgeQuerySchema,
@@ -108,12 +108,13 @@ function emitEnqueued(deps: RouteDeps, input: EnqueueInput, result: EnqueueResul
 /** Routes of the jobs collection, mounted under `/api/v1`. */
 export function jobsRoutes(deps: RouteDeps): Hono {
   const app = new Hono();
+  const gate = new SubmitGate();
 
   app.post("/jobs", async (c) => {
     const key = idempotencyHeader(c.req.header("idempotency-key"));
     const body = await readJsonBody(c.req.raw, deps.maxBodyBytes);
     const input = prepare(deps, body, key);
-    const result = await deps.call(deps.broker.enqueue(input));
+    const result = await deps.call(gate.run(() => deps.broker.enqueue(input)));
     emitEnqueued(deps, input, result);
     if (!result.created) {
       c.header("Idempotent-Replayed", "true");
