@@ -190,14 +190,28 @@ export async function startManagedRedis(dir: string, port?: number): Promise<Loc
   };
 }
 
+/** Where `findOrStartRedis` looks; tests point it elsewhere. */
+export interface RedisDiscovery {
+  /** Port probed on 127.0.0.1 before starting our own (default 6379). */
+  localPort?: number;
+  /** Whether redis-server can be started (default: it runs `redis-server --version`). */
+  canStart?: () => boolean;
+  /** Port for a managed server (default: 6379 when free, else any free port). */
+  managedPort?: number;
+}
+
 /** Resolves the Redis to use, following the order in the module doc. */
 export async function findOrStartRedis(
   redisUrl: string | undefined,
   dataDir: string,
+  discovery: RedisDiscovery = {},
 ): Promise<LocalRedis> {
   const none = { managed: false, stop: () => Promise.resolve() };
   if (redisUrl) return { url: redisUrl, ...none };
-  if (await redisAnswers("127.0.0.1", 6379)) return { url: "redis://127.0.0.1:6379", ...none };
-  if (!hasRedisServer()) throw new NoRedisError();
-  return await startManagedRedis(`${dataDir}/redis`);
+  const localPort = discovery.localPort ?? 6379;
+  if (await redisAnswers("127.0.0.1", localPort)) {
+    return { url: `redis://127.0.0.1:${localPort}`, ...none };
+  }
+  if (!(discovery.canStart ?? hasRedisServer)()) throw new NoRedisError();
+  return await startManagedRedis(`${dataDir}/redis`, discovery.managedPort);
 }
