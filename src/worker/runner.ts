@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { DeadlineTimer } from "./deadline_timer.ts";
 import { OutageLog } from "./outage_log.ts";
 import type { Broker } from "../queue/broker.ts";
 import { type ClaimedJob, DEFAULTS, type RecoveredJob } from "../queue/job.ts";
@@ -131,8 +132,8 @@ export class Runner {
   /** Moving average of claim-to-result time (ms); starts "slow". */
   #turnaroundMs = FAST_TURNAROUND_MS;
   /** One timer for every job's deadline, armed for the earliest one. */
-  #deadlineTimer?: ReturnType<typeof setTimeout>;
-  #deadlineTimerAt = Infinity;
+  /** One timer for every held job's deadline. */
+  readonly #deadlines = new DeadlineTimer(() => this.#checkDeadlines());
   /** Aborts blocking waits when the runner must stop claiming. */
   readonly #stopClaiming = new AbortController();
   #stopMode: StopMode | null = null;
@@ -211,7 +212,7 @@ export class Runner {
       await this.#drain();
     } finally {
       clearInterval(this.#renewTimer);
-      clearTimeout(this.#deadlineTimer);
+      this.#deadlines.clear();
       await unsubscribe().catch(() => {});
       this.#pool.close();
     }
@@ -353,7 +354,7 @@ export class Runner {
     };
     this.#held.set(job.id, held);
     this.#active++;
-    this.#armDeadlineTimer(held.deadlineAt);
+    this.#deadlines.arm(held.deadlineAt);
     this.#pool.dispatch({
       id: job.id,
       type: job.type,
@@ -363,7 +364,6 @@ export class Runner {
     });
   }
 
-  /** `started` events of a claimed batch (after dispatch: they are not on the handlers' path). */
   /**
    * Jobs whose holder died (their lease ran out) were reaped by this process:
    * `recovered` for each, then `dead`/`cancelled` where that was their end.
@@ -381,6 +381,7 @@ export class Runner {
     }
   }
 
+  /** `started` events of a claimed batch (after dispatch: they are not on the handlers' path). */
   #emitStarted(jobs: ClaimedJob[]): void {
     for (const job of jobs) {
       const held = this.#held.get(job.id);
@@ -396,24 +397,8 @@ export class Runner {
     }
   }
 
-  /**
-   * Makes sure the deadline timer fires by `at`. One timer serves every job
-   * (a timer per job cost a setTimeout and a clearTimeout each): it is only
-   * re-armed when a job's deadline is earlier than the armed one, and when it
-   * fires it times out what is due and re-arms for the earliest deadline left.
-   */
-  #armDeadlineTimer(at: number): void {
-    if (at >= this.#deadlineTimerAt) return;
-    clearTimeout(this.#deadlineTimer);
-    this.#deadlineTimerAt = at;
-    // Clamped: a longer delay would overflow and fire at once (re-armed then, never spun).
-    const delay = Math.min(Math.max(0, at - Date.now()), 0x7fffffff);
-    this.#deadlineTimer = setTimeout(() => this.#checkDeadlines(), delay);
-  }
-
+  /** Times out every job whose deadline passed; the timer is re-armed for the earliest left. */
   #checkDeadlines(): void {
-    this.#deadlineTimer = undefined;
-    this.#deadlineTimerAt = Infinity;
     const now = Date.now();
     let next = Infinity;
     for (const held of this.#held.values()) {
@@ -421,7 +406,7 @@ export class Runner {
       if (held.deadlineAt <= now) this.#abort(held, "timeout");
       else if (held.deadlineAt < next) next = held.deadlineAt;
     }
-    if (next !== Infinity) this.#armDeadlineTimer(next);
+    if (next !== Infinity) this.#deadlines.arm(next);
   }
 
   /** Fires a job's AbortSignal; past the grace period a handler still running forces a recycle. */
