@@ -25,6 +25,8 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
   /** A logger that adds `fields` to every line. */
   child(fields: LogFields): Logger;
+  /** True when lines of `level` are written: skip building costly fields otherwise. */
+  enabled(level: LogLevel): boolean;
 }
 
 /** Options for `createLogger`. */
@@ -103,5 +105,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     warn: (m, f) => write("warn", m, f),
     error: (m, f) => write("error", m, f),
     child: (fields) => createLogger({ ...options, level, sink, fields: { ...bound, ...fields } }),
+    enabled: (lvl) => lvl !== "silent" && LOG_LEVELS.indexOf(lvl) >= min,
   };
 }

@@ -44,3 +44,12 @@ Deno.test("log: silent writes nothing; levels filter", () => {
   warn.log.warn("yes");
   assert.deepStrictEqual(warn.lines.map((l) => JSON.parse(l.line).msg), ["yes"]);
 });
+
+Deno.test("log: enabled() tells whether a level is written", () => {
+  const { log } = capture({ level: "warn", format: "json" });
+  assert.deepStrictEqual(
+    (["debug", "info", "warn", "error", "silent"] as const).map((l) => log.enabled(l)),
+    [false, false, true, true, false],
+  );
+  assert.strictEqual(log.child({ a: 1 }).enabled("error"), true);
+});

@@ -50,6 +50,8 @@ export function createApp(deps: ApiDeps): Hono {
   app.use(async (c, next) => {
     const start = performance.now();
     await next();
+    // Per-request lines are debug; at the default level don't even build them.
+    if (c.res.status < 500 && !log.enabled("debug")) return;
     const fields = {
       method: c.req.method,
       path: c.req.path.slice(0, 200),
