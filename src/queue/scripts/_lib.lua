@@ -34,6 +34,15 @@ local function load(key)
   return cmsgpack.unpack(raw)
 end
 
+-- Fencing, in one place: the record of a job that is running under lease
+-- `token`, or nil when the job is gone, no longer running, or held under
+-- another (newer) lease. Every ack, renewal and progress report goes through it.
+local function loadHeld(key, token)
+  local job = load(key)
+  if job and job[F_STATE] == RUNNING and job[F_TOKEN] == token then return job end
+  return nil
+end
+
 -- Packs a record: holes become false so it stays a MessagePack array; trailing
 -- absent fields are left out.
 local function packJob(job)

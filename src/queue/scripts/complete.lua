@@ -27,8 +27,8 @@ local byType = {}
 for i = 6, #ARGV, 3 do
   local id = ARGV[i]
   local key = ARGV[1] .. id
-  local job = load(key)
-  if job and job[F_STATE] == RUNNING and job[F_TOKEN] == ARGV[i + 1] then
+  local job = loadHeld(key, ARGV[i + 1])
+  if job then
     local dur = runningFor(job, now)
     job[F_RESULT] = ARGV[i + 2]
     job[F_STATE] = COMPLETED

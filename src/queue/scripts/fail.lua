@@ -22,8 +22,8 @@
 --
 -- Returns "scheduled", "failed" or "cancelled"; 0 when the lease was lost (nothing changed).
 
-local job = load(KEYS[7])
-if not job or job[F_STATE] ~= RUNNING or job[F_TOKEN] ~= ARGV[2] then return 0 end
+local job = loadHeld(KEYS[7], ARGV[2])
+if not job then return 0 end
 local id = ARGV[1]
 local jtype = job[F_TYPE]
 local now = tonumber(ARGV[3])

@@ -7,8 +7,8 @@
 --
 -- Returns 1 when recorded, 0 when the lease was lost (nothing changed).
 
-local job = load(KEYS[1])
-if not job or job[F_STATE] ~= RUNNING or job[F_TOKEN] ~= ARGV[1] then return 0 end
+local job = loadHeld(KEYS[1], ARGV[1])
+if not job then return 0 end
 job[F_PROGRESS] = tonumber(ARGV[2])
 save(KEYS[1], job)
 return 1

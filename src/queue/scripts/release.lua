@@ -29,8 +29,8 @@ local woke = false
 for i = 10, #ARGV, 2 do
   local id = ARGV[i]
   local key = ARGV[1] .. id
-  local job = load(key)
-  if job and job[F_STATE] == RUNNING and job[F_TOKEN] == ARGV[i + 1] then
+  local job = loadHeld(key, ARGV[i + 1])
+  if job then
     local jtype = job[F_TYPE]
     redis.call("ZREM", KEYS[1], id)
     stat(KEYS[4], "running", jtype, -1)

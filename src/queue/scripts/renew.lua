@@ -16,8 +16,8 @@ local runningArgs = {}
 for i = 4, #ARGV, 2 do
   local id = ARGV[i]
   local key = ARGV[1] .. id
-  local job = load(key)
-  if job and job[F_STATE] == RUNNING and job[F_TOKEN] == ARGV[i + 1] then
+  local job = loadHeld(key, ARGV[i + 1])
+  if job then
     job[F_LEASE] = expiry
     save(key, job)
     runningArgs[#runningArgs + 1] = expiry
