@@ -23,6 +23,8 @@ export function say(message: string): void {
   console.log(`    [chaos] ${message}`);
 }
 
+export { processAlive as alive } from "../helpers/process.ts";
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `check` every 100 ms until it returns a truthy value; throws after `timeoutMs`. */
@@ -56,16 +58,6 @@ export function childrenOf(pid: number): number[] {
     }
   }
   return out;
-}
-
-/** True while `pid` exists and is not a zombie. */
-export function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 /** A child process whose stdout and stderr go to a log file. */

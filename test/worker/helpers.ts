@@ -6,6 +6,7 @@
  */
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import type { Job } from "../../src/queue/job.ts";
+export { processAlive } from "../helpers/process.ts";
 
 const root = new URL("../../", import.meta.url);
 /** The worker process entry. */
@@ -72,17 +73,6 @@ export async function waitFor<T>(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     }
     await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** True while a process with `pid` exists (and is not a zombie). */
-export function processAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // Field 3 is the state; Z means exited but not yet reaped.
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
   }
 }
 
