@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { oversizeBytes } from "../queue/validate.ts";
 import { type EnqueueInput, LIMITS } from "../queue/job.ts";
 import { InvalidInputError } from "../queue/errors.ts";
 import type { JobRegistry, ValidationIssue } from "./registry.ts";
@@ -18,26 +19,6 @@ export type PrepareFailure =
 
 /** The outcome of `prepareEnqueue`. */
 export type PrepareResult = { ok: true; input: EnqueueInput } | PrepareFailure;
-
-/** UTF-8 size of a value's JSON text (what the broker stores). */
-export function jsonBytes(value: unknown): number {
-  return utf8Length(JSON.stringify(value) ?? "null");
-}
-
-const encoder = new TextEncoder();
-
-function utf8Length(text: string): number {
-  return encoder.encode(text).byteLength;
-}
-
-/** The payload's UTF-8 JSON size when it is over `limit`, else 0 (no encoding for small texts). */
-function bytesOverLimit(value: unknown, limit: number): number {
-  const text = JSON.stringify(value) ?? "null";
-  // Each UTF-16 unit encodes to at most 3 UTF-8 bytes: short texts cannot be over.
-  if (text.length * 3 <= limit) return 0;
-  const bytes = utf8Length(text);
-  return bytes > limit ? bytes : 0;
-}
 
 /**
  * Validates `request` against `registry` and applies the type's defaults.
@@ -70,7 +51,8 @@ export function prepareEnqueue(registry: JobRegistry, request: EnqueueInput): Pr
       issues: validated.issues,
     };
   }
-  const bytes = bytesOverLimit(validated.payload, LIMITS.maxPayloadBytes);
+  // The broker checks again on its own; this answer carries the API's 413 details.
+  const bytes = oversizeBytes(JSON.stringify(validated.payload) ?? "null");
   if (bytes > 0) {
     return {
       ok: false,

@@ -43,11 +43,15 @@ function intInRange(value: unknown, min: number, max: number, field: string): nu
   return value;
 }
 
-/** UTF-8 byte length without allocating for the common small case. */
-function utf8Bytes(text: string): number {
-  // Each UTF-16 unit encodes to at most 3 bytes, so short texts need no encoding.
-  if (text.length * 3 <= LIMITS.maxPayloadBytes) return text.length;
-  return new TextEncoder().encode(text).length;
+/**
+ * The UTF-8 size of a payload's JSON `text` when it is over the 1 MiB limit,
+ * else 0. Each UTF-16 unit encodes to at most 3 bytes, so short texts (nearly
+ * all) are answered without encoding.
+ */
+export function oversizeBytes(text: string): number {
+  if (text.length * 3 <= LIMITS.maxPayloadBytes) return 0;
+  const bytes = new TextEncoder().encode(text).length;
+  return bytes > LIMITS.maxPayloadBytes ? bytes : 0;
 }
 
 function encodePayload(payload: unknown): string {
@@ -60,8 +64,8 @@ function encodePayload(payload: unknown): string {
   if (text === undefined) {
     throw new InvalidInputError("payload is not JSON-serializable", "payload");
   }
-  const bytes = utf8Bytes(text);
-  if (bytes > LIMITS.maxPayloadBytes) throw new PayloadTooLargeError(bytes, LIMITS.maxPayloadBytes);
+  const bytes = oversizeBytes(text);
+  if (bytes > 0) throw new PayloadTooLargeError(bytes, LIMITS.maxPayloadBytes);
   return text;
 }
 
