@@ -29,6 +29,7 @@
  *
  * @module
  */
+import { queueKeyPattern, queueKeys } from "../../src/queue/keys.ts";
 import { Redis } from "ioredis";
 import { createClient } from "../../src/client.ts";
 import { loadConfig } from "../../src/config.ts";
@@ -174,7 +175,7 @@ async function cleanup(redis: Redis, pattern: string): Promise<void> {
 
 /** Polls until `queue` has `n` completed jobs; returns the last completion time (epoch ms). */
 async function waitCompleted(redis: Redis, queue: string, n: number, timeoutMs = 300_000) {
-  const stats = `jq:{${queue}}:stats`;
+  const { stats, completed } = queueKeys(queue);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const done = Number(await redis.hget(stats, "completed") ?? 0);
@@ -182,7 +183,7 @@ async function waitCompleted(redis: Redis, queue: string, n: number, timeoutMs =
     if (Date.now() > deadline) throw new Error(`only ${done}/${n} jobs completed in ${queue}`);
     await sleep(5);
   }
-  const last = await redis.zrange(`jq:{${queue}}:completed`, 0, 0, "REV", "WITHSCORES");
+  const last = await redis.zrange(completed, 0, 0, "REV", "WITHSCORES");
   return Number(last[1]);
 }
 
@@ -451,7 +452,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
     const single = await enqueueSingle(o, q("single"));
     const mem1 = await usedMemory(redis);
     const bulk = await enqueueBulk(o, q("bulk"));
-    await cleanup(redis, `jq:{${q("bulk")}}:*`);
+    await cleanup(redis, queueKeyPattern(q("bulk")));
     const drained = await drain(o, redis, q("single"));
     const mem2 = await usedMemory(redis);
     const lat = await latency(o, redis, q("lat"));

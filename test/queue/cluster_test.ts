@@ -3,6 +3,7 @@
  * key of a queue carries the `{queue}` hash tag, so each script's keys live in
  * one slot while different queues spread over the masters.
  */
+import { queueKeyPattern } from "../../src/queue/keys.ts";
 import { Cluster } from "ioredis";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import { TestRedisCluster } from "../helpers/redis_cluster.ts";
@@ -36,7 +37,13 @@ function clusterHarness(): Promise<SuiteHarness> {
     for (const node of admin.nodes("master")) {
       let cursor = "0";
       do {
-        const [next, batch] = await node.scan(cursor, "MATCH", `jq:{${queue}}:*`, "COUNT", 1000);
+        const [next, batch] = await node.scan(
+          cursor,
+          "MATCH",
+          queueKeyPattern(queue),
+          "COUNT",
+          1000,
+        );
         found.push(...batch);
         cursor = next;
       } while (cursor !== "0");

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { queueKeyPattern } from "../../src/queue/keys.ts";
 import { Redis } from "ioredis";
 import { RedisBroker, type RedisBrokerOptions } from "../../src/queue/redis_broker.ts";
 import { TestRedis } from "../helpers/redis_server.ts";
@@ -30,7 +31,13 @@ export async function redisHarness(options: { aof?: boolean } = {}): Promise<Red
     const found: string[] = [];
     let cursor = "0";
     do {
-      const [next, batch] = await redis.scan(cursor, "MATCH", `jq:{${queue}}:*`, "COUNT", 1000);
+      const [next, batch] = await redis.scan(
+        cursor,
+        "MATCH",
+        queueKeyPattern(queue),
+        "COUNT",
+        1000,
+      );
       found.push(...batch);
       cursor = next;
     } while (cursor !== "0");
