@@ -48,7 +48,11 @@ export class LogObserver implements Observer {
   constructor(private readonly log: Logger) {}
 
   onEvent(event: LifecycleEvent): void {
+    const level = LEVEL[event.kind];
+    // Checked before building the fields: the healthy path is at debug,
+    // usually off, and runs twice per job.
+    if (!this.log.enabled(level)) return;
     const { kind, at: _at, ...fields } = event;
-    this.log[LEVEL[kind]](MESSAGE[kind], fields);
+    this.log[level](MESSAGE[kind], fields);
   }
 }

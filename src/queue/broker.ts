@@ -12,6 +12,7 @@
 import type {
   CancelOutcome,
   ClaimedJob,
+  Completion,
   EnqueueInput,
   EnqueueResult,
   FailInput,
@@ -79,7 +80,7 @@ export interface Broker {
    * Completes many jobs in one round trip. Returns, per lease, true when acked
    * and false when the lease was lost (nothing changed for that job).
    */
-  completeMany(acks: Array<Lease & { result: unknown }>): Promise<boolean[]>;
+  completeMany(acks: Completion[]): Promise<boolean[]>;
 
   /**
    * Records a failed attempt: schedules a retry after `retry_delay_ms`, or moves

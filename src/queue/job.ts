@@ -135,7 +135,10 @@ export interface EnqueueResult {
 export interface ClaimedJob {
   id: string;
   type: string;
-  payload: unknown;
+  /** The payload, parsed from `payload_json` on first read. */
+  readonly payload: unknown;
+  /** The payload's JSON text as stored: the worker hands it to a thread unparsed. */
+  payload_json: string;
   priority: number;
   /** This attempt's number, starting at 1. */
   attempt: number;
@@ -155,6 +158,13 @@ export interface Lease {
   id: string;
   token: string;
 }
+
+/**
+ * One completion for `completeMany`: the result as a value, or already as
+ * JSON text (`result_json`, stored verbatim: the worker's threads serialize
+ * results themselves, so the runner never parses and re-serializes them).
+ */
+export type Completion = Lease & ({ result: unknown } | { result_json: string });
 
 /** Per-lease answer from `renew`. */
 export type RenewStatus = "ok" | "lost" | "cancel_requested";

@@ -13,6 +13,7 @@ import { InvalidInputError, LeaseLostError, PayloadTooLargeError } from "./error
 import {
   type CancelOutcome,
   type ClaimedJob,
+  type Completion,
   DEFAULTS,
   type EnqueueInput,
   type EnqueueResult,
@@ -38,7 +39,7 @@ import {
   encodeCursor,
   encodePendingCursor,
 } from "./list_cursor.ts";
-import { ENQUEUE_CHUNK, QueueScripts } from "./scripts.ts";
+import { ENQUEUE_CHUNK, QueueScripts, type ScriptConfig } from "./scripts.ts";
 import { type EncodedJob, encodeJob, isUuid } from "./validate.ts";
 
 /** Options of a `RedisBroker`. Give `url` or an existing `client`. */
@@ -103,6 +104,10 @@ export class RedisBroker implements Broker {
   readonly #eventsMaxLen: number;
   readonly #maintainBatch: number;
   readonly #scripts: Promise<QueueScripts>;
+  readonly #scriptConfig: ScriptConfig;
+  readonly #commandTimeoutMs: number | undefined;
+  /** The ack lane (see `#acks`), opened on the first ack. */
+  #ackLane: { client: RedisClient; scripts: Promise<QueueScripts> } | null = null;
   readonly #blocking: BlockingPool;
   #subscriber: RedisClient | null = null;
   /** Epoch ms before which no finished job can be past retention (see maintain). */
@@ -127,18 +132,44 @@ export class RedisBroker implements Broker {
       throw new Error("RedisBroker needs a url or a client");
     }
     this.#clock = options.clock ?? Date.now;
+    this.#commandTimeoutMs = options.commandTimeoutMs;
     this.#retentionMs = options.retentionMs ?? DEFAULTS.retentionMs;
     this.#eventsMaxLen = options.eventsMaxLen ?? 10_000;
     this.#maintainBatch = options.maintainBatch ?? 1000;
-    this.#scripts = QueueScripts.create(this.#client, this.keys, {
+    this.#scriptConfig = {
       retentionMs: this.#retentionMs,
       finishedTtlMs: this.#retentionMs + EXPIRY_SLACK_MS,
       eventsMaxLen: this.#eventsMaxLen,
       errorHistory: LIMITS.errorHistory,
-    });
+    };
+    this.#scripts = QueueScripts.create(this.#client, this.keys, this.#scriptConfig);
     // Surfaced on first use; avoid an unhandled rejection in between.
     this.#scripts.catch(() => {});
     this.#blocking = new BlockingPool(this.#client, `jq:${this.queue}:block`);
+  }
+
+  /**
+   * Scripts on a second connection, for acks (complete, fail). Redis writes
+   * a client's replies only after running every command it read from it, so
+   * on a shared connection a claim pipelined next to a batch of acks would
+   * wait for the acks' script too: the worker would sit idle while Redis
+   * acks, then Redis would sit idle while the worker runs. On its own
+   * connection the claim's reply leaves first and the acks run in Redis while
+   * the worker already runs the claimed jobs (measured: claim replies ~2x
+   * sooner at concurrency 50). Ordering is unaffected: a job is acked only
+   * after its claim's reply arrived.
+   */
+  #acks(): Promise<QueueScripts> {
+    if (!this.#ackLane) {
+      const client = duplicate(this.#client, {
+        commandTimeoutMs: this.#commandTimeoutMs,
+        connectionName: `jq:${this.queue}:ack`,
+      });
+      const scripts = QueueScripts.create(client, this.keys, this.#scriptConfig);
+      scripts.catch(() => {});
+      this.#ackLane = { client, scripts };
+    }
+    return this.#ackLane.scripts;
   }
 
   /** Runs a plain Redis command, mapping connection failures to QueueUnavailableError. */
@@ -222,7 +253,7 @@ export class RedisBroker implements Broker {
   }
 
   async complete(id: string, token: string, result: unknown): Promise<void> {
-    const ok = await (await this.#scripts).complete(
+    const ok = await (await this.#acks()).complete(
       id,
       token,
       jsonText(result, "result"),
@@ -231,19 +262,19 @@ export class RedisBroker implements Broker {
     if (!ok) throw new LeaseLostError(id);
   }
 
-  async completeMany(acks: Array<Lease & { result: unknown }>): Promise<boolean[]> {
+  async completeMany(acks: Completion[]): Promise<boolean[]> {
     const encoded = acks.map((a) => ({
       id: a.id,
       token: a.token,
-      resultJson: jsonText(a.result, "result"),
+      resultJson: "result_json" in a ? String(a.result_json) : jsonText(a.result, "result"),
     }));
-    return await (await this.#scripts).completeMany(encoded, this.#clock());
+    return await (await this.#acks()).completeMany(encoded, this.#clock());
   }
 
   async fail(id: string, token: string, failure: FailInput): Promise<FailOutcome> {
     const delay = Math.max(0, Math.round(Number(failure.retry_delay_ms) || 0));
     const message = String(failure.message ?? "").slice(0, MAX_ERROR_CHARS);
-    const outcome = await (await this.#scripts).fail(
+    const outcome = await (await this.#acks()).fail(
       id,
       token,
       this.#clock(),
@@ -551,6 +582,9 @@ export class RedisBroker implements Broker {
     const sub = this.#subscriber;
     this.#subscriber = null;
     sub?.disconnect();
+    const lane = this.#ackLane;
+    this.#ackLane = null;
+    if (lane) await lane.client.quit().catch(() => lane.client.disconnect());
     if (this.#ownsClient) await this.#client.quit().catch(() => this.#client.disconnect());
   }
 }
@@ -574,7 +608,12 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** XREAD reply -> events. Fields `ev`, `id`, `t` are lifted; the rest go to `data`. */
+/**
+ * XREAD reply -> events. Fields `ev`, `id`, `t` are lifted; the rest go to
+ * `data`. A batch entry (`ev`, `f` = comma-separated field names, `rows` = a
+ * JSON array of rows; see flushEvents in _lib.lua) becomes one event per row,
+ * all with the entry's stream id.
+ */
 function parseStream(reply: unknown): StreamEvent[] {
   if (!Array.isArray(reply)) return [];
   const events: StreamEvent[] = [];
@@ -582,9 +621,38 @@ function parseStream(reply: unknown): StreamEvent[] {
     for (const [streamId, fields] of entries) {
       const data: Record<string, string> = {};
       for (let i = 0; i + 1 < fields.length; i += 2) data[fields[i]] = fields[i + 1];
+      if (data.rows !== undefined && data.f !== undefined) {
+        expandBatch(streamId, data.ev ?? "", data.f.split(","), data.rows, events);
+        continue;
+      }
       const { ev = "", id = "", t = "", ...rest } = data;
       events.push({ stream_id: streamId, event: ev, job_id: id, type: t, data: rest });
     }
   }
   return events;
+}
+
+function expandBatch(
+  streamId: string,
+  event: string,
+  names: string[],
+  rowsJson: string,
+  out: StreamEvent[],
+): void {
+  let rows: unknown;
+  try {
+    rows = JSON.parse(rowsJson);
+  } catch {
+    return; // not written by our scripts: nothing to report
+  }
+  if (!Array.isArray(rows)) return;
+  for (const row of rows) {
+    if (!Array.isArray(row)) continue;
+    const data: Record<string, string> = {};
+    names.forEach((name, i) => {
+      if (row[i] !== undefined && row[i] !== null) data[name] = String(row[i]);
+    });
+    const { id = "", t = "", ...rest } = data;
+    out.push({ stream_id: streamId, event, job_id: id, type: t, data: rest });
+  }
 }

@@ -120,6 +120,37 @@ function toNumber(value: unknown): number {
   return typeof value === "number" ? value : Number(value);
 }
 
+/**
+ * A claimed job whose payload is parsed only when read: the worker passes
+ * `payload_json` to its threads as text, so the claim path never parses it.
+ */
+class Claimed implements ClaimedJob {
+  #payload: unknown = undefined;
+  #parsed = false;
+
+  constructor(
+    readonly id: string,
+    readonly type: string,
+    readonly payload_json: string,
+    readonly priority: number,
+    readonly attempt: number,
+    readonly max_attempts: number,
+    readonly timeout_ms: number,
+    readonly token: string,
+    readonly lease_expires_at: number,
+    readonly backoff: BackoffPolicy | null,
+    readonly created_at: number,
+  ) {}
+
+  get payload(): unknown {
+    if (!this.#parsed) {
+      this.#payload = JSON.parse(this.payload_json);
+      this.#parsed = true;
+    }
+    return this.#payload;
+  }
+}
+
 /** Typed wrappers around the queue's Lua scripts, bound to one client and queue. */
 export class QueueScripts {
   readonly #client: RedisClient;
@@ -252,19 +283,21 @@ export class QueueScripts {
       const r = unpackRecord(flat[i + 1]);
       if (!r) continue;
       const bo = r[F.backoff];
-      jobs.push({
-        id: utf8.decode(flat[i]),
-        type: String(r[F.type]),
-        payload: JSON.parse(String(r[F.payload])),
-        priority: toNumber(r[F.priority]),
-        attempt: toNumber(r[F.attempts]),
-        max_attempts: toNumber(r[F.maxAttempts]),
-        timeout_ms: toNumber(r[F.timeoutMs]),
-        token: String(r[F.token]),
-        lease_expires_at: toNumber(r[F.leaseExpiresAt]),
-        backoff: typeof bo === "string" && bo !== "" ? JSON.parse(bo) as BackoffPolicy : null,
-        created_at: toNumber(r[F.createdAt]),
-      });
+      jobs.push(
+        new Claimed(
+          utf8.decode(flat[i]),
+          String(r[F.type]),
+          String(r[F.payload]),
+          toNumber(r[F.priority]),
+          toNumber(r[F.attempts]),
+          toNumber(r[F.maxAttempts]),
+          toNumber(r[F.timeoutMs]),
+          String(r[F.token]),
+          toNumber(r[F.leaseExpiresAt]),
+          typeof bo === "string" && bo !== "" ? JSON.parse(bo) as BackoffPolicy : null,
+          toNumber(r[F.createdAt]),
+        ),
+      );
     }
     return jobs;
   }

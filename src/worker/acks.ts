@@ -47,13 +47,13 @@ const RETRY_DELAYS_MS = [200, 500, 1000, 2000];
  * @example
  * ```ts
  * const acker = new Acker({ broker, bus, log, typeBackoff: () => undefined, done: free });
- * acker.complete(job, startedAt, result);
+ * acker.complete(job, startedAt, JSON.stringify(result));
  * await acker.idle();
  * ```
  */
 export class Acker {
   readonly #o: AckerOptions;
-  #completions: Array<{ job: ClaimedJob; startedAt: number; result: unknown }> = [];
+  #completions: Array<{ job: ClaimedJob; startedAt: number; resultJson: string }> = [];
   #flushing: Promise<void> | null = null;
   readonly #pending = new Set<Promise<void>>();
 
@@ -61,9 +61,9 @@ export class Acker {
     this.#o = options;
   }
 
-  /** Queues a completion; flushed with the others of this tick. */
-  complete(job: ClaimedJob, startedAt: number, result: unknown): void {
-    this.#completions.push({ job, startedAt, result });
+  /** Queues a completion (the result as JSON text); flushed with the others of this tick. */
+  complete(job: ClaimedJob, startedAt: number, resultJson: string): void {
+    this.#completions.push({ job, startedAt, resultJson });
     if (!this.#flushing) this.#track(this.#flushing = this.#flush());
   }
 
@@ -86,7 +86,11 @@ export class Acker {
     await nextTask(); // let this task's results join the batch (not setTimeout(0): ~2 ms)
     while (this.#completions.length > 0) {
       const batch = this.#completions.splice(0, MAX_BATCH);
-      const acks = batch.map(({ job, result }) => ({ id: job.id, token: job.token, result }));
+      const acks = batch.map(({ job, resultJson }) => ({
+        id: job.id,
+        token: job.token,
+        result_json: resultJson,
+      }));
       const acked = await this.#retrying("completeMany", () => this.#o.broker.completeMany(acks));
       const now = Date.now();
       batch.forEach(({ job, startedAt }, i) => {

@@ -91,7 +91,13 @@ export async function executeJob(
   if (!definition) {
     return { id, ok: false, error: `unknown job type "${request.type}"`, retryable: false };
   }
-  const parsed = definition.schema.safeParse(request.payload);
+  let payload: unknown;
+  try {
+    payload = JSON.parse(request.payload_json);
+  } catch {
+    return { id, ok: false, error: "invalid payload: not JSON", retryable: false };
+  }
+  const parsed = definition.schema.safeParse(payload);
   if (!parsed.success) {
     const issues = parsed.error.issues
       .map((i) => `${i.path.length ? i.path.join(".") : "payload"}: ${i.message}`)
@@ -110,9 +116,10 @@ export async function executeJob(
   };
   try {
     const value = await definition.handler(ctx, parsed.data);
-    // Results are stored as JSON; normalising here also makes them cloneable for postMessage.
-    const result = value === undefined ? null : JSON.parse(JSON.stringify(value));
-    return { id, ok: true, result };
+    // Results are stored as JSON text: serialized here, on the job's thread.
+    const text = value === undefined ? "null" : JSON.stringify(value);
+    if (text === undefined) throw new TypeError("the handler's result is not JSON-serializable");
+    return { id, ok: true, result_json: text };
   } catch (error) {
     return { id, ok: false, error: errorMessage(error), retryable: isRetryable(error) };
   } finally {

@@ -31,7 +31,12 @@ export function nextTask(): Promise<void> {
 export interface RunRequest {
   id: string;
   type: string;
-  payload: unknown;
+  /**
+   * The payload's JSON text as stored. Text, not a value: cloning a string
+   * across threads is a copy, cloning an object graph is a walk on the busy
+   * runner thread; the thread parses it (in parallel with the runner).
+   */
+  payload_json: string;
   attempt: number;
   max_attempts: number;
 }
@@ -48,7 +53,8 @@ export type ToThread =
 
 /** How one job ended inside the thread. */
 export type RunResult =
-  | { id: string; ok: true; result: unknown }
+  /** `result_json`: the handler's value as JSON text, serialized on the thread. */
+  | { id: string; ok: true; result_json: string }
   | {
     id: string;
     ok: false;

@@ -358,7 +358,7 @@ export class Runner {
     this.#pool.dispatch({
       id: job.id,
       type: job.type,
-      payload: job.payload,
+      payload_json: job.payload_json,
       attempt: job.attempt,
       max_attempts: job.max_attempts,
     });
@@ -506,7 +506,7 @@ export class Runner {
           timedOut: { hard: false },
         });
       } else if (r.ok) {
-        this.#acker.complete(job, startedAt, r.result);
+        this.#acker.complete(job, startedAt, r.result_json);
       } else if (held.aborted === "cancel") {
         this.#acker.fail(job, startedAt, { message: "cancelled", retryable: false });
       } else {

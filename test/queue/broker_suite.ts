@@ -790,6 +790,25 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     assert.deepStrictEqual(fresh.map((e) => e.event), ["enqueued"]);
   });
 
+  test("a batch's events come back one per job, in order", async (h) => {
+    const b = await h.make();
+    const made = await b.enqueueBatch([0, 1, 2].map((i) => ({ type: `ev${i}`, payload: i })));
+    const jobs = await b.claim(3);
+    await b.completeMany(jobs.map((j) => ({ id: j.id, token: j.token, result: null })));
+    const events = await b.readEvents("0", 0);
+    const ids = made.map((m) => m.id);
+    assert.deepStrictEqual(events.map((e) => [e.event, e.job_id]), [
+      ...ids.map((id) => ["enqueued", id]),
+      ...ids.map((id) => ["started", id]),
+      ...ids.map((id) => ["completed", id]),
+    ]);
+    assert.deepStrictEqual(events.slice(0, 3).map((e) => e.type), ["ev0", "ev1", "ev2"]);
+    assert.deepStrictEqual(events.slice(3, 6).map((e) => e.data.a), ["1", "1", "1"]);
+    assert.ok(events.slice(6).every((e) => Number(e.data.dur) >= 0));
+    // Reading from any returned stream id resumes after that id's entry.
+    assert.deepStrictEqual(await b.readEvents(events[8].stream_id, 0), []);
+  });
+
   test("waitForWork wakes on enqueue, respects its timeout and abort", async (h) => {
     const b = await h.make();
     const producer = await h.make();

@@ -89,6 +89,35 @@ Deno.test({
 
 Deno.test({
   ...opts,
+  name: "the events stream holds about eventsMaxLen events whatever the batch sizes",
+  fn: async () => {
+    const h = await redisHarness();
+    try {
+      const b = await h.makeRedis({ eventsMaxLen: 20 });
+      const countEvents = async () => (await b.readEvents("0", 0, 100_000)).length;
+      for (let i = 0; i < 10; i++) {
+        await b.enqueueBatch(Array.from({ length: 7 }, (_, j) => ({ type: "s", payload: j })));
+      }
+      // Batches of 7: trimmed to floor(20 / 7) = 2 entries = 14 events.
+      assert.strictEqual(await countEvents(), 14);
+      for (let i = 0; i < 30; i++) await b.enqueue({ type: "s", payload: i });
+      // Single events trim with "~" (whole 100-entry nodes), so up to one node over.
+      const n = await countEvents();
+      assert.ok(n >= 20 && n <= 20 + 100 + 14, `stream holds ${n} events`);
+      const big = await b.enqueueBatch(
+        Array.from({ length: 50 }, (_, j) => ({ type: "s", payload: j })),
+      );
+      // One batch bigger than the cap: the stream keeps just that entry.
+      const events = await b.readEvents("0", 0, 100_000);
+      assert.deepStrictEqual(events.map((e) => e.job_id), big.map((r) => r.id));
+    } finally {
+      await h.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
   name: "events can be disabled; scripts reload after SCRIPT FLUSH",
   fn: async () => {
     const h = await redisHarness();

@@ -10,7 +10,7 @@ import { permissionKey, threadPermissions } from "../../src/worker/pool.ts";
 const request = (payload: unknown): RunRequest => ({
   id: "j1",
   type: "t",
-  payload,
+  payload_json: JSON.stringify(payload),
   attempt: 2,
   max_attempts: 3,
 });
@@ -38,7 +38,12 @@ Deno.test("executeJob: parsed payload and context reach the handler; result is J
   assert.deepStrictEqual(result, {
     id: "j1",
     ok: true,
-    result: { p: { n: 1 }, attempt: 2, id: "j1", when: "1970-01-01T00:00:00.000Z" },
+    result_json: JSON.stringify({
+      p: { n: 1 },
+      attempt: 2,
+      id: "j1",
+      when: "1970-01-01T00:00:00.000Z",
+    }),
   });
   assert.deepStrictEqual(logs, [{ id: "j1", level: "info", message: "hi", fields: { x: 1 } }]);
   assert.deepStrictEqual(progress, [50]);
@@ -52,6 +57,29 @@ Deno.test("executeJob: invalid payload and unknown type fail without retry", asy
   assert.ok(!bad.ok && !bad.retryable && /invalid payload: n:/.test(bad.error));
   const unknown = await executeJob(undefined, request({}), signal, noop);
   assert.ok(!unknown.ok && !unknown.retryable && /unknown job type/.test(unknown.error));
+  const garbled = await executeJob(
+    def(() => Promise.resolve(null)),
+    { ...request({}), payload_json: "{not json" },
+    signal,
+    noop,
+  );
+  assert.ok(!garbled.ok && !garbled.retryable && /invalid payload: not JSON/.test(garbled.error));
+  const unserializable = await executeJob(
+    def(() => Promise.resolve(10n)),
+    request({}),
+    signal,
+    noop,
+  );
+  assert.ok(!unserializable.ok && /BigInt/.test(unserializable.error));
+  const fn = await executeJob(def(() => Promise.resolve(() => 1)), request({}), signal, noop);
+  assert.ok(!fn.ok && /not JSON-serializable/.test(fn.error));
+  const nothing = await executeJob(
+    def(() => Promise.resolve(undefined)),
+    request({}),
+    signal,
+    noop,
+  );
+  assert.deepStrictEqual(nothing, { id: "j1", ok: true, result_json: "null" });
 });
 
 Deno.test("executeJob: thrown errors keep their message and retryability", async () => {

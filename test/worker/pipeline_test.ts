@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import type { Broker } from "../../src/queue/broker.ts";
-import type { ClaimedJob, Lease } from "../../src/queue/job.ts";
+import type { ClaimedJob, Completion, Lease } from "../../src/queue/job.ts";
 import { EventBus } from "../../src/events/bus.ts";
 import { createLogger } from "../../src/log.ts";
 import { type JobPool, MAX_HELD_FACTOR, Runner } from "../../src/worker/runner.ts";
@@ -29,6 +29,7 @@ function job(i: number, timeoutMs = 0): ClaimedJob {
     id: `job-${i}`,
     type: "t",
     payload: { i },
+    payload_json: JSON.stringify({ i }),
     priority: 0,
     attempt: 1,
     max_attempts: 3,
@@ -64,7 +65,7 @@ class FakeBroker {
     this.claims.push(max);
     return Promise.resolve(this.ready.splice(0, max));
   }
-  async completeMany(acks: Array<Lease & { result: unknown }>): Promise<boolean[]> {
+  async completeMany(acks: Completion[]): Promise<boolean[]> {
     while (this.acksHeld) await new Promise<void>((r) => this.#ackWaiters.push(r));
     this.completed.push(...acks.map((a) => a.id));
     return acks.map(() => true);
@@ -130,7 +131,7 @@ class FakePool implements JobPool {
     this.events.results(
       ids.map((id) =>
         error === undefined
-          ? { id, ok: true as const, result: null }
+          ? { id, ok: true as const, result_json: "null" }
           : { id, ok: false as const, error, retryable: true }
       ),
     );

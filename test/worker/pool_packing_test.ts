@@ -40,7 +40,9 @@ Deno.test({
         pool.dispatch({
           id,
           type: sleepMs === undefined ? "test_noop" : "compute",
-          payload: sleepMs === undefined ? {} : { duration_ms: sleepMs, mode: "sleep" },
+          payload_json: JSON.stringify(
+            sleepMs === undefined ? {} : { duration_ms: sleepMs, mode: "sleep" },
+          ),
           attempt: 1,
           max_attempts: 1,
         });

@@ -79,6 +79,43 @@ local function emit(eventsKey, maxlen, ...)
   end
 end
 
+-- Events of one kind gathered over a batch script (enqueue, claim, complete)
+-- and written as ONE stream entry: an XADD per job cost ~2.5 us of the
+-- ~12 us a job spends in each of those scripts. `fields` names the row
+-- columns, e.g. { "id", "t", "a" }; rows must not hold nils.
+local function eventBatch(kind, fields)
+  return { kind = kind, fields = fields, rows = {} }
+end
+
+local function addEvent(batch, row)
+  batch.rows[#batch.rows + 1] = row
+end
+
+-- Writes the batch. A single event keeps the plain entry shape of `emit`;
+-- several become `ev <kind> f <field,field,...> rows <JSON array of rows>`,
+-- which readers expand into one event per row (redis_broker.ts parseStream).
+-- MAXLEN counts entries, so a batch entry trims the stream to maxlen / rows
+-- entries: the stream keeps about maxlen events whatever the batch sizes
+-- (exact trimming where "~", which trims whole 100-entry nodes, would be lax).
+local function flushEvents(eventsKey, maxlen, batch)
+  local rows = batch.rows
+  local n = #rows
+  maxlen = tonumber(maxlen)
+  if n == 0 or maxlen <= 0 then return end
+  if n == 1 then
+    local args = { "ev", batch.kind }
+    for i, field in ipairs(batch.fields) do
+      args[#args + 1] = field
+      args[#args + 1] = rows[1][i]
+    end
+    emit(eventsKey, maxlen, unpack(args))
+    return
+  end
+  local limit = math.max(1, math.floor(maxlen / n))
+  redis.call("XADD", eventsKey, "MAXLEN", limit >= 1000 and "~" or "=", limit, "*",
+    "ev", batch.kind, "f", table.concat(batch.fields, ","), "rows", cjson.encode(rows))
+end
+
 -- Runs `cmd key <args...>` in chunks, so a big batch never overflows Lua's C
 -- stack in unpack (ZADD/ZREM with many members: one call per chunk, not per job).
 -- Returns the last call's reply.

@@ -31,6 +31,7 @@ local out = {}
 local n = 0
 local runningArgs = {}
 local byType = {}
+local started = eventBatch("started", { "id", "t", "a", "q" })
 for _, p in ipairs(prios) do
   if need <= 0 then break end
   local list = ARGV[7] .. p
@@ -58,8 +59,7 @@ for _, p in ipairs(prios) do
         runningArgs[#runningArgs + 1] = expiry
         runningArgs[#runningArgs + 1] = id
         tally(byType, job[F_TYPE])
-        emit(KEYS[5], ARGV[6], "ev", "started", "id", id, "t", job[F_TYPE], "a", attempt,
-          "q", job[F_STARTED])
+        addEvent(started, { id, job[F_TYPE], attempt, job[F_STARTED] })
         out[#out + 1] = id
         out[#out + 1] = packed
       end
@@ -70,6 +70,7 @@ if #drained > 0 then callChunked("ZREM", KEYS[1], drained) end
 callChunked("ZADD", KEYS[2], runningArgs)
 statBatch(KEYS[3], "pending", byType, -1)
 statBatch(KEYS[3], "running", byType, 1)
+flushEvents(KEYS[5], ARGV[6], started)
 -- Chain wake: work is left, so let another idle runner take it; with nothing
 -- left, drop stale markers so idle runners don't spin on empty claims.
 if #prios > #drained then

@@ -1,7 +1,7 @@
 -- complete.lua: marks running jobs completed with their results, each only if
 -- its lease holds. One call acks a whole batch: per job the record is
--- rewritten (with its backstop TTL in the same SET) and an event written; set
--- moves and counters are one command per batch.
+-- rewritten (with its backstop TTL in the same SET); set moves, counters and
+-- the events entry are one command per batch.
 --
 -- KEYS[1] running ZSET
 -- KEYS[2] completed ZSET (score = finish ms)
@@ -24,6 +24,7 @@ local out = {}
 local ids = {}
 local doneArgs = {}
 local byType = {}
+local completed = eventBatch("completed", { "id", "t", "a", "dur" })
 for i = 6, #ARGV, 3 do
   local id = ARGV[i]
   local key = ARGV[1] .. id
@@ -39,8 +40,7 @@ for i = 6, #ARGV, 3 do
     save(key, job, ttl)
     -- The idempotency key lives as long as the job it points at.
     if job[F_IDEM] then redis.call("PEXPIRE", ARGV[5] .. job[F_IDEM], ttl) end
-    emit(KEYS[4], ARGV[4], "ev", "completed", "id", id, "t", job[F_TYPE], "a", job[F_ATTEMPTS],
-      "dur", dur)
+    addEvent(completed, { id, job[F_TYPE], job[F_ATTEMPTS], dur })
     ids[#ids + 1] = id
     doneArgs[#doneArgs + 1] = now
     doneArgs[#doneArgs + 1] = id
@@ -54,4 +54,5 @@ callChunked("ZREM", KEYS[1], ids)
 callChunked("ZADD", KEYS[2], doneArgs)
 statBatch(KEYS[3], "running", byType, -1)
 statBatch(KEYS[3], "completed", byType, 1)
+flushEvents(KEYS[4], ARGV[4], completed)
 return out

@@ -1,8 +1,8 @@
 -- enqueue.lua: adds one or many jobs as pending (or scheduled when they have a
 -- due time), in one atomic call. The caller packs each job's record (codec.ts)
--- and the whole batch into one argument, so a job costs one SET and one XADD
--- here; list pushes, the scheduled ZADD, counters and the wake marker are a
--- few commands per call.
+-- and the whole batch into one argument, so a job costs one SET here; list
+-- pushes, the scheduled ZADD, counters, the events entry and the wake marker
+-- are a few commands per call.
 --
 -- KEYS[1] priorities ZSET (priorities with a non-empty pending list)
 -- KEYS[2] scheduled ZSET
@@ -55,6 +55,7 @@ local pendingByType = {}
 local scheduledByType = {}
 local out = {}
 local any = false
+local enqueued = eventBatch("enqueued", { "id", "t", "p" })
 
 for n, j in ipairs(jobs) do
   local id = j[1]
@@ -81,7 +82,7 @@ for n, j in ipairs(jobs) do
       tally(pendingByType, jtype)
       any = true
     end
-    emit(KEYS[5], ARGV[5], "ev", "enqueued", "id", id, "t", jtype, "p", priority)
+    addEvent(enqueued, { id, jtype, priority })
     out[n] = 1
   end
 end
@@ -90,5 +91,6 @@ pushPendingGroups(ARGV[3], KEYS[1], pending)
 callChunked("ZADD", KEYS[2], scheduledArgs)
 statBatch(KEYS[3], "pending", pendingByType, 1)
 statBatch(KEYS[3], "scheduled", scheduledByType, 1)
+flushEvents(KEYS[5], ARGV[5], enqueued)
 if any then wake(KEYS[4]) end
 return out
