@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { oversizeBytes } from "../queue/validate.ts";
+import { oversizeBytes, payloadJson } from "../queue/validate.ts";
 import { type EnqueueInput, LIMITS } from "../queue/job.ts";
 import { InvalidInputError } from "../queue/errors.ts";
 import type { JobRegistry, ValidationIssue } from "./registry.ts";
@@ -52,7 +52,7 @@ export function prepareEnqueue(registry: JobRegistry, request: EnqueueInput): Pr
     };
   }
   // The broker checks again on its own; this answer carries the API's 413 details.
-  const bytes = oversizeBytes(JSON.stringify(validated.payload) ?? "null");
+  const bytes = oversizeBytes(payloadJson(validated.payload) ?? "null");
   if (bytes > 0) {
     return {
       ok: false,

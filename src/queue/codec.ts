@@ -73,16 +73,36 @@ export type Packed =
 
 const utf8 = new TextDecoder();
 
+/**
+ * A value to be written as a MessagePack string holding its own packed bytes
+ * (a record inside an enqueue batch): the same bytes as `pack(value)` in a
+ * str, written in place instead of packed into a buffer of its own and copied.
+ */
+export class Embedded {
+  constructor(readonly value: Packed) {}
+}
+
+/** What `pack` accepts: a `Packed` value, possibly with `Embedded` parts. */
+export type Packable =
+  | Packed
+  | Embedded
+  | Packable[]
+  | { [key: string]: Packable };
+
 /** Encodes `value` as MessagePack (the subset `cmsgpack` produces). */
-export function pack(value: Packed): Buffer {
-  const w = new Writer();
+export function pack(value: Packable, sizeHint = 256): Buffer {
+  const w = new Writer(sizeHint);
   w.value(value);
   return w.done();
 }
 
 class Writer {
-  buf = Buffer.allocUnsafe(256);
+  buf: Buffer;
   pos = 0;
+
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(16, size));
+  }
 
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -95,7 +115,7 @@ class Writer {
     return this.buf.subarray(0, this.pos);
   }
 
-  value(v: Packed): void {
+  value(v: Packable): void {
     if (v === null || v === undefined) {
       this.ensure(1);
       this.buf[this.pos++] = 0xc0;
@@ -108,6 +128,8 @@ class Writer {
       this.string(v);
     } else if (v instanceof Uint8Array) {
       this.bytes(v);
+    } else if (v instanceof Embedded) {
+      this.embedded(v.value);
     } else if (Array.isArray(v)) {
       this.header(v.length, 0x90, 0xdc);
       for (const item of v) this.value(item);
@@ -193,7 +215,41 @@ class Writer {
     this.pos += n;
   }
 
+  /** str32 header, the packed value, then the header's length filled in. */
+  embedded(v: Packed): void {
+    this.ensure(5);
+    const at = this.pos;
+    this.buf[at] = 0xdb;
+    this.pos += 5;
+    this.value(v);
+    this.buf.writeUInt32BE(this.pos - at - 5, at + 1);
+  }
+
   string(s: string): void {
+    // ASCII fast path (ids, types, JSON of ASCII payloads): byte length is the
+    // string length and a plain copy loop beats the UTF-8 encoder's call cost.
+    const len = s.length;
+    if (len < 0x100) {
+      this.ensure(len + 2);
+      const b = this.buf;
+      const start = this.pos;
+      let p = start + (len < 32 ? 1 : 2);
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[p++] = c;
+      }
+      if (i === len) {
+        if (len < 32) b[start] = 0xa0 | len;
+        else {
+          b[start] = 0xd9;
+          b[start + 1] = len;
+        }
+        this.pos = p;
+        return;
+      }
+    }
     const n = Buffer.byteLength(s, "utf8");
     this.ensure(n + 5);
     const b = this.buf;
@@ -355,6 +411,11 @@ export interface NewRecord {
 
 /** Packs a new job's record (pending or scheduled), trailing absent fields left out. */
 export function packNewRecord(job: NewRecord): Buffer {
+  return pack(newRecord(job));
+}
+
+/** A new job's record as the array `packNewRecord` packs. */
+export function newRecord(job: NewRecord): Packed[] {
   const r: Packed[] = [
     job.type,
     job.payload,
@@ -373,7 +434,7 @@ export function packNewRecord(job: NewRecord): Buffer {
     r.push(job.backoff || false);
   }
   if (job.idempotencyKey) r.push(job.idempotencyKey);
-  return pack(r);
+  return r;
 }
 
 function num(value: Packed | undefined): number | null {

@@ -25,7 +25,7 @@ import type {
   RenewStatus,
 } from "./job.ts";
 import type { EncodedJob } from "./validate.ts";
-import { F, pack, type Packed, packNewRecord, unpackRecord } from "./codec.ts";
+import { Embedded, F, newRecord, pack, type Packable, unpackRecord } from "./codec.ts";
 
 /** Every script, with how many of its arguments are KEYS. */
 const SCRIPTS = {
@@ -213,15 +213,18 @@ export class QueueScripts {
       strict ? "1" : "0",
     ];
     // One argument for the whole batch: per-argument client costs stay flat.
-    args.push(pack(jobs.map((job): Packed[] => [
+    // Each record is packed in place (Embedded), not into a buffer of its own.
+    const batch = jobs.map((job): Packable[] => [
       job.id,
       job.type,
       job.priority,
       job.dueAt,
       job.idempotencyKey,
       job.callerId,
-      packNewRecord(job),
-    ])));
+      new Embedded(newRecord(job)),
+    ]);
+    // Sized from the first job so a uniform batch fits without regrowing.
+    args.push(pack(batch, 64 + jobs.length * (160 + (jobs[0]?.payload.length ?? 0))));
     // JQ_EXISTS names the colliding id itself (a batch has many); nothing was written.
     const reply = await this.#call("enqueue", args) as Array<string | number>;
     const results: EnqueueOutcome[] = jobs.map((job, i) => {

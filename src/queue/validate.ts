@@ -54,12 +54,37 @@ export function oversizeBytes(text: string): number {
   return bytes > LIMITS.maxPayloadBytes ? bytes : 0;
 }
 
+/** JSON texts of payload objects already serialized by `payloadJson`. */
+const knownJson = new WeakMap<object, string>();
+
+/**
+ * `JSON.stringify(payload)`, remembered for the object so the broker's own
+ * encoding of the same (validated, not yet shared) payload does not serialize
+ * it a second time. Throws like JSON.stringify; undefined for values JSON
+ * cannot represent.
+ */
+export function payloadJson(payload: unknown): string | undefined {
+  const text = JSON.stringify(payload === undefined ? null : payload);
+  if (text !== undefined && typeof payload === "object" && payload !== null) {
+    knownJson.set(payload, text);
+  }
+  return text;
+}
+
 function encodePayload(payload: unknown): string {
   let text: string | undefined;
-  try {
-    text = JSON.stringify(payload === undefined ? null : payload);
-  } catch (error) {
-    throw new InvalidInputError(`payload is not JSON-serializable: ${String(error)}`, "payload");
+  const known = typeof payload === "object" && payload !== null
+    ? knownJson.get(payload)
+    : undefined;
+  if (known !== undefined) {
+    knownJson.delete(payload as object); // used once: a later mutation must not reuse it
+    text = known;
+  } else {
+    try {
+      text = JSON.stringify(payload === undefined ? null : payload);
+    } catch (error) {
+      throw new InvalidInputError(`payload is not JSON-serializable: ${String(error)}`, "payload");
+    }
   }
   if (text === undefined) {
     throw new InvalidInputError("payload is not JSON-serializable", "payload");

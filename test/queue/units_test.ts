@@ -9,6 +9,7 @@ import {
 } from "../../src/queue/list_cursor.ts";
 import {
   decodeJob,
+  Embedded,
   F,
   pack,
   type Packed,
@@ -22,9 +23,11 @@ import {
   InvalidInputError,
   InvalidStateError,
   JobNotFoundError,
+  PayloadTooLargeError,
   QueueUnavailableError,
 } from "../../src/queue/errors.ts";
-import { encodeJob, isUuid } from "../../src/queue/validate.ts";
+import { encodeJob, isUuid, payloadJson } from "../../src/queue/validate.ts";
+import { LIMITS } from "../../src/queue/job.ts";
 
 Deno.test("clusterNodes parses cluster URLs and comma lists, null for one server", () => {
   assert.strictEqual(clusterNodes("redis://localhost:6379"), null);
@@ -231,4 +234,38 @@ Deno.test("encodeJob validates backoff and normalises ids", () => {
   circular.self = circular;
   assert.throws(() => encodeJob({ type: "t", payload: circular }, now), InvalidInputError);
   assert.throws(() => encodeJob({ type: "t", payload: () => 1 }, now), InvalidInputError);
+});
+
+Deno.test("pack: Embedded values and the ASCII fast path give the same bytes as the slow path", () => {
+  const record = ["t", '{"a":"é"}', 5, 3, 1000, 1_800_000_000_000, 0, false, "k".repeat(40)];
+  const inner = new Uint8Array(pack(record));
+  // [["id", <str32 holding exactly the record packed on its own>]]
+  const expected = [0x91, 0x92, 0xa2, 0x69, 0x64, 0xdb, 0, 0, 0, inner.length, ...inner];
+  assert.deepStrictEqual([...new Uint8Array(pack([["id", new Embedded(record)]]))], expected);
+  assert.deepStrictEqual(unpack(pack(record)), record);
+  for (
+    const s of [
+      "",
+      "a",
+      "x".repeat(31),
+      "x".repeat(32),
+      "x".repeat(255),
+      "x".repeat(256),
+      "é",
+      "aé",
+      "€".repeat(100),
+    ]
+  ) {
+    assert.strictEqual(unpack(pack(s)), s, `round trip of ${s.length} chars`);
+  }
+});
+
+Deno.test("encodeJob reuses a payloadJson text once, and still enforces the size limit", () => {
+  const payload = { to: "a@b.co", n: [1, 2] };
+  const text = payloadJson(payload);
+  assert.strictEqual(encodeJob({ type: "t", payload }, 0).payload, text);
+  assert.strictEqual(encodeJob({ type: "t", payload }, 0).payload, JSON.stringify(payload));
+  const big = { s: "x".repeat(LIMITS.maxPayloadBytes) };
+  payloadJson(big);
+  assert.throws(() => encodeJob({ type: "t", payload: big }, 0), PayloadTooLargeError);
 });
