@@ -32,9 +32,20 @@ function retryStrategy(times: number): number {
   return Math.min(50 * 2 ** Math.min(times, 6), 2000);
 }
 
-/** ioredis options shared by standalone and cluster nodes. */
+/**
+ * ioredis options shared by standalone and cluster nodes.
+ *
+ * Non-blocking clients run without ioredis' offline queue and never resend
+ * unanswered commands after a reconnect: a command the caller already gave up
+ * on (timed out: the API answered 503, the runner moved on) must not run
+ * later behind its back: a replayed enqueue stores a job whose submitter was
+ * told it failed, a replayed claim leases jobs to nobody until the lease
+ * expires. Callers wait for the connection instead (`whenReady`).
+ */
 export function redisOptions(options: ConnectOptions = {}): RedisOptions {
   return {
+    enableOfflineQueue: !!options.blocking,
+    autoResendUnfulfilledCommands: !!options.blocking,
     connectTimeout: options.connectTimeoutMs ?? 3000,
     commandTimeout: options.blocking ? undefined : options.commandTimeoutMs ?? 3000,
     // One retry per request: a down Redis surfaces as an error in seconds.
@@ -81,7 +92,7 @@ export function connect(url: string, options: ConnectOptions = {}): RedisClient 
   const opts = redisOptions(options);
   if (nodes) {
     const cluster = new Cluster(nodes, {
-      redisOptions: opts,
+      redisOptions: clusterNodeOptions(opts),
       clusterRetryStrategy: retryStrategy,
       enableReadyCheck: true,
     });
@@ -94,11 +105,44 @@ export function connect(url: string, options: ConnectOptions = {}): RedisClient 
   return client;
 }
 
+/**
+ * Node options inside a Cluster keep the offline queue: the Cluster opens node
+ * connections lazily, on their first command, which would otherwise fail.
+ * Unanswered commands are still never resent.
+ */
+function clusterNodeOptions(opts: RedisOptions): RedisOptions {
+  return { ...opts, enableOfflineQueue: true };
+}
+
+/** Longest wait for a (re)connection before a command is sent anyway (and fails fast). */
+export const READY_WAIT_MS = 1000;
+
+/**
+ * Resolves once `client` is connected, or after `timeoutMs` (the command that
+ * follows then fails at once: there is no offline queue). Covers start-up and
+ * short reconnects; during a real outage callers get their error within
+ * `timeoutMs`.
+ */
+export function whenReady(client: RedisClient, timeoutMs = READY_WAIT_MS): Promise<void> {
+  if (client.status === "ready" || client.status === "end") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      client.off("ready", done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    client.once("ready", done);
+  });
+}
+
 /** A second connection to the same server(s) with other options (e.g. blocking). */
 export function duplicate(client: RedisClient, options: ConnectOptions = {}): RedisClient {
   const opts = redisOptions(options);
   const copy = client instanceof Cluster
-    ? client.duplicate(undefined, { redisOptions: { ...client.options.redisOptions, ...opts } })
+    ? client.duplicate(undefined, {
+      redisOptions: clusterNodeOptions({ ...client.options.redisOptions, ...opts }),
+    })
     : client.duplicate(opts);
   copy.on("error", () => {});
   return copy;

@@ -8,7 +8,7 @@
 import type { Broker, ClaimOptions, ReleaseOptions } from "./broker.ts";
 import { BlockingPool } from "./blocking.ts";
 import { decodeJob } from "./codec.ts";
-import { connect, duplicate, type RedisClient, toQueueError } from "./connect.ts";
+import { connect, duplicate, type RedisClient, toQueueError, whenReady } from "./connect.ts";
 import { InvalidInputError, LeaseLostError, PayloadTooLargeError } from "./errors.ts";
 import {
   type CancelOutcome,
@@ -175,6 +175,8 @@ export class RedisBroker implements Broker {
   /** Runs a plain Redis command, mapping connection failures to QueueUnavailableError. */
   async #cmd<T>(run: (client: RedisClient) => Promise<T>): Promise<T> {
     try {
+      // No offline queue (connect.ts): wait out a (re)connection first.
+      if (this.#client.status !== "ready") await whenReady(this.#client);
       return await run(this.#client);
     } catch (error) {
       throw toQueueError(error);
@@ -570,6 +572,7 @@ export class RedisBroker implements Broker {
 
   async ping(): Promise<boolean> {
     try {
+      if (this.#client.status !== "ready") await whenReady(this.#client);
       return (await this.#client.ping()) === "PONG";
     } catch {
       return false;

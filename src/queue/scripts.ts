@@ -11,7 +11,7 @@
  * @module
  */
 import type { RedisClient } from "./connect.ts";
-import { toQueueError } from "./connect.ts";
+import { toQueueError, whenReady } from "./connect.ts";
 import { InvalidInputError, InvalidStateError, JobNotFoundError } from "./errors.ts";
 import type { QueueKeys } from "./keys.ts";
 import type {
@@ -186,6 +186,8 @@ export class QueueScripts {
     const method = buffers ? `jq_${name}Buffer` : `jq_${name}`;
     const fn = (this.#client as unknown as Record<string, ScriptCall>)[method];
     try {
+      // No offline queue (connect.ts): wait out a (re)connection first.
+      if (this.#client.status !== "ready") await whenReady(this.#client);
       return await fn.apply(this.#client, args);
     } catch (error) {
       throw mapScriptError(error, id, operation);

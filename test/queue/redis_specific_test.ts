@@ -140,7 +140,7 @@ Deno.test({
 Deno.test({
   ...opts,
   name:
-    "a down Redis fails fast with QueueUnavailableError, and the broker recovers when it returns",
+    "a down Redis fails fast with QueueUnavailableError, refused calls never run later, and the broker recovers",
   fn: async () => {
     const h = await redisHarness();
     try {
@@ -162,7 +162,41 @@ Deno.test({
         if (!ok) await new Promise((r) => setTimeout(r, 100));
       }
       assert.ok(ok, "reconnected");
+      // The refused enqueue and stats calls were not replayed after the
+      // reconnect (the restarted server starts empty): refused means not stored.
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepStrictEqual(await h.redis.keys(`${b.keys.jobPrefix}*`), []);
+      assert.strictEqual((await b.stats()).total, 0);
       assert.strictEqual((await b.enqueue({ type: "u", payload: 3 })).created, true);
+    } finally {
+      await h.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "an enqueue that timed out while Redis hung is not resent after the reconnect",
+  fn: async () => {
+    const h = await redisHarness();
+    try {
+      const b = await h.makeRedis({ commandTimeoutMs: 500 });
+      await b.enqueue({ type: "u", payload: 1 });
+      const pid = h.server.pid!;
+      // Hung: the command reaches the socket but gets no answer; the caller times out.
+      Deno.kill(pid, "SIGSTOP");
+      await assert.rejects(b.enqueue({ type: "u", payload: 2 }), QueueUnavailableError);
+      await h.server.stop("SIGKILL"); // the hung server dies; the restarted one starts empty
+      await h.server.restart();
+      let ok = false;
+      for (let i = 0; i < 50 && !ok; i++) {
+        ok = await b.ping();
+        if (!ok) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(ok, "reconnected");
+      await new Promise((r) => setTimeout(r, 200));
+      // The caller was told it failed: the job must not appear behind its back.
+      assert.deepStrictEqual(await h.redis.keys(`${b.keys.jobPrefix}*`), []);
     } finally {
       await h.cleanup();
     }
