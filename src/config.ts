@@ -25,6 +25,11 @@ export const SETTINGS = {
   },
   HOST: { schema: z.string().default("0.0.0.0"), doc: "API listen address." },
   PORT: { schema: int(0, 65535).default(8080), doc: "API port (API, dashboard, /metrics)." },
+  API_THREADS: {
+    schema: int(1, 64).default(1),
+    doc:
+      "Isolates serving HTTP in one API process, sharing its port (SO_REUSEPORT, Linux); more use more cores.",
+  },
   LOG_LEVEL: { schema: z.enum(LOG_LEVELS).default("info"), doc: "debug, info, warn, error." },
   LOG_FORMAT: {
     schema: z.enum(["auto", "json", "pretty"]).default("auto"),

@@ -1,6 +1,7 @@
 /**
  * The API role: broker + registry + the composed HTTP app on Deno.serve, with
- * a graceful shutdown (stop accepting, finish in-flight requests, close Redis).
+ * a graceful shutdown (stop accepting, finish in-flight requests, close Redis),
+ * in one isolate or several sharing the port (`API_THREADS`).
  *
  * @module
  */
@@ -11,6 +12,7 @@ import { LogObserver } from "../events/log_observer.ts";
 import { loadRegistry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import { RedisBroker } from "../queue/redis_broker.ts";
+import { ApiThreads } from "./api_threads.ts";
 
 /** A running API server. */
 export interface ApiServer {
@@ -22,8 +24,27 @@ export interface ApiServer {
   finished: Promise<void>;
 }
 
-/** Starts the API on `config.HOST:config.PORT` against `redisUrl`. */
-export async function serveApi(config: Config, redisUrl: string, log: Logger): Promise<ApiServer> {
+/** How an extra isolate (`api_thread.ts`) joins the first one's port. */
+export interface PeerOptions {
+  /** The port the first isolate bound. */
+  port: number;
+  /** The first isolate's `/metrics` text. */
+  relayMetrics(): Promise<string>;
+}
+
+/**
+ * Starts the API on `config.HOST:config.PORT` against `redisUrl`, in
+ * `config.API_THREADS` isolates sharing the port (see `api_threads.ts`).
+ * `peer` is for those extra isolates themselves.
+ */
+export async function serveApi(
+  config: Config,
+  redisUrl: string,
+  log: Logger,
+  options: { peer?: PeerOptions } = {},
+): Promise<ApiServer> {
+  const { peer } = options;
+  const extra = peer ? 0 : config.API_THREADS - 1;
   const registry = await loadRegistry(config.JOB_MODULES);
   const broker = new RedisBroker({
     url: redisUrl,
@@ -35,30 +56,57 @@ export async function serveApi(config: Config, redisUrl: string, log: Logger): P
     log.warn("observer failed", { observer: observer.name, event: event.kind, error })
   );
   bus.subscribe(new LogObserver(log));
-  const http = buildHttpApp({ broker, registry, bus, log, maxBodyBytes: config.MAX_BODY_BYTES });
+  let threads: ApiThreads | null = null;
+  const http = buildHttpApp({
+    broker,
+    registry,
+    bus,
+    log,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    metrics: peer
+      ? { relay: peer.relayMetrics }
+      : extra > 0
+      ? { peerHttpMetrics: () => threads?.httpMetrics() ?? Promise.resolve([]) }
+      : undefined,
+  });
   let resolvePort: (port: number) => void;
   const bound = new Promise<number>((r) => (resolvePort = r));
   const server = Deno.serve({
     hostname: config.HOST,
-    port: config.PORT,
+    port: peer ? peer.port : config.PORT,
+    // Several isolates on one port: the kernel spreads connections over them.
+    reusePort: peer !== undefined || extra > 0,
     onListen: ({ port }) => {
-      log.info("api listening", {
-        host: config.HOST,
-        port,
-        queue: config.QUEUE,
-        types: registry.types(),
-      });
+      if (!peer) {
+        log.info("api listening", {
+          host: config.HOST,
+          port,
+          queue: config.QUEUE,
+          types: registry.types(),
+          isolates: extra + 1,
+        });
+      }
       resolvePort(port);
     },
   }, http.app.fetch);
   const port = await bound;
+  if (extra > 0) {
+    threads = await ApiThreads.start({
+      count: extra,
+      config,
+      redisUrl,
+      port,
+      log,
+      metricsText: () => http.metricsText(),
+    });
+  }
   let stopping: Promise<void> | null = null;
   const shutdown = () => {
     stopping ??= (async () => {
-      await server.shutdown();
+      await Promise.all([server.shutdown(), threads?.stop()]);
       await http.close().catch(() => {});
       await broker.close().catch(() => {});
-      log.info("api stopped");
+      if (!peer) log.info("api stopped");
     })();
     return stopping;
   };
