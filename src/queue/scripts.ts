@@ -210,7 +210,6 @@ export class QueueScripts {
       k.jobPrefix,
       k.idempotencyPrefix,
       k.pendingPrefix,
-      this.#config.retentionMs,
       this.#config.eventsMaxLen,
       strict ? "1" : "0",
     ];

@@ -118,6 +118,42 @@ Deno.test({
 
 Deno.test({
   ...opts,
+  name: "an idempotency key lives as long as its job, then its job's retention",
+  fn: async () => {
+    const h = await redisHarness();
+    try {
+      const b = await h.makeRedis({ retentionMs: 1000 });
+      const idem = (key: string) => `${b.keys.idempotencyPrefix}${key}`;
+      // Delayed past retention: the key must still answer when the job finally runs.
+      const late = await b.enqueue({
+        type: "i",
+        payload: 1,
+        delay_ms: 60_000,
+        idempotency_key: "late",
+      });
+      assert.strictEqual(await h.redis.pttl(idem("late")), -1, "no expiry while unfinished");
+      const now = await b.enqueue({ type: "i", payload: 2, idempotency_key: "now" });
+      const [job] = await b.claim(1);
+      assert.strictEqual(job.id, now.id);
+      await b.complete(job.id, job.token, null);
+      const ttl = await h.redis.pttl(idem("now"));
+      assert.ok(ttl > 0, `finished: the key expires with its job (pttl ${ttl})`);
+      await new Promise((r) => setTimeout(r, 1200)); // past RETENTION_MS
+      const again = await b.enqueue({
+        type: "i",
+        payload: 3,
+        delay_ms: 60_000,
+        idempotency_key: "late",
+      });
+      assert.deepStrictEqual(again, { id: late.id, created: false });
+    } finally {
+      await h.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
   name: "events can be disabled; scripts reload after SCRIPT FLUSH",
   fn: async () => {
     const h = await redisHarness();

@@ -13,12 +13,11 @@
 -- ARGV[1] jobPrefix (job records are jobPrefix .. id, same hash tag)
 -- ARGV[2] idempotencyPrefix (idempotency STRING keys, same hash tag)
 -- ARGV[3] pendingPrefix (pending LISTs are pendingPrefix .. priority, same hash tag)
--- ARGV[4] retention ms (lifetime of an idempotency key)
--- ARGV[5] events MAXLEN (0 = no events)
--- ARGV[6] "1" strict: a taken caller-chosen id refuses the whole call (JQ_EXISTS,
+-- ARGV[4] events MAXLEN (0 = no events)
+-- ARGV[5] "1" strict: a taken caller-chosen id refuses the whole call (JQ_EXISTS,
 --         nothing written); "0": only that job is refused (code 2), the others
 --         are written (independent single enqueues sharing one call)
--- ARGV[7] the jobs, MessagePack: an array with one array per job:
+-- ARGV[6] the jobs, MessagePack: an array with one array per job:
 --   [id (UUID), type, priority (0..100), due time epoch ms (0 = ready now),
 --   idempotency key or "", true when the id was chosen by the caller (checked
 --   for collisions) or false when freshly generated (a random UUID), the packed
@@ -31,8 +30,8 @@
 
 local prefix = ARGV[1]
 local idemPrefix = ARGV[2]
-local strict = ARGV[6] == "1"
-local jobs = cmsgpack.unpack(ARGV[7])
+local strict = ARGV[5] == "1"
+local jobs = cmsgpack.unpack(ARGV[6])
 
 -- Strict: caller-chosen ids must be new, checked before any write so a refused
 -- batch leaves nothing behind; a job whose idempotency key already matched is
@@ -70,8 +69,11 @@ for n, j in ipairs(jobs) do
   elseif (not strict) and j[6] and redis.call("EXISTS", prefix .. id) == 1 then
     out[n] = 2
   else
-    -- The first enqueue with a key wins; later ones get its id back.
-    if ik ~= "" then redis.call("SET", idemPrefix .. ik, id, "PX", ARGV[4]) end
+    -- The first enqueue with a key wins; later ones get its id back. The key
+    -- lives as long as its job: no expiry until the job finishes, when
+    -- finish() gives it the job's retention (a job delayed or retried past
+    -- RETENTION_MS keeps answering with its id).
+    if ik ~= "" then redis.call("SET", idemPrefix .. ik, id) end
     redis.call("SET", prefix .. id, j[7])
     if due > 0 then
       scheduledArgs[#scheduledArgs + 1] = due
@@ -91,6 +93,6 @@ pushPendingGroups(ARGV[3], KEYS[1], pending)
 callChunked("ZADD", KEYS[2], scheduledArgs)
 statBatch(KEYS[3], "pending", pendingByType, 1)
 statBatch(KEYS[3], "scheduled", scheduledByType, 1)
-flushEvents(KEYS[5], ARGV[5], enqueued)
+flushEvents(KEYS[5], ARGV[4], enqueued)
 if any then wake(KEYS[4]) end
 return out
