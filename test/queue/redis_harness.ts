@@ -76,3 +76,34 @@ export async function redisHarness(options: { aof?: boolean } = {}): Promise<Red
     },
   };
 }
+
+/**
+ * A `Deno.test` with its own harness, cleaned up however the test ends.
+ *
+ * @example
+ * ```ts
+ * redisTest("stats survive", async (h) => {
+ *   const b = await h.makeRedis();
+ * });
+ * ```
+ */
+export function redisTest(
+  name: string,
+  fn: (h: RedisHarness) => Promise<void>,
+  options: { aof?: boolean } = {},
+): void {
+  Deno.test({
+    name,
+    // Brokers keep reconnect timers and blocking connections until cleanup.
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const h = await redisHarness(options);
+      try {
+        await fn(h);
+      } finally {
+        await h.cleanup();
+      }
+    },
+  });
+}
