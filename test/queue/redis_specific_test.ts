@@ -138,6 +138,18 @@ redisTest("events can be disabled; scripts reload after SCRIPT FLUSH", async (h)
   assert.strictEqual(await b.ping(), true);
 });
 
+/** Waits (up to 5 s) until `b` answers again after a restart, then lets replays land. */
+async function reconnected(b: RedisBroker): Promise<void> {
+  let ok = false;
+  for (let i = 0; i < 50 && !ok; i++) {
+    ok = await b.ping();
+    if (!ok) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(ok, "reconnected");
+  // Anything ioredis would replay after the reconnect has run by now.
+  await new Promise((r) => setTimeout(r, 200));
+}
+
 redisTest(
   "a down Redis fails fast with QueueUnavailableError, refused calls never run later, and the broker recovers",
   async (h) => {
@@ -153,15 +165,9 @@ redisTest(
     // waitForWork neither throws nor spins while Redis is down.
     await b.waitForWork(200);
     await h.server.restart();
-    let ok = false;
-    for (let i = 0; i < 50 && !ok; i++) {
-      ok = await b.ping();
-      if (!ok) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.ok(ok, "reconnected");
+    await reconnected(b);
     // The refused enqueue and stats calls were not replayed after the
     // reconnect (the restarted server starts empty): refused means not stored.
-    await new Promise((r) => setTimeout(r, 200));
     assert.deepStrictEqual(await h.redis.keys(`${b.keys.jobPrefix}*`), []);
     assert.strictEqual((await b.stats()).total, 0);
     assert.strictEqual((await b.enqueue({ type: "u", payload: 3 })).created, true);
@@ -179,13 +185,7 @@ redisTest(
     await assert.rejects(b.enqueue({ type: "u", payload: 2 }), QueueUnavailableError);
     await h.server.stop("SIGKILL"); // the hung server dies; the restarted one starts empty
     await h.server.restart();
-    let ok = false;
-    for (let i = 0; i < 50 && !ok; i++) {
-      ok = await b.ping();
-      if (!ok) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.ok(ok, "reconnected");
-    await new Promise((r) => setTimeout(r, 200));
+    await reconnected(b);
     // The caller was told it failed: the job must not appear behind its back.
     assert.deepStrictEqual(await h.redis.keys(`${b.keys.jobPrefix}*`), []);
   },
