@@ -2,9 +2,11 @@
  * The Web Worker threads of one worker process. Threads come in permission
  * groups: a job type's declared `permissions` select a group whose threads
  * were created with exactly those Deno permissions (everything else denied);
- * types without permissions share the fully restricted group. Groups start
- * lazily, on their first job. Jobs go to the least-loaded thread of their
- * group, batched into one `run` message per tick.
+ * types without permissions share the fully restricted group. That group can
+ * be started up front (`warm`, before the worker claims anything, so the first
+ * jobs do not wait for threads to boot); the others start on their first job.
+ * Jobs go to the least-loaded thread of their group, batched into one `run`
+ * message per tick.
  *
  * While jobs turn around fast (dispatch to result under `PACK_BELOW_MS` on
  * average: no-op or light handlers, threads not saturated), a dispatched batch
@@ -66,6 +68,9 @@ interface Thread {
   worker: Worker;
   inFlight: number;
   runs: Batcher<RunRequest>;
+  /** Resolves once the thread loaded the registry (or failed to: see `fatal`). */
+  ready: Promise<void>;
+  markReady(): void;
 }
 
 const THREAD_URL = new URL("./thread.ts", import.meta.url).href;
@@ -134,6 +139,15 @@ export class ThreadPool {
     const source = [...options.modules, THREAD_URL].map((u) => `import ${JSON.stringify(u)};`)
       .join("\n");
     this.#entryUrl = `data:text/javascript;base64,${btoa(source)}`;
+  }
+
+  /**
+   * Starts the group of types that declare no permissions (the restricted
+   * threads most types run on) and resolves when its threads are ready.
+   */
+  async warm(): Promise<void> {
+    if (this.#closed) return;
+    await Promise.all(this.#groupFor(undefined).map((t) => t.ready));
   }
 
   /** Sends a job to the least-loaded thread of its permission group. */
@@ -214,7 +228,10 @@ export class ThreadPool {
   }
 
   #permissionGroup(type: string): Thread[] {
-    const permissions = this.#options.permissionsOf(type);
+    return this.#groupFor(this.#options.permissionsOf(type));
+  }
+
+  #groupFor(permissions: JobPermissions | undefined): Thread[] {
     const key = permissionKey(permissions);
     let group = this.#groups.get(key);
     if (!group) {
@@ -229,9 +246,13 @@ export class ThreadPool {
       type: "module",
       deno: { permissions: threadPermissions(permissions) },
     });
+    let markReady = () => {};
+    const ready = new Promise<void>((resolve) => (markReady = resolve));
     const thread: Thread = {
       worker,
       inFlight: 0,
+      ready,
+      markReady,
       runs: new Batcher((jobs) => {
         this.#batchTarget.clear(); // the batch is out: the next one picks its thread afresh
         this.#send(thread, { kind: "run", jobs });
@@ -240,6 +261,7 @@ export class ThreadPool {
     worker.onmessage = (event: MessageEvent<FromThread>) => this.#receive(thread, event.data);
     worker.onerror = (event) => {
       event.preventDefault(); // keep an uncaught error in a thread from killing the process
+      thread.markReady(); // nobody waits on a thread that is gone
       this.#options.events.fatal(`thread crashed: ${event.message}`);
     };
     this.#send(thread, { kind: "init", modules: this.#options.modules });
@@ -276,9 +298,11 @@ export class ThreadPool {
         events.log(message.lines);
         break;
       case "init_error":
+        thread.markReady();
         events.fatal(`thread could not load the job registry: ${message.error}`);
         break;
       case "ready":
+        thread.markReady();
         break;
     }
   }

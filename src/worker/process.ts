@@ -129,6 +129,8 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   runner = started;
   if (stopRequested) started.stop();
 
+  // Threads boot (~50–100 ms) before the first claim, not while jobs wait on them.
+  await started.warm();
   const server = serveMetrics(options.metricsPort ?? 0, started, bus, broker.queue, log);
   log.info("worker started", {
     queue: broker.queue,

@@ -48,6 +48,8 @@ const TURNAROUND_WEIGHT = 0.05;
 
 /** What the runner needs from a thread pool. */
 export interface JobPool {
+  /** Starts the threads most jobs need before the first claim (optional). */
+  warm?(): Promise<void>;
   dispatch(job: RunRequest): void;
   /** Sends dispatched jobs to their threads now instead of at the end of the task. */
   flush(): void;
@@ -187,6 +189,18 @@ export class Runner {
       in_flight: this.#held.size,
       concurrency: this.#o.concurrency,
     };
+  }
+
+  /** Starts the pool's common threads; call before `run()` so the first jobs do not wait for them. */
+  async warm(timeoutMs = 30_000): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), timeoutMs)));
+    const outcome = await Promise.race([this.#pool.warm?.(), late]);
+    clearTimeout(timer);
+    // Claiming anyway: jobs then wait for the threads, as they would have without warming.
+    if (outcome === "late") {
+      this.#o.log.warn("threads not ready yet; claiming anyway", { timeoutMs });
+    }
   }
 
   /** Graceful stop (SIGTERM): no more claims; running jobs get `drainMs` to finish. */

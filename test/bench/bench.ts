@@ -280,7 +280,7 @@ async function latency(o: BenchOptions, redis: Redis, queue: string) {
   try {
     await worker.ready;
     await broker.ping();
-    // Warm the worker's thread pool (threads start on their first job), then go idle.
+    // One job first (JIT, connections, the handler's first run), then go idle.
     const warm = await client.enqueue("bench_latency", PAYLOAD);
     await waitCompleted(redis, queue, 1);
     await sleep(200);
