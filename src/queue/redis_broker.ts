@@ -40,6 +40,7 @@ import {
   encodePendingCursor,
 } from "./list_cursor.ts";
 import { ENQUEUE_CHUNK, QueueScripts, type ScriptConfig } from "./scripts.ts";
+import { parseStream } from "./stream_events.ts";
 import { type EncodedJob, encodeJob, isUuid } from "./validate.ts";
 
 /** Options of a `RedisBroker`. Give `url` or an existing `client`. */
@@ -609,53 +610,4 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal?.addEventListener("abort", done, { once: true });
   });
-}
-
-/**
- * XREAD reply -> events. Fields `ev`, `id`, `t` are lifted; the rest go to
- * `data`. A batch entry (`ev`, `f` = comma-separated field names, `rows` = a
- * JSON array of rows; see flushEvents in _lib.lua) becomes one event per row,
- * all with the entry's stream id.
- */
-function parseStream(reply: unknown): StreamEvent[] {
-  if (!Array.isArray(reply)) return [];
-  const events: StreamEvent[] = [];
-  for (const [, entries] of reply as Array<[string, Array<[string, string[]]>]>) {
-    for (const [streamId, fields] of entries) {
-      const data: Record<string, string> = {};
-      for (let i = 0; i + 1 < fields.length; i += 2) data[fields[i]] = fields[i + 1];
-      if (data.rows !== undefined && data.f !== undefined) {
-        expandBatch(streamId, data.ev ?? "", data.f.split(","), data.rows, events);
-        continue;
-      }
-      const { ev = "", id = "", t = "", ...rest } = data;
-      events.push({ stream_id: streamId, event: ev, job_id: id, type: t, data: rest });
-    }
-  }
-  return events;
-}
-
-function expandBatch(
-  streamId: string,
-  event: string,
-  names: string[],
-  rowsJson: string,
-  out: StreamEvent[],
-): void {
-  let rows: unknown;
-  try {
-    rows = JSON.parse(rowsJson);
-  } catch {
-    return; // not written by our scripts: nothing to report
-  }
-  if (!Array.isArray(rows)) return;
-  for (const row of rows) {
-    if (!Array.isArray(row)) continue;
-    const data: Record<string, string> = {};
-    names.forEach((name, i) => {
-      if (row[i] !== undefined && row[i] !== null) data[name] = String(row[i]);
-    });
-    const { id = "", t = "", ...rest } = data;
-    out.push({ stream_id: streamId, event, job_id: id, type: t, data: rest });
-  }
 }
