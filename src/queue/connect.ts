@@ -124,7 +124,9 @@ export const READY_WAIT_MS = 1000;
  * `timeoutMs`.
  */
 export function whenReady(client: RedisClient, timeoutMs = READY_WAIT_MS): Promise<void> {
-  if (client.status === "ready" || client.status === "end") return Promise.resolve();
+  // "wait": a lazyConnect client (passed in by a caller) connects on its first command.
+  const status = client.status;
+  if (status === "ready" || status === "end" || status === "wait") return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
