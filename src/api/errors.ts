@@ -53,6 +53,8 @@ const QUEUE_STATUS: Record<QueueErrorCode, ContentfulStatusCode> = {
   payload_too_large: 413,
   invalid_state: 409,
   unavailable: 503,
+  // Another release's data: unusable until the versions match, no internals in the answer.
+  storage_format: 503,
 };
 
 /**
@@ -65,6 +67,8 @@ export function toHttpError(error: unknown): HttpError {
     const status = QUEUE_STATUS[error.code] ?? 500;
     const message = error.code === "unavailable"
       ? "the queue is unavailable; retry later"
+      : error.code === "storage_format"
+      ? "the queue's storage was written by another version of this server"
       : error.message;
     return new HttpError(status, error.code, message);
   }

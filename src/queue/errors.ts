@@ -13,7 +13,8 @@ export type QueueErrorCode =
   | "invalid_input"
   | "payload_too_large"
   | "invalid_state"
-  | "unavailable";
+  | "unavailable"
+  | "storage_format";
 
 /** Base class of every error the core throws on purpose. */
 export class QueueError extends Error {
@@ -74,5 +75,20 @@ export class QueueUnavailableError extends QueueError {
   constructor(message: string, options?: ErrorOptions) {
     super("unavailable", message, options);
     this.name = "QueueUnavailableError";
+  }
+}
+
+/**
+ * The queue's keys were written in a storage format this version does not
+ * read (another release wrote them). Nothing is read or written until the
+ * versions match: misreading records could lose jobs.
+ */
+export class StorageFormatError extends QueueError {
+  constructor(readonly queue: string, readonly found: string, readonly expected: string) {
+    super(
+      "storage_format",
+      `queue ${queue} holds storage format ${found}; this version reads format ${expected}`,
+    );
+    this.name = "StorageFormatError";
   }
 }

@@ -49,6 +49,8 @@ export interface QueueKeys {
   events: string;
   /** Pub/sub channel (not a key) carrying ids of running jobs to cancel. */
   cancelChannel: string;
+  /** HASH of queue metadata: `format`, the storage format the keys are written in. */
+  meta: string;
   /** Prefix of idempotency keys: `${idempotencyPrefix}${key}` is a STRING holding a job id. */
   idempotencyPrefix: string;
 }
@@ -81,6 +83,7 @@ export function queueKeys(queue: string, prefix = "jq"): QueueKeys {
     wake: `${base}wake`,
     events: `${base}events`,
     cancelChannel: `${base}cancel`,
+    meta: `${base}meta`,
     idempotencyPrefix: `${base}i:`,
   };
 }

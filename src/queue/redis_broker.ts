@@ -9,7 +9,12 @@ import type { Broker, ClaimOptions, ReleaseOptions } from "./broker.ts";
 import { BlockingPool } from "./blocking.ts";
 import { decodeJob } from "./codec.ts";
 import { connect, duplicate, type RedisClient, toQueueError, whenReady } from "./connect.ts";
-import { InvalidInputError, LeaseLostError, PayloadTooLargeError } from "./errors.ts";
+import {
+  InvalidInputError,
+  LeaseLostError,
+  PayloadTooLargeError,
+  StorageFormatError,
+} from "./errors.ts";
 import {
   type CancelOutcome,
   type ClaimedJob,
@@ -63,6 +68,13 @@ export interface RedisBrokerOptions {
   maintainBatch?: number;
 }
 
+/**
+ * The storage format this version reads and writes (records, lists, stream
+ * entries). Bump it with any incompatible change, together with a migration:
+ * a broker refuses a queue whose meta key names another format.
+ */
+export const STORAGE_FORMAT = "1";
+
 /** Longest error message kept per attempt: the record must stay small. */
 const MAX_ERROR_CHARS = 4096;
 /** Finished records also get a TTL this far past retention, in case maintain never runs. */
@@ -107,6 +119,7 @@ export class RedisBroker implements Broker {
   readonly #scripts: Promise<QueueScripts>;
   readonly #scriptConfig: ScriptConfig;
   readonly #commandTimeoutMs: number | undefined;
+  #formatChecked: Promise<void> | null = null;
   /** The ack lane (see `#acks`), opened on the first ack. */
   #ackLane: { client: RedisClient; scripts: Promise<QueueScripts> } | null = null;
   readonly #blocking: BlockingPool;
@@ -160,7 +173,8 @@ export class RedisBroker implements Broker {
    * sooner at concurrency 50). Ordering is unaffected: a job is acked only
    * after its claim's reply arrived.
    */
-  #acks(): Promise<QueueScripts> {
+  async #acks(): Promise<QueueScripts> {
+    await this.#checkFormat();
     if (!this.#ackLane) {
       const client = duplicate(this.#client, {
         commandTimeoutMs: this.#commandTimeoutMs,
@@ -175,6 +189,12 @@ export class RedisBroker implements Broker {
 
   /** Runs a plain Redis command, mapping connection failures to QueueUnavailableError. */
   async #cmd<T>(run: (client: RedisClient) => Promise<T>): Promise<T> {
+    await this.#checkFormat();
+    return await this.#raw(run);
+  }
+
+  /** `#cmd` without the storage-format check. */
+  async #raw<T>(run: (client: RedisClient) => Promise<T>): Promise<T> {
     try {
       // No offline queue (connect.ts): wait out a (re)connection first.
       if (this.#client.status !== "ready") await whenReady(this.#client);
@@ -182,6 +202,35 @@ export class RedisBroker implements Broker {
     } catch (error) {
       throw toQueueError(error);
     }
+  }
+
+  /** The scripts, once the queue's storage format is known to be ours. */
+  async #ours(): Promise<QueueScripts> {
+    await this.#checkFormat();
+    return await this.#scripts;
+  }
+
+  /**
+   * Claims the queue for this storage format on first use (the meta key's
+   * `format`), or finds it written by another one: then every call fails with
+   * StorageFormatError rather than misread records. Checked once per broker;
+   * a connection failure is not an answer, so the next call checks again.
+   */
+  #checkFormat(): Promise<void> {
+    this.#formatChecked ??= (async () => {
+      const meta = this.keys.meta;
+      const found = await this.#raw(async (c) => {
+        await c.hsetnx(meta, "format", STORAGE_FORMAT);
+        return await c.hget(meta, "format");
+      });
+      if (found !== STORAGE_FORMAT) {
+        throw new StorageFormatError(this.queue, String(found), STORAGE_FORMAT);
+      }
+    })().catch((error) => {
+      if (!(error instanceof StorageFormatError)) this.#formatChecked = null;
+      throw error;
+    });
+    return this.#formatChecked;
   }
 
   /**
@@ -213,7 +262,7 @@ export class RedisBroker implements Broker {
 
   async #sendEnqueues(items: PendingEnqueue[]): Promise<void> {
     try {
-      const scripts = await this.#scripts;
+      const scripts = await this.#ours();
       const out = await scripts.enqueueEach(items.map((item) => item.job));
       items.forEach((item, i) => {
         const r = out[i];
@@ -245,14 +294,14 @@ export class RedisBroker implements Broker {
         throw error;
       }
     });
-    return await (await this.#scripts).enqueueMany(jobs);
+    return await (await this.#ours()).enqueueMany(jobs);
   }
 
   async claim(max: number, options: ClaimOptions = {}): Promise<ClaimedJob[]> {
     const n = Math.floor(max);
     if (!(n >= 1)) return [];
     const leaseMs = options.leaseMs ?? DEFAULTS.leaseMs;
-    return await (await this.#scripts).claim(n, this.#clock(), leaseMs, randomToken());
+    return await (await this.#ours()).claim(n, this.#clock(), leaseMs, randomToken());
   }
 
   async complete(id: string, token: string, result: unknown): Promise<void> {
@@ -290,11 +339,11 @@ export class RedisBroker implements Broker {
   }
 
   async renew(leases: Lease[], leaseMs: number): Promise<RenewStatus[]> {
-    return await (await this.#scripts).renew(leases, leaseMs, this.#clock());
+    return await (await this.#ours()).renew(leases, leaseMs, this.#clock());
   }
 
   async release(leases: Lease[], options: ReleaseOptions = {}): Promise<boolean[]> {
-    return await (await this.#scripts).release(
+    return await (await this.#ours()).release(
       leases,
       this.#clock(),
       options.restoreAttempt ?? true,
@@ -307,7 +356,7 @@ export class RedisBroker implements Broker {
       throw new InvalidInputError("percent must be a number", "percent");
     }
     const clamped = Math.min(100, Math.max(0, percent));
-    return await (await this.#scripts).progress(id, token, clamped);
+    return await (await this.#ours()).progress(id, token, clamped);
   }
 
   async maintain(): Promise<MaintenanceResult> {
@@ -316,7 +365,7 @@ export class RedisBroker implements Broker {
     // the oldest member does: skip the trim step until then (idle cost). Another
     // process trimming meanwhile only makes our estimate early, never late.
     const trim = now >= this.#nextTrimAt;
-    const r = await (await this.#scripts).maintain(now, this.#maintainBatch, trim);
+    const r = await (await this.#ours()).maintain(now, this.#maintainBatch, trim);
     if (trim) {
       this.#nextTrimAt = r.trimmed >= this.#maintainBatch
         ? now // more left than one batch: keep trimming on the next call
@@ -333,18 +382,18 @@ export class RedisBroker implements Broker {
   }
 
   async cancel(id: string): Promise<CancelOutcome> {
-    return await (await this.#scripts).cancel(id.toLowerCase(), this.#clock());
+    return await (await this.#ours()).cancel(id.toLowerCase(), this.#clock());
   }
 
   async requeue(id: string): Promise<void> {
-    await (await this.#scripts).requeue(id.toLowerCase());
+    await (await this.#ours()).requeue(id.toLowerCase());
   }
 
   async purge(state: "failed" | "completed" | "cancelled"): Promise<number> {
     if (!FINISHED_STATES.includes(state)) {
       throw new InvalidInputError("only finished states can be purged", "state");
     }
-    const scripts = await this.#scripts;
+    const scripts = await this.#ours();
     let total = 0;
     // Bounded batches keep each script call short; other clients run in between.
     for (;;) {

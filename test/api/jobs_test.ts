@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Redis } from "ioredis";
 import { assertError, postJson, SPEC_DATA, SPEC_EMAIL, startApi } from "./helpers.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -405,6 +406,21 @@ Deno.test("POST /jobs/batch writes valid items and reports invalid ones (207)", 
     await assertError(await postJson(api.app, "/api/v1/jobs/batch", { jobs: [] }), 422);
     await assertError(await postJson(api.app, "/api/v1/jobs/batch", [1, 2]), 422);
   } finally {
+    await api.close();
+  }
+});
+
+Deno.test("a queue in another storage format: 503 storage_format, no internals, nothing stored", async () => {
+  const api = await startApi();
+  const redis = new Redis(api.redis.url);
+  try {
+    await redis.hset(api.broker.keys.meta, "format", "999");
+    const res = await postJson(api.app, "/api/v1/jobs", SPEC_EMAIL);
+    const error = await assertError(res, 503, "storage_format");
+    assert.doesNotMatch(error.message, /jq:|999|\{/);
+    assert.deepStrictEqual(await redis.keys(`${api.broker.keys.jobPrefix}*`), []);
+  } finally {
+    redis.disconnect();
     await api.close();
   }
 });

@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { redisTest } from "./redis_harness.ts";
 import { fakeClock } from "./broker_suite.ts";
-import { RedisBroker } from "../../src/queue/redis_broker.ts";
-import { QueueUnavailableError } from "../../src/queue/errors.ts";
+import { RedisBroker, STORAGE_FORMAT } from "../../src/queue/redis_broker.ts";
+import { QueueUnavailableError, StorageFormatError } from "../../src/queue/errors.ts";
 import { pendingKey } from "../../src/queue/keys.ts";
 import { F, unpackRecord } from "../../src/queue/codec.ts";
 import { freePort } from "../helpers/redis_server.ts";
@@ -124,6 +124,21 @@ redisTest("an idempotency key lives as long as its job, then its job's retention
     idempotency_key: "late",
   });
   assert.deepStrictEqual(again, { id: late.id, created: false });
+});
+
+redisTest("a queue written in another storage format is refused, never misread", async (h) => {
+  const fresh = await h.makeRedis();
+  await fresh.enqueue({ type: "f", payload: 1 });
+  assert.strictEqual(await h.redis.hget(fresh.keys.meta, "format"), STORAGE_FORMAT);
+  // Another release's data: every call refuses it, nothing is written.
+  await h.redis.hset(fresh.keys.meta, "format", "999");
+  const b = await h.makeRedis();
+  const before = await h.keys();
+  await assert.rejects(b.enqueue({ type: "f", payload: 2 }), StorageFormatError);
+  await assert.rejects(b.claim(10), StorageFormatError);
+  await assert.rejects(b.stats(), /holds storage format 999; this version reads format 1/);
+  assert.deepStrictEqual(await h.keys(), before);
+  assert.strictEqual(await b.ping(), true, "Redis itself is reachable");
 });
 
 redisTest("events can be disabled; scripts reload after SCRIPT FLUSH", async (h) => {

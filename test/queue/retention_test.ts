@@ -48,6 +48,7 @@ redisTest(
     assert.deepStrictEqual(left, [
       `${p}events`,
       `${p}j:${stays.id}`,
+      `${p}meta`,
       `${p}scheduled`,
       `${p}stats`,
     ]);
