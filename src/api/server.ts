@@ -7,6 +7,7 @@
  */
 import { Hono } from "hono";
 import { createApp, installErrorHandlers } from "./app.ts";
+import { HttpError } from "./errors.ts";
 import { createLogger } from "../log.ts";
 import { EventFeed } from "./event_feed.ts";
 import { eventsRoutes } from "./sse.ts";
@@ -79,11 +80,13 @@ export function buildHttpApp(deps: HttpAppDeps): HttpApp {
   if (metrics) app.route("/", metrics.routes());
   else if (relay) {
     app.get("/metrics", async (c) => {
+      let text: string;
       try {
-        return c.body(await relay(), 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
+        text = await relay();
       } catch {
-        return c.json({ error: { code: "unavailable", message: "metrics unavailable" } }, 503);
+        throw new HttpError(503, "unavailable", "metrics unavailable");
       }
+      return c.body(text, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
     });
   }
   app.route(

@@ -622,8 +622,7 @@ export class RedisBroker implements Broker {
 
   async ping(): Promise<boolean> {
     try {
-      if (this.#client.status !== "ready") await whenReady(this.#client);
-      return (await this.#client.ping()) === "PONG";
+      return (await this.#raw((c) => c.ping())) === "PONG";
     } catch {
       return false;
     }

@@ -137,11 +137,6 @@ export class ApiThreads {
     return threads;
   }
 
-  /** Isolates serving besides the first one. */
-  get size(): number {
-    return this.#peers.filter((p) => p.alive).length;
-  }
-
   #spawn(index: number): Promise<void> {
     const { config, redisUrl, port, log } = this.#o;
     const worker = new Worker(THREAD_URL, { type: "module", name: `api-${index}` });

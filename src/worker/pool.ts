@@ -221,14 +221,10 @@ export class ThreadPool {
   #group(type: string): Thread[] {
     let group = this.#typeGroups.get(type);
     if (!group) {
-      group = this.#permissionGroup(type);
+      group = this.#groupFor(this.#options.permissionsOf(type));
       this.#typeGroups.set(type, group);
     }
     return group;
-  }
-
-  #permissionGroup(type: string): Thread[] {
-    return this.#groupFor(this.#options.permissionsOf(type));
   }
 
   #groupFor(permissions: JobPermissions | undefined): Thread[] {

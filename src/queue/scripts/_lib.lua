@@ -93,7 +93,7 @@ end
 
 -- Writes the batch. A single event keeps the plain entry shape of `emit`;
 -- several become `ev <kind> f <field,field,...> rows <JSON array of rows>`,
--- which readers expand into one event per row (redis_broker.ts parseStream).
+-- which readers expand into one event per row (stream_events.ts parseStream).
 -- MAXLEN counts entries, so a batch entry trims the stream to maxlen / rows
 -- entries: the stream keeps about maxlen events whatever the batch sizes
 -- (exact trimming where "~", which trims whole 100-entry nodes, would be lax).
