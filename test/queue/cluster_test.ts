@@ -7,6 +7,7 @@ import { queueKeyPattern } from "../../src/queue/keys.ts";
 import { Cluster } from "ioredis";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import { TestRedisCluster } from "../helpers/redis_cluster.ts";
+import { scanKeys } from "../helpers/scan.ts";
 import { brokerSuite, type MakeOptions, type SuiteHarness } from "./broker_suite.ts";
 
 function hasRedisCli(): boolean {
@@ -33,22 +34,10 @@ function clusterHarness(): Promise<SuiteHarness> {
   admin.on("error", () => {});
   const brokers: RedisBroker[] = [];
   const keys = async () => {
-    const found: string[] = [];
-    for (const node of admin.nodes("master")) {
-      let cursor = "0";
-      do {
-        const [next, batch] = await node.scan(
-          cursor,
-          "MATCH",
-          queueKeyPattern(queue),
-          "COUNT",
-          1000,
-        );
-        found.push(...batch);
-        cursor = next;
-      } while (cursor !== "0");
-    }
-    return found.sort();
+    const perNode = await Promise.all(
+      admin.nodes("master").map((node) => scanKeys(node, queueKeyPattern(queue))),
+    );
+    return perNode.flat().sort();
   };
   return Promise.resolve({
     make(options: MakeOptions = {}) {

@@ -8,6 +8,7 @@ import { queueKeyPattern } from "../../src/queue/keys.ts";
 import { Redis } from "ioredis";
 import { RedisBroker, type RedisBrokerOptions } from "../../src/queue/redis_broker.ts";
 import { TestRedis } from "../helpers/redis_server.ts";
+import { scanKeys } from "../helpers/scan.ts";
 import type { MakeOptions, SuiteHarness } from "./broker_suite.ts";
 
 /** A harness plus direct access to its server for Redis-specific assertions. */
@@ -27,22 +28,7 @@ export async function redisHarness(options: { aof?: boolean } = {}): Promise<Red
   const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
   redis.on("error", () => {});
   const brokers: RedisBroker[] = [];
-  const keys = async () => {
-    const found: string[] = [];
-    let cursor = "0";
-    do {
-      const [next, batch] = await redis.scan(
-        cursor,
-        "MATCH",
-        queueKeyPattern(queue),
-        "COUNT",
-        1000,
-      );
-      found.push(...batch);
-      cursor = next;
-    } while (cursor !== "0");
-    return found.sort();
-  };
+  const keys = () => scanKeys(redis, queueKeyPattern(queue));
   const makeRedis = (o: MakeOptions & Partial<RedisBrokerOptions> = {}) => {
     const broker = new RedisBroker({ url: server.url, queue, ...o });
     brokers.push(broker);
