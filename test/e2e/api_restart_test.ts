@@ -6,17 +6,14 @@
  * completes; nothing is lost and nothing is duplicated.
  */
 import assert from "node:assert/strict";
-import { TestRedis } from "../helpers/redis_server.ts";
 import {
-  EventTail,
   jobsByIds,
   say,
   sleep,
-  Stack,
-  stackBroker,
   Submitter,
   waitAllCompleted,
   waitFor,
+  withChaosStack,
 } from "./chaos_helpers.ts";
 
 const TARGET = 3000;
@@ -24,16 +21,11 @@ const TARGET = 3000;
 Deno.test({
   name: "api restart: kill -9 of the API mid-submission loses no accepted job",
   ignore: Deno.env.get("REDIS_URL") !== undefined,
-  async fn() {
-    const redis = await TestRedis.start({ aof: true });
-    const stack = await Stack.start({
-      redisUrl: redis.url,
+  fn: () =>
+    withChaosStack({
       workers: 2,
       env: { WORKER_CONCURRENCY: "20", DRAIN_TIMEOUT_MS: "5000" },
-    });
-    const broker = stackBroker(redis.url, stack);
-    const tail = new EventTail(broker);
-    try {
+    }, async ({ stack, broker, tail }) => {
       const submitter = new Submitter(() => stack.baseUrl, {
         concurrency: 8,
         target: TARGET,
@@ -85,11 +77,5 @@ Deno.test({
       assert.strictEqual(final.total, TARGET, "no duplicate job from the retried submissions");
       assert.strictEqual(final.completed, TARGET, "completed counter exact: no double ack");
       assert.ok(perJob.every((n) => n === 1));
-    } finally {
-      await tail.stop();
-      await stack.stop();
-      await broker.close();
-      await redis.close();
-    }
-  },
+    }),
 });

@@ -9,7 +9,7 @@
  */
 import type { Job, Stats } from "../../src/queue/job.ts";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
-import { freePort } from "../helpers/redis_server.ts";
+import { freePort, TestRedis } from "../helpers/redis_server.ts";
 
 /** The repository root (where deno.json is). */
 export const ROOT = new URL("../../", import.meta.url).pathname;
@@ -416,6 +416,39 @@ export class EventTail {
 /** A broker on the stack's queue, for the test's own reads. */
 export function stackBroker(redisUrl: string, stack: Stack): RedisBroker {
   return new RedisBroker({ url: redisUrl, queue: stack.queue });
+}
+
+/** What a chaos test works with. */
+export interface ChaosRun {
+  /** A throwaway redis-server with AOF (`appendfsync always`), so it can be restarted. */
+  redis: TestRedis;
+  stack: Stack;
+  /** A broker on the stack's queue, for the test's own reads. */
+  broker: RedisBroker;
+  /** Every lifecycle event of the queue since the stack started. */
+  tail: EventTail;
+}
+
+/**
+ * Starts Redis (AOF) and a stack on it, runs `fn`, then stops the tail, the
+ * stack, the broker and Redis in that order, however `fn` ended.
+ */
+export async function withChaosStack(
+  options: Omit<StackOptions, "redisUrl">,
+  fn: (run: ChaosRun) => Promise<void>,
+): Promise<void> {
+  const redis = await TestRedis.start({ aof: true });
+  const stack = await Stack.start({ ...options, redisUrl: redis.url });
+  const broker = stackBroker(redis.url, stack);
+  const tail = new EventTail(broker);
+  try {
+    await fn({ redis, stack, broker, tail });
+  } finally {
+    await tail.stop();
+    await stack.stop();
+    await broker.close();
+    await redis.close();
+  }
 }
 
 /** Every completed job of the queue (paginated list). */

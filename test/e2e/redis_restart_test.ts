@@ -7,18 +7,15 @@
  * with 503 is stored behind the submitter's back.
  */
 import assert from "node:assert/strict";
-import { TestRedis } from "../helpers/redis_server.ts";
 import {
   alive,
-  EventTail,
   jobsByIds,
   say,
   sleep,
-  Stack,
-  stackBroker,
   Submitter,
   waitAllCompleted,
   waitFor,
+  withChaosStack,
 } from "./chaos_helpers.ts";
 
 const TARGET = 3000;
@@ -27,16 +24,11 @@ const CONCURRENCY = 8;
 Deno.test({
   name: "redis restart: 503 while down, reconnect within 5 s, every 201-acked job completes",
   ignore: Deno.env.get("REDIS_URL") !== undefined,
-  async fn() {
-    const redis = await TestRedis.start({ aof: true });
-    const stack = await Stack.start({
-      redisUrl: redis.url,
+  fn: () =>
+    withChaosStack({
       workers: 2,
       env: { LEASE_MS: "2000", WORKER_CONCURRENCY: "20", DRAIN_TIMEOUT_MS: "5000" },
-    });
-    const broker = stackBroker(redis.url, stack);
-    const tail = new EventTail(broker);
-    try {
+    }, async ({ redis, stack, broker, tail }) => {
       const submitter = new Submitter(() => stack.baseUrl, {
         concurrency: CONCURRENCY,
         target: TARGET,
@@ -130,11 +122,5 @@ Deno.test({
       assert.strictEqual(stats.completed, stats.total, "completed counter matches the jobs stored");
       assert.ok(perJob.every((n) => n === 1), "no job acked twice");
       assert.ok(ghosts <= CONCURRENCY, `${ghosts} jobs stored without a 201`);
-    } finally {
-      await tail.stop();
-      await stack.stop();
-      await broker.close();
-      await redis.close();
-    }
-  },
+    }),
 });

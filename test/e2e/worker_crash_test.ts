@@ -6,19 +6,16 @@
  * again: nothing is lost and nothing is acknowledged twice.
  */
 import assert from "node:assert/strict";
-import { TestRedis } from "../helpers/redis_server.ts";
 import {
   type EchoResult,
-  EventTail,
   grepLog,
   listCompleted,
   say,
   sleep,
-  Stack,
-  stackBroker,
   Submitter,
   waitAllCompleted,
   waitFor,
+  withChaosStack,
 } from "./chaos_helpers.ts";
 
 const JOBS = 5000;
@@ -27,16 +24,11 @@ const KILLS = 20;
 Deno.test({
   name: "worker crashes: 20 × kill -9 of a worker child during 5,000 jobs: 0 lost, 0 double acks",
   ignore: Deno.env.get("REDIS_URL") !== undefined,
-  async fn() {
-    const redis = await TestRedis.start({ aof: true });
-    const stack = await Stack.start({
-      redisUrl: redis.url,
+  fn: () =>
+    withChaosStack({
       workers: 4,
       env: { LEASE_MS: "2000", WORKER_CONCURRENCY: "10", DRAIN_TIMEOUT_MS: "5000" },
-    });
-    const broker = stackBroker(redis.url, stack);
-    const tail = new EventTail(broker);
-    try {
+    }, async ({ stack, broker, tail }) => {
       const started = Date.now();
       const submitter = new Submitter(() => stack.baseUrl, {
         concurrency: 16,
@@ -116,11 +108,5 @@ Deno.test({
       assert.ok(retried.length > 0);
       assert.strictEqual(tail.count("completed"), JOBS);
       assert.ok(perJob.every((n) => n === 1), "exactly one completed event per job");
-    } finally {
-      await tail.stop();
-      await stack.stop();
-      await broker.close();
-      await redis.close();
-    }
-  },
+    }),
 });
