@@ -1,0 +1,154 @@
+/**
+ * Pages of jobs in one state, for `Broker.list`: pending jobs in claim order
+ * (priority lists), the others by their state ZSET's score (newest finished
+ * first). Read-only: it only issues plain reads through the broker's `cmd`,
+ * so connection errors and the storage-format check stay the broker's.
+ *
+ * @module
+ */
+import type { RedisClient } from "./connect.ts";
+import { decodeJob } from "./codec.ts";
+import { InvalidInputError } from "./errors.ts";
+import { FINISHED_STATES, type Job, JOB_STATES, type JobPage, type ListQuery } from "./job.ts";
+import { pendingKey, type QueueKeys, type ZsetState } from "./keys.ts";
+import {
+  decodeCursor,
+  decodePendingCursor,
+  encodeCursor,
+  encodePendingCursor,
+} from "./list_cursor.ts";
+
+/** Runs one or more plain commands on the broker's connection. */
+export type RunCommand = <T>(run: (client: RedisClient) => Promise<T>) => Promise<T>;
+
+/**
+ * Lists jobs page by page with opaque cursors.
+ *
+ * @example
+ * ```ts
+ * const listing = new JobListing(queueKeys("default"), (run) => run(client));
+ * const page = await listing.list({ state: "completed", limit: 20 });
+ * ```
+ */
+export class JobListing {
+  readonly #keys: QueueKeys;
+  readonly #cmd: RunCommand;
+
+  constructor(keys: QueueKeys, cmd: RunCommand) {
+    this.#keys = keys;
+    this.#cmd = cmd;
+  }
+
+  /** Records of `ids` in one round trip, decoded (null where missing). */
+  async #records(ids: string[]): Promise<Array<Job | null>> {
+    if (ids.length === 0) return [];
+    const records = await this.#cmd(async (c) => {
+      const pipe = c.pipeline();
+      for (const id of ids) pipe.getBuffer(this.#keys.jobPrefix + id);
+      return (await pipe.exec()) ?? [];
+    });
+    return ids.map((id, i) => decodeJob(id, (records[i]?.[1] ?? null) as Uint8Array | null));
+  }
+
+  async list(query: ListQuery): Promise<JobPage> {
+    const state = query.state;
+    if (!JOB_STATES.includes(state)) throw new InvalidInputError("unknown state", "state");
+    const limit = Math.min(1000, Math.max(1, Math.floor(query.limit ?? 50)));
+    return state === "pending"
+      ? await this.#listPending(query, limit)
+      : await this.#listZset(state, query, limit);
+  }
+
+  /**
+   * Pending jobs in claim order: priorities high to low, FIFO within one. The
+   * cursor is (priority, index, last id); claims pop from the head meanwhile,
+   * so the last id is looked up again (LINDEX at the index, else LPOS) and a
+   * last id that is gone was claimed: everything left in its list comes after it.
+   */
+  async #listPending(query: ListQuery, limit: number): Promise<JobPage> {
+    const start = query.cursor ? decodePendingCursor(query.cursor) : null;
+    const prios = (await this.#cmd((c) => c.zrange(this.#keys.priorities, 0, -1, "REV")))
+      .map(Number).filter((p) => start === null || p <= start.priority);
+    const chunk = query.type ? Math.min(1000, limit * 4) : limit;
+    const jobs: Job[] = [];
+    let last: { priority: number; index: number; id: string } | null = null;
+    let more = false;
+    for (const priority of prios) {
+      const list = pendingKey(this.#keys, priority);
+      let index = 0;
+      if (start && priority === start.priority) {
+        index = await this.#cmd(async (c) => {
+          if (start.index > 0 && (await c.lindex(list, start.index - 1)) === start.id) {
+            return start.index;
+          }
+          const at = await c.lpos(list, start.id);
+          return at === null ? 0 : at + 1;
+        });
+      }
+      for (let round = 0; round < 50; round++) {
+        const ids = await this.#cmd((c) => c.lrange(list, index, index + chunk - 1));
+        const decoded = await this.#records(ids);
+        for (let i = 0; i < ids.length && jobs.length < limit; i++) {
+          const job = decoded[i];
+          last = { priority, index: index + i + 1, id: ids[i] };
+          if (job && job.status === "pending" && (!query.type || job.type === query.type)) {
+            jobs.push(job);
+          }
+        }
+        if (jobs.length === limit) {
+          more = true;
+          break;
+        }
+        if (ids.length < chunk) break;
+        index += ids.length;
+      }
+      if (more) break;
+    }
+    return {
+      jobs,
+      next_cursor: more && last ? encodePendingCursor(last) : null,
+    };
+  }
+
+  async #listZset(state: ZsetState, query: ListQuery, limit: number): Promise<JobPage> {
+    const zkey = this.#keys[state];
+    const rev = FINISHED_STATES.includes(state);
+    const start = query.cursor ? decodeCursor(query.cursor) : null;
+    let bound = start?.score ?? (rev ? "+inf" : "-inf");
+    let skip = start?.skip ?? 0;
+    // With a type filter, read ahead in bigger chunks; the filter runs here.
+    const chunk = query.type ? Math.min(1000, limit * 4) : limit;
+    const jobs: Job[] = [];
+    let exhausted = false;
+    for (let round = 0; round < 50 && jobs.length < limit && !exhausted; round++) {
+      const reply = await this.#cmd((c) =>
+        rev
+          ? c.zrange(zkey, bound, "-inf", "BYSCORE", "REV", "LIMIT", skip, chunk, "WITHSCORES")
+          : c.zrange(zkey, bound, "+inf", "BYSCORE", "LIMIT", skip, chunk, "WITHSCORES")
+      );
+      const members: Array<[string, string]> = [];
+      for (let i = 0; i + 1 < reply.length; i += 2) members.push([reply[i], reply[i + 1]]);
+      if (members.length < chunk) exhausted = true;
+      if (members.length === 0) break;
+      const decoded = await this.#records(members.map(([id]) => id));
+      for (let i = 0; i < members.length; i++) {
+        const score = members[i][1];
+        if (score === bound) skip++;
+        else {
+          bound = score;
+          skip = 1;
+        }
+        const job = decoded[i];
+        if (job && (!query.type || job.type === query.type)) jobs.push(job);
+        if (jobs.length === limit) {
+          exhausted = exhausted && i === members.length - 1;
+          break;
+        }
+      }
+    }
+    return {
+      jobs,
+      next_cursor: exhausted ? null : encodeCursor({ score: bound, skip }),
+    };
+  }
+}
