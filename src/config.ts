@@ -47,6 +47,11 @@ export const SETTINGS = {
     schema: int(1024, 64 * 1024 * 1024).default(LIMITS.maxPayloadBytes + 64 * 1024),
     doc: "Largest accepted HTTP request body (payload limit is 1 MiB).",
   },
+  API_BODY_BUDGET_MB: {
+    schema: int(32, 1024 * 1024).default(256),
+    doc:
+      "Request-body MiB one API isolate holds at once; past it submits get 503 `overloaded` with Retry-After (bounds memory under bursts).",
+  },
   REDIS_COMMAND_TIMEOUT_MS: {
     schema: int(100, 60_000).default(3000),
     doc: "A Redis command that takes longer fails (API answers 503).",
@@ -135,6 +140,10 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     else problems.push(`${key}: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
   }
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  // A body the budget cannot hold even alone would be refused forever.
+  if ((out.API_BODY_BUDGET_MB as number) * 1024 * 1024 < (out.MAX_BODY_BYTES as number)) {
+    throw new ConfigError("invalid configuration:\n  API_BODY_BUDGET_MB must hold MAX_BODY_BYTES");
+  }
   out.EMAIL_OUTBOX_DIR ??= `${out.DATA_DIR}/outbox`;
   return out as Config;
 }

@@ -28,6 +28,12 @@ Deno.test("config: bad values and unknown flags are refused with the setting's n
   assert.throws(() => loadConfig([], { LOG_LEVEL: "loud" }), /LOG_LEVEL/);
   assert.throws(() => loadConfig(["--no-such-flag", "1"], {}), /unknown flag --no-such-flag/);
   assert.throws(() => loadConfig(["--port"], {}), /needs a value/);
+  // A budget smaller than one allowed body would refuse that body forever.
+  assert.throws(
+    () => loadConfig([], { API_BODY_BUDGET_MB: "32", MAX_BODY_BYTES: String(40 * 1024 * 1024) }),
+    (e) => e instanceof ConfigError && /API_BODY_BUDGET_MB/.test(e.message),
+  );
+  assert.strictEqual(loadConfig([], {}).API_BODY_BUDGET_MB, 256);
 });
 
 Deno.test("config: every setting is documented", () => {

@@ -9,6 +9,7 @@
 import { Hono } from "hono";
 import { createLogger, type Logger } from "../log.ts";
 import { LIMITS } from "../queue/job.ts";
+import { BodyBudget } from "./body_budget.ts";
 import { type ApiDeps, Deadlines, type RouteDeps } from "./deps.ts";
 import { HttpError, toHttpError } from "./errors.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -19,6 +20,12 @@ import { openApiRoutes } from "./routes/openapi.ts";
 import { statsRoutes } from "./routes/stats.ts";
 
 export type { ApiDeps };
+
+/** Largest accepted `POST /jobs/batch` body. */
+export const MAX_BATCH_BODY_BYTES = 16 * 1024 * 1024;
+
+/** Default request-body bytes one app holds at once (`API_BODY_BUDGET_MB`). */
+export const DEFAULT_BODY_BUDGET_BYTES = 256 * 1024 * 1024;
 
 /** Base path of the versioned API. */
 export const API_BASE = "/api/v1";
@@ -41,7 +48,8 @@ export function createApp(deps: ApiDeps): Hono {
     bus: deps.bus,
     log,
     maxBodyBytes: deps.maxBodyBytes ?? LIMITS.maxPayloadBytes,
-    maxBatchBodyBytes: deps.maxBatchBodyBytes ?? 16 * 1024 * 1024,
+    maxBatchBodyBytes: deps.maxBatchBodyBytes ?? MAX_BATCH_BODY_BYTES,
+    bodies: new BodyBudget(deps.bodyBudgetBytes ?? DEFAULT_BODY_BUDGET_BYTES),
     call: (operation) => deadlines.call(operation),
   };
 
@@ -100,6 +108,6 @@ export function installErrorHandlers(app: Hono, log: Logger): void {
         error: err,
       });
     }
-    return c.json(error.toBody(), error.status);
+    return c.json(error.toBody(), error.status, error.headers);
   });
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { BodyTicket } from "./body_budget.ts";
 import { HttpError } from "./errors.ts";
 
 /** Deepest accepted nesting of arrays/objects in a request body. */
@@ -61,8 +62,16 @@ const DIGITS = /^\d+$/;
  * declared number of bytes for requests from a socket, and the size is
  * checked again after reading. Any other body (chunked, no length) is read
  * chunk by chunk and cut off once it passes the limit.
+ *
+ * With a `ticket`, the bytes are reserved from the isolate's body budget
+ * before they are held (a declared length up front, else chunk by chunk);
+ * past the budget the body is dropped unread and a 503 `overloaded` thrown.
  */
-export async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
+export async function readLimited(
+  request: Request,
+  limit: number,
+  ticket?: BodyTicket,
+): Promise<Uint8Array> {
   const headers = request.headers;
   const declared = headers.get("content-length");
   if (declared !== null && DIGITS.test(declared)) {
@@ -71,6 +80,8 @@ export async function readLimited(request: Request, limit: number): Promise<Uint
       throw tooLarge(limit);
     }
     if (headers.get("transfer-encoding") === null) {
+      // The body getter is only touched on refusal: reading it builds a ReadableStream.
+      await reserve(() => request.body?.cancel(), ticket, Number(declared));
       // No `request.body` access here: that alone builds a ReadableStream.
       const bytes = new Uint8Array(await request.arrayBuffer());
       if (bytes.byteLength > limit) throw tooLarge(limit);
@@ -91,6 +102,7 @@ export async function readLimited(request: Request, limit: number): Promise<Uint
       await reader.cancel().catch(() => {});
       throw tooLarge(limit);
     }
+    await reserve(() => reader.cancel(), ticket, value.byteLength);
     chunks.push(value);
   }
   if (chunks.length === 1) return chunks[0];
@@ -103,14 +115,34 @@ export async function readLimited(request: Request, limit: number): Promise<Uint
   return bytes;
 }
 
+/** Takes `n` bytes from `ticket`; when refused, drops the rest of the body first. */
+async function reserve(
+  drop: () => Promise<void> | undefined,
+  ticket: BodyTicket | undefined,
+  n: number,
+): Promise<void> {
+  if (!ticket) return;
+  try {
+    ticket.take(n);
+  } catch (error) {
+    await drop()?.catch(() => {});
+    throw error;
+  }
+}
+
 /** Strict UTF-8; reusable, as every `decode` call without `stream` starts afresh. */
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * The request's JSON body, or an HttpError: 415 (not JSON), 413 (too big),
- * 400 `invalid_json` (bad UTF-8, bad syntax, empty, or nested too deep).
+ * 400 `invalid_json` (bad UTF-8, bad syntax, empty, or nested too deep), 503
+ * `overloaded` (past `ticket`'s budget).
  */
-export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
+export async function readJsonBody(
+  request: Request,
+  limit: number,
+  ticket?: BodyTicket,
+): Promise<unknown> {
   if (!isJsonContentType(request.headers.get("content-type"))) {
     await request.body?.cancel().catch(() => {});
     throw new HttpError(
@@ -119,7 +151,7 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
       "request body must be JSON (Content-Type: application/json)",
     );
   }
-  const bytes = await readLimited(request, limit);
+  const bytes = await readLimited(request, limit, ticket);
   let text: string;
   try {
     text = UTF8.decode(bytes);

@@ -12,6 +12,7 @@ import type { JobRegistry } from "../jobs/registry.ts";
 import { zodIssues } from "../jobs/registry.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log.ts";
+import type { BodyBudget } from "./body_budget.ts";
 import { HttpError } from "./errors.ts";
 
 /** Dependencies of `createApp`. */
@@ -25,6 +26,11 @@ export interface ApiDeps {
   maxBodyBytes?: number;
   /** Largest accepted batch body; default 16 MiB. */
   maxBatchBodyBytes?: number;
+  /**
+   * Request-body bytes held at once by the submits in flight; past it they get
+   * 503 `overloaded`. Default 256 MiB.
+   */
+  bodyBudgetBytes?: number;
   /**
    * Longest a request waits on the broker before answering 503. A safety
    * net over the broker's own timeouts, so a dead Redis never hangs clients.
@@ -40,6 +46,8 @@ export interface RouteDeps {
   log: Logger;
   maxBodyBytes: number;
   maxBatchBodyBytes: number;
+  /** The isolate's budget of request-body bytes (see body_budget.ts). */
+  bodies: BodyBudget;
   /** Awaits a broker call, turning a missed deadline into QueueUnavailableError. */
   call<T>(operation: Promise<T>): Promise<T>;
 }

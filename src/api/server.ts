@@ -30,6 +30,8 @@ export interface HttpAppDeps {
   bus?: EventBus;
   log?: Logger;
   maxBodyBytes?: number;
+  /** Request-body bytes held at once by submits in flight (see body_budget.ts). */
+  bodyBudgetBytes?: number;
   /** Dashboard files; default the repo's `static/`. */
   staticDir?: string;
   /** Simultaneous SSE clients. Default 100. */
@@ -97,6 +99,7 @@ export function buildHttpApp(deps: HttpAppDeps): HttpApp {
       bus: deps.bus,
       log: deps.log,
       maxBodyBytes: deps.maxBodyBytes,
+      bodyBudgetBytes: deps.bodyBudgetBytes,
     }),
   );
   app.route("/", staticRoutes(deps.staticDir ?? STATIC_DIR));

@@ -63,6 +63,7 @@ export async function serveApi(
     bus,
     log,
     maxBodyBytes: config.MAX_BODY_BYTES,
+    bodyBudgetBytes: config.API_BODY_BUDGET_MB * 1024 * 1024,
     metrics: peer
       ? { relay: peer.relayMetrics }
       : extra > 0

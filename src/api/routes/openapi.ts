@@ -112,7 +112,9 @@ export function buildOpenApi(registry: JobRegistry): Json {
             "413": error("Body or payload over 1 MB"),
             "415": error("Body is not JSON"),
             "422": error("Unknown type, invalid payload or out-of-range field"),
-            "503": error("Queue unavailable"),
+            "503": error(
+              "Queue unavailable, or submit bodies in flight over the budget (overloaded, Retry-After)",
+            ),
           },
         },
         get: {
@@ -148,6 +150,7 @@ export function buildOpenApi(registry: JobRegistry): Json {
               ...json(ref("BatchResponse")),
             },
             "422": error("No valid item"),
+            "503": error("Queue unavailable, or submit bodies in flight over the budget"),
           },
         },
       },
