@@ -46,7 +46,9 @@ export const dataProcessSchema = z.object({
   filters: z.record(z.string().min(1).max(256), z.unknown()).default({})
     .describe("Equality conditions on (dotted) fields; applied by every operation"),
   destination: z.string().max(2048).refine(isUrl, "destination must be a URL").optional()
-    .describe("file:///abs/path.json is written; other schemes return the result inline"),
+    .describe(
+      "file:///abs/path.json is written; other schemes return the result inline (at most 1 MiB of JSON)",
+    ),
   fields: z.array(z.string().min(1).max(256)).max(1000).optional()
     .describe("transform: keep only these (dotted) fields"),
   rename: z.record(z.string().min(1).max(256), z.string().min(1).max(256)).optional()

@@ -73,12 +73,17 @@ export interface Broker {
    */
   claim(max: number, options?: ClaimOptions): Promise<ClaimedJob[]>;
 
-  /** Marks a running job completed with its result. Throws `LeaseLostError` on a stale token. */
+  /**
+   * Marks a running job completed with its result. Throws `LeaseLostError` on
+   * a stale token, `PayloadTooLargeError` for a result over
+   * `LIMITS.maxResultBytes` (nothing written; fail the job instead).
+   */
   complete(id: string, token: string, result: unknown): Promise<void>;
 
   /**
    * Completes many jobs in one round trip. Returns, per lease, true when acked
-   * and false when the lease was lost (nothing changed for that job).
+   * and false when the lease was lost (nothing changed for that job). A result
+   * over `LIMITS.maxResultBytes` refuses the whole call (`PayloadTooLargeError`).
    */
   completeMany(acks: Completion[]): Promise<boolean[]>;
 

@@ -54,10 +54,10 @@ export class InvalidInputError extends QueueError {
   }
 }
 
-/** The payload's JSON exceeds the 1 MB limit. Nothing was written. */
+/** A payload's (or a result's) JSON exceeds its 1 MB limit. Nothing was written. */
 export class PayloadTooLargeError extends QueueError {
-  constructor(readonly bytes: number, readonly limit: number) {
-    super("payload_too_large", `payload is ${bytes} bytes; the limit is ${limit}`);
+  constructor(readonly bytes: number, readonly limit: number, what = "payload") {
+    super("payload_too_large", `${what} is ${bytes} bytes; the limit is ${limit}`);
     this.name = "PayloadTooLargeError";
   }
 }

@@ -29,6 +29,12 @@ export const LIMITS = {
   maxAttempts: 100,
   /** 1 MB: the spec's maximum payload, measured on the JSON text in UTF-8 bytes. */
   maxPayloadBytes: 1024 * 1024,
+  /**
+   * 1 MB: the largest result a job may store (its JSON text in UTF-8 bytes).
+   * Results stay in Redis for the retention period; bigger outputs belong in
+   * a destination the job writes to, with a reference as the result.
+   */
+  maxResultBytes: 1024 * 1024,
   minTimeoutMs: 1,
   /** The spec's global execution timeout is 5 minutes; a job may ask for up to 24 h. */
   maxTimeoutMs: 24 * 60 * 60 * 1000,

@@ -41,7 +41,7 @@ import { type QueueKeys, queueKeys } from "./keys.ts";
 import { JobListing } from "./job_listing.ts";
 import { ENQUEUE_CHUNK, QueueScripts, type ScriptConfig } from "./scripts.ts";
 import { parseStream } from "./stream_events.ts";
-import { type EncodedJob, encodeJob, isUuid } from "./validate.ts";
+import { type EncodedJob, encodeJob, isUuid, oversizeBytes } from "./validate.ts";
 
 /** Options of a `RedisBroker`. Give `url` or an existing `client`. */
 export interface RedisBrokerOptions {
@@ -90,6 +90,13 @@ function jsonText(value: unknown, field: string): string {
   } catch (error) {
     throw new InvalidInputError(`${field} is not JSON-serializable: ${String(error)}`, field);
   }
+}
+
+/** `text`, or PayloadTooLargeError over the result limit (then the whole call writes nothing). */
+function resultText(text: string): string {
+  const bytes = oversizeBytes(text, LIMITS.maxResultBytes);
+  if (bytes > 0) throw new PayloadTooLargeError(bytes, LIMITS.maxResultBytes, "result");
+  return text;
 }
 
 /**
@@ -305,7 +312,7 @@ export class RedisBroker implements Broker {
     const ok = await (await this.#acks()).complete(
       id,
       token,
-      jsonText(result, "result"),
+      resultText(jsonText(result, "result")),
       this.#clock(),
     );
     if (!ok) throw new LeaseLostError(id);
@@ -315,7 +322,9 @@ export class RedisBroker implements Broker {
     const encoded = acks.map((a) => ({
       id: a.id,
       token: a.token,
-      resultJson: "result_json" in a ? String(a.result_json) : jsonText(a.result, "result"),
+      resultJson: resultText(
+        "result_json" in a ? String(a.result_json) : jsonText(a.result, "result"),
+      ),
     }));
     return await (await this.#acks()).completeMany(encoded, this.#clock());
   }

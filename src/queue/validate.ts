@@ -44,14 +44,14 @@ function intInRange(value: unknown, min: number, max: number, field: string): nu
 }
 
 /**
- * The UTF-8 size of a payload's JSON `text` when it is over the 1 MiB limit,
- * else 0. Each UTF-16 unit encodes to at most 3 bytes, so short texts (nearly
- * all) are answered without encoding.
+ * The UTF-8 size of a JSON `text` when it is over `limit` bytes (default the
+ * 1 MiB payload limit), else 0. Each UTF-16 unit encodes to at most 3 bytes,
+ * so short texts (nearly all) are answered without encoding.
  */
-export function oversizeBytes(text: string): number {
-  if (text.length * 3 <= LIMITS.maxPayloadBytes) return 0;
+export function oversizeBytes(text: string, limit: number = LIMITS.maxPayloadBytes): number {
+  if (text.length * 3 <= limit) return 0;
   const bytes = new TextEncoder().encode(text).length;
-  return bytes > LIMITS.maxPayloadBytes ? bytes : 0;
+  return bytes > limit ? bytes : 0;
 }
 
 /** JSON texts of payload objects already serialized by `payloadJson`. */

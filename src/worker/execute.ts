@@ -8,6 +8,8 @@
  */
 import type { JobContext, JobDefinition, JobLogger } from "../jobs/definition.ts";
 import { NonRetryableError } from "../jobs/definition.ts";
+import { LIMITS } from "../queue/job.ts";
+import { oversizeBytes } from "../queue/validate.ts";
 import type { LogLine, RunRequest, RunResult } from "./messages.ts";
 
 /** Where a running job's side output goes. */
@@ -119,6 +121,15 @@ export async function executeJob(
     // Results are stored as JSON text: serialized here, on the job's thread.
     const text = value === undefined ? "null" : JSON.stringify(value);
     if (text === undefined) throw new TypeError("the handler's result is not JSON-serializable");
+    // Too big to keep in Redis for the retention period; the same output would
+    // be too big on every retry.
+    const bytes = oversizeBytes(text, LIMITS.maxResultBytes);
+    if (bytes > 0) {
+      throw new NonRetryableError(
+        `result is ${bytes} bytes; the limit is ${LIMITS.maxResultBytes}: write large outputs ` +
+          "to a destination and return a reference to them",
+      );
+    }
     return { id, ok: true, result_json: text };
   } catch (error) {
     return { id, ok: false, error: errorMessage(error), retryable: isRetryable(error) };

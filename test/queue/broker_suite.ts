@@ -542,6 +542,35 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     assert.strictEqual(edge.created, true);
   });
 
+  test("a result over the 1 MiB limit is refused and changes nothing; at the limit it is stored", async (h) => {
+    const b = await h.make();
+    await b.enqueue({ type: "t", payload: 1 });
+    await b.enqueue({ type: "t", payload: 2 });
+    const [one, two] = await b.claim(2);
+    const before = await h.snapshot();
+    // JSON text of a string: the two quotes push it one byte over.
+    const over = "x".repeat(LIMITS.maxResultBytes - 1);
+    await assert.rejects(
+      b.complete(one.id, one.token, over),
+      (e: unknown) => e instanceof PayloadTooLargeError && /^result is/.test(e.message),
+    );
+    // One oversized result refuses the whole batch: no ack in it is half-applied.
+    await assert.rejects(
+      b.completeMany([
+        { id: two.id, token: two.token, result: 1 },
+        { id: one.id, token: one.token, result_json: JSON.stringify(over) },
+      ]),
+      PayloadTooLargeError,
+    );
+    assert.strictEqual(await h.snapshot(), before);
+    assert.strictEqual((await b.get(one.id))?.status, "running");
+    await b.complete(one.id, one.token, "x".repeat(LIMITS.maxResultBytes - 2));
+    assert.strictEqual((await b.get(one.id))?.result, "x".repeat(LIMITS.maxResultBytes - 2));
+    assert.deepStrictEqual(await b.completeMany([{ id: two.id, token: two.token, result: 2 }]), [
+      true,
+    ]);
+  });
+
   test("caller-chosen id is kept; reusing it is refused", async (h) => {
     const b = await h.make();
     const id = crypto.randomUUID();

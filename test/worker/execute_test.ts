@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
 import { defineJob, type JobDefinition, NonRetryableError } from "../../src/jobs/definition.ts";
+import { LIMITS } from "../../src/queue/job.ts";
 import { errorMessage, executeJob, isRetryable } from "../../src/worker/execute.ts";
 import type { LogLine, RunRequest } from "../../src/worker/messages.ts";
 import { normalizeWorkerArgs } from "../../src/worker/worker_main.ts";
@@ -154,4 +155,16 @@ Deno.test("worker flags: short aliases map onto the shared config", () => {
       "q",
     ],
   );
+});
+
+Deno.test("executeJob: a result over the 1 MiB limit fails the attempt for good; at the limit it passes", async () => {
+  const hooks = { log: () => {}, progress: () => {} };
+  const run = (value: unknown) =>
+    executeJob(def(() => Promise.resolve(value)), request({}), new AbortController().signal, hooks);
+  const over = await run("é".repeat(LIMITS.maxResultBytes / 2)); // 2 bytes per character
+  assert.strictEqual(over.ok, false);
+  assert.ok(!over.ok && over.retryable === false);
+  assert.match(!over.ok ? over.error : "", /^result is 1048578 bytes; the limit is 1048576/);
+  const edge = await run("x".repeat(LIMITS.maxResultBytes - 2));
+  assert.strictEqual(edge.ok, true);
 });
