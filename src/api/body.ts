@@ -80,9 +80,9 @@ export async function readLimited(
       throw tooLarge(limit);
     }
     if (headers.get("transfer-encoding") === null) {
-      // The body getter is only touched on refusal: reading it builds a ReadableStream.
+      // No `request.body` access here (that alone builds a ReadableStream),
+      // except to drop the body when the budget refuses it.
       await reserve(() => request.body?.cancel(), ticket, Number(declared));
-      // No `request.body` access here: that alone builds a ReadableStream.
       const bytes = new Uint8Array(await request.arrayBuffer());
       if (bytes.byteLength > limit) throw tooLarge(limit);
       return bytes;

@@ -19,12 +19,8 @@ export const OVERLOAD_RETRY_AFTER_S = 1;
  * @example
  * ```ts
  * const budget = new BodyBudget(256 * 1024 * 1024);
- * const ticket = budget.ticket();
- * try {
- *   ticket.take(1024); // throws HttpError 503 past the budget
- * } finally {
- *   ticket.release();
- * }
+ * using ticket = budget.ticket(); // released at the end of the scope
+ * ticket.take(1024); // throws HttpError 503 past the budget
  * ```
  */
 export class BodyBudget {
@@ -55,7 +51,10 @@ export class BodyBudget {
   }
 }
 
-/** One request's share of a `BodyBudget`; `release` is idempotent. */
+/**
+ * One request's share of a `BodyBudget`; `release` is idempotent, and a
+ * `using` declaration releases it when the handler's scope ends.
+ */
 export class BodyTicket {
   readonly #tryTake: (n: number) => boolean;
   readonly #give: (n: number) => void;
@@ -88,5 +87,9 @@ export class BodyTicket {
     this.#released = true;
     this.#give(this.#held);
     this.#held = 0;
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
   }
 }

@@ -112,55 +112,47 @@ export function jobsRoutes(deps: RouteDeps): Hono {
 
   app.post("/jobs", async (c) => {
     // The body's bytes count against the isolate's budget until the answer.
-    const ticket = deps.bodies.ticket();
-    try {
-      const key = idempotencyHeader(c.req.header("idempotency-key"));
-      const body = await readJsonBody(c.req.raw, deps.maxBodyBytes, ticket);
-      const input = prepare(deps, body, key);
-      const result = await deps.call(gate.run(() => deps.broker.enqueue(input)));
-      emitEnqueued(deps, input, result);
-      if (!result.created) {
-        c.header("Idempotent-Replayed", "true");
-        return c.json({ job_id: result.id }, 200);
-      }
-      c.header("Location", `${BASE}/${result.id}`);
-      return c.json({ job_id: result.id }, 201);
-    } finally {
-      ticket.release();
+    using ticket = deps.bodies.ticket();
+    const key = idempotencyHeader(c.req.header("idempotency-key"));
+    const body = await readJsonBody(c.req.raw, deps.maxBodyBytes, ticket);
+    const input = prepare(deps, body, key);
+    const result = await deps.call(gate.run(() => deps.broker.enqueue(input)));
+    emitEnqueued(deps, input, result);
+    if (!result.created) {
+      c.header("Idempotent-Replayed", "true");
+      return c.json({ job_id: result.id }, 200);
     }
+    c.header("Location", `${BASE}/${result.id}`);
+    return c.json({ job_id: result.id }, 201);
   });
 
   app.post("/jobs/batch", async (c) => {
-    const ticket = deps.bodies.ticket();
-    try {
-      const body = await readJsonBody(c.req.raw, deps.maxBatchBodyBytes, ticket);
-      const { jobs } = parseOr422(submitBatchSchema, body, "batch");
-      const results: Array<{ job_id: string; created: boolean } | ErrorBody> = [];
-      const valid: Array<{ index: number; input: EnqueueInput }> = [];
-      jobs.forEach((item, index) => {
-        try {
-          valid.push({ index, input: prepare(deps, item, undefined, index) });
-        } catch (error) {
-          if (!(error instanceof HttpError)) throw error;
-          results[index] = error.toBody();
-        }
-      });
-      if (valid.length === 0) {
-        throw new HttpError(422, "validation_error", "no valid job in the batch", { results });
+    using ticket = deps.bodies.ticket();
+    const body = await readJsonBody(c.req.raw, deps.maxBatchBodyBytes, ticket);
+    const { jobs } = parseOr422(submitBatchSchema, body, "batch");
+    const results: Array<{ job_id: string; created: boolean } | ErrorBody> = [];
+    const valid: Array<{ index: number; input: EnqueueInput }> = [];
+    jobs.forEach((item, index) => {
+      try {
+        valid.push({ index, input: prepare(deps, item, undefined, index) });
+      } catch (error) {
+        if (!(error instanceof HttpError)) throw error;
+        results[index] = error.toBody();
       }
-      const written = await deps.call(deps.broker.enqueueBatch(valid.map((v) => v.input)));
-      valid.forEach(({ index, input }, i) => {
-        results[index] = { job_id: written[i].id, created: written[i].created };
-        emitEnqueued(deps, input, written[i]);
-      });
-      const rejected = jobs.length - valid.length;
-      return c.json(
-        { results, created: written.filter((w) => w.created).length, rejected },
-        rejected ? 207 : 201,
-      );
-    } finally {
-      ticket.release();
+    });
+    if (valid.length === 0) {
+      throw new HttpError(422, "validation_error", "no valid job in the batch", { results });
     }
+    const written = await deps.call(deps.broker.enqueueBatch(valid.map((v) => v.input)));
+    valid.forEach(({ index, input }, i) => {
+      results[index] = { job_id: written[i].id, created: written[i].created };
+      emitEnqueued(deps, input, written[i]);
+    });
+    const rejected = jobs.length - valid.length;
+    return c.json(
+      { results, created: written.filter((w) => w.created).length, rejected },
+      rejected ? 207 : 201,
+    );
   });
 
   app.get("/jobs", async (c) => {
