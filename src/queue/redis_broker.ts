@@ -61,6 +61,8 @@ export interface RedisBrokerOptions {
   commandTimeoutMs?: number;
   /** Jobs per step of one `maintain` call. Default 1000. */
   maintainBatch?: number;
+  /** ioredis auto-pipelining on `url` connections (see `ConnectOptions`). Default true. */
+  autoPipelining?: boolean;
 }
 
 /**
@@ -121,6 +123,7 @@ export class RedisBroker implements Broker {
   readonly #scripts: Promise<QueueScripts>;
   readonly #scriptConfig: ScriptConfig;
   readonly #commandTimeoutMs: number | undefined;
+  readonly #autoPipelining: boolean | undefined;
   #formatChecked: Promise<void> | null = null;
   /** The ack lane (see `#acks`), opened on the first ack. */
   #ackLane: { client: RedisClient; scripts: Promise<QueueScripts> } | null = null;
@@ -144,6 +147,7 @@ export class RedisBroker implements Broker {
       this.#client = connect(options.url, {
         commandTimeoutMs: options.commandTimeoutMs,
         connectionName: `jq:${this.queue}`,
+        autoPipelining: options.autoPipelining,
       });
       this.#ownsClient = true;
     } else {
@@ -151,6 +155,7 @@ export class RedisBroker implements Broker {
     }
     this.#clock = options.clock ?? Date.now;
     this.#commandTimeoutMs = options.commandTimeoutMs;
+    this.#autoPipelining = options.autoPipelining;
     this.#retentionMs = options.retentionMs ?? DEFAULTS.retentionMs;
     this.#eventsMaxLen = options.eventsMaxLen ?? 10_000;
     this.#maintainBatch = options.maintainBatch ?? 1000;
@@ -183,6 +188,7 @@ export class RedisBroker implements Broker {
       const client = duplicate(this.#client, {
         commandTimeoutMs: this.#commandTimeoutMs,
         connectionName: `jq:${this.queue}:ack`,
+        autoPipelining: this.#autoPipelining,
       });
       const scripts = QueueScripts.create(client, this.keys, this.#scriptConfig);
       scripts.catch(() => {});

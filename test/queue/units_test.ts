@@ -1,6 +1,6 @@
 /** Pure helpers of the queue core: URL parsing, cursors, record codec, error mapping. */
 import assert from "node:assert/strict";
-import { clusterNodes, toQueueError } from "../../src/queue/connect.ts";
+import { clusterNodes, redisOptions, toQueueError } from "../../src/queue/connect.ts";
 import {
   decodeCursor,
   decodePendingCursor,
@@ -40,6 +40,19 @@ Deno.test("clusterNodes parses cluster URLs and comma lists, null for one server
     { host: "a", port: 7000 },
     { host: "b", port: 6379 },
   ]);
+});
+
+Deno.test("redisOptions: auto-pipelining on by default, off for blocking clients or when asked", () => {
+  assert.strictEqual(redisOptions().enableAutoPipelining, true);
+  assert.strictEqual(redisOptions({ autoPipelining: false }).enableAutoPipelining, false);
+  assert.strictEqual(redisOptions({ blocking: true }).enableAutoPipelining, false);
+  assert.strictEqual(
+    redisOptions({ blocking: true, autoPipelining: true }).enableAutoPipelining,
+    false,
+  );
+  // Only blocking clients keep an offline queue (connect.ts explains why).
+  assert.strictEqual(redisOptions().enableOfflineQueue, false);
+  assert.strictEqual(redisOptions({ blocking: true }).enableOfflineQueue, true);
 });
 
 Deno.test("cursors round-trip and reject garbage", () => {
