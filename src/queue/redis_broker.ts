@@ -39,7 +39,7 @@ import {
 } from "./job.ts";
 import { type QueueKeys, queueKeys } from "./keys.ts";
 import { JobListing } from "./job_listing.ts";
-import { ENQUEUE_CHUNK, QueueScripts, type ScriptConfig } from "./scripts.ts";
+import { ENQUEUE_CHUNK, QueueScripts, SCRIPT_COMMANDS, type ScriptConfig } from "./scripts.ts";
 import { parseStream } from "./stream_events.ts";
 import { type EncodedJob, encodeJob, isUuid, oversizeBytes } from "./validate.ts";
 
@@ -61,8 +61,6 @@ export interface RedisBrokerOptions {
   commandTimeoutMs?: number;
   /** Jobs per step of one `maintain` call. Default 1000. */
   maintainBatch?: number;
-  /** ioredis auto-pipelining on `url` connections (see `ConnectOptions`). Default true. */
-  autoPipelining?: boolean;
 }
 
 /**
@@ -123,7 +121,6 @@ export class RedisBroker implements Broker {
   readonly #scripts: Promise<QueueScripts>;
   readonly #scriptConfig: ScriptConfig;
   readonly #commandTimeoutMs: number | undefined;
-  readonly #autoPipelining: boolean | undefined;
   #formatChecked: Promise<void> | null = null;
   /** The ack lane (see `#acks`), opened on the first ack. */
   #ackLane: { client: RedisClient; scripts: Promise<QueueScripts> } | null = null;
@@ -147,7 +144,7 @@ export class RedisBroker implements Broker {
       this.#client = connect(options.url, {
         commandTimeoutMs: options.commandTimeoutMs,
         connectionName: `jq:${this.queue}`,
-        autoPipelining: options.autoPipelining,
+        notAutoPipelined: SCRIPT_COMMANDS,
       });
       this.#ownsClient = true;
     } else {
@@ -155,7 +152,6 @@ export class RedisBroker implements Broker {
     }
     this.#clock = options.clock ?? Date.now;
     this.#commandTimeoutMs = options.commandTimeoutMs;
-    this.#autoPipelining = options.autoPipelining;
     this.#retentionMs = options.retentionMs ?? DEFAULTS.retentionMs;
     this.#eventsMaxLen = options.eventsMaxLen ?? 10_000;
     this.#maintainBatch = options.maintainBatch ?? 1000;
@@ -188,7 +184,7 @@ export class RedisBroker implements Broker {
       const client = duplicate(this.#client, {
         commandTimeoutMs: this.#commandTimeoutMs,
         connectionName: `jq:${this.queue}:ack`,
-        autoPipelining: this.#autoPipelining,
+        notAutoPipelined: SCRIPT_COMMANDS,
       });
       const scripts = QueueScripts.create(client, this.keys, this.#scriptConfig);
       scripts.catch(() => {});

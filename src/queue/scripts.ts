@@ -45,6 +45,16 @@ const SCRIPTS = {
 /** A script's name. */
 export type ScriptName = keyof typeof SCRIPTS;
 
+/** The ioredis command each script is defined as. */
+function commandOf(name: ScriptName): string {
+  return `jq_${name}`;
+}
+
+/** Every script's ioredis command name (see `ConnectOptions.notAutoPipelined`). */
+export const SCRIPT_COMMANDS: readonly string[] = (Object.keys(SCRIPTS) as ScriptName[]).map(
+  commandOf,
+);
+
 type Arg = string | number | Uint8Array;
 
 /** Most jobs per enqueue.lua call; bigger batches take several calls. */
@@ -171,7 +181,7 @@ export class QueueScripts {
   ): Promise<QueueScripts> {
     const src = await loadScriptSources();
     for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
-      client.defineCommand(`jq_${name}`, { numberOfKeys: SCRIPTS[name], lua: src[name] });
+      client.defineCommand(commandOf(name), { numberOfKeys: SCRIPTS[name], lua: src[name] });
     }
     return new QueueScripts(client, keys, config);
   }
@@ -183,7 +193,7 @@ export class QueueScripts {
     operation: string = name,
     buffers = false,
   ): Promise<unknown> {
-    const method = buffers ? `jq_${name}Buffer` : `jq_${name}`;
+    const method = buffers ? `${commandOf(name)}Buffer` : commandOf(name);
     const fn = (this.#client as unknown as Record<string, ScriptCall>)[method];
     try {
       // No offline queue (connect.ts): wait out a (re)connection first.

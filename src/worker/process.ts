@@ -99,8 +99,6 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     queue: options.queue,
     retentionMs: options.retentionMs,
     commandTimeoutMs: options.commandTimeoutMs,
-    // The runner batches its claims and acks itself: one command per batch.
-    autoPipelining: false,
   });
   const bus = new EventBus((observer, event, error) =>
     log.warn("observer failed", { observer: observer.name, event: event.kind, error })

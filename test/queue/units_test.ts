@@ -1,5 +1,6 @@
 /** Pure helpers of the queue core: URL parsing, cursors, record codec, error mapping. */
 import assert from "node:assert/strict";
+import { Redis } from "ioredis";
 import { clusterNodes, redisOptions, toQueueError } from "../../src/queue/connect.ts";
 import {
   decodeCursor,
@@ -18,7 +19,8 @@ import {
   unpack,
   unpackRecord,
 } from "../../src/queue/codec.ts";
-import { mapScriptError } from "../../src/queue/scripts.ts";
+import { mapScriptError, QueueScripts, SCRIPT_COMMANDS } from "../../src/queue/scripts.ts";
+import { queueKeys } from "../../src/queue/keys.ts";
 import { parseStream } from "../../src/queue/stream_events.ts";
 import {
   InvalidInputError,
@@ -42,14 +44,23 @@ Deno.test("clusterNodes parses cluster URLs and comma lists, null for one server
   ]);
 });
 
-Deno.test("redisOptions: auto-pipelining on by default, off for blocking clients or when asked", () => {
-  assert.strictEqual(redisOptions().enableAutoPipelining, true);
-  assert.strictEqual(redisOptions({ autoPipelining: false }).enableAutoPipelining, false);
+Deno.test("the queue's scripts bypass auto-pipelining; other commands keep it", async () => {
+  const options = redisOptions({ notAutoPipelined: SCRIPT_COMMANDS });
+  assert.strictEqual(options.enableAutoPipelining, true);
+  assert.deepStrictEqual(options.autoPipeliningIgnoredCommands, [...SCRIPT_COMMANDS]);
   assert.strictEqual(redisOptions({ blocking: true }).enableAutoPipelining, false);
-  assert.strictEqual(
-    redisOptions({ blocking: true, autoPipelining: true }).enableAutoPipelining,
-    false,
-  );
+  // The names are exactly the commands QueueScripts defines (ioredis matches them by name).
+  const client = new Redis({ lazyConnect: true });
+  await QueueScripts.create(client, queueKeys("units"), {
+    retentionMs: 1000,
+    finishedTtlMs: 2000,
+    eventsMaxLen: 0,
+    errorHistory: 1,
+  });
+  const defined = Object.keys((client as unknown as { scriptsSet: object }).scriptsSet);
+  assert.deepStrictEqual(defined.sort(), [...SCRIPT_COMMANDS].sort());
+  assert.ok(SCRIPT_COMMANDS.includes("jq_claim") && SCRIPT_COMMANDS.includes("jq_enqueue"));
+  client.disconnect();
   // Only blocking clients keep an offline queue (connect.ts explains why).
   assert.strictEqual(redisOptions().enableOfflineQueue, false);
   assert.strictEqual(redisOptions({ blocking: true }).enableOfflineQueue, true);
