@@ -409,12 +409,10 @@ export interface NewRecord {
   idempotencyKey: string;
 }
 
-/** Packs a new job's record (pending or scheduled), trailing absent fields left out. */
-export function packNewRecord(job: NewRecord): Buffer {
-  return pack(newRecord(job));
-}
-
-/** A new job's record as the array `packNewRecord` packs. */
+/**
+ * A new job's record (pending or scheduled), trailing absent fields left out:
+ * enqueue packs it in place into its batch (`Embedded`).
+ */
 export function newRecord(job: NewRecord): Packed[] {
   const r: Packed[] = [
     job.type,

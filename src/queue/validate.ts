@@ -8,7 +8,7 @@
 import { DEFAULTS, type EnqueueInput, LIMITS } from "./job.ts";
 import { InvalidInputError, PayloadTooLargeError } from "./errors.ts";
 
-/** A validated job, ready for enqueue.lua's ARGV (and `packNewRecord`). */
+/** A validated job, ready for enqueue.lua's ARGV (and `newRecord`). */
 export interface EncodedJob {
   id: string;
   type: string;

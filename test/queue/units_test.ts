@@ -12,9 +12,10 @@ import {
   decodeJob,
   Embedded,
   F,
+  type NewRecord,
+  newRecord,
   pack,
   type Packed,
-  packNewRecord,
   RECORD_FIELDS,
   unpack,
   unpackRecord,
@@ -180,7 +181,10 @@ Deno.test("msgpack round-trips every width the records use", () => {
   assert.throws(() => unpack(bytes(0xc1)), /unsupported/);
 });
 
-Deno.test("packNewRecord: pending, scheduled, and with backoff and idempotency key", () => {
+/** A new job's record packed on its own, as enqueue embeds it in a batch. */
+const packRecord = (job: NewRecord) => pack(newRecord(job));
+
+Deno.test("newRecord: pending, scheduled, and with backoff and idempotency key", () => {
   const base = {
     type: "email",
     payload: '{"to":"a@b.c"}',
@@ -192,18 +196,18 @@ Deno.test("packNewRecord: pending, scheduled, and with backoff and idempotency k
     backoff: "",
     idempotencyKey: "",
   };
-  const pending = unpack(packNewRecord(base)) as Packed[];
+  const pending = unpack(packRecord(base)) as Packed[];
   assert.deepStrictEqual(pending, ["email", '{"to":"a@b.c"}', 5, 3, 300000, 1_800_000_000_000, 0]);
-  const later = unpackRecord(packNewRecord({ ...base, dueAt: 1_800_000_001_000 }))!;
+  const later = unpackRecord(packRecord({ ...base, dueAt: 1_800_000_001_000 }))!;
   assert.strictEqual(later[F.state], 1);
   assert.strictEqual(later[F.scheduledFor], 1_800_000_001_000);
   assert.strictEqual(later.length, F.scheduledFor + 1);
-  const full = unpackRecord(packNewRecord({ ...base, backoff: "{}", idempotencyKey: "k" }))!;
+  const full = unpackRecord(packRecord({ ...base, backoff: "{}", idempotencyKey: "k" }))!;
   assert.strictEqual(full.length, RECORD_FIELDS);
   assert.strictEqual(full[F.scheduledFor], false);
   assert.strictEqual(full[F.backoff], "{}");
   assert.strictEqual(full[F.idempotencyKey], "k");
-  const job = decodeJob("id", packNewRecord({ ...base, idempotencyKey: "k" }));
+  const job = decodeJob("id", packRecord({ ...base, idempotencyKey: "k" }));
   assert.strictEqual(job?.backoff, null);
   assert.strictEqual(job?.scheduled_for, null);
   assert.strictEqual(job?.timeout_ms, 300000);
