@@ -33,6 +33,12 @@ export interface ClaimOptions {
   leaseMs?: number;
 }
 
+/** A claim made as soon as `waitForWork`'s wait ends (see there). */
+export interface WaitClaim extends ClaimOptions {
+  /** Most jobs to claim. */
+  max: number;
+}
+
 /** Options for releasing leases without finishing the jobs. */
 export interface ReleaseOptions {
   /**
@@ -134,8 +140,19 @@ export interface Broker {
   /**
    * Resolves when work may be ready (an enqueue or a promotion woke us), after
    * `timeoutMs`, or when `signal` aborts. Blocks on Redis: no polling.
+   *
+   * With `claim`, the claim runs the moment the wait ends (woken or timed
+   * out), without a round trip in between, and its jobs are returned: `[]`
+   * means the claim ran and found nothing ready. Null means no claim was made
+   * (none asked, aborted, Redis unreachable, or a broker that cannot do it):
+   * the caller claims itself. Jobs claimed after an abort are handed back
+   * without charging an attempt.
    */
-  waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  waitForWork(
+    timeoutMs: number,
+    signal?: AbortSignal,
+    claim?: WaitClaim,
+  ): Promise<ClaimedJob[] | null>;
 
   /** Calls `onCancel(jobId)` whenever a cancel is requested for a running job. */
   onCancelRequested(onCancel: (jobId: string) => void): Promise<() => Promise<void>>;

@@ -269,8 +269,18 @@ export class QueueScripts {
     return out;
   }
 
-  /** claim.lua: up to `max` jobs under fresh leases. */
-  async claim(max: number, now: number, leaseMs: number, tokenBase: string): Promise<ClaimedJob[]> {
+  /**
+   * claim.lua: up to `max` jobs under fresh leases. With `serverClockOffsetMs`
+   * (server clock - caller clock) the script reads the time itself when it
+   * runs instead of using `now`: for a claim queued behind a blocking wait.
+   */
+  async claim(
+    max: number,
+    now: number,
+    leaseMs: number,
+    tokenBase: string,
+    serverClockOffsetMs?: number,
+  ): Promise<ClaimedJob[]> {
     const k = this.#keys;
     const flat = await this.#call(
       "claim",
@@ -287,6 +297,7 @@ export class QueueScripts {
         tokenBase,
         this.#config.eventsMaxLen,
         k.pendingPrefix,
+        serverClockOffsetMs === undefined ? "" : Math.round(serverClockOffsetMs),
       ],
       "",
       "claim",

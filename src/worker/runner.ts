@@ -262,10 +262,14 @@ export class Runner {
   }
 
   async #claimLoop(): Promise<void> {
-    const { broker, leaseMs, maxJobs } = this.#o;
+    const { broker, leaseMs } = this.#o;
+    // Set when a wait's own claim found less than it asked for: nothing more
+    // was ready when it ran, so claiming again now would come back empty.
+    let drained = false;
     while (this.#stopMode === null) {
       await this.#maintainIfDue();
-      let free = this.#claimable();
+      let free = drained ? 0 : this.#claimable();
+      drained = false;
       if (free > 0 && this.#active >= free && this.#turnaroundMs < FAST_TURNAROUND_MS) {
         // Fast jobs, and at least as many still running as there are free
         // slots: the rest of the batch is about to come back. Refill with it.
@@ -282,24 +286,39 @@ export class Runner {
           await this.#sleepUntil(Date.now() + 1_000);
           continue;
         }
-        this.#claimedTotal += jobs.length;
-        for (const job of jobs) this.#start(job);
-        // The claim is the batch: send it now, then do the per-job bookkeeping
-        // (events, logs) while the threads already run it.
-        this.#pool.flush();
-        this.#emitStarted(jobs);
-        if (maxJobs > 0 && this.#claimedTotal >= maxJobs) {
-          this.#o.log.info("job limit reached", { max_jobs: maxJobs });
-          this.#stop("recycle");
-          break;
-        }
+        if (!this.#begin(jobs)) break;
         if (jobs.length === free) continue; // maybe more are ready
       }
       if (this.#freeSlots() <= 0) {
         // Full: wake on a free slot, or when maintenance is due.
         await this.#sleepUntil(this.#lastMaintain + this.#o.maintainIntervalMs);
-      } else await this.#waitForWork();
+        continue;
+      }
+      const woken = await this.#waitForWork();
+      if (woken === null) continue;
+      if (!this.#begin(woken.jobs)) break;
+      drained = woken.jobs.length < woken.max;
     }
+  }
+
+  /**
+   * Runs a claimed batch. False once the job limit is reached: the process
+   * then recycles and claims no more.
+   */
+  #begin(jobs: ClaimedJob[]): boolean {
+    this.#claimedTotal += jobs.length;
+    for (const job of jobs) this.#start(job);
+    // The claim is the batch: send it now, then do the per-job bookkeeping
+    // (events, logs) while the threads already run it.
+    this.#pool.flush();
+    this.#emitStarted(jobs);
+    const { maxJobs } = this.#o;
+    if (maxJobs > 0 && this.#claimedTotal >= maxJobs) {
+      this.#o.log.info("job limit reached", { max_jobs: maxJobs });
+      this.#stop("recycle");
+      return false;
+    }
+    return true;
   }
 
   async #maintainIfDue(): Promise<void> {
@@ -327,21 +346,29 @@ export class Runner {
     }
   }
 
-  /** Blocks on Redis until work may be ready; short while jobs run, so maintenance keeps its pace. */
-  async #waitForWork(): Promise<void> {
+  /**
+   * Blocks on Redis until work may be ready; short while jobs run, so
+   * maintenance keeps its pace. The broker claims for the free slots the
+   * moment the wait ends; null when it made no claim (the loop claims then).
+   */
+  async #waitForWork(): Promise<{ jobs: ClaimedJob[]; max: number } | null> {
     const now = Date.now();
     let timeout = this.#held.size > 0 ? this.#o.maintainIntervalMs : this.#o.idleWaitMs;
     if (this.#nextDueAt !== null) timeout = Math.min(timeout, this.#nextDueAt - now);
     // A due time is acted on by maintain, which runs at most once per interval:
     // waking before it may run again would only spin.
     timeout = Math.max(timeout, this.#lastMaintain + this.#o.maintainIntervalMs - now, 10);
+    const max = this.#claimable();
+    const claim = max > 0 ? { max, leaseMs: this.#o.leaseMs } : undefined;
     try {
-      await this.#o.broker.waitForWork(timeout, this.#stopClaiming.signal);
+      const jobs = await this.#o.broker.waitForWork(timeout, this.#stopClaiming.signal, claim);
       this.#outages.ok("waiting for work");
+      return Array.isArray(jobs) ? { jobs, max } : null;
     } catch (error) {
-      if (this.#stopMode !== null) return;
+      if (this.#stopMode !== null) return null;
       this.#outages.failed("waiting for work", error);
       await this.#sleepUntil(Date.now() + 1_000);
+      return null;
     }
   }
 

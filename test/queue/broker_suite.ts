@@ -870,4 +870,72 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     await withTimeout(again, 5000, "wait after abort");
     await b.waitForWork(0);
   });
+
+  test("waitForWork with a claim: jobs come back leased as of the wake, not the wait's start", async (h) => {
+    const b = await h.make();
+    const producer = await h.make();
+    assert.strictEqual(await b.waitForWork(100), null, "no claim asked: none made");
+    // Timed out: the claim still ran, and found nothing.
+    assert.deepStrictEqual(await b.waitForWork(200, undefined, { max: 5 }), []);
+    const wait = b.waitForWork(10_000, undefined, { max: 5, leaseMs: 30_000 });
+    // Long enough that a "now" taken when the wait began would show.
+    await new Promise((r) => setTimeout(r, 1500));
+    const enqueuedAt = Date.now();
+    await producer.enqueueBatch([{ type: "w", payload: 1 }, { type: "w", payload: 2 }]);
+    const jobs = await withTimeout(wait, 5000, "claiming wait");
+    const wokeAt = Date.now();
+    assert.ok(jobs !== null);
+    assert.deepStrictEqual(jobs.map((j) => [j.payload, j.attempt]), [[1, 1], [2, 1]]);
+    for (const job of jobs) {
+      // 100 ms of slack for the clock-offset estimate and scheduling.
+      assert.ok(
+        job.lease_expires_at >= enqueuedAt + 30_000 - 100 &&
+          job.lease_expires_at <= wokeAt + 30_000 + 100,
+        `lease ${job.lease_expires_at - enqueuedAt} ms after the enqueue`,
+      );
+      const stored = await b.get(job.id);
+      assert.strictEqual(stored?.status, "running");
+      const startedAt = Date.parse(stored!.started_at!);
+      assert.ok(startedAt >= enqueuedAt - 100 && startedAt <= wokeAt + 100, "started_at");
+    }
+    assert.deepStrictEqual(await b.completeMany(jobs.map((j) => ({ ...j, result: null }))), [
+      true,
+      true,
+    ]);
+  });
+
+  test("waitForWork with a claim: an abandoned wait leaves no job running", async (h) => {
+    const b = await h.make();
+    const producer = await h.make();
+    for (let round = 0; round < 6; round++) {
+      const controller = new AbortController();
+      const wait = b.waitForWork(10_000, controller.signal, { max: 5 });
+      await new Promise((r) => setTimeout(r, 100));
+      // The job and the abort race: the caller gets the job (the wake won),
+      // or it stays pending with its attempt unspent, whether or not the
+      // claim behind the abandoned wait took it.
+      const enqueued = producer.enqueue({ type: "w", payload: round });
+      if (round >= 3) await new Promise((r) => setTimeout(r, round - 3)); // vary the race
+      controller.abort();
+      const got = await wait;
+      const { id } = await enqueued;
+      if (got !== null && got.length > 0) {
+        assert.deepStrictEqual(got.map((j) => j.id), [id]);
+        assert.deepStrictEqual(await b.completeMany([{ ...got[0], result: null }]), [true]);
+        continue;
+      }
+      const deadline = Date.now() + 5000;
+      let job = await b.get(id);
+      while (job?.status !== "pending" && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+        job = await b.get(id);
+      }
+      assert.strictEqual(job?.status, "pending");
+      assert.strictEqual(job?.attempts, 0);
+      const [claimed] = await b.claim(1);
+      assert.strictEqual(claimed.id, id);
+      assert.strictEqual(claimed.attempt, 1);
+      assert.deepStrictEqual(await b.completeMany([{ ...claimed, result: null }]), [true]);
+    }
+  });
 }

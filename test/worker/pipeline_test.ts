@@ -84,13 +84,14 @@ class FakeBroker {
   maintain() {
     return Promise.resolve({ promoted: 0, reaped: 0, recovered: [], next_due_at: null });
   }
-  waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    if (this.ready.length > 0) return Promise.resolve();
+  /** Makes no claim of its own (null): the runner then claims, as with any such broker. */
+  waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<null> {
+    if (this.ready.length > 0) return Promise.resolve(null);
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(t);
         signal?.removeEventListener("abort", done);
-        resolve();
+        resolve(null);
       };
       const t = setTimeout(done, timeoutMs);
       signal?.addEventListener("abort", done);

@@ -15,6 +15,11 @@
 -- ARGV[5] token base (random); job i gets token base .. ":" .. i
 -- ARGV[6] events MAXLEN (0 = no events)
 -- ARGV[7] pendingPrefix (pending LISTs are pendingPrefix .. priority, same hash tag)
+-- ARGV[8] clock offset ms, or "" to use ARGV[3]. Set when the call was sent
+--         behind a blocking wait and runs whenever that wait ends: "now" is
+--         then this server's TIME minus the caller's measured offset (server
+--         clock - caller clock), so leases and start times stay on the
+--         caller's clock instead of going stale by the length of the wait.
 --
 -- Returns a flat array, 2 entries per job: id, the job's packed record as
 -- updated (state running, attempts, started, lease token and expiry).
@@ -24,6 +29,10 @@ local prios = redis.call("ZRANGE", KEYS[1], 0, -1, "REV")
 -- Idle runners call this constantly: an empty claim costs one command, no more.
 if #prios == 0 then return {} end
 local now = tonumber(ARGV[3])
+if ARGV[8] and ARGV[8] ~= "" then
+  local t = redis.call("TIME")
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[8])
+end
 local expiry = now + tonumber(ARGV[4])
 local need = tonumber(ARGV[2])
 local drained = {}
