@@ -1,9 +1,11 @@
 /**
  * Smoke test of `deno task bench`: small numbers against a throwaway Redis;
- * every figure must come out as a finite positive number (idle may be 0).
+ * every figure must come out as a finite positive number (idle may be 0);
+ * and of `deno task bench:floor`.
  */
 import assert from "node:assert/strict";
 import { TestRedis } from "../helpers/redis_server.ts";
+import { measureHopFloor } from "./hop_floor.ts";
 
 const BENCH = new URL("./bench.ts", import.meta.url).pathname;
 
@@ -61,4 +63,26 @@ Deno.test("bench prints one JSON line with every figure", async () => {
   } finally {
     await redis.close();
   }
+});
+
+Deno.test({
+  name: "bench:floor measures every sample of both hops",
+  fn: async () => {
+    const redis = await TestRedis.start();
+    try {
+      const floor = await measureHopFloor(redis.url, 20);
+      assert.strictEqual(floor.samples, 20);
+      for (
+        const [p50, p99] of [[floor.hop_p50_ms, floor.hop_p99_ms], [
+          floor.thread_hop_p50_ms,
+          floor.thread_hop_p99_ms,
+        ]]
+      ) {
+        assert.ok(Number.isFinite(p50) && p50 > 0 && p50 < 1000, `p50 = ${p50}`);
+        assert.ok(Number.isFinite(p99) && p99 >= p50, `p99 = ${p99}`);
+      }
+    } finally {
+      await redis.close();
+    }
+  },
 });

@@ -1,7 +1,8 @@
 /**
  * `deno task bench:compare`: starts a throwaway redis-server, runs the BullMQ
  * baseline and `bench.ts` against it alternately (A B A B ..., 3 rounds by
- * default), and prints each figure's median and the ratio ours / BullMQ.
+ * default), and prints each figure's median and the ratio ours / BullMQ,
+ * then the machine's latency floor (`hop_floor.ts`) to read the p99 against.
  * Targets are ratios measured side by side; absolute numbers on a noisy
  * 2-core machine mean little.
  *
@@ -13,6 +14,7 @@
  * @module
  */
 import { TestRedis } from "../helpers/redis_server.ts";
+import { type HopFloor, measureHopFloor } from "./hop_floor.ts";
 
 const BENCH = new URL("./bench.ts", import.meta.url).pathname;
 
@@ -73,6 +75,7 @@ if (import.meta.main) {
   const redis = await TestRedis.start();
   const bull: Line[] = [];
   const ours: Line[] = [];
+  let floor: HopFloor | null = null;
   try {
     for (let round = 1; round <= rounds; round++) {
       const a = await runJson("bash", [baseline, "--redis", redis.url, ...common]);
@@ -89,6 +92,8 @@ if (import.meta.main) {
       console.error(`round ${round} ours:   ${JSON.stringify(b)}`);
       ours.push(b);
     }
+    // The machine's own latency floor, for reading the p99 ratio (hop_floor.ts).
+    floor = await measureHopFloor(redis.url);
   } finally {
     await redis.close();
   }
@@ -126,6 +131,7 @@ if (import.meta.main) {
     bullmq_version: bull[0]?.version,
     deno_version: Deno.version.deno,
     rows,
+    latency_floor: floor,
     runs: { bullmq: bull, ours },
   };
   if (args.includes("--json")) {
@@ -141,6 +147,13 @@ if (import.meta.main) {
         `| ${r.field} | ${r.ours} | ${Number.isNaN(r.bullmq) ? "-" : r.bullmq}${vs} | ${
           Number.isNaN(r.ratio) ? "-" : r.ratio
         } | ${r.goal} | ${r.met ? "yes" : "no"} |`,
+      );
+    }
+    if (floor) {
+      console.log(
+        `latency floor of this machine (no queue: one Redis LPUSH -> BLPOP hop between two ` +
+          `processes; with a Web Worker hop after it): p50 ${floor.hop_p50_ms} / ` +
+          `${floor.thread_hop_p50_ms} ms, p99 ${floor.hop_p99_ms} / ${floor.thread_hop_p99_ms} ms`,
       );
     }
   }
