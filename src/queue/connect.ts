@@ -119,7 +119,9 @@ export function connect(url: string, options: ConnectOptions = {}): RedisClient 
 /**
  * Node options inside a Cluster keep the offline queue: the Cluster opens node
  * connections lazily, on their first command, which would otherwise fail.
- * Unanswered commands are still never resent.
+ * Unanswered commands are still never resent, and a command that timed out
+ * while its node was down does not run when the node comes back
+ * (test/queue/cluster_outage_test.ts).
  */
 function clusterNodeOptions(opts: RedisOptions): RedisOptions {
   return { ...opts, enableOfflineQueue: true };

@@ -7,6 +7,20 @@
  */
 import { freePort } from "./redis_server.ts";
 
+/**
+ * Whether this machine can run the Cluster tests: `redis-cli` builds the
+ * cluster, and a `REDIS_URL` means the tests were pointed at one server.
+ */
+export function clusterTestsEnabled(): boolean {
+  if (Deno.env.get("REDIS_URL")) return false;
+  try {
+    return new Deno.Command("redis-cli", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
 /** A running local cluster. */
 export class TestRedisCluster {
   readonly ports: number[];
@@ -29,33 +43,8 @@ export class TestRedisCluster {
     const dir = await Deno.makeTempDir({ prefix: "jq-cluster-" });
     const ports = Array.from({ length: masters }, () => freePort());
     const children = await Promise.all(ports.map(async (port) => {
-      const nodeDir = `${dir}/${port}`;
-      await Deno.mkdir(nodeDir);
-      return new Deno.Command("redis-server", {
-        args: [
-          "--port",
-          String(port),
-          "--bind",
-          "127.0.0.1",
-          "--dir",
-          nodeDir,
-          "--cluster-enabled",
-          "yes",
-          "--cluster-config-file",
-          "nodes.conf",
-          "--cluster-node-timeout",
-          "5000",
-          "--save",
-          "",
-          "--appendonly",
-          "no",
-          "--logfile",
-          "redis.log",
-        ],
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
+      await Deno.mkdir(`${dir}/${port}`);
+      return spawnNode(dir, port);
     }));
     const cluster = new TestRedisCluster(ports, dir, children);
     try {
@@ -99,6 +88,26 @@ export class TestRedisCluster {
     throw new Error(`redis node ${port} never answered ${text}`);
   }
 
+  /** Kills one node (SIGKILL): its slots go dark, and its data with it (no persistence). */
+  async killNode(port: number): Promise<void> {
+    const i = this.ports.indexOf(port);
+    const child = this.#children[i];
+    if (!child) throw new Error(`no node on port ${port}`);
+    child.kill("SIGKILL");
+    await child.status;
+  }
+
+  /**
+   * Starts a killed node again on its port and folder: its nodes.conf gives it
+   * back its slots (empty). Resolves once every node reports `cluster_state:ok`.
+   */
+  async restartNode(port: number): Promise<void> {
+    const i = this.ports.indexOf(port);
+    if (i < 0) throw new Error(`no node on port ${port}`);
+    this.#children[i] = spawnNode(this.dir, port);
+    for (const p of this.ports) await this.#waitFor(p, "cluster_state:ok", ["cluster", "info"]);
+  }
+
   /** Kills every node (synchronously, so it can run from an unload handler) and removes the data. */
   killSync(): void {
     for (const child of this.#children) {
@@ -115,4 +124,33 @@ export class TestRedisCluster {
       // best effort
     }
   }
+}
+
+/** One cluster node on `port`, with its data and nodes.conf in `dir/port`. */
+function spawnNode(dir: string, port: number): Deno.ChildProcess {
+  return new Deno.Command("redis-server", {
+    args: [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      `${dir}/${port}`,
+      "--cluster-enabled",
+      "yes",
+      "--cluster-config-file",
+      "nodes.conf",
+      "--cluster-node-timeout",
+      "5000",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--logfile",
+      "redis.log",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
 }

@@ -6,20 +6,11 @@
 import { queueKeyPattern } from "../../src/queue/keys.ts";
 import { Cluster } from "ioredis";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
-import { TestRedisCluster } from "../helpers/redis_cluster.ts";
+import { clusterTestsEnabled, TestRedisCluster } from "../helpers/redis_cluster.ts";
 import { scanKeys } from "../helpers/scan.ts";
 import { brokerSuite, type MakeOptions, type SuiteHarness } from "./broker_suite.ts";
 
-function hasRedisCli(): boolean {
-  try {
-    return new Deno.Command("redis-cli", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const enabled = hasRedisCli() && !Deno.env.get("REDIS_URL");
+const enabled = clusterTestsEnabled();
 if (!enabled) console.log("skipping the Redis Cluster suite: redis-cli missing or REDIS_URL set");
 
 // One cluster for the whole file (started before any test, so no test owns
