@@ -32,6 +32,7 @@ import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from "prom-cl
 import type { Broker } from "../queue/broker.ts";
 import type { StateCounts, Stats, StreamEvent } from "../queue/job.ts";
 import { EventFeed } from "../api/event_feed.ts";
+import { withTimeout } from "../timeout.ts";
 import { DURATION_BUCKETS, PROMETHEUS_CONTENT_TYPE } from "./worker_metrics.ts";
 
 /** HTTP request duration buckets, seconds. */
@@ -360,14 +361,6 @@ export class ClusterMetrics {
 }
 
 const DURATION_EVENTS = new Set(["completed", "failed", "dead", "cancelled"]);
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * `GET /metrics` for the API process: cluster-wide queue metrics plus this

@@ -28,6 +28,7 @@ import type { JobDefinition } from "../jobs/definition.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log.ts";
 import { Acker } from "./acks.ts";
+import { TimeoutError, withTimeout } from "../timeout.ts";
 import type { AbortReason, LogLine, ProgressUpdate, RunRequest, RunResult } from "./messages.ts";
 import type { PoolEvents, PoolStats } from "./pool.ts";
 
@@ -193,12 +194,11 @@ export class Runner {
 
   /** Starts the pool's common threads; call before `run()` so the first jobs do not wait for them. */
   async warm(timeoutMs = 30_000): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), timeoutMs)));
-    const outcome = await Promise.race([this.#pool.warm?.(), late]);
-    clearTimeout(timer);
-    // Claiming anyway: jobs then wait for the threads, as they would have without warming.
-    if (outcome === "late") {
+    try {
+      await withTimeout(this.#pool.warm?.() ?? Promise.resolve(), timeoutMs);
+    } catch (error) {
+      if (!(error instanceof TimeoutError)) throw error;
+      // Claiming anyway: jobs then wait for the threads, as they would have without warming.
       this.#o.log.warn("threads not ready yet; claiming anyway", { timeoutMs });
     }
   }

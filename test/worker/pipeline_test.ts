@@ -84,14 +84,30 @@ class FakeBroker {
   maintain() {
     return Promise.resolve({ promoted: 0, reaped: 0, recovered: [], next_due_at: null });
   }
-  /** Makes no claim of its own (null): the runner then claims, as with any such broker. */
-  waitForWork(timeoutMs: number, signal?: AbortSignal): Promise<null> {
-    if (this.ready.length > 0) return Promise.resolve(null);
+  /**
+   * Without `claimsOnWake` it makes no claim of its own (null): the runner then
+   * claims, as with any such broker. With it, it claims when the wait ends,
+   * like RedisBroker, and `waitClaims` records each such claim's size.
+   */
+  claimsOnWake = false;
+  waitClaims: number[] = [];
+  async waitForWork(
+    timeoutMs: number,
+    signal?: AbortSignal,
+    claim?: { max: number },
+  ): Promise<ClaimedJob[] | null> {
+    await this.#waitReady(timeoutMs, signal);
+    if (!this.claimsOnWake || !claim || signal?.aborted) return null;
+    this.waitClaims.push(claim.max);
+    return this.ready.splice(0, claim.max);
+  }
+  #waitReady(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.ready.length > 0) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(t);
         signal?.removeEventListener("abort", done);
-        resolve(null);
+        resolve();
       };
       const t = setTimeout(done, timeoutMs);
       signal?.addEventListener("abort", done);
@@ -227,4 +243,45 @@ Deno.test("one deadline timer times out jobs in deadline order, whatever the cla
   assert.match(broker.failed[1].message, /timed out after 400 ms/);
   runner.stop();
   assert.strictEqual(await exit, 0);
+});
+
+Deno.test("an idle runner runs what its wait claimed, and waits again after a partial claim", async () => {
+  const { broker, pool, runner } = setup(4, {});
+  broker.claimsOnWake = true;
+  const exit = runner.run();
+  await until("the first, empty claim", () => broker.claims.length === 1);
+  await until("a wait", () => broker.waitClaims.length === 0 && pool.dispatched.length === 0);
+  broker.add(job(0));
+  await until("job-0 dispatched", () => pool.dispatched.length === 1);
+  assert.deepStrictEqual(broker.waitClaims, [4], "the wait claimed for every free slot");
+  // The wait's claim found one job of four: nothing else was ready, so the
+  // runner waits again instead of claiming at once.
+  await tick(50);
+  assert.strictEqual(broker.claims.length, 1, "no claim of its own after a partial one");
+  // The next wait claims for the three slots left.
+  broker.add(job(1), job(2), job(3), job(4));
+  await until("3 more dispatched", () => pool.dispatched.length === 4);
+  // Every wait since (some timed out while job-0 ran) claimed for the 3 free slots.
+  assert.strictEqual(broker.waitClaims[0], 4);
+  assert.ok(broker.waitClaims.slice(1).every((n) => n === 3), `${broker.waitClaims}`);
+  assert.strictEqual(broker.claims.length, 1, "still no claim of its own");
+  assert.strictEqual(pool.running.size, 4);
+  // A full claim may leave more behind: job-4 is claimed once a slot frees.
+  pool.finish(["job-0"]);
+  await until("job-4 dispatched", () => pool.dispatched.length === 5);
+  pool.finish([...pool.running]);
+  await until("all acked", () => broker.completed.length === 5);
+  runner.stop();
+  assert.strictEqual(await exit, 0);
+});
+
+Deno.test("warm() gives up on slow threads after its timeout, but not on a failed start", async () => {
+  const { pool, runner } = setup(1, {});
+  const pending = pool as FakePool & { warm?: () => Promise<void> };
+  pending.warm = () => new Promise<void>(() => {});
+  const t0 = performance.now();
+  await runner.warm(30); // resolves: claiming goes ahead without the threads
+  assert.ok(performance.now() - t0 >= 25);
+  pending.warm = () => Promise.reject(new Error("thread could not start"));
+  await assert.rejects(runner.warm(1_000), /thread could not start/);
 });
