@@ -89,7 +89,11 @@ export class JobClient<M extends JobMap> {
     return result;
   }
 
-  /** Validates every item first (nothing is written if one is invalid), then one round trip. */
+  /**
+   * Validates every item first (nothing is written if one is invalid), then
+   * one round trip per 1000 jobs; each 1000 is all or nothing (see
+   * `Broker.enqueueBatch`).
+   */
   async enqueueBatch(items: BatchItem<M>[]): Promise<EnqueueResult[]> {
     const inputs = items.map((item) => this.#prepare(item as EnqueueInput));
     const results = await this.#broker.enqueueBatch(inputs);

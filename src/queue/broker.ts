@@ -68,8 +68,11 @@ export interface Broker {
   enqueue(input: EnqueueInput): Promise<EnqueueResult>;
 
   /**
-   * Adds many jobs in one round trip. Inputs are validated first; when any is
-   * invalid nothing is written and the error names its index.
+   * Adds many jobs: one script call per 1000 (`ENQUEUE_CHUNK`), so a huge
+   * batch never holds Redis for long. Inputs are validated first; when any is
+   * invalid nothing is written and the error names its index. Each chunk is
+   * all or nothing; a batch over 1000 jobs that fails midway (Redis down, a
+   * taken caller-chosen id) keeps the chunks written before the failure.
    */
   enqueueBatch(inputs: EnqueueInput[]): Promise<EnqueueResult[]>;
 

@@ -466,6 +466,15 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     ]);
     assert.strictEqual(batchA.created, true);
     assert.deepStrictEqual(batchB, { id: batchA.id, created: false });
+    // Retrying a whole batch (the README's advice for batches over 1000) adds nothing twice.
+    const retried = await b.enqueueBatch([
+      { type: "i", payload: 1, idempotency_key: "order-42" },
+      { type: "i", payload: 3, idempotency_key: "order-43" },
+    ]);
+    assert.deepStrictEqual(retried, [{ id: first.id, created: false }, {
+      id: batchA.id,
+      created: false,
+    }]);
     const stats = await b.stats();
     assert.strictEqual(stats.pending, 2);
     assert.strictEqual(stats.total, 2);
