@@ -41,6 +41,7 @@ import { type QueueKeys, queueKeys } from "./keys.ts";
 import { JobListing } from "./job_listing.ts";
 import { ENQUEUE_CHUNK, QueueScripts, SCRIPT_COMMANDS, type ScriptConfig } from "./scripts.ts";
 import { parseStream } from "./stream_events.ts";
+import { WorkWaiter } from "./work_waiter.ts";
 import { type EncodedJob, encodeJob, isUuid, oversizeBytes } from "./validate.ts";
 
 /** Options of a `RedisBroker`. Give `url` or an existing `client`. */
@@ -70,8 +71,6 @@ export interface RedisBrokerOptions {
  */
 export const STORAGE_FORMAT = "1";
 
-/** How long a measured server clock offset is reused (see `#serverClockOffsetMs`). */
-const CLOCK_OFFSET_TTL_MS = 60_000;
 /** Longest error message kept per attempt: the record must stay small. */
 const MAX_ERROR_CHARS = 4096;
 /** Finished records also get a TTL this far past retention, in case maintain never runs. */
@@ -127,6 +126,7 @@ export class RedisBroker implements Broker {
   /** The ack lane (see `#acks`), opened on the first ack. */
   #ackLane: { client: RedisClient; scripts: Promise<QueueScripts> } | null = null;
   readonly #blocking: BlockingPool;
+  readonly #waiter: WorkWaiter;
   #subscriber: RedisClient | null = null;
   /** Epoch ms before which no finished job can be past retention (see maintain). */
   #nextTrimAt = 0;
@@ -134,12 +134,6 @@ export class RedisBroker implements Broker {
   /** Single enqueues waiting for the next shared script call (see `enqueue`). */
   #enqueueQueue: PendingEnqueue[] = [];
   readonly #listing: JobListing;
-  /** Scripts defined on each blocking connection, for claims behind a wait. */
-  readonly #scriptsByConnection = new WeakMap<RedisClient, Promise<QueueScripts>>();
-  /** Server clock minus ours (see `#serverClockOffsetMs`). */
-  #clockOffset: { ms: number; measuredAt: number } | null = null;
-  /** Releases of jobs claimed for an abandoned wait, still in flight. */
-  readonly #handingBack = new Set<Promise<void>>();
 
   constructor(options: RedisBrokerOptions) {
     this.queue = options.queue ?? "default";
@@ -173,6 +167,16 @@ export class RedisBroker implements Broker {
     // Surfaced on first use; avoid an unhandled rejection in between.
     this.#scripts.catch(() => {});
     this.#blocking = new BlockingPool(this.#client, `jq:${this.queue}:block`);
+    this.#waiter = new WorkWaiter({
+      keys: this.keys,
+      blocking: this.#blocking,
+      scriptConfig: this.#scriptConfig,
+      clock: this.#clock,
+      tokenBase: randomToken,
+      checkFormat: () => this.#checkFormat(),
+      run: (command) => this.#raw(command),
+      release: (leases) => this.release(leases, { restoreAttempt: true, reason: "wait abandoned" }),
+    });
   }
 
   /**
@@ -453,120 +457,16 @@ export class RedisBroker implements Broker {
     return stats;
   }
 
-  async waitForWork(
+  waitForWork(
     timeoutMs: number,
     signal?: AbortSignal,
     claim?: WaitClaim,
   ): Promise<ClaimedJob[] | null> {
-    if (!(timeoutMs > 0) || signal?.aborted) return null;
-    const max = Math.floor(claim?.max ?? 0);
-    if (claim && max >= 1) {
-      return await this.#waitAndClaim(timeoutMs, signal, max, claim.leaseMs ?? DEFAULTS.leaseMs);
-    }
-    // BLPOP takes seconds with decimals; 0 would mean forever, so keep a floor.
-    const seconds = Math.max(0.01, timeoutMs / 1000);
-    const result = await this.#blocking.run(
-      (c) => c.blpop(this.keys.wake, seconds),
-      timeoutMs,
-      signal,
-      // We popped a marker but are leaving: hand it to the next idle runner.
-      (marker) => {
-        if (marker) this.#wakeAnother();
-      },
-    );
-    if (result.kind === "error") {
-      // Redis is down: don't let an idle loop spin on instant failures.
-      await abortableSleep(Math.min(timeoutMs, 1000), signal);
-    }
-    return null;
-  }
-
-  /**
-   * The claim is pipelined behind the BLPOP on the same connection: Redis
-   * runs it the moment the wait ends, so a woken runner gets its jobs in the
-   * wake's reply instead of one round trip later (on an idle worker that
-   * round trip was a third of enqueue-to-start latency). The script reads
-   * the time itself when it runs (see claim.lua's clock offset).
-   */
-  async #waitAndClaim(
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-    max: number,
-    leaseMs: number,
-  ): Promise<ClaimedJob[] | null> {
-    let offsetMs: number;
-    try {
-      await this.#checkFormat();
-      offsetMs = await this.#serverClockOffsetMs();
-    } catch {
-      await abortableSleep(Math.min(timeoutMs, 1000), signal);
-      return null;
-    }
-    const seconds = Math.max(0.01, timeoutMs / 1000);
-    const result = await this.#blocking.run(
-      async (c) => {
-        const scripts = await this.#blockingScripts(c);
-        if (c.status !== "ready") await whenReady(c);
-        // Both leave in this order, in one tick: the claim waits in the
-        // connection behind the BLPOP.
-        const popped = c.blpop(this.keys.wake, seconds);
-        const claimed = scripts.claim(max, this.#clock(), leaseMs, randomToken(), offsetMs);
-        const [marker, jobs] = await Promise.all([popped, claimed]);
-        return { marker, jobs };
-      },
-      timeoutMs,
-      signal,
-      // The wait was abandoned but the claim still ran: give its jobs back
-      // untouched (no attempt charged) and pass the marker on.
-      ({ marker, jobs }) => {
-        if (jobs.length > 0) this.#handBack(jobs);
-        else if (marker) this.#wakeAnother();
-      },
-    );
-    if (result.kind === "reply") return result.value.jobs;
-    if (result.kind === "error") await abortableSleep(Math.min(timeoutMs, 1000), signal);
-    return null;
-  }
-
-  /** The scripts defined on one blocking connection (each gets its own, once). */
-  #blockingScripts(client: RedisClient): Promise<QueueScripts> {
-    let scripts = this.#scriptsByConnection.get(client);
-    if (!scripts) {
-      scripts = QueueScripts.create(client, this.keys, this.#scriptConfig);
-      this.#scriptsByConnection.set(client, scripts);
-    }
-    return scripts;
-  }
-
-  /**
-   * Server clock minus ours, measured with one TIME on the queue's node
-   * (halfway through the round trip) and reused for a minute: clocks drift
-   * far slower than that.
-   */
-  async #serverClockOffsetMs(): Promise<number> {
-    const cached = this.#clockOffset;
-    if (cached && Date.now() - cached.measuredAt < CLOCK_OFFSET_TTL_MS) return cached.ms;
-    const before = this.#clock();
-    const [sec, usec] = await this.#raw((c) =>
-      c.eval("return redis.call('TIME')", 1, this.keys.wake)
-    ) as [string, string];
-    const after = this.#clock();
-    const ms = Number(sec) * 1000 + Math.floor(Number(usec) / 1000) - (before + after) / 2;
-    this.#clockOffset = { ms, measuredAt: Date.now() };
-    return ms;
-  }
-
-  #wakeAnother(): void {
-    this.#client.lpush(this.keys.wake, "1").catch(() => {});
-  }
-
-  /** Releases jobs claimed for a wait nobody is waiting on any more; `close()` awaits it. */
-  #handBack(jobs: ClaimedJob[]): void {
-    const leases = jobs.map((j) => ({ id: j.id, token: j.token }));
-    const done = this.release(leases, { restoreAttempt: true, reason: "wait abandoned" })
-      .then(() => {}, () => {}) // unreleased leases expire and are reaped: nothing is lost
-      .finally(() => this.#handingBack.delete(done));
-    this.#handingBack.add(done);
+    const onWake = claim && {
+      max: Math.floor(claim.max),
+      leaseMs: claim.leaseMs ?? DEFAULTS.leaseMs,
+    };
+    return this.#waiter.wait(timeoutMs, signal, onWake);
   }
 
   async onCancelRequested(onCancel: (jobId: string) => void): Promise<() => Promise<void>> {
@@ -634,7 +534,7 @@ export class RedisBroker implements Broker {
 
   async close(): Promise<void> {
     await this.#blocking.close();
-    await Promise.all([...this.#handingBack]);
+    await this.#waiter.idle();
     this.#cancelListeners.clear();
     const sub = this.#subscriber;
     this.#subscriber = null;
@@ -651,16 +551,4 @@ interface PendingEnqueue {
   job: EncodedJob;
   resolve: (result: EnqueueResult) => void;
   reject: (error: unknown) => void;
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
