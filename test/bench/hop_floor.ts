@@ -41,10 +41,14 @@ function pct(xs: number[], p: number): number {
   return +s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))].toFixed(2);
 }
 
-/** Stamps each posted send time on arrival in this thread and posts back [sent, arrived]. */
+/**
+ * Stamps each posted send time on arrival in this thread and posts back
+ * [sent, arrived]; posts "ready" once it runs, so no sample waits for its start.
+ */
 const THREAD_SOURCE = `self.onmessage = (e) => {
   self.postMessage([e.data, performance.timeOrigin + performance.now()]);
-};`;
+};
+self.postMessage("ready");`;
 
 /** The waiter process: BLPOP `key`, record arrival - sent on `key:out`, until a negative stamp. */
 async function waiter(url: string, key: string, viaThread: boolean): Promise<void> {
@@ -52,12 +56,19 @@ async function waiter(url: string, key: string, viaThread: boolean): Promise<voi
   const out = new Redis(url);
   let thread: Worker | undefined;
   const posted: Promise<unknown>[] = [];
+  let sentToThread = 0;
+  let repliesFromThread = 0;
   if (viaThread) {
     const blob = new Blob([THREAD_SOURCE], { type: "text/javascript" });
-    thread = new Worker(URL.createObjectURL(blob), { type: "module" });
-    thread.onmessage = (e: MessageEvent<[number, number]>) => {
-      posted.push(out.rpush(`${key}:out`, String(e.data[1] - e.data[0])));
-    };
+    const worker = new Worker(URL.createObjectURL(blob), { type: "module" });
+    await new Promise<void>((resolve) => {
+      worker.onmessage = (e: MessageEvent<[number, number] | "ready">) => {
+        if (e.data === "ready") return resolve();
+        repliesFromThread++;
+        posted.push(out.rpush(`${key}:out`, String(e.data[1] - e.data[0])));
+      };
+    });
+    thread = worker;
   }
   await out.rpush(`${key}:ready`, "1");
   for (;;) {
@@ -65,10 +76,14 @@ async function waiter(url: string, key: string, viaThread: boolean): Promise<voi
     const arrived = wallNow();
     const sent = Number(reply![1]);
     if (sent < 0) break;
-    if (thread) thread.postMessage(sent);
-    else posted.push(out.rpush(`${key}:out`, String(arrived - sent)));
+    if (thread) {
+      thread.postMessage(sent);
+      sentToThread++;
+    } else posted.push(out.rpush(`${key}:out`, String(arrived - sent)));
   }
-  await sleep(50); // the thread's last replies
+  // The thread's last replies (bounded: a missing sample fails the run instead).
+  const deadline = Date.now() + 5_000;
+  while (repliesFromThread < sentToThread && Date.now() < deadline) await sleep(5);
   await Promise.all(posted);
   thread?.terminate();
   blocking.disconnect();
