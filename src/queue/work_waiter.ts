@@ -81,7 +81,7 @@ export class WorkWaiter {
         if (marker) this.#wakeAnother();
       },
     );
-    if (result.kind === "error") await abortableSleep(Math.min(timeoutMs, 1000), signal);
+    if (result.kind === "error") await pauseAfterFailure(timeoutMs, signal);
     return null;
   }
 
@@ -100,14 +100,14 @@ export class WorkWaiter {
       await this.#o.checkFormat();
       offsetMs = await this.#serverClockOffsetMs();
     } catch {
-      await abortableSleep(Math.min(timeoutMs, 1000), signal);
+      await pauseAfterFailure(timeoutMs, signal);
       return null;
     }
     const { keys, clock, tokenBase } = this.#o;
     const result = await this.#o.blocking.run(
       async (c) => {
         const scripts = await this.#scriptsOn(c);
-        if (c.status !== "ready") await whenReady(c);
+        await whenReady(c);
         // Both leave in this order, in one tick: the claim waits in the
         // connection behind the BLPOP.
         const popped = c.blpop(keys.wake, blockSeconds(timeoutMs));
@@ -125,7 +125,7 @@ export class WorkWaiter {
       },
     );
     if (result.kind === "reply") return result.value.jobs;
-    if (result.kind === "error") await abortableSleep(Math.min(timeoutMs, 1000), signal);
+    if (result.kind === "error") await pauseAfterFailure(timeoutMs, signal);
     return null;
   }
 
@@ -176,7 +176,13 @@ function blockSeconds(timeoutMs: number): number {
   return Math.max(0.01, timeoutMs / 1000);
 }
 
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+/**
+ * After a failed wait (Redis down, a command that failed at once), up to 1 s
+ * before the caller may wait again: an idle loop must not spin on instant
+ * failures. Ends early when `signal` aborts.
+ */
+function pauseAfterFailure(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  const ms = Math.min(timeoutMs, 1000);
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
