@@ -21,7 +21,6 @@ import { JobValidationError, prepareEnqueue } from "./jobs/prepare.ts";
 import { JobRegistry } from "./jobs/registry.ts";
 import type { Broker } from "./queue/broker.ts";
 import type { EnqueueInput, EnqueueResult, Job } from "./queue/job.ts";
-import type { EventBus } from "./events/bus.ts";
 
 export { JobValidationError };
 
@@ -42,21 +41,13 @@ export type BatchItem<M extends JobMap> = {
   [K in keyof M & string]: { type: K; payload: PayloadOf<M, K> } & EnqueueOptions;
 }[keyof M & string];
 
-/** Options of a client. */
-export interface ClientOptions {
-  /** Receives `enqueued` events, like the API's bus. */
-  bus?: EventBus;
-}
-
 /** A typed producer over a Broker. */
 export class JobClient<M extends JobMap> {
   readonly #broker: Broker;
   readonly #registry = new JobRegistry();
-  readonly #bus?: EventBus;
 
-  constructor(broker: Broker, jobs: M, options: ClientOptions = {}) {
+  constructor(broker: Broker, jobs: M) {
     this.#broker = broker;
-    this.#bus = options.bus;
     for (const [name, definition] of Object.entries(jobs)) {
       if (name !== definition.type) {
         throw new Error(
@@ -84,9 +75,7 @@ export class JobClient<M extends JobMap> {
     options: EnqueueOptions = {},
   ): Promise<EnqueueResult> {
     const input = this.#prepare({ ...options, type, payload });
-    const result = await this.#broker.enqueue(input);
-    this.#emit(input, result);
-    return result;
+    return await this.#broker.enqueue(input);
   }
 
   /**
@@ -96,9 +85,7 @@ export class JobClient<M extends JobMap> {
    */
   async enqueueBatch(items: BatchItem<M>[]): Promise<EnqueueResult[]> {
     const inputs = items.map((item) => this.#prepare(item as EnqueueInput));
-    const results = await this.#broker.enqueueBatch(inputs);
-    results.forEach((result, i) => this.#emit(inputs[i], result));
-    return results;
+    return await this.#broker.enqueueBatch(inputs);
   }
 
   /** A job's current record, or null. */
@@ -111,17 +98,6 @@ export class JobClient<M extends JobMap> {
     if (!prepared.ok) throw new JobValidationError(prepared);
     return prepared.input;
   }
-
-  #emit(input: EnqueueInput, result: EnqueueResult): void {
-    if (!result.created || !this.#bus) return;
-    this.#bus.emit({
-      kind: "enqueued",
-      job_id: result.id,
-      type: input.type,
-      at: Date.now(),
-      priority: input.priority ?? 0,
-    });
-  }
 }
 
 /**
@@ -133,10 +109,6 @@ export class JobClient<M extends JobMap> {
  * await client.enqueue("hello", { name: "ann" });
  * ```
  */
-export function createClient<M extends JobMap>(
-  broker: Broker,
-  jobs: M,
-  options?: ClientOptions,
-): JobClient<M> {
-  return new JobClient(broker, jobs, options);
+export function createClient<M extends JobMap>(broker: Broker, jobs: M): JobClient<M> {
+  return new JobClient(broker, jobs);
 }

@@ -45,7 +45,6 @@ export function createApp(deps: ApiDeps): Hono {
   const routeDeps: RouteDeps = {
     broker: deps.broker,
     registry: deps.registry,
-    bus: deps.bus,
     log,
     maxBodyBytes: deps.maxBodyBytes ?? LIMITS.maxPayloadBytes,
     maxBatchBodyBytes: deps.maxBatchBodyBytes ?? MAX_BATCH_BODY_BYTES,

@@ -10,7 +10,6 @@ import type { Broker } from "../queue/broker.ts";
 import { QueueUnavailableError } from "../queue/errors.ts";
 import type { JobRegistry } from "../jobs/registry.ts";
 import { zodIssues } from "../jobs/registry.ts";
-import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log.ts";
 import type { BodyBudget } from "./body_budget.ts";
 import { HttpError } from "./errors.ts";
@@ -19,8 +18,6 @@ import { HttpError } from "./errors.ts";
 export interface ApiDeps {
   broker: Broker;
   registry: JobRegistry;
-  /** Receives `enqueued` events. */
-  bus?: EventBus;
   log?: Logger;
   /** Largest accepted body of a single submit; default 1 MiB (the spec's payload limit). */
   maxBodyBytes?: number;
@@ -42,7 +39,6 @@ export interface ApiDeps {
 export interface RouteDeps {
   broker: Broker;
   registry: JobRegistry;
-  bus?: EventBus;
   log: Logger;
   maxBodyBytes: number;
   maxBatchBodyBytes: number;

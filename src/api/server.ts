@@ -9,7 +9,7 @@ import { Hono } from "hono";
 import { createApp, installErrorHandlers } from "./app.ts";
 import { HttpError } from "./errors.ts";
 import { createLogger } from "../log.ts";
-import { EventFeed } from "./event_feed.ts";
+import { EventFeed } from "../events/feed.ts";
 import { eventsRoutes } from "./sse.ts";
 import { staticRoutes } from "./static.ts";
 import {
@@ -20,14 +20,12 @@ import {
 import { PROMETHEUS_CONTENT_TYPE } from "../metrics/worker_metrics.ts";
 import type { Broker } from "../queue/broker.ts";
 import type { JobRegistry } from "../jobs/registry.ts";
-import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log.ts";
 
 /** What the HTTP surface needs. */
 export interface HttpAppDeps {
   broker: Broker;
   registry: JobRegistry;
-  bus?: EventBus;
   log?: Logger;
   maxBodyBytes?: number;
   /** Request-body bytes held at once by submits in flight (see body_budget.ts). */
@@ -96,7 +94,6 @@ export function buildHttpApp(deps: HttpAppDeps): HttpApp {
     createApp({
       broker: deps.broker,
       registry: deps.registry,
-      bus: deps.bus,
       log: deps.log,
       maxBodyBytes: deps.maxBodyBytes,
       bodyBudgetBytes: deps.bodyBudgetBytes,

@@ -1,7 +1,7 @@
 /**
  * `GET /api/v1/events`: Server-Sent Events for the dashboard. Every client gets
- * a `stats` event about once a second and a `job` event per lifecycle entry of
- * the cross-process stream. One stats poller and one stream reader serve every
+ * a `stats` event about once a second and a `job` event per lifecycle event of
+ * the cross-process stream, in the typed form of `src/events/lifecycle.ts`. One stats poller and one stream reader serve every
  * client of the process (`EventFeed`); both stop when the last client leaves.
  *
  * Wire format:
@@ -12,7 +12,7 @@
  *
  * id: 1700000000000-0
  * event: job
- * data: {"stream_id":"1700000000000-0","event":"completed","job_id":"…","type":"email","data":{…}}
+ * data: {"kind":"completed","job_id":"…","type":"email","at":1700000000000,"attempt":1,"duration_ms":12}
  * ```
  *
  * @module
@@ -20,8 +20,9 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { Broker } from "../queue/broker.ts";
-import type { Stats, StreamEvent } from "../queue/job.ts";
-import { EventFeed } from "./event_feed.ts";
+import type { Stats } from "../queue/job.ts";
+import type { StoredEvent } from "../events/lifecycle.ts";
+import { EventFeed } from "../events/feed.ts";
 
 /** Options for `eventsRoutes`. */
 export interface EventsRoutesOptions {
@@ -35,7 +36,7 @@ export interface EventsRoutesOptions {
   maxQueuedEvents?: number;
 }
 
-type Message = { event: "stats"; data: Stats } | { event: "job"; data: StreamEvent };
+type Message = { event: "stats"; data: Stats } | { event: "job"; data: StoredEvent };
 
 /** One connected client's mailbox: the shared pollers push, the client's stream drains. */
 class Mailbox {
@@ -53,7 +54,7 @@ class Mailbox {
     this.#notify();
   }
 
-  pushEvents(events: StreamEvent[]): void {
+  pushEvents(events: StoredEvent[]): void {
     for (const data of events) this.#queue.push({ event: "job", data });
     if (this.#queue.length > this.max) {
       this.dropped += this.#queue.length - this.max;
@@ -185,8 +186,8 @@ export function eventsRoutes(broker: Broker, options: EventsRoutesOptions = {}):
             if (m.event === "job") {
               await stream.writeSSE({
                 event: "job",
-                id: m.data.stream_id,
-                data: JSON.stringify(m.data),
+                id: m.data.cursor,
+                data: JSON.stringify(m.data.event),
               });
             } else {
               await stream.writeSSE({ event: "stats", data: JSON.stringify(m.data) });

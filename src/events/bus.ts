@@ -56,6 +56,11 @@ export class EventBus {
     }
   }
 
+  /** `emit` for each event, in order. */
+  emitAll(events: readonly LifecycleEvent[]): void {
+    for (const event of events) this.emit(event);
+  }
+
   #report(observer: Observer, event: LifecycleEvent, error: unknown): void {
     try {
       this.#onError(observer, event, error);

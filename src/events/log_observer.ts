@@ -3,8 +3,9 @@
  * job's id, type, attempt and duration. The routine path of a healthy job
  * (enqueued, started, progress, completed) logs at debug: at thousands of
  * jobs per second an info line each would cost more CPU than the jobs. What an
- * operator must see logs at info and above: cancels, retries and timeouts at
- * warn, recoveries from dead workers at warn, dead jobs at error.
+ * operator must see logs at info and above: cancels, releases and requeues
+ * at info, retries, timeouts and recoveries from dead workers at warn, jobs
+ * that reached the dead set (`failed`) at error.
  *
  * @module
  */
@@ -16,11 +17,13 @@ const LEVEL: Record<LifecycleEventKind, Exclude<LogLevel, "silent">> = {
   started: "debug",
   progress: "debug",
   completed: "debug",
-  failed: "warn",
-  dead: "error",
+  retry_scheduled: "warn",
+  failed: "error",
   cancelled: "info",
   timed_out: "warn",
+  released: "info",
   recovered: "warn",
+  requeued: "info",
 };
 
 const MESSAGE: Record<LifecycleEventKind, string> = {
@@ -28,11 +31,13 @@ const MESSAGE: Record<LifecycleEventKind, string> = {
   started: "job started",
   progress: "job progress",
   completed: "job completed",
-  failed: "job failed; retry scheduled",
-  dead: "job failed permanently",
+  retry_scheduled: "job retry scheduled",
+  failed: "job failed permanently",
   cancelled: "job cancelled",
   timed_out: "job timed out",
+  released: "job released back to pending",
   recovered: "job recovered from an expired lease",
+  requeued: "job requeued",
 };
 
 /**
@@ -50,7 +55,7 @@ export class LogObserver implements Observer {
   onEvent(event: LifecycleEvent): void {
     const level = LEVEL[event.kind];
     // Checked before building the fields: the healthy path is at debug,
-    // usually off, and runs twice per job.
+    // usually off, and runs several times per job.
     if (!this.log.enabled(level)) return;
     const { kind, at: _at, ...fields } = event;
     this.log[level](MESSAGE[kind], fields);

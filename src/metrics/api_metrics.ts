@@ -17,8 +17,9 @@
  * - `jobqueue_jobs_retried_total`: retries scheduled after a failure or expired lease.
  * - `jobqueue_queue_jobs{state}`: jobs pending, scheduled and running now.
  * - `jobqueue_job_duration_seconds{job_type,status}`: attempt run times taken
- *   from the lifecycle stream (`dur` of completed/failed/dead/cancelled
- *   entries), observed since this API process started reading.
+ *   from the lifecycle stream (`duration_ms` of completed, retry_scheduled,
+ *   failed and cancelled events; status is the event's kind), observed since
+ *   this API process started reading.
  *
  * Purging the dead set or requeueing a job lowers the broker's counters; a
  * Prometheus counter must never go down, so each counter here mirrors only the
@@ -30,8 +31,9 @@ import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Broker } from "../queue/broker.ts";
-import type { StateCounts, Stats, StreamEvent } from "../queue/job.ts";
-import { EventFeed } from "../api/event_feed.ts";
+import type { StateCounts, Stats } from "../queue/job.ts";
+import type { LifecycleEventKind, StoredEvent } from "../events/lifecycle.ts";
+import { EventFeed } from "../events/feed.ts";
 import { withTimeout } from "../timeout.ts";
 import { DURATION_BUCKETS, PROMETHEUS_CONTENT_TYPE } from "./worker_metrics.ts";
 
@@ -271,15 +273,14 @@ export class ClusterMetrics {
     this.#unsubscribe = this.#feed.subscribe((events) => this.observeEvents(events));
   }
 
-  /** Feeds stream entries to the duration histogram (exposed for tests). */
-  observeEvents(events: StreamEvent[]): void {
-    for (const e of events) {
-      if (!DURATION_EVENTS.has(e.event)) continue;
-      const raw = e.data.dur ?? e.data.duration_ms;
-      if (raw === undefined) continue; // e.g. a pending job cancelled: it never ran
-      const ms = Number(raw);
-      if (!Number.isFinite(ms) || ms < 0) continue;
-      this.duration.observe({ job_type: e.type || "unknown", status: e.event }, ms / 1000);
+  /** Feeds stream events to the duration histogram (exposed for tests). */
+  observeEvents(events: readonly StoredEvent[]): void {
+    for (const { event } of events) {
+      if (!DURATION_EVENTS.has(event.kind) || !("duration_ms" in event)) continue;
+      const ms = event.duration_ms;
+      // Absent: e.g. a pending job cancelled, or a lease reaped: no attempt reported a time.
+      if (ms === undefined || !Number.isFinite(ms) || ms < 0) continue;
+      this.duration.observe({ job_type: event.type || "unknown", status: event.kind }, ms / 1000);
     }
   }
 
@@ -360,7 +361,13 @@ export class ClusterMetrics {
   }
 }
 
-const DURATION_EVENTS = new Set(["completed", "failed", "dead", "cancelled"]);
+/** The events that end an attempt and carry its run time. */
+const DURATION_EVENTS = new Set<LifecycleEventKind>([
+  "completed",
+  "retry_scheduled",
+  "failed",
+  "cancelled",
+]);
 
 /**
  * `GET /metrics` for the API process: cluster-wide queue metrics plus this

@@ -78,8 +78,8 @@ export class WorkerMetrics {
   readonly observer: MetricsObserver;
   readonly started: Counter<"job_type">;
   readonly completed: Counter<"job_type">;
+  readonly retried: Counter<"job_type">;
   readonly failed: Counter<"job_type">;
-  readonly dead: Counter<"job_type">;
   readonly cancelled: Counter<"job_type">;
   readonly timedOut: Counter<"job_type">;
   readonly recovered: Counter<"job_type">;
@@ -102,13 +102,13 @@ export class WorkerMetrics {
       "jobqueue_worker_jobs_completed_total",
       "Job attempts this worker process completed successfully.",
     );
+    this.retried = counter(
+      "jobqueue_worker_jobs_retried_total",
+      "Job attempts that failed in this worker process and were scheduled to run again.",
+    );
     this.failed = counter(
       "jobqueue_worker_jobs_failed_total",
-      "Job attempts that failed in this worker process (retried or dead; see _dead_total).",
-    );
-    this.dead = counter(
-      "jobqueue_worker_jobs_dead_total",
-      "Failed attempts after which the job went to the dead set (subset of _failed_total).",
+      "Jobs that reached the dead set from this worker process (attempts exhausted or fatal).",
     );
     this.cancelled = counter(
       "jobqueue_worker_jobs_cancelled_total",
@@ -203,8 +203,8 @@ function registerPoolMetrics(registry: Registry, pool: () => PoolSnapshot): void
 
 /**
  * The observer that turns lifecycle events into this process's metrics.
- * `timed_out` only counts: the `failed`/`dead` event that follows it carries the
- * duration, so an attempt is never observed twice.
+ * `timed_out` only counts: the `retry_scheduled`/`failed` event that follows
+ * it carries the duration, so an attempt is never observed twice.
  */
 export class MetricsObserver implements Observer {
   readonly name = "metrics";
@@ -226,18 +226,21 @@ export class MetricsObserver implements Observer {
         m.completed.inc({ job_type });
         m.duration.observe({ job_type, status: "completed" }, seconds(event.duration_ms));
         break;
+      case "retry_scheduled":
+        m.retried.inc({ job_type });
+        m.duration.observe({ job_type, status: event.kind }, seconds(event.duration_ms));
+        break;
       case "failed":
         m.failed.inc({ job_type });
-        m.duration.observe({ job_type, status: "failed" }, seconds(event.duration_ms));
-        break;
-      case "dead":
-        m.failed.inc({ job_type });
-        m.dead.inc({ job_type });
-        m.duration.observe({ job_type, status: "dead" }, seconds(event.duration_ms));
+        if (event.duration_ms !== undefined) {
+          m.duration.observe({ job_type, status: event.kind }, seconds(event.duration_ms));
+        }
         break;
       case "cancelled":
         m.cancelled.inc({ job_type });
-        m.duration.observe({ job_type, status: "cancelled" }, seconds(event.duration_ms));
+        if (event.duration_ms !== undefined) {
+          m.duration.observe({ job_type, status: event.kind }, seconds(event.duration_ms));
+        }
         break;
       case "timed_out":
         m.timedOut.inc({ job_type });
@@ -247,6 +250,8 @@ export class MetricsObserver implements Observer {
         break;
       case "enqueued":
       case "progress":
+      case "released":
+      case "requeued":
         break;
     }
   }

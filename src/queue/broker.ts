@@ -24,19 +24,21 @@ import type {
   MaintenanceResult,
   RenewStatus,
   Stats,
-  StreamEvent,
 } from "./job.ts";
+import type { StoredEvent } from "../events/lifecycle.ts";
 
 /** Options for a claim. */
 export interface ClaimOptions {
   /** Lease length; the runner renews before it runs out. */
   leaseMs?: number;
-}
-
-/** A claim made as soon as `waitForWork`'s wait ends (see there). */
-export interface WaitClaim extends ClaimOptions {
-  /** Most jobs to claim. */
-  max: number;
+  /**
+   * When no job is ready, wait up to this long for one (0, the default: do
+   * not wait). The wait blocks on Redis (no polling) and claims the moment
+   * work arrives.
+   */
+  waitMs?: number;
+  /** Ends a wait early: the claim then resolves with []. */
+  signal?: AbortSignal;
 }
 
 /** Options for releasing leases without finishing the jobs. */
@@ -51,7 +53,10 @@ export interface ReleaseOptions {
 }
 
 /**
- * Durable job storage with an atomic, lease-based lifecycle.
+ * Durable job storage with an atomic, lease-based lifecycle. Every
+ * transition writes its lifecycle event to the queue's events stream, in the
+ * script that makes it (`readEvents`); an implementation may also hand the
+ * events of its own calls to an in-process observer (RedisBroker's `onEvents`).
  *
  * @example
  * ```ts
@@ -78,7 +83,10 @@ export interface Broker {
 
   /**
    * Moves up to `max` ready jobs to running, highest priority first and FIFO
-   * within a priority, each with a fresh lease token. Returns [] when none is ready.
+   * within a priority, each with a fresh lease token. When none is ready it
+   * waits up to `waitMs` for one (blocking on Redis, no polling): [] means
+   * none came in time, or `signal` aborted the wait (jobs claimed while that
+   * abort raced the wake are handed back without charging an attempt).
    */
   claim(max: number, options?: ClaimOptions): Promise<ClaimedJob[]>;
 
@@ -140,28 +148,14 @@ export interface Broker {
   /** Counts per state and per type. */
   stats(): Promise<Stats>;
 
-  /**
-   * Resolves when work may be ready (an enqueue or a promotion woke us), after
-   * `timeoutMs`, or when `signal` aborts. Blocks on Redis: no polling.
-   *
-   * With `claim`, the claim runs the moment the wait ends (woken or timed
-   * out), without a round trip in between, and its jobs are returned: `[]`
-   * means the claim ran and found nothing ready. Null means no claim was made
-   * (none asked, aborted, Redis unreachable, or a broker that cannot do it):
-   * the caller claims itself. Jobs claimed after an abort are handed back
-   * without charging an attempt.
-   */
-  waitForWork(
-    timeoutMs: number,
-    signal?: AbortSignal,
-    claim?: WaitClaim,
-  ): Promise<ClaimedJob[] | null>;
-
   /** Calls `onCancel(jobId)` whenever a cancel is requested for a running job. */
   onCancelRequested(onCancel: (jobId: string) => void): Promise<() => Promise<void>>;
 
-  /** Reads lifecycle events after `cursor` ("$" for new only), blocking up to `blockMs`. */
-  readEvents(cursor: string, blockMs: number, count?: number): Promise<StreamEvent[]>;
+  /**
+   * Reads lifecycle events written after `cursor` (a `StoredEvent.cursor`, a
+   * stream id such as `<ms>-0`, or "0" for all kept), blocking up to `blockMs`.
+   */
+  readEvents(cursor: string, blockMs: number, count?: number): Promise<StoredEvent[]>;
 
   /** True when Redis answers within the timeout. */
   ping(): Promise<boolean>;

@@ -182,6 +182,12 @@ export interface FailInput {
   retryable: boolean;
   /** Delay before the retry; the runner computes it from the backoff policy. */
   retry_delay_ms: number;
+  /**
+   * The attempt passed its deadline: `soft` when the handler stopped on its
+   * abort signal, `hard` when it did not (its process recycles). Recorded as a
+   * `timed_out` event before the outcome's.
+   */
+  timed_out?: "soft" | "hard";
 }
 
 /** Where a failed attempt sent the job. */
@@ -246,17 +252,6 @@ export interface MaintenanceResult {
   recovered: RecoveredJob[];
   /** Epoch ms of the earliest scheduled job or lease expiry still ahead, or null. */
   next_due_at: number | null;
-}
-
-/** A lifecycle event as written to the cross-process stream. */
-export interface StreamEvent {
-  /** Stream entry id, usable as a resume cursor. */
-  stream_id: string;
-  event: string;
-  job_id: string;
-  type: string;
-  /** Extra fields the script wrote (attempt, error, ...). */
-  data: Record<string, string>;
 }
 
 /** Epoch ms to ISO-8601 UTC, or null for absent values. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Broker, ClaimOptions, ReleaseOptions, WaitClaim } from "./broker.ts";
+import type { Broker, ClaimOptions, ReleaseOptions } from "./broker.ts";
 import { BlockingPool } from "./blocking.ts";
 import { decodeJob } from "./codec.ts";
 import { connect, duplicate, type RedisClient, toQueueError, whenReady } from "./connect.ts";
@@ -35,8 +35,9 @@ import {
   type RenewStatus,
   type StateCounts,
   type Stats,
-  type StreamEvent,
 } from "./job.ts";
+import type { LifecycleEvent, StoredEvent } from "../events/lifecycle.ts";
+import { setImmediate } from "node:timers";
 import { type QueueKeys, queueKeys } from "./keys.ts";
 import { JobListing } from "./job_listing.ts";
 import { ENQUEUE_CHUNK, QueueScripts, SCRIPT_COMMANDS, type ScriptConfig } from "./scripts.ts";
@@ -62,6 +63,12 @@ export interface RedisBrokerOptions {
   commandTimeoutMs?: number;
   /** Jobs per step of one `maintain` call. Default 1000. */
   maintainBatch?: number;
+  /**
+   * Receives the lifecycle events of this broker's own calls (the same events
+   * the scripts write to the stream), in order, after the call that caused
+   * them has resolved: the process's observers (logs, worker metrics).
+   */
+  onEvents?: (events: LifecycleEvent[]) => void;
 }
 
 /**
@@ -134,6 +141,8 @@ export class RedisBroker implements Broker {
   /** Single enqueues waiting for the next shared script call (see `enqueue`). */
   #enqueueQueue: PendingEnqueue[] = [];
   readonly #listing: JobListing;
+  /** Events waiting for `onEvents` (see `#report`). */
+  #reported: LifecycleEvent[] = [];
 
   constructor(options: RedisBrokerOptions) {
     this.queue = options.queue ?? "default";
@@ -162,6 +171,7 @@ export class RedisBroker implements Broker {
       finishedTtlMs: this.#retentionMs + EXPIRY_SLACK_MS,
       eventsMaxLen: this.#eventsMaxLen,
       errorHistory: LIMITS.errorHistory,
+      onEvents: options.onEvents && ((events) => this.#report(events, options.onEvents!)),
     };
     this.#scripts = QueueScripts.create(this.#client, this.keys, this.#scriptConfig);
     // Surfaced on first use; avoid an unhandled rejection in between.
@@ -177,6 +187,27 @@ export class RedisBroker implements Broker {
       run: (command) => this.#raw(command),
       release: (leases) => this.release(leases, { restoreAttempt: true, reason: "wait abandoned" }),
     });
+  }
+
+  /**
+   * Queues events for `onEvents`, delivered once the current task and its
+   * microtasks are done: after the caller has acted on the reply (a claim's
+   * jobs are dispatched before their `started` events are observed), in the
+   * order the calls resolved.
+   */
+  #report(events: LifecycleEvent[], onEvents: (events: LifecycleEvent[]) => void): void {
+    if (this.#reported.length === 0) {
+      setImmediate(() => {
+        const batch = this.#reported;
+        this.#reported = [];
+        try {
+          onEvents(batch);
+        } catch {
+          // An observer's failure is the observer's (EventBus isolates them).
+        }
+      });
+    }
+    for (const event of events) this.#reported.push(event);
   }
 
   /**
@@ -281,7 +312,7 @@ export class RedisBroker implements Broker {
   async #sendEnqueues(items: PendingEnqueue[]): Promise<void> {
     try {
       const scripts = await this.#ours();
-      const out = await scripts.enqueueEach(items.map((item) => item.job));
+      const out = await scripts.enqueueEach(items.map((item) => item.job), this.#clock());
       items.forEach((item, i) => {
         const r = out[i];
         if (!r) item.reject(new Error("enqueue: missing reply"));
@@ -312,21 +343,21 @@ export class RedisBroker implements Broker {
         throw error;
       }
     });
-    return await (await this.#ours()).enqueueMany(jobs);
+    return await (await this.#ours()).enqueueMany(jobs, now);
   }
 
   async claim(max: number, options: ClaimOptions = {}): Promise<ClaimedJob[]> {
     const n = Math.floor(max);
     if (!(n >= 1)) return [];
     const leaseMs = options.leaseMs ?? DEFAULTS.leaseMs;
+    const waitMs = options.waitMs ?? 0;
+    if (waitMs > 0) return await this.#waiter.claim(n, leaseMs, waitMs, options.signal);
     return await (await this.#ours()).claim(n, this.#clock(), leaseMs, randomToken());
   }
 
   async complete(id: string, token: string, result: unknown): Promise<void> {
-    const ok = await (await this.#acks()).complete(
-      id,
-      token,
-      resultText(jsonText(result, "result")),
+    const [ok] = await (await this.#acks()).completeMany(
+      [{ id, token, resultJson: resultText(jsonText(result, "result")) }],
       this.#clock(),
     );
     if (!ok) throw new LeaseLostError(id);
@@ -346,14 +377,12 @@ export class RedisBroker implements Broker {
   async fail(id: string, token: string, failure: FailInput): Promise<FailOutcome> {
     const delay = Math.max(0, Math.round(Number(failure.retry_delay_ms) || 0));
     const message = String(failure.message ?? "").slice(0, MAX_ERROR_CHARS);
-    const outcome = await (await this.#acks()).fail(
-      id,
-      token,
-      this.#clock(),
+    const outcome = await (await this.#acks()).fail(id, token, this.#clock(), {
       message,
-      failure.retryable,
-      delay,
-    );
+      retryable: failure.retryable,
+      retryDelayMs: delay,
+      timedOut: failure.timed_out,
+    });
     if (outcome === null) throw new LeaseLostError(id);
     return outcome;
   }
@@ -376,7 +405,7 @@ export class RedisBroker implements Broker {
       throw new InvalidInputError("percent must be a number", "percent");
     }
     const clamped = Math.min(100, Math.max(0, percent));
-    return await (await this.#ours()).progress(id, token, clamped);
+    return await (await this.#ours()).progress(id, token, clamped, this.#clock());
   }
 
   async maintain(): Promise<MaintenanceResult> {
@@ -406,7 +435,7 @@ export class RedisBroker implements Broker {
   }
 
   async requeue(id: string): Promise<void> {
-    await (await this.#ours()).requeue(id.toLowerCase());
+    await (await this.#ours()).requeue(id.toLowerCase(), this.#clock());
   }
 
   async purge(state: "failed" | "completed" | "cancelled"): Promise<number> {
@@ -457,18 +486,6 @@ export class RedisBroker implements Broker {
     return stats;
   }
 
-  waitForWork(
-    timeoutMs: number,
-    signal?: AbortSignal,
-    claim?: WaitClaim,
-  ): Promise<ClaimedJob[] | null> {
-    const onWake = claim && {
-      max: Math.floor(claim.max),
-      leaseMs: claim.leaseMs ?? DEFAULTS.leaseMs,
-    };
-    return this.#waiter.wait(timeoutMs, signal, onWake);
-  }
-
   async onCancelRequested(onCancel: (jobId: string) => void): Promise<() => Promise<void>> {
     this.#cancelListeners.add(onCancel);
     if (!this.#subscriber) {
@@ -506,7 +523,7 @@ export class RedisBroker implements Broker {
     };
   }
 
-  async readEvents(cursor: string, blockMs: number, count = 100): Promise<StreamEvent[]> {
+  async readEvents(cursor: string, blockMs: number, count = 100): Promise<StoredEvent[]> {
     const key = this.keys.events;
     const n = Math.max(1, Math.floor(count));
     let reply: unknown;

@@ -1,12 +1,16 @@
 /**
- * The only module that calls the Lua scripts in `scripts/`: it builds every
- * KEYS/ARGV array (in the order each script's header documents), runs scripts
- * with EVALSHA (ioredis `defineCommand` falls back to EVAL/SCRIPT LOAD on
- * NOSCRIPT). Batch operations (enqueueMany, completeMany, claim, renew,
- * release) are one script call each: inside Redis every `redis.call` costs
- * ~1.5 µs of overhead, so the scripts touch each job as few times as they can
- * and move set members and counters once per batch, and maps the scripts' error codes to the
- * typed errors of `errors.ts`.
+ * The only module that calls the Lua scripts in `scripts/`: typed wrappers
+ * that build each call's KEYS and ARGV from its contract
+ * (`script_contract.ts`), run it with EVALSHA (ioredis `defineCommand` falls
+ * back to EVAL/SCRIPT LOAD on NOSCRIPT), turn the reply into the shapes of
+ * `job.ts`, hand the lifecycle events the script wrote to the caller's
+ * `onEvents`, and map the scripts' error codes to the typed errors of
+ * `errors.ts`.
+ *
+ * Batch operations (enqueueMany, completeMany, claim, renew, release) are one
+ * script call each: inside Redis every `redis.call` costs ~1.5 µs of overhead,
+ * so the scripts touch each job as few times as they can and move set members
+ * and counters once per batch.
  *
  * @module
  */
@@ -26,24 +30,18 @@ import type {
 } from "./job.ts";
 import type { EncodedJob } from "./validate.ts";
 import { Embedded, F, newRecord, pack, type Packable, unpackRecord } from "./codec.ts";
-
-/** Every script, with how many of its arguments are KEYS. */
-const SCRIPTS = {
-  enqueue: 5,
-  claim: 5,
-  complete: 4,
-  fail: 7,
-  renew: 1,
-  release: 6,
-  progress: 1,
-  maintain: 9,
-  cancel: 6,
-  requeue: 7,
-  purge: 2,
-} as const;
-
-/** A script's name. */
-export type ScriptName = keyof typeof SCRIPTS;
+import {
+  type Arg,
+  type ArgsOf,
+  buildCall,
+  type CallKeysOf,
+  constantsArgv,
+  SCRIPT_NAMES,
+  type ScriptName,
+  SCRIPTS,
+} from "./script_contract.ts";
+import type { LifecycleEvent } from "../events/lifecycle.ts";
+import { decodeEntry, type WireValue } from "../events/wire.ts";
 
 /** The ioredis command each script is defined as. */
 function commandOf(name: ScriptName): string {
@@ -51,11 +49,7 @@ function commandOf(name: ScriptName): string {
 }
 
 /** Every script's ioredis command name (see `ConnectOptions.notAutoPipelined`). */
-export const SCRIPT_COMMANDS: readonly string[] = (Object.keys(SCRIPTS) as ScriptName[]).map(
-  commandOf,
-);
-
-type Arg = string | number | Uint8Array;
+export const SCRIPT_COMMANDS: readonly string[] = SCRIPT_NAMES.map(commandOf);
 
 /** Most jobs per enqueue.lua call; bigger batches take several calls. */
 export const ENQUEUE_CHUNK = 1000;
@@ -73,22 +67,25 @@ export function loadScriptSources(): Promise<Record<ScriptName, string>> {
       Deno.readTextFile(new URL(`./scripts/${name}.lua`, import.meta.url));
     const lib = await read("_lib");
     const entries = await Promise.all(
-      (Object.keys(SCRIPTS) as ScriptName[]).map(async (name) =>
-        [name, `${lib}\n${await read(name)}`] as const
-      ),
+      SCRIPT_NAMES.map(async (name) => [name, `${lib}\n${await read(name)}`] as const),
     );
     return Object.fromEntries(entries) as Record<ScriptName, string>;
   })();
   return sources;
 }
 
-/** Settings the scripts need besides keys. */
+/** Settings the scripts need besides keys (sent as the queue constants). */
 export interface ScriptConfig {
   retentionMs: number;
   /** Backstop expiry of finished job hashes (retention + slack). */
   finishedTtlMs: number;
   eventsMaxLen: number;
   errorHistory: number;
+  /**
+   * Receives the lifecycle events each script call wrote, decoded, in order.
+   * Absent: the scripts do not send them back (they still write the stream).
+   */
+  onEvents?: (events: LifecycleEvent[]) => void;
 }
 
 /** What maintain.lua did; times are epoch ms. */
@@ -106,6 +103,15 @@ export interface MaintainReply {
 
 /** One enqueue outcome: created, matched an idempotency key, or refused (taken id). */
 export type EnqueueOutcome = EnqueueResult | { id: string; exists: true };
+
+/** A failed attempt as fail.lua takes it. */
+export interface FailCall {
+  message: string;
+  retryable: boolean;
+  retryDelayMs: number;
+  /** The attempt passed its deadline: soft (the handler stopped) or hard (it did not). */
+  timedOut?: "soft" | "hard";
+}
 
 /** Maps a script's error reply (`JQ_<CODE> detail`) to a typed error. */
 export function mapScriptError(error: unknown, id: string, operation: string): unknown {
@@ -127,7 +133,8 @@ export function mapScriptError(error: unknown, id: string, operation: string): u
 const utf8 = new TextDecoder();
 
 function toNumber(value: unknown): number {
-  return typeof value === "number" ? value : Number(value);
+  if (typeof value === "number") return value;
+  return Number(value instanceof Uint8Array ? utf8.decode(value) : value);
 }
 
 /**
@@ -165,12 +172,23 @@ class Claimed implements ClaimedJob {
 export class QueueScripts {
   readonly #client: RedisClient;
   readonly #keys: QueueKeys;
-  readonly #config: ScriptConfig;
+  readonly #constants: Arg[];
+  readonly #onEvents: ((events: LifecycleEvent[]) => void) | null;
 
   private constructor(client: RedisClient, keys: QueueKeys, config: ScriptConfig) {
     this.#client = client;
     this.#keys = keys;
-    this.#config = config;
+    this.#onEvents = config.onEvents ?? null;
+    this.#constants = constantsArgv({
+      jobPrefix: keys.jobPrefix,
+      pendingPrefix: keys.pendingPrefix,
+      idempotencyPrefix: keys.idempotencyPrefix,
+      eventsMaxLen: config.eventsMaxLen,
+      returnEvents: this.#onEvents ? "1" : "0",
+      finishedTtlMs: config.finishedTtlMs,
+      errorHistory: config.errorHistory,
+      retentionMs: config.retentionMs,
+    });
   }
 
   /** Loads the script sources and defines them as commands on `client`. */
@@ -180,28 +198,47 @@ export class QueueScripts {
     config: ScriptConfig,
   ): Promise<QueueScripts> {
     const src = await loadScriptSources();
-    for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
-      client.defineCommand(commandOf(name), { numberOfKeys: SCRIPTS[name], lua: src[name] });
+    for (const name of SCRIPT_NAMES) {
+      client.defineCommand(commandOf(name), {
+        numberOfKeys: SCRIPTS[name].keys.length,
+        lua: src[name],
+      });
     }
     return new QueueScripts(client, keys, config);
   }
 
-  async #call(
-    name: ScriptName,
-    args: Arg[],
-    id = "",
-    operation: string = name,
-    buffers = false,
+  /**
+   * Runs script `name` and returns its result, after handing the events in
+   * its reply (`{ result, events }`) to `onEvents`. `errorId` names the job
+   * in a mapped error.
+   */
+  async #run<N extends ScriptName>(
+    name: N,
+    args: ArgsOf<N>,
+    callKeys: CallKeysOf<N>,
+    options: { rest?: readonly Arg[]; errorId?: string; buffers?: boolean } = {},
   ): Promise<unknown> {
-    const method = buffers ? `${commandOf(name)}Buffer` : commandOf(name);
+    const argv = buildCall(name, this.#keys, this.#constants, args, callKeys, options.rest);
+    const method = options.buffers ? `${commandOf(name)}Buffer` : commandOf(name);
     const fn = (this.#client as unknown as Record<string, ScriptCall>)[method];
+    let reply: [unknown, WireValue[][]];
     try {
       // No offline queue (connect.ts): wait out a (re)connection first.
       if (this.#client.status !== "ready") await whenReady(this.#client);
-      return await fn.apply(this.#client, args);
+      reply = await fn.apply(this.#client, argv) as [unknown, WireValue[][]];
     } catch (error) {
-      throw mapScriptError(error, id, operation);
+      throw mapScriptError(error, options.errorId ?? "", name);
     }
+    this.#report(reply[1]);
+    return reply[0];
+  }
+
+  /** Decodes a reply's event entries for `onEvents` (only asked for when there is one). */
+  #report(entries: WireValue[][] | undefined): void {
+    if (!this.#onEvents || !entries || entries.length === 0) return;
+    const events: LifecycleEvent[] = [];
+    for (const entry of entries) events.push(...decodeEntry(entry));
+    if (events.length > 0) this.#onEvents(events);
   }
 
   /**
@@ -209,20 +246,7 @@ export class QueueScripts {
    * a taken caller-chosen id refuses the whole call (JQ_EXISTS); otherwise
    * only that job is refused and reported as `{ id, exists: true }`.
    */
-  async #enqueueCall(jobs: EncodedJob[], strict: boolean): Promise<EnqueueOutcome[]> {
-    const k = this.#keys;
-    const args: Arg[] = [
-      k.priorities,
-      k.scheduled,
-      k.stats,
-      k.wake,
-      k.events,
-      k.jobPrefix,
-      k.idempotencyPrefix,
-      k.pendingPrefix,
-      this.#config.eventsMaxLen,
-      strict ? "1" : "0",
-    ];
+  async #enqueueCall(jobs: EncodedJob[], strict: boolean, now: number): Promise<EnqueueOutcome[]> {
     // One argument for the whole batch: per-argument client costs stay flat.
     // Each record is packed in place (Embedded), not into a buffer of its own.
     const batch = jobs.map((job): Packable[] => [
@@ -235,23 +259,26 @@ export class QueueScripts {
       new Embedded(newRecord(job)),
     ]);
     // Sized from the first job so a uniform batch fits without regrowing.
-    args.push(pack(batch, 64 + jobs.length * (160 + (jobs[0]?.payload.length ?? 0))));
+    const packed = pack(batch, 64 + jobs.length * (160 + (jobs[0]?.payload.length ?? 0)));
     // JQ_EXISTS names the colliding id itself (a batch has many); nothing was written.
-    const reply = await this.#call("enqueue", args) as Array<string | number>;
-    const results: EnqueueOutcome[] = jobs.map((job, i) => {
+    const reply = await this.#run("enqueue", {
+      now,
+      strict: strict ? "1" : "0",
+      jobs: packed,
+    }, {}) as Array<string | number>;
+    return jobs.map((job, i) => {
       const r = reply[i];
       if (typeof r === "string") return { id: r, created: false };
       return toNumber(r) === 2 ? { id: job.id, exists: true } : { id: job.id, created: true };
     });
-    return results;
   }
 
   /**
    * enqueue.lua for independent jobs (concurrent single enqueues sharing one
    * call): each job succeeds or is refused on its own.
    */
-  async enqueueEach(jobs: EncodedJob[]): Promise<EnqueueOutcome[]> {
-    return await this.#enqueueCall(jobs, false);
+  async enqueueEach(jobs: EncodedJob[], now: number): Promise<EnqueueOutcome[]> {
+    return await this.#enqueueCall(jobs, false, now);
   }
 
   /**
@@ -259,12 +286,11 @@ export class QueueScripts {
    * so a huge batch never holds Redis for long. Each chunk is all or nothing
    * (a colliding caller-chosen id refuses its chunk before any write).
    */
-  async enqueueMany(jobs: EncodedJob[]): Promise<EnqueueResult[]> {
+  async enqueueMany(jobs: EncodedJob[], now: number): Promise<EnqueueResult[]> {
     const out: EnqueueResult[] = [];
     for (let i = 0; i < jobs.length; i += ENQUEUE_CHUNK) {
-      out.push(
-        ...await this.#enqueueCall(jobs.slice(i, i + ENQUEUE_CHUNK), true) as EnqueueResult[],
-      );
+      const chunk = jobs.slice(i, i + ENQUEUE_CHUNK);
+      out.push(...await this.#enqueueCall(chunk, true, now) as EnqueueResult[]);
     }
     return out;
   }
@@ -281,27 +307,17 @@ export class QueueScripts {
     tokenBase: string,
     serverClockOffsetMs?: number,
   ): Promise<ClaimedJob[]> {
-    const k = this.#keys;
-    const flat = await this.#call(
+    const flat = await this.#run(
       "claim",
-      [
-        k.priorities,
-        k.running,
-        k.stats,
-        k.wake,
-        k.events,
-        k.jobPrefix,
+      {
         max,
         now,
         leaseMs,
         tokenBase,
-        this.#config.eventsMaxLen,
-        k.pendingPrefix,
-        serverClockOffsetMs === undefined ? "" : Math.round(serverClockOffsetMs),
-      ],
-      "",
-      "claim",
-      true,
+        clockOffsetMs: serverClockOffsetMs === undefined ? "" : Math.round(serverClockOffsetMs),
+      },
+      {},
+      { buffers: true },
     ) as Uint8Array[];
     const jobs: ClaimedJob[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
@@ -333,30 +349,13 @@ export class QueueScripts {
     now: number,
   ): Promise<boolean[]> {
     if (acks.length === 0) return [];
-    const k = this.#keys;
-    const args: Arg[] = [
-      k.running,
-      k.completed,
-      k.stats,
-      k.events,
-      k.jobPrefix,
-      now,
-      this.#config.finishedTtlMs,
-      this.#config.eventsMaxLen,
-      k.idempotencyPrefix,
-    ];
-    for (const a of acks) args.push(a.id, a.token, a.resultJson);
-    const reply = await this.#call(
-      "complete",
-      args,
-      acks.length === 1 ? acks[0].id : "",
-    ) as number[];
+    const rest: Arg[] = [];
+    for (const a of acks) rest.push(a.id, a.token, a.resultJson);
+    const reply = await this.#run("complete", { now }, {}, {
+      rest,
+      errorId: acks.length === 1 ? acks[0].id : "",
+    }) as number[];
     return reply.map((code) => toNumber(code) === 1);
-  }
-
-  /** complete.lua for one lease: true when completed, false when the lease was lost. */
-  async complete(id: string, token: string, resultJson: string, now: number): Promise<boolean> {
-    return (await this.completeMany([{ id, token, resultJson }], now))[0];
   }
 
   /** fail.lua: the outcome, or null when the lease was lost. */
@@ -364,43 +363,31 @@ export class QueueScripts {
     id: string,
     token: string,
     now: number,
-    message: string,
-    retryable: boolean,
-    retryDelayMs: number,
+    failure: FailCall,
   ): Promise<FailOutcome | null> {
-    const k = this.#keys;
-    const reply = await this.#call("fail", [
-      k.running,
-      k.scheduled,
-      k.failed,
-      k.cancelled,
-      k.stats,
-      k.events,
-      k.jobPrefix + id,
-      id,
-      token,
-      now,
-      message,
-      retryable ? "1" : "0",
-      retryDelayMs,
-      this.#config.finishedTtlMs,
-      this.#config.eventsMaxLen,
-      this.#config.errorHistory,
-      k.idempotencyPrefix,
-    ], id);
+    const reply = await this.#run(
+      "fail",
+      {
+        id,
+        token,
+        now,
+        message: failure.message,
+        retryable: failure.retryable ? "1" : "0",
+        retryDelayMs: failure.retryDelayMs,
+        timedOut: failure.timedOut ?? "",
+      },
+      { job: this.#keys.jobPrefix + id },
+      { errorId: id },
+    );
     return typeof reply === "string" ? reply as FailOutcome : null;
   }
 
   /** renew.lua for many leases in one call. */
   async renew(leases: Lease[], leaseMs: number, now: number): Promise<RenewStatus[]> {
     if (leases.length === 0) return [];
-    const reply = await this.#call("renew", [
-      this.#keys.running,
-      this.#keys.jobPrefix,
-      now,
-      leaseMs,
-      ...leases.flatMap((l) => [l.id, l.token]),
-    ]) as number[];
+    const reply = await this.#run("renew", { now, leaseMs }, {}, {
+      rest: leases.flatMap((l) => [l.id, l.token]),
+    }) as number[];
     return reply.map((code) => code === 1 ? "ok" : code === 2 ? "cancel_requested" : "lost");
   }
 
@@ -412,62 +399,40 @@ export class QueueScripts {
     reason: string,
   ): Promise<boolean[]> {
     if (leases.length === 0) return [];
-    const k = this.#keys;
-    const reply = await this.#call("release", [
-      k.running,
-      k.priorities,
-      k.failed,
-      k.stats,
-      k.wake,
-      k.events,
-      k.jobPrefix,
-      now,
-      restoreAttempt ? "1" : "0",
-      reason,
-      k.pendingPrefix,
-      this.#config.errorHistory,
-      this.#config.eventsMaxLen,
-      this.#config.finishedTtlMs,
-      k.idempotencyPrefix,
-      ...leases.flatMap((l) => [l.id, l.token]),
-    ]) as number[];
+    const reply = await this.#run(
+      "release",
+      {
+        now,
+        restoreAttempt: restoreAttempt ? "1" : "0",
+        reason,
+      },
+      {},
+      { rest: leases.flatMap((l) => [l.id, l.token]) },
+    ) as number[];
     return reply.map((code) => code === 1);
   }
 
   /** progress.lua: false when the lease was lost. */
-  async progress(id: string, token: string, percent: number): Promise<boolean> {
-    const reply = await this.#call("progress", [this.#keys.jobPrefix + id, token, percent], id);
+  async progress(id: string, token: string, percent: number, now: number): Promise<boolean> {
+    const reply = await this.#run(
+      "progress",
+      { id, token, now, percent: String(percent) },
+      { job: this.#keys.jobPrefix + id },
+      { errorId: id },
+    );
     return toNumber(reply) === 1;
   }
 
   /** maintain.lua: promote, reap, trim; bounded by `limit` per step. */
-  async maintain(
-    now: number,
-    limit: number,
-    trim: boolean,
-  ): Promise<MaintainReply> {
-    const k = this.#keys;
-    const reply = await this.#call("maintain", [
-      k.priorities,
-      k.scheduled,
-      k.running,
-      k.completed,
-      k.failed,
-      k.cancelled,
-      k.stats,
-      k.wake,
-      k.events,
-      k.jobPrefix,
-      now,
-      limit,
-      this.#config.retentionMs,
-      k.pendingPrefix,
-      this.#config.errorHistory,
-      this.#config.eventsMaxLen,
-      k.idempotencyPrefix,
-      this.#config.finishedTtlMs,
-      trim ? "1" : "0",
-    ]) as [number, number, number, string, string, Array<string | number>];
+  async maintain(now: number, limit: number, trim: boolean): Promise<MaintainReply> {
+    const reply = await this.#run("maintain", { now, limit, trim: trim ? "1" : "0" }, {}) as [
+      number,
+      number,
+      number,
+      string,
+      string,
+      Array<string | number>,
+    ];
     const next = toNumber(reply[3]);
     const oldest = toNumber(reply[4]);
     const flat = reply[5] ?? [];
@@ -492,64 +457,23 @@ export class QueueScripts {
 
   /** cancel.lua. Throws JobNotFoundError / InvalidStateError. */
   async cancel(id: string, now: number): Promise<CancelOutcome> {
-    const k = this.#keys;
-    return await this.#call(
+    return await this.#run(
       "cancel",
-      [
-        k.priorities,
-        k.scheduled,
-        k.cancelled,
-        k.stats,
-        k.events,
-        k.jobPrefix + id,
-        id,
-        now,
-        k.cancelChannel,
-        this.#config.finishedTtlMs,
-        this.#config.eventsMaxLen,
-        k.idempotencyPrefix,
-        k.pendingPrefix,
-      ],
-      id,
-      "cancel",
+      { id, now, cancelChannel: this.#keys.cancelChannel },
+      { job: this.#keys.jobPrefix + id },
+      { errorId: id },
     ) as CancelOutcome;
   }
 
   /** requeue.lua. Throws JobNotFoundError / InvalidStateError. */
-  async requeue(id: string): Promise<void> {
-    const k = this.#keys;
-    await this.#call(
-      "requeue",
-      [
-        k.priorities,
-        k.failed,
-        k.cancelled,
-        k.stats,
-        k.wake,
-        k.events,
-        k.jobPrefix + id,
-        id,
-        k.pendingPrefix,
-        this.#config.eventsMaxLen,
-        k.idempotencyPrefix,
-      ],
-      id,
-      "requeue",
-    );
+  async requeue(id: string, now: number): Promise<void> {
+    await this.#run("requeue", { id, now }, { job: this.#keys.jobPrefix + id }, { errorId: id });
   }
 
   /** purge.lua: deletes up to `limit` jobs of a finished state; returns how many. */
   async purge(state: "completed" | "failed" | "cancelled", limit: number): Promise<number> {
-    const k = this.#keys;
     return toNumber(
-      await this.#call("purge", [
-        k[state],
-        k.stats,
-        k.jobPrefix,
-        state,
-        limit,
-        k.idempotencyPrefix,
-      ]),
+      await this.#run("purge", { state, limit }, { finished: this.#keys[state] }),
     );
   }
 }

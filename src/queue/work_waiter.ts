@@ -1,26 +1,30 @@
 /**
- * Waiting for work, for `RedisBroker.waitForWork`: an idle runner blocks in
- * BLPOP on the queue's wake list (enqueues and promotions push a marker), on a
- * dedicated connection, so an idle worker costs Redis a command every few
- * seconds instead of a poll loop.
+ * The waiting half of `RedisBroker.claim` (a claim with `waitMs`): when no job
+ * is ready, the claim blocks in BLPOP on the queue's wake list (enqueues,
+ * promotions and releases push a marker), on a dedicated connection, so an
+ * idle worker costs Redis a command every few seconds instead of a poll loop.
  *
- * With a claim, the claim script is pipelined behind the BLPOP on the same
- * connection: Redis runs it the moment the wait ends, so a woken runner gets
- * its jobs in the wake's reply instead of one round trip later (on an idle
- * worker that round trip was a third of enqueue-to-start latency). Because it
- * runs whenever the wait ends, the script reads the time itself: Redis' TIME
- * minus the measured offset between the server's clock and ours.
+ * The claim script is pipelined behind the BLPOP on the same connection:
+ * Redis runs it the moment the wait ends, so a woken runner gets its jobs in
+ * the wake's reply instead of one round trip later (on an idle worker that
+ * round trip was a third of enqueue-to-start latency). A marker left in the
+ * list (work is ready) ends the BLPOP at once, so this is also the claim of a
+ * queue with work: one round trip. Because the script runs whenever the wait
+ * ends, it reads the time itself: Redis' TIME minus the measured offset
+ * between the server's clock and ours.
  *
  * @module
  */
 import type { BlockingPool } from "./blocking.ts";
-import { type RedisClient, whenReady } from "./connect.ts";
+import { type RedisClient, toQueueError, whenReady } from "./connect.ts";
 import type { ClaimedJob, Lease } from "./job.ts";
 import type { QueueKeys } from "./keys.ts";
 import { QueueScripts, type ScriptConfig } from "./scripts.ts";
 
 /** How long a measured server clock offset is reused. */
 const CLOCK_OFFSET_TTL_MS = 60_000;
+/** A wait shorter than this is not worth a blocking round trip. */
+const MIN_WAIT_MS = 10;
 
 /** What the waiter needs from its broker. */
 export interface WorkWaiterOptions {
@@ -40,13 +44,7 @@ export interface WorkWaiterOptions {
   release(leases: Lease[]): Promise<unknown>;
 }
 
-/** A claim made as soon as a wait ends. */
-export interface ClaimOnWake {
-  max: number;
-  leaseMs: number;
-}
-
-/** Blocking waits for one queue, optionally with a claim behind each. */
+/** Blocking claims for one queue. */
 export class WorkWaiter {
   readonly #o: WorkWaiterOptions;
   /** Scripts defined on each blocking connection (each gets its own, once). */
@@ -60,29 +58,26 @@ export class WorkWaiter {
   }
 
   /**
-   * Waits up to `timeoutMs` for a wake marker. With `claim`: the jobs the
-   * claim behind the wait found (`[]` for none); otherwise, or when the wait
-   * was aborted or failed, null (after a short pause on failure, so an idle
-   * loop does not spin while Redis is down).
+   * Claims up to `max` jobs, waiting up to `waitMs` for work when none is
+   * ready. Resolves with [] once the time is up or `signal` aborts (jobs the
+   * claim behind an abandoned wait took are handed back, no attempt charged).
+   * Throws QueueUnavailableError when Redis fails.
    */
-  async wait(
-    timeoutMs: number,
+  async claim(
+    max: number,
+    leaseMs: number,
+    waitMs: number,
     signal?: AbortSignal,
-    claim?: ClaimOnWake,
-  ): Promise<ClaimedJob[] | null> {
-    if (!(timeoutMs > 0) || signal?.aborted) return null;
-    if (claim && claim.max >= 1) return await this.#waitAndClaim(timeoutMs, signal, claim);
-    const result = await this.#o.blocking.run(
-      (c) => c.blpop(this.#o.keys.wake, blockSeconds(timeoutMs)),
-      timeoutMs,
-      signal,
-      // We popped a marker but are leaving: hand it to the next idle runner.
-      (marker) => {
-        if (marker) this.#wakeAnother();
-      },
-    );
-    if (result.kind === "error") await pauseAfterFailure(timeoutMs, signal);
-    return null;
+  ): Promise<ClaimedJob[]> {
+    await this.#o.checkFormat();
+    const deadline = performance.now() + waitMs;
+    for (;;) {
+      const left = deadline - performance.now();
+      if (signal?.aborted || left < MIN_WAIT_MS) return [];
+      const jobs = await this.#waitAndClaim(max, leaseMs, left, signal);
+      // Woken for nothing (another runner took it): wait out the rest.
+      if (jobs.length > 0) return jobs;
+    }
   }
 
   /** Resolves when jobs claimed for abandoned waits have been handed back. */
@@ -91,18 +86,12 @@ export class WorkWaiter {
   }
 
   async #waitAndClaim(
+    max: number,
+    leaseMs: number,
     timeoutMs: number,
     signal: AbortSignal | undefined,
-    claim: ClaimOnWake,
-  ): Promise<ClaimedJob[] | null> {
-    let offsetMs: number;
-    try {
-      await this.#o.checkFormat();
-      offsetMs = await this.#serverClockOffsetMs();
-    } catch {
-      await pauseAfterFailure(timeoutMs, signal);
-      return null;
-    }
+  ): Promise<ClaimedJob[]> {
+    const offsetMs = await this.#serverClockOffsetMs();
     const { keys, clock, tokenBase } = this.#o;
     const result = await this.#o.blocking.run(
       async (c) => {
@@ -111,7 +100,7 @@ export class WorkWaiter {
         // Both leave in this order, in one tick: the claim waits in the
         // connection behind the BLPOP.
         const popped = c.blpop(keys.wake, blockSeconds(timeoutMs));
-        const claimed = scripts.claim(claim.max, clock(), claim.leaseMs, tokenBase(), offsetMs);
+        const claimed = scripts.claim(max, clock(), leaseMs, tokenBase(), offsetMs);
         const [marker, jobs] = await Promise.all([popped, claimed]);
         return { marker, jobs };
       },
@@ -125,8 +114,8 @@ export class WorkWaiter {
       },
     );
     if (result.kind === "reply") return result.value.jobs;
-    if (result.kind === "error") await pauseAfterFailure(timeoutMs, signal);
-    return null;
+    if (result.kind === "error") throw toQueueError(result.error);
+    return [];
   }
 
   #scriptsOn(client: RedisClient): Promise<QueueScripts> {
@@ -174,22 +163,4 @@ export class WorkWaiter {
 /** BLPOP takes seconds with decimals; 0 would mean forever, so keep a floor. */
 function blockSeconds(timeoutMs: number): number {
   return Math.max(0.01, timeoutMs / 1000);
-}
-
-/**
- * After a failed wait (Redis down, a command that failed at once), up to 1 s
- * before the caller may wait again: an idle loop must not spin on instant
- * failures. Ends early when `signal` aborts.
- */
-function pauseAfterFailure(timeoutMs: number, signal?: AbortSignal): Promise<void> {
-  const ms = Math.min(timeoutMs, 1000);
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

@@ -46,21 +46,22 @@ export async function serveApi(
   const { peer } = options;
   const extra = peer ? 0 : config.API_THREADS - 1;
   const registry = await loadRegistry(config.JOB_MODULES);
+  const bus = new EventBus((observer, event, error) =>
+    log.warn("observer failed", { observer: observer.name, event: event.kind, error })
+  );
+  bus.subscribe(new LogObserver(log));
   const broker = new RedisBroker({
     url: redisUrl,
     queue: config.QUEUE,
     retentionMs: config.RETENTION_MS,
     commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+    // The transitions this process makes (submits, cancels, retries), as its scripts wrote them.
+    onEvents: (events) => bus.emitAll(events),
   });
-  const bus = new EventBus((observer, event, error) =>
-    log.warn("observer failed", { observer: observer.name, event: event.kind, error })
-  );
-  bus.subscribe(new LogObserver(log));
   let threads: ApiThreads | null = null;
   const http = buildHttpApp({
     broker,
     registry,
-    bus,
     log,
     maxBodyBytes: config.MAX_BODY_BYTES,
     bodyBudgetBytes: config.API_BODY_BUDGET_MB * 1024 * 1024,

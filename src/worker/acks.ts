@@ -1,9 +1,10 @@
 /**
- * Turns thread results into broker acks and lifecycle events. Completions are
- * batched into one `completeMany` per task (at thousands of jobs per second,
- * one round trip per job would be the bottleneck), and while one is in flight
- * the next batch collects; failures go one by one because each carries its
- * own retry delay and outcome.
+ * Turns thread results into broker acks. Completions are batched into one
+ * `completeMany` per task (at thousands of jobs per second, one round trip per
+ * job would be the bottleneck), and while one is in flight the next batch
+ * collects; failures go one by one because each carries its own retry delay
+ * and outcome. The lifecycle events of these transitions come from the
+ * scripts that make them (through the broker), not from here.
  *
  * @module
  */
@@ -13,24 +14,21 @@ import {
   type BackoffPolicy,
   type ClaimedJob,
   DEFAULT_BACKOFF,
-  type FailOutcome,
 } from "../queue/job.ts";
 import { LeaseLostError } from "../queue/errors.ts";
-import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log.ts";
 import { nextTask } from "./messages.ts";
 
-/** A failure to record. `timedOut` adds a `timed_out` event before the outcome's. */
+/** A failure to record. `timedOut`: the attempt passed its deadline (see `FailInput.timed_out`). */
 export interface Failure {
   message: string;
   retryable: boolean;
-  timedOut?: { hard: boolean };
+  timedOut?: "soft" | "hard";
 }
 
 /** Settings for `Acker`. */
 export interface AckerOptions {
   broker: Broker;
-  bus: EventBus;
   log: Logger;
   /** The type's default backoff, if it declared one. */
   typeBackoff(type: string): BackoffPolicy | undefined;
@@ -42,18 +40,18 @@ const MAX_BATCH = 500;
 const RETRY_DELAYS_MS = [200, 500, 1000, 2000];
 
 /**
- * Acks jobs and emits their final events.
+ * Acks jobs.
  *
  * @example
  * ```ts
- * const acker = new Acker({ broker, bus, log, typeBackoff: () => undefined, done: free });
- * acker.complete(job, startedAt, JSON.stringify(result));
+ * const acker = new Acker({ broker, log, typeBackoff: () => undefined, done: free });
+ * acker.complete(job, JSON.stringify(result));
  * await acker.idle();
  * ```
  */
 export class Acker {
   readonly #o: AckerOptions;
-  #completions: Array<{ job: ClaimedJob; startedAt: number; resultJson: string }> = [];
+  #completions: Array<{ job: ClaimedJob; resultJson: string }> = [];
   #flushing: Promise<void> | null = null;
   readonly #pending = new Set<Promise<void>>();
 
@@ -62,14 +60,14 @@ export class Acker {
   }
 
   /** Queues a completion (the result as JSON text); flushed with the others of this tick. */
-  complete(job: ClaimedJob, startedAt: number, resultJson: string): void {
-    this.#completions.push({ job, startedAt, resultJson });
+  complete(job: ClaimedJob, resultJson: string): void {
+    this.#completions.push({ job, resultJson });
     if (!this.#flushing) this.#track(this.#flushing = this.#flush());
   }
 
   /** Records a failed attempt now. */
-  fail(job: ClaimedJob, startedAt: number, failure: Failure): void {
-    this.#track(this.#fail(job, startedAt, failure));
+  fail(job: ClaimedJob, failure: Failure): void {
+    this.#track(this.#fail(job, failure));
   }
 
   /** Resolves when every queued ack has been sent. */
@@ -92,18 +90,8 @@ export class Acker {
         result_json: resultJson,
       }));
       const acked = await this.#retrying("completeMany", () => this.#o.broker.completeMany(acks));
-      const now = Date.now();
-      batch.forEach(({ job, startedAt }, i) => {
-        if (acked?.[i]) {
-          this.#o.bus.emit({
-            kind: "completed",
-            job_id: job.id,
-            type: job.type,
-            at: now,
-            attempt: job.attempt,
-            duration_ms: now - startedAt,
-          });
-        } else if (acked) {
+      batch.forEach(({ job }, i) => {
+        if (acked && !acked[i]) {
           this.#o.log.warn("completion refused: lease lost", { job_id: job.id, type: job.type });
         }
         this.#o.done(job.id);
@@ -112,37 +100,20 @@ export class Acker {
     this.#flushing = null;
   }
 
-  async #fail(job: ClaimedJob, startedAt: number, failure: Failure): Promise<void> {
+  async #fail(job: ClaimedJob, failure: Failure): Promise<void> {
     const policy = job.backoff ?? this.#o.typeBackoff(job.type) ?? DEFAULT_BACKOFF;
     const delay = backoffDelayMs(policy, job.attempt);
-    const now = Date.now();
-    const base = {
-      job_id: job.id,
-      type: job.type,
-      attempt: job.attempt,
-      duration_ms: now - startedAt,
-    };
-    if (failure.timedOut) {
-      this.#o.bus.emit({ kind: "timed_out", at: now, hard: failure.timedOut.hard, ...base });
-    }
-    const outcome: FailOutcome | null = await this.#retrying(
+    await this.#retrying(
       "fail",
       () =>
         this.#o.broker.fail(job.id, job.token, {
           message: failure.message,
           retryable: failure.retryable,
           retry_delay_ms: delay,
+          timed_out: failure.timedOut,
         }),
       job.id,
     );
-    const at = Date.now();
-    if (outcome === "scheduled") {
-      this.#o.bus.emit({ kind: "failed", at, error: failure.message, retry_in_ms: delay, ...base });
-    } else if (outcome === "failed") {
-      this.#o.bus.emit({ kind: "dead", at, error: failure.message, ...base });
-    } else if (outcome === "cancelled") {
-      this.#o.bus.emit({ kind: "cancelled", at, ...base });
-    }
     this.#o.done(job.id);
   }
 

@@ -94,22 +94,23 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     removeListeners();
     throw error;
   }
-  const broker = new RedisBroker({
-    url: options.redisUrl,
-    queue: options.queue,
-    retentionMs: options.retentionMs,
-    commandTimeoutMs: options.commandTimeoutMs,
-  });
   const bus = new EventBus((observer, event, error) =>
     log.warn("observer failed", { observer: observer.name, event: event.kind, error })
   );
   bus.subscribe(new LogObserver(log));
   for (const observer of options.observers ?? []) bus.subscribe(observer);
+  const broker = new RedisBroker({
+    url: options.redisUrl,
+    queue: options.queue,
+    retentionMs: options.retentionMs,
+    commandTimeoutMs: options.commandTimeoutMs,
+    // The transitions this process makes, as its scripts wrote them.
+    onEvents: (events) => bus.emitAll(events),
+  });
 
   const definitions = registry;
   const started = new Runner({
     broker,
-    bus,
     log,
     definitionOf: (type) => definitions.get(type),
     pool: (events) =>

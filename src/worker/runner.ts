@@ -23,9 +23,8 @@
 import { DeadlineTimer } from "./deadline_timer.ts";
 import { OutageLog } from "./outage_log.ts";
 import type { Broker } from "../queue/broker.ts";
-import { type ClaimedJob, DEFAULTS, type RecoveredJob } from "../queue/job.ts";
+import { type ClaimedJob, DEFAULTS } from "../queue/job.ts";
 import type { JobDefinition } from "../jobs/definition.ts";
-import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log.ts";
 import { Acker } from "./acks.ts";
 import { TimeoutError, withTimeout } from "../timeout.ts";
@@ -62,8 +61,8 @@ export interface JobPool {
 
 /** Runner settings. Durations in ms. */
 export interface RunnerOptions {
+  /** The queue; its `onEvents` (if any) is where this runner's transitions are observed. */
   broker: Broker;
-  bus: EventBus;
   log: Logger;
   /** Builds the pool, wiring its reports to the runner. */
   pool(events: PoolEvents): JobPool;
@@ -118,7 +117,7 @@ export interface RunnerSnapshot {
  *
  * @example
  * ```ts
- * const runner = new Runner({ broker, bus, log, pool: (ev) => new ThreadPool({ ...o, events: ev }),
+ * const runner = new Runner({ broker, log, pool: (ev) => new ThreadPool({ ...o, events: ev }),
  *   definitionOf: (t) => registry.get(t), concurrency: 50 });
  * Deno.addSignalListener("SIGTERM", () => runner.stop());
  * Deno.exit(await runner.run());
@@ -134,8 +133,7 @@ export class Runner {
   #active = 0;
   /** Moving average of claim-to-result time (ms); starts "slow". */
   #turnaroundMs = FAST_TURNAROUND_MS;
-  /** One timer for every job's deadline, armed for the earliest one. */
-  /** One timer for every held job's deadline. */
+  /** One timer for every held job's deadline, armed for the earliest one. */
   readonly #deadlines = new DeadlineTimer(() => this.#checkDeadlines());
   /** Aborts blocking waits when the runner must stop claiming. */
   readonly #stopClaiming = new AbortController();
@@ -174,10 +172,9 @@ export class Runner {
     });
     this.#acker = new Acker({
       broker: options.broker,
-      bus: options.bus,
       log: options.log,
       typeBackoff: (type) => this.#o.definitionOf(type)?.defaults?.backoff,
-      done: (id) => this.#release(id),
+      done: (id) => this.#dropLease(id),
     });
   }
 
@@ -263,41 +260,38 @@ export class Runner {
 
   async #claimLoop(): Promise<void> {
     const { broker, leaseMs } = this.#o;
-    // Set when a wait's own claim found less than it asked for: nothing more
-    // was ready when it ran, so claiming again now would come back empty.
-    let drained = false;
+    const signal = this.#stopClaiming.signal;
+    // False after a claim that came back short: nothing more was ready when it
+    // ran, so the next one waits for a wake instead of asking again at once.
+    let moreMayBeReady = true;
     while (this.#stopMode === null) {
       await this.#maintainIfDue();
-      let free = drained ? 0 : this.#claimable();
-      drained = false;
+      let free = this.#claimable();
       if (free > 0 && this.#active >= free && this.#turnaroundMs < FAST_TURNAROUND_MS) {
         // Fast jobs, and at least as many still running as there are free
         // slots: the rest of the batch is about to come back. Refill with it.
-        await this.#sleepUntil(Date.now() + FAST_TURNAROUND_MS);
+        await this.#waitForSlot(Date.now() + FAST_TURNAROUND_MS);
         free = this.#claimable();
       }
-      if (free > 0 && this.#stopMode === null) {
-        let jobs: ClaimedJob[];
-        try {
-          jobs = await broker.claim(free, { leaseMs });
-          this.#outages.ok("claim");
-        } catch (error) {
-          this.#outages.failed("claim", error);
-          await this.#sleepUntil(Date.now() + 1_000);
-          continue;
-        }
-        if (!this.#begin(jobs)) break;
-        if (jobs.length === free) continue; // maybe more are ready
-      }
-      if (this.#freeSlots() <= 0) {
+      if (this.#stopMode !== null) break;
+      if (free <= 0) {
         // Full: wake on a free slot, or when maintenance is due.
-        await this.#sleepUntil(this.#lastMaintain + this.#o.maintainIntervalMs);
+        await this.#waitForSlot(this.#lastMaintain + this.#o.maintainIntervalMs);
         continue;
       }
-      const woken = await this.#waitForWork();
-      if (woken === null) continue;
-      if (!this.#begin(woken.jobs)) break;
-      drained = woken.jobs.length < woken.max;
+      const waitMs = moreMayBeReady ? 0 : this.#waitMs();
+      let jobs: ClaimedJob[];
+      try {
+        jobs = await broker.claim(free, { leaseMs, waitMs, signal });
+        this.#outages.ok("claim");
+      } catch (error) {
+        if (this.#stopMode !== null) break;
+        this.#outages.failed("claim", error);
+        await this.#pause(1_000);
+        continue;
+      }
+      if (!this.#begin(jobs)) break;
+      moreMayBeReady = jobs.length === free;
     }
   }
 
@@ -308,10 +302,8 @@ export class Runner {
   #begin(jobs: ClaimedJob[]): boolean {
     this.#claimedTotal += jobs.length;
     for (const job of jobs) this.#start(job);
-    // The claim is the batch: send it now, then do the per-job bookkeeping
-    // (events, logs) while the threads already run it.
+    // The claim is the batch: send it now.
     this.#pool.flush();
-    this.#emitStarted(jobs);
     const { maxJobs } = this.#o;
     if (maxJobs > 0 && this.#claimedTotal >= maxJobs) {
       this.#o.log.info("job limit reached", { max_jobs: maxJobs });
@@ -329,7 +321,6 @@ export class Runner {
       const result = await this.#o.broker.maintain();
       this.#outages.ok("maintenance");
       this.#nextDueAt = result.next_due_at;
-      this.#emitRecovered(result.recovered);
     } catch (error) {
       this.#outages.failed("maintenance", error);
     }
@@ -347,29 +338,16 @@ export class Runner {
   }
 
   /**
-   * Blocks on Redis until work may be ready; short while jobs run, so
-   * maintenance keeps its pace. The broker claims for the free slots the
-   * moment the wait ends; null when it made no claim (the loop claims then).
+   * How long a claim may wait for work: up to the idle wait, short while jobs
+   * run or a due time nears, so maintenance keeps its pace.
    */
-  async #waitForWork(): Promise<{ jobs: ClaimedJob[]; max: number } | null> {
+  #waitMs(): number {
     const now = Date.now();
     let timeout = this.#held.size > 0 ? this.#o.maintainIntervalMs : this.#o.idleWaitMs;
     if (this.#nextDueAt !== null) timeout = Math.min(timeout, this.#nextDueAt - now);
     // A due time is acted on by maintain, which runs at most once per interval:
     // waking before it may run again would only spin.
-    timeout = Math.max(timeout, this.#lastMaintain + this.#o.maintainIntervalMs - now, 10);
-    const max = this.#claimable();
-    const claim = max > 0 ? { max, leaseMs: this.#o.leaseMs } : undefined;
-    try {
-      const jobs = await this.#o.broker.waitForWork(timeout, this.#stopClaiming.signal, claim);
-      this.#outages.ok("waiting for work");
-      return Array.isArray(jobs) ? { jobs, max } : null;
-    } catch (error) {
-      if (this.#stopMode !== null) return null;
-      this.#outages.failed("waiting for work", error);
-      await this.#sleepUntil(Date.now() + 1_000);
-      return null;
-    }
+    return Math.max(timeout, this.#lastMaintain + this.#o.maintainIntervalMs - now, 10);
   }
 
   #wakeSlotWaiters(): void {
@@ -403,39 +381,6 @@ export class Runner {
       attempt: job.attempt,
       max_attempts: job.max_attempts,
     });
-  }
-
-  /**
-   * Jobs whose holder died (their lease ran out) were reaped by this process:
-   * `recovered` for each, then `dead`/`cancelled` where that was their end.
-   */
-  #emitRecovered(jobs: RecoveredJob[]): void {
-    const at = Date.now();
-    for (const job of jobs) {
-      const base = { job_id: job.id, type: job.type, at, attempt: job.attempt };
-      this.#o.bus.emit({ ...base, kind: "recovered" });
-      if (job.outcome === "failed") {
-        this.#o.bus.emit({ ...base, kind: "dead", duration_ms: 0, error: "lease expired" });
-      } else if (job.outcome === "cancelled") {
-        this.#o.bus.emit({ ...base, kind: "cancelled", duration_ms: 0 });
-      }
-    }
-  }
-
-  /** `started` events of a claimed batch (after dispatch: they are not on the handlers' path). */
-  #emitStarted(jobs: ClaimedJob[]): void {
-    for (const job of jobs) {
-      const held = this.#held.get(job.id);
-      if (!held) continue;
-      this.#o.bus.emit({
-        kind: "started",
-        job_id: job.id,
-        type: job.type,
-        at: held.startedAt,
-        attempt: job.attempt,
-        queued_ms: Math.max(0, held.startedAt - job.created_at),
-      });
-    }
   }
 
   /** Times out every job whose deadline passed; the timer is re-armed for the earliest left. */
@@ -481,19 +426,19 @@ export class Runner {
       .map((id) => this.#held.get(id))
       .filter((h): h is Held => h !== undefined && !h.settled);
     this.#settle(held);
-    if (held.lost) this.#release(job.id);
+    if (held.lost) this.#dropLease(job.id);
     else if (held.aborted === "cancel") {
-      this.#acker.fail(job, held.startedAt, { message: "cancelled", retryable: false });
+      this.#acker.fail(job, { message: "cancelled", retryable: false });
     } else {
-      this.#acker.fail(job, held.startedAt, {
+      this.#acker.fail(job, {
         message:
           `timed out after ${held.timeoutMs} ms (hard: the handler ignored its abort signal)`,
         retryable: true,
-        timedOut: { hard: true },
+        timedOut: "hard",
       });
     }
     void this.#giveBack(mates.filter((h) => !h.lost), "a co-running job's hard timeout");
-    for (const mate of mates.filter((h) => h.lost)) this.#release(mate.job.id);
+    for (const mate of mates.filter((h) => h.lost)) this.#dropLease(mate.job.id);
     this.#stop("hard");
   }
 
@@ -502,14 +447,15 @@ export class Runner {
     if (list.length === 0) return;
     for (const h of list) this.#settle(h);
     try {
+      // Each job's `released` event (with `why`) is logged by the log observer.
       await this.#o.broker.release(list.map((h) => ({ id: h.job.id, token: h.job.token })), {
         restoreAttempt: true,
+        reason: why,
       });
-      this.#o.log.info("released jobs back to pending", { count: list.length, why });
     } catch (error) {
-      this.#o.log.error("release failed; leases will expire", { error, count: list.length });
+      this.#o.log.error("release failed; leases will expire", { error, count: list.length, why });
     }
-    for (const h of list) this.#release(h.job.id);
+    for (const h of list) this.#dropLease(h.job.id);
   }
 
   /** The handler is done (or given up on): frees its slot; the lease stays held until acked. */
@@ -521,8 +467,11 @@ export class Runner {
     this.#wakeSlotWaiters();
   }
 
-  /** Drops a job's lease from this process (acked, released or given up). */
-  #release(id: string): void {
+  /**
+   * Forgets a job's lease in this process once it is acked, released or given
+   * up (in Redis nothing changes here; `broker.release` is what gives a lease back).
+   */
+  #dropLease(id: string): void {
     const held = this.#held.get(id);
     if (!held) return;
     this.#settle(held);
@@ -537,39 +486,30 @@ export class Runner {
       if (!held || held.settled) continue; // already failed hard or released
       this.#turnaroundMs += (now - held.startedAt - this.#turnaroundMs) * TURNAROUND_WEIGHT;
       this.#settle(held);
-      const { job, startedAt } = held;
+      const { job } = held;
       if (held.lost) {
-        this.#release(job.id);
+        this.#dropLease(job.id);
       } else if (held.aborted === "timeout") {
-        this.#acker.fail(job, startedAt, {
+        this.#acker.fail(job, {
           message: `timed out after ${held.timeoutMs} ms`,
           retryable: true,
-          timedOut: { hard: false },
+          timedOut: "soft",
         });
       } else if (r.ok) {
-        this.#acker.complete(job, startedAt, r.result_json);
+        this.#acker.complete(job, r.result_json);
       } else if (held.aborted === "cancel") {
-        this.#acker.fail(job, startedAt, { message: "cancelled", retryable: false });
+        this.#acker.fail(job, { message: "cancelled", retryable: false });
       } else {
-        this.#acker.fail(job, startedAt, { message: r.error, retryable: r.retryable });
+        this.#acker.fail(job, { message: r.error, retryable: r.retryable });
       }
     }
   }
 
   #onProgress(updates: ProgressUpdate[]): void {
-    const now = Date.now();
     for (const { id, percent } of updates) {
       const held = this.#held.get(id);
       if (!held || held.settled || held.lost) continue;
       const { job } = held;
-      this.#o.bus.emit({
-        kind: "progress",
-        job_id: id,
-        type: job.type,
-        at: now,
-        attempt: job.attempt,
-        percent,
-      });
       this.#o.broker.progress(id, job.token, percent).catch((error) => {
         this.#o.log.debug("progress update failed", { job_id: id, error });
       });
@@ -620,19 +560,37 @@ export class Runner {
     const window = mode === "hard" ? this.#o.hardDrainMs : mode === "crash" ? 0 : this.#o.drainMs;
     const deadline = Date.now() + window;
     while (this.#held.size > 0 && Date.now() < deadline) {
-      await this.#sleepUntil(deadline);
+      await this.#waitForSlot(deadline);
     }
     const rest = [...this.#held.values()].filter((h) => !h.settled);
     if (rest.length > 0) {
       this.#pool.abort(rest.map((h) => h.job.id), "shutdown");
       await this.#giveBack(rest.filter((h) => !h.lost), "drain deadline passed");
-      for (const h of rest) this.#release(h.job.id);
+      for (const h of rest) this.#dropLease(h.job.id);
     }
     await this.#acker.idle();
   }
 
+  /**
+   * A real pause (a back-off after a failed claim): unlike `#waitForSlot`,
+   * freed slots do not end it; a stop does.
+   */
+  #pause(ms: number): Promise<void> {
+    const signal = this.#stopClaiming.signal;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
   /** Waits for a slot to free up or `deadline`, whichever is first. */
-  #sleepUntil(deadline: number): Promise<void> {
+  #waitForSlot(deadline: number): Promise<void> {
     return new Promise((resolve) => {
       const t = setTimeout(resolve, Math.max(0, deadline - Date.now()));
       this.#slotWaiters.push(() => {

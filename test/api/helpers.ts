@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import { createApp } from "../../src/api/app.ts";
-import { EventBus } from "../../src/events/bus.ts";
 import type { LifecycleEvent } from "../../src/events/lifecycle.ts";
 import { loadRegistry } from "../../src/jobs/registry.ts";
 import { createLogger } from "../../src/log.ts";
@@ -19,7 +18,10 @@ export interface ApiFixture {
   app: Hono;
   broker: RedisBroker;
   redis: TestRedis;
+  /** The events of the broker's calls (they arrive after the call: see `eventsSoFar`). */
   events: LifecycleEvent[];
+  /** `events` once the calls made so far have delivered theirs. */
+  eventsSoFar(): Promise<LifecycleEvent[]>;
   close(): Promise<void>;
 }
 
@@ -30,18 +32,16 @@ export async function startApi(
   options: { redis?: TestRedis; maxBodyBytes?: number } = {},
 ): Promise<ApiFixture> {
   const redis = options.redis ?? await TestRedis.start();
+  const events: LifecycleEvent[] = [];
   const broker = new RedisBroker({
     url: redis.url,
     queue: `api_${Date.now().toString(36)}_${queueSeq++}`,
     commandTimeoutMs: 1000,
+    onEvents: (batch) => void events.push(...batch),
   });
-  const bus = new EventBus();
-  const events: LifecycleEvent[] = [];
-  bus.subscribe({ name: "test", onEvent: (e) => void events.push(e) });
   const app = createApp({
     broker,
     registry: await loadRegistry(),
-    bus,
     log: createLogger({ level: "silent" }),
     maxBodyBytes: options.maxBodyBytes,
   });
@@ -50,6 +50,10 @@ export async function startApi(
     broker,
     redis,
     events,
+    async eventsSoFar() {
+      await new Promise((r) => setTimeout(r, 0));
+      return events;
+    },
     async close() {
       await broker.close();
       if (!options.redis) await redis.close();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { EventFeed } from "../../src/api/event_feed.ts";
+import { EventFeed } from "../../src/events/feed.ts";
 import { eventsRoutes } from "../../src/api/sse.ts";
 import { counts, fakeBroker } from "../metrics/fake_broker.ts";
 
@@ -48,16 +48,19 @@ Deno.test("SSE: stats and job events, one shared reader, client limit, stops on 
     assert.strictEqual(third.status, 503);
     assert.strictEqual((await third.json()).error.code, "too_many_clients");
 
-    broker.events.push({
-      stream_id: "1-1",
-      event: "completed",
+    const completed = {
+      kind: "completed",
       job_id: "job-1",
       type: "email",
-      data: { a: "1", dur: "12" },
-    });
-    const textA = await readUntil(a, /event: job/);
-    assert.match(textA, /id: 1-1/);
-    assert.match(textA, /"job_id":"job-1"/);
+      at: 1_700_000_000_000,
+      attempt: 1,
+      duration_ms: 12,
+    } as const;
+    broker.events.push({ cursor: "1-1", event: completed });
+    const textA = await readUntil(a, /event: job\ndata: .*\nid: 1-1\n\n/);
+    // The typed event, as it is: the dashboard reads the same names the code does.
+    const data = /event: job\ndata: (.*)\nid: 1-1\n/.exec(textA)?.[1];
+    assert.deepStrictEqual(JSON.parse(data ?? "null"), completed);
     await readUntil(b, /"job_id":"job-1"/);
 
     await a.cancel();

@@ -8,6 +8,7 @@
  * @module
  */
 import type { Job, Stats } from "../../src/queue/job.ts";
+import type { LifecycleEventKind } from "../../src/events/lifecycle.ts";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import { freePort, TestRedis } from "../helpers/redis_server.ts";
 
@@ -378,7 +379,7 @@ export class Submitter {
 
 /** Follows the queue's events stream from its start, counting events by kind and job. */
 export class EventTail {
-  readonly kinds = new Map<string, number>();
+  readonly kinds = new Map<LifecycleEventKind, number>();
   readonly completedPerJob = new Map<string, number>();
   readonly #done: Promise<void>;
   #stopped = false;
@@ -389,10 +390,10 @@ export class EventTail {
       while (!this.#stopped) {
         try {
           const events = await broker.readEvents(cursor, 500, 1000);
-          for (const e of events) {
-            cursor = e.stream_id;
-            this.kinds.set(e.event, (this.kinds.get(e.event) ?? 0) + 1);
-            if (e.event === "completed") {
+          for (const { cursor: next, event: e } of events) {
+            cursor = next;
+            this.kinds.set(e.kind, (this.kinds.get(e.kind) ?? 0) + 1);
+            if (e.kind === "completed") {
               this.completedPerJob.set(e.job_id, (this.completedPerJob.get(e.job_id) ?? 0) + 1);
             }
           }
@@ -403,7 +404,7 @@ export class EventTail {
     })();
   }
 
-  count(kind: string): number {
+  count(kind: LifecycleEventKind): number {
     return this.kinds.get(kind) ?? 0;
   }
 

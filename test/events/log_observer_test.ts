@@ -21,16 +21,27 @@ Deno.test("LogObserver writes one structured line per state change", () => {
   bus.emit({ ...base, kind: "started", attempt: 1, queued_ms: 3 });
   bus.emit({
     ...base,
-    kind: "failed",
+    kind: "retry_scheduled",
     attempt: 1,
     duration_ms: 12,
     error: "boom",
     retry_in_ms: 1000,
   });
-  bus.emit({ ...base, kind: "dead", attempt: 3, duration_ms: 5, error: "boom" });
+  bus.emit({ ...base, kind: "failed", attempt: 3, duration_ms: 5, error: "boom" });
   bus.emit({ ...base, kind: "completed", attempt: 2, duration_ms: 7 });
-  assert.deepStrictEqual(lines.map((l) => l.level), ["debug", "warn", "error", "debug"]);
-  assert.strictEqual(lines[1].entry.msg, "job failed; retry scheduled");
+  bus.emit({ ...base, kind: "released", attempt: 1, restored: true, reason: "drain" });
+  bus.emit({ ...base, kind: "requeued" });
+  assert.deepStrictEqual(lines.map((l) => l.level), [
+    "debug",
+    "warn",
+    "error",
+    "debug",
+    "info",
+    "info",
+  ]);
+  assert.strictEqual(lines[1].entry.msg, "job retry scheduled");
+  assert.strictEqual(lines[2].entry.msg, "job failed permanently");
+  assert.strictEqual(lines[4].entry.reason, "drain");
   assert.strictEqual(lines[1].entry.job_id, "j1");
   assert.strictEqual(lines[1].entry.type, "email");
   assert.strictEqual(lines[1].entry.attempt, 1);
@@ -53,7 +64,14 @@ Deno.test("LogObserver respects the level: the healthy path only at debug", () =
     duration_ms: 1,
   });
   assert.strictEqual(lines.length, 0);
-  observer.onEvent({ kind: "recovered", job_id: "j", type: "t", at: 0, attempt: 1 });
+  observer.onEvent({
+    kind: "recovered",
+    job_id: "j",
+    type: "t",
+    at: 0,
+    attempt: 1,
+    outcome: "pending",
+  });
   assert.strictEqual(lines.length, 1);
   assert.strictEqual(lines[0].level, "warn");
 });

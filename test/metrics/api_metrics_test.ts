@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { LifecycleEvent, StoredEvent } from "../../src/events/lifecycle.ts";
 import { Hono } from "hono";
 import { ClusterMetrics, HttpMetrics } from "../../src/metrics/api_metrics.ts";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
@@ -57,21 +58,25 @@ Deno.test("cluster metrics: Redis down answers 200 with jobqueue_redis_up 0", as
   await metrics.close();
 });
 
-Deno.test("duration histogram comes from stream entries with dur", async () => {
+Deno.test("duration histogram comes from the stream's attempt-ending events", async () => {
   const metrics = new ClusterMetrics(fakeBroker(), { http: false, feed: false });
-  const ev = (event: string, data: Record<string, string>) => ({
-    stream_id: "1-0",
-    event,
-    job_id: "j",
-    type: "email",
-    data,
-  });
+  const base = { job_id: "j", type: "email", at: 0 };
+  const stored = (event: LifecycleEvent): StoredEvent => ({ cursor: "1-0", event });
   metrics.observeEvents([
-    ev("completed", { a: "1", dur: "2000" }),
-    ev("completed", { a: "1", dur: "4000" }),
-    ev("dead", { a: "3", dur: "10", err: "x" }),
-    ev("cancelled", { a: "0" }), // never ran: no duration
-    ev("started", { a: "1" }),
+    stored({ ...base, kind: "completed", attempt: 1, duration_ms: 2000 }),
+    stored({ ...base, kind: "completed", attempt: 1, duration_ms: 4000 }),
+    stored({
+      ...base,
+      kind: "retry_scheduled",
+      attempt: 1,
+      duration_ms: 5,
+      error: "x",
+      retry_in_ms: 1,
+    }),
+    stored({ ...base, kind: "failed", attempt: 3, duration_ms: 10, error: "x" }),
+    stored({ ...base, kind: "failed", attempt: 3, error: "lease expired" }), // reaped: no duration
+    stored({ ...base, kind: "cancelled", attempt: 0 }), // never ran: no duration
+    stored({ ...base, kind: "started", attempt: 1, queued_ms: 3 }),
   ]);
   const text = await metrics.text();
   assert.strictEqual(
@@ -86,10 +91,14 @@ Deno.test("duration histogram comes from stream entries with dur", async () => {
     2,
   );
   assert.strictEqual(
-    value(text, 'jobqueue_job_duration_seconds_count{job_type="email",status="dead"}'),
+    value(text, 'jobqueue_job_duration_seconds_count{job_type="email",status="retry_scheduled"}'),
     1,
   );
-  assert.doesNotMatch(text, /status="cancelled"/);
+  assert.strictEqual(
+    value(text, 'jobqueue_job_duration_seconds_count{job_type="email",status="failed"}'),
+    1,
+  );
+  assert.doesNotMatch(text, /status="cancelled"|status="dead"/);
   await metrics.close();
 });
 

@@ -5,7 +5,8 @@
  * @module
  */
 import type { Broker } from "../../src/queue/broker.ts";
-import type { Stats, StreamEvent } from "../../src/queue/job.ts";
+import type { Stats } from "../../src/queue/job.ts";
+import type { StoredEvent } from "../../src/events/lifecycle.ts";
 
 /** Counts for one type (or the totals). */
 export function counts(partial: Partial<Stats> = {}): Stats {
@@ -19,7 +20,7 @@ export function counts(partial: Partial<Stats> = {}): Stats {
 /** A broker whose stats and events the test sets. */
 export function fakeBroker(): Broker & {
   stats_: Stats;
-  events: StreamEvent[];
+  events: StoredEvent[];
   statsCalls: number;
   readCalls: number;
 } {
@@ -29,7 +30,7 @@ export function fakeBroker(): Broker & {
   const fake = {
     queue: "fake",
     stats_: counts(),
-    events: [] as StreamEvent[],
+    events: [] as StoredEvent[],
     statsCalls: 0,
     readCalls: 0,
     stats() {
@@ -56,7 +57,6 @@ export function fakeBroker(): Broker & {
     purge: unsupported,
     get: unsupported,
     list: unsupported,
-    waitForWork: unsupported,
     onCancelRequested: unsupported,
     ping: () => Promise.resolve(true),
     close: () => Promise.resolve(),

@@ -15,20 +15,37 @@ Deno.test("MetricsObserver turns lifecycle events into jobqueue_worker_* series"
   bus.emit({ ...base, kind: "completed", attempt: 1, duration_ms: 2000 });
   bus.emit({ ...base, kind: "started", attempt: 1, queued_ms: 5 });
   bus.emit({ ...base, kind: "timed_out", attempt: 1, duration_ms: 3000, hard: false });
-  bus.emit({ ...base, kind: "failed", attempt: 1, duration_ms: 3000, error: "x", retry_in_ms: 1 });
+  bus.emit({
+    ...base,
+    kind: "retry_scheduled",
+    attempt: 1,
+    duration_ms: 3000,
+    error: "x",
+    retry_in_ms: 1,
+  });
   bus.emit({ ...base, kind: "started", attempt: 2, queued_ms: 5 });
-  bus.emit({ ...base, kind: "dead", attempt: 2, duration_ms: 10, error: "x" });
+  bus.emit({ ...base, kind: "failed", attempt: 2, duration_ms: 10, error: "x" });
+  // A reaped lease: recovered, then failed without a duration (no attempt reported one).
+  bus.emit({ ...base, kind: "recovered", attempt: 1, outcome: "failed" });
+  bus.emit({ ...base, kind: "failed", attempt: 1, error: "lease expired" });
 
   const text = await metrics.text();
   assert.match(text, /^jobqueue_worker_jobs_started_total\{job_type="email"\} 3$/m);
   assert.match(text, /^jobqueue_worker_jobs_completed_total\{job_type="email"\} 1$/m);
+  // "failed" means the dead set; a failed attempt that runs again is a retry.
+  assert.match(text, /^jobqueue_worker_jobs_retried_total\{job_type="email"\} 1$/m);
   assert.match(text, /^jobqueue_worker_jobs_failed_total\{job_type="email"\} 2$/m);
-  assert.match(text, /^jobqueue_worker_jobs_dead_total\{job_type="email"\} 1$/m);
+  assert.match(text, /^jobqueue_worker_jobs_recovered_total\{job_type="email"\} 1$/m);
+  assert.doesNotMatch(text, /_dead_total/);
   assert.match(text, /^jobqueue_worker_jobs_timed_out_total\{job_type="email"\} 1$/m);
   // The spec's bucket: a 2 s completion is within le="2.5".
   assert.match(
     text,
     /^jobqueue_worker_job_duration_seconds_bucket\{le="2.5",job_type="email",status="completed"\} 1$/m,
+  );
+  assert.match(
+    text,
+    /^jobqueue_worker_job_duration_seconds_count\{job_type="email",status="retry_scheduled"\} 1$/m,
   );
   assert.match(
     text,

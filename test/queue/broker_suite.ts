@@ -815,18 +815,19 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     const [job] = await b.claim(1);
     await b.complete(id, job.token, 1);
     const events = await b.readEvents("0", 0);
-    assert.deepStrictEqual(events.map((e) => [e.event, e.job_id, e.type]), [
+    assert.deepStrictEqual(events.map(({ event: e }) => [e.kind, e.job_id, e.type]), [
       ["enqueued", id, "ev"],
       ["started", id, "ev"],
       ["completed", id, "ev"],
     ]);
-    assert.strictEqual(events[1].data.a, "1");
-    const last = events[2].stream_id;
+    const started = events[1].event;
+    assert.strictEqual(started.kind === "started" && started.attempt, 1);
+    const last = events[2].cursor;
     assert.deepStrictEqual(await b.readEvents(last, 0), []);
     const later = b.readEvents(last, 5000);
     await b.enqueue({ type: "ev", payload: 2 });
     const fresh = await withTimeout(later, 5000, "blocking readEvents");
-    assert.deepStrictEqual(fresh.map((e) => e.event), ["enqueued"]);
+    assert.deepStrictEqual(fresh.map((e) => e.event.kind), ["enqueued"]);
   });
 
   test("a batch's events come back one per job, in order", async (h) => {
@@ -834,66 +835,183 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     const made = await b.enqueueBatch([0, 1, 2].map((i) => ({ type: `ev${i}`, payload: i })));
     const jobs = await b.claim(3);
     await b.completeMany(jobs.map((j) => ({ id: j.id, token: j.token, result: null })));
-    const events = await b.readEvents("0", 0);
+    const events = (await b.readEvents("0", 0)).map((e) => e.event);
     const ids = made.map((m) => m.id);
-    assert.deepStrictEqual(events.map((e) => [e.event, e.job_id]), [
+    assert.deepStrictEqual(events.map((e) => [e.kind, e.job_id]), [
       ...ids.map((id) => ["enqueued", id]),
       ...ids.map((id) => ["started", id]),
       ...ids.map((id) => ["completed", id]),
     ]);
     assert.deepStrictEqual(events.slice(0, 3).map((e) => e.type), ["ev0", "ev1", "ev2"]);
-    assert.deepStrictEqual(events.slice(3, 6).map((e) => e.data.a), ["1", "1", "1"]);
-    assert.ok(events.slice(6).every((e) => Number(e.data.dur) >= 0));
-    // Reading from any returned stream id resumes after that id's entry.
-    assert.deepStrictEqual(await b.readEvents(events[8].stream_id, 0), []);
+    assert.deepStrictEqual(events.slice(3, 6).map((e) => "attempt" in e && e.attempt), [1, 1, 1]);
+    assert.ok(events.slice(6).every((e) => e.kind === "completed" && e.duration_ms >= 0));
+    // Reading from any returned cursor resumes after that cursor's entry.
+    const all = await b.readEvents("0", 0);
+    assert.deepStrictEqual(await b.readEvents(all[8].cursor, 0), []);
   });
 
-  test("waitForWork wakes on enqueue, respects its timeout and abort", async (h) => {
+  test("every transition writes one typed event with all its fields", async (h) => {
+    const clock = fakeClock();
+    const b = await h.make({ clock: clock.now });
+    const at0 = clock.now();
+    const { id: done } = await b.enqueue({ type: "t", payload: 1, priority: 3 });
+    let [j] = await b.claim(1);
+    clock.advance(5);
+    assert.strictEqual(await b.progress(done, j.token, 40.5), true);
+    clock.advance(5);
+    await b.complete(done, j.token, "ok");
+
+    const { id: flaky } = await b.enqueue({ type: "t", payload: 2, max_attempts: 2 });
+    [j] = await b.claim(1);
+    clock.advance(7);
+    await b.fail(flaky, j.token, {
+      message: "slow",
+      retryable: true,
+      retry_delay_ms: 0,
+      timed_out: "soft",
+    });
+    clock.advance(1);
+    await b.maintain();
+    [j] = await b.claim(1);
+    await b.fail(flaky, j.token, { message: "boom", retryable: true, retry_delay_ms: 0 });
+    await b.requeue(flaky);
+
+    const { id: waiting } = await b.enqueue({ type: "t", payload: 3 });
+    await b.cancel(waiting);
+    [j] = await b.claim(1); // flaky again, after the requeue
+    await b.release([{ id: j.id, token: j.token }], { reason: "drain" });
+    [j] = await b.claim(1);
+    assert.strictEqual(j.id, flaky);
+    clock.advance(31_000);
+    await b.maintain(); // its lease expired: recovered back to pending
+    [j] = await b.claim(1);
+    await b.cancel(flaky);
+    await b.fail(flaky, j.token, { message: "cancelled", retryable: false, retry_delay_ms: 0 });
+
+    const events = (await b.readEvents("0", 0, 1000)).map((e) => e.event);
+    for (const e of events) assert.ok(e.at >= at0 && e.at <= clock.now(), `${e.kind} at`);
+    const shape = events.map(({ at: _at, ...rest }) => rest);
+    assert.deepStrictEqual(shape, [
+      { kind: "enqueued", job_id: done, type: "t", priority: 3 },
+      { kind: "started", job_id: done, type: "t", attempt: 1, queued_ms: 0 },
+      { kind: "progress", job_id: done, type: "t", attempt: 1, percent: 40.5 },
+      { kind: "completed", job_id: done, type: "t", attempt: 1, duration_ms: 10 },
+      { kind: "enqueued", job_id: flaky, type: "t", priority: 0 },
+      { kind: "started", job_id: flaky, type: "t", attempt: 1, queued_ms: 0 },
+      { kind: "timed_out", job_id: flaky, type: "t", attempt: 1, duration_ms: 7, hard: false },
+      {
+        kind: "retry_scheduled",
+        job_id: flaky,
+        type: "t",
+        attempt: 1,
+        duration_ms: 7,
+        error: "slow",
+        retry_in_ms: 0,
+      },
+      { kind: "started", job_id: flaky, type: "t", attempt: 2, queued_ms: 8 },
+      { kind: "failed", job_id: flaky, type: "t", attempt: 2, duration_ms: 0, error: "boom" },
+      { kind: "requeued", job_id: flaky, type: "t" },
+      { kind: "enqueued", job_id: waiting, type: "t", priority: 0 },
+      { kind: "cancelled", job_id: waiting, type: "t", attempt: 0 },
+      { kind: "started", job_id: flaky, type: "t", attempt: 1, queued_ms: 8 },
+      {
+        kind: "released",
+        job_id: flaky,
+        type: "t",
+        attempt: 0,
+        restored: true,
+        reason: "drain",
+      },
+      { kind: "started", job_id: flaky, type: "t", attempt: 1, queued_ms: 8 },
+      { kind: "recovered", job_id: flaky, type: "t", attempt: 1, outcome: "pending" },
+      { kind: "started", job_id: flaky, type: "t", attempt: 2, queued_ms: 31_008 },
+      { kind: "cancelled", job_id: flaky, type: "t", attempt: 2, duration_ms: 0 },
+    ]);
+  });
+
+  test("a reaped job that had no attempt left is recovered, then failed", async (h) => {
+    const clock = fakeClock();
+    const b = await h.make({ clock: clock.now });
+    const { id } = await b.enqueue({ type: "t", payload: 1, max_attempts: 1 });
+    const [j] = await b.claim(1, { leaseMs: 1000 });
+    const { id: kept } = await b.enqueue({ type: "t", payload: 2, max_attempts: 1 });
+    const [k] = await b.claim(1);
+    await b.release([{ id: k.id, token: k.token }], { restoreAttempt: false, reason: "gone" });
+    clock.advance(2000);
+    await b.maintain();
+    const shape = (await b.readEvents("0", 0)).map(({ event: { at: _at, ...rest } }) => rest)
+      .filter((e) => e.kind !== "enqueued" && e.kind !== "started");
+    assert.deepStrictEqual(shape, [
+      { kind: "failed", job_id: kept, type: "t", attempt: 1, error: "gone" },
+      { kind: "recovered", job_id: id, type: "t", attempt: 1, outcome: "failed" },
+      { kind: "failed", job_id: id, type: "t", attempt: 1, error: "lease expired" },
+    ]);
+    assert.strictEqual((await b.get(j.id))?.status, "failed");
+  });
+
+  test("claim with waitMs: wakes on enqueue, respects its timeout and abort", async (h) => {
     const b = await h.make();
     const producer = await h.make();
-    // Timeout: resolves after about timeoutMs when nothing arrives.
+    // Timeout: resolves with nothing after about waitMs.
     let t0 = performance.now();
-    await b.waitForWork(300);
+    assert.deepStrictEqual(await b.claim(1, { waitMs: 300 }), []);
     let waited = performance.now() - t0;
     assert.ok(waited >= 250 && waited < 2000, `timeout wait took ${waited} ms`);
-    // Wake: an enqueue ends a long wait early.
+    // Wake: an enqueue ends a long wait early, with the job.
     t0 = performance.now();
-    const wait = b.waitForWork(10_000);
+    const wait = b.claim(1, { waitMs: 10_000 });
     await new Promise((r) => setTimeout(r, 50));
-    await producer.enqueue({ type: "w", payload: 1 });
-    await wait;
+    const { id } = await producer.enqueue({ type: "w", payload: 1 });
+    const [job] = await wait;
     waited = performance.now() - t0;
     assert.ok(waited < 2000, `wake took ${waited} ms`);
-    assert.strictEqual((await b.claim(1)).length, 1);
+    assert.strictEqual(job.id, id);
     // Abort: ends the wait at once.
     const controller = new AbortController();
     t0 = performance.now();
-    const aborted = b.waitForWork(10_000, controller.signal);
+    const aborted = b.claim(1, { waitMs: 10_000, signal: controller.signal });
     setTimeout(() => controller.abort(), 50);
-    await aborted;
+    assert.deepStrictEqual(await aborted, []);
     waited = performance.now() - t0;
     assert.ok(waited < 2000, `abort took ${waited} ms`);
-    // Still usable after an abort.
-    const again = b.waitForWork(10_000);
+    // Still usable after an abort; work already waiting is claimed at once.
     await producer.enqueue({ type: "w", payload: 2 });
-    await withTimeout(again, 5000, "wait after abort");
-    await b.waitForWork(0);
+    t0 = performance.now();
+    const again = await withTimeout(b.claim(5, { waitMs: 10_000 }), 5000, "claim after abort");
+    assert.deepStrictEqual(again.map((j) => j.payload), [2]);
+    assert.ok(performance.now() - t0 < 2000, "ready work is claimed without waiting");
+    assert.deepStrictEqual(await b.claim(1, { waitMs: 0 }), []);
   });
 
-  test("waitForWork with a claim: jobs come back leased as of the wake, not the wait's start", async (h) => {
+  test("claim with waitMs: a wake that brings nothing for this claim keeps it waiting", async (h) => {
+    const a = await h.make();
     const b = await h.make();
     const producer = await h.make();
-    assert.strictEqual(await b.waitForWork(100), null, "no claim asked: none made");
-    // Timed out: the claim still ran, and found nothing.
-    assert.deepStrictEqual(await b.waitForWork(200, undefined, { max: 5 }), []);
-    const wait = b.waitForWork(10_000, undefined, { max: 5, leaseMs: 30_000 });
+    const first = a.claim(1, { waitMs: 5000 });
+    const second = b.claim(1, { waitMs: 5000 });
+    await new Promise((r) => setTimeout(r, 100));
+    const { id: one } = await producer.enqueue({ type: "w", payload: 1 });
+    const winner = await Promise.race([first, second]);
+    assert.deepStrictEqual(winner.map((j) => j.id), [one]);
+    const loser = winner === await first ? second : first;
+    let settled = false;
+    loser.then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.strictEqual(settled, false, "the other claim is still waiting");
+    const { id: two } = await producer.enqueue({ type: "w", payload: 2 });
+    assert.deepStrictEqual((await withTimeout(loser, 5000, "second wake")).map((j) => j.id), [two]);
+  });
+
+  test("claim with waitMs: jobs come back leased as of the wake, not the wait's start", async (h) => {
+    const b = await h.make();
+    const producer = await h.make();
+    const wait = b.claim(5, { waitMs: 10_000, leaseMs: 30_000 });
     // Long enough that a "now" taken when the wait began would show.
     await new Promise((r) => setTimeout(r, 1500));
     const enqueuedAt = Date.now();
     await producer.enqueueBatch([{ type: "w", payload: 1 }, { type: "w", payload: 2 }]);
     const jobs = await withTimeout(wait, 5000, "claiming wait");
     const wokeAt = Date.now();
-    assert.ok(jobs !== null);
     assert.deepStrictEqual(jobs.map((j) => [j.payload, j.attempt]), [[1, 1], [2, 1]]);
     for (const job of jobs) {
       // 100 ms of slack for the clock-offset estimate and scheduling.
@@ -913,12 +1031,12 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     ]);
   });
 
-  test("waitForWork with a claim: an abandoned wait leaves no job running", async (h) => {
+  test("claim with waitMs: an abandoned wait leaves no job running", async (h) => {
     const b = await h.make();
     const producer = await h.make();
     for (let round = 0; round < 6; round++) {
       const controller = new AbortController();
-      const wait = b.waitForWork(10_000, controller.signal, { max: 5 });
+      const wait = b.claim(5, { waitMs: 10_000, signal: controller.signal });
       await new Promise((r) => setTimeout(r, 100));
       // The job and the abort race: the caller gets the job (the wake won),
       // or it stays pending with its attempt unspent, whether or not the
@@ -928,7 +1046,7 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
       controller.abort();
       const got = await wait;
       const { id } = await enqueued;
-      if (got !== null && got.length > 0) {
+      if (got.length > 0) {
         assert.deepStrictEqual(got.map((j) => j.id), [id]);
         assert.deepStrictEqual(await b.completeMany([{ ...got[0], result: null }]), [true]);
         continue;

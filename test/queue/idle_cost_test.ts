@@ -1,7 +1,7 @@
 /**
- * Idle cost: a runner-like loop (maintain, then waitForWork with its claim
- * behind the wait) on an empty queue must send Redis at most 2 commands per
- * second, because waitForWork blocks on BLPOP instead of polling.
+ * Idle cost: a runner-like loop (maintain, then a claim that waits for work)
+ * on an empty queue must send Redis at most 2 commands per second, because
+ * the waiting claim blocks on BLPOP instead of polling.
  */
 import assert from "node:assert/strict";
 import { redisHarness } from "./redis_harness.ts";
@@ -26,8 +26,8 @@ Deno.test({
         while (!stop.signal.aborted) {
           const m = await broker.maintain();
           const wait = m.next_due_at === null ? 5000 : Math.min(5000, m.next_due_at - Date.now());
-          const jobs = await broker.waitForWork(wait, stop.signal, { max: 10 });
-          assert.ok(jobs === null || jobs.length === 0);
+          const jobs = await broker.claim(10, { waitMs: wait, signal: stop.signal });
+          assert.strictEqual(jobs.length, 0);
         }
       })();
       await new Promise((r) => setTimeout(r, 300));

@@ -7,6 +7,7 @@ import { QueueUnavailableError, StorageFormatError } from "../../src/queue/error
 import { pendingKey } from "../../src/queue/keys.ts";
 import { F, unpackRecord } from "../../src/queue/codec.ts";
 import { freePort } from "../helpers/redis_server.ts";
+import type { LifecycleEvent } from "../../src/events/lifecycle.ts";
 
 redisTest("stats gauges equal ZCARDs and the job hash stays compact", async (h) => {
   const clock = fakeClock();
@@ -95,7 +96,7 @@ redisTest(
     );
     // One batch bigger than the cap: the stream keeps just that entry.
     const events = await b.readEvents("0", 0, 100_000);
-    assert.deepStrictEqual(events.map((e) => e.job_id), big.map((r) => r.id));
+    assert.deepStrictEqual(events.map((e) => e.event.job_id), big.map((r) => r.id));
   },
 );
 
@@ -153,6 +154,42 @@ redisTest("events can be disabled; scripts reload after SCRIPT FLUSH", async (h)
   assert.strictEqual(await b.ping(), true);
 });
 
+redisTest(
+  "onEvents gets the events of the broker's own calls, as the stream has them, after each call",
+  async (h) => {
+    const seen: LifecycleEvent[] = [];
+    const b = await h.makeRedis({ onEvents: (events) => seen.push(...events) });
+    const other = await h.makeRedis();
+    await b.enqueueBatch([{ type: "e", payload: 1 }, { type: "e", payload: 2 }]);
+    assert.strictEqual(seen.length, 0, "delivered after the call, not during it");
+    const { id: foreign } = await other.enqueue({ type: "e", payload: 3 });
+    const jobs = await b.claim(2, { waitMs: 1000 });
+    await b.completeMany(jobs.map((j) => ({ id: j.id, token: j.token, result: null })));
+    const { id } = await b.enqueue({ type: "e", payload: 4 });
+    await b.cancel(id);
+    await new Promise((r) => setTimeout(r, 10));
+    const stream = (await b.readEvents("0", 0)).map((e) => e.event)
+      .filter((e) => e.job_id !== foreign);
+    assert.deepStrictEqual(seen.map((e) => e.kind), [
+      "enqueued",
+      "enqueued",
+      "started",
+      "started",
+      "completed",
+      "completed",
+      "enqueued",
+      "cancelled",
+    ]);
+    assert.deepStrictEqual(seen, stream);
+    // No stream entries: the broker's own observers still get the events.
+    const quiet: LifecycleEvent[] = [];
+    const q = await h.makeRedis({ eventsMaxLen: 0, onEvents: (events) => quiet.push(...events) });
+    await q.enqueue({ type: "e", payload: 5 });
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepStrictEqual(quiet.map((e) => e.kind), ["enqueued"]);
+  },
+);
+
 /** Waits (up to 5 s) until `b` answers again after a restart, then lets replays land. */
 async function reconnected(b: RedisBroker): Promise<void> {
   let ok = false;
@@ -177,8 +214,10 @@ redisTest(
     assert.strictEqual(await b.ping(), false);
     const elapsed = performance.now() - t0;
     assert.ok(elapsed < 10_000, `failing took ${elapsed} ms`);
-    // waitForWork neither throws nor spins while Redis is down.
-    await b.waitForWork(200);
+    // A waiting claim fails fast too, instead of waiting out its wait.
+    const t1 = performance.now();
+    await assert.rejects(b.claim(1, { waitMs: 20_000 }), QueueUnavailableError);
+    assert.ok(performance.now() - t1 < 10_000, "waiting claim failed fast");
     await h.server.restart();
     await reconnected(b);
     // The refused enqueue and stats calls were not replayed after the

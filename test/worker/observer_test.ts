@@ -50,10 +50,15 @@ Deno.test({
         return s.completed === 20 && s.failed === 1;
       });
       const kinds = (kind: string) => events.filter((e) => e.kind === kind).map((e) => e.job_id);
+      // The worker observes each transition right after its script call returns.
+      await waitFor(
+        "events observed",
+        () => kinds("completed").length >= 20 && kinds("failed").length >= 1,
+      );
       assert.strictEqual(new Set(kinds("completed")).size, 20);
       assert.deepStrictEqual(new Set(kinds("completed")), new Set(ok.map((r) => r.id)));
       assert.strictEqual(kinds("started").length, 21);
-      assert.deepStrictEqual(kinds("dead"), [bad.id], "an invalid payload is dead at once");
+      assert.deepStrictEqual(kinds("failed"), [bad.id], "an invalid payload fails at once");
       assert.ok(thrown >= 42);
     } finally {
       worker.stop();

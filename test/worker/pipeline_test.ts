@@ -6,9 +6,8 @@
  * waits for every ack, and one deadline timer times jobs out in order.
  */
 import assert from "node:assert/strict";
-import type { Broker } from "../../src/queue/broker.ts";
+import type { Broker, ClaimOptions } from "../../src/queue/broker.ts";
 import type { ClaimedJob, Completion, Lease } from "../../src/queue/job.ts";
-import { EventBus } from "../../src/events/bus.ts";
 import { createLogger } from "../../src/log.ts";
 import { type JobPool, MAX_HELD_FACTOR, Runner } from "../../src/worker/runner.ts";
 import type { PoolEvents } from "../../src/worker/pool.ts";
@@ -61,9 +60,17 @@ class FakeBroker {
     this.acksHeld = false;
     for (const w of this.#ackWaiters.splice(0)) w();
   }
-  claim(max: number): Promise<ClaimedJob[]> {
-    this.claims.push(max);
-    return Promise.resolve(this.ready.splice(0, max));
+  /** Claims without waiting are recorded in `claims`, waiting ones (when they end) in `waitClaims`. */
+  async claim(max: number, options: ClaimOptions = {}): Promise<ClaimedJob[]> {
+    const waitMs = options.waitMs ?? 0;
+    if (waitMs <= 0) {
+      this.claims.push(max);
+      return this.ready.splice(0, max);
+    }
+    await this.#waitReady(waitMs, options.signal);
+    if (options.signal?.aborted) return [];
+    this.waitClaims.push(max);
+    return this.ready.splice(0, max);
   }
   async completeMany(acks: Completion[]): Promise<boolean[]> {
     while (this.acksHeld) await new Promise<void>((r) => this.#ackWaiters.push(r));
@@ -84,23 +91,7 @@ class FakeBroker {
   maintain() {
     return Promise.resolve({ promoted: 0, reaped: 0, recovered: [], next_due_at: null });
   }
-  /**
-   * Without `claimsOnWake` it makes no claim of its own (null): the runner then
-   * claims, as with any such broker. With it, it claims when the wait ends,
-   * like RedisBroker, and `waitClaims` records each such claim's size.
-   */
-  claimsOnWake = false;
   waitClaims: number[] = [];
-  async waitForWork(
-    timeoutMs: number,
-    signal?: AbortSignal,
-    claim?: { max: number },
-  ): Promise<ClaimedJob[] | null> {
-    await this.#waitReady(timeoutMs, signal);
-    if (!this.claimsOnWake || !claim || signal?.aborted) return null;
-    this.waitClaims.push(claim.max);
-    return this.ready.splice(0, claim.max);
-  }
   #waitReady(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.ready.length > 0) return Promise.resolve();
     return new Promise((resolve) => {
@@ -160,7 +151,6 @@ function setup(concurrency: number, extra: { leaseMs?: number; hardTimeoutGraceM
   let pool!: FakePool;
   const runner = new Runner({
     broker: broker as unknown as Broker,
-    bus: new EventBus(),
     log: createLogger({ level: "silent" }),
     pool: (events) => pool = new FakePool(events),
     definitionOf: () => undefined,
@@ -247,7 +237,6 @@ Deno.test("one deadline timer times out jobs in deadline order, whatever the cla
 
 Deno.test("an idle runner runs what its wait claimed, and waits again after a partial claim", async () => {
   const { broker, pool, runner } = setup(4, {});
-  broker.claimsOnWake = true;
   const exit = runner.run();
   await until("the first, empty claim", () => broker.claims.length === 1);
   await until("a wait", () => broker.waitClaims.length === 0 && pool.dispatched.length === 0);

@@ -15,7 +15,7 @@
  * @module
  */
 import { Hono } from "hono";
-import type { EnqueueInput, EnqueueResult } from "../../queue/job.ts";
+import type { EnqueueInput } from "../../queue/job.ts";
 import { LIMITS } from "../../queue/job.ts";
 import { prepareEnqueue, type PrepareFailure } from "../../jobs/prepare.ts";
 import { readJsonBody } from "../body.ts";
@@ -94,17 +94,6 @@ function prepare(deps: RouteDeps, body: unknown, key?: string, index?: number): 
   return prepared.input;
 }
 
-function emitEnqueued(deps: RouteDeps, input: EnqueueInput, result: EnqueueResult): void {
-  if (!result.created || !deps.bus) return;
-  deps.bus.emit({
-    kind: "enqueued",
-    job_id: result.id,
-    type: input.type,
-    at: Date.now(),
-    priority: input.priority ?? 0,
-  });
-}
-
 /** Routes of the jobs collection, mounted under `/api/v1`. */
 export function jobsRoutes(deps: RouteDeps): Hono {
   const app = new Hono();
@@ -117,7 +106,6 @@ export function jobsRoutes(deps: RouteDeps): Hono {
     const body = await readJsonBody(c.req.raw, deps.maxBodyBytes, ticket);
     const input = prepare(deps, body, key);
     const result = await deps.call(gate.run(() => deps.broker.enqueue(input)));
-    emitEnqueued(deps, input, result);
     if (!result.created) {
       c.header("Idempotent-Replayed", "true");
       return c.json({ job_id: result.id }, 200);
@@ -144,9 +132,8 @@ export function jobsRoutes(deps: RouteDeps): Hono {
       throw new HttpError(422, "validation_error", "no valid job in the batch", { results });
     }
     const written = await deps.call(deps.broker.enqueueBatch(valid.map((v) => v.input)));
-    valid.forEach(({ index, input }, i) => {
+    valid.forEach(({ index }, i) => {
       results[index] = { job_id: written[i].id, created: written[i].created };
-      emitEnqueued(deps, input, written[i]);
     });
     const rejected = jobs.length - valid.length;
     return c.json(

@@ -1,30 +1,73 @@
--- _lib.lua: helpers that scripts.ts prepends to every script (it is not a
--- script by itself). Redis runs each script as one function, so these locals
--- are private to each script; keeping them here means one definition of the
--- job record, counters, events, pending lists, wake markers and error history.
+-- _lib.lua: what every script shares; scripts.ts prepends it to each script
+-- (it is not a script by itself). Redis runs each script as one function, so
+-- these locals are private to each script. One definition each of: the queue
+-- constants block, the job record, states, counters, events, pending lists,
+-- wake markers and error history. test/queue/script_contract_test.ts checks
+-- the names and numbers below against script_contract.ts, record.ts and
+-- JOB_STATES.
+--
+-- Every script's ARGV starts with the queue's constants, in this order
+-- (QUEUE_CONSTANTS in script_contract.ts); its own arguments follow:
+-- ARGV[1] jobPrefix: job records are jobPrefix .. id (same hash tag as KEYS)
+-- ARGV[2] pendingPrefix: pending LISTs are pendingPrefix .. priority (same hash tag)
+-- ARGV[3] idempotencyPrefix: idempotency STRINGs are idempotencyPrefix .. key
+-- ARGV[4] eventsMaxLen: approximate cap of the events stream; 0 = no stream entries
+-- ARGV[5] returnEvents: "1" to return the call's events to the caller
+-- ARGV[6] finishedTtlMs: TTL of a finished job's record (retention + slack; a backstop)
+-- ARGV[7] errorHistory: attempt errors kept per job
+-- ARGV[8] retentionMs: how long finished jobs are kept
+local jobPrefix = ARGV[1]
+local pendingPrefix = ARGV[2]
+local idempotencyPrefix = ARGV[3]
+local eventsMaxLen = tonumber(ARGV[4])
+local returnEvents = ARGV[5] == "1"
+local finishedTtlMs = ARGV[6]
+local errorHistory = tonumber(ARGV[7])
+local retentionMs = tonumber(ARGV[8])
 
--- The job record: one STRING per job holding a MessagePack array (codec.ts
--- documents the same positions). Absent fields are nil/false.
-local F_TYPE, F_PAYLOAD, F_PRIORITY, F_MAX, F_TIMEOUT, F_CREATED, F_STATE = 1, 2, 3, 4, 5, 6, 7
-local F_ATTEMPTS, F_STARTED, F_FINISHED, F_RESULT, F_SCHEDULED = 8, 9, 10, 11, 12
-local F_TOKEN, F_LEASE, F_ERROR, F_HISTORY, F_PROGRESS, F_CANCEL = 13, 14, 15, 16, 17, 18
-local F_BACKOFF, F_IDEM = 19, 20
-local FIELDS = 20
+-- The job record: one STRING per job holding a MessagePack array; these are
+-- the 1-based positions of record.ts's F (0-based). Absent fields are nil/false.
+local F_TYPE = 1
+local F_PAYLOAD = 2
+local F_PRIORITY = 3
+local F_MAX_ATTEMPTS = 4
+local F_TIMEOUT_MS = 5
+local F_CREATED_AT = 6
+local F_STATE = 7
+local F_ATTEMPTS = 8
+local F_STARTED_AT = 9
+local F_FINISHED_AT = 10
+local F_RESULT = 11
+local F_SCHEDULED_FOR = 12
+local F_TOKEN = 13
+local F_LEASE_EXPIRES_AT = 14
+local F_ERROR = 15
+local F_HISTORY = 16
+local F_PROGRESS = 17
+local F_CANCEL = 18
+local F_BACKOFF = 19
+local F_IDEMPOTENCY_KEY = 20
+local RECORD_FIELDS = 20
 -- Started and finished times are stored as ms since created (small integers
--- pack in fewer bytes than epoch ms; codec.ts adds created back).
+-- pack in fewer bytes than epoch ms; record.ts adds created back).
 
--- ms from the job's creation to `now`: what F_STARTED/F_FINISHED hold.
+-- ms from the job's creation to `now`: what F_STARTED_AT/F_FINISHED_AT hold.
 local function sinceCreated(job, now)
-  return now - (tonumber(job[F_CREATED]) or now)
+  return now - (tonumber(job[F_CREATED_AT]) or now)
 end
 
 -- How long the current attempt has run at `now`, in ms.
 local function runningFor(job, now)
-  return sinceCreated(job, now) - (tonumber(job[F_STARTED]) or sinceCreated(job, now))
+  return sinceCreated(job, now) - (tonumber(job[F_STARTED_AT]) or sinceCreated(job, now))
 end
 
 -- State codes: the index in JOB_STATES (job.ts).
-local PENDING, SCHEDULED, RUNNING, COMPLETED, FAILED, CANCELLED = 0, 1, 2, 3, 4, 5
+local PENDING = 0
+local SCHEDULED = 1
+local RUNNING = 2
+local COMPLETED = 3
+local FAILED = 4
+local CANCELLED = 5
 local STATE_NAMES = { [0] = "pending", "scheduled", "running", "completed", "failed", "cancelled" }
 
 -- The record of a job key, or nil when the key is missing.
@@ -47,13 +90,13 @@ end
 -- absent fields are left out.
 local function packJob(job)
   local top = 0
-  for i = FIELDS, 1, -1 do
+  for i = RECORD_FIELDS, 1, -1 do
     if job[i] ~= nil and job[i] ~= false then top = i; break end
   end
   for i = 1, top do
     if job[i] == nil then job[i] = false end
   end
-  for i = top + 1, FIELDS do job[i] = nil end
+  for i = top + 1, RECORD_FIELDS do job[i] = nil end
   return cmsgpack.pack(job)
 end
 
@@ -72,48 +115,81 @@ local function stat(statsKey, state, jtype, delta)
   redis.call("HINCRBY", statsKey, state .. "|" .. jtype, delta)
 end
 
--- Appends a lifecycle entry to the capped events stream; maxlen 0 disables.
-local function emit(eventsKey, maxlen, ...)
-  if tonumber(maxlen) > 0 then
-    redis.call("XADD", eventsKey, "MAXLEN", "~", maxlen, "*", ...)
+-- Adds per-type deltas gathered over a batch: one HINCRBY per field, not per job.
+local function statBatch(statsKey, state, byType, sign)
+  local total = 0
+  for jtype, n in pairs(byType) do
+    redis.call("HINCRBY", statsKey, state .. "|" .. jtype, sign * n)
+    total = total + n
   end
+  if total > 0 then redis.call("HINCRBY", statsKey, state, sign * total) end
 end
 
--- Events of one kind gathered over a batch script (enqueue, claim, complete)
--- and written as ONE stream entry: an XADD per job cost ~2.5 us of the
--- ~12 us a job spends in each of those scripts. `fields` names the row
--- columns, e.g. { "id", "t", "a" }; rows must not hold nils.
-local function eventBatch(kind, fields)
-  return { kind = kind, fields = fields, rows = {} }
+-- Counts one job of `jtype` in a batch tally.
+local function tally(byType, jtype)
+  byType[jtype] = (byType[jtype] or 0) + 1
 end
 
-local function addEvent(batch, row)
-  batch.rows[#batch.rows + 1] = row
+-- Lifecycle events (src/events/lifecycle.ts). A script records each event of
+-- its transitions in a group of its kind; writeEvents, the script's last
+-- step, turns each group into ONE stream entry (an XADD per job cost ~2.5 us
+-- of the ~12 us a job spends in a batch script) and returns the entries to
+-- the caller when it asked (returnEvents). The wire form is src/events/wire.ts's:
+-- `names` are its wire names, starting with "id", "t"; rows hold no nils and
+-- booleans as 1/0.
+local keepEvents = eventsMaxLen > 0 or returnEvents
+local eventGroups = {}
+
+-- A group for events of `kind` with the fields `names`.
+local function eventGroup(kind, names)
+  local group = { kind = kind, names = names, rows = {} }
+  eventGroups[#eventGroups + 1] = group
+  return group
 end
 
--- Writes the batch. A single event keeps the plain entry shape of `emit`;
--- several become `ev <kind> f <field,field,...> rows <JSON array of rows>`,
--- which readers expand into one event per row (stream_events.ts parseStream).
--- MAXLEN counts entries, so a batch entry trims the stream to maxlen / rows
--- entries: the stream keeps about maxlen events whatever the batch sizes
--- (exact trimming where "~", which trims whole 100-entry nodes, would be lax).
-local function flushEvents(eventsKey, maxlen, batch)
-  local rows = batch.rows
-  local n = #rows
-  maxlen = tonumber(maxlen)
-  if n == 0 or maxlen <= 0 then return end
-  if n == 1 then
-    local args = { "ev", batch.kind }
-    for i, field in ipairs(batch.fields) do
-      args[#args + 1] = field
-      args[#args + 1] = rows[1][i]
+-- Adds one event (its values in the order of the group's names).
+local function addEvent(group, row)
+  if keepEvents then group.rows[#group.rows + 1] = row end
+end
+
+-- A single event: a group of its own.
+local function event(kind, names, row)
+  addEvent(eventGroup(kind, names), row)
+end
+
+-- Writes every group with events as one entry of `eventsKey` at `now` and returns the
+-- entries' field lists (empty unless returnEvents). One event keeps the plain
+-- entry shape; several become `f <names> rows <JSON>`. MAXLEN counts entries,
+-- so a batch entry trims the stream to maxlen / rows entries: the stream keeps
+-- about maxlen events whatever the batch sizes (exact trimming where "~",
+-- which trims whole 100-entry nodes, would be lax).
+local function writeEvents(eventsKey, now)
+  local out = {}
+  local at = string.format("%.0f", now)
+  for _, group in ipairs(eventGroups) do
+    local rows = group.rows
+    local n = #rows
+    if n > 0 then
+      local entry
+      if n == 1 then
+        entry = { "ev", group.kind, "at", at }
+        for i, name in ipairs(group.names) do
+          entry[#entry + 1] = name
+          entry[#entry + 1] = rows[1][i]
+        end
+      else
+        entry = { "ev", group.kind, "at", at, "f", table.concat(group.names, ","), "rows",
+          cjson.encode(rows) }
+      end
+      if eventsMaxLen > 0 then
+        local limit = math.max(1, math.floor(eventsMaxLen / n))
+        redis.call("XADD", eventsKey, "MAXLEN", limit >= 1000 and "~" or "=", limit, "*",
+          unpack(entry))
+      end
+      if returnEvents then out[#out + 1] = entry end
     end
-    emit(eventsKey, maxlen, unpack(args))
-    return
   end
-  local limit = math.max(1, math.floor(maxlen / n))
-  redis.call("XADD", eventsKey, "MAXLEN", limit >= 1000 and "~" or "=", limit, "*",
-    "ev", batch.kind, "f", table.concat(batch.fields, ","), "rows", cjson.encode(rows))
+  return out
 end
 
 -- Runs `cmd key <args...>` in chunks, so a big batch never overflows Lua's C
@@ -131,15 +207,15 @@ end
 -- Appends ids to the tail of a priority's pending list (FIFO within a
 -- priority). Invariant: the priorities ZSET holds p iff list p is non-empty,
 -- so a list that did not exist before this push is added to it.
-local function pushPending(pendingPrefix, prioritiesKey, priority, ids)
+local function pushPending(prioritiesKey, priority, ids)
   if #ids == 0 then return end
   local len = callChunked("RPUSH", pendingPrefix .. priority, ids)
   if len == #ids then redis.call("ZADD", prioritiesKey, priority, priority) end
 end
 
 -- pushPending for ids grouped by priority: { [priority] = { id, ... } }.
-local function pushPendingGroups(pendingPrefix, prioritiesKey, groups)
-  for priority, ids in pairs(groups) do pushPending(pendingPrefix, prioritiesKey, priority, ids) end
+local function pushPendingGroups(prioritiesKey, groups)
+  for priority, ids in pairs(groups) do pushPending(prioritiesKey, priority, ids) end
 end
 
 -- Adds `id` to the group of `priority` (see pushPendingGroups).
@@ -151,7 +227,7 @@ end
 
 -- Removes a pending id from its priority's list (cancel: a rare operation;
 -- LREM scans the list). Keeps the priorities invariant.
-local function removePending(pendingPrefix, prioritiesKey, priority, id)
+local function removePending(prioritiesKey, priority, id)
   local list = pendingPrefix .. priority
   redis.call("LREM", list, 1, id)
   if redis.call("LLEN", list) == 0 then redis.call("ZREM", prioritiesKey, priority) end
@@ -163,47 +239,56 @@ local function wake(wakeKey)
 end
 
 -- Records an attempt's error in the record: last message and capped history.
-local function pushError(job, attempt, message, now, cap)
+local function pushError(job, attempt, message, now)
   local hist = job[F_HISTORY]
   if type(hist) ~= "table" then hist = {} end
   hist[#hist + 1] = { tonumber(attempt), message, tonumber(now) }
-  while #hist > tonumber(cap) do table.remove(hist, 1) end
+  while #hist > errorHistory do table.remove(hist, 1) end
   job[F_HISTORY] = hist
   job[F_ERROR] = message
 end
 
--- Marks a record finished (state, finish time, no lease) and counts it; the
--- caller saves it with the finished TTL (a backstop: maintain deletes it at
--- retention) and adds the id to the state's ZSET.
-local function finishRecord(job, statsKey, state, now)
-  job[F_STATE] = state
-  job[F_FINISHED] = sinceCreated(job, now)
+-- Clears what only a running attempt has: lease token and expiry, progress.
+local function clearLease(job)
   job[F_TOKEN] = false
-  job[F_LEASE] = false
+  job[F_LEASE_EXPIRES_AT] = false
   job[F_PROGRESS] = false
+end
+
+-- Finishes one job: state, finish time, no lease, counted in `<state>`, saved
+-- with the finished TTL (a backstop: maintain deletes it at retention), added
+-- to the state's ZSET; the idempotency key lives as long as the job it points at.
+local function finish(key, job, finishedKey, statsKey, state, id, now)
+  job[F_STATE] = state
+  job[F_FINISHED_AT] = sinceCreated(job, now)
+  clearLease(job)
   stat(statsKey, STATE_NAMES[state], job[F_TYPE], 1)
-end
-
--- Finishes one job: record, TTL, finished ZSET; the idempotency key lives as
--- long as the job it points at.
-local function finish(key, job, finishedKey, statsKey, state, id, now, idemPrefix, ttl)
-  finishRecord(job, statsKey, state, now)
-  save(key, job, ttl)
+  save(key, job, finishedTtlMs)
   redis.call("ZADD", finishedKey, now, id)
-  if job[F_IDEM] then redis.call("PEXPIRE", idemPrefix .. job[F_IDEM], ttl) end
-end
-
--- Adds per-type deltas gathered over a batch: one HINCRBY per field, not per job.
-local function statBatch(statsKey, state, byType, sign)
-  local total = 0
-  for jtype, n in pairs(byType) do
-    redis.call("HINCRBY", statsKey, state .. "|" .. jtype, sign * n)
-    total = total + n
+  if job[F_IDEMPOTENCY_KEY] then
+    redis.call("PEXPIRE", idempotencyPrefix .. job[F_IDEMPOTENCY_KEY], finishedTtlMs)
   end
-  if total > 0 then redis.call("HINCRBY", statsKey, state, sign * total) end
 end
 
--- Counts one job of `jtype` in a batch tally.
-local function tally(byType, jtype)
-  byType[jtype] = (byType[jtype] or 0) + 1
+-- Deletes finished jobs (their records, and the idempotency keys that still
+-- point at them); returns their records' types for the caller's tallies.
+local function forget(ids)
+  local types = {}
+  local keys = {}
+  for _, id in ipairs(ids) do
+    local key = jobPrefix .. id
+    local job = load(key)
+    if job then
+      types[#types + 1] = job[F_TYPE]
+      if job[F_IDEMPOTENCY_KEY] then
+        local idem = idempotencyPrefix .. job[F_IDEMPOTENCY_KEY]
+        if redis.call("GET", idem) == id then redis.call("DEL", idem) end
+      end
+    else
+      types[#types + 1] = false
+    end
+    keys[#keys + 1] = key
+  end
+  for i = 1, #keys, 1000 do redis.call("DEL", unpack(keys, i, math.min(i + 999, #keys))) end
+  return types
 end

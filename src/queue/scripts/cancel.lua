@@ -2,45 +2,51 @@
 -- flagged (cancel requested) and announced on the cancel channel; the runner
 -- aborts the handler and its `fail` then lands the job in cancelled.
 --
--- KEYS[1] priorities ZSET (priorities with a non-empty pending list)
--- KEYS[2] scheduled ZSET
--- KEYS[3] cancelled ZSET (score = finish ms)
--- KEYS[4] stats HASH
--- KEYS[5] events STREAM
--- KEYS[6] the job record STRING
+-- KEYS[1] priorities: ZSET of the priorities with a non-empty pending list
+-- KEYS[2] scheduled: ZSET of job ids waiting for a time (score = due ms)
+-- KEYS[3] cancelled: ZSET of cancelled job ids (score = finish ms)
+-- KEYS[4] stats: HASH of counters
+-- KEYS[5] events: STREAM of lifecycle events
+-- KEYS[6] job: the job's record STRING
 --
--- ARGV[1] job id
--- ARGV[2] now, epoch ms
--- ARGV[3] cancel pub/sub channel (not a key)
--- ARGV[4] ttl ms of a finished job (retention + slack)
--- ARGV[5] events MAXLEN (0 = no events)
--- ARGV[6] idempotencyPrefix
--- ARGV[7] pendingPrefix (pending LISTs are pendingPrefix .. priority, same hash tag)
+-- ARGV[1..8] the queue constants (_lib.lua)
+-- ARGV[9] id: job id
+-- ARGV[10] now: epoch ms
+-- ARGV[11] cancelChannel: pub/sub channel (not a key) announcing running jobs to cancel
 --
--- Returns "cancelled" or "cancel_requested".
+-- Returns { outcome, events }: outcome "cancelled" or "cancel_requested";
+-- events as writeEvents returns them.
 -- Error codes: JQ_NOT_FOUND; JQ_INVALID_STATE <state> for finished jobs.
 
-local id = ARGV[1]
-local job = load(KEYS[6])
+local prioritiesKey = KEYS[1]
+local scheduledKey = KEYS[2]
+local cancelledKey = KEYS[3]
+local statsKey = KEYS[4]
+local eventsKey = KEYS[5]
+local jobKey = KEYS[6]
+local id = ARGV[9]
+local now = tonumber(ARGV[10])
+local cancelChannel = ARGV[11]
+
+local job = load(jobKey)
 if not job then return redis.error_reply("JQ_NOT_FOUND " .. id) end
 local state = job[F_STATE]
-local now = tonumber(ARGV[2])
 if state == PENDING or state == SCHEDULED then
   if state == PENDING then
     -- LREM scans the priority's list: cancelling a pending job is rare.
-    removePending(ARGV[7], KEYS[1], job[F_PRIORITY], id)
+    removePending(prioritiesKey, job[F_PRIORITY], id)
   else
-    redis.call("ZREM", KEYS[2], id)
+    redis.call("ZREM", scheduledKey, id)
   end
-  stat(KEYS[4], STATE_NAMES[state], job[F_TYPE], -1)
-  finish(KEYS[6], job, KEYS[3], KEYS[4], CANCELLED, id, now, ARGV[6], ARGV[4])
-  emit(KEYS[5], ARGV[5], "ev", "cancelled", "id", id, "t", job[F_TYPE], "a", job[F_ATTEMPTS] or 0)
-  return "cancelled"
+  stat(statsKey, STATE_NAMES[state], job[F_TYPE], -1)
+  finish(jobKey, job, cancelledKey, statsKey, CANCELLED, id, now)
+  event("cancelled", { "id", "t", "a" }, { id, job[F_TYPE], job[F_ATTEMPTS] or 0 })
+  return { "cancelled", writeEvents(eventsKey, now) }
 end
 if state == RUNNING then
   job[F_CANCEL] = true
-  save(KEYS[6], job)
-  redis.call("PUBLISH", ARGV[3], id)
-  return "cancel_requested"
+  save(jobKey, job)
+  redis.call("PUBLISH", cancelChannel, id)
+  return { "cancel_requested", {} }
 end
 return redis.error_reply("JQ_INVALID_STATE " .. (STATE_NAMES[state] or "unknown"))

@@ -3,43 +3,46 @@
 -- rewritten (with its backstop TTL in the same SET); set moves, counters and
 -- the events entry are one command per batch.
 --
--- KEYS[1] running ZSET
--- KEYS[2] completed ZSET (score = finish ms)
--- KEYS[3] stats HASH
--- KEYS[4] events STREAM
+-- KEYS[1] running: ZSET of running job ids (score = lease expiry ms)
+-- KEYS[2] completed: ZSET of completed job ids (score = finish ms)
+-- KEYS[3] stats: HASH of counters
+-- KEYS[4] events: STREAM of lifecycle events
 --
--- ARGV[1] jobPrefix (job records are jobPrefix .. id, same hash tag)
--- ARGV[2] now, epoch ms
--- ARGV[3] ttl ms of a finished job (retention + slack; backstop expiry)
--- ARGV[4] events MAXLEN (0 = no events)
--- ARGV[5] idempotencyPrefix
--- ARGV[6..] triples: job id, lease token, result JSON text
+-- ARGV[1..8] the queue constants (_lib.lua)
+-- ARGV[9] now: epoch ms
+-- ARGV[10..] (id, token, resultJson) repeated: job id, lease token, result JSON text
 --
--- Returns one integer per triple: 1 when completed, 0 when the lease was lost
--- (the job is not running or the token is stale); on 0 nothing changed for it.
+-- Returns { acked, events }: one integer per triple, 1 when completed, 0 when
+-- the lease was lost (the job is not running or the token is stale; nothing
+-- changed for it); events as writeEvents returns them.
 
-local now = tonumber(ARGV[2])
-local ttl = ARGV[3]
+local runningKey = KEYS[1]
+local completedKey = KEYS[2]
+local statsKey = KEYS[3]
+local eventsKey = KEYS[4]
+local now = tonumber(ARGV[9])
+local restFrom = 10
+
 local out = {}
 local ids = {}
 local doneArgs = {}
 local byType = {}
-local completed = eventBatch("completed", { "id", "t", "a", "dur" })
-for i = 6, #ARGV, 3 do
+local completed = eventGroup("completed", { "id", "t", "a", "dur" })
+for i = restFrom, #ARGV, 3 do
   local id = ARGV[i]
-  local key = ARGV[1] .. id
+  local key = jobPrefix .. id
   local job = loadHeld(key, ARGV[i + 1])
   if job then
     local dur = runningFor(job, now)
     job[F_RESULT] = ARGV[i + 2]
     job[F_STATE] = COMPLETED
-    job[F_FINISHED] = sinceCreated(job, now)
-    job[F_TOKEN] = false
-    job[F_LEASE] = false
-    job[F_PROGRESS] = false
-    save(key, job, ttl)
+    job[F_FINISHED_AT] = sinceCreated(job, now)
+    clearLease(job)
+    save(key, job, finishedTtlMs)
     -- The idempotency key lives as long as the job it points at.
-    if job[F_IDEM] then redis.call("PEXPIRE", ARGV[5] .. job[F_IDEM], ttl) end
+    if job[F_IDEMPOTENCY_KEY] then
+      redis.call("PEXPIRE", idempotencyPrefix .. job[F_IDEMPOTENCY_KEY], finishedTtlMs)
+    end
     addEvent(completed, { id, job[F_TYPE], job[F_ATTEMPTS], dur })
     ids[#ids + 1] = id
     doneArgs[#doneArgs + 1] = now
@@ -50,9 +53,8 @@ for i = 6, #ARGV, 3 do
     out[#out + 1] = 0
   end
 end
-callChunked("ZREM", KEYS[1], ids)
-callChunked("ZADD", KEYS[2], doneArgs)
-statBatch(KEYS[3], "running", byType, -1)
-statBatch(KEYS[3], "completed", byType, 1)
-flushEvents(KEYS[4], ARGV[4], completed)
-return out
+callChunked("ZREM", runningKey, ids)
+callChunked("ZADD", completedKey, doneArgs)
+statBatch(statsKey, "running", byType, -1)
+statBatch(statsKey, "completed", byType, 1)
+return { out, writeEvents(eventsKey, now) }

@@ -1,37 +1,40 @@
 -- enqueue.lua: adds one or many jobs as pending (or scheduled when they have a
--- due time), in one atomic call. The caller packs each job's record (codec.ts)
+-- due time), in one atomic call. The caller packs each job's record (record.ts)
 -- and the whole batch into one argument, so a job costs one SET here; list
 -- pushes, the scheduled ZADD, counters, the events entry and the wake marker
 -- are a few commands per call.
 --
--- KEYS[1] priorities ZSET (priorities with a non-empty pending list)
--- KEYS[2] scheduled ZSET
--- KEYS[3] stats HASH
--- KEYS[4] wake LIST
--- KEYS[5] events STREAM
+-- KEYS[1] priorities: ZSET of the priorities with a non-empty pending list
+-- KEYS[2] scheduled: ZSET of job ids waiting for a time (score = due ms)
+-- KEYS[3] stats: HASH of counters
+-- KEYS[4] wake: LIST of wake markers idle runners block on
+-- KEYS[5] events: STREAM of lifecycle events
 --
--- ARGV[1] jobPrefix (job records are jobPrefix .. id, same hash tag)
--- ARGV[2] idempotencyPrefix (idempotency STRING keys, same hash tag)
--- ARGV[3] pendingPrefix (pending LISTs are pendingPrefix .. priority, same hash tag)
--- ARGV[4] events MAXLEN (0 = no events)
--- ARGV[5] "1" strict: a taken caller-chosen id refuses the whole call (JQ_EXISTS,
---         nothing written); "0": only that job is refused (code 2), the others
---         are written (independent single enqueues sharing one call)
--- ARGV[6] the jobs, MessagePack: an array with one array per job:
+-- ARGV[1..8] the queue constants (_lib.lua)
+-- ARGV[9] now: epoch ms (the events' time)
+-- ARGV[10] strict: "1": a taken caller-chosen id refuses the whole call
+--          (JQ_EXISTS, nothing written); "0": only that job is refused (code 2),
+--          the others are written (independent single enqueues sharing one call)
+-- ARGV[11] jobs: MessagePack, an array with one array per job:
 --   [id (UUID), type, priority (0..100), due time epoch ms (0 = ready now),
 --   idempotency key or "", true when the id was chosen by the caller (checked
 --   for collisions) or false when freshly generated (a random UUID), the packed
 --   record (state pending, or scheduled with its due time)]
 --
--- Returns one entry per job: 1 when created, the existing job's id when the
--- idempotency key matched, 2 when a caller-chosen id is taken (non-strict only).
+-- Returns { outcomes, events }: one outcome per job, 1 when created, the
+-- existing job's id when the idempotency key matched, 2 when a caller-chosen
+-- id is taken (non-strict only); events as writeEvents returns them.
 -- Error codes: JQ_EXISTS <id> (strict: a job with a caller-chosen id already
 -- exists); then nothing at all was written.
 
-local prefix = ARGV[1]
-local idemPrefix = ARGV[2]
-local strict = ARGV[5] == "1"
-local jobs = cmsgpack.unpack(ARGV[6])
+local prioritiesKey = KEYS[1]
+local scheduledKey = KEYS[2]
+local statsKey = KEYS[3]
+local wakeKey = KEYS[4]
+local eventsKey = KEYS[5]
+local now = tonumber(ARGV[9])
+local strict = ARGV[10] == "1"
+local jobs = cmsgpack.unpack(ARGV[11])
 
 -- Strict: caller-chosen ids must be new, checked before any write so a refused
 -- batch leaves nothing behind; a job whose idempotency key already matched is
@@ -39,8 +42,8 @@ local jobs = cmsgpack.unpack(ARGV[6])
 if strict then
   for _, j in ipairs(jobs) do
     if j[6] then
-      if j[5] == "" or redis.call("EXISTS", idemPrefix .. j[5]) == 0 then
-        if redis.call("EXISTS", prefix .. j[1]) == 1 then
+      if j[5] == "" or redis.call("EXISTS", idempotencyPrefix .. j[5]) == 0 then
+        if redis.call("EXISTS", jobPrefix .. j[1]) == 1 then
           return redis.error_reply("JQ_EXISTS " .. j[1])
         end
       end
@@ -54,7 +57,7 @@ local pendingByType = {}
 local scheduledByType = {}
 local out = {}
 local any = false
-local enqueued = eventBatch("enqueued", { "id", "t", "p" })
+local enqueued = eventGroup("enqueued", { "id", "t", "p" })
 
 for n, j in ipairs(jobs) do
   local id = j[1]
@@ -63,18 +66,18 @@ for n, j in ipairs(jobs) do
   local due = j[4]
   local ik = j[5]
   local existing = nil
-  if ik ~= "" then existing = redis.call("GET", idemPrefix .. ik) end
+  if ik ~= "" then existing = redis.call("GET", idempotencyPrefix .. ik) end
   if existing then
     out[n] = existing
-  elseif (not strict) and j[6] and redis.call("EXISTS", prefix .. id) == 1 then
+  elseif (not strict) and j[6] and redis.call("EXISTS", jobPrefix .. id) == 1 then
     out[n] = 2
   else
     -- The first enqueue with a key wins; later ones get its id back. The key
     -- lives as long as its job: no expiry until the job finishes, when
     -- finish() gives it the job's retention (a job delayed or retried past
     -- RETENTION_MS keeps answering with its id).
-    if ik ~= "" then redis.call("SET", idemPrefix .. ik, id) end
-    redis.call("SET", prefix .. id, j[7])
+    if ik ~= "" then redis.call("SET", idempotencyPrefix .. ik, id) end
+    redis.call("SET", jobPrefix .. id, j[7])
     if due > 0 then
       scheduledArgs[#scheduledArgs + 1] = due
       scheduledArgs[#scheduledArgs + 1] = id
@@ -89,10 +92,9 @@ for n, j in ipairs(jobs) do
   end
 end
 
-pushPendingGroups(ARGV[3], KEYS[1], pending)
-callChunked("ZADD", KEYS[2], scheduledArgs)
-statBatch(KEYS[3], "pending", pendingByType, 1)
-statBatch(KEYS[3], "scheduled", scheduledByType, 1)
-flushEvents(KEYS[5], ARGV[4], enqueued)
-if any then wake(KEYS[4]) end
-return out
+pushPendingGroups(prioritiesKey, pending)
+callChunked("ZADD", scheduledKey, scheduledArgs)
+statBatch(statsKey, "pending", pendingByType, 1)
+statBatch(statsKey, "scheduled", scheduledByType, 1)
+if any then wake(wakeKey) end
+return { out, writeEvents(eventsKey, now) }

@@ -1,59 +1,76 @@
 -- fail.lua: records a failed attempt of a running job, if the lease holds, and
 -- sends the job to scheduled (retry), failed (dead) or cancelled (cancel requested).
 --
--- KEYS[1] running ZSET
--- KEYS[2] scheduled ZSET (score = due ms)
--- KEYS[3] failed ZSET (score = finish ms)
--- KEYS[4] cancelled ZSET (score = finish ms)
--- KEYS[5] stats HASH
--- KEYS[6] events STREAM
--- KEYS[7] the job record STRING
+-- KEYS[1] running: ZSET of running job ids (score = lease expiry ms)
+-- KEYS[2] scheduled: ZSET of job ids waiting for a time (score = due ms)
+-- KEYS[3] failed: ZSET of dead job ids (score = finish ms)
+-- KEYS[4] cancelled: ZSET of cancelled job ids (score = finish ms)
+-- KEYS[5] stats: HASH of counters
+-- KEYS[6] events: STREAM of lifecycle events
+-- KEYS[7] job: the job's record STRING
 --
--- ARGV[1] job id
--- ARGV[2] lease token
--- ARGV[3] now, epoch ms
--- ARGV[4] error message
--- ARGV[5] "1" when retryable, "0" when not
--- ARGV[6] retry delay ms
--- ARGV[7] ttl ms of a finished job (retention + slack)
--- ARGV[8] events MAXLEN (0 = no events)
--- ARGV[9] error history cap
--- ARGV[10] idempotencyPrefix
+-- ARGV[1..8] the queue constants (_lib.lua)
+-- ARGV[9] id: job id
+-- ARGV[10] token: lease token
+-- ARGV[11] now: epoch ms
+-- ARGV[12] message: the error message
+-- ARGV[13] retryable: "1" when the error may be retried, "0" when not
+-- ARGV[14] retryDelayMs: delay before the retry
+-- ARGV[15] timedOut: "soft" or "hard" when the attempt passed its deadline
+--          (a timed_out event comes first), else ""
 --
--- Returns "scheduled", "failed" or "cancelled"; 0 when the lease was lost (nothing changed).
+-- Returns { outcome, events }: outcome "scheduled", "failed" or "cancelled",
+-- or 0 when the lease was lost (nothing changed); events as writeEvents
+-- returns them.
 
-local job = loadHeld(KEYS[7], ARGV[2])
-if not job then return 0 end
-local id = ARGV[1]
+local runningKey = KEYS[1]
+local scheduledKey = KEYS[2]
+local failedKey = KEYS[3]
+local cancelledKey = KEYS[4]
+local statsKey = KEYS[5]
+local eventsKey = KEYS[6]
+local jobKey = KEYS[7]
+local id = ARGV[9]
+local token = ARGV[10]
+local now = tonumber(ARGV[11])
+local message = ARGV[12]
+local retryable = ARGV[13] == "1"
+local retryDelayMs = tonumber(ARGV[14])
+local timedOut = ARGV[15]
+
+local job = loadHeld(jobKey, token)
+if not job then return { 0, {} } end
 local jtype = job[F_TYPE]
-local now = tonumber(ARGV[3])
 local attempt = tonumber(job[F_ATTEMPTS])
 local dur = runningFor(job, now)
-redis.call("ZREM", KEYS[1], id)
-stat(KEYS[5], "running", jtype, -1)
-pushError(job, attempt, ARGV[4], now, ARGV[9])
+redis.call("ZREM", runningKey, id)
+stat(statsKey, "running", jtype, -1)
+pushError(job, attempt, message, now)
+if timedOut ~= "" then
+  event("timed_out", { "id", "t", "a", "dur", "hard" },
+    { id, jtype, attempt, dur, timedOut == "hard" and 1 or 0 })
+end
 
+local outcome
 if job[F_CANCEL] then
-  finish(KEYS[7], job, KEYS[4], KEYS[5], CANCELLED, id, now, ARGV[10], ARGV[7])
-  emit(KEYS[6], ARGV[8], "ev", "cancelled", "id", id, "t", jtype, "a", attempt, "dur", dur)
-  return "cancelled"
-end
-if ARGV[5] == "1" and attempt < tonumber(job[F_MAX]) then
-  local due = now + tonumber(ARGV[6])
+  finish(jobKey, job, cancelledKey, statsKey, CANCELLED, id, now)
+  event("cancelled", { "id", "t", "a", "dur" }, { id, jtype, attempt, dur })
+  outcome = "cancelled"
+elseif retryable and attempt < tonumber(job[F_MAX_ATTEMPTS]) then
+  local due = now + retryDelayMs
   job[F_STATE] = SCHEDULED
-  job[F_SCHEDULED] = due
-  job[F_TOKEN] = false
-  job[F_LEASE] = false
-  job[F_PROGRESS] = false
-  save(KEYS[7], job)
-  redis.call("ZADD", KEYS[2], due, id)
-  stat(KEYS[5], "scheduled", jtype, 1)
-  redis.call("HINCRBY", KEYS[5], "retried", 1)
-  emit(KEYS[6], ARGV[8], "ev", "failed", "id", id, "t", jtype, "a", attempt, "dur", dur,
-    "err", ARGV[4], "retry", ARGV[6])
-  return "scheduled"
+  job[F_SCHEDULED_FOR] = due
+  clearLease(job)
+  save(jobKey, job)
+  redis.call("ZADD", scheduledKey, due, id)
+  stat(statsKey, "scheduled", jtype, 1)
+  redis.call("HINCRBY", statsKey, "retried", 1)
+  event("retry_scheduled", { "id", "t", "a", "dur", "err", "retry" },
+    { id, jtype, attempt, dur, message, retryDelayMs })
+  outcome = "scheduled"
+else
+  finish(jobKey, job, failedKey, statsKey, FAILED, id, now)
+  event("failed", { "id", "t", "a", "dur", "err" }, { id, jtype, attempt, dur, message })
+  outcome = "failed"
 end
-finish(KEYS[7], job, KEYS[3], KEYS[5], FAILED, id, now, ARGV[10], ARGV[7])
-emit(KEYS[6], ARGV[8], "ev", "dead", "id", id, "t", jtype, "a", attempt, "dur", dur,
-  "err", ARGV[4])
-return "failed"
+return { outcome, writeEvents(eventsKey, now) }

@@ -1,36 +1,28 @@
 -- purge.lua: deletes up to N jobs of one finished state (e.g. empty the dead set).
 -- Unlike retention, purging forgets the jobs: their counters go down too.
 --
--- KEYS[1] the finished state's ZSET (completed, failed or cancelled)
--- KEYS[2] stats HASH
+-- KEYS[1] finished: the finished state's ZSET (completed, failed or cancelled)
+-- KEYS[2] stats: HASH of counters
 --
--- ARGV[1] jobPrefix
--- ARGV[2] state name ("completed", "failed" or "cancelled")
--- ARGV[3] max jobs to delete in this call
--- ARGV[4] idempotencyPrefix
+-- ARGV[1..8] the queue constants (_lib.lua)
+-- ARGV[9] state: the state's name ("completed", "failed" or "cancelled")
+-- ARGV[10] limit: most jobs to delete in this call
 --
--- Returns the number deleted (the caller repeats until 0). No error codes.
+-- Returns { deleted, events }: how many were deleted (the caller repeats
+-- until fewer than limit); events is always empty. No error codes.
 
-local ids = redis.call("ZRANGE", KEYS[1], 0, tonumber(ARGV[3]) - 1)
+local finishedKey = KEYS[1]
+local statsKey = KEYS[2]
+local state = ARGV[9]
+local limit = tonumber(ARGV[10])
+
+local ids = redis.call("ZRANGE", finishedKey, 0, limit - 1)
 local byType = {}
 local unknown = 0
-local keys = {}
-for _, id in ipairs(ids) do
-  local key = ARGV[1] .. id
-  local job = load(key)
-  if job then
-    tally(byType, job[F_TYPE])
-    if job[F_IDEM] then
-      local idem = ARGV[4] .. job[F_IDEM]
-      if redis.call("GET", idem) == id then redis.call("DEL", idem) end
-    end
-  else
-    unknown = unknown + 1
-  end
-  keys[#keys + 1] = key
+for _, jtype in ipairs(forget(ids)) do
+  if jtype then tally(byType, jtype) else unknown = unknown + 1 end
 end
-statBatch(KEYS[2], ARGV[2], byType, -1)
-if unknown > 0 then redis.call("HINCRBY", KEYS[2], ARGV[2], -unknown) end
-for i = 1, #keys, 1000 do redis.call("DEL", unpack(keys, i, math.min(i + 999, #keys))) end
-callChunked("ZREM", KEYS[1], ids)
-return #ids
+statBatch(statsKey, state, byType, -1)
+if unknown > 0 then redis.call("HINCRBY", statsKey, state, -unknown) end
+callChunked("ZREM", finishedKey, ids)
+return { #ids, {} }

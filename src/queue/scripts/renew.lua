@@ -1,24 +1,30 @@
 -- renew.lua: extends many leases at once (one call per runner per interval).
 --
--- KEYS[1] running ZSET (score = lease expiry ms)
+-- KEYS[1] running: ZSET of running job ids (score = lease expiry ms)
 --
--- ARGV[1] jobPrefix
--- ARGV[2] now, epoch ms
--- ARGV[3] lease ms
--- ARGV[4..] pairs: job id, lease token
+-- ARGV[1..8] the queue constants (_lib.lua)
+-- ARGV[9] now: epoch ms
+-- ARGV[10] leaseMs: lease length from now
+-- ARGV[11..] (id, token) repeated: job id, lease token
 --
--- Returns one integer per pair: 1 renewed, 2 renewed but a cancel was
--- requested (backstop for a missed pub/sub message), 0 lease lost (nothing changed).
+-- Returns { statuses, events }: one integer per pair, 1 renewed, 2 renewed
+-- but a cancel was requested (backstop for a missed pub/sub message), 0 lease
+-- lost (nothing changed); events is always empty (a renewal is no transition).
 
-local expiry = tonumber(ARGV[2]) + tonumber(ARGV[3])
+local runningKey = KEYS[1]
+local now = tonumber(ARGV[9])
+local leaseMs = tonumber(ARGV[10])
+local restFrom = 11
+
+local expiry = now + leaseMs
 local out = {}
 local runningArgs = {}
-for i = 4, #ARGV, 2 do
+for i = restFrom, #ARGV, 2 do
   local id = ARGV[i]
-  local key = ARGV[1] .. id
+  local key = jobPrefix .. id
   local job = loadHeld(key, ARGV[i + 1])
   if job then
-    job[F_LEASE] = expiry
+    job[F_LEASE_EXPIRES_AT] = expiry
     save(key, job)
     runningArgs[#runningArgs + 1] = expiry
     runningArgs[#runningArgs + 1] = id
@@ -27,5 +33,5 @@ for i = 4, #ARGV, 2 do
     out[#out + 1] = 0
   end
 end
-callChunked("ZADD", KEYS[1], runningArgs)
-return out
+callChunked("ZADD", runningKey, runningArgs)
+return { out, {} }

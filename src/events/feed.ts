@@ -9,11 +9,16 @@
  *
  * @module
  */
-import type { Broker } from "../queue/broker.ts";
-import type { StreamEvent } from "../queue/job.ts";
+import type { StoredEvent } from "./lifecycle.ts";
+
+/** Where the feed reads from: the queue's events stream (`Broker.readEvents`). */
+export interface EventReader {
+  /** Events written after `cursor`, waiting up to `blockMs` for the first. */
+  readEvents(cursor: string, blockMs: number, count?: number): Promise<StoredEvent[]>;
+}
 
 /** Receives each batch of events in stream order. Must not throw (errors are swallowed). */
-export type FeedListener = (events: StreamEvent[]) => void;
+export type FeedListener = (events: StoredEvent[]) => void;
 
 /** Options for `EventFeed`. */
 export interface EventFeedOptions {
@@ -38,7 +43,7 @@ export interface EventFeedOptions {
  * ```
  */
 export class EventFeed {
-  readonly #broker: Broker;
+  readonly #source: EventReader;
   readonly #blockMs: number;
   readonly #count: number;
   readonly #retryMs: number;
@@ -48,8 +53,8 @@ export class EventFeed {
   #closed = false;
   #stopWait: AbortController | null = null;
 
-  constructor(broker: Broker, options: EventFeedOptions = {}) {
-    this.#broker = broker;
+  constructor(source: EventReader, options: EventFeedOptions = {}) {
+    this.#source = source;
     this.#blockMs = Math.max(1, options.blockMs ?? 1000);
     this.#count = Math.max(1, options.count ?? 200);
     this.#retryMs = Math.max(1, options.retryMs ?? 1000);
@@ -101,9 +106,9 @@ export class EventFeed {
     // "$" read would miss whatever was appended between the two calls.
     let cursor = `${Date.now()}-0`;
     while (this.#listeners.size > 0 && !this.#closed) {
-      let events: StreamEvent[];
+      let events: StoredEvent[];
       try {
-        events = await this.#broker.readEvents(cursor, this.#blockMs, this.#count);
+        events = await this.#source.readEvents(cursor, this.#blockMs, this.#count);
       } catch (error) {
         if (this.#closed || this.#listeners.size === 0) return;
         this.#onError(error);
@@ -111,7 +116,7 @@ export class EventFeed {
         continue;
       }
       if (events.length === 0) continue;
-      cursor = events[events.length - 1].stream_id;
+      cursor = events[events.length - 1].cursor;
       for (const listener of [...this.#listeners]) {
         try {
           listener(events);

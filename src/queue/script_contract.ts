@@ -1,0 +1,164 @@
+/**
+ * The contract of every Lua script in `scripts/`, written once: the names of
+ * its KEYS and of its ARGV in order, from which `scripts.ts` builds each
+ * call's arrays (and ioredis its `numberOfKeys`). Each script's header and
+ * the locals it names them by (`local runningKey = KEYS[2]`) must say the
+ * same; `test/queue/script_contract_test.ts` parses them and fails on any
+ * drift, as it does for the record layout and state codes in `_lib.lua`.
+ *
+ * ARGV starts with the queue's constants (`QUEUE_CONSTANTS`, the same for
+ * every script), then the script's own `args`, then, for batch scripts, `rest`:
+ * a tuple repeated once per job.
+ *
+ * @module
+ */
+import type { QueueKeys } from "./keys.ts";
+
+/** Constants every script receives first, in this order (`_lib.lua` names them). */
+export const QUEUE_CONSTANTS = [
+  "jobPrefix",
+  "pendingPrefix",
+  "idempotencyPrefix",
+  "eventsMaxLen",
+  "returnEvents",
+  "finishedTtlMs",
+  "errorHistory",
+  "retentionMs",
+] as const;
+
+/** A queue constant's name. */
+export type QueueConstant = typeof QUEUE_CONSTANTS[number];
+
+/** Keys that are fields of `QueueKeys` (the rest are resolved per call). */
+type QueueKeyName = Exclude<keyof QueueKeys, "jobPrefix" | "pendingPrefix" | "idempotencyPrefix">;
+
+/** One script's contract. */
+export interface ScriptSpec {
+  /** KEYS in order: a `QueueKeys` field, or a per-call key (e.g. `job`, one job's record). */
+  readonly keys: readonly string[];
+  /** The script's own ARGV after the constants, in order. */
+  readonly args: readonly string[];
+  /** A tuple repeated after `args`, once per job of a batch. */
+  readonly rest?: readonly string[];
+}
+
+/** Every script's contract. */
+export const SCRIPTS = {
+  enqueue: {
+    keys: ["priorities", "scheduled", "stats", "wake", "events"],
+    args: ["now", "strict", "jobs"],
+  },
+  claim: {
+    keys: ["priorities", "running", "stats", "wake", "events"],
+    args: ["max", "now", "leaseMs", "tokenBase", "clockOffsetMs"],
+  },
+  complete: {
+    keys: ["running", "completed", "stats", "events"],
+    args: ["now"],
+    rest: ["id", "token", "resultJson"],
+  },
+  fail: {
+    keys: ["running", "scheduled", "failed", "cancelled", "stats", "events", "job"],
+    args: ["id", "token", "now", "message", "retryable", "retryDelayMs", "timedOut"],
+  },
+  renew: {
+    keys: ["running"],
+    args: ["now", "leaseMs"],
+    rest: ["id", "token"],
+  },
+  release: {
+    keys: ["running", "priorities", "failed", "stats", "wake", "events"],
+    args: ["now", "restoreAttempt", "reason"],
+    rest: ["id", "token"],
+  },
+  progress: {
+    keys: ["job", "events"],
+    args: ["id", "token", "now", "percent"],
+  },
+  maintain: {
+    keys: [
+      "priorities",
+      "scheduled",
+      "running",
+      "completed",
+      "failed",
+      "cancelled",
+      "stats",
+      "wake",
+      "events",
+    ],
+    args: ["now", "limit", "trim"],
+  },
+  cancel: {
+    keys: ["priorities", "scheduled", "cancelled", "stats", "events", "job"],
+    args: ["id", "now", "cancelChannel"],
+  },
+  requeue: {
+    keys: ["priorities", "failed", "cancelled", "stats", "wake", "events", "job"],
+    args: ["id", "now"],
+  },
+  purge: {
+    keys: ["finished", "stats"],
+    args: ["state", "limit"],
+  },
+} as const satisfies Record<string, ScriptSpec>;
+
+/** A script's name (its file is `scripts/<name>.lua`). */
+export type ScriptName = keyof typeof SCRIPTS;
+
+/** Every script's name. */
+export const SCRIPT_NAMES = Object.keys(SCRIPTS) as ScriptName[];
+
+/** A value passed to a script. */
+export type Arg = string | number | Uint8Array;
+
+type SpecOf<N extends ScriptName> = typeof SCRIPTS[N];
+
+/** The named arguments of one call of script `N`. */
+export type ArgsOf<N extends ScriptName> = { readonly [A in SpecOf<N>["args"][number]]: Arg };
+
+/** The per-call keys of script `N` (those that are not `QueueKeys` fields). */
+export type CallKeysOf<N extends ScriptName> = {
+  readonly [K in Exclude<SpecOf<N>["keys"][number], QueueKeyName>]: string;
+};
+
+/** The values of the queue constants, in `QUEUE_CONSTANTS` order. */
+export type QueueConstants = { readonly [C in QueueConstant]: Arg };
+
+/**
+ * Builds one call's KEYS followed by its ARGV, in the contract's order.
+ * `rest` is the flattened repeated tuples (a multiple of `rest.length`).
+ */
+export function buildCall<N extends ScriptName>(
+  name: N,
+  queueKeys: QueueKeys,
+  constants: readonly Arg[],
+  args: ArgsOf<N>,
+  callKeys: CallKeysOf<N>,
+  rest: readonly Arg[] = [],
+): Arg[] {
+  const spec: ScriptSpec = SCRIPTS[name];
+  const out: Arg[] = [];
+  for (const key of spec.keys) {
+    const value = (callKeys as Record<string, string>)[key] ??
+      (queueKeys as unknown as Record<string, string>)[key];
+    if (typeof value !== "string") throw new Error(`${name}.lua: no key "${key}"`);
+    out.push(value);
+  }
+  out.push(...constants);
+  for (const arg of spec.args) {
+    const value = (args as Record<string, Arg>)[arg];
+    if (value === undefined) throw new Error(`${name}.lua: missing argument "${arg}"`);
+    out.push(value);
+  }
+  if (rest.length % (spec.rest?.length ?? 1) !== 0 || (rest.length > 0 && !spec.rest)) {
+    throw new Error(`${name}.lua: repeated arguments do not fit ${spec.rest ?? "none"}`);
+  }
+  for (const value of rest) out.push(value);
+  return out;
+}
+
+/** The constants' values in contract order. */
+export function constantsArgv(constants: QueueConstants): Arg[] {
+  return QUEUE_CONSTANTS.map((name) => constants[name]);
+}
