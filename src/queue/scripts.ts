@@ -25,7 +25,8 @@ import type {
   RenewStatus,
 } from "./job.ts";
 import type { EncodedJob } from "./validate.ts";
-import { Embedded, F, newRecord, pack, type Packable, unpackRecord } from "./codec.ts";
+import { Embedded, pack, type Packable } from "./msgpack.ts";
+import { F, newRecord, unpackRecord } from "./record.ts";
 
 /** Every script, with how many of its arguments are KEYS. */
 const SCRIPTS = {

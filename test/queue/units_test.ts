@@ -8,18 +8,15 @@ import {
   encodeCursor,
   encodePendingCursor,
 } from "../../src/queue/list_cursor.ts";
+import { Embedded, pack, type Packed, unpack } from "../../src/queue/msgpack.ts";
 import {
   decodeJob,
-  Embedded,
   F,
   type NewRecord,
   newRecord,
-  pack,
-  type Packed,
   RECORD_FIELDS,
-  unpack,
   unpackRecord,
-} from "../../src/queue/codec.ts";
+} from "../../src/queue/record.ts";
 import { mapScriptError, QueueScripts, SCRIPT_COMMANDS } from "../../src/queue/scripts.ts";
 import { queueKeys } from "../../src/queue/keys.ts";
 import { parseStream } from "../../src/queue/stream_events.ts";
