@@ -175,7 +175,16 @@ export function stateOf(record: Packed[]): JobState {
 /** Decodes a stored job record (GET reply) into a `Job`; null when missing or unreadable. */
 export function decodeJob(id: string, data: Uint8Array | null | undefined): Job | null {
   const r = unpackRecord(data);
-  if (!r || typeof r[F.type] !== "string") return null;
+  return r ? recordToJob(id, r) : null;
+}
+
+/**
+ * The `Job` an unpacked record describes; null when it is not a job record
+ * (no type). `decodeJob` is this after `unpackRecord`; separate so the
+ * conversion can be measured (and reused) apart from the MessagePack decoding.
+ */
+export function recordToJob(id: string, r: Packed[]): Job | null {
+  if (typeof r[F.type] !== "string") return null;
   const status = stateOf(r);
   const backoff = text(r[F.backoff]);
   const created = num(r[F.createdAt]);
