@@ -1,16 +1,35 @@
 /**
- * A small MessagePack codec: exactly the subset Redis' built-in `cmsgpack`
- * reads and writes (nil, booleans, integers, doubles, str, array, map), so
- * what `pack` writes a Lua script can `cmsgpack.unpack`, and what a script
- * `cmsgpack.pack`s `unpack` reads. It knows nothing about jobs (`record.ts`
- * does).
+ * MessagePack as Redis' built-in `cmsgpack` reads and writes it (nil,
+ * booleans, integers, doubles, str, array, map), so what `pack` writes a Lua
+ * script can `cmsgpack.unpack`, and what a script `cmsgpack.pack`s `unpack`
+ * reads. It knows nothing about jobs (`record.ts` does).
  *
- * Two choices follow from `cmsgpack`:
+ * Writing is ours (the `Writer` below), reading is msgpackr's, on figures
+ * (`test/bench/msgpack_bench.ts`: real email records, 190-byte payload JSON;
+ * medians of 3 runs of 7 alternating rounds, ns per record, Deno 2.9.6):
+ * - enqueue batch of 1 / 50 / 1000: ours 627 / 526 / 535, msgpackr (each
+ *   job's fields and record packed by it, joined by hand) 773 / 507 / 485
+ *   (1.23x, 0.96x, 0.91x); but msgpackr cannot write what `cmsgpack`
+ *   writes: integers above 32 bits (every record's created time) become
+ *   float64 where cmsgpack has uint64 (int64 from a BigInt), and bytes bin,
+ *   which cmsgpack does not read at all. Ours gives cmsgpack's very bytes
+ *   for everything a record holds (`test/queue/msgpack_cmsgpack_test.ts`)
+ *   and is the faster for single enqueues, so the writer stays;
+ * - claimed record (`unpackRecord`): hand-written reader 468, msgpackr with
+ *   the checks below 323 (0.69x); finished record (`decodeJob`, mostly
+ *   JSON.parse and dates): 2322 against 2290 (0.99x). So reading is msgpackr.
+ *
+ * Choices that follow from `cmsgpack`:
  * - bytes (`Uint8Array`) are written as str, never bin: `cmsgpack` reads no
- *   bin types, and a Lua string is bytes anyway;
+ *   bin types, and a Lua string is bytes anyway (bin is read as str too);
  * - `Embedded` writes a packed value inside a str in place (enqueue sends
  *   each job's stored record that way in its batch, and Lua stores the str
- *   as is), with no buffer of its own to allocate and copy.
+ *   as is), with no buffer of its own to allocate and copy;
+ * - no extension types either way, 64-bit integers read as numbers.
+ *
+ * One difference from the hand-written reader: a str holding invalid UTF-8
+ * (which neither our writer nor the scripts produce) decodes to other
+ * characters than TextDecoder's U+FFFD.
  *
  * @example
  * ```ts
@@ -21,6 +40,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { Unpackr } from "msgpackr/unpack";
 
 /** A MessagePack value as this codec reads and writes it. */
 export type Packed =
@@ -232,102 +252,63 @@ class Writer {
   }
 }
 
-/** Decodes one MessagePack value. Throws on truncated input or unsupported types. */
+/**
+ * msgpackr as a reader of what `cmsgpack` writes: plain arrays and objects
+ * (no records or structures), 64-bit integers as numbers (epoch ms arrive as
+ * uint64). Its JavaScript build: no native add-on to load, and no FFI
+ * permission needed in any thread.
+ */
+const reader = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+
+/**
+ * Decodes one MessagePack value. Throws `msgpack: truncated`, `msgpack:
+ * trailing bytes` or `msgpack: unsupported type` (extension types, 0xc1).
+ */
 export function unpack(data: Uint8Array): Packed {
-  const r = new Reader(data);
-  const value = r.value();
-  if (r.pos !== data.length) throw new Error("msgpack: trailing bytes");
-  return value;
+  let value: unknown;
+  try {
+    value = reader.unpack(data);
+  } catch (error) {
+    throw new Error(`msgpack: ${failure(error)}`);
+  }
+  return asPacked(value);
 }
 
-class Reader {
-  readonly view: DataView;
-  pos = 0;
+/** What msgpackr's error means (tests pin its messages, so an upgrade that changes them shows). */
+function failure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof RangeError || /unexpected end/i.test(message)) return "truncated";
+  if (/end of buffer not reached/i.test(message)) return "trailing bytes";
+  return "unsupported type";
+}
 
-  constructor(readonly data: Uint8Array) {
-    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+/**
+ * `value` as a `Packed`, in place: bin becomes str like in Lua, where both are
+ * strings; anything msgpackr makes of extension types (dates, `undefined`,
+ * the 0xc1 marker) is refused, as `cmsgpack` never writes them.
+ */
+function asPacked(value: unknown): Packed {
+  switch (typeof value) {
+    case "string":
+    case "number":
+    case "boolean":
+      return value;
+    case "object":
+      if (value === null) return null;
+      if (Array.isArray(value)) {
+        // Records are mostly strings and numbers: only other items need a look.
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          if (typeof item !== "string" && typeof item !== "number") value[i] = asPacked(item);
+        }
+        return value;
+      }
+      if (value instanceof Uint8Array) return utf8.decode(value);
+      if (Object.getPrototypeOf(value) === Object.prototype) {
+        const map = value as { [key: string]: unknown };
+        for (const key of Object.keys(map)) map[key] = asPacked(map[key]);
+        return map as { [key: string]: Packed };
+      }
   }
-
-  need(n: number): number {
-    const at = this.pos;
-    if (at + n > this.data.length) throw new Error("msgpack: truncated");
-    this.pos += n;
-    return at;
-  }
-
-  value(): Packed {
-    const t = this.data[this.need(1)];
-    if (t < 0x80) return t;
-    if (t >= 0xe0) return t - 0x100;
-    if (t >= 0xa0 && t <= 0xbf) return this.str(t & 0x1f);
-    if (t >= 0x90 && t <= 0x9f) return this.array(t & 0x0f);
-    if (t >= 0x80 && t <= 0x8f) return this.map(t & 0x0f);
-    const v = this.view;
-    switch (t) {
-      case 0xc0:
-        return null;
-      case 0xc2:
-        return false;
-      case 0xc3:
-        return true;
-      case 0xc4:
-      case 0xd9:
-        return this.str(this.data[this.need(1)]);
-      case 0xc5:
-      case 0xda:
-        return this.str(v.getUint16(this.need(2)));
-      case 0xc6:
-      case 0xdb:
-        return this.str(v.getUint32(this.need(4)));
-      case 0xca:
-        return v.getFloat32(this.need(4));
-      case 0xcb:
-        return v.getFloat64(this.need(8));
-      case 0xcc:
-        return this.data[this.need(1)];
-      case 0xcd:
-        return v.getUint16(this.need(2));
-      case 0xce:
-        return v.getUint32(this.need(4));
-      case 0xcf:
-        return Number(v.getBigUint64(this.need(8)));
-      case 0xd0:
-        return v.getInt8(this.need(1));
-      case 0xd1:
-        return v.getInt16(this.need(2));
-      case 0xd2:
-        return v.getInt32(this.need(4));
-      case 0xd3:
-        return Number(v.getBigInt64(this.need(8)));
-      case 0xdc:
-        return this.array(v.getUint16(this.need(2)));
-      case 0xdd:
-        return this.array(v.getUint32(this.need(4)));
-      case 0xde:
-        return this.map(v.getUint16(this.need(2)));
-      case 0xdf:
-        return this.map(v.getUint32(this.need(4)));
-    }
-    throw new Error(`msgpack: unsupported type 0x${t.toString(16)}`);
-  }
-
-  str(n: number): string {
-    const at = this.need(n);
-    return utf8.decode(this.data.subarray(at, at + n));
-  }
-
-  array(n: number): Packed[] {
-    const out: Packed[] = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.value();
-    return out;
-  }
-
-  map(n: number): { [key: string]: Packed } {
-    const out: { [key: string]: Packed } = {};
-    for (let i = 0; i < n; i++) {
-      const key = this.value();
-      out[String(key)] = this.value();
-    }
-    return out;
-  }
+  throw new Error("msgpack: unsupported type");
 }
