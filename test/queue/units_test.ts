@@ -27,7 +27,7 @@ import {
   PayloadTooLargeError,
   QueueUnavailableError,
 } from "../../src/queue/errors.ts";
-import { encodeJob, isUuid, payloadJson } from "../../src/queue/validate.ts";
+import { encodeJob, isUuid } from "../../src/queue/validate.ts";
 import { LIMITS } from "../../src/queue/job.ts";
 
 Deno.test("clusterNodes parses cluster URLs and comma lists, null for one server", () => {
@@ -286,14 +286,24 @@ Deno.test("pack: Embedded values and the ASCII fast path give the same bytes as 
   }
 });
 
-Deno.test("encodeJob reuses a payloadJson text once, and still enforces the size limit", () => {
+Deno.test("encodeJob stores a given payload_json verbatim, and still enforces the size limit", () => {
   const payload = { to: "a@b.co", n: [1, 2] };
-  const text = payloadJson(payload);
-  assert.strictEqual(encodeJob({ type: "t", payload }, 0).payload, text);
+  const text = JSON.stringify(payload);
+  assert.strictEqual(encodeJob({ type: "t", payload, payload_json: text }, 0).payload, text);
   assert.strictEqual(encodeJob({ type: "t", payload }, 0).payload, JSON.stringify(payload));
+  // Verbatim: the text given, not the payload serialized again (this one keeps its spaces).
+  const spaced = JSON.stringify(payload, null, 1);
+  assert.strictEqual(encodeJob({ type: "t", payload, payload_json: spaced }, 0).payload, spaced);
   const big = { s: "x".repeat(LIMITS.maxPayloadBytes) };
-  payloadJson(big);
+  assert.throws(
+    () => encodeJob({ type: "t", payload: big, payload_json: JSON.stringify(big) }, 0),
+    PayloadTooLargeError,
+  );
   assert.throws(() => encodeJob({ type: "t", payload: big }, 0), PayloadTooLargeError);
+  assert.throws(
+    () => encodeJob({ type: "t", payload, payload_json: 7 as unknown as string }, 0),
+    (e: unknown) => e instanceof InvalidInputError && e.field === "payload_json",
+  );
 });
 
 Deno.test("parseStream: plain entries, batch entries expanded per row, garbage skipped", () => {
