@@ -33,8 +33,8 @@ export type JobMap = Record<string, { readonly type: string; readonly schema: z.
 /** The payload a caller passes for type `K` (the schema's input: defaults may be omitted). */
 export type PayloadOf<M extends JobMap, K extends keyof M> = z.input<M[K]["schema"]>;
 
-/** Per-job options besides type and payload. */
-export type EnqueueOptions = Omit<EnqueueInput, "type" | "payload">;
+/** Per-job options besides type and payload (whose JSON text the client computes itself). */
+export type EnqueueOptions = Omit<EnqueueInput, "type" | "payload" | "payload_json">;
 
 /** One item of a typed batch: a type name and the matching payload. */
 export type BatchItem<M extends JobMap> = {

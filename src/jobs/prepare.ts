@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { oversizeBytes, payloadJson } from "../queue/validate.ts";
+import { oversizeBytes } from "../queue/validate.ts";
 import { type EnqueueInput, LIMITS } from "../queue/job.ts";
 import { InvalidInputError } from "../queue/errors.ts";
 import type { JobRegistry, ValidationIssue } from "./registry.ts";
@@ -51,8 +51,13 @@ export function prepareEnqueue(registry: JobRegistry, request: EnqueueInput): Pr
       issues: validated.issues,
     };
   }
-  // The broker checks again on its own; this answer carries the API's 413 details.
-  const bytes = oversizeBytes(payloadJson(validated.payload) ?? "null");
+  // Serialized once: the broker stores this text (`payload_json`) and checks
+  // its size again on its own; this answer carries the API's 413 details.
+  // Undefined for a payload JSON cannot represent, which the broker refuses.
+  const payloadJson: string | undefined = JSON.stringify(
+    validated.payload === undefined ? null : validated.payload,
+  );
+  const bytes = oversizeBytes(payloadJson ?? "null");
   if (bytes > 0) {
     return {
       ok: false,
@@ -66,6 +71,7 @@ export function prepareEnqueue(registry: JobRegistry, request: EnqueueInput): Pr
   const merged: EnqueueInput = {
     ...request,
     payload: validated.payload,
+    payload_json: payloadJson,
     priority: request.priority ?? defaults.priority,
     max_attempts: request.max_attempts ?? defaults.max_attempts,
     timeout_ms: request.timeout_ms ?? defaults.timeout_ms,

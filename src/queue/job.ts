@@ -116,6 +116,14 @@ export interface Job {
 export interface EnqueueInput {
   type: string;
   payload: unknown;
+  /**
+   * The JSON text of `payload`, when the caller already has it (the API and
+   * the typed client serialize the payload for their size check): the broker
+   * stores it verbatim instead of serializing `payload` a second time, still
+   * within the payload size limit. When given it must be the JSON text of
+   * `payload`; nothing checks that they agree.
+   */
+  payload_json?: string;
   priority?: number;
   max_attempts?: number;
   timeout_ms?: number;

@@ -7,7 +7,7 @@
  * @module
  */
 import type { RedisClient } from "./connect.ts";
-import { decodeJob } from "./codec.ts";
+import { decodeJob } from "./record.ts";
 import { InvalidInputError } from "./errors.ts";
 import { FINISHED_STATES, type Job, JOB_STATES, type JobPage, type ListQuery } from "./job.ts";
 import { pendingKey, type QueueKeys, type ZsetState } from "./keys.ts";

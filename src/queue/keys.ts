@@ -21,7 +21,7 @@ export function isValidQueueName(name: string): boolean {
 export interface QueueKeys {
   /**
    * Prefix of job records: `${jobPrefix}${id}` is a STRING holding the job as
-   * a MessagePack array (see `codec.ts`).
+   * a MessagePack array (see `record.ts`).
    */
   jobPrefix: string;
   /**

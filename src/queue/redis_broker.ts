@@ -7,7 +7,7 @@
  */
 import type { Broker, ClaimOptions, ReleaseOptions } from "./broker.ts";
 import { BlockingPool } from "./blocking.ts";
-import { decodeJob } from "./codec.ts";
+import { decodeJob } from "./record.ts";
 import { connect, duplicate, type RedisClient, toQueueError, whenReady } from "./connect.ts";
 import {
   InvalidInputError,

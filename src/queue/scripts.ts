@@ -29,7 +29,8 @@ import type {
   RenewStatus,
 } from "./job.ts";
 import type { EncodedJob } from "./validate.ts";
-import { Embedded, F, newRecord, pack, type Packable, unpackRecord } from "./codec.ts";
+import { Embedded, pack, type Packable } from "./msgpack.ts";
+import { F, newRecord, unpackRecord } from "./record.ts";
 import {
   type Arg,
   type ArgsOf,

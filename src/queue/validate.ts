@@ -54,34 +54,20 @@ export function oversizeBytes(text: string, limit: number = LIMITS.maxPayloadByt
   return bytes > limit ? bytes : 0;
 }
 
-/** JSON texts of payload objects already serialized by `payloadJson`. */
-const knownJson = new WeakMap<object, string>();
-
 /**
- * `JSON.stringify(payload)`, remembered for the object so the broker's own
- * encoding of the same (validated, not yet shared) payload does not serialize
- * it a second time. Throws like JSON.stringify; undefined for values JSON
- * cannot represent.
+ * The payload's JSON text: `payload_json` as given (the caller serialized the
+ * payload already, see `EnqueueInput`), else `payload` serialized here; either
+ * way within the size limit.
  */
-export function payloadJson(payload: unknown): string | undefined {
-  const text = JSON.stringify(payload === undefined ? null : payload);
-  if (text !== undefined && typeof payload === "object" && payload !== null) {
-    knownJson.set(payload, text);
-  }
-  return text;
-}
-
-function encodePayload(payload: unknown): string {
-  let text: string | undefined;
-  const known = typeof payload === "object" && payload !== null
-    ? knownJson.get(payload)
-    : undefined;
-  if (known !== undefined) {
-    knownJson.delete(payload as object); // used once: a later mutation must not reuse it
-    text = known;
+function encodePayload(input: EnqueueInput): string {
+  let text: string | undefined = input.payload_json;
+  if (text !== undefined) {
+    if (typeof text !== "string") {
+      throw new InvalidInputError("payload_json must be a string", "payload_json");
+    }
   } else {
     try {
-      text = JSON.stringify(payload === undefined ? null : payload);
+      text = JSON.stringify(input.payload === undefined ? null : input.payload);
     } catch (error) {
       throw new InvalidInputError(`payload is not JSON-serializable: ${String(error)}`, "payload");
     }
@@ -182,7 +168,7 @@ export function encodeJob(input: EnqueueInput, now: number): EncodedJob {
   return {
     id: input.id?.toLowerCase() ?? crypto.randomUUID(),
     type,
-    payload: encodePayload(input.payload),
+    payload: encodePayload(input),
     priority,
     maxAttempts,
     timeoutMs,

@@ -991,9 +991,12 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     const second = b.claim(1, { waitMs: 5000 });
     await new Promise((r) => setTimeout(r, 100));
     const { id: one } = await producer.enqueue({ type: "w", payload: 1 });
-    const winner = await Promise.race([first, second]);
-    assert.deepStrictEqual(winner.map((j) => j.id), [one]);
-    const loser = winner === await first ? second : first;
+    const [won, jobs] = await Promise.race([
+      first.then((j) => ["first", j] as const),
+      second.then((j) => ["second", j] as const),
+    ]);
+    assert.deepStrictEqual(jobs.map((j) => j.id), [one]);
+    const loser = won === "first" ? second : first;
     let settled = false;
     loser.then(() => (settled = true));
     await new Promise((r) => setTimeout(r, 300));

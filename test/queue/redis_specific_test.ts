@@ -5,7 +5,7 @@ import { fakeClock } from "./broker_suite.ts";
 import { RedisBroker, STORAGE_FORMAT } from "../../src/queue/redis_broker.ts";
 import { QueueUnavailableError, StorageFormatError } from "../../src/queue/errors.ts";
 import { pendingKey } from "../../src/queue/keys.ts";
-import { F, unpackRecord } from "../../src/queue/codec.ts";
+import { F, unpackRecord } from "../../src/queue/record.ts";
 import { freePort } from "../helpers/redis_server.ts";
 import type { LifecycleEvent } from "../../src/events/lifecycle.ts";
 

@@ -1,5 +1,5 @@
 /**
- * The script contract has one source (`script_contract.ts`, `codec.ts`'s `F`,
+ * The script contract has one source (`script_contract.ts`, `record.ts`'s `F`,
  * `JOB_STATES`, `src/events/`); the Lua side restates it in headers and
  * locals. These tests parse every script and `_lib.lua` and fail on any
  * drift: a key or argument out of order or misnamed, a raw `KEYS[n]`/`ARGV[n]`
@@ -14,7 +14,7 @@ import {
   SCRIPTS,
   type ScriptSpec,
 } from "../../src/queue/script_contract.ts";
-import { F, RECORD_FIELDS } from "../../src/queue/codec.ts";
+import { F, RECORD_FIELDS } from "../../src/queue/record.ts";
 import { JOB_STATES } from "../../src/queue/job.ts";
 import { EVENT_SOURCES, type LifecycleEventKind } from "../../src/events/lifecycle.ts";
 import { EVENT_FIELDS, fieldOfWireName } from "../../src/events/wire.ts";
@@ -116,7 +116,7 @@ Deno.test("script contract: _lib.lua names the queue constants in order", () => 
   assert.deepStrictEqual(p.rawSlots, []);
 });
 
-Deno.test("script contract: _lib.lua's record positions and state codes match codec.ts and JOB_STATES", () => {
+Deno.test("script contract: _lib.lua's record positions and state codes match record.ts and JOB_STATES", () => {
   const lib = read("_lib");
   const constants = new Map<string, number>();
   for (const m of lib.matchAll(/^local ([A-Z_]+) = (\d+)$/gm)) constants.set(m[1], Number(m[2]));
