@@ -32,7 +32,7 @@ import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from "prom-cl
 import type { Broker } from "../queue/broker.ts";
 import type { StateCounts, Stats, StreamEvent } from "../queue/job.ts";
 import { EventFeed } from "../api/event_feed.ts";
-import { withTimeout } from "../timeout.ts";
+import { withTimeout } from "../timing/timeout.ts";
 import { DURATION_BUCKETS, PROMETHEUS_CONTENT_TYPE } from "./worker_metrics.ts";
 
 /** HTTP request duration buckets, seconds. */

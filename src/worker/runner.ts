@@ -28,7 +28,7 @@ import type { JobDefinition } from "../jobs/definition.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log.ts";
 import { Acker } from "./acks.ts";
-import { TimeoutError, withTimeout } from "../timeout.ts";
+import { TimeoutError, withTimeout } from "../timing/timeout.ts";
 import type { AbortReason, LogLine, ProgressUpdate, RunRequest, RunResult } from "./messages.ts";
 import type { PoolEvents, PoolStats } from "./pool.ts";
 
