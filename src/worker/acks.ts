@@ -18,7 +18,7 @@ import {
 import { LeaseLostError } from "../queue/errors.ts";
 import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log.ts";
-import { nextTask } from "./messages.ts";
+import { nextTask } from "../timing/after_microtasks.ts";
 
 /** A failure to record. `timedOut` adds a `timed_out` event before the outcome's. */
 export interface Failure {

@@ -13,7 +13,7 @@
  * @module
  */
 import type { LogLevel, LogSink } from "../log.ts";
-import { afterMicrotasks } from "./messages.ts";
+import { afterMicrotasks } from "../timing/after_microtasks.ts";
 
 /** A sink and its flush. */
 export interface BufferedSink {
