@@ -1,13 +1,12 @@
 /**
  * What the routes are given, and the small helpers they share (validation
- * into 422s, a deadline on broker calls).
+ * into 422s, the submit gate).
  *
  * @module
  */
 import { setImmediate } from "node:timers";
 import type { z } from "zod";
 import type { Broker } from "../queue/broker.ts";
-import { QueueUnavailableError } from "../queue/errors.ts";
 import type { JobRegistry } from "../jobs/registry.ts";
 import { zodIssues } from "../jobs/registry.ts";
 import type { EventBus } from "../events/bus.ts";
@@ -50,96 +49,6 @@ export interface RouteDeps {
   bodies: BodyBudget;
   /** Awaits a broker call, turning a missed deadline into QueueUnavailableError. */
   call<T>(operation: Promise<T>): Promise<T>;
-}
-
-/** One call waiting in a `Deadlines` queue. */
-interface Waiter {
-  at: number;
-  settled: boolean;
-  reject: (error: Error) => void;
-  next: Waiter | null;
-}
-
-/**
- * `withDeadline` for many calls sharing one fixed timeout, with one timer for
- * all of them instead of a timer and three extra promises per call. Calls
- * join a FIFO queue, which is also deadline order (same timeout for all);
- * the one timer is armed for the oldest unsettled call, and is cleared when
- * nothing is in flight, so an idle app holds no timer.
- *
- * @example
- * ```ts
- * const deadlines = new Deadlines(2500);
- * const job = await deadlines.call(broker.get(id)); // QueueUnavailableError after 2.5 s
- * ```
- */
-export class Deadlines {
-  readonly #ms: number;
-  #head: Waiter | null = null;
-  #tail: Waiter | null = null;
-  #inFlight = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  readonly #fire = () => this.#expire();
-
-  constructor(ms: number) {
-    this.#ms = ms;
-  }
-
-  /** Awaits `operation`, or rejects with QueueUnavailableError once the timeout passes. */
-  call<T>(operation: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const waiter: Waiter = {
-        at: performance.now() + this.#ms,
-        settled: false,
-        reject,
-        next: null,
-      };
-      if (this.#tail) this.#tail.next = waiter;
-      else this.#head = waiter;
-      this.#tail = waiter;
-      if (this.#inFlight++ === 0 && this.#timer === undefined) {
-        this.#timer = setTimeout(this.#fire, this.#ms);
-      }
-      operation.then(
-        (value) => {
-          if (this.#settle(waiter)) resolve(value);
-        },
-        (error) => {
-          if (this.#settle(waiter)) reject(error);
-        },
-      );
-    });
-  }
-
-  /** Marks `waiter` done; false when its deadline already rejected it. */
-  #settle(waiter: Waiter): boolean {
-    if (waiter.settled) return false;
-    waiter.settled = true;
-    if (--this.#inFlight === 0) {
-      // Nothing in flight: drop the queue and the timer.
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-      this.#head = this.#tail = null;
-    }
-    return true;
-  }
-
-  #expire(): void {
-    this.#timer = undefined;
-    const now = performance.now();
-    let waiter = this.#head;
-    while (waiter && (waiter.settled || waiter.at <= now)) {
-      if (!waiter.settled) {
-        waiter.settled = true;
-        this.#inFlight--;
-        waiter.reject(new QueueUnavailableError(`queue did not answer within ${this.#ms} ms`));
-      }
-      waiter = waiter.next;
-    }
-    this.#head = waiter;
-    if (!waiter) this.#tail = null;
-    else this.#timer = setTimeout(this.#fire, Math.max(0, waiter.at - now));
-  }
 }
 
 /**

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { DeadlineTimer } from "./deadline_timer.ts";
+import { DeadlineTimer } from "../timing/deadline_timer.ts";
 import { OutageLog } from "./outage_log.ts";
 import type { Broker } from "../queue/broker.ts";
 import { type ClaimedJob, DEFAULTS, type RecoveredJob } from "../queue/job.ts";

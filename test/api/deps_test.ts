@@ -1,41 +1,12 @@
 /**
- * The routes' shared helpers: one shared deadline timer for broker calls,
- * the gate that lines up concurrent submits, and the body reader's two paths.
+ * The routes' shared helpers: the gate that lines up concurrent submits, and
+ * the body reader's two paths.
  */
 import assert from "node:assert/strict";
-import { Deadlines, SubmitGate } from "../../src/api/deps.ts";
+import { SubmitGate } from "../../src/api/deps.ts";
 import { jsonDepth, readJsonBody } from "../../src/api/body.ts";
 import { HttpError } from "../../src/api/errors.ts";
-import { QueueUnavailableError } from "../../src/queue/errors.ts";
 import { postJson, SPEC_EMAIL, startApi } from "./helpers.ts";
-
-const never = () => new Promise<never>(() => {});
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-Deno.test("Deadlines: answers pass through, hung calls fail after the timeout, in order", async () => {
-  const deadlines = new Deadlines(60);
-  assert.strictEqual(await deadlines.call(Promise.resolve(7)), 7);
-  await assert.rejects(deadlines.call(Promise.reject(new RangeError("x"))), RangeError);
-  const start = performance.now();
-  const first = deadlines.call(never());
-  await sleep(30);
-  const second = deadlines.call(never());
-  const quick = deadlines.call(sleep(5).then(() => "ok"));
-  assert.strictEqual(await quick, "ok");
-  await assert.rejects(first, QueueUnavailableError);
-  const firstAt = performance.now() - start;
-  await assert.rejects(second, QueueUnavailableError);
-  const secondAt = performance.now() - start;
-  assert.ok(firstAt >= 55 && firstAt < 1000, `first failed after ${firstAt} ms`);
-  assert.ok(secondAt >= 85 && secondAt < 1000, `second failed after ${secondAt} ms`);
-  // A late rejection after the deadline is swallowed (no unhandled rejection).
-  let late: (e: Error) => void = () => {};
-  const lateCall = deadlines.call(new Promise<never>((_, reject) => (late = reject)));
-  await assert.rejects(lateCall, QueueUnavailableError);
-  late(new Error("too late"));
-  await sleep(1);
-  // Nothing in flight: no timer left behind (the test sanitizer checks this).
-});
 
 Deno.test("SubmitGate: concurrent submits reach the broker in one turn; each settles alone", async () => {
   const gate = new SubmitGate();
