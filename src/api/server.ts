@@ -7,17 +7,11 @@
  */
 import { Hono } from "hono";
 import { createApp, installErrorHandlers } from "./app.ts";
-import { HttpError } from "./errors.ts";
 import { createLogger } from "../log.ts";
 import { EventFeed } from "./event_feed.ts";
 import { eventsRoutes } from "./sse.ts";
 import { staticRoutes } from "./static.ts";
-import {
-  ClusterMetrics,
-  type HttpMetricsJson,
-  httpMetricsMiddleware,
-} from "../metrics/api_metrics.ts";
-import { PROMETHEUS_CONTENT_TYPE } from "../metrics/worker_metrics.ts";
+import { ClusterMetrics, httpMetricsMiddleware } from "../metrics/api_metrics.ts";
 import type { Broker } from "../queue/broker.ts";
 import type { JobRegistry } from "../jobs/registry.ts";
 import type { EventBus } from "../events/bus.ts";
@@ -36,14 +30,6 @@ export interface HttpAppDeps {
   staticDir?: string;
   /** Simultaneous SSE clients. Default 100. */
   maxSseClients?: number;
-  /**
-   * How `/metrics` is answered when several isolates share the port
-   * (`API_THREADS`): the first one sums its peers' HTTP metrics into its own
-   * (`peerHttpMetrics`); the others relay its text (`relay`).
-   */
-  metrics?: { peerHttpMetrics: () => Promise<HttpMetricsJson[]> } | {
-    relay: () => Promise<string>;
-  };
 }
 
 /** The composed app and how to release its background readers. */
@@ -69,28 +55,11 @@ export const STATIC_DIR = new URL("../../static", import.meta.url).pathname;
 export function buildHttpApp(deps: HttpAppDeps): HttpApp {
   // One events-stream reader per process, shared by SSE clients and the duration histogram.
   const feed = new EventFeed(deps.broker);
-  const relay = deps.metrics && "relay" in deps.metrics ? deps.metrics.relay : null;
-  const metrics = relay ? null : new ClusterMetrics(deps.broker, {
-    feed,
-    peerHttpMetrics: deps.metrics && "peerHttpMetrics" in deps.metrics
-      ? deps.metrics.peerHttpMetrics
-      : undefined,
-  });
+  const metrics = new ClusterMetrics(deps.broker, { feed });
   const app = new Hono();
   app.use("*", httpMetricsMiddleware());
   app.route("/", eventsRoutes(deps.broker, { feed, maxClients: deps.maxSseClients ?? 100 }));
-  if (metrics) app.route("/", metrics.routes());
-  else if (relay) {
-    app.get("/metrics", async (c) => {
-      let text: string;
-      try {
-        text = await relay();
-      } catch {
-        throw new HttpError(503, "unavailable", "metrics unavailable");
-      }
-      return c.body(text, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
-    });
-  }
+  app.route("/", metrics.routes());
   app.route(
     "/",
     createApp({
@@ -107,9 +76,9 @@ export function buildHttpApp(deps: HttpAppDeps): HttpApp {
   installErrorHandlers(app, deps.log ?? createLogger({ fields: { role: "api" } }));
   return {
     app,
-    metricsText: metrics ? () => metrics.text() : relay ?? (() => Promise.resolve("")),
+    metricsText: () => metrics.text(),
     async close() {
-      await metrics?.close();
+      await metrics.close();
       await feed.close();
     },
   };

@@ -28,7 +28,7 @@
  */
 import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Broker } from "../queue/broker.ts";
 import type { StateCounts, Stats, StreamEvent } from "../queue/job.ts";
 import { EventFeed } from "../api/event_feed.ts";
@@ -150,16 +150,7 @@ export interface ClusterMetricsOptions {
   feed?: EventFeed | false;
   /** Longest wait for `broker.stats()` at a scrape. Default 5000 ms. */
   statsTimeoutMs?: number;
-  /**
-   * The HTTP metrics (`Registry.getMetricsAsJSON()`) of the other isolates
-   * serving this process's port (`API_THREADS`): summed with this one's, so
-   * the process reports one set of HTTP figures.
-   */
-  peerHttpMetrics?: () => Promise<HttpMetricsJson[]>;
 }
-
-/** One registry's metrics as `Registry.getMetricsAsJSON()` returns them. */
-export type HttpMetricsJson = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
 
 type Collect<T extends string> = Counter<T>;
 
@@ -179,7 +170,6 @@ export class ClusterMetrics {
   readonly #broker: Broker;
   readonly #http: HttpMetrics | null;
   readonly #statsTimeoutMs: number;
-  readonly #peerHttpMetrics: (() => Promise<HttpMetricsJson[]>) | null;
   readonly #feed: EventFeed | null;
   readonly #ownFeed: boolean;
   #unsubscribe: (() => void) | null = null;
@@ -200,7 +190,6 @@ export class ClusterMetrics {
     this.#broker = broker;
     this.#http = options.http === false ? null : options.http ?? defaultHttpMetrics;
     this.#statsTimeoutMs = options.statsTimeoutMs ?? 5000;
-    this.#peerHttpMetrics = options.peerHttpMetrics ?? null;
     if (options.feed === false) {
       this.#feed = null;
       this.#ownFeed = false;
@@ -331,15 +320,8 @@ export class ClusterMetrics {
     this.start();
     await this.refresh();
     const registries = [this.registry];
-    if (this.#http) registries.push(await this.#httpRegistry(this.#http));
+    if (this.#http) registries.push(this.#http.registry);
     return await Registry.merge(registries).metrics();
-  }
-
-  /** This isolate's HTTP metrics, summed with its peers' when it has any. */
-  async #httpRegistry(http: HttpMetrics): Promise<Registry> {
-    if (!this.#peerHttpMetrics) return http.registry;
-    const all = [await http.registry.getMetricsAsJSON(), ...await this.#peerHttpMetrics()];
-    return AggregatorRegistry.aggregate(all);
   }
 
   /** `GET /metrics` as a Hono sub-app. */
