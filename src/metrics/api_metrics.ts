@@ -33,7 +33,7 @@ import type { Broker } from "../queue/broker.ts";
 import type { StateCounts, Stats, StreamEvent } from "../queue/job.ts";
 import { EventFeed } from "../api/event_feed.ts";
 import { withTimeout } from "../timing/timeout.ts";
-import { DURATION_BUCKETS, PROMETHEUS_CONTENT_TYPE } from "./worker_metrics.ts";
+import { DURATION_BUCKETS, PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 
 /** HTTP request duration buckets, seconds. */
 const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
