@@ -12,7 +12,7 @@ import { QueueUnavailableError } from "../queue/errors.ts";
 import { LIMITS } from "../queue/job.ts";
 import { Deadlines } from "../timing/deadlines.ts";
 import { BodyBudget } from "./body_budget.ts";
-import { type ApiDeps, type RouteDeps } from "./deps.ts";
+import type { ApiDeps, RouteDeps } from "./deps.ts";
 import { HttpError, toHttpError } from "./errors.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/job.ts";
