@@ -10,7 +10,13 @@ import type { EventBus } from "../events/bus.ts";
 import type { Logger } from "../log.ts";
 import type { BodyBudget } from "./body_budget.ts";
 
-/** Dependencies of `createApp`. */
+/**
+ * Dependencies of the API process's HTTP surface. `createApp` (the versioned
+ * API) reads the API settings; the composed app the API role serves
+ * (`buildApiApp` in `src/roles/api_app.ts`) takes the same object and also
+ * reads the SSE and dashboard ones. Everything but broker and registry has a
+ * default.
+ */
 export interface ApiDeps {
   broker: Broker;
   registry: JobRegistry;
@@ -31,6 +37,10 @@ export interface ApiDeps {
    * net over the broker's own timeouts, so a dead Redis never hangs clients.
    */
   brokerTimeoutMs?: number;
+  /** Dashboard files; default the repo's `static/` (`STATIC_DIR`). */
+  staticDir?: string;
+  /** Simultaneous SSE clients. Default 100. */
+  maxSseClients?: number;
 }
 
 /** Resolved settings the routes use. */
@@ -41,7 +51,7 @@ export interface RouteDeps {
   log: Logger;
   maxBodyBytes: number;
   maxBatchBodyBytes: number;
-  /** The isolate's budget of request-body bytes (see body_budget.ts). */
+  /** The process's budget of request-body bytes (see body_budget.ts). */
   bodies: BodyBudget;
   /** Awaits a broker call, turning a missed deadline into QueueUnavailableError. */
   call<T>(operation: Promise<T>): Promise<T>;

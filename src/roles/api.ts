@@ -7,7 +7,7 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import { buildHttpApp } from "../api/server.ts";
+import { buildApiApp } from "./api_app.ts";
 import { EventBus } from "../events/bus.ts";
 import { LogObserver } from "../events/log_observer.ts";
 import { loadRegistry } from "../jobs/registry.ts";
@@ -41,7 +41,7 @@ export async function serveApi(
     log.warn("observer failed", { observer: observer.name, event: event.kind, error })
   );
   bus.subscribe(new LogObserver(log));
-  const http = buildHttpApp({
+  const http = buildApiApp({
     broker,
     registry,
     bus,
