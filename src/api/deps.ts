@@ -18,10 +18,13 @@ import type { BodyBudget } from "./body_budget.ts";
  * default.
  */
 export interface ApiDeps {
+  /** The queue every route talks to. */
   broker: Broker;
+  /** The job types submits are validated against. */
   registry: JobRegistry;
   /** Receives `enqueued` events. */
   bus?: EventBus;
+  /** Default: a logger with `role: "api"`. */
   log?: Logger;
   /** Largest accepted body of a single submit; default 1 MiB (the spec's payload limit). */
   maxBodyBytes?: number;
@@ -45,11 +48,17 @@ export interface ApiDeps {
 
 /** Resolved settings the routes use. */
 export interface RouteDeps {
+  /** The queue every route talks to. */
   broker: Broker;
+  /** The job types submits are validated against. */
   registry: JobRegistry;
+  /** Receives `enqueued` events. */
   bus?: EventBus;
+  /** Where routes log. */
   log: Logger;
+  /** Largest accepted body of a single submit. */
   maxBodyBytes: number;
+  /** Largest accepted batch body. */
   maxBatchBodyBytes: number;
   /** The process's budget of request-body bytes (see body_budget.ts). */
   bodies: BodyBudget;

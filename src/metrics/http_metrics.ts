@@ -17,8 +17,11 @@ const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
  * `/api/v1/jobs/:id`), never the raw path, so ids don't explode cardinality.
  */
 export class HttpMetrics {
+  /** The registry holding both series (what `/metrics` merges in). */
   readonly registry: Registry = new Registry();
+  /** `jobqueue_http_requests_total`. */
   readonly requests: Counter<"method" | "route" | "status">;
+  /** `jobqueue_http_request_duration_seconds`. */
   readonly duration: Histogram<"method" | "route" | "status">;
 
   constructor() {

@@ -20,6 +20,7 @@ import { httpMetricsMiddleware } from "../metrics/http_metrics.ts";
 
 /** The composed app and how to release its background readers. */
 export interface ApiApp {
+  /** Serve it: `Deno.serve(options, app.fetch)`. */
   app: Hono;
   /** Stops the event-stream reader shared by SSE and the duration histogram. */
   close(): Promise<void>;
