@@ -20,9 +20,8 @@ RUN deno remove playwright-core && deno install --frozen
 COPY src/ ./src/
 COPY static/ ./static/
 # Type-check-free cache of every entry point: the main process, the Web Worker
-# threads (their entry is a data: URL that imports thread.ts), the extra API
-# isolates (API_THREADS) and the HEALTHCHECK.
-RUN deno cache --frozen src/main.ts src/worker/thread.ts src/roles/api_thread.ts src/healthcheck.ts
+# threads (their entry is a data: URL that imports thread.ts) and the HEALTHCHECK.
+RUN deno cache --frozen src/main.ts src/worker/thread.ts src/healthcheck.ts
 
 ENV PORT=8080 WORKER_METRICS_PORT=9464 DATA_DIR=/app/data LOG_FORMAT=json
 EXPOSE 8080 9464

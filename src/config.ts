@@ -25,11 +25,6 @@ export const SETTINGS = {
   },
   HOST: { schema: z.string().default("0.0.0.0"), doc: "API listen address." },
   PORT: { schema: int(0, 65535).default(8080), doc: "API port (API, dashboard, /metrics)." },
-  API_THREADS: {
-    schema: int(1, 64).default(1),
-    doc:
-      "Isolates serving HTTP in one API process, sharing its port (SO_REUSEPORT, Linux); more use more cores.",
-  },
   LOG_LEVEL: { schema: z.enum(LOG_LEVELS).default("info"), doc: "debug, info, warn, error." },
   LOG_FORMAT: {
     schema: z.enum(["auto", "json", "pretty"]).default("auto"),
@@ -50,7 +45,7 @@ export const SETTINGS = {
   API_BODY_BUDGET_MB: {
     schema: int(32, 1024 * 1024).default(256),
     doc:
-      "Request-body MiB one API isolate holds at once; past it submits get 503 `overloaded` with Retry-After (bounds memory under bursts).",
+      "Request-body MiB one API process holds at once; past it submits get 503 `overloaded` with Retry-After (bounds memory under bursts).",
   },
   REDIS_COMMAND_TIMEOUT_MS: {
     schema: int(100, 60_000).default(3000),

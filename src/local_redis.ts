@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { sleep } from "./timing/sleep.ts";
 
 /** A Redis we found or started. */
 export interface LocalRedis {
@@ -117,7 +118,7 @@ async function stopLeftover(dir: string, pidFile: string): Promise<void> {
   }
   const deadline = Date.now() + 10_000;
   while (commandLine(pid)?.includes("redis-server") && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 
@@ -169,7 +170,7 @@ export async function startManagedRedis(dir: string, port?: number): Promise<Loc
         `managed redis-server did not answer on port ${chosen} (see ${dir}/redis.log)`,
       );
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   let stopped: Promise<void> | null = null;
   return {

@@ -36,6 +36,14 @@ Deno.test("config: bad values and unknown flags are refused with the setting's n
   assert.strictEqual(loadConfig([], {}).API_BODY_BUDGET_MB, 256);
 });
 
+Deno.test("config: environment variables it does not know, e.g. a removed API_THREADS, are ignored", () => {
+  // The process environment holds much more than our settings; an old
+  // deployment's API_THREADS (removed) must not stop the API from starting.
+  const config = loadConfig([], { API_THREADS: "4", PATH: "/usr/bin", PORT: "9000" });
+  assert.strictEqual(config.PORT, 9000);
+  assert.ok(!("API_THREADS" in config));
+});
+
 Deno.test("config: every setting is documented", () => {
   for (const [key, setting] of Object.entries(SETTINGS)) {
     assert.ok(setting.doc.length > 10, `${key} has a doc line`);

@@ -8,9 +8,11 @@
  */
 import { Hono } from "hono";
 import { createLogger, type Logger } from "../log.ts";
+import { QueueUnavailableError } from "../queue/errors.ts";
 import { LIMITS } from "../queue/job.ts";
+import { Deadlines } from "../timing/deadlines.ts";
 import { BodyBudget } from "./body_budget.ts";
-import { type ApiDeps, Deadlines, type RouteDeps } from "./deps.ts";
+import type { ApiDeps, RouteDeps } from "./deps.ts";
 import { HttpError, toHttpError } from "./errors.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/job.ts";
@@ -41,7 +43,10 @@ export const API_BASE = "/api/v1";
  */
 export function createApp(deps: ApiDeps): Hono {
   const log = deps.log ?? createLogger({ fields: { role: "api" } });
-  const deadlines = new Deadlines(deps.brokerTimeoutMs ?? 2500);
+  const deadlines = new Deadlines(
+    deps.brokerTimeoutMs ?? 2500,
+    (ms) => new QueueUnavailableError(`queue did not answer within ${ms} ms`),
+  );
   const routeDeps: RouteDeps = {
     broker: deps.broker,
     registry: deps.registry,

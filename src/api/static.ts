@@ -38,6 +38,9 @@ function extname(path: string): string {
   return dot > slash ? path.slice(dot).toLowerCase() : "";
 }
 
+/** The repo's dashboard folder, served when no other folder is given. */
+export const STATIC_DIR = new URL("../../static", import.meta.url).pathname;
+
 /** The safe relative file path for a URL path, or null when it must be refused. */
 export function safeRelativePath(urlPath: string): string | null {
   let decoded: string;
@@ -59,7 +62,7 @@ export function safeRelativePath(urlPath: string): string | null {
  *
  * @example
  * ```ts
- * app.route("/", staticRoutes(new URL("../../static", import.meta.url).pathname));
+ * app.route("/", staticRoutes(STATIC_DIR));
  * ```
  */
 export function staticRoutes(dir: string): Hono {

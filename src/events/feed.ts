@@ -10,6 +10,7 @@
  * @module
  */
 import type { StoredEvent } from "./lifecycle.ts";
+import { sleep } from "../timing/sleep.ts";
 
 /** Where the feed reads from: the queue's events stream (`Broker.readEvents`). */
 export interface EventReader {
@@ -130,12 +131,6 @@ export class EventFeed {
   #sleep(ms: number): Promise<void> {
     const ac = new AbortController();
     this.#stopWait = ac;
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      ac.signal.addEventListener("abort", () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
-    });
+    return sleep(ms, ac.signal);
   }
 }

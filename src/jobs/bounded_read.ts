@@ -54,11 +54,3 @@ export async function readBounded(
   }
   return { bytes, truncated };
 }
-
-/** Rejects with the signal's reason once it aborts. */
-export function abortPromise(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-  });
-}

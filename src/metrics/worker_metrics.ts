@@ -14,28 +14,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { LifecycleEvent, Observer } from "../events/lifecycle.ts";
-
-/**
- * Duration buckets in seconds. Includes 2.5 (the spec's example bucket) and
- * reaches the spec's 5-minute execution timeout.
- */
-export const DURATION_BUCKETS: readonly number[] = [
-  0.005,
-  0.01,
-  0.025,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
-  2.5,
-  5,
-  10,
-  30,
-  60,
-  120,
-  300,
-];
+import { DURATION_BUCKETS, PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 
 /** A snapshot of the worker pool, read at scrape time. */
 export interface PoolSnapshot {
@@ -260,9 +239,6 @@ export class MetricsObserver implements Observer {
 function seconds(ms: number): number {
   return Number.isFinite(ms) && ms > 0 ? ms / 1000 : 0;
 }
-
-/** The Prometheus text format's content type. */
-export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 /** A running metrics server. */
 export interface MetricsServer {

@@ -37,7 +37,7 @@ import {
   type Stats,
 } from "./job.ts";
 import type { LifecycleEvent, StoredEvent } from "../events/lifecycle.ts";
-import { setImmediate } from "node:timers";
+import { afterMicrotasks } from "../timing/after_microtasks.ts";
 import { type QueueKeys, queueKeys } from "./keys.ts";
 import { JobListing } from "./job_listing.ts";
 import { ENQUEUE_CHUNK, QueueScripts, SCRIPT_COMMANDS, type ScriptConfig } from "./scripts.ts";
@@ -197,7 +197,7 @@ export class RedisBroker implements Broker {
    */
   #report(events: LifecycleEvent[], onEvents: (events: LifecycleEvent[]) => void): void {
     if (this.#reported.length === 0) {
-      setImmediate(() => {
+      afterMicrotasks(() => {
         const batch = this.#reported;
         this.#reported = [];
         try {

@@ -1,18 +1,18 @@
 /**
  * The API role: broker + registry + the composed HTTP app on Deno.serve, with
- * a graceful shutdown (stop accepting, finish in-flight requests, close Redis),
- * in one isolate or several sharing the port (`API_THREADS`).
+ * a graceful shutdown (stop accepting, finish in-flight requests, close Redis).
+ * One process serves one port on one core; to use more cores or hosts, run
+ * more API processes behind a load balancer (docs/DEPLOYMENT.md).
  *
  * @module
  */
 import type { Config } from "../config.ts";
-import { buildHttpApp } from "../api/server.ts";
+import { buildApiApp } from "./api_app.ts";
 import { EventBus } from "../events/bus.ts";
 import { LogObserver } from "../events/log_observer.ts";
 import { loadRegistry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import { RedisBroker } from "../queue/redis_broker.ts";
-import { ApiThreads } from "./api_threads.ts";
 
 /** A running API server. */
 export interface ApiServer {
@@ -24,27 +24,12 @@ export interface ApiServer {
   finished: Promise<void>;
 }
 
-/** How an extra isolate (`api_thread.ts`) joins the first one's port. */
-export interface PeerOptions {
-  /** The port the first isolate bound. */
-  port: number;
-  /** The first isolate's `/metrics` text. */
-  relayMetrics(): Promise<string>;
-}
-
-/**
- * Starts the API on `config.HOST:config.PORT` against `redisUrl`, in
- * `config.API_THREADS` isolates sharing the port (see `api_threads.ts`).
- * `peer` is for those extra isolates themselves.
- */
+/** Starts the API on `config.HOST:config.PORT` against `redisUrl`. */
 export async function serveApi(
   config: Config,
   redisUrl: string,
   log: Logger,
-  options: { peer?: PeerOptions } = {},
 ): Promise<ApiServer> {
-  const { peer } = options;
-  const extra = peer ? 0 : config.API_THREADS - 1;
   const registry = await loadRegistry(config.JOB_MODULES);
   const bus = new EventBus((observer, event, error) =>
     log.warn("observer failed", { observer: observer.name, event: event.kind, error })
@@ -58,57 +43,36 @@ export async function serveApi(
     // The transitions this process makes (submits, cancels, retries), as its scripts wrote them.
     onEvents: (events) => bus.emitAll(events),
   });
-  let threads: ApiThreads | null = null;
-  const http = buildHttpApp({
+  const http = buildApiApp({
     broker,
     registry,
     log,
     maxBodyBytes: config.MAX_BODY_BYTES,
     bodyBudgetBytes: config.API_BODY_BUDGET_MB * 1024 * 1024,
-    metrics: peer
-      ? { relay: peer.relayMetrics }
-      : extra > 0
-      ? { peerHttpMetrics: () => threads?.httpMetrics() ?? Promise.resolve([]) }
-      : undefined,
   });
   let resolvePort: (port: number) => void;
   const bound = new Promise<number>((r) => (resolvePort = r));
   const server = Deno.serve({
     hostname: config.HOST,
-    port: peer ? peer.port : config.PORT,
-    // Several isolates on one port: the kernel spreads connections over them.
-    reusePort: peer !== undefined || extra > 0,
+    port: config.PORT,
     onListen: ({ port }) => {
-      if (!peer) {
-        log.info("api listening", {
-          host: config.HOST,
-          port,
-          queue: config.QUEUE,
-          types: registry.types(),
-          isolates: extra + 1,
-        });
-      }
+      log.info("api listening", {
+        host: config.HOST,
+        port,
+        queue: config.QUEUE,
+        types: registry.types(),
+      });
       resolvePort(port);
     },
   }, http.app.fetch);
   const port = await bound;
-  if (extra > 0) {
-    threads = await ApiThreads.start({
-      count: extra,
-      config,
-      redisUrl,
-      port,
-      log,
-      metricsText: () => http.metricsText(),
-    });
-  }
   let stopping: Promise<void> | null = null;
   const shutdown = () => {
     stopping ??= (async () => {
-      await Promise.all([server.shutdown(), threads?.stop()]);
+      await server.shutdown();
       await http.close().catch(() => {});
       await broker.close().catch(() => {});
-      if (!peer) log.info("api stopped");
+      log.info("api stopped");
     })();
     return stopping;
   };

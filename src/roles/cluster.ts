@@ -14,6 +14,7 @@
 import type { Config } from "../config.ts";
 import { type LocalRedis, startManagedRedis } from "../local_redis.ts";
 import type { Logger } from "../log.ts";
+import { sleep } from "../timing/sleep.ts";
 import { type Child, spawnDeno } from "./child_process.ts";
 import { configEnv } from "./config_env.ts";
 
@@ -22,8 +23,6 @@ const RESTART_DELAY_MS = 1000;
 const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 /** A stop signal this long after the first one forces the stop. */
 const FORCE_AFTER_MS = 1000;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs until SIGINT/SIGTERM/SIGHUP; returns the exit code. */
 export async function runCluster(config: Config, log: Logger): Promise<number> {

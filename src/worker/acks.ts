@@ -17,7 +17,8 @@ import {
 } from "../queue/job.ts";
 import { LeaseLostError } from "../queue/errors.ts";
 import type { Logger } from "../log.ts";
-import { nextTask } from "./messages.ts";
+import { sleep } from "../timing/sleep.ts";
+import { nextTask } from "../timing/after_microtasks.ts";
 
 /** A failure to record. `timedOut`: the attempt passed its deadline (see `FailInput.timed_out`). */
 export interface Failure {
@@ -137,7 +138,7 @@ export class Acker {
           });
           return null;
         }
-        await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[i]));
+        await sleep(RETRY_DELAYS_MS[i]);
       }
     }
   }

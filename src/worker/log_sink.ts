@@ -1,10 +1,13 @@
 /**
- * A log sink for worker processes that writes stdout lines in batches. At
- * info level the lifecycle log writes two lines per job (started, completed);
- * through `console.log` each line is its own synchronous write (~8–10 µs per
- * line to a pipe, measured on Deno 2.9.6), which was a quarter of the worker's
- * CPU per job. Here lines queue and leave in one write once the current task's
- * microtasks are done (~0.5 µs per line), or at once past `maxBufferedChars`.
+ * A log sink for worker processes that writes stdout lines in batches. The
+ * healthy path of a job logs at debug, so at the default level a worker
+ * writes little; but whenever it does write a line per job or more (e.g.
+ * `LOG_LEVEL=debug`: enqueued, started, progress and completed lines; or
+ * handlers logging through `ctx.log`), each `console.log` is its own
+ * synchronous write, ~8–10 µs per line to a pipe (measured on Deno 2.9.6),
+ * which at two lines per job was a quarter of the worker's CPU per job. Here
+ * lines queue and leave in one write once the current task's microtasks are
+ * done (~0.5 µs per line), or at once past `maxBufferedChars`.
  *
  * Warnings and errors still go to stderr at once, after whatever stdout lines
  * came before them, so the relative order of the two streams is kept. Call
@@ -13,7 +16,7 @@
  * @module
  */
 import type { LogLevel, LogSink } from "../log.ts";
-import { afterMicrotasks } from "./messages.ts";
+import { afterMicrotasks } from "../timing/after_microtasks.ts";
 
 /** A sink and its flush. */
 export interface BufferedSink {

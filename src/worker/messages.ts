@@ -3,29 +3,10 @@
  * Every message that can come in bursts carries an array: one `postMessage`
  * per job costs ~20x more than one per batch of 100 (measured: ~21k round
  * trips/s one at a time vs ~480k jobs/s batched), so both sides queue items
- * and flush once per task.
+ * and flush once per task (`Batcher`, in `src/timing/batcher.ts`).
  *
  * @module
  */
-import { setImmediate } from "node:timers";
-
-/**
- * Runs `fn` as soon as the current task and every microtask it queued are
- * done: the point where a burst of same-tick work is complete. It is a
- * `setImmediate` macrotask, ~1–3 µs per hop on Deno 2.9.6, where a
- * `setTimeout(0)` hop costs ~2.1 ms (timers have a 1 ms floor and tick
- * granularity) and a MessageChannel hop ~3.5–5 µs (and keeps a port open).
- * A microtask would be cheaper still (~0.3 µs) but runs before results that
- * settle a few awaits later in the same tick, splitting their batch.
- */
-export function afterMicrotasks(fn: () => void): void {
-  setImmediate(fn);
-}
-
-/** `afterMicrotasks` as a promise. */
-export function nextTask(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /** One job for a thread to run. */
 export interface RunRequest {
@@ -86,55 +67,3 @@ export type FromThread =
   | { kind: "results"; results: RunResult[] }
   | { kind: "progress"; updates: ProgressUpdate[] }
   | { kind: "log"; lines: LogLine[] };
-
-/** Most items per batch by default: a bigger burst is sent in several messages. */
-export const MAX_BATCH_ITEMS = 1000;
-
-/**
- * Collects items and hands them over as one array per task, so a burst of
- * results (or runs) becomes a single message. A batch that reaches its size
- * cap is sent at once.
- *
- * @example
- * ```ts
- * const out = new Batcher<number>((items) => port.postMessage({ kind: "n", items }));
- * out.push(1); out.push(2); // one postMessage with [1, 2]
- * ```
- */
-export class Batcher<T> {
-  #items: T[] = [];
-  #scheduled = false;
-  readonly #flush: (items: T[]) => void;
-  readonly #maxItems: number;
-  readonly #onTask = () => {
-    this.#scheduled = false;
-    this.flushNow();
-  };
-
-  constructor(flush: (items: T[]) => void, maxItems = MAX_BATCH_ITEMS) {
-    this.#flush = flush;
-    this.#maxItems = Math.max(1, maxItems);
-  }
-
-  /** Queues one item; the flush runs once the current task's microtasks are done. */
-  push(item: T): void {
-    this.#items.push(item);
-    if (this.#items.length >= this.#maxItems) {
-      this.flushNow();
-      return;
-    }
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    // After the microtasks, not in one: handlers that finish in the same tick
-    // through chains of awaits all land in the same batch.
-    afterMicrotasks(this.#onTask);
-  }
-
-  /** Sends what is queued now. */
-  flushNow(): void {
-    if (this.#items.length === 0) return;
-    const items = this.#items;
-    this.#items = [];
-    this.#flush(items);
-  }
-}

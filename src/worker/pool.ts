@@ -27,7 +27,6 @@ import type { JobPermissions } from "../jobs/definition.ts";
 import { resolveModuleSpecifier } from "../jobs/module_loader.ts";
 import {
   type AbortReason,
-  Batcher,
   type FromThread,
   type LogLine,
   type ProgressUpdate,
@@ -35,6 +34,7 @@ import {
   type RunResult,
   type ToThread,
 } from "./messages.ts";
+import { Batcher } from "../timing/batcher.ts";
 
 /** Callbacks through which threads report back. */
 export interface PoolEvents {

@@ -20,14 +20,15 @@
  *
  * @module
  */
-import { DeadlineTimer } from "./deadline_timer.ts";
+import { DeadlineTimer } from "../timing/deadline_timer.ts";
 import { OutageLog } from "./outage_log.ts";
 import type { Broker } from "../queue/broker.ts";
 import { type ClaimedJob, DEFAULTS } from "../queue/job.ts";
 import type { JobDefinition } from "../jobs/definition.ts";
 import type { Logger } from "../log.ts";
 import { Acker } from "./acks.ts";
-import { TimeoutError, withTimeout } from "../timeout.ts";
+import { sleep } from "../timing/sleep.ts";
+import { TimeoutError, withTimeout } from "../timing/timeout.ts";
 import type { AbortReason, LogLine, ProgressUpdate, RunRequest, RunResult } from "./messages.ts";
 import type { PoolEvents, PoolStats } from "./pool.ts";
 
@@ -287,7 +288,8 @@ export class Runner {
       } catch (error) {
         if (this.#stopMode !== null) break;
         this.#outages.failed("claim", error);
-        await this.#pause(1_000);
+        // A real pause: freed slots do not end it (a stop does).
+        await sleep(1_000, signal);
         continue;
       }
       if (!this.#begin(jobs)) break;
@@ -569,24 +571,6 @@ export class Runner {
       for (const h of rest) this.#dropLease(h.job.id);
     }
     await this.#acker.idle();
-  }
-
-  /**
-   * A real pause (a back-off after a failed claim): unlike `#waitForSlot`,
-   * freed slots do not end it; a stop does.
-   */
-  #pause(ms: number): Promise<void> {
-    const signal = this.#stopClaiming.signal;
-    if (signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-    });
   }
 
   /** Waits for a slot to free up or `deadline`, whichever is first. */

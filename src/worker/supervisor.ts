@@ -8,6 +8,7 @@
  * @module
  */
 import { createLogger, type Logger } from "../log.ts";
+import { sleep } from "../timing/sleep.ts";
 import { EXIT_RECYCLE } from "./runner.ts";
 
 /** Supervisor settings. */
@@ -56,7 +57,8 @@ export async function superviseWorker(options: SuperviseOptions = {}): Promise<n
 
   let child: Deno.ChildProcess | null = null;
   let stopSignal: Deno.Signal | null = null;
-  let wake: (() => void) | null = null;
+  // Aborted on a stop request: cuts a crash backoff short.
+  const stopping = new AbortController();
   const stop = (signal: Deno.Signal) => {
     if (stopSignal) return;
     stopSignal = signal;
@@ -66,7 +68,7 @@ export async function superviseWorker(options: SuperviseOptions = {}): Promise<n
     } catch {
       // already exited
     }
-    wake?.();
+    stopping.abort();
   };
   const listeners: Array<[Deno.Signal, () => void]> = options.handleSignals === false
     ? []
@@ -114,16 +116,7 @@ export async function superviseWorker(options: SuperviseOptions = {}): Promise<n
       } else {
         quickCrashes = 0;
       }
-      if (delay > 0) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, delay);
-          wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        wake = null;
-      }
+      if (delay > 0) await sleep(delay, stopping.signal);
     }
     return 0;
   } finally {

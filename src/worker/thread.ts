@@ -16,7 +16,6 @@ import { type JobRegistry, loadRegistry } from "../jobs/registry.ts";
 import { executeJob } from "./execute.ts";
 import {
   type AbortReason,
-  Batcher,
   type FromThread,
   type LogLine,
   type ProgressUpdate,
@@ -24,6 +23,7 @@ import {
   type RunResult,
   type ToThread,
 } from "./messages.ts";
+import { Batcher } from "../timing/batcher.ts";
 
 const post = (message: FromThread) => self.postMessage(message);
 const results = new Batcher<RunResult>((items) => post({ kind: "results", results: items }));

@@ -11,7 +11,8 @@
  * QUEUE, DRAIN_TIMEOUT_MS, LEASE_MS, HARD_TIMEOUT_GRACE_MS, WORKER_MAX_JOBS,
  * WORKER_MAX_RSS_MB, JOB_MODULES, REDIS_URL, WORKER_METRICS_PORT); flags win.
  * Exits 0 after a graceful stop, 75 when it wants to be replaced (hard timeout,
- * job or memory limit), 1 on a fatal error. Run it under `supervisor_main.ts`.
+ * job or memory limit), 1 on a fatal error. Run it under its supervisor:
+ * `deno task worker` (`src/main.ts worker`) takes the same flags.
  *
  * @module
  */

@@ -7,7 +7,6 @@
  * ```sh
  * deno task bench [--redis redis://127.0.0.1:6379] [--jobs 20000] [--concurrency 50]
  *                 [--producers 100] [--idle-seconds 10] [--http-seconds 10]
- *                 [--api-threads <CPU count>]
  * ```
  *
  * Phases (keys are cleaned between them, like the baseline does):
@@ -23,9 +22,8 @@
  *   start (its result) minus enqueue start;
  * - memory: INFO used_memory before / after the first phase / after the drain
  *   (results retained, worker process gone);
- * - http: wrk, 100 connections, POST /api/v1/jobs against an API server
- *   started in this process with `API_THREADS` isolates (default: one per
- *   CPU, as a deployment on a dedicated host would run it);
+ * - http: wrk, 100 connections, POST /api/v1/jobs against one API server
+ *   started in this process;
  * - idle: INFO commandstats delta over the idle window with an idle worker
  *   process, minus our own INFO call.
  *
@@ -53,7 +51,6 @@ export interface BenchOptions {
   idleSeconds: number;
   httpSeconds: number;
   httpConnections: number;
-  apiThreads: number;
 }
 
 /** Parses `--flag value` pairs. */
@@ -78,7 +75,6 @@ export function parseArgs(args: string[], env: Record<string, string | undefined
     idleSeconds: num("idle-seconds", 10),
     httpSeconds: num("http-seconds", 10),
     httpConnections: num("http-connections", 100),
-    apiThreads: Math.min(64, Math.max(1, num("api-threads", navigator.hardwareConcurrency || 1))),
   };
 }
 
@@ -323,9 +319,7 @@ async function httpSubmit(o: BenchOptions, queue: string): Promise<number> {
     HOST: "127.0.0.1",
     PORT: "0",
     JOB_MODULES: BENCH_JOBS,
-    API_THREADS: String(o.apiThreads),
   };
-  diag.api_threads = o.apiThreads;
   const log = createLogger({ level: "error", format: "json" });
   const api = await serveApi(loadConfig([], env), o.redis, log);
   const url = `http://127.0.0.1:${api.port}/api/v1/jobs`;

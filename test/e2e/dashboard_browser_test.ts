@@ -2,14 +2,14 @@
 /**
  * The dashboard in a real headless Chromium (playwright-core driving the
  * system's /usr/bin/chromium; no browser download), served by the same HTTP
- * app the API process serves (`buildHttpApp`), over a real RedisBroker on a
+ * app the API process serves (`buildApiApp`), over a real RedisBroker on a
  * throwaway redis-server, with a real worker (runner + Web Worker pool)
  * running the built-in email job into a temporary outbox.
  */
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import type { Browser, Page } from "playwright-core";
-import { buildHttpApp } from "../../src/api/server.ts";
+import { buildApiApp } from "../../src/roles/api_app.ts";
 import { loadRegistry } from "../../src/jobs/registry.ts";
 import { createLogger } from "../../src/log.ts";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
@@ -90,7 +90,7 @@ Deno.test({
     const log = createLogger({ level: "error" }); // a failure explains itself
     const outbox = await Deno.makeTempDir({ prefix: "jq-dash-outbox-" });
     Deno.env.set("EMAIL_OUTBOX_DIR", outbox); // read by the email handler in the worker threads
-    const http = buildHttpApp({ broker, registry, log });
+    const http = buildApiApp({ broker, registry, log });
 
     const ac = new AbortController();
     const server = Deno.serve(

@@ -1,7 +1,7 @@
 /**
- * The supervisor as a real process (`supervisor_main.ts`): it restarts a
- * worker killed by SIGKILL, forwards SIGTERM, and exits 0 once the worker
- * has drained.
+ * The supervisor as users run it (`deno task worker`, i.e. `src/main.ts
+ * worker`): it restarts a worker killed by SIGKILL, forwards SIGTERM, and
+ * exits 0 once the worker has drained.
  */
 import assert from "node:assert/strict";
 import { TestRedis } from "../helpers/redis_server.ts";
@@ -10,13 +10,14 @@ import { EXIT_RECYCLE } from "../../src/worker/runner.ts";
 import { RESTARTS_ENV, superviseWorker } from "../../src/worker/supervisor.ts";
 import { processAlive, testBroker, waitFor, workerEnv } from "./helpers.ts";
 
-const SUPERVISOR_MAIN = new URL("../../src/worker/supervisor_main.ts", import.meta.url).pathname;
+/** What `deno task worker` runs. */
+const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 
 Deno.test("supervisor: restarts a killed worker, forwards SIGTERM, exits 0", async () => {
   const redis = await TestRedis.start();
   const broker = testBroker(redis.url, "supervisor");
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SUPERVISOR_MAIN, "--queue", broker.queue],
+    args: ["run", "-A", MAIN, "worker", "--queue", broker.queue],
     env: workerEnv(redis.url, { LOG_LEVEL: "info" }),
     stdin: "null",
     stdout: "piped",

@@ -12,7 +12,8 @@
  */
 import { Hono } from "hono";
 import { HttpError } from "../errors.ts";
-import { parseOr400, type RouteDeps } from "../deps.ts";
+import type { RouteDeps } from "../deps.ts";
+import { parseOr400 } from "../validation.ts";
 import { jobIdSchema } from "../schemas.ts";
 import { jobToResponse } from "../serialize.ts";
 

@@ -20,7 +20,9 @@ import { LIMITS } from "../../queue/job.ts";
 import { prepareEnqueue, type PrepareFailure } from "../../jobs/prepare.ts";
 import { readJsonBody } from "../body.ts";
 import { type ErrorBody, HttpError } from "../errors.ts";
-import { parseOr400, parseOr422, type RouteDeps, SubmitGate } from "../deps.ts";
+import type { RouteDeps } from "../deps.ts";
+import { SubmitGate } from "../submit_gate.ts";
+import { parseOr400, parseOr422 } from "../validation.ts";
 import {
   listQuerySchema,
   purgeQuerySchema,

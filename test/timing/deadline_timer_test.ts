@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DeadlineTimer } from "../../src/worker/deadline_timer.ts";
+import { DeadlineTimer } from "../../src/timing/deadline_timer.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,6 +1,6 @@
 /** withTimeout: the value, the promise's own error, or TimeoutError; never a leftover timer. */
 import assert from "node:assert/strict";
-import { TimeoutError, withTimeout } from "../src/timeout.ts";
+import { TimeoutError, withTimeout } from "../../src/timing/timeout.ts";
 
 Deno.test("withTimeout passes a value or an error through and clears its timer", async () => {
   // The test sanitizer fails the test if either race leaves its 10 s timer running.

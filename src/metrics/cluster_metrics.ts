@@ -1,6 +1,7 @@
 /**
  * The API's `/metrics`: the spec's metric names as CLUSTER-WIDE values, read
- * from Redis at scrape time, plus this API process's HTTP metrics.
+ * from Redis at scrape time, plus this API process's HTTP metrics
+ * (`http_metrics.ts`).
  *
  * Sources and semantics (every `jobqueue_jobs_*` series is the same on every
  * API replica, so aggregate replicas with `max`, not `sum`; per-process worker
@@ -28,97 +29,14 @@
  * @module
  */
 import { Hono } from "hono";
-import type { Context, MiddlewareHandler } from "hono";
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Broker } from "../queue/broker.ts";
 import type { StateCounts, Stats } from "../queue/job.ts";
 import type { LifecycleEventKind, StoredEvent } from "../events/lifecycle.ts";
 import { EventFeed } from "../events/feed.ts";
-import { withTimeout } from "../timeout.ts";
-import { DURATION_BUCKETS, PROMETHEUS_CONTENT_TYPE } from "./worker_metrics.ts";
-
-/** HTTP request duration buckets, seconds. */
-const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-/**
- * This process's HTTP metrics. `route` is the matched route pattern (e.g.
- * `/api/v1/jobs/:id`), never the raw path, so ids don't explode cardinality.
- */
-export class HttpMetrics {
-  readonly registry: Registry = new Registry();
-  readonly requests: Counter<"method" | "route" | "status">;
-  readonly duration: Histogram<"method" | "route" | "status">;
-
-  constructor() {
-    const registers = [this.registry];
-    this.requests = new Counter({
-      name: "jobqueue_http_requests_total",
-      help: "HTTP requests this API process answered.",
-      labelNames: ["method", "route", "status"] as const,
-      registers,
-    });
-    this.duration = new Histogram({
-      name: "jobqueue_http_request_duration_seconds",
-      help: "Time to the response head of HTTP requests in this API process.",
-      labelNames: ["method", "route", "status"] as const,
-      buckets: HTTP_BUCKETS,
-      registers,
-    });
-  }
-
-  /** The Hono middleware recording every request. Mount it first: `app.use("*", m.middleware)`. */
-  readonly middleware: MiddlewareHandler = async (c, next) => {
-    const start = performance.now();
-    let status = 500;
-    try {
-      await next();
-      status = c.res.status;
-    } finally {
-      const labels = {
-        method: normalizeMethod(c.req.method),
-        route: routeLabel(c, status),
-        status: String(status),
-      };
-      this.requests.inc(labels);
-      this.duration.observe(labels, (performance.now() - start) / 1000);
-    }
-  };
-}
-
-const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
-
-function normalizeMethod(method: string): string {
-  const m = method.toUpperCase();
-  return METHODS.has(m) ? m : "OTHER";
-}
-
-function routeLabel(c: Context, status: number): string {
-  // The last matched route that is a handler (middleware is registered as ALL).
-  const routes = c.req.matchedRoutes;
-  for (let i = routes.length - 1; i >= 0; i--) {
-    if (routes[i].method !== "ALL") return routes[i].path;
-  }
-  if (status === 404) return "unmatched";
-  return routes.length > 0 ? routes[routes.length - 1].path : "unmatched";
-}
-
-/** The process-wide HTTP metrics used by `httpMetricsMiddleware()` and `metricsRoutes()`. */
-export const defaultHttpMetrics: HttpMetrics = new HttpMetrics();
-
-/**
- * Hono middleware recording `jobqueue_http_requests_total` and
- * `jobqueue_http_request_duration_seconds`.
- *
- * @example
- * ```ts
- * app.use("*", httpMetricsMiddleware());
- * ```
- */
-export function httpMetricsMiddleware(
-  metrics: HttpMetrics = defaultHttpMetrics,
-): MiddlewareHandler {
-  return metrics.middleware;
-}
+import { withTimeout } from "../timing/timeout.ts";
+import { defaultHttpMetrics, type HttpMetrics } from "./http_metrics.ts";
+import { DURATION_BUCKETS, PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 
 /**
  * A counter that follows an external running total but never goes down:
@@ -152,16 +70,7 @@ export interface ClusterMetricsOptions {
   feed?: EventFeed | false;
   /** Longest wait for `broker.stats()` at a scrape. Default 5000 ms. */
   statsTimeoutMs?: number;
-  /**
-   * The HTTP metrics (`Registry.getMetricsAsJSON()`) of the other isolates
-   * serving this process's port (`API_THREADS`): summed with this one's, so
-   * the process reports one set of HTTP figures.
-   */
-  peerHttpMetrics?: () => Promise<HttpMetricsJson[]>;
 }
-
-/** One registry's metrics as `Registry.getMetricsAsJSON()` returns them. */
-export type HttpMetricsJson = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
 
 type Collect<T extends string> = Counter<T>;
 
@@ -181,7 +90,6 @@ export class ClusterMetrics {
   readonly #broker: Broker;
   readonly #http: HttpMetrics | null;
   readonly #statsTimeoutMs: number;
-  readonly #peerHttpMetrics: (() => Promise<HttpMetricsJson[]>) | null;
   readonly #feed: EventFeed | null;
   readonly #ownFeed: boolean;
   #unsubscribe: (() => void) | null = null;
@@ -202,7 +110,6 @@ export class ClusterMetrics {
     this.#broker = broker;
     this.#http = options.http === false ? null : options.http ?? defaultHttpMetrics;
     this.#statsTimeoutMs = options.statsTimeoutMs ?? 5000;
-    this.#peerHttpMetrics = options.peerHttpMetrics ?? null;
     if (options.feed === false) {
       this.#feed = null;
       this.#ownFeed = false;
@@ -273,7 +180,7 @@ export class ClusterMetrics {
     this.#unsubscribe = this.#feed.subscribe((events) => this.observeEvents(events));
   }
 
-  /** Feeds stream events to the duration histogram (exposed for tests). */
+  /** Feeds stream entries to the duration histogram (exposed for tests). */
   observeEvents(events: readonly StoredEvent[]): void {
     for (const { event } of events) {
       if (!DURATION_EVENTS.has(event.kind) || !("duration_ms" in event)) continue;
@@ -332,15 +239,8 @@ export class ClusterMetrics {
     this.start();
     await this.refresh();
     const registries = [this.registry];
-    if (this.#http) registries.push(await this.#httpRegistry(this.#http));
+    if (this.#http) registries.push(this.#http.registry);
     return await Registry.merge(registries).metrics();
-  }
-
-  /** This isolate's HTTP metrics, summed with its peers' when it has any. */
-  async #httpRegistry(http: HttpMetrics): Promise<Registry> {
-    if (!this.#peerHttpMetrics) return http.registry;
-    const all = [await http.registry.getMetricsAsJSON(), ...await this.#peerHttpMetrics()];
-    return AggregatorRegistry.aggregate(all);
   }
 
   /** `GET /metrics` as a Hono sub-app. */
@@ -368,18 +268,3 @@ const DURATION_EVENTS = new Set<LifecycleEventKind>([
   "failed",
   "cancelled",
 ]);
-
-/**
- * `GET /metrics` for the API process: cluster-wide queue metrics plus this
- * process's HTTP metrics. Lives as long as the process (use `ClusterMetrics`
- * directly when you need `close()`).
- *
- * @example
- * ```ts
- * app.use("*", httpMetricsMiddleware());
- * app.route("/", metricsRoutes(broker));
- * ```
- */
-export function metricsRoutes(broker: Broker, options: ClusterMetricsOptions = {}): Hono {
-  return new ClusterMetrics(broker, options).routes();
-}

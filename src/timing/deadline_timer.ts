@@ -2,7 +2,8 @@
  * One timer for many deadlines. A timer per job cost a setTimeout and a
  * clearTimeout each; this one is only re-armed when a deadline earlier than
  * the armed one arrives, and its owner re-arms it for the earliest deadline
- * left after each firing.
+ * left after each firing. The runner's job deadlines use it directly;
+ * `Deadlines` (deadlines.ts) builds a per-call timeout on it.
  *
  * @module
  */
@@ -24,7 +25,13 @@ export class DeadlineTimer {
   readonly #onDue: () => void;
   #timer?: ReturnType<typeof setTimeout>;
   #at = Infinity;
+  readonly #fire = () => {
+    this.#timer = undefined;
+    this.#at = Infinity;
+    this.#onDue();
+  };
 
+  /** `onDue` runs each time the timer fires; it may call `arm` again. */
   constructor(onDue: () => void) {
     this.#onDue = onDue;
   }
@@ -36,11 +43,7 @@ export class DeadlineTimer {
     this.#at = at;
     // Clamped: an over-long delay fires early, finds nothing due and is re-armed; never spins.
     const delay = Math.min(Math.max(0, at - Date.now()), MAX_DELAY_MS);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#at = Infinity;
-      this.#onDue();
-    }, delay);
+    this.#timer = setTimeout(this.#fire, delay);
   }
 
   /** Disarms the timer. */

@@ -7,7 +7,9 @@
 
 /** Rejection of `withTimeout` when the time ran out first. */
 export class TimeoutError extends Error {
+  /** Always "TimeoutError". */
   override name = "TimeoutError";
+  /** `ms`: the timeout that ran out. */
   constructor(readonly ms: number) {
     super(`timed out after ${ms} ms`);
   }

@@ -1,15 +1,15 @@
 /** The API process's composed app: every surface mounted, one JSON error shape at the top. */
 import assert from "node:assert/strict";
-import { buildHttpApp } from "../../src/api/server.ts";
+import { buildApiApp } from "../../src/roles/api_app.ts";
 import { loadRegistry } from "../../src/jobs/registry.ts";
 import { createLogger } from "../../src/log.ts";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import { TestRedis } from "../helpers/redis_server.ts";
 
-Deno.test("buildHttpApp mounts API, metrics, dashboard; unknown paths get the JSON 404", async () => {
+Deno.test("buildApiApp mounts API, metrics, dashboard; unknown paths get the JSON 404", async () => {
   const redis = await TestRedis.start();
   const broker = new RedisBroker({ url: redis.url, queue: `srv${Date.now()}` });
-  const http = buildHttpApp({
+  const http = buildApiApp({
     broker,
     registry: await loadRegistry(),
     log: createLogger({ level: "silent" }),

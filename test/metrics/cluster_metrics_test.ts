@@ -1,17 +1,17 @@
+/**
+ * The API's cluster-wide `/metrics`: the spec's names from `broker.stats()`,
+ * counters that never go down, durations from the event stream, and a real
+ * Prometheus scraping them.
+ */
 import assert from "node:assert/strict";
 import type { LifecycleEvent, StoredEvent } from "../../src/events/lifecycle.ts";
 import { Hono } from "hono";
-import { ClusterMetrics, HttpMetrics } from "../../src/metrics/api_metrics.ts";
+import { ClusterMetrics } from "../../src/metrics/cluster_metrics.ts";
+import { HttpMetrics } from "../../src/metrics/http_metrics.ts";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import { freePort, TestRedis } from "../helpers/redis_server.ts";
+import { value } from "./exposition.ts";
 import { counts, fakeBroker } from "./fake_broker.ts";
-
-function value(text: string, series: string): number | null {
-  for (const line of text.split("\n")) {
-    if (line.startsWith(series + " ")) return Number(line.slice(series.length + 1));
-  }
-  return null;
-}
 
 Deno.test("cluster metrics: spec names from broker.stats(), counters never go down", async () => {
   const broker = fakeBroker();
@@ -99,35 +99,6 @@ Deno.test("duration histogram comes from the stream's attempt-ending events", as
     1,
   );
   assert.doesNotMatch(text, /status="cancelled"|status="dead"/);
-  await metrics.close();
-});
-
-Deno.test("HTTP middleware labels by route pattern, not raw path", async () => {
-  const http = new HttpMetrics();
-  const app = new Hono();
-  app.use("*", http.middleware);
-  const api = new Hono();
-  api.get("/jobs/:id", (c) => c.json({ id: c.req.param("id") }));
-  app.route("/api/v1", api);
-  const metrics = new ClusterMetrics(fakeBroker(), { http, feed: false });
-  app.route("/", metrics.routes());
-  await (await app.request("/api/v1/jobs/abc")).text();
-  await (await app.request("/api/v1/jobs/def")).text();
-  await (await app.request("/nope/123")).text();
-  const text = await (await app.request("/metrics")).text();
-  assert.strictEqual(
-    value(
-      text,
-      'jobqueue_http_requests_total{method="GET",route="/api/v1/jobs/:id",status="200"}',
-    ),
-    2,
-  );
-  assert.strictEqual(
-    value(text, 'jobqueue_http_requests_total{method="GET",route="unmatched",status="404"}'),
-    1,
-  );
-  assert.match(text, /jobqueue_http_request_duration_seconds_bucket/);
-  assert.doesNotMatch(text, /abc|def/);
   await metrics.close();
 });
 
