@@ -106,12 +106,19 @@ export const errorResponseSchema = z.object({
   }),
 });
 
+/**
+ * A job id in an answer. Not `z.uuid()`: that one demands RFC 9562 version
+ * and variant digits, and a job enqueued through the typed client may carry
+ * any caller-chosen UUID-shaped id (the broker checks only the shape).
+ */
+const jobIdOutput = jobIdSchema.meta({ format: "uuid" });
+
 /** `201`/`200` of a submit. */
-export const submitResponseSchema = z.object({ job_id: z.uuid() });
+export const submitResponseSchema = z.object({ job_id: jobIdOutput });
 
 /** One batch item's outcome. */
 export const batchItemResultSchema = z.union([
-  z.object({ job_id: z.uuid(), created: z.boolean() }),
+  z.object({ job_id: jobIdOutput, created: z.boolean() }),
   errorResponseSchema,
 ]);
 
@@ -126,7 +133,7 @@ const isoOrNull = z.string().nullable();
 
 /** A job as the API shows it. The first five fields are the spec's. */
 export const jobResponseSchema = z.object({
-  job_id: z.uuid(),
+  job_id: jobIdOutput,
   status: z.enum(JOB_STATES),
   started_at: isoOrNull,
   completed_at: isoOrNull,
@@ -153,7 +160,7 @@ export const jobListResponseSchema = z.object({
 
 /** Answer of cancel and retry. */
 export const jobActionResponseSchema = z.object({
-  job_id: z.uuid(),
+  job_id: jobIdOutput,
   status: z.enum(["cancelled", "cancel_requested", "pending"]),
 });
 
