@@ -12,10 +12,11 @@ RUN mkdir -p /app/data && chown deno:deno /app/data
 USER deno
 
 # Dependencies first, in their own layer: rebuilt only when deno.json or the lock file changes.
-# playwright-core only drives the browser tests: drop it from the image's copy of the config and
-# lock (the other pins stay as locked), then install exactly what is locked.
+# Test-only packages (playwright-core drives the browser tests, ajv and the OpenAPI validator check
+# the API document) are dropped from the image's copy of the config and lock (the other pins stay
+# as locked), then exactly what is locked is installed.
 COPY deno.json deno.lock ./
-RUN deno remove playwright-core && deno install --frozen
+RUN deno remove playwright-core ajv @seriousme/openapi-schema-validator && deno install --frozen
 
 COPY src/ ./src/
 COPY static/ ./static/

@@ -14,6 +14,8 @@ export const MAX_DELAY_MS = 365 * 24 * 60 * 60 * 1000;
 export const MAX_BATCH_JOBS = 1000;
 /** Page size bounds of `GET /jobs`. */
 export const LIST_LIMITS = { min: 1, max: 500, default: 50 } as const;
+/** Longest `cursor` of `GET /jobs` (longer ones are refused before decoding). */
+export const MAX_CURSOR_LENGTH = 512;
 
 /** Job ids are UUIDs (any version); the check keeps odd strings away from Redis keys. */
 export const JOB_ID_PATTERN =
@@ -21,6 +23,13 @@ export const JOB_ID_PATTERN =
 
 /** A job id path parameter. */
 export const jobIdSchema = z.string().regex(JOB_ID_PATTERN, "job id must be a UUID");
+
+/** What an idempotency key may hold (the header and the body field alike). */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]+$/;
+
+/** An idempotency key: 1..256 visible ASCII characters. */
+export const idempotencyKeySchema = z.string().min(1).max(LIMITS.maxIdempotencyKeyLength)
+  .regex(IDEMPOTENCY_KEY_PATTERN, "visible ASCII only");
 
 /** A per-job retry policy (see BackoffPolicy). */
 export const backoffSchema = z.object({
@@ -34,7 +43,8 @@ export const backoffSchema = z.object({
 /** `POST /api/v1/jobs` body (also one item of a batch). */
 export const submitJobSchema = z.object({
   type: z.string().min(1).max(LIMITS.maxTypeLength).describe("A registered job type"),
-  payload: z.unknown().describe("Validated by the type's own schema (see /job-types)"),
+  payload: z.unknown()
+    .describe("Validated by the type's own schema (see /job-types); at most 1 MiB as JSON"),
   priority: z.int().min(LIMITS.minPriority).max(LIMITS.maxPriority).optional()
     .describe("Higher runs first; default from the type, else 0"),
   max_attempts: z.int().min(1).max(LIMITS.maxAttempts).optional(),
@@ -44,18 +54,24 @@ export const submitJobSchema = z.object({
   run_at: z.iso.datetime({ offset: true }).optional()
     .describe("Run no earlier than this instant (ISO-8601); exclusive with delay_ms"),
   backoff: backoffSchema.optional(),
-  idempotency_key: z.string().min(1).max(LIMITS.maxIdempotencyKeyLength)
-    .regex(/^[\x21-\x7e]+$/, "visible ASCII only").optional()
+  idempotency_key: idempotencyKeySchema.optional()
     .describe("Same key within retention returns the first job's id (the header wins)"),
 }).strict().refine((j) => j.delay_ms === undefined || j.run_at === undefined, {
   message: "delay_ms and run_at are mutually exclusive",
   path: ["run_at"],
+}).meta({
+  // The refinement above, for JSON Schema (which never sees a refine).
+  not: { required: ["delay_ms", "run_at"] },
 });
 
 /** A parsed submit request. */
 export type SubmitJobRequest = z.output<typeof submitJobSchema>;
 
-/** `POST /api/v1/jobs/batch` body. */
+/**
+ * `POST /api/v1/jobs/batch` body. Items are parsed one by one with
+ * `submitJobSchema` (a bad item is refused alone), so the array holds
+ * `unknown` here; the OpenAPI document gives it the submit request's schema.
+ */
 export const submitBatchSchema = z.object({
   jobs: z.array(z.unknown()).min(1).max(MAX_BATCH_JOBS)
     .describe("Each item has the shape of a single submit request"),
@@ -63,16 +79,20 @@ export const submitBatchSchema = z.object({
 
 /** `GET /api/v1/jobs` query. */
 export const listQuerySchema = z.object({
-  status: z.enum(JOB_STATES).default("pending"),
-  type: z.string().min(1).max(LIMITS.maxTypeLength).optional(),
+  status: z.enum(JOB_STATES).default("pending").describe("The state to list"),
+  type: z.string().min(1).max(LIMITS.maxTypeLength).optional()
+    .describe("Only jobs of this type"),
   limit: z.coerce.number<string>().int().min(LIST_LIMITS.min).max(LIST_LIMITS.max)
-    .default(LIST_LIMITS.default),
-  cursor: z.string().min(1).max(512).optional(),
+    .default(LIST_LIMITS.default).describe("Page size"),
+  cursor: z.string().min(1).max(MAX_CURSOR_LENGTH).optional()
+    .describe(
+      "next_cursor of the previous page of the same status; any other string answers 422 invalid_input",
+    ),
 }).strict();
 
 /** `DELETE /api/v1/jobs` query: which finished state to purge. */
 export const purgeQuerySchema = z.object({
-  status: z.enum(["failed", "completed", "cancelled"]),
+  status: z.enum(["failed", "completed", "cancelled"]).describe("The finished state to purge"),
 }).strict();
 
 // ---- responses (published in the OpenAPI document) ----
@@ -86,12 +106,19 @@ export const errorResponseSchema = z.object({
   }),
 });
 
+/**
+ * A job id in an answer. Not `z.uuid()`: that one demands RFC 9562 version
+ * and variant digits, and a job enqueued through the typed client may carry
+ * any caller-chosen UUID-shaped id (the broker checks only the shape).
+ */
+const jobIdOutput = jobIdSchema.meta({ format: "uuid" });
+
 /** `201`/`200` of a submit. */
-export const submitResponseSchema = z.object({ job_id: z.uuid() });
+export const submitResponseSchema = z.object({ job_id: jobIdOutput });
 
 /** One batch item's outcome. */
 export const batchItemResultSchema = z.union([
-  z.object({ job_id: z.uuid(), created: z.boolean() }),
+  z.object({ job_id: jobIdOutput, created: z.boolean() }),
   errorResponseSchema,
 ]);
 
@@ -106,7 +133,7 @@ const isoOrNull = z.string().nullable();
 
 /** A job as the API shows it. The first five fields are the spec's. */
 export const jobResponseSchema = z.object({
-  job_id: z.uuid(),
+  job_id: jobIdOutput,
   status: z.enum(JOB_STATES),
   started_at: isoOrNull,
   completed_at: isoOrNull,
@@ -133,7 +160,7 @@ export const jobListResponseSchema = z.object({
 
 /** Answer of cancel and retry. */
 export const jobActionResponseSchema = z.object({
-  job_id: z.uuid(),
+  job_id: jobIdOutput,
   status: z.enum(["cancelled", "cancel_requested", "pending"]),
 });
 

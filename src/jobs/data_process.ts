@@ -13,6 +13,7 @@
 import { z } from "zod";
 import { defineJob, NonRetryableError } from "./definition.ts";
 import { readBounded } from "./bounded_read.ts";
+import { anyUrlSchema, httpUrlSchema } from "./url_fields.ts";
 import {
   aggregateRecords,
   type DataRecord,
@@ -32,23 +33,22 @@ const metricSchema = z.object({
 }).strict().refine((m) => m.op === "count" || m.field !== undefined, {
   message: "field is required for sum, avg, min and max",
   path: ["field"],
+}).meta({
+  // The refinement above, for JSON Schema (which never sees a refine).
+  if: { properties: { op: { const: "count" } } },
+  else: { required: ["field"] },
 });
-
-function isUrl(value: string): boolean {
-  return URL.canParse(value);
-}
 
 /** Payload of a data_process job. */
 export const dataProcessSchema = z.object({
-  source_url: z.url({ protocol: /^https?$/ }).max(2048)
-    .describe("http(s) URL answering a JSON array of objects"),
+  source_url: httpUrlSchema("http(s) URL answering a JSON array of objects"),
   operation: z.enum(["filter", "transform", "aggregate"]),
   filters: z.record(z.string().min(1).max(256), z.unknown()).default({})
     .describe("Equality conditions on (dotted) fields; applied by every operation"),
-  destination: z.string().max(2048).refine(isUrl, "destination must be a URL").optional()
-    .describe(
-      "file:///abs/path.json is written; other schemes return the result inline (at most 1 MiB of JSON)",
-    ),
+  destination: anyUrlSchema(
+    "file:///abs/path.json is written; other schemes return the result inline (at most 1 MiB of JSON)",
+    "destination must be a URL",
+  ).optional(),
   fields: z.array(z.string().min(1).max(256)).max(1000).optional()
     .describe("transform: keep only these (dotted) fields"),
   rename: z.record(z.string().min(1).max(256), z.string().min(1).max(256)).optional()

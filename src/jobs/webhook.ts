@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { defineJob, NonRetryableError } from "./definition.ts";
 import { readBounded } from "./bounded_read.ts";
+import { httpUrlSchema } from "./url_fields.ts";
 
 /** Only this much of the answer is kept in the job's result. */
 export const WEBHOOK_BODY_LIMIT = 4096;
@@ -19,7 +20,7 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** Payload of a webhook job. */
 export const webhookSchema = z.object({
-  url: z.url({ protocol: /^https?$/ }).max(2048).describe("http(s) URL to call"),
+  url: httpUrlSchema("http(s) URL to call"),
   method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]).default("POST"),
   headers: z.record(
     z.string().regex(HEADER_NAME, "invalid header name").max(256),
@@ -31,7 +32,11 @@ export const webhookSchema = z.object({
 }).strict().refine(
   (p) => p.body === undefined || (p.method !== "GET" && p.method !== "HEAD"),
   { message: "GET and HEAD requests cannot have a body", path: ["body"] },
-);
+).meta({
+  // The refinement above, for JSON Schema (which never sees a refine).
+  if: { properties: { method: { enum: ["GET", "HEAD"] } }, required: ["method"] },
+  then: { not: { required: ["body"] } },
+});
 
 /** Payload type of a webhook job. */
 export type WebhookPayload = z.output<typeof webhookSchema>;

@@ -1,235 +1,390 @@
 /**
- * `GET /openapi.json`: an OpenAPI 3.1 document generated from the same zod
- * schemas the routes parse with (zod 4's `z.toJSONSchema`), including every
- * registered job type's payload schema.
+ * `GET /openapi.json`: an OpenAPI 3.1 document of everything the API process
+ * serves, generated from the same zod schemas the routes parse with (zod 4's
+ * `z.toJSONSchema`), including every registered job type's payload schema.
+ * Hand-written JSON is kept to what zod cannot say: which type goes with
+ * which payload, the statuses and error codes of each operation, and the
+ * non-JSON answers (event stream, Prometheus text).
  *
  * @module
  */
 import { Hono } from "hono";
-import { z } from "zod";
 import type { JobRegistry } from "../../jobs/registry.ts";
+import { WHATWG_URL_KEYWORD } from "../../jobs/url_fields.ts";
+import { MAX_JSON_DEPTH } from "../body.ts";
 import type { RouteDeps } from "../deps.ts";
 import * as s from "../schemas.ts";
 import { payloadJsonSchema } from "./job_types.ts";
+import {
+  errorResponse,
+  HEADERS,
+  type Json,
+  json,
+  jsonSchema,
+  ok,
+  queryParameters,
+  ref,
+  responseRef,
+  RESPONSES,
+} from "./openapi_parts.ts";
 
-type Json = Record<string, unknown>;
-
-function schema(zodSchema: z.ZodType, io: "input" | "output"): Json {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(zodSchema, { io, unrepresentable: "any" });
-  return rest;
+/** Request body limits of the app the document describes. */
+export interface BodyLimits {
+  /** Largest `POST /jobs` body. */
+  maxBodyBytes: number;
+  /** Largest `POST /jobs/batch` body. */
+  maxBatchBodyBytes: number;
 }
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (schemaRef: Json) => ({ content: { "application/json": { schema: schemaRef } } });
-const error = (description: string) => ({ description, ...json(ref("Error")) });
-const idParam = {
-  name: "id",
-  in: "path",
-  required: true,
-  schema: { type: "string", format: "uuid" },
-};
+const DESCRIPTION = [
+  "Submit typed jobs, track them and read queue statistics.",
+  'Every error answer has the shape {"error": {"code", "message", "details"?}}; each response ' +
+  "lists the codes it carries.",
+  "Schemas are JSON Schema 2020-12. `format` values are annotations: what the server checks " +
+  "is said by the other keywords (a `pattern` where zod checks a format), and by the extension " +
+  `\`${WHATWG_URL_KEYWORD}: true\`: the string, with surrounding whitespace removed, parses as a ` +
+  "URL by the WHATWG URL Standard (`new URL(value)`).",
+  "Query parameters not listed for an operation are refused (400 invalid_query).",
+  "Request bodies are JSON (`application/json` or `application/*+json`), nested at most " +
+  `${MAX_JSON_DEPTH} levels (\`x-max-json-depth\`), and at most \`x-max-body-bytes\` long.`,
+  "GET routes also answer HEAD.",
+].join("\n\n");
 
 function componentName(type: string): string {
   return `Payload_${type.replace(/[^A-Za-z0-9._-]/g, "_")}`;
 }
 
-/** Builds the document for `registry`. */
-export function buildOpenApi(registry: JobRegistry): Json {
+/** `components.schemas`: the API's own shapes and one payload schema per job type. */
+function schemaComponents(registry: JobRegistry): Json {
   const schemas: Json = {
-    SubmitJob: schema(s.submitJobSchema, "input"),
-    SubmitBatch: schema(s.submitBatchSchema, "input"),
-    SubmitResponse: schema(s.submitResponseSchema, "output"),
-    BatchResponse: schema(s.batchResponseSchema, "output"),
-    Job: schema(s.jobResponseSchema, "output"),
-    JobList: schema(s.jobListResponseSchema, "output"),
-    JobAction: schema(s.jobActionResponseSchema, "output"),
-    Purge: schema(s.purgeResponseSchema, "output"),
-    Stats: schema(s.statsResponseSchema, "output"),
-    Health: schema(s.healthResponseSchema, "output"),
-    JobType: schema(s.jobTypeResponseSchema, "output"),
-    Error: schema(s.errorResponseSchema, "output"),
+    SubmitJob: jsonSchema(s.submitJobSchema, "input"),
+    SubmitBatch: jsonSchema(s.submitBatchSchema, "input"),
+    SubmitResponse: jsonSchema(s.submitResponseSchema, "output"),
+    BatchResponse: jsonSchema(s.batchResponseSchema, "output"),
+    Job: jsonSchema(s.jobResponseSchema, "output"),
+    JobList: jsonSchema(s.jobListResponseSchema, "output"),
+    JobAction: jsonSchema(s.jobActionResponseSchema, "output"),
+    Purge: jsonSchema(s.purgeResponseSchema, "output"),
+    Stats: jsonSchema(s.statsResponseSchema, "output"),
+    Health: jsonSchema(s.healthResponseSchema, "output"),
+    JobType: jsonSchema(s.jobTypeResponseSchema, "output"),
+    Error: jsonSchema(s.errorResponseSchema, "output"),
   };
+  // One variant per type: SubmitJob's fields, with that type's payload schema.
   const variants: Json[] = [];
   for (const def of registry.list()) {
     const name = componentName(def.type);
-    schemas[name] = { description: def.description, ...payloadJsonSchema(def) };
+    const { $schema: _drop, ...payload } = payloadJsonSchema(def);
+    schemas[name] = { description: def.description, ...payload };
     variants.push({
       allOf: [ref("SubmitJob"), {
-        type: "object",
         properties: { type: { const: def.type }, payload: ref(name) },
       }],
     });
   }
-  const listParams = [
-    {
-      name: "status",
-      in: "query",
-      schema: {
-        type: "string",
-        enum: [...s.listQuerySchema.shape.status.unwrap().options],
-        default: "pending",
-      },
-    },
-    { name: "type", in: "query", schema: { type: "string" } },
-    {
-      name: "limit",
-      in: "query",
-      schema: {
-        type: "integer",
-        minimum: s.LIST_LIMITS.min,
-        maximum: s.LIST_LIMITS.max,
-        default: s.LIST_LIMITS.default,
-      },
-    },
-    { name: "cursor", in: "query", schema: { type: "string" } },
-  ];
+  // No registered type: nothing can be submitted (an empty oneOf is not valid JSON Schema).
+  schemas.SubmitJobRequest = variants.length ? { oneOf: variants } : false;
+  // A batch item is refused on its own terms: the same schema as a single submit.
+  const batch = schemas.SubmitBatch as { properties: { jobs: Json } };
+  batch.properties.jobs = { ...batch.properties.jobs, items: ref("SubmitJobRequest") };
+  return schemas;
+}
+
+const idParam = {
+  name: "id",
+  in: "path",
+  required: true,
+  description: "A job id (a UUID)",
+  schema: jsonSchema(s.jobIdSchema, "input"),
+};
+
+const idempotencyHeader = {
+  name: "Idempotency-Key",
+  in: "header",
+  description: "Same key as an earlier job within retention: 200 with that job's id, nothing " +
+    "created. Wins over the body's idempotency_key.",
+  schema: jsonSchema(s.idempotencyKeySchema, "input"),
+};
+
+/** A JSON request body of `schema`, with the limits no JSON Schema keyword expresses. */
+function jsonBody(schema: Json, maxBytes: number, description: string): Json {
   return {
-    openapi: "3.1.0",
-    info: {
-      title: "Job queue API",
-      version: "1.0.0",
-      description:
-        "Submit typed jobs, track them and read queue statistics. Every error answer has the shape " +
-        '{"error": {"code", "message", "details"?}}.',
-    },
-    paths: {
-      "/api/v1/jobs": {
-        post: {
-          summary: "Submit a job",
-          parameters: [{
-            name: "Idempotency-Key",
-            in: "header",
-            schema: { type: "string", maxLength: 256 },
-          }],
-          requestBody: { required: true, ...json({ oneOf: variants }) },
-          responses: {
-            "201": { description: "Created", ...json(ref("SubmitResponse")) },
-            "200": {
-              description: "Idempotency-Key matched an earlier job",
-              ...json(ref("SubmitResponse")),
-            },
-            "400": error("Invalid JSON or header"),
-            "413": error("Body or payload over 1 MB"),
-            "415": error("Body is not JSON"),
-            "422": error("Unknown type, invalid payload or out-of-range field"),
-            "503": error(
-              "Queue unavailable, or submit bodies in flight over the budget (overloaded, Retry-After)",
-            ),
-          },
-        },
-        get: {
-          summary: "List jobs in one state",
-          parameters: listParams,
-          responses: {
-            "200": { description: "A page", ...json(ref("JobList")) },
-            "400": error("Bad query"),
-          },
-        },
-        delete: {
-          summary: "Purge finished jobs of one state",
-          parameters: [{
-            name: "status",
-            in: "query",
-            required: true,
-            schema: { type: "string", enum: ["failed", "completed", "cancelled"] },
-          }],
-          responses: {
-            "200": { description: "Purged", ...json(ref("Purge")) },
-            "400": error("Bad query"),
-          },
-        },
-      },
-      "/api/v1/jobs/batch": {
-        post: {
-          summary: "Submit many jobs in one round trip",
-          requestBody: { required: true, ...json(ref("SubmitBatch")) },
-          responses: {
-            "201": { description: "All created", ...json(ref("BatchResponse")) },
-            "207": {
-              description: "Some items rejected; the valid ones were written",
-              ...json(ref("BatchResponse")),
-            },
-            "422": error("No valid item"),
-            "503": error("Queue unavailable, or submit bodies in flight over the budget"),
-          },
-        },
-      },
-      "/api/v1/jobs/{id}": {
-        get: {
-          summary: "Job status and result",
-          parameters: [idParam],
-          responses: {
-            "200": { description: "The job", ...json(ref("Job")) },
-            "400": error("Not a UUID"),
-            "404": error("Unknown or expired"),
-          },
-        },
-        delete: {
-          summary: "Cancel a job",
-          parameters: [idParam],
-          responses: {
-            "200": { description: "Cancelled", ...json(ref("JobAction")) },
-            "202": { description: "Running: cancel requested", ...json(ref("JobAction")) },
-            "404": error("Unknown"),
-            "409": error("Already finished"),
-          },
-        },
-      },
-      "/api/v1/jobs/{id}/retry": {
-        post: {
-          summary: "Requeue a failed or cancelled job",
-          parameters: [idParam],
-          responses: {
-            "200": { description: "Requeued", ...json(ref("JobAction")) },
-            "404": error("Unknown"),
-            "409": error("Not failed/cancelled"),
-          },
-        },
-      },
-      "/api/v1/stats": {
-        get: {
-          summary: "Queue statistics",
-          responses: { "200": { description: "Counts", ...json(ref("Stats")) } },
-        },
-      },
-      "/api/v1/job-types": {
-        get: {
-          summary: "Registered job types with payload schemas",
-          responses: {
-            "200": {
-              description: "Types",
-              ...json({
-                type: "object",
-                properties: { job_types: { type: "array", items: ref("JobType") } },
-              }),
-            },
-          },
-        },
-      },
-      "/api/v1/health": {
-        get: {
-          summary: "Liveness",
-          responses: { "200": { description: "Alive", ...json(ref("Health")) } },
-        },
-      },
-      "/api/v1/ready": {
-        get: {
-          summary: "Readiness (Redis reachable)",
-          responses: {
-            "200": { description: "Ready", ...json(ref("Health")) },
-            "503": error("Redis unreachable"),
-          },
-        },
-      },
-    },
-    components: { schemas },
+    required: true,
+    description: `${description} At most ${maxBytes} bytes (else 413) and ${MAX_JSON_DEPTH} ` +
+      "levels of nesting (else 400 invalid_json).",
+    "x-max-body-bytes": maxBytes,
+    "x-max-json-depth": MAX_JSON_DEPTH,
+    ...json(schema),
   };
 }
 
-/** The OpenAPI route, mounted under `/api/v1`. */
+const internal = { "500": responseRef("InternalError") };
+const unavailable = { "503": responseRef("Unavailable"), ...internal };
+
+/** The responses of both submit routes that are not about the items. */
+function submitErrors(maxBytes: number): Json {
+  return {
+    "400": errorResponse("The body is not JSON, or nested too deep", ["invalid_json"]),
+    "413": errorResponse(`The body is over ${maxBytes} bytes`, ["payload_too_large"]),
+    "415": errorResponse(
+      "Content-Type is not application/json (or application/*+json)",
+      ["unsupported_media_type"],
+    ),
+    "503": responseRef("SubmitUnavailable"),
+    ...internal,
+  };
+}
+
+function jobsPaths(limits: BodyLimits): Json {
+  return {
+    "/api/v1/jobs": {
+      post: {
+        operationId: "submitJob",
+        summary: "Submit a job",
+        parameters: [idempotencyHeader],
+        requestBody: jsonBody(ref("SubmitJobRequest"), limits.maxBodyBytes, "One job."),
+        responses: {
+          "201": ok("Created", ref("SubmitResponse"), ["Location"]),
+          "200": ok(
+            "The Idempotency-Key (header or field) matched an earlier job",
+            ref("SubmitResponse"),
+            ["Idempotent-Replayed"],
+          ),
+          ...submitErrors(limits.maxBodyBytes),
+          "400": errorResponse(
+            "The body is not JSON or nested too deep (`invalid_json`), or the Idempotency-Key " +
+              "header is not 1..256 visible ASCII characters (`invalid_header`)",
+            ["invalid_json", "invalid_header"],
+          ),
+          "413": errorResponse(
+            `The body is over ${limits.maxBodyBytes} bytes, or the payload's JSON over 1 MiB`,
+            ["payload_too_large"],
+          ),
+          "422": errorResponse(
+            "A field is missing, out of range or unknown (`validation_error`), the type is not " +
+              "registered (`unknown_job_type`, known ones in details), or the payload fails the " +
+              "type's schema (`invalid_payload`, field paths in details.issues)",
+            ["validation_error", "unknown_job_type", "invalid_payload"],
+          ),
+        },
+      },
+      get: {
+        operationId: "listJobs",
+        summary: "List jobs in one state",
+        description: "Finished states newest first. Any other query parameter is refused.",
+        parameters: queryParameters(s.listQuerySchema),
+        responses: {
+          "200": ok("A page; next_cursor is null on the last one", ref("JobList")),
+          "400": responseRef("InvalidQuery"),
+          "422": errorResponse(
+            "The cursor is not one this server handed out for this status",
+            ["invalid_input"],
+          ),
+          ...unavailable,
+        },
+      },
+      delete: {
+        operationId: "purgeJobs",
+        summary: "Purge finished jobs of one state",
+        description: "Any other query parameter is refused.",
+        parameters: queryParameters(s.purgeQuerySchema),
+        responses: {
+          "200": ok("Purged", ref("Purge")),
+          "400": responseRef("InvalidQuery"),
+          ...unavailable,
+        },
+      },
+    },
+    "/api/v1/jobs/batch": {
+      post: {
+        operationId: "submitBatch",
+        summary: "Submit many jobs",
+        description: "Each item is checked on its own, like a single submit; the valid ones are " +
+          "written together (all or nothing per 1000).",
+        requestBody: jsonBody(ref("SubmitBatch"), limits.maxBatchBodyBytes, "The jobs."),
+        responses: {
+          "201": ok("Every item was valid and written", ref("BatchResponse")),
+          "207": ok(
+            "The body matches SubmitBatch except for some items that do not match " +
+              "SubmitJobRequest: those are refused one by one (results[i].error, with the " +
+              "code a single submit would get: validation_error, unknown_job_type, " +
+              "invalid_payload or payload_too_large); the others were written",
+            ref("BatchResponse"),
+          ),
+          ...submitErrors(limits.maxBatchBodyBytes),
+          "422": errorResponse(
+            "The body does not match SubmitBatch apart from its items (`validation_error`), " +
+              "or no item is valid (`validation_error`, details.results as in 207)",
+            ["validation_error"],
+          ),
+        },
+      },
+    },
+    "/api/v1/jobs/{id}": {
+      get: {
+        operationId: "getJob",
+        summary: "Job status and result",
+        parameters: [idParam],
+        responses: {
+          "200": ok("The job", ref("Job")),
+          "400": responseRef("InvalidJobId"),
+          "404": responseRef("NotFound"),
+          ...unavailable,
+        },
+      },
+      delete: {
+        operationId: "cancelJob",
+        summary: "Cancel a job",
+        parameters: [idParam],
+        responses: {
+          "200": ok("It was waiting: cancelled", ref("JobAction")),
+          "202": ok(
+            "It is running: cancel requested (its AbortSignal fires)",
+            ref("JobAction"),
+          ),
+          "400": responseRef("InvalidJobId"),
+          "404": responseRef("NotFound"),
+          "409": errorResponse("Already finished", ["invalid_state"]),
+          ...unavailable,
+        },
+      },
+    },
+    "/api/v1/jobs/{id}/retry": {
+      post: {
+        operationId: "retryJob",
+        summary: "Requeue a failed or cancelled job with fresh attempts",
+        parameters: [idParam],
+        responses: {
+          "200": ok("Requeued", ref("JobAction")),
+          "400": responseRef("InvalidJobId"),
+          "404": responseRef("NotFound"),
+          "409": errorResponse("Not failed or cancelled", ["invalid_state"]),
+          ...unavailable,
+        },
+      },
+    },
+  };
+}
+
+/** `/health` and `/ready`: the same operations at the root and under /api/v1. */
+function probePaths(prefix: string, idSuffix: string): Json {
+  return {
+    [`${prefix}/health`]: {
+      get: {
+        operationId: `health${idSuffix}`,
+        summary: "Liveness: the process serves HTTP (Redis is not asked)",
+        responses: { "200": ok("Alive", ref("Health")) },
+      },
+    },
+    [`${prefix}/ready`]: {
+      get: {
+        operationId: `ready${idSuffix}`,
+        summary: "Readiness: Redis answers",
+        responses: {
+          "200": ok("Ready", ref("Health")),
+          "503": errorResponse("Redis did not answer", ["unavailable"]),
+          ...internal,
+        },
+      },
+    },
+  };
+}
+
+function metaPaths(): Json {
+  return {
+    "/api/v1/stats": {
+      get: {
+        operationId: "getStats",
+        summary: "Queue statistics",
+        responses: { "200": ok("Counts", ref("Stats")), ...unavailable },
+      },
+    },
+    "/api/v1/job-types": {
+      get: {
+        operationId: "listJobTypes",
+        summary: "Registered job types with payload schemas",
+        responses: {
+          "200": ok("Types", {
+            type: "object",
+            properties: { job_types: { type: "array", items: ref("JobType") } },
+            required: ["job_types"],
+            additionalProperties: false,
+          }),
+          ...internal,
+        },
+      },
+    },
+    "/api/v1/openapi.json": {
+      get: {
+        operationId: "getOpenApi",
+        summary: "This document",
+        responses: { "200": ok("OpenAPI 3.1", { type: "object" }), ...internal },
+      },
+    },
+    "/api/v1/events": {
+      get: {
+        operationId: "streamEvents",
+        summary: "Server-Sent Events: queue statistics and job lifecycle events",
+        responses: {
+          "200": {
+            description: "An endless event stream: `event: stats` (data: Stats JSON) about " +
+              "once a second, and `event: job` (id: the stream id; data: " +
+              '{"stream_id", "event", "job_id", "type", "data"}) per lifecycle event.',
+            content: { "text/event-stream": { schema: { type: "string" } } },
+          },
+          "503": errorResponse(
+            "Too many event stream clients on this process; poll /api/v1/stats",
+            ["too_many_clients"],
+            ["Retry-After"],
+          ),
+          ...internal,
+        },
+      },
+    },
+    "/metrics": {
+      get: {
+        operationId: "getMetrics",
+        summary: "Prometheus metrics (cluster-wide job figures, this process's HTTP figures)",
+        responses: {
+          "200": {
+            description: "Prometheus text exposition format 0.0.4",
+            content: { "text/plain": { schema: { type: "string" } } },
+          },
+          ...internal,
+        },
+      },
+    },
+  };
+}
+
+/** Builds the document for `registry` and the app's body limits. */
+export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
+  return {
+    openapi: "3.1.0",
+    info: { title: "Job queue API", version: "1.0.0", description: DESCRIPTION },
+    paths: {
+      ...jobsPaths(limits),
+      ...metaPaths(),
+      ...probePaths("", ""),
+      ...probePaths("/api/v1", "V1"),
+    },
+    components: { schemas: schemaComponents(registry), responses: RESPONSES, headers: HEADERS },
+  };
+}
+
+/**
+ * The OpenAPI route, mounted under `/api/v1`. Registries and limits do not
+ * change after start-up, so the document is built and serialized once.
+ */
 export function openApiRoutes(deps: RouteDeps): Hono {
   const app = new Hono();
-  let cached: Json | null = null;
-  app.get("/openapi.json", (c) => c.json(cached ??= buildOpenApi(deps.registry)));
+  let text: string | null = null;
+  app.get("/openapi.json", (c) => {
+    text ??= JSON.stringify(buildOpenApi(deps.registry, {
+      maxBodyBytes: deps.maxBodyBytes,
+      maxBatchBodyBytes: deps.maxBatchBodyBytes,
+    }));
+    return c.body(text, 200, { "content-type": "application/json" });
+  });
   return app;
 }

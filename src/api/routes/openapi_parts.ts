@@ -1,0 +1,115 @@
+/**
+ * Building blocks of the OpenAPI document: JSON Schema from zod, `$ref`s,
+ * error responses narrowed to the codes an operation really answers, the
+ * responses many operations share, and query parameters generated from a
+ * zod object. `openapi.ts` assembles the paths from them.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** A JSON object of the document. */
+export type Json = Record<string, unknown>;
+
+/** JSON Schema of a zod schema, without `$schema` (the document's dialect is 2020-12 already). */
+export function jsonSchema(zodSchema: z.ZodType, io: "input" | "output"): Json {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(zodSchema, { io, unrepresentable: "any" });
+  return rest;
+}
+
+/** A reference to `components.schemas[name]`. */
+export const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
+
+/** A reference to `components.responses[name]`. */
+export const responseRef = (name: string): Json => ({ $ref: `#/components/responses/${name}` });
+
+/** A reference to `components.headers[name]`. */
+const headerRef = (name: string): Json => ({ $ref: `#/components/headers/${name}` });
+
+/** `content` of one JSON media type. */
+export const json = (schema: Json): Json => ({ content: { "application/json": { schema } } });
+
+/** A success answer with a JSON body and optional response headers (component names). */
+export function ok(description: string, schema: Json, headers: string[] = []): Json {
+  return {
+    description,
+    ...(headers.length
+      ? { headers: Object.fromEntries(headers.map((h) => [h, headerRef(h)])) }
+      : {}),
+    ...json(schema),
+  };
+}
+
+/**
+ * An error answer: the one error shape with `error.code` narrowed to `codes`,
+ * so a client can tell from the document which codes each status carries.
+ */
+export function errorResponse(description: string, codes: string[], headers: string[] = []): Json {
+  return ok(description, {
+    allOf: [ref("Error"), {
+      properties: { error: { properties: { code: { enum: codes } } } },
+    }],
+  }, headers);
+}
+
+/** Response headers the document refers to. */
+export const HEADERS: Json = {
+  Location: { description: "Path of the new job", schema: { type: "string" } },
+  "Idempotent-Replayed": {
+    description: "The Idempotency-Key matched an earlier job; nothing was created",
+    schema: { const: "true" },
+  },
+  "Retry-After": {
+    description: "Seconds to wait before retrying",
+    schema: { type: "integer", minimum: 1 },
+  },
+};
+
+/**
+ * Error responses shared by many operations. `Unavailable` is every route
+ * that reads or writes Redis; `SubmitUnavailable` adds the body budget's
+ * `overloaded` (with Retry-After) of the two submit routes.
+ */
+export const RESPONSES: Json = {
+  InternalError: errorResponse(
+    "Unexpected server error; the message carries no internals",
+    ["internal_error"],
+  ),
+  Unavailable: errorResponse(
+    "Redis did not answer in time (`unavailable`), or the queue's data was written by another " +
+      "storage format (`storage_format`)",
+    ["unavailable", "storage_format"],
+  ),
+  SubmitUnavailable: errorResponse(
+    "Redis did not answer in time (`unavailable`), the queue's data was written by another " +
+      "storage format (`storage_format`), or the request bodies in flight are over the process's " +
+      "budget (`overloaded`, with Retry-After; nothing was read or stored)",
+    ["unavailable", "storage_format", "overloaded"],
+    ["Retry-After"],
+  ),
+  InvalidJobId: errorResponse("The id is not a UUID", ["invalid_job_id"]),
+  NotFound: errorResponse("No such job (never existed, or expired)", ["not_found"]),
+  InvalidQuery: errorResponse(
+    "A query parameter is missing, out of range or not listed here",
+    ["invalid_query"],
+  ),
+};
+
+/**
+ * One query parameter per field of a zod object, each with its JSON Schema
+ * (output side: `limit` is a number once coerced). A field is required when
+ * it has neither a default nor `.optional()`.
+ */
+export function queryParameters(query: z.ZodObject): Json[] {
+  return Object.entries(query.shape).map(([name, field]) => {
+    const schema = jsonSchema(field as z.ZodType, "output");
+    const { description, ...rest } = schema;
+    return {
+      name,
+      in: "query",
+      ...(description === undefined ? {} : { description }),
+      required: !(field as z.ZodType).safeParse(undefined).success,
+      schema: rest,
+    };
+  });
+}

@@ -1,0 +1,285 @@
+/**
+ * Every status (and error code) the OpenAPI document lists for an operation
+ * is one the server really answers, and every answer below is documented
+ * with its schema, media type and headers. Only 500 internal_error, which
+ * no correct request can provoke, is not triggered.
+ */
+import assert from "node:assert/strict";
+import type { Hono } from "hono";
+import { createApp } from "../../src/api/app.ts";
+import { type ApiApp, buildApiApp } from "../../src/roles/api_app.ts";
+import { loadRegistry } from "../../src/jobs/registry.ts";
+import { createLogger } from "../../src/log.ts";
+import type { Broker } from "../../src/queue/broker.ts";
+import { QueueUnavailableError, StorageFormatError } from "../../src/queue/errors.ts";
+import { RedisBroker } from "../../src/queue/redis_broker.ts";
+import { TestRedis } from "../helpers/redis_server.ts";
+import { type Json, SpecValidator } from "./openapi_validator.ts";
+
+const log = createLogger({ level: "silent" });
+const COMPUTE = { type: "compute", payload: { duration_ms: 1 } };
+
+/** A broker whose every call fails with `error()`: the 503 answers without stopping Redis. */
+function failingBroker(error: () => Error): Broker {
+  return new Proxy({}, {
+    get(_target, name) {
+      if (name === "then") return undefined; // not a thenable
+      if (name === "close") return () => Promise.resolve();
+      return () => Promise.reject(error());
+    },
+  }) as Broker;
+}
+
+/** One request and the answer the document promises for it. */
+interface Case {
+  /** Operation as in the document: `METHOD /path/{id}`. */
+  op: string;
+  status: number;
+  code?: string;
+  /** Response headers the answer carries and the document lists. */
+  headers?: string[];
+  send: () => Promise<Response>;
+}
+
+async function request(
+  app: Hono,
+  method: string,
+  path: string,
+  body?: string,
+  type = "application/json",
+): Promise<Response> {
+  return await app.request(path, {
+    method,
+    headers: body === undefined ? {} : { "content-type": type },
+    body,
+  });
+}
+
+const json = (value: unknown) => JSON.stringify(value);
+
+Deno.test("every documented status is answered, and every answer is documented", async () => {
+  const registry = await loadRegistry();
+  const redis = await TestRedis.start();
+  const broker = new RedisBroker({ url: redis.url, queue: `oas${Date.now()}` });
+  const apps: ApiApp[] = [];
+  const composed = (options: Partial<Parameters<typeof buildApiApp>[0]> = {}) => {
+    const http = buildApiApp({ broker, registry, log, ...options });
+    apps.push(http);
+    return http.app;
+  };
+  try {
+    const app = composed();
+    const full = composed({ maxSseClients: 0 });
+    const tight = composed({ bodyBudgetBytes: 1 });
+    const down = createApp({
+      broker: failingBroker(() => new QueueUnavailableError("x")),
+      registry,
+      log,
+    });
+    const otherFormat = createApp({
+      broker: failingBroker(() => new StorageFormatError("q", "9", "1")),
+      registry,
+      log,
+    });
+    const doc = await (await app.request("/api/v1/openapi.json")).json() as Json;
+    const spec = new SpecValidator(doc);
+
+    const enqueue = async () => (await broker.enqueue(COMPUTE)).id;
+    const cancelled = async () => {
+      const id = await enqueue();
+      await broker.cancel(id);
+      return id;
+    };
+    const running = async () => {
+      await broker.purge("cancelled");
+      const id = await enqueue();
+      const claimed = await broker.claim(100);
+      assert.ok(claimed.some((j) => j.id === id));
+      return id;
+    };
+    const uuid = () => crypto.randomUUID();
+    const callerId = async () =>
+      (await broker.enqueue({ ...COMPUTE, id: uuid().replace(/^(.{14})./, "$10") })).id;
+    const key = `k-${Date.now()}`;
+
+    const J = "/api/v1/jobs";
+    const B = "/api/v1/jobs/batch";
+    const get = (target: Hono, path: string) => () => request(target, "GET", path);
+    const post = (target: Hono, path: string, body: string, type?: string) => () =>
+      request(target, "POST", path, body, type);
+    const del = (path: string) => () => request(app, "DELETE", path);
+    const submitWithKey = (idempotencyKey: string) => () =>
+      app.request(J, {
+        method: "POST",
+        headers: { "content-type": "application/json", "idempotency-key": idempotencyKey },
+        body: json(COMPUTE),
+      });
+    const twice = (send: () => Response | Promise<Response>) => async () => {
+      await (await send()).body?.cancel();
+      return await send();
+    };
+    const after =
+      (id: () => Promise<string>, send: (id: string) => Promise<Response>) => async () =>
+        send(await id());
+    /** A case: `op`, the status (and code) it must answer, how to send it. */
+    const at = (
+      op: string,
+      status: number,
+      code: string | undefined,
+      send: () => Response | Promise<Response>,
+      headers?: string[],
+    ): Case => ({ op, status, code, headers, send: async () => await send() });
+    const big = (bytes: number) => ({ type: "email", payload: { body: "x".repeat(bytes) } });
+
+    const cases: Case[] = [
+      at(`POST ${J}`, 201, undefined, post(app, J, json(COMPUTE)), ["Location"]),
+      at(`POST ${J}`, 200, undefined, twice(submitWithKey(key)), ["Idempotent-Replayed"]),
+      at(`POST ${J}`, 400, "invalid_json", post(app, J, "{")),
+      at(`POST ${J}`, 400, "invalid_header", submitWithKey("a b")),
+      at(`POST ${J}`, 413, "payload_too_large", post(app, J, json(big(1_100_000)))),
+      at(`POST ${J}`, 415, "unsupported_media_type", post(app, J, json(COMPUTE), "text/plain")),
+      at(`POST ${J}`, 422, "validation_error", post(app, J, json({ ...COMPUTE, priority: 101 }))),
+      at(`POST ${J}`, 422, "unknown_job_type", post(app, J, json({ type: "fax", payload: {} }))),
+      at(
+        `POST ${J}`,
+        422,
+        "invalid_payload",
+        post(app, J, json({ type: "compute", payload: { duration_ms: -1 } })),
+      ),
+      at(`POST ${J}`, 503, "overloaded", post(tight, J, json(COMPUTE)), ["Retry-After"]),
+      at(`POST ${B}`, 201, undefined, post(app, B, json({ jobs: [COMPUTE] }))),
+      at(`POST ${B}`, 207, undefined, post(app, B, json({ jobs: [COMPUTE, { type: "fax" }] }))),
+      at(`POST ${B}`, 400, "invalid_json", post(app, B, "[")),
+      at(
+        `POST ${B}`,
+        413,
+        "payload_too_large",
+        post(app, B, json({ jobs: [big(17 * 1024 * 1024)] })),
+      ),
+      at(`POST ${B}`, 415, "unsupported_media_type", post(app, B, "{}", "application/xml")),
+      at(`POST ${B}`, 422, "validation_error", post(app, B, json({ jobs: [] }))),
+      at(`POST ${B}`, 503, "overloaded", post(tight, B, json({ jobs: [COMPUTE] })), [
+        "Retry-After",
+      ]),
+      at(`GET ${J}`, 200, undefined, get(app, `${J}?status=pending&limit=2`)),
+      at(`GET ${J}`, 400, "invalid_query", get(app, `${J}?limit=0`)),
+      at(`GET ${J}`, 400, "invalid_query", get(app, `${J}?cursor=${"c".repeat(513)}`)),
+      at(`GET ${J}`, 422, "invalid_input", get(app, `${J}?cursor=garbage`)),
+      at(`GET ${J}`, 422, "invalid_input", get(app, `${J}?status=failed&cursor=garbage`)),
+      at(`DELETE ${J}`, 200, undefined, del(`${J}?status=failed`)),
+      at(`DELETE ${J}`, 400, "invalid_query", del(`${J}?status=pending`)),
+      at(`GET ${J}/{id}`, 200, undefined, after(enqueue, (id) => get(app, `${J}/${id}`)())),
+      // A caller-chosen id (typed client) need not be an RFC 9562 UUID: version digit 0 here.
+      at(`GET ${J}/{id}`, 200, undefined, after(callerId, (id) => get(app, `${J}/${id}`)())),
+      at(`GET ${J}/{id}`, 400, "invalid_job_id", get(app, `${J}/not-a-uuid`)),
+      at(`GET ${J}/{id}`, 404, "not_found", get(app, `${J}/${uuid()}`)),
+      at(`DELETE ${J}/{id}`, 200, undefined, after(enqueue, (id) => del(`${J}/${id}`)())),
+      at(`DELETE ${J}/{id}`, 202, undefined, after(running, (id) => del(`${J}/${id}`)())),
+      at(`DELETE ${J}/{id}`, 400, "invalid_job_id", del(`${J}/not-a-uuid`)),
+      at(`DELETE ${J}/{id}`, 404, "not_found", del(`${J}/${uuid()}`)),
+      at(`DELETE ${J}/{id}`, 409, "invalid_state", after(cancelled, (id) => del(`${J}/${id}`)())),
+      at(
+        `POST ${J}/{id}/retry`,
+        200,
+        undefined,
+        after(cancelled, (id) => post(app, `${J}/${id}/retry`, "")()),
+      ),
+      at(`POST ${J}/{id}/retry`, 400, "invalid_job_id", post(app, `${J}/not-a-uuid/retry`, "")),
+      at(`POST ${J}/{id}/retry`, 404, "not_found", post(app, `${J}/${uuid()}/retry`, "")),
+      at(
+        `POST ${J}/{id}/retry`,
+        409,
+        "invalid_state",
+        after(enqueue, (id) => post(app, `${J}/${id}/retry`, "")()),
+      ),
+      at("GET /api/v1/stats", 200, undefined, get(app, "/api/v1/stats")),
+      at("GET /api/v1/job-types", 200, undefined, get(app, "/api/v1/job-types")),
+      at("GET /api/v1/openapi.json", 200, undefined, get(app, "/api/v1/openapi.json")),
+      at("GET /api/v1/events", 200, undefined, get(app, "/api/v1/events")),
+      at("GET /api/v1/events", 503, "too_many_clients", get(full, "/api/v1/events"), [
+        "Retry-After",
+      ]),
+      at("GET /metrics", 200, undefined, get(app, "/metrics")),
+      ...["/health", "/api/v1/health"].map((path) =>
+        at(`GET ${path}`, 200, undefined, get(app, path))
+      ),
+      ...["/ready", "/api/v1/ready"].flatMap((path) => [
+        at(`GET ${path}`, 200, undefined, get(app, path)),
+        at(`GET ${path}`, 503, "unavailable", get(down, path)),
+      ]),
+    ];
+    // Redis failing: every route that uses the broker answers 503, with either code.
+    const brokerRoutes: Array<[string, string, string?]> = [
+      ["POST /api/v1/jobs", "/api/v1/jobs", json(COMPUTE)],
+      ["POST /api/v1/jobs/batch", "/api/v1/jobs/batch", json({ jobs: [COMPUTE] })],
+      ["GET /api/v1/jobs", "/api/v1/jobs"],
+      ["DELETE /api/v1/jobs", "/api/v1/jobs?status=failed"],
+      ["GET /api/v1/jobs/{id}", `/api/v1/jobs/${uuid()}`],
+      ["DELETE /api/v1/jobs/{id}", `/api/v1/jobs/${uuid()}`],
+      ["POST /api/v1/jobs/{id}/retry", `/api/v1/jobs/${uuid()}/retry`],
+      ["GET /api/v1/stats", "/api/v1/stats"],
+    ];
+    for (const [op, path, body] of brokerRoutes) {
+      const method = op.split(" ")[0];
+      cases.push(
+        at(op, 503, "unavailable", () => request(down, method, path, body)),
+        at(op, 503, "storage_format", () => request(otherFormat, method, path, body)),
+      );
+    }
+
+    const covered = new Set<string>();
+    for (const c of cases) {
+      const [method, path] = c.op.split(" ");
+      const res = await c.send();
+      const media = (res.headers.get("content-type") ?? "").split(";")[0].trim();
+      // The event stream never ends: its status and headers are the answer.
+      const body = media === "text/event-stream"
+        ? (await res.body?.cancel(), "")
+        : media === "application/json"
+        ? await res.json()
+        : await res.text();
+      const where = `${c.op} -> ${res.status} ${JSON.stringify(body).slice(0, 200)}`;
+      assert.strictEqual(res.status, c.status, where);
+      if (c.code) {
+        assert.strictEqual((body as { error: { code: string } }).error.code, c.code, where);
+      }
+      assert.strictEqual(spec.answerProblem(path, method, res.status, body), null, where);
+      const documented = spec.documented(path, method).find((d) => d.status === String(c.status))!;
+      assert.ok(documented.media.includes(media), `${where}: media ${media} not documented`);
+      if (c.code) assert.ok(documented.codes.includes(c.code), `${where}: code not documented`);
+      const response = spec.responses(path, method).get(String(c.status))!;
+      for (const header of c.headers ?? []) {
+        assert.ok(res.headers.get(header), `${where}: no ${header} header`);
+        assert.ok(
+          (response.headers as Json | undefined)?.[header],
+          `${where}: ${header} not documented`,
+        );
+      }
+      covered.add(`${c.op} ${c.status} ${c.code ?? ""}`);
+    }
+
+    // The other direction: each documented status and code was answered above.
+    const missing: string[] = [];
+    for (const { path, method } of spec.operations()) {
+      for (const d of spec.documented(path, method)) {
+        if (d.status === "500") continue; // internal_error: a bug, not a request
+        const keys = d.codes.length ? d.codes.map((c) => `${d.status} ${c}`) : [`${d.status} `];
+        for (const k of keys) {
+          if (!covered.has(`${method} ${path} ${k}`)) missing.push(`${method} ${path} ${k}`);
+        }
+      }
+    }
+    assert.deepStrictEqual(missing, []);
+    // Every operation documents the 500 of an unexpected error, except the liveness probes.
+    for (const { path, method } of spec.operations()) {
+      if (path.endsWith("/health")) continue;
+      assert.deepStrictEqual(spec.documented(path, method).find((d) => d.status === "500")?.codes, [
+        "internal_error",
+      ], `${method} ${path}`);
+    }
+  } finally {
+    for (const http of apps) await http.close();
+    await broker.close();
+    await redis.close();
+  }
+});
