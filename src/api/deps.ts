@@ -23,7 +23,7 @@ export interface ApiDeps {
   registry: JobRegistry;
   /** Default: a logger with `role: "api"`. */
   log?: Logger;
-  /** Largest accepted body of a single submit; default 1 MiB (the spec's payload limit). */
+  /** Largest accepted body of a single submit; default 1 MiB (the 1 MB maximum payload). */
   maxBodyBytes?: number;
   /** Largest accepted batch body; default 16 MiB. */
   maxBatchBodyBytes?: number;

@@ -131,7 +131,7 @@ export const batchResponseSchema = z.object({
 
 const isoOrNull = z.string().nullable();
 
-/** A job as the API shows it. The first five fields are the spec's. */
+/** A job as the API shows it. The first five fields are the required status answer's (job_id, status, started_at, completed_at, attempts). */
 export const jobResponseSchema = z.object({
   job_id: jobIdOutput,
   status: z.enum(JOB_STATES),

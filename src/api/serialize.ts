@@ -1,5 +1,5 @@
 /**
- * The broker's Job record as the API shows it: `id` becomes the spec's
+ * The broker's Job record as the API shows it: `id` becomes the required
  * `job_id`, and lease internals stay private.
  *
  * @module

@@ -3,7 +3,7 @@
  * aggregate it (see `data_ops.ts`), then write it to a `file://` destination or
  * return it as the job's result.
  *
- * Other destination schemes (the spec's own example uses `s3://bucket/output`)
+ * Other destination schemes (the requirements' own example uses `s3://bucket/output`)
  * are accepted so such jobs still complete: the result is returned inline with
  * `destination_written: false` and a note, since this service ships no object
  * store client.

@@ -1,5 +1,5 @@
 /**
- * The API's `/metrics`: the spec's metric names as CLUSTER-WIDE values, read
+ * The API's `/metrics`: the required metric names (`jobqueue_jobs_*`, `jobqueue_job_duration_seconds`) as CLUSTER-WIDE values, read
  * from Redis at scrape time, plus this API process's HTTP metrics
  * (`http_metrics.ts`).
  *

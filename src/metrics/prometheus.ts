@@ -10,8 +10,9 @@
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 /**
- * Job duration buckets in seconds. Includes 2.5 (the spec's example bucket)
- * and reaches the spec's 5-minute execution timeout.
+ * Job duration buckets in seconds. Includes 2.5 (the required metrics'
+ * example: `..._bucket{...,le="2.5"}`) and reaches the 5-minute job
+ * execution timeout.
  */
 export const DURATION_BUCKETS: readonly number[] = [
   0.005,

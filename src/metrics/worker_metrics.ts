@@ -5,7 +5,7 @@
  * calls a metric directly.
  *
  * Every name here starts with `jobqueue_worker_`: these are this process's own
- * counts. The API exposes the spec's names (`jobqueue_jobs_*`) as cluster-wide
+ * counts. The API exposes the required names (`jobqueue_jobs_*`) as cluster-wide
  * values read from Redis, so `sum(jobqueue_worker_jobs_completed_total)` over all
  * worker targets and `jobqueue_jobs_completed_total` from an API never count the
  * same job twice under one name.

@@ -27,7 +27,7 @@ export const LIMITS = {
   maxPriority: 100,
   minPriority: 0,
   maxAttempts: 100,
-  /** 1 MB: the spec's maximum payload, measured on the JSON text in UTF-8 bytes. */
+  /** 1 MB: the required maximum job payload size, measured on the JSON text in UTF-8 bytes. */
   maxPayloadBytes: 1024 * 1024,
   /**
    * 1 MB: the largest result a job may store (its JSON text in UTF-8 bytes).
@@ -36,7 +36,7 @@ export const LIMITS = {
    */
   maxResultBytes: 1024 * 1024,
   minTimeoutMs: 1,
-  /** The spec's global execution timeout is 5 minutes; a job may ask for up to 24 h. */
+  /** The required job execution timeout is 5 minutes (the default); a job may ask for up to 24 h. */
   maxTimeoutMs: 24 * 60 * 60 * 1000,
   /** Attempt errors kept per job, newest last. */
   errorHistory: 10,
@@ -48,15 +48,15 @@ export const LIMITS = {
 export const DEFAULTS = {
   priority: 0,
   maxAttempts: 3,
-  /** The spec: job execution timeout 5 minutes. */
+  /** Job execution timeout: 5 minutes (the requirement). */
   timeoutMs: 5 * 60 * 1000,
-  /** The spec: result retention 24 hours. */
+  /** Result retention: 24 hours in Redis (the requirement). */
   retentionMs: 24 * 60 * 60 * 1000,
   leaseMs: 30_000,
 } as const;
 
 /**
- * Retry delay policy. `polynomial`: `base_ms * attempts^factor` (the spec's
+ * Retry delay policy. `polynomial`: `base_ms * attempts^factor` (the required
  * `attempts²` seconds is `{kind: "polynomial", base_ms: 1000, factor: 2}`);
  * `exponential`: `base_ms * factor^(attempts-1)`. Capped at `max_ms`, then
  * spread by ±`jitter` (a fraction, 0..1) so retries of a burst don't align.
@@ -69,7 +69,7 @@ export interface BackoffPolicy {
   jitter: number;
 }
 
-/** The spec's rule: attempts² seconds, capped at one hour, no jitter. */
+/** The required retry backoff: attempts² seconds, capped at one hour, no jitter. */
 export const DEFAULT_BACKOFF: BackoffPolicy = {
   kind: "polynomial",
   base_ms: 1000,
@@ -274,7 +274,7 @@ export function isoOrNull(ms: number | null | undefined): string | null {
  *
  * @example
  * ```ts
- * backoffDelayMs(DEFAULT_BACKOFF, 3); // 9000: the spec's attempts² seconds
+ * backoffDelayMs(DEFAULT_BACKOFF, 3); // 9000: attempts² seconds
  * ```
  */
 export function backoffDelayMs(
