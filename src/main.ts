@@ -21,6 +21,7 @@ import { runCluster } from "./roles/cluster.ts";
 import { runStart } from "./roles/start.ts";
 import { superviseWorker, WORKER_MAIN } from "./worker/supervisor.ts";
 import { normalizeWorkerArgs } from "./worker/worker_main.ts";
+import { ownerReaper } from "./worker/owner_reaper.ts";
 
 const ROLES = ["start", "api", "worker", "cluster"] as const;
 type Role = typeof ROLES[number];
@@ -46,9 +47,21 @@ async function main(args: string[]): Promise<number> {
       return await runStart(config, log);
     case "cluster":
       return await runCluster(config, log);
-    case "worker":
+    case "worker": {
       // The child re-reads the same environment and flags.
-      return await superviseWorker({ args: [WORKER_MAIN, ...flags], log });
+      const reaper = ownerReaper(config.REDIS_URL ?? "redis://127.0.0.1:6379", config.QUEUE, {
+        commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+      });
+      try {
+        return await superviseWorker({
+          args: [WORKER_MAIN, ...flags],
+          log,
+          reapOwner: reaper.reapOwner,
+        });
+      } finally {
+        await reaper.close();
+      }
+    }
     case "api": {
       const api = await serveApi(config, config.REDIS_URL ?? "redis://127.0.0.1:6379", log);
       for (const s of ["SIGINT", "SIGTERM"] as const) {

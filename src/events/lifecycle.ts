@@ -101,7 +101,10 @@ export interface ReleasedEvent extends EventBase {
   reason: string;
 }
 
-/** A lease expired (its process died or stalled) and the reaper took the job back. */
+/**
+ * The job's holder is gone (its lease expired, its process died, or it
+ * stopped heartbeating) and the job was taken back.
+ */
 export interface RecoveredEvent extends EventBase {
   kind: "recovered";
   /** The attempt whose lease expired. */
@@ -146,11 +149,11 @@ export const EVENT_SOURCES: { readonly [K in LifecycleEventKind]: readonly strin
   progress: ["progress"],
   completed: ["complete"],
   retry_scheduled: ["fail"],
-  failed: ["fail", "release", "maintain"],
-  cancelled: ["cancel", "fail", "maintain"],
+  failed: ["fail", "release", "maintain", "reap_owner"],
+  cancelled: ["cancel", "fail", "maintain", "reap_owner"],
   timed_out: ["fail"],
   released: ["release"],
-  recovered: ["maintain"],
+  recovered: ["maintain", "reap_owner"],
   requeued: ["requeue"],
 };
 

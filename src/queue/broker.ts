@@ -69,6 +69,12 @@ export interface Broker {
   /** The queue this broker serves. */
   readonly queue: string;
 
+  /**
+   * The lease owner this broker claims as (see `liveness.ts`): its tokens
+   * name it, and its `maintain` calls are its heartbeat.
+   */
+  readonly owner: string;
+
   /** Adds one job. Throws `InvalidInputError`/`PayloadTooLargeError` before writing anything. */
   enqueue(input: EnqueueInput): Promise<EnqueueResult>;
 
@@ -91,8 +97,9 @@ export interface Broker {
   claim(max: number, options?: ClaimOptions): Promise<ClaimedJob[]>;
 
   /**
-   * Marks a running job completed with its result. Throws `LeaseLostError` on
-   * a stale token, `PayloadTooLargeError` for a result over
+   * Marks a running job completed with its result. Completing again with the
+   * token that completed it is a success that changes nothing (an ack whose
+   * reply was lost can be retried). Throws `LeaseLostError` on a stale token, `PayloadTooLargeError` for a result over
    * `LIMITS.maxResultBytes` (nothing written; fail the job instead).
    */
   complete(id: string, token: string, result: unknown): Promise<void>;
@@ -107,7 +114,9 @@ export interface Broker {
   /**
    * Records a failed attempt: schedules a retry after `retry_delay_ms`, or moves
    * the job to `failed` (dead) when attempts are exhausted or the error is not
-   * retryable, or to `cancelled` when a cancel was requested. Throws `LeaseLostError`.
+   * retryable, or to `cancelled` when a cancel was requested. Failing again
+   * with the same token returns the outcome the first call reached and
+   * changes nothing. Throws `LeaseLostError`.
    */
   fail(id: string, token: string, failure: FailInput): Promise<FailOutcome>;
 
@@ -121,10 +130,19 @@ export interface Broker {
   progress(id: string, token: string, percent: number): Promise<boolean>;
 
   /**
-   * Housekeeping any process may run, safely concurrent: promotes due scheduled
-   * jobs, reaps expired leases (retry or dead) and drops finished jobs past retention.
+   * Housekeeping any process may run, safely concurrent: records this owner's
+   * heartbeat, promotes due scheduled jobs, reaps expired leases and the
+   * leases of owners that stopped heartbeating (retry or dead), and drops
+   * finished jobs past retention. A worker calls it every second.
    */
   maintain(): Promise<MaintenanceResult>;
+
+  /**
+   * Takes back at once every lease `owner` holds (its supervisor saw it die,
+   * or it is leaving): the jobs go back to pending with the attempt charged,
+   * as for any crash, or end failed/cancelled. Returns how many.
+   */
+  reapOwner(owner: string, reason: string): Promise<number>;
 
   /**
    * Cancels a job. Pending/scheduled: cancelled at once. Running: flagged, and

@@ -53,6 +53,19 @@ export interface QueueKeys {
   meta: string;
   /** Prefix of idempotency keys: `${idempotencyPrefix}${key}` is a STRING holding a job id. */
   idempotencyPrefix: string;
+  /**
+   * ZSET of the worker processes (lease owners) serving the queue; score =
+   * epoch ms of the owner's last heartbeat. A claim that waited behind a
+   * blocking pop only takes jobs for an owner seen lately, and an owner silent
+   * for long is reaped (its leases go back to pending).
+   */
+  owners: string;
+  /**
+   * HASH owner -> epoch ms its current unbroken run of heartbeats began: an
+   * owner judges others dead only for silences it saw while it was itself
+   * connected (after a Redis outage everyone's last heartbeat is old).
+   */
+  ownerStreaks: string;
 }
 
 /** The ZSET states (every state but pending, which lives in per-priority LISTs). */
@@ -85,6 +98,8 @@ export function queueKeys(queue: string, prefix = "jq"): QueueKeys {
     cancelChannel: `${base}cancel`,
     meta: `${base}meta`,
     idempotencyPrefix: `${base}i:`,
+    owners: `${base}owners`,
+    ownerStreaks: `${base}streaks`,
   };
 }
 

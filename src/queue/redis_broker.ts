@@ -43,6 +43,7 @@ import { JobListing } from "./job_listing.ts";
 import { ENQUEUE_CHUNK, QueueScripts, SCRIPT_COMMANDS, type ScriptConfig } from "./scripts.ts";
 import { parseStream } from "./stream_events.ts";
 import { WorkWaiter } from "./work_waiter.ts";
+import { isOwnerId, LIVENESS, newOwnerId } from "./liveness.ts";
 import { type EncodedJob, encodeJob, isUuid, oversizeBytes } from "./validate.ts";
 
 /** Options of a `RedisBroker`. Give `url` or an existing `client`. */
@@ -69,6 +70,12 @@ export interface RedisBrokerOptions {
    * them has resolved: the process's observers (logs, worker metrics).
    */
   onEvents?: (events: LifecycleEvent[]) => void;
+  /**
+   * This process's lease-owner id (`liveness.ts`); default a fresh one. A
+   * supervised worker gets it from its supervisor, which reaps its leases
+   * when it dies.
+   */
+  owner?: string;
 }
 
 /**
@@ -82,11 +89,6 @@ export const STORAGE_FORMAT = "1";
 const MAX_ERROR_CHARS = 4096;
 /** Finished records also get a TTL this far past retention, in case maintain never runs. */
 const EXPIRY_SLACK_MS = 60 * 60 * 1000;
-
-function randomToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(9));
-  return btoa(String.fromCharCode(...bytes));
-}
 
 function emptyCounts(): StateCounts {
   return { pending: 0, scheduled: 0, running: 0, completed: 0, failed: 0, cancelled: 0, total: 0 };
@@ -119,6 +121,11 @@ function resultText(text: string): string {
  */
 export class RedisBroker implements Broker {
   readonly queue: string;
+  readonly owner: string;
+  /** Claims made so far: with the owner, it makes every lease token unique. */
+  #claims = 0;
+  /** `performance.now()` of the last heartbeat Redis recorded (a maintain call). */
+  #lastBeatAt = -Infinity;
   readonly keys: QueueKeys;
   readonly #client: RedisClient;
   readonly #ownsClient: boolean;
@@ -146,6 +153,10 @@ export class RedisBroker implements Broker {
 
   constructor(options: RedisBrokerOptions) {
     this.queue = options.queue ?? "default";
+    this.owner = options.owner ?? newOwnerId();
+    if (!isOwnerId(this.owner)) {
+      throw new Error(`invalid owner id: ${JSON.stringify(this.owner)}`);
+    }
     this.keys = queueKeys(this.queue, options.prefix ?? "jq");
     this.#listing = new JobListing(this.keys, (run) => this.#cmd(run));
     if (options.client) {
@@ -182,7 +193,10 @@ export class RedisBroker implements Broker {
       blocking: this.#blocking,
       scriptConfig: this.#scriptConfig,
       clock: this.#clock,
-      tokenBase: randomToken,
+      tokenBase: () => this.#tokenBase(),
+      owner: this.owner,
+      lastBeatAt: () => this.#lastBeatAt,
+      beat: () => this.maintain().then(() => {}),
       checkFormat: () => this.#checkFormat(),
       run: (command) => this.#raw(command),
       release: (leases) => this.release(leases, { restoreAttempt: true, reason: "wait abandoned" }),
@@ -352,7 +366,7 @@ export class RedisBroker implements Broker {
     const leaseMs = options.leaseMs ?? DEFAULTS.leaseMs;
     const waitMs = options.waitMs ?? 0;
     if (waitMs > 0) return await this.#waiter.claim(n, leaseMs, waitMs, options.signal);
-    return await (await this.#ours()).claim(n, this.#clock(), leaseMs, randomToken());
+    return (await (await this.#ours()).claim(n, this.#clock(), leaseMs, this.#tokenBase())).jobs;
   }
 
   async complete(id: string, token: string, result: unknown): Promise<void> {
@@ -408,13 +422,24 @@ export class RedisBroker implements Broker {
     return await (await this.#ours()).progress(id, token, clamped, this.#clock());
   }
 
+  /** A token base no other claim of this or any owner uses: "<owner>.<claim number>". */
+  #tokenBase(): string {
+    return `${this.owner}.${(this.#claims++).toString(36)}`;
+  }
+
   async maintain(): Promise<MaintenanceResult> {
     const now = this.#clock();
     // Finished sets only grow at the new end, so nothing can pass retention before
     // the oldest member does: skip the trim step until then (idle cost). Another
     // process trimming meanwhile only makes our estimate early, never late.
     const trim = now >= this.#nextTrimAt;
-    const r = await (await this.#ours()).maintain(now, this.#maintainBatch, trim);
+    const sent = performance.now();
+    const r = await (await this.#ours()).maintain(now, this.#maintainBatch, trim, {
+      owner: this.owner,
+      streakGapMs: LIVENESS.streakGapMs,
+      deadAfterMs: LIVENESS.deadAfterMs,
+    });
+    this.#lastBeatAt = Math.max(this.#lastBeatAt, sent);
     if (trim) {
       this.#nextTrimAt = r.trimmed >= this.#maintainBatch
         ? now // more left than one batch: keep trimming on the next call
@@ -428,6 +453,15 @@ export class RedisBroker implements Broker {
       recovered: r.recovered,
       next_due_at: r.nextDueAt,
     };
+  }
+
+  async reapOwner(owner: string, reason: string): Promise<number> {
+    if (!isOwnerId(owner)) throw new InvalidInputError("invalid owner id", "owner");
+    return await (await this.#ours()).reapOwner(
+      owner,
+      reason.slice(0, MAX_ERROR_CHARS),
+      this.#clock(),
+    );
   }
 
   async cancel(id: string): Promise<CancelOutcome> {

@@ -49,8 +49,8 @@ export const SCRIPTS = {
     args: ["now", "strict", "jobs"],
   },
   claim: {
-    keys: ["priorities", "running", "stats", "wake", "events"],
-    args: ["max", "now", "leaseMs", "tokenBase", "clockOffsetMs"],
+    keys: ["priorities", "running", "stats", "wake", "events", "owners"],
+    args: ["max", "now", "leaseMs", "tokenBase", "clockOffsetMs", "owner", "freshMs"],
   },
   complete: {
     keys: ["running", "completed", "stats", "events"],
@@ -86,8 +86,24 @@ export const SCRIPTS = {
       "stats",
       "wake",
       "events",
+      "owners",
+      "ownerStreaks",
     ],
-    args: ["now", "limit", "trim"],
+    args: ["now", "limit", "trim", "owner", "streakGapMs", "deadAfterMs"],
+  },
+  reap_owner: {
+    keys: [
+      "priorities",
+      "running",
+      "failed",
+      "cancelled",
+      "stats",
+      "wake",
+      "events",
+      "owners",
+      "ownerStreaks",
+    ],
+    args: ["now", "owner", "reason"],
   },
   cancel: {
     keys: ["priorities", "scheduled", "cancelled", "stats", "events", "job"],

@@ -102,6 +102,16 @@ export interface MaintainReply {
   recovered: RecoveredJob[];
 }
 
+/** What maintain.lua needs to record a heartbeat and judge silent owners. */
+export interface OwnerHeartbeat {
+  /** The calling process; "" records none and judges none. */
+  owner: string;
+  /** A heartbeat later than this after the last one starts a new streak. */
+  streakGapMs: number;
+  /** Silence after which another owner is dead (its leases are reaped). */
+  deadAfterMs: number;
+}
+
 /** One enqueue outcome: created, matched an idempotency key, or refused (taken id). */
 export type EnqueueOutcome = EnqueueResult | { id: string; exists: true };
 
@@ -300,6 +310,8 @@ export class QueueScripts {
    * claim.lua: up to `max` jobs under fresh leases. With `serverClockOffsetMs`
    * (server clock - caller clock) the script reads the time itself when it
    * runs instead of using `now`: for a claim queued behind a blocking wait.
+   * With `liveness`, it takes jobs only while `owner`'s last heartbeat is at
+   * most `freshMs` old (`alive` false when it refused for that).
    */
   async claim(
     max: number,
@@ -307,8 +319,9 @@ export class QueueScripts {
     leaseMs: number,
     tokenBase: string,
     serverClockOffsetMs?: number,
-  ): Promise<ClaimedJob[]> {
-    const flat = await this.#run(
+    liveness?: { owner: string; freshMs: number },
+  ): Promise<{ jobs: ClaimedJob[]; alive: boolean }> {
+    const [flat, alive] = await this.#run(
       "claim",
       {
         max,
@@ -316,10 +329,12 @@ export class QueueScripts {
         leaseMs,
         tokenBase,
         clockOffsetMs: serverClockOffsetMs === undefined ? "" : Math.round(serverClockOffsetMs),
+        owner: liveness?.owner ?? "",
+        freshMs: liveness?.freshMs ?? 0,
       },
       {},
       { buffers: true },
-    ) as Uint8Array[];
+    ) as [Uint8Array[], number];
     const jobs: ClaimedJob[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const r = unpackRecord(flat[i + 1]);
@@ -341,7 +356,7 @@ export class QueueScripts {
         ),
       );
     }
-    return jobs;
+    return { jobs, alive: toNumber(alive) === 1 };
   }
 
   /** complete.lua for many leases: one script call, one round trip. */
@@ -424,9 +439,24 @@ export class QueueScripts {
     return toNumber(reply) === 1;
   }
 
-  /** maintain.lua: promote, reap, trim; bounded by `limit` per step. */
-  async maintain(now: number, limit: number, trim: boolean): Promise<MaintainReply> {
-    const reply = await this.#run("maintain", { now, limit, trim: trim ? "1" : "0" }, {}) as [
+  /**
+   * maintain.lua: `owner`'s heartbeat, then promote, reap (expired leases and
+   * silent owners), trim; bounded by `limit` per step.
+   */
+  async maintain(
+    now: number,
+    limit: number,
+    trim: boolean,
+    heartbeat: OwnerHeartbeat,
+  ): Promise<MaintainReply> {
+    const reply = await this.#run("maintain", {
+      now,
+      limit,
+      trim: trim ? "1" : "0",
+      owner: heartbeat.owner,
+      streakGapMs: heartbeat.streakGapMs,
+      deadAfterMs: heartbeat.deadAfterMs,
+    }, {}) as [
       number,
       number,
       number,
@@ -454,6 +484,11 @@ export class QueueScripts {
       oldestFinishedAt: oldest < 0 ? null : oldest,
       recovered,
     };
+  }
+
+  /** reap_owner.lua: takes back every lease `owner` holds; returns how many. */
+  async reapOwner(owner: string, reason: string, now: number): Promise<number> {
+    return toNumber(await this.#run("reap_owner", { now, owner, reason }, {}));
   }
 
   /** cancel.lua. Throws JobNotFoundError / InvalidStateError. */

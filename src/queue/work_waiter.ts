@@ -13,6 +13,12 @@
  * ends, it reads the time itself: Redis' TIME minus the measured offset
  * between the server's clock and ours.
  *
+ * Because it runs whenever the wait ends, it may also run when this process
+ * can no longer act on it (frozen by SIGSTOP or a long pause, or cut off):
+ * so it takes jobs only while the owner's last heartbeat is recent
+ * (`LIVENESS.claimFreshMs`), and otherwise passes the wake marker on. The
+ * waiter makes sure a live process has a recent heartbeat before it waits.
+ *
  * @module
  */
 import type { BlockingPool } from "./blocking.ts";
@@ -20,6 +26,7 @@ import { type RedisClient, toQueueError, whenReady } from "./connect.ts";
 import type { ClaimedJob, Lease } from "./job.ts";
 import type { QueueKeys } from "./keys.ts";
 import { QueueScripts, type ScriptConfig } from "./scripts.ts";
+import { LIVENESS } from "./liveness.ts";
 
 /** How long a measured server clock offset is reused. */
 const CLOCK_OFFSET_TTL_MS = 60_000;
@@ -42,6 +49,12 @@ export interface WorkWaiterOptions {
   run<T>(command: (client: RedisClient) => Promise<T>): Promise<T>;
   /** Gives leases back without charging an attempt. */
   release(leases: Lease[]): Promise<unknown>;
+  /** The lease owner the claims are for. */
+  owner: string;
+  /** `performance.now()` of the owner's last heartbeat Redis recorded. */
+  lastBeatAt(): number;
+  /** Records a heartbeat now (the broker's maintenance call). */
+  beat(): Promise<void>;
 }
 
 /** Blocking claims for one queue. */
@@ -74,9 +87,17 @@ export class WorkWaiter {
     for (;;) {
       const left = deadline - performance.now();
       if (signal?.aborted || left < MIN_WAIT_MS) return [];
-      const jobs = await this.#waitAndClaim(max, leaseMs, left, signal);
-      // Woken for nothing (another runner took it): wait out the rest.
+      // A heartbeat the claim will still find fresh, unless the owner's
+      // timer keeps it so (a worker's runner beats every second).
+      if (performance.now() - this.#o.lastBeatAt() > LIVENESS.claimFreshMs / 2) {
+        await this.#o.beat();
+      }
+      const { jobs, alive } = await this.#waitAndClaim(max, leaseMs, left, signal);
       if (jobs.length > 0) return jobs;
+      // Woken for nothing (another runner took it): wait out the rest. Refused
+      // as not alive (this process paused past the heartbeat's freshness):
+      // beat, then wait again.
+      if (!alive) await this.#o.beat();
     }
   }
 
@@ -90,9 +111,10 @@ export class WorkWaiter {
     leaseMs: number,
     timeoutMs: number,
     signal: AbortSignal | undefined,
-  ): Promise<ClaimedJob[]> {
+  ): Promise<{ jobs: ClaimedJob[]; alive: boolean }> {
     const offsetMs = await this.#serverClockOffsetMs();
-    const { keys, clock, tokenBase } = this.#o;
+    const { keys, clock, tokenBase, owner } = this.#o;
+    const liveness = { owner, freshMs: LIVENESS.claimFreshMs };
     const result = await this.#o.blocking.run(
       async (c) => {
         const scripts = await this.#scriptsOn(c);
@@ -100,9 +122,9 @@ export class WorkWaiter {
         // Both leave in this order, in one tick: the claim waits in the
         // connection behind the BLPOP.
         const popped = c.blpop(keys.wake, blockSeconds(timeoutMs));
-        const claimed = scripts.claim(max, clock(), leaseMs, tokenBase(), offsetMs);
-        const [marker, jobs] = await Promise.all([popped, claimed]);
-        return { marker, jobs };
+        const claimed = scripts.claim(max, clock(), leaseMs, tokenBase(), offsetMs, liveness);
+        const [marker, { jobs, alive }] = await Promise.all([popped, claimed]);
+        return { marker, jobs, alive };
       },
       timeoutMs,
       signal,
@@ -113,9 +135,9 @@ export class WorkWaiter {
         else if (marker) this.#wakeAnother();
       },
     );
-    if (result.kind === "reply") return result.value.jobs;
+    if (result.kind === "reply") return result.value;
     if (result.kind === "error") throw toQueueError(result.error);
-    return [];
+    return { jobs: [], alive: true };
   }
 
   #scriptsOn(client: RedisClient): Promise<QueueScripts> {

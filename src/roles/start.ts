@@ -11,6 +11,7 @@ import type { Config } from "../config.ts";
 import { findOrStartRedis } from "../local_redis.ts";
 import type { Logger } from "../log.ts";
 import { superviseWorker, WORKER_MAIN } from "../worker/supervisor.ts";
+import { ownerReaper } from "../worker/owner_reaper.ts";
 import { serveApi } from "./api.ts";
 import { configEnv } from "./config_env.ts";
 
@@ -27,6 +28,9 @@ export async function runStart(config: Config, log: Logger): Promise<number> {
     throw error;
   }
   const env = { ...configEnv(config), REDIS_URL: redis.url };
+  const reaper = ownerReaper(redis.url, config.QUEUE, {
+    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+  });
   const supervisors = Array.from({ length: config.WORKERS }, (_, i) =>
     superviseWorker({
       args: [WORKER_MAIN],
@@ -40,6 +44,7 @@ export async function runStart(config: Config, log: Logger): Promise<number> {
       log: log.child({ role: "supervisor", worker: i + 1 }),
       handleSignals: false,
       signal: stopWorkers.signal,
+      reapOwner: reaper.reapOwner,
     }));
 
   const stopped = new Promise<Deno.Signal>((resolve) => {
@@ -50,6 +55,7 @@ export async function runStart(config: Config, log: Logger): Promise<number> {
   await api.shutdown();
   stopWorkers.abort();
   const codes = await Promise.all(supervisors);
+  await reaper.close();
   await redis.stop();
   return codes.every((c) => c === 0) ? 0 : 1;
 }

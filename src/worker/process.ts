@@ -8,6 +8,7 @@
  * @module
  */
 import { RESTARTS_ENV } from "./supervisor.ts";
+import { isOwnerId, OWNER_ENV } from "../queue/liveness.ts";
 import { RedisBroker } from "../queue/redis_broker.ts";
 import { loadRegistry } from "../jobs/registry.ts";
 import { EventBus } from "../events/bus.ts";
@@ -47,6 +48,11 @@ export interface WorkerProcessOptions {
   log?: Logger;
   /** Install SIGTERM/SIGINT handlers (default true). */
   handleSignals?: boolean;
+  /**
+   * This process's lease-owner id; default the one its supervisor gave it
+   * (`OWNER_ENV`), else a fresh one.
+   */
+  owner?: string;
 }
 
 /** A started worker process: stop it, or wait for its exit code. */
@@ -106,6 +112,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     commandTimeoutMs: options.commandTimeoutMs,
     // The transitions this process makes, as its scripts wrote them.
     onEvents: (events) => bus.emitAll(events),
+    owner: options.owner ?? ownerFromSupervisor(),
   });
 
   const definitions = registry;
@@ -135,6 +142,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   const server = serveMetrics(options.metricsPort ?? 0, started, bus, broker.queue, log);
   log.info("worker started", {
     queue: broker.queue,
+    owner: broker.owner,
     concurrency: options.concurrency,
     threads: options.threads,
     types: registry.types(),
@@ -172,6 +180,16 @@ function serveMetrics(
   } catch (error) {
     log.warn("worker metrics server not started", { port, error });
     return null;
+  }
+}
+
+/** The owner id the supervisor gave this process, when it gave a valid one. */
+function ownerFromSupervisor(): string | undefined {
+  try {
+    const id = Deno.env.get(OWNER_ENV);
+    return id && isOwnerId(id) ? id : undefined;
+  } catch {
+    return undefined;
   }
 }
 

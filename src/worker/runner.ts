@@ -28,6 +28,7 @@ import type { JobDefinition } from "../jobs/definition.ts";
 import type { Logger } from "../log.ts";
 import { Acker } from "./acks.ts";
 import { sleep } from "../timing/sleep.ts";
+import { LIVENESS } from "../queue/liveness.ts";
 import { TimeoutError, withTimeout } from "../timing/timeout.ts";
 import type { AbortReason, LogLine, ProgressUpdate, RunRequest, RunResult } from "./messages.ts";
 import type { PoolEvents, PoolStats } from "./pool.ts";
@@ -84,7 +85,11 @@ export interface RunnerOptions {
   maxJobs?: number;
   /** Recycle above this resident set size in MiB (0: never). */
   maxRssMb?: number;
-  /** Housekeeping period while busy. */
+  /**
+   * How often the runner calls `broker.maintain()`, which is also this
+   * process's heartbeat (`LIVENESS.heartbeatMs`; keep it well under
+   * `LIVENESS.claimFreshMs`).
+   */
   maintainIntervalMs?: number;
   /** Longest idle wait on Redis. */
   idleWaitMs?: number;
@@ -141,9 +146,10 @@ export class Runner {
   #stopMode: StopMode | null = null;
   #slotWaiters: Array<() => void> = [];
   #claimedTotal = 0;
-  #lastMaintain = 0;
-  #nextDueAt: number | null = null;
   #renewTimer?: ReturnType<typeof setInterval>;
+  #beatTimer?: ReturnType<typeof setInterval>;
+  /** The heartbeat in flight, if any: a slow Redis must not pile them up. */
+  #beating: Promise<void> | null = null;
   /** Redis outages are logged once per streak, not per retry. */
   readonly #outages: OutageLog;
 
@@ -156,7 +162,7 @@ export class Runner {
       defaultTimeoutMs: DEFAULTS.timeoutMs,
       maxJobs: 0,
       maxRssMb: 0,
-      maintainIntervalMs: 1_000,
+      maintainIntervalMs: LIVENESS.heartbeatMs,
       idleWaitMs: 5_000,
       // Absent and undefined both mean "use the default".
       ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
@@ -219,11 +225,17 @@ export class Runner {
       if (held) this.#abort(held, "cancel");
     });
     this.#renewTimer = setInterval(() => void this.#renew(), Math.max(100, leaseMs / 3));
+    // The first heartbeat before the first claim: a waiting claim is refused
+    // to an owner Redis has not heard from.
+    await this.#heartbeat();
+    this.#beatTimer = setInterval(() => void this.#heartbeat(), this.#o.maintainIntervalMs);
     try {
       await this.#claimLoop();
       await this.#drain();
     } finally {
       clearInterval(this.#renewTimer);
+      clearInterval(this.#beatTimer);
+      await this.#leave();
       this.#deadlines.clear();
       await unsubscribe().catch(() => {});
       this.#pool.close();
@@ -266,7 +278,6 @@ export class Runner {
     // ran, so the next one waits for a wake instead of asking again at once.
     let moreMayBeReady = true;
     while (this.#stopMode === null) {
-      await this.#maintainIfDue();
       let free = this.#claimable();
       if (free > 0 && this.#active >= free && this.#turnaroundMs < FAST_TURNAROUND_MS) {
         // Fast jobs, and at least as many still running as there are free
@@ -276,11 +287,13 @@ export class Runner {
       }
       if (this.#stopMode !== null) break;
       if (free <= 0) {
-        // Full: wake on a free slot, or when maintenance is due.
-        await this.#waitForSlot(this.#lastMaintain + this.#o.maintainIntervalMs);
+        // Full: wake on a free slot (or look again in a while).
+        await this.#waitForSlot(Date.now() + this.#o.maintainIntervalMs);
         continue;
       }
-      const waitMs = moreMayBeReady ? 0 : this.#waitMs();
+      // Waiting needs no deadline of its own: maintenance runs on its timer, and
+      // what it makes ready (a due job, a reaped lease) wakes the wait.
+      const waitMs = moreMayBeReady ? 0 : this.#o.idleWaitMs;
       let jobs: ClaimedJob[];
       try {
         jobs = await broker.claim(free, { leaseMs, waitMs, signal });
@@ -315,41 +328,46 @@ export class Runner {
     return true;
   }
 
-  async #maintainIfDue(): Promise<void> {
-    const now = Date.now();
-    if (now - this.#lastMaintain < this.#o.maintainIntervalMs) return;
-    this.#lastMaintain = now;
-    try {
-      const result = await this.#o.broker.maintain();
-      this.#outages.ok("maintenance");
-      this.#nextDueAt = result.next_due_at;
-    } catch (error) {
-      this.#outages.failed("maintenance", error);
-    }
-    const { maxRssMb } = this.#o;
-    if (maxRssMb > 0) {
-      const rss = Deno.memoryUsage().rss;
-      if (rss > maxRssMb * 1024 * 1024) {
-        this.#o.log.warn("memory limit reached", {
-          rss_mb: Math.round(rss / 1048576),
-          max_rss_mb: maxRssMb,
-        });
-        this.#stop("recycle");
+  /**
+   * One maintenance call: this process's heartbeat (see `liveness.ts`), plus
+   * promotions and reaping for the whole queue; then the memory limit.
+   */
+  #heartbeat(): Promise<void> {
+    this.#beating ??= (async () => {
+      try {
+        await this.#o.broker.maintain();
+        this.#outages.ok("maintenance");
+      } catch (error) {
+        this.#outages.failed("maintenance", error);
       }
-    }
+      const { maxRssMb } = this.#o;
+      if (maxRssMb > 0) {
+        const rss = Deno.memoryUsage().rss;
+        if (rss > maxRssMb * 1024 * 1024) {
+          this.#o.log.warn("memory limit reached", {
+            rss_mb: Math.round(rss / 1048576),
+            max_rss_mb: maxRssMb,
+          });
+          this.#stop("recycle");
+        }
+      }
+    })().finally(() => (this.#beating = null));
+    return this.#beating;
   }
 
   /**
-   * How long a claim may wait for work: up to the idle wait, short while jobs
-   * run or a due time nears, so maintenance keeps its pace.
+   * After the drain: this owner is gone. Anything still held (nothing, after
+   * a drain that released what was left) is taken back, and the queue forgets
+   * the owner instead of judging it dead later.
    */
-  #waitMs(): number {
-    const now = Date.now();
-    let timeout = this.#held.size > 0 ? this.#o.maintainIntervalMs : this.#o.idleWaitMs;
-    if (this.#nextDueAt !== null) timeout = Math.min(timeout, this.#nextDueAt - now);
-    // A due time is acted on by maintain, which runs at most once per interval:
-    // waking before it may run again would only spin.
-    return Math.max(timeout, this.#lastMaintain + this.#o.maintainIntervalMs - now, 10);
+  async #leave(): Promise<void> {
+    await this.#beating;
+    const { broker } = this.#o;
+    try {
+      await broker.reapOwner(broker.owner, "worker stopped");
+    } catch (error) {
+      this.#o.log.debug("leaving the queue failed; the owner entry expires", { error });
+    }
   }
 
   #wakeSlotWaiters(): void {

@@ -5,11 +5,17 @@
  * exponential backoff so a crash loop does not spin. SIGTERM/SIGINT are passed
  * to the child, and the supervisor exits when the child does.
  *
+ * Each child gets a lease-owner id of its own (`OWNER_ENV`). When a child
+ * ends any other way than a clean exit, the supervisor (its parent, the first
+ * to know) takes that owner's leases back at once (`reapOwner`), so its jobs
+ * run again within moments instead of waiting out their leases.
+ *
  * @module
  */
 import { createLogger, type Logger } from "../log.ts";
 import { sleep } from "../timing/sleep.ts";
 import { EXIT_RECYCLE } from "./runner.ts";
+import { newOwnerId, OWNER_ENV } from "../queue/liveness.ts";
 
 /** Supervisor settings. */
 export interface SuperviseOptions {
@@ -31,6 +37,11 @@ export interface SuperviseOptions {
   maxBackoffMs?: number;
   /** A child that ran at least this long resets the backoff. */
   stableAfterMs?: number;
+  /**
+   * Takes back the leases of a child that died (`Broker.reapOwner`); returns
+   * how many. Absent: its jobs wait for their leases to expire.
+   */
+  reapOwner?(owner: string, reason: string): Promise<number>;
 }
 
 /** Env var through which a worker learns how often its supervisor restarted it. */
@@ -80,19 +91,32 @@ export async function superviseWorker(options: SuperviseOptions = {}): Promise<n
 
   let quickCrashes = 0;
   let restarts = 0;
+  /** A dead child's leases go back now, not when they expire. */
+  const reapChild = async (owner: string, status: Deno.CommandStatus) => {
+    if (!options.reapOwner) return;
+    const how = status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
+    try {
+      const reaped = await options.reapOwner(owner, `worker process died (${how})`);
+      if (reaped > 0) log.warn("took back the dead worker's jobs", { owner, jobs: reaped });
+    } catch (error) {
+      // Redis away: its heartbeat stopped, so any worker's maintenance takes them back.
+      log.warn("could not take back the dead worker's jobs", { owner, error });
+    }
+  };
   try {
     while (stopSignal === null) {
       const startedAt = Date.now();
+      const owner = newOwnerId();
       child = new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", ...args],
         // The child cannot count its own recycles (each one ends it): tell it.
-        env: { ...options.env, [RESTARTS_ENV]: String(restarts++) },
+        env: { ...options.env, [RESTARTS_ENV]: String(restarts++), [OWNER_ENV]: owner },
         stdin: "null",
         stdout: options.stdio ?? "inherit",
         stderr: options.stdio ?? "inherit",
       }).spawn();
       const pid = child.pid;
-      log.info("worker process started", { child_pid: pid });
+      log.info("worker process started", { child_pid: pid, owner });
       options.onSpawn?.(pid);
       const status = await child.status;
       child = null;
@@ -103,6 +127,7 @@ export async function superviseWorker(options: SuperviseOptions = {}): Promise<n
         signal: status.signal,
         uptime_ms: uptime,
       });
+      if (!status.success) await reapChild(owner, status);
       options.onExit?.(pid, status);
       // A child killed by the very signal we forwarded was still starting up (no
       // handler yet, so no jobs): that is a clean stop too.

@@ -689,7 +689,8 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
       { ...z, result: "z" },
       { ...x, result: "again" },
     ]);
-    assert.deepStrictEqual(acks, [true, false, true, false]);
+    // The repeat of x's own ack is a success that changes nothing (its result stays "x").
+    assert.deepStrictEqual(acks, [true, false, true, true]);
     assert.strictEqual((await b.get(x.id))?.result, "x");
     assert.strictEqual((await b.get(y.id))?.status, "running");
     const stats = await b.stats();
@@ -807,6 +808,134 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     assert.strictEqual(done[0].id, claimed[24].id);
     await assert.rejects(b.list({ state: "pending", cursor: "!!garbage!!" }), InvalidInputError);
     assert.deepStrictEqual(await b.list({ state: "failed" }), { jobs: [], next_cursor: null });
+  });
+
+  test("an ack repeated with the token that made it succeeds and changes nothing", async (h) => {
+    const b = await h.make();
+    const { id: done } = await b.enqueue({ type: "ack", payload: 1 });
+    const [c] = await b.claim(1);
+    assert.deepStrictEqual(await b.completeMany([{ ...c, result: "r" }]), [true]);
+    const after = await h.snapshot();
+    // The reply of the first call was lost; the runner sends it again.
+    assert.deepStrictEqual(await b.completeMany([{ ...c, result: "r" }]), [true]);
+    await b.complete(done, c.token, "r");
+    assert.deepStrictEqual(await b.renew([c], 1000), ["ok"], "nothing left to renew, nothing lost");
+    assert.strictEqual(await h.snapshot(), after, "the repeats wrote nothing");
+    await assert.rejects(b.complete(done, "someone-else.0:1", "x"), LeaseLostError);
+
+    const { id: retried } = await b.enqueue({ type: "ack", payload: 2, max_attempts: 2 });
+    let [f] = await b.claim(1);
+    const failure = { message: "boom", retryable: true, retry_delay_ms: 60_000 };
+    assert.strictEqual(await b.fail(retried, f.token, failure), "scheduled");
+    assert.strictEqual(await b.fail(retried, f.token, failure), "scheduled");
+    await assert.rejects(b.complete(retried, f.token, "x"), LeaseLostError, "not its outcome");
+    const { id: dead } = await b.enqueue({ type: "ack", payload: 3, max_attempts: 1 });
+    [f] = await b.claim(1);
+    assert.strictEqual(await b.fail(dead, f.token, failure), "failed");
+    assert.strictEqual(await b.fail(dead, f.token, failure), "failed");
+    const stats = await b.stats();
+    assert.deepStrictEqual(
+      [stats.completed, stats.scheduled, stats.failed, stats.retried],
+      [1, 1, 1, 1],
+      "each outcome counted once",
+    );
+    const kinds = (await b.readEvents("0", 0)).map((e) => `${e.event.kind} ${e.event.job_id}`);
+    assert.deepStrictEqual(
+      kinds.filter((k) => !k.startsWith("enqueued") && !k.startsWith("started")),
+      [
+        `completed ${done}`,
+        `retry_scheduled ${retried}`,
+        `failed ${dead}`,
+      ],
+    );
+  });
+
+  test("a lease given back or reaped is not its old holder's to re-ack", async (h) => {
+    const clock = fakeClock();
+    const b = await h.make({ clock: clock.now });
+    const { id } = await b.enqueue({ type: "ack", payload: 1, max_attempts: 5 });
+    const [first] = await b.claim(1, { leaseMs: 1000 });
+    await b.release([first], { restoreAttempt: false, reason: "drain" });
+    const failure = { message: "x", retryable: true, retry_delay_ms: 0 };
+    await assert.rejects(b.fail(id, first.token, failure), LeaseLostError);
+    const [second] = await b.claim(1, { leaseMs: 1000 });
+    clock.advance(1001);
+    await b.maintain(); // reaped
+    await assert.rejects(b.fail(id, second.token, failure), LeaseLostError);
+    await assert.rejects(b.complete(id, second.token, 1), LeaseLostError);
+    // A job cancelled while it waited for its retry: the earlier attempt's fail is not this cancel.
+    const [third] = await b.claim(1);
+    assert.strictEqual(
+      await b.fail(id, third.token, { ...failure, retry_delay_ms: 60_000 }),
+      "scheduled",
+    );
+    await b.cancel(id);
+    await assert.rejects(b.fail(id, third.token, failure), LeaseLostError);
+  });
+
+  test("reapOwner takes back at once every lease one owner holds", async (h) => {
+    const a = await h.make();
+    const b = await h.make();
+    assert.notStrictEqual(a.owner, b.owner);
+    await a.enqueueBatch([1, 2, 3].map((i) => ({ type: "own", payload: i })));
+    const held = await a.claim(2);
+    const [other] = await b.claim(1);
+    assert.strictEqual(await b.reapOwner(a.owner, "worker process died (signal SIGKILL)"), 2);
+    for (const job of held) {
+      const j = await b.get(job.id);
+      assert.strictEqual(j?.status, "pending");
+      assert.strictEqual(j?.attempts, 1, "the attempt stays charged, as for any crash");
+      assert.deepStrictEqual(j?.error_history.map((e) => e.message), [
+        "worker process died (signal SIGKILL)",
+      ]);
+    }
+    assert.strictEqual((await b.get(other.id))?.status, "running", "another owner's lease stays");
+    await assert.rejects(a.complete(held[0].id, held[0].token, "late"), LeaseLostError);
+    const again = await b.claim(5);
+    assert.deepStrictEqual(again.map((j) => j.attempt), [2, 2]);
+    assert.strictEqual(await b.reapOwner(a.owner, "again"), 0);
+    assert.deepStrictEqual((await b.stats()).running, 3);
+    const kinds = (await b.readEvents("0", 0)).map((e) => e.event)
+      .filter((e) => e.kind === "recovered").map((e) => e.kind === "recovered" && e.outcome);
+    assert.deepStrictEqual(kinds, ["pending", "pending"]);
+  });
+
+  test("an owner that stopped heartbeating is reaped by another's maintenance, not after an outage", async (h) => {
+    const clock = fakeClock();
+    const a = await h.make({ clock: clock.now });
+    const b = await h.make({ clock: clock.now });
+    await a.enqueueBatch([1, 2].map((i) => ({ type: "hb", payload: i })));
+    await a.maintain(); // a's heartbeat
+    await b.maintain(); // b's streak begins
+    const held = await a.claim(2, { leaseMs: 60_000 });
+    // a falls silent; b keeps beating every second.
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1000);
+      assert.strictEqual((await b.maintain()).reaped, 0, `silent ${i + 1} s: not yet`);
+    }
+    clock.advance(600);
+    const m = await b.maintain(); // 3.6 s of silence, seen all along by b
+    assert.strictEqual(m.reaped, 2);
+    assert.deepStrictEqual(m.recovered.map((r) => r.outcome), ["pending", "pending"]);
+    for (const job of held) assert.strictEqual((await b.get(job.id))?.status, "pending");
+
+    // An outage: both silent for 10 s. Whoever beats first has a streak
+    // younger than the other's silence, so nobody is judged for it.
+    const again = await b.claim(2, { leaseMs: 60_000 });
+    await b.maintain();
+    await a.maintain();
+    clock.advance(10_000);
+    assert.strictEqual((await a.maintain()).reaped, 0);
+    clock.advance(1000);
+    assert.strictEqual((await a.maintain()).reaped, 0);
+    clock.advance(1000);
+    assert.strictEqual((await a.maintain()).reaped, 0, "b was silent, but a was away too");
+    for (const job of again) assert.strictEqual((await a.get(job.id))?.status, "running");
+    // b stays silent while a beats on: judged on what a saw since its new streak began.
+    clock.advance(1000);
+    assert.strictEqual((await a.maintain()).reaped, 0, "3 s seen: not yet");
+    clock.advance(1000);
+    assert.strictEqual((await a.maintain()).reaped, 2, "4 s seen: dead");
   });
 
   test("lifecycle events are readable from the stream", async (h) => {

@@ -8,6 +8,8 @@ import { pendingKey } from "../../src/queue/keys.ts";
 import { F, unpackRecord } from "../../src/queue/record.ts";
 import { freePort } from "../helpers/redis_server.ts";
 import type { LifecycleEvent } from "../../src/events/lifecycle.ts";
+import { Acker } from "../../src/worker/acks.ts";
+import { createLogger } from "../../src/log.ts";
 
 redisTest("stats gauges equal ZCARDs and the job hash stays compact", async (h) => {
   const clock = fakeClock();
@@ -187,6 +189,72 @@ redisTest(
     await q.enqueue({ type: "e", payload: 5 });
     await new Promise((r) => setTimeout(r, 10));
     assert.deepStrictEqual(quiet.map((e) => e.kind), ["enqueued"]);
+  },
+);
+
+redisTest(
+  "a waiting claim takes nothing for an owner whose heartbeat is stale, and passes the wake on",
+  async (h) => {
+    const frozen = await h.makeRedis();
+    const live = await h.makeRedis();
+    const producer = await h.makeRedis();
+    await frozen.maintain();
+    await live.maintain();
+    // frozen waits first, so Redis hands the first wake marker to it.
+    const frozenWait = frozen.claim(5, { waitMs: 3000 });
+    await new Promise((r) => setTimeout(r, 100));
+    const liveWait = live.claim(5, { waitMs: 3000 });
+    await new Promise((r) => setTimeout(r, 100));
+    // As if its process had stopped right after it began to wait: its last
+    // heartbeat is older than a claim accepts (the process cannot beat again).
+    await h.redis.zadd(frozen.keys.owners, Date.now() - 5000, frozen.owner);
+    const { id } = await producer.enqueue({ type: "w", payload: 1 });
+    const got = await liveWait;
+    assert.deepStrictEqual(got.map((j) => j.id), [id], "the live owner got the job");
+    // The refused waiter was alive after all: it beat again and kept waiting.
+    assert.deepStrictEqual(await frozenWait, []);
+    assert.ok(Number(await h.redis.zscore(frozen.keys.owners, frozen.owner)) > Date.now() - 4000);
+  },
+);
+
+redisTest(
+  "an ack whose reply was lost is retried: completed once, no lost lease, its event observed once",
+  async (h) => {
+    const seen: LifecycleEvent[] = [];
+    const worker = await h.makeRedis({
+      commandTimeoutMs: 300,
+      onEvents: (events) => seen.push(...events),
+    });
+    const { id } = await worker.enqueue({ type: "w", payload: 1 });
+    const [job] = await worker.claim(1);
+    const warnings: string[] = [];
+    const log = createLogger({
+      level: "warn",
+      format: "json",
+      sink: (line) => warnings.push(JSON.parse(line).msg),
+    });
+    const acker = new Acker({ broker: worker, log, typeBackoff: () => undefined, done: () => {} });
+    // Redis holds every command for 700 ms: the ack runs then, after the
+    // client gave up on it at 300 ms; the retry (200 ms later) waits too.
+    await h.redis.call("CLIENT", "PAUSE", "700", "ALL");
+    acker.complete(job, '"done"');
+    await acker.idle();
+    assert.strictEqual((await worker.get(id))?.status, "completed");
+    assert.deepStrictEqual(warnings.filter((m) => /lease lost/.test(m)), [], "no lease lost");
+    const stats = await worker.stats();
+    assert.deepStrictEqual([stats.completed, stats.running], [1, 0]);
+    const stream = (await worker.readEvents("0", 0)).map((e) => e.event.kind);
+    assert.deepStrictEqual(
+      stream.filter((k) => k === "completed"),
+      ["completed"],
+      "in the stream once",
+    );
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepStrictEqual(
+      seen.filter((e) => e.kind === "completed").map((e) => e.job_id),
+      [id],
+      "observed once, from the retry's reply",
+    );
   },
 );
 

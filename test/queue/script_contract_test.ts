@@ -140,12 +140,14 @@ Deno.test("script contract: _lib.lua's record positions and state codes match re
   ]);
 });
 
-/** Every `event("kind", { names })` / `eventGroup("kind", { names })` call of a script. */
+/** Every `event`, `eventGroup` and `replayEvent` call of a script: `("kind", { names })`. */
 function eventsWritten(source: string): Array<{ kind: string; names: string[] }> {
-  return [...source.matchAll(/\bevent(?:Group)?\(\s*"(\w+)",\s*\{([^}]*)\}/g)].map((m) => ({
-    kind: m[1],
-    names: m[2].split(",").map((s) => s.trim().replaceAll('"', "")).filter((s) => s !== ""),
-  }));
+  return [...source.matchAll(/\b(?:event|eventGroup|replayEvent)\(\s*"(\w+)",\s*\{([^}]*)\}/g)].map(
+    (m) => ({
+      kind: m[1],
+      names: m[2].split(",").map((s) => s.trim().replaceAll('"', "")).filter((s) => s !== ""),
+    }),
+  );
 }
 
 Deno.test("script contract: each script writes exactly the events EVENT_SOURCES names, with fields the codec reads", () => {

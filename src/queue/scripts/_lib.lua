@@ -157,6 +157,17 @@ local function event(kind, names, row)
   addEvent(eventGroup(kind, names), row)
 end
 
+-- An event this call did not make but reports again: an ack retried after
+-- its reply was lost finds its own outcome already there. It is returned to
+-- the caller (whose observers never saw it) with its original time `at`, and
+-- not written to the stream a second time.
+local function replayEvent(kind, names, row, at)
+  if not returnEvents then return end
+  local group = eventGroup(kind, names)
+  group.replayAt = at
+  group.rows[1] = row
+end
+
 -- Writes every group with events as one entry of `eventsKey` at `now` and returns the
 -- entries' field lists (empty unless returnEvents). One event keeps the plain
 -- entry shape; several become `f <names> rows <JSON>`. MAXLEN counts entries,
@@ -165,11 +176,11 @@ end
 -- which trims whole 100-entry nodes, would be lax).
 local function writeEvents(eventsKey, now)
   local out = {}
-  local at = string.format("%.0f", now)
   for _, group in ipairs(eventGroups) do
     local rows = group.rows
     local n = #rows
     if n > 0 then
+      local at = string.format("%.0f", group.replayAt or now)
       local entry
       if n == 1 then
         entry = { "ev", group.kind, "at", at }
@@ -181,7 +192,7 @@ local function writeEvents(eventsKey, now)
         entry = { "ev", group.kind, "at", at, "f", table.concat(group.names, ","), "rows",
           cjson.encode(rows) }
       end
-      if eventsMaxLen > 0 then
+      if eventsMaxLen > 0 and not group.replayAt then
         local limit = math.max(1, math.floor(eventsMaxLen / n))
         redis.call("XADD", eventsKey, "MAXLEN", limit >= 1000 and "~" or "=", limit, "*",
           unpack(entry))
@@ -248,20 +259,33 @@ local function pushError(job, attempt, message, now)
   job[F_ERROR] = message
 end
 
--- Clears what only a running attempt has: lease token and expiry, progress.
-local function clearLease(job)
-  job[F_TOKEN] = false
+-- Ends the running attempt's lease (expiry, progress). The token stays: it
+-- names the ack that ended the attempt, so the same ack sent again (its reply
+-- was lost) is recognised as done rather than refused as a lost lease.
+local function endLease(job)
   job[F_LEASE_EXPIRES_AT] = false
   job[F_PROGRESS] = false
 end
 
--- Finishes one job: state, finish time, no lease, counted in `<state>`, saved
+-- Forgets the last token: for transitions no ack of that token made (a
+-- release, a reap, a cancel while waiting, a requeue, a new claim).
+local function dropToken(job)
+  job[F_TOKEN] = false
+end
+
+-- The lease owner (worker process) in a token "<owner>.<claim>:<n>" (redis_broker.ts).
+local function ownerOf(token)
+  if type(token) ~= "string" then return nil end
+  return string.match(token, "^([^.:]+)%.")
+end
+
+-- Finishes one job: state, finish time, lease ended, counted in `<state>`, saved
 -- with the finished TTL (a backstop: maintain deletes it at retention), added
 -- to the state's ZSET; the idempotency key lives as long as the job it points at.
 local function finish(key, job, finishedKey, statsKey, state, id, now)
   job[F_STATE] = state
   job[F_FINISHED_AT] = sinceCreated(job, now)
-  clearLease(job)
+  endLease(job)
   stat(statsKey, STATE_NAMES[state], job[F_TYPE], 1)
   save(key, job, finishedTtlMs)
   redis.call("ZADD", finishedKey, now, id)
@@ -291,4 +315,91 @@ local function forget(ids)
   end
   for i = 1, #keys, 1000 do redis.call("DEL", unpack(keys, i, math.min(i + 999, #keys))) end
   return types
+end
+
+-- Taking back running jobs whose holder is gone (its lease expired, or its
+-- process died or stopped heartbeating): the claim already counted the
+-- attempt, so each runs again (pending), or ends failed when that was its
+-- last attempt, or cancelled when a cancel had been requested. A script makes
+-- one reaper (`r`, with its event groups) and passes it to every `reap`, then
+-- calls `reapDone` once.
+local function newReaper(keys, recoveredEvents, failedEvents, cancelledEvents)
+  return {
+    keys = keys,
+    recoveredEvents = recoveredEvents,
+    failedEvents = failedEvents,
+    cancelledEvents = cancelledEvents,
+    pending = {},
+    pendingByType = {},
+    byType = {},
+    requeued = 0,
+    count = 0,
+    -- Flat: id, type, attempt, outcome per job (maintain's reply).
+    recovered = {},
+  }
+end
+
+-- Reaps the running jobs `ids` (each left alone unless it is running), recording `reason`.
+local function reap(r, ids, reason, now)
+  local k = r.keys
+  for _, id in ipairs(ids) do
+    local key = jobPrefix .. id
+    local job = load(key)
+    if job and job[F_STATE] == RUNNING then
+      local jtype = job[F_TYPE]
+      local attempt = tonumber(job[F_ATTEMPTS]) or 0
+      local outcome
+      tally(r.byType, jtype)
+      pushError(job, attempt, reason, now)
+      dropToken(job)
+      if job[F_CANCEL] then
+        outcome = "cancelled"
+        finish(key, job, k.cancelled, k.stats, CANCELLED, id, now)
+        addEvent(r.cancelledEvents, { id, jtype, attempt })
+      elseif attempt >= tonumber(job[F_MAX_ATTEMPTS]) then
+        outcome = "failed"
+        finish(key, job, k.failed, k.stats, FAILED, id, now)
+        addEvent(r.failedEvents, { id, jtype, attempt, reason })
+      else
+        outcome = "pending"
+        endLease(job)
+        job[F_STATE] = PENDING
+        save(key, job)
+        group(r.pending, job[F_PRIORITY], id)
+        tally(r.pendingByType, jtype)
+        r.requeued = r.requeued + 1
+      end
+      addEvent(r.recoveredEvents, { id, jtype, attempt, outcome })
+      local rec = r.recovered
+      rec[#rec + 1] = id
+      rec[#rec + 1] = jtype
+      rec[#rec + 1] = attempt
+      rec[#rec + 1] = outcome
+      r.count = r.count + 1
+    end
+  end
+  -- Every id leaves the running set: a member whose record moved on (which
+  -- the scripts never leave behind) must not make every later pass look again.
+  callChunked("ZREM", k.running, ids)
+end
+
+-- Counters, pending lists and the wake marker for everything `r` reaped.
+local function reapDone(r)
+  local k = r.keys
+  statBatch(k.stats, "running", r.byType, -1)
+  statBatch(k.stats, "pending", r.pendingByType, 1)
+  if r.requeued > 0 then redis.call("HINCRBY", k.stats, "retried", r.requeued) end
+  pushPendingGroups(k.priorities, r.pending)
+  if r.requeued > 0 then wake(k.wake) end
+end
+
+-- The running jobs whose lease token names `owner` (a scan of the running
+-- set: reaping by owner is rare, the hot paths stay untouched).
+local function heldBy(runningKey, owner)
+  local ids = {}
+  for _, id in ipairs(redis.call("ZRANGE", runningKey, 0, -1)) do
+    local job = load(jobPrefix .. id)
+    if job and ownerOf(job[F_TOKEN]) == owner then ids[#ids + 1] = id end
+  end
+  return ids
 end

@@ -39,6 +39,7 @@ if state == PENDING or state == SCHEDULED then
     redis.call("ZREM", scheduledKey, id)
   end
   stat(statsKey, STATE_NAMES[state], job[F_TYPE], -1)
+  dropToken(job) -- a late ack of the attempt before must not take this cancel for its own
   finish(jobKey, job, cancelledKey, statsKey, CANCELLED, id, now)
   event("cancelled", { "id", "t", "a" }, { id, job[F_TYPE], job[F_ATTEMPTS] or 0 })
   return { "cancelled", writeEvents(eventsKey, now) }

@@ -7,6 +7,7 @@
 -- KEYS[3] stats: HASH of counters
 -- KEYS[4] wake: LIST of wake markers idle runners block on
 -- KEYS[5] events: STREAM of lifecycle events
+-- KEYS[6] owners: ZSET of lease owners (score = last heartbeat ms)
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] max: most jobs to claim
@@ -18,28 +19,47 @@
 --          then this server's TIME minus the caller's measured offset (server
 --          clock - caller clock), so leases and start times stay on the
 --          caller's clock instead of going stale by the length of the wait.
+-- ARGV[14] owner: the claiming process (tokenBase starts with it)
+-- ARGV[15] freshMs: when > 0, claim only if the owner's last heartbeat is at
+--          most this old: a claim that waited behind a blocking pop runs
+--          whenever the wait ends, also in a process that has since frozen
+--          (SIGSTOP, a GC pause, a partition) and could not run the jobs. Such
+--          a claim takes nothing and passes the wake marker on. 0 = no check
+--          (a claim sent there and then is its own proof of life).
 --
--- Returns { claimed, events }: claimed is a flat array, 2 entries per job: id,
--- the job's packed record as updated (state running, attempts, started, lease
--- token and expiry); events as writeEvents returns them. No error codes.
+-- Returns { { claimed, alive }, events }: claimed is a flat array, 2 entries
+-- per job: id, the job's packed record as updated (state running, attempts,
+-- started, lease token and expiry); alive is 0 when the liveness check
+-- refused the claim, else 1; events as writeEvents returns them. No error codes.
 
 local prioritiesKey = KEYS[1]
 local runningKey = KEYS[2]
 local statsKey = KEYS[3]
 local wakeKey = KEYS[4]
 local eventsKey = KEYS[5]
+local ownersKey = KEYS[6]
 local max = tonumber(ARGV[9])
 local now = tonumber(ARGV[10])
 local leaseMs = tonumber(ARGV[11])
 local tokenBase = ARGV[12]
 local clockOffsetMs = ARGV[13]
+local owner = ARGV[14]
+local freshMs = tonumber(ARGV[15])
 
 local prios = redis.call("ZRANGE", prioritiesKey, 0, -1, "REV")
 -- Idle runners call this constantly: an empty claim costs one command, no more.
-if #prios == 0 then return { {}, {} } end
+if #prios == 0 then return { { {}, 1 }, {} } end
 if clockOffsetMs ~= "" then
   local t = redis.call("TIME")
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(clockOffsetMs)
+end
+if freshMs > 0 then
+  local seen = tonumber(redis.call("ZSCORE", ownersKey, owner))
+  if not seen or now - seen > freshMs then
+    -- Work is ready and this claimer cannot be trusted to run it: another may.
+    wake(wakeKey)
+    return { { {}, 0 }, {} }
+  end
 end
 local expiry = now + leaseMs
 local need = max
@@ -94,4 +114,4 @@ if #prios > #drained then
 else
   redis.call("DEL", wakeKey)
 end
-return { out, writeEvents(eventsKey, now) }
+return { { out, 1 }, writeEvents(eventsKey, now) }

@@ -12,9 +12,11 @@
 -- ARGV[9] now: epoch ms
 -- ARGV[10..] (id, token, resultJson) repeated: job id, lease token, result JSON text
 --
--- Returns { acked, events }: one integer per triple, 1 when completed, 0 when
--- the lease was lost (the job is not running or the token is stale; nothing
--- changed for it); events as writeEvents returns them.
+-- Returns { acked, events }: one integer per triple, 1 when completed (also
+-- when this token had completed it already: a retried ack whose reply was
+-- lost; its event is returned again, not written again), 0 when the lease was
+-- lost (the job is not running or the token is stale; nothing changed for
+-- it); events as writeEvents returns them.
 
 local runningKey = KEYS[1]
 local completedKey = KEYS[2]
@@ -30,14 +32,15 @@ local byType = {}
 local completed = eventGroup("completed", { "id", "t", "a", "dur" })
 for i = restFrom, #ARGV, 3 do
   local id = ARGV[i]
+  local token = ARGV[i + 1]
   local key = jobPrefix .. id
-  local job = loadHeld(key, ARGV[i + 1])
-  if job then
+  local job = load(key)
+  if job and job[F_STATE] == RUNNING and job[F_TOKEN] == token then
     local dur = runningFor(job, now)
     job[F_RESULT] = ARGV[i + 2]
     job[F_STATE] = COMPLETED
     job[F_FINISHED_AT] = sinceCreated(job, now)
-    clearLease(job)
+    endLease(job)
     save(key, job, finishedTtlMs)
     -- The idempotency key lives as long as the job it points at.
     if job[F_IDEMPOTENCY_KEY] then
@@ -48,6 +51,13 @@ for i = restFrom, #ARGV, 3 do
     doneArgs[#doneArgs + 1] = now
     doneArgs[#doneArgs + 1] = id
     tally(byType, job[F_TYPE])
+    out[#out + 1] = 1
+  elseif job and job[F_STATE] == COMPLETED and job[F_TOKEN] == token then
+    local started = tonumber(job[F_STARTED_AT]) or 0
+    local finished = tonumber(job[F_FINISHED_AT]) or started
+    replayEvent("completed", { "id", "t", "a", "dur" },
+      { id, job[F_TYPE], job[F_ATTEMPTS], finished - started },
+      (tonumber(job[F_CREATED_AT]) or now) + finished)
     out[#out + 1] = 1
   else
     out[#out + 1] = 0

@@ -21,7 +21,9 @@
 --
 -- Returns { outcome, events }: outcome "scheduled", "failed" or "cancelled",
 -- or 0 when the lease was lost (nothing changed); events as writeEvents
--- returns them.
+-- returns them. When this token's own fail already ran (a retried ack whose
+-- reply was lost), the outcome it reached is returned, with its events again
+-- (returned, not written twice), and nothing changes.
 
 local runningKey = KEYS[1]
 local scheduledKey = KEYS[2]
@@ -38,10 +40,41 @@ local retryable = ARGV[13] == "1"
 local retryDelayMs = tonumber(ARGV[14])
 local timedOut = ARGV[15]
 
-local job = loadHeld(jobKey, token)
-if not job then return { 0, {} } end
+local job = load(jobKey)
+if not job or job[F_TOKEN] ~= token then return { 0, {} } end
 local jtype = job[F_TYPE]
 local attempt = tonumber(job[F_ATTEMPTS])
+local state = job[F_STATE]
+
+if state ~= RUNNING then
+  -- The token is kept until the job moves on (claimed again, cancelled
+  -- while waiting, released, reaped, requeued), so the state is the one this
+  -- token's fail left, or a promotion of it (scheduled -> pending).
+  local outcome = (state == SCHEDULED or state == PENDING) and "scheduled"
+    or state == FAILED and "failed" or state == CANCELLED and "cancelled" or nil
+  if not outcome then return { 0, {} } end
+  local created = tonumber(job[F_CREATED_AT]) or now
+  local hist = job[F_HISTORY]
+  local last = type(hist) == "table" and hist[#hist] or nil
+  local at = last and tonumber(last[3]) or now
+  local dur = at - created - (tonumber(job[F_STARTED_AT]) or (at - created))
+  if timedOut ~= "" then
+    replayEvent("timed_out", { "id", "t", "a", "dur", "hard" },
+      { id, jtype, attempt, dur, timedOut == "hard" and 1 or 0 }, at)
+  end
+  if outcome == "scheduled" then
+    replayEvent("retry_scheduled", { "id", "t", "a", "dur", "err", "retry" },
+      { id, jtype, attempt, dur, job[F_ERROR] or message,
+        (tonumber(job[F_SCHEDULED_FOR]) or at) - at }, at)
+  elseif outcome == "failed" then
+    replayEvent("failed", { "id", "t", "a", "dur", "err" },
+      { id, jtype, attempt, dur, job[F_ERROR] or message }, at)
+  else
+    replayEvent("cancelled", { "id", "t", "a", "dur" }, { id, jtype, attempt, dur }, at)
+  end
+  return { outcome, writeEvents(eventsKey, now) }
+end
+
 local dur = runningFor(job, now)
 redis.call("ZREM", runningKey, id)
 stat(statsKey, "running", jtype, -1)
@@ -60,7 +93,7 @@ elseif retryable and attempt < tonumber(job[F_MAX_ATTEMPTS]) then
   local due = now + retryDelayMs
   job[F_STATE] = SCHEDULED
   job[F_SCHEDULED_FOR] = due
-  clearLease(job)
+  endLease(job)
   save(jobKey, job)
   redis.call("ZADD", scheduledKey, due, id)
   stat(statsKey, "scheduled", jtype, 1)

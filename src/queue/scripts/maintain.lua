@@ -1,6 +1,7 @@
 -- maintain.lua: housekeeping, safe to run from many processes at once (each
--- call is atomic and does bounded work): promotes due scheduled jobs, reaps
--- expired leases, and deletes finished jobs past retention.
+-- call is atomic and does bounded work): records the caller's heartbeat,
+-- promotes due scheduled jobs, reaps expired leases and the leases of owners
+-- that stopped heartbeating, and deletes finished jobs past retention.
 --
 -- KEYS[1] priorities: ZSET of the priorities with a non-empty pending list
 -- KEYS[2] scheduled: ZSET of job ids waiting for a time (score = due ms)
@@ -11,12 +12,20 @@
 -- KEYS[7] stats: HASH of counters
 -- KEYS[8] wake: LIST of wake markers idle runners block on
 -- KEYS[9] events: STREAM of lifecycle events
+-- KEYS[10] owners: ZSET of lease owners (score = last heartbeat ms)
+-- KEYS[11] ownerStreaks: HASH owner -> ms its current unbroken run of heartbeats began
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms
 -- ARGV[10] limit: most jobs per step (promote, reap, and trim of each finished set)
 -- ARGV[11] trim: "1" to trim finished sets this call, "0" to skip (the caller
 --          knows from the last trim's reply that nothing can be due yet)
+-- ARGV[12] owner: the calling process, whose heartbeat this call records; ""
+--          for a caller that holds no leases (then no owner is judged either)
+-- ARGV[13] streakGapMs: a heartbeat later than this after the owner's last
+--          one starts a new streak (the owner was away: a pause, an outage)
+-- ARGV[14] deadAfterMs: an owner the caller has seen silent this long (within
+--          the caller's own streak) is dead: its leases are reaped
 --
 -- Returns { {promoted, reaped, trimmed, next_due_at, oldest_finished, recovered}, events }
 -- where next_due_at is the earliest scheduled due time or lease expiry,
@@ -25,7 +34,7 @@
 -- entries per reaped job: id, type, attempt, outcome ("pending", "failed" or
 -- "cancelled"); events as writeEvents returns them.
 -- Each step first peeks at its set's head, so an idle queue costs a handful of
--- O(1) reads per call (runners call this in their idle loop).
+-- O(1) reads per call (runners call this every second).
 -- No error codes.
 
 local prioritiesKey = KEYS[1]
@@ -37,9 +46,14 @@ local cancelledKey = KEYS[6]
 local statsKey = KEYS[7]
 local wakeKey = KEYS[8]
 local eventsKey = KEYS[9]
+local ownersKey = KEYS[10]
+local ownerStreaksKey = KEYS[11]
 local now = tonumber(ARGV[9])
 local limit = tonumber(ARGV[10])
 local trim = ARGV[11] == "1"
+local owner = ARGV[12]
+local streakGapMs = tonumber(ARGV[13])
+local deadAfterMs = tonumber(ARGV[14])
 
 -- Score of a ZSET's first member, or nil when empty.
 local function head(key)
@@ -48,8 +62,18 @@ local function head(key)
   return nil
 end
 
-local pending = {}
-local pendingByType = {}
+-- The caller's heartbeat, and since when it has been beating without a gap.
+local streakFrom = nil
+if owner ~= "" then
+  local last = tonumber(redis.call("ZSCORE", ownersKey, owner))
+  redis.call("ZADD", ownersKey, now, owner)
+  if not last or now - last > streakGapMs then
+    redis.call("HSET", ownerStreaksKey, owner, now)
+    streakFrom = now
+  else
+    streakFrom = tonumber(redis.call("HGET", ownerStreaksKey, owner)) or now
+  end
+end
 
 -- Promote due scheduled jobs (delayed enqueue and retry backoff share the set).
 local schedHead = head(scheduledKey)
@@ -57,6 +81,7 @@ local due = {}
 if schedHead and schedHead <= now then
   due = redis.call("ZRANGEBYSCORE", scheduledKey, "-inf", now, "LIMIT", 0, limit)
 end
+local pending = {}
 local promotedByType = {}
 for _, id in ipairs(due) do
   local key = jobPrefix .. id
@@ -71,59 +96,47 @@ end
 callChunked("ZREM", scheduledKey, due)
 statBatch(statsKey, "scheduled", promotedByType, -1)
 statBatch(statsKey, "pending", promotedByType, 1)
+pushPendingGroups(prioritiesKey, pending)
+if #due > 0 then wake(wakeKey) end
+
+-- Groups are written in this order: each recovery comes before the end it led to.
+local r = newReaper({
+  priorities = prioritiesKey,
+  running = runningKey,
+  failed = failedKey,
+  cancelled = cancelledKey,
+  stats = statsKey,
+  wake = wakeKey,
+}, eventGroup("recovered", { "id", "t", "a", "out" }), eventGroup("failed", { "id", "t", "a", "err" }),
+  eventGroup("cancelled", { "id", "t", "a" }))
 
 -- Reap expired leases: the holder died or stalled; the claim already counted the attempt.
 local runHead = head(runningKey)
-local expired = {}
+local reapedExpired = false
 if runHead and runHead < now then
-  expired = redis.call("ZRANGEBYSCORE", runningKey, "-inf", "(" .. now, "LIMIT", 0, limit)
+  reap(r, redis.call("ZRANGEBYSCORE", runningKey, "-inf", "(" .. now, "LIMIT", 0, limit),
+    "lease expired", now)
+  reapedExpired = true
 end
-local requeued = 0
-local recovered = {}
-local reapedByType = {}
--- Groups are written in this order: each recovery comes before the end it led to.
-local recoveredEvents = eventGroup("recovered", { "id", "t", "a", "out" })
-local deadEvents = eventGroup("failed", { "id", "t", "a", "err" })
-local cancelledEvents = eventGroup("cancelled", { "id", "t", "a" })
-for _, id in ipairs(expired) do
-  local key = jobPrefix .. id
-  local job = load(key)
-  if job then
-    local jtype = job[F_TYPE]
-    local attempt = tonumber(job[F_ATTEMPTS]) or 0
-    local outcome
-    tally(reapedByType, jtype)
-    pushError(job, attempt, "lease expired", now)
-    clearLease(job)
-    if job[F_CANCEL] then
-      outcome = "cancelled"
-      finish(key, job, cancelledKey, statsKey, CANCELLED, id, now)
-      addEvent(cancelledEvents, { id, jtype, attempt })
-    elseif attempt >= tonumber(job[F_MAX_ATTEMPTS]) then
-      outcome = "failed"
-      finish(key, job, failedKey, statsKey, FAILED, id, now)
-      addEvent(deadEvents, { id, jtype, attempt, "lease expired" })
-    else
-      outcome = "pending"
-      job[F_STATE] = PENDING
-      save(key, job)
-      group(pending, job[F_PRIORITY], id)
-      tally(pendingByType, jtype)
-      requeued = requeued + 1
+
+-- Reap the leases of owners that stopped heartbeating. What counts is the
+-- silence the caller saw while beating itself (since the later of the other's
+-- last heartbeat and the start of the caller's own streak): after an outage
+-- every owner's last heartbeat is old, and none of them is dead for it.
+if streakFrom then
+  local silent = redis.call("ZRANGEBYSCORE", ownersKey, "-inf", "(" .. (now - deadAfterMs),
+    "WITHSCORES", "LIMIT", 0, 10)
+  for i = 1, #silent, 2 do
+    local other = silent[i]
+    local lastSeen = tonumber(silent[i + 1])
+    if other ~= owner and now - math.max(lastSeen, streakFrom) > deadAfterMs then
+      reap(r, heldBy(runningKey, other), "worker " .. other .. " stopped heartbeating", now)
+      redis.call("ZREM", ownersKey, other)
+      redis.call("HDEL", ownerStreaksKey, other)
     end
-    addEvent(recoveredEvents, { id, jtype, attempt, outcome })
-    recovered[#recovered + 1] = id
-    recovered[#recovered + 1] = jtype
-    recovered[#recovered + 1] = attempt
-    recovered[#recovered + 1] = outcome
   end
 end
-callChunked("ZREM", runningKey, expired)
-statBatch(statsKey, "running", reapedByType, -1)
-statBatch(statsKey, "pending", pendingByType, 1)
-if requeued > 0 then redis.call("HINCRBY", statsKey, "retried", requeued) end
-pushPendingGroups(prioritiesKey, pending)
-if #due > 0 or requeued > 0 then wake(wakeKey) end
+reapDone(r)
 
 -- Retention: drop finished jobs (and their idempotency keys) past their time.
 -- Counters stay: completed/failed/cancelled count every job that got there.
@@ -145,9 +158,9 @@ if trim then
 end
 
 if #due > 0 then schedHead = head(scheduledKey) end
-if #expired > 0 then runHead = head(runningKey) end
+if reapedExpired or r.count > 0 then runHead = head(runningKey) end
 local nextDue = -1
 if schedHead then nextDue = schedHead end
 if runHead and (nextDue < 0 or runHead < nextDue) then nextDue = runHead end
-return { { #due, #expired, trimmed, string.format("%.0f", nextDue), string.format("%.0f", oldest),
-  recovered }, writeEvents(eventsKey, now) }
+return { { #due, r.count, trimmed, string.format("%.0f", nextDue), string.format("%.0f", oldest),
+  r.recovered }, writeEvents(eventsKey, now) }

@@ -41,7 +41,8 @@ for i = restFrom, #ARGV, 2 do
     local jtype = job[F_TYPE]
     redis.call("ZREM", runningKey, id)
     stat(statsKey, "running", jtype, -1)
-    clearLease(job)
+    endLease(job)
+    dropToken(job)
     local attempt = tonumber(job[F_ATTEMPTS])
     if restoreAttempt then
       attempt = attempt - 1

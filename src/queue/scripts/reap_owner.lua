@@ -1,0 +1,50 @@
+-- reap_owner.lua: takes back every lease one owner (a worker process) holds,
+-- at once: its supervisor saw it die, or it is leaving. The jobs are reaped
+-- as an expired lease would be (the attempt stays charged, as for any crash),
+-- and the owner is forgotten.
+--
+-- KEYS[1] priorities: ZSET of the priorities with a non-empty pending list
+-- KEYS[2] running: ZSET of running job ids (score = lease expiry ms)
+-- KEYS[3] failed: ZSET of dead job ids (score = finish ms)
+-- KEYS[4] cancelled: ZSET of cancelled job ids (score = finish ms)
+-- KEYS[5] stats: HASH of counters
+-- KEYS[6] wake: LIST of wake markers idle runners block on
+-- KEYS[7] events: STREAM of lifecycle events
+-- KEYS[8] owners: ZSET of lease owners (score = last heartbeat ms)
+-- KEYS[9] ownerStreaks: HASH owner -> ms its current unbroken run of heartbeats began
+--
+-- ARGV[1..8] the queue constants (_lib.lua)
+-- ARGV[9] now: epoch ms
+-- ARGV[10] owner: the owner whose leases to take back
+-- ARGV[11] reason: recorded in each job's error history
+--
+-- Returns { reaped, events }: how many jobs were taken back; events as
+-- writeEvents returns them. No error codes.
+
+local prioritiesKey = KEYS[1]
+local runningKey = KEYS[2]
+local failedKey = KEYS[3]
+local cancelledKey = KEYS[4]
+local statsKey = KEYS[5]
+local wakeKey = KEYS[6]
+local eventsKey = KEYS[7]
+local ownersKey = KEYS[8]
+local ownerStreaksKey = KEYS[9]
+local now = tonumber(ARGV[9])
+local owner = ARGV[10]
+local reason = ARGV[11]
+
+local r = newReaper({
+  priorities = prioritiesKey,
+  running = runningKey,
+  failed = failedKey,
+  cancelled = cancelledKey,
+  stats = statsKey,
+  wake = wakeKey,
+}, eventGroup("recovered", { "id", "t", "a", "out" }), eventGroup("failed", { "id", "t", "a", "err" }),
+  eventGroup("cancelled", { "id", "t", "a" }))
+reap(r, heldBy(runningKey, owner), reason, now)
+reapDone(r)
+redis.call("ZREM", ownersKey, owner)
+redis.call("HDEL", ownerStreaksKey, owner)
+return { r.count, writeEvents(eventsKey, now) }
