@@ -131,23 +131,49 @@ function clusterNodeOptions(opts: RedisOptions): RedisOptions {
 export const READY_WAIT_MS = 1000;
 
 /**
+ * Each client's pending wait for its next "ready" (or "end"), shared by every
+ * caller of `whenReady` meanwhile: one listener per client however many
+ * commands wait, instead of one per command (which passed ioredis' listener
+ * limit during an outage and printed MaxListenersExceededWarning).
+ */
+const readiness = new WeakMap<RedisClient, Promise<void>>();
+
+function nextReady(client: RedisClient): Promise<void> {
+  let wait = readiness.get(client);
+  if (!wait) {
+    wait = new Promise<void>((resolve) => {
+      const done = () => {
+        client.off("ready", done);
+        client.off("end", done);
+        readiness.delete(client);
+        resolve();
+      };
+      client.on("ready", done);
+      // A client that gave up for good never becomes ready: release the waiters.
+      client.on("end", done);
+    });
+    readiness.set(client, wait);
+  }
+  return wait;
+}
+
+/**
  * Resolves once `client` is connected, or after `timeoutMs` (the command that
  * follows then fails at once: there is no offline queue). Covers start-up and
  * short reconnects; during a real outage callers get their error within
- * `timeoutMs`.
+ * `timeoutMs`. All callers share one wait per client (`nextReady`); each has
+ * only its own timer.
  */
 export function whenReady(client: RedisClient, timeoutMs = READY_WAIT_MS): Promise<void> {
   // "wait": a lazyConnect client (passed in by a caller) connects on its first command.
   const status = client.status;
   if (status === "ready" || status === "end" || status === "wait") return Promise.resolve();
   return new Promise((resolve) => {
-    const done = () => {
+    const timer = setTimeout(resolve, timeoutMs);
+    nextReady(client).then(() => {
       clearTimeout(timer);
-      client.off("ready", done);
       resolve();
-    };
-    const timer = setTimeout(done, timeoutMs);
-    client.once("ready", done);
+    });
   });
 }
 
