@@ -55,6 +55,7 @@ const QUEUE_STATUS: Record<QueueErrorCode, ContentfulStatusCode> = {
   payload_too_large: 413,
   invalid_state: 409,
   unavailable: 503,
+  outcome_unknown: 503,
   // Another release's data: unusable until the versions match, no internals in the answer.
   storage_format: 503,
 };
