@@ -293,7 +293,10 @@ export class JobClient<M extends JobMap> {
     }
     let k = 0;
     return chunk.map((input) =>
-      input.idempotency_key !== undefined ? answers[k++] : { id: input.id!, created: true }
+      // As the broker answers ids: lower case (a caller's UUID may not be).
+      input.idempotency_key !== undefined
+        ? answers[k++]
+        : { id: input.id!.toLowerCase(), created: true }
     );
   }
 }

@@ -75,7 +75,8 @@ const OUTCOME_UNKNOWN_ADVICE: Record<WriteKind | "any", string> = {
     "already stored answer created: false with their job id (items without a key may be " +
     "created twice)",
   change: "the queue did not answer in time: the change may or may not have been applied. " +
-    "Repeating the request is safe (GET the job to see its state)",
+    "Repeating the request is safe: a cancel or retry that was applied answers 409 the second " +
+    "time, a purge purges what is left",
   any: "the queue did not answer in time: the request may or may not have been applied; " +
     "retry it with the same Idempotency-Key (a batch: the same idempotency_key on each item)",
 };
