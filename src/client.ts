@@ -4,6 +4,18 @@
  * definition's zod schema and validated by it at run time, so a wrong payload
  * is a compile error and, for untyped callers, the same refusal the API gives.
  *
+ * Its own retries are safe: when Redis does not answer (`QueueUnavailableError`,
+ * or `OutcomeUnknownError`: the enqueue was sent and may have been stored) it
+ * tries again, a bounded number of times (`ClientOptions`), with the same job
+ * id. By default it chooses that id itself (a fresh UUID) for every job given
+ * neither an `id` nor an `idempotency_key`: the id is its idempotency key, at
+ * no Redis memory (an `idempotency_key` costs an extra key per job). A retry
+ * refused because its own id exists proves an earlier attempt stored the job,
+ * and is answered as created. A caller's `idempotency_key` keeps its meaning
+ * (a retry is answered from the key, `created: false`); a caller's `id` taken
+ * on a retry may be someone else's job, so that ends in the
+ * `OutcomeUnknownError` rather than a claim either way.
+ *
  * @example
  * ```ts
  * import { builtinJobs } from "./jobs/builtins.ts";
@@ -20,9 +32,76 @@ import type { JobDefinition } from "./jobs/definition.ts";
 import { JobValidationError, prepareEnqueue } from "./jobs/prepare.ts";
 import { JobRegistry } from "./jobs/registry.ts";
 import type { Broker } from "./queue/broker.ts";
+import {
+  InvalidInputError,
+  OutcomeUnknownError,
+  PayloadTooLargeError,
+  QueueUnavailableError,
+} from "./queue/errors.ts";
 import type { EnqueueInput, EnqueueResult, Job } from "./queue/job.ts";
+import { ENQUEUE_CHUNK } from "./queue/scripts.ts";
+import { encodeJob } from "./queue/validate.ts";
+import { sleep } from "./timing/sleep.ts";
 
 export { JobValidationError };
+
+/** How the client retries an enqueue that Redis did not answer. */
+export interface ClientOptions {
+  /**
+   * Attempts per enqueue, and per chunk of 1000 of a batch, while Redis does
+   * not answer. Default 3. 1 turns retries off, and with them the client's
+   * own ids (the broker then generates them).
+   */
+  attempts?: number;
+  /**
+   * Wait before each retry, ms: retry n waits `retryDelaysMs[n - 1]`, the last
+   * entry for any later one. Default [200, 500].
+   */
+  retryDelaysMs?: readonly number[];
+}
+
+const DEFAULT_ATTEMPTS = 3;
+const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [200, 500];
+
+/** A refusal because a job id exists (single enqueue or a batch's JQ_EXISTS): that id. */
+function takenId(error: unknown): string | null {
+  if (!(error instanceof InvalidInputError) || error.field !== "id") return null;
+  return /a job with id (\S+) already exists/.exec(error.message)?.[1] ?? null;
+}
+
+/** Redis did not answer: the failures worth another attempt. */
+function isNoAnswer(error: unknown): boolean {
+  return error instanceof OutcomeUnknownError || error instanceof QueueUnavailableError;
+}
+
+/**
+ * What to throw when retries end in `error`: after an attempt whose outcome
+ * was unknown, a later "not sent" does not make it known.
+ */
+function finalError(error: unknown, unknown: OutcomeUnknownError | null): unknown {
+  return unknown && isNoAnswer(error) ? unknown : error;
+}
+
+/**
+ * The broker's own checks of a whole batch (and its duplicate ids), so a
+ * batch sent in several chunks writes nothing when any job is refused.
+ */
+function checkBatch(inputs: EnqueueInput[]): void {
+  const now = Date.now();
+  const ids = new Set<string>();
+  inputs.forEach((input, i) => {
+    try {
+      const job = encodeJob(input, now);
+      if (ids.has(job.id)) throw new InvalidInputError("duplicate id in batch", "id");
+      ids.add(job.id);
+    } catch (error) {
+      if (error instanceof InvalidInputError || error instanceof PayloadTooLargeError) {
+        error.message = `jobs[${i}]: ${error.message}`;
+      }
+      throw error;
+    }
+  });
+}
 
 /**
  * Job definitions keyed by their type name. Only `type` and `schema` matter
@@ -45,9 +124,13 @@ export type BatchItem<M extends JobMap> = {
 export class JobClient<M extends JobMap> {
   readonly #broker: Broker;
   readonly #registry = new JobRegistry();
+  readonly #attempts: number;
+  readonly #delays: readonly number[];
 
-  constructor(broker: Broker, jobs: M) {
+  constructor(broker: Broker, jobs: M, options: ClientOptions = {}) {
     this.#broker = broker;
+    this.#attempts = Math.max(1, Math.floor(options.attempts ?? DEFAULT_ATTEMPTS));
+    this.#delays = options.retryDelaysMs?.length ? options.retryDelaysMs : DEFAULT_RETRY_DELAYS_MS;
     for (const [name, definition] of Object.entries(jobs)) {
       if (name !== definition.type) {
         throw new Error(
@@ -67,7 +150,10 @@ export class JobClient<M extends JobMap> {
 
   /**
    * Validates `payload` with the type's schema, applies the type's defaults
-   * and enqueues. Throws `JobValidationError` before touching Redis when invalid.
+   * and enqueues. Throws `JobValidationError` before touching Redis when
+   * invalid. Retried while Redis does not answer (see the module doc); throws
+   * `OutcomeUnknownError` when no attempt got an answer and one may have
+   * stored the job, `QueueUnavailableError` when none can have.
    */
   async enqueue<K extends keyof M & string>(
     type: K,
@@ -75,17 +161,53 @@ export class JobClient<M extends JobMap> {
     options: EnqueueOptions = {},
   ): Promise<EnqueueResult> {
     const input = this.#prepare({ ...options, type, payload });
-    return await this.#broker.enqueue(input);
+    const own = this.#ownId(input);
+    try {
+      return await this.#broker.enqueue(input);
+    } catch (error) {
+      return await this.#retryEnqueue(input, own, error);
+    }
+  }
+
+  /** The retries of an enqueue whose first attempt failed with `first`. */
+  async #retryEnqueue(input: EnqueueInput, own: boolean, first: unknown): Promise<EnqueueResult> {
+    let error = first;
+    let unknown: OutcomeUnknownError | null = null;
+    for (let attempt = 1;; attempt++) {
+      if (unknown && takenId(error) !== null) {
+        // Our fresh id exists: an earlier attempt stored the job.
+        if (own) return { id: input.id!, created: true };
+        throw unknown; // the caller's id: taken by that attempt, or by another job
+      }
+      if (attempt >= this.#attempts || !isNoAnswer(error)) throw finalError(error, unknown);
+      if (error instanceof OutcomeUnknownError) unknown = error;
+      await sleep(this.#delay(attempt));
+      try {
+        return await this.#broker.enqueue(input);
+      } catch (next) {
+        error = next;
+      }
+    }
   }
 
   /**
    * Validates every item first (nothing is written if one is invalid), then
    * one round trip per 1000 jobs; each 1000 is all or nothing (see
-   * `Broker.enqueueBatch`).
+   * `Broker.enqueueBatch`) and is retried on its own while Redis does not
+   * answer, with the same ids. A batch over 1000 that fails for good keeps the
+   * chunks written before.
    */
   async enqueueBatch(items: BatchItem<M>[]): Promise<EnqueueResult[]> {
     const inputs = items.map((item) => this.#prepare(item as EnqueueInput));
-    return await this.#broker.enqueueBatch(inputs);
+    const own = new Set<string>();
+    for (const input of inputs) if (this.#ownId(input)) own.add(input.id!);
+    if (inputs.length <= ENQUEUE_CHUNK) return await this.#sendChunk(inputs, own);
+    checkBatch(inputs);
+    const out: EnqueueResult[] = [];
+    for (let i = 0; i < inputs.length; i += ENQUEUE_CHUNK) {
+      out.push(...await this.#sendChunk(inputs.slice(i, i + ENQUEUE_CHUNK), own));
+    }
+    return out;
   }
 
   /** A job's current record, or null. */
@@ -98,6 +220,85 @@ export class JobClient<M extends JobMap> {
     if (!prepared.ok) throw new JobValidationError(prepared);
     return prepared.input;
   }
+
+  /** Gives `input` an id of the client's own when retries are on and it has neither id nor key. */
+  #ownId(input: EnqueueInput): boolean {
+    if (this.#attempts < 2 || input.id !== undefined || input.idempotency_key !== undefined) {
+      return false;
+    }
+    input.id = crypto.randomUUID();
+    return true;
+  }
+
+  #delay(attempt: number): number {
+    return this.#delays[Math.min(attempt, this.#delays.length) - 1];
+  }
+
+  /** One chunk (at most ENQUEUE_CHUNK jobs, one atomic script call), retried. */
+  async #sendChunk(chunk: EnqueueInput[], own: Set<string>): Promise<EnqueueResult[]> {
+    let unknown: OutcomeUnknownError | null = null;
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.#broker.enqueueBatch(chunk);
+      } catch (error) {
+        const taken = unknown ? takenId(error) : null;
+        if (unknown && taken !== null) {
+          const stored = await this.#storedBefore(chunk, own, taken);
+          if (stored === true) return await this.#storedResults(chunk, unknown);
+          throw stored === false ? error : unknown;
+        }
+        if (attempt >= this.#attempts || !isNoAnswer(error)) throw finalError(error, unknown);
+        if (error instanceof OutcomeUnknownError) unknown = error;
+        await sleep(this.#delay(attempt));
+      }
+    }
+  }
+
+  /**
+   * After a retry of `chunk` was refused because `taken` exists: whether an
+   * earlier attempt stored the chunk (it is all or nothing, so one of its own
+   * fresh ids existing proves it), false when it certainly did not (the id
+   * is another job's), null when that cannot be told.
+   */
+  async #storedBefore(chunk: EnqueueInput[], own: Set<string>, taken: string): Promise<
+    boolean | null
+  > {
+    if (own.has(taken)) return true;
+    const probe = chunk.find((input) => input.id !== undefined && own.has(input.id));
+    if (!probe) return null;
+    try {
+      return (await this.#broker.get(probe.id!)) !== null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * The results of a chunk an earlier attempt stored whole: every job was
+   * created with its id; jobs with an idempotency key are asked again (one
+   * call, answered from their keys) for the id each key names.
+   */
+  async #storedResults(
+    chunk: EnqueueInput[],
+    unknown: OutcomeUnknownError,
+  ): Promise<EnqueueResult[]> {
+    const keyed = chunk.filter((input) => input.idempotency_key !== undefined);
+    let answers: EnqueueResult[] = [];
+    if (keyed.length > 0) {
+      try {
+        answers = await this.#sendChunk(keyed, new Set());
+      } catch {
+        throw unknown; // stored, but which id each key names is not known
+      }
+    }
+    let k = 0;
+    return chunk.map((input) =>
+      // As the broker answers ids: lower case (a caller's UUID may not be).
+      input.idempotency_key !== undefined
+        ? answers[k++]
+        : { id: input.id!.toLowerCase(), created: true }
+    );
+  }
 }
 
 /**
@@ -109,6 +310,10 @@ export class JobClient<M extends JobMap> {
  * await client.enqueue("hello", { name: "ann" });
  * ```
  */
-export function createClient<M extends JobMap>(broker: Broker, jobs: M): JobClient<M> {
-  return new JobClient(broker, jobs);
+export function createClient<M extends JobMap>(
+  broker: Broker,
+  jobs: M,
+  options: ClientOptions = {},
+): JobClient<M> {
+  return new JobClient(broker, jobs, options);
 }

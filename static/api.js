@@ -85,10 +85,67 @@ export function listJobs(q) {
 export const getJob = (id) => request(`/jobs/${encodeURIComponent(id)}`);
 
 /**
+ * A fresh idempotency key (a random UUID). `crypto.randomUUID` exists only in
+ * secure contexts (HTTPS, localhost); a dashboard served over plain HTTP from
+ * another host still has `crypto.getRandomValues`.
+ *
+ * @returns {string}
+ */
+export function newIdempotencyKey() {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40; // version 4
+  b[8] = (b[8] & 0x3f) | 0x80; // RFC 9562 variant
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
+    hex.slice(20)
+  }`;
+}
+
+/** Waits before each retry of a submit (two retries). */
+export const SUBMIT_RETRY_DELAYS_MS = [1000, 2000];
+
+/**
+ * Whether a failed submit may be retried with the same key: the job may be
+ * stored but its answer was lost (`outcome_unknown`, a network error, a
+ * gateway's 502/504), or it certainly was not stored (`unavailable`). The
+ * key makes either retry safe: a stored job answers 200 with its id.
+ *
+ * @param {ApiError} error
+ * @returns {boolean}
+ */
+export function retryableSubmit(error) {
+  return error.status === 0 || error.status === 502 || error.status === 504 ||
+    (error.status === 503 && (error.code === "outcome_unknown" || error.code === "unavailable"));
+}
+
+/**
+ * Submits one job. Every submit carries an `Idempotency-Key` (a fresh one
+ * unless given), and a failure `retryableSubmit` accepts is retried with the
+ * same key after each of `SUBMIT_RETRY_DELAYS_MS`, so a retry can never
+ * create the job twice. `onRetry` hears about each retry before its wait.
+ *
  * @param {Record<string, unknown>} body
+ * @param {{idempotencyKey?: string, delaysMs?: number[],
+ *   onRetry?: (error: ApiError, retry: number, of: number) => void}} [options]
  * @returns {Promise<{job_id: string}>}
  */
-export const submitJob = (body) => request("/jobs", { method: "POST", body: JSON.stringify(body) });
+export async function submitJob(body, options = {}) {
+  const key = options.idempotencyKey ?? newIdempotencyKey();
+  const delays = options.delaysMs ?? SUBMIT_RETRY_DELAYS_MS;
+  const init = { method: "POST", body: JSON.stringify(body), headers: { "idempotency-key": key } };
+  for (let retry = 0;; retry++) {
+    try {
+      return await request("/jobs", init);
+    } catch (error) {
+      if (!(error instanceof ApiError) || !retryableSubmit(error) || retry >= delays.length) {
+        throw error;
+      }
+      options.onRetry?.(error, retry + 1, delays.length);
+      await new Promise((resolve) => setTimeout(resolve, delays[retry]));
+    }
+  }
+}
 
 /** @param {string} id */
 export const cancelJob = (id) => request(`/jobs/${encodeURIComponent(id)}`, { method: "DELETE" });

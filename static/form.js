@@ -1,11 +1,14 @@
 /**
  * The submit form, generated from each job type's JSON Schema
  * (/api/v1/job-types). The API is the validator: the form has `novalidate`
- * and shows the API's 422 details next to the fields they name.
+ * and shows the API's 422 details next to the fields they name. Each click
+ * submits with a fresh Idempotency-Key, and an answer lost on the way back
+ * (503 outcome_unknown, a network error) is retried with that same key
+ * (`submitJob`), so the job is created once.
  *
  * @module
  */
-import { ApiError, submitJob } from "./api.js";
+import { ApiError, newIdempotencyKey, submitJob } from "./api.js";
 import { el, replace } from "./dom.js";
 
 /**
@@ -186,7 +189,15 @@ export function renderSubmitForm(root, types, onSubmitted) {
     submit.disabled = true;
     status.textContent = "Submitting…";
     try {
-      const res = await submitJob(body);
+      // One key per click: its retries (same key) cannot submit the job twice.
+      const res = await submitJob(body, {
+        idempotencyKey: newIdempotencyKey(),
+        onRetry: (error, retry, of) => {
+          status.textContent =
+            `No answer from the queue (${error.code}); retrying ${retry}/${of} ` +
+            "with the same idempotency key…";
+        },
+      });
       const id = String(res?.job_id ?? res?.id ?? "");
       status.textContent = `Submitted job ${id}`;
       onSubmitted(id);

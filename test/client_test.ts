@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
+import { Redis } from "ioredis";
 import { z } from "zod";
 import { createClient, JobValidationError } from "../src/client.ts";
 import type { LifecycleEvent } from "../src/events/lifecycle.ts";
 import { builtinJobs } from "../src/jobs/builtins.ts";
 import { defineJob } from "../src/jobs/definition.ts";
+import type { Broker } from "../src/queue/broker.ts";
+import { OutcomeUnknownError } from "../src/queue/errors.ts";
 import { RedisBroker } from "../src/queue/redis_broker.ts";
 import { TestRedis } from "./helpers/redis_server.ts";
 
@@ -44,7 +47,7 @@ async function withClient(
   }
 }
 
-function makeClient(broker: RedisBroker) {
+function makeClient(broker: Broker) {
   return createClient(broker, { ...builtinJobs, hello });
 }
 
@@ -130,4 +133,202 @@ Deno.test("client: map keys must match definition types", () => {
     () => createClient({} as RedisBroker, { wrong: hello }),
     /names type "hello"/,
   );
+});
+
+/** A broker on a server of the test's own (DEBUG SLEEP allowed), recording each enqueue call. */
+async function withStallableClient(
+  fn: (ctx: {
+    client: ReturnType<typeof makeClient>;
+    broker: RedisBroker;
+    /** Each broker enqueue/enqueueBatch call's outcome, in order: "ok" or the error's name. */
+    calls: string[];
+    /** Sleeps Redis for `seconds` (the command timeout is 300 ms); resolves when it woke. */
+    stall(seconds: number): Promise<unknown>;
+    jobCount(): Promise<number>;
+  }) => Promise<void>,
+) {
+  const redis = await TestRedis.start({ args: ["--enable-debug-command", "yes"] });
+  const broker = new RedisBroker({
+    url: redis.url,
+    queue: `client_${crypto.randomUUID().slice(0, 8)}`,
+    commandTimeoutMs: 300,
+  });
+  const admin = new Redis(redis.url, { commandTimeout: 10_000 });
+  const calls: string[] = [];
+  const recorded = new Proxy(broker, {
+    get(target, name) {
+      const value = Reflect.get(target, name);
+      if (name !== "enqueue" && name !== "enqueueBatch") {
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return async (...args: unknown[]) => {
+        try {
+          const out = await value.apply(target, args);
+          calls.push("ok");
+          return out;
+        } catch (error) {
+          calls.push((error as Error).name);
+          throw error;
+        }
+      };
+    },
+  });
+  try {
+    await broker.enqueue({ type: "warm", payload: 0 }); // format check and scripts loaded
+    await fn({
+      client: makeClient(recorded),
+      broker,
+      calls,
+      async stall(seconds) {
+        const woke = admin.call("DEBUG", "SLEEP", String(seconds));
+        await new Promise((r) => setTimeout(r, 50));
+        return woke;
+      },
+      async jobCount() {
+        return (await admin.keys(`${broker.keys.jobPrefix}*`)).length - 1; // minus the warm-up
+      },
+    });
+  } finally {
+    admin.disconnect();
+    await broker.close();
+    await redis.close();
+  }
+}
+
+Deno.test({
+  name: "client: an enqueue whose answer is lost is retried with its own id: one job, created",
+  ignore: Deno.env.get("REDIS_URL") !== undefined,
+  async fn() {
+    await withStallableClient(async ({ client, broker, calls, stall, jobCount }) => {
+      const woke = stall(1);
+      const result = await client.enqueue("hello", { name: "ann" });
+      await woke;
+      // Attempt 1 timed out on the socket (Redis ran it on waking); a retry was refused
+      // because the client's own id existed: proof the job is stored, so "created".
+      assert.strictEqual(calls[0], "OutcomeUnknownError");
+      assert.strictEqual(calls.at(-1), "InvalidInputError");
+      assert.strictEqual(result.created, true);
+      assert.strictEqual(await jobCount(), 1);
+      assert.deepStrictEqual((await broker.get(result.id))?.payload, { name: "ann", times: 1 });
+    });
+  },
+});
+
+Deno.test({
+  name: "client: a caller-chosen id taken on a retry is not claimed as created",
+  ignore: Deno.env.get("REDIS_URL") !== undefined,
+  async fn() {
+    await withStallableClient(async ({ client, calls, stall, jobCount }) => {
+      const id = crypto.randomUUID();
+      const woke = stall(1);
+      await assert.rejects(client.enqueue("hello", { name: "bo" }, { id }), OutcomeUnknownError);
+      await woke;
+      assert.strictEqual(calls[0], "OutcomeUnknownError");
+      assert.strictEqual(calls.at(-1), "InvalidInputError"); // the id exists: whose, it cannot say
+      assert.strictEqual(await jobCount(), 1, "stored once, by the first attempt");
+    });
+  },
+});
+
+Deno.test({
+  name: "client: a caller's idempotency key keeps its meaning on a retry (answered from the key)",
+  ignore: Deno.env.get("REDIS_URL") !== undefined,
+  async fn() {
+    await withStallableClient(async ({ client, broker, calls, stall, jobCount }) => {
+      const woke = stall(1);
+      const result = await client.enqueue("hello", { name: "cy" }, { idempotency_key: "k-cy" });
+      await woke;
+      assert.strictEqual(calls[0], "OutcomeUnknownError");
+      assert.strictEqual(calls.at(-1), "ok");
+      assert.strictEqual(result.created, false, "the key matched the first attempt's job");
+      assert.strictEqual(await jobCount(), 1);
+      assert.ok(await broker.get(result.id));
+    });
+  },
+});
+
+Deno.test({
+  name: "client: a batch chunk whose answer is lost is retried: stored once, every id answered",
+  ignore: Deno.env.get("REDIS_URL") !== undefined,
+  async fn() {
+    await withStallableClient(async ({ client, broker, calls, stall, jobCount }) => {
+      // Own ids only: the retry's refusal names one of them.
+      let woke = stall(1);
+      const plain = await client.enqueueBatch([
+        { type: "hello", payload: { name: "a" } },
+        { type: "hello", payload: { name: "b" } },
+      ]);
+      await woke;
+      assert.strictEqual(calls[0], "OutcomeUnknownError");
+      assert.strictEqual(calls.at(-1), "InvalidInputError"); // its own id exists: stored
+      calls.length = 0;
+      assert.deepStrictEqual(plain.map((r) => r.created), [true, true]);
+      for (const r of plain) assert.ok(await broker.get(r.id), r.id);
+      assert.strictEqual(await jobCount(), 2);
+      // A caller's id first (the refusal names it), a keyed job, then own ids: the chunk is
+      // proven stored by one of its own ids, and the keyed job's id is asked of its key.
+      const callerId = crypto.randomUUID().toUpperCase(); // answered as the broker stores it
+      woke = stall(1);
+      const mixed = await client.enqueueBatch([
+        { type: "hello", payload: { name: "c" }, id: callerId },
+        { type: "hello", payload: { name: "d" }, idempotency_key: "k-d" },
+        { type: "hello", payload: { name: "e" } },
+      ]);
+      await woke;
+      // Unknown, refused (the caller's id exists), then the keyed job asked again.
+      assert.strictEqual(calls[0], "OutcomeUnknownError");
+      assert.deepStrictEqual(calls.slice(-2), ["InvalidInputError", "ok"]);
+      assert.strictEqual(mixed[0].id, callerId.toLowerCase());
+      assert.deepStrictEqual(mixed.map((r) => r.created), [true, false, true]);
+      const names = await Promise.all(mixed.map(async (r) => (await broker.get(r.id))?.payload));
+      assert.deepStrictEqual(names, [{ name: "c", times: 1 }, { name: "d", times: 1 }, {
+        name: "e",
+        times: 1,
+      }]);
+      assert.strictEqual(await jobCount(), 5, "no job twice");
+    });
+  },
+});
+
+Deno.test({
+  name: "client: retries off (attempts: 1) give the first answer as it is",
+  ignore: Deno.env.get("REDIS_URL") !== undefined,
+  async fn() {
+    await withStallableClient(async ({ broker, calls, stall, jobCount }) => {
+      const once = createClient(broker, { hello }, { attempts: 1 });
+      const woke = stall(1);
+      await assert.rejects(once.enqueue("hello", { name: "x" }), OutcomeUnknownError);
+      await woke;
+      assert.deepStrictEqual(calls, []); // not the recorded broker: nothing to record
+      assert.strictEqual(await jobCount(), 1, "it was stored: only the answer was lost");
+    });
+  },
+});
+
+Deno.test({
+  name: "client: a batch over 1000 is checked whole before its first chunk is written",
+  ignore: Deno.env.get("REDIS_URL") !== undefined,
+  async fn() {
+    await withStallableClient(async ({ client, jobCount }) => {
+      const items = Array.from({ length: 1500 }, (_, i) => ({
+        type: "hello" as const,
+        payload: { name: `n${i}` },
+        priority: i === 1200 ? 101 : undefined,
+      }));
+      await assert.rejects(client.enqueueBatch(items), /jobs\[1200\]: priority/);
+      const id = crypto.randomUUID();
+      await assert.rejects(
+        client.enqueueBatch([
+          { type: "hello", payload: { name: "a" }, id },
+          ...items.slice(0, 1100).map((item) => ({ ...item, priority: 1 })),
+          { type: "hello", payload: { name: "b" }, id },
+        ]),
+        /duplicate id in batch/,
+      );
+      assert.strictEqual(await jobCount(), 0);
+      const ok = await client.enqueueBatch(items.map((item) => ({ ...item, priority: 1 })));
+      assert.strictEqual(ok.length, 1500);
+      assert.strictEqual(await jobCount(), 1500);
+    });
+  },
 });

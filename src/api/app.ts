@@ -8,12 +8,12 @@
  */
 import { Hono } from "hono";
 import { createLogger, type Logger } from "../log.ts";
-import { QueueUnavailableError } from "../queue/errors.ts";
+import { OutcomeUnknownError, QueueUnavailableError } from "../queue/errors.ts";
 import { LIMITS } from "../queue/job.ts";
 import { Deadlines } from "../timing/deadlines.ts";
 import { BodyBudget } from "./body_budget.ts";
-import type { ApiDeps, RouteDeps } from "./deps.ts";
-import { HttpError, toHttpError } from "./errors.ts";
+import type { ApiDeps, RouteDeps, WriteKind } from "./deps.ts";
+import { HttpError, outcomeUnknown, toHttpError } from "./errors.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/job.ts";
 import { jobsRoutes } from "./routes/jobs.ts";
@@ -32,6 +32,17 @@ export const DEFAULT_BODY_BUDGET_BYTES = 256 * 1024 * 1024;
 /** Base path of the versioned API. */
 export const API_BASE = "/api/v1";
 
+/** Default read deadline (`ApiDeps.brokerTimeoutMs`). */
+export const DEFAULT_READ_TIMEOUT_MS = 2500;
+
+/**
+ * Default write deadline (`ApiDeps.writeTimeoutMs`): past the broker's own
+ * bounds with the default settings (`READY_WAIT_MS` 1 s plus the 3 s command
+ * timeout per Redis call, twice when the queue's storage format is checked
+ * first), so they answer first and this only catches what they did not.
+ */
+export const DEFAULT_WRITE_TIMEOUT_MS = 10_000;
+
 /**
  * Builds the app.
  *
@@ -43,10 +54,23 @@ export const API_BASE = "/api/v1";
  */
 export function createApp(deps: ApiDeps): Hono {
   const log = deps.log ?? createLogger({ fields: { role: "api" } });
-  const deadlines = new Deadlines(
-    deps.brokerTimeoutMs ?? 2500,
+  // Reads answer `unavailable` at their deadline: nothing changed either way.
+  const reads = new Deadlines(
+    deps.brokerTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS,
     (ms) => new QueueUnavailableError(`queue did not answer within ${ms} ms`),
   );
+  // A write past its deadline may be on the socket and still run: its outcome is unknown.
+  const writes = new Deadlines(
+    deps.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
+    (ms) => new OutcomeUnknownError(`queue did not answer a write within ${ms} ms`),
+  );
+  const write = async <T>(operation: Promise<T>, kind: WriteKind): Promise<T> => {
+    try {
+      return await writes.call(operation);
+    } catch (error) {
+      throw error instanceof OutcomeUnknownError ? outcomeUnknown(kind) : error;
+    }
+  };
   const routeDeps: RouteDeps = {
     broker: deps.broker,
     registry: deps.registry,
@@ -54,7 +78,8 @@ export function createApp(deps: ApiDeps): Hono {
     maxBodyBytes: deps.maxBodyBytes ?? LIMITS.maxPayloadBytes,
     maxBatchBodyBytes: deps.maxBatchBodyBytes ?? MAX_BATCH_BODY_BYTES,
     bodies: new BodyBudget(deps.bodyBudgetBytes ?? DEFAULT_BODY_BUDGET_BYTES),
-    call: (operation) => deadlines.call(operation),
+    call: (operation) => reads.call(operation),
+    write,
   };
 
   const app = new Hono();

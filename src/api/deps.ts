@@ -33,10 +33,19 @@ export interface ApiDeps {
    */
   bodyBudgetBytes?: number;
   /**
-   * Longest a request waits on the broker before answering 503. A safety
-   * net over the broker's own timeouts, so a dead Redis never hangs clients.
+   * Longest a read (get, list, stats, ready) waits on the broker before
+   * answering 503 `unavailable`; default 2500 ms. A safety net over the
+   * broker's own timeouts, so a dead Redis never hangs clients.
    */
   brokerTimeoutMs?: number;
+  /**
+   * Longest a write (submit, batch, cancel, retry, purge) waits on the broker
+   * before answering 503 `outcome_unknown`; default `DEFAULT_WRITE_TIMEOUT_MS`
+   * (10 s). The broker's own bounds answer first (at most `READY_WAIT_MS` for
+   * a connection, then the Redis command timeout); a write that may be on the
+   * socket is never answered `unavailable` by this net, since it may still run.
+   */
+  writeTimeoutMs?: number;
   /** Dashboard files; default the repo's `static/` (`STATIC_DIR`). */
   staticDir?: string;
   /** Simultaneous SSE clients. Default 100. */
@@ -57,6 +66,18 @@ export interface RouteDeps {
   maxBatchBodyBytes: number;
   /** The process's budget of request-body bytes (see body_budget.ts). */
   bodies: BodyBudget;
-  /** Awaits a broker call, turning a missed deadline into QueueUnavailableError. */
+  /** Awaits a broker read, turning a missed deadline into QueueUnavailableError. */
   call<T>(operation: Promise<T>): Promise<T>;
+  /**
+   * Awaits a broker write. A missed deadline or an `OutcomeUnknownError`
+   * becomes 503 `outcome_unknown`, whose message tells how to retry `kind`
+   * safely; a certainly-not-applied failure stays `unavailable`.
+   */
+  write<T>(operation: Promise<T>, kind: WriteKind): Promise<T>;
 }
+
+/**
+ * What a write request was, for the retry advice of its `outcome_unknown`:
+ * a single submit, a batch, or a change to existing jobs (cancel, retry, purge).
+ */
+export type WriteKind = "submit" | "batch" | "change";

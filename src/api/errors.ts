@@ -8,6 +8,7 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { HTTPException } from "hono/http-exception";
 import { QueueError, type QueueErrorCode } from "../queue/errors.ts";
+import type { WriteKind } from "./deps.ts";
 
 /** The JSON body of every error answer. */
 export interface ErrorBody {
@@ -55,9 +56,40 @@ const QUEUE_STATUS: Record<QueueErrorCode, ContentfulStatusCode> = {
   payload_too_large: 413,
   invalid_state: 409,
   unavailable: 503,
+  outcome_unknown: 503,
   // Another release's data: unusable until the versions match, no internals in the answer.
   storage_format: 503,
 };
+
+/** Seconds a client should wait before retrying a 503 `outcome_unknown`. */
+const OUTCOME_UNKNOWN_RETRY_AFTER = "1";
+
+/** How to retry each kind of write whose outcome is unknown without applying it twice. */
+const OUTCOME_UNKNOWN_ADVICE: Record<WriteKind | "any", string> = {
+  submit: "the queue did not answer in time: the job may or may not have been stored. Retry " +
+    "with the same Idempotency-Key (header or idempotency_key): if it was stored, the retry " +
+    "answers 200 with its job id instead of creating it again (without a key, a retry may " +
+    "create the job twice)",
+  batch: "the queue did not answer in time: the batch's valid jobs may or may not have been " +
+    "stored (all of them or none). Retry it with the same idempotency_key on each item: items " +
+    "already stored answer created: false with their job id (items without a key may be " +
+    "created twice)",
+  change: "the queue did not answer in time: the change may or may not have been applied. " +
+    "Repeating the request is safe: a cancel or retry that was applied answers 409 the second " +
+    "time, a purge purges what is left",
+  any: "the queue did not answer in time: the request may or may not have been applied; " +
+    "retry it with the same Idempotency-Key (a batch: the same idempotency_key on each item)",
+};
+
+/**
+ * The 503 `outcome_unknown` of a write: the request may or may not have been
+ * applied, with `Retry-After` and the advice for its kind.
+ */
+export function outcomeUnknown(kind: WriteKind | "any"): HttpError {
+  return new HttpError(503, "outcome_unknown", OUTCOME_UNKNOWN_ADVICE[kind], undefined, {
+    "Retry-After": OUTCOME_UNKNOWN_RETRY_AFTER,
+  });
+}
 
 /**
  * Turns anything thrown into an HttpError. Unknown errors become a generic
@@ -66,6 +98,8 @@ const QUEUE_STATUS: Record<QueueErrorCode, ContentfulStatusCode> = {
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof QueueError) {
+    // Normally turned into its kind's advice by the route (RouteDeps.write).
+    if (error.code === "outcome_unknown") return outcomeUnknown("any");
     const status = QUEUE_STATUS[error.code] ?? 500;
     const message = error.code === "unavailable"
       ? "the queue is unavailable; retry later"

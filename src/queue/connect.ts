@@ -1,13 +1,16 @@
 /**
  * Redis connections for the queue core. Every client fails fast when Redis is
  * down (bounded connect and command timeouts, one retry per request) so callers
- * get a `QueueUnavailableError` instead of hanging, yet reconnects forever in
- * the background so a process recovers by itself when Redis comes back.
+ * get an error instead of hanging, yet reconnects forever in the background so
+ * a process recovers by itself when Redis comes back. The error says what the
+ * caller may conclude: `QueueUnavailableError` when the call certainly did not
+ * run, `OutcomeUnknownError` when a write was sent and its answer never came
+ * (`toWriteError`).
  *
  * @module
  */
 import { Cluster, Redis, type RedisOptions } from "ioredis";
-import { QueueError, QueueUnavailableError } from "./errors.ts";
+import { OutcomeUnknownError, QueueError, QueueUnavailableError } from "./errors.ts";
 
 /** A standalone or cluster client; both speak the same commands. */
 export type RedisClient = Redis | Cluster;
@@ -46,10 +49,12 @@ function retryStrategy(times: number): number {
  *
  * Non-blocking clients run without ioredis' offline queue and never resend
  * unanswered commands after a reconnect: a command the caller already gave up
- * on (timed out: the API answered 503, the runner moved on) must not run
- * later behind its back: a replayed enqueue stores a job whose submitter was
- * told it failed, a replayed claim leases jobs to nobody until the lease
- * expires. Callers wait for the connection instead (`whenReady`).
+ * on must not run later behind its back: a replayed enqueue stores a job
+ * whose submitter was told it was refused (503 `unavailable`), a replayed
+ * claim leases jobs to nobody until the lease expires. Callers wait for the
+ * connection instead (`whenReady`). This is also what makes "not sent"
+ * certain (`toWriteError`): without an offline queue, a command ioredis does
+ * not write at once is refused and gone.
  */
 export function redisOptions(options: ConnectOptions = {}): RedisOptions {
   return {
@@ -131,23 +136,49 @@ function clusterNodeOptions(opts: RedisOptions): RedisOptions {
 export const READY_WAIT_MS = 1000;
 
 /**
+ * Each client's pending wait for its next "ready" (or "end"), shared by every
+ * caller of `whenReady` meanwhile: one listener per client however many
+ * commands wait, instead of one per command (which passed ioredis' listener
+ * limit during an outage and printed MaxListenersExceededWarning).
+ */
+const readiness = new WeakMap<RedisClient, Promise<void>>();
+
+function nextReady(client: RedisClient): Promise<void> {
+  let wait = readiness.get(client);
+  if (!wait) {
+    wait = new Promise<void>((resolve) => {
+      const done = () => {
+        client.off("ready", done);
+        client.off("end", done);
+        readiness.delete(client);
+        resolve();
+      };
+      client.on("ready", done);
+      // A client that gave up for good never becomes ready: release the waiters.
+      client.on("end", done);
+    });
+    readiness.set(client, wait);
+  }
+  return wait;
+}
+
+/**
  * Resolves once `client` is connected, or after `timeoutMs` (the command that
  * follows then fails at once: there is no offline queue). Covers start-up and
  * short reconnects; during a real outage callers get their error within
- * `timeoutMs`.
+ * `timeoutMs`. All callers share one wait per client (`nextReady`); each has
+ * only its own timer.
  */
 export function whenReady(client: RedisClient, timeoutMs = READY_WAIT_MS): Promise<void> {
   // "wait": a lazyConnect client (passed in by a caller) connects on its first command.
   const status = client.status;
   if (status === "ready" || status === "end" || status === "wait") return Promise.resolve();
   return new Promise((resolve) => {
-    const done = () => {
+    const timer = setTimeout(resolve, timeoutMs);
+    nextReady(client).then(() => {
       clearTimeout(timer);
-      client.off("ready", done);
       resolve();
-    };
-    const timer = setTimeout(done, timeoutMs);
-    client.once("ready", done);
+    });
   });
 }
 
@@ -171,9 +202,56 @@ export function isReplyError(error: unknown): boolean {
 /**
  * Maps connection-level failures (timeouts, refused connections, retries
  * exhausted) to `QueueUnavailableError`; reply errors and the core's own typed
- * errors pass through unchanged.
+ * errors pass through unchanged. For reads, and for anything that failed
+ * before its write was sent; a write's failure is `toWriteError`'s.
  */
 export function toQueueError(error: unknown): unknown {
   if (error instanceof QueueError || isReplyError(error) || !(error instanceof Error)) return error;
   return new QueueUnavailableError(`redis unavailable: ${error.message}`, { cause: error });
+}
+
+/** A write handed to ioredis: its client, and the client's `status` at that moment. */
+export interface SentWrite {
+  client: RedisClient;
+  /** `client.status` when the command was handed over ("" if it never was). */
+  status: string;
+}
+
+/** ioredis' rejection of a command it did not write: not connected and no offline queue. */
+const NOT_WRITTEN = "Stream isn't writeable and enableOfflineQueue options is false";
+/** ioredis' rejection of a command on an ended client, also of written ones it flushes. */
+const CONNECTION_CLOSED = "Connection is closed.";
+
+/**
+ * True only when the failed write certainly never reached Redis. Standalone
+ * clients have no offline queue (`redisOptions`), so a command ioredis does
+ * not write at once is refused with `NOT_WRITTEN`, and one handed to an ended
+ * client with `CONNECTION_CLOSED`. Everything else may have run: "Command
+ * timed out" (written, no reply), MaxRetriesPerRequestError (written, then
+ * flushed when the connection dropped), `CONNECTION_CLOSED` for a command
+ * written before a close. Cluster node connections queue commands while
+ * their node is away and write them on reconnect (`clusterNodeOptions`), so
+ * there only a command handed to an ended Cluster is certain.
+ */
+function neverSent(error: Error, sent: SentWrite): boolean {
+  if (sent.status === "") return true;
+  if (sent.status === "end" && error.message === CONNECTION_CLOSED) return true;
+  return !(sent.client instanceof Cluster) && error.message === NOT_WRITTEN;
+}
+
+/**
+ * Maps a write's failure by whether it could have run: `QueueUnavailableError`
+ * when it certainly was not sent (nothing stored), `OutcomeUnknownError` when
+ * it was or may have been (when in doubt, unknown). Reply errors and the
+ * core's own typed errors pass through unchanged.
+ */
+export function toWriteError(error: unknown, sent: SentWrite): unknown {
+  if (error instanceof QueueError || isReplyError(error) || !(error instanceof Error)) return error;
+  if (neverSent(error, sent)) {
+    return new QueueUnavailableError(`redis unavailable: ${error.message}`, { cause: error });
+  }
+  return new OutcomeUnknownError(
+    `redis did not answer a write (${error.message}): it may or may not have been applied`,
+    { cause: error },
+  );
 }

@@ -14,6 +14,7 @@ export type QueueErrorCode =
   | "payload_too_large"
   | "invalid_state"
   | "unavailable"
+  | "outcome_unknown"
   | "storage_format";
 
 /** Base class of every error the core throws on purpose. */
@@ -70,11 +71,31 @@ export class InvalidStateError extends QueueError {
   }
 }
 
-/** Redis could not be reached in time. Safe to retry. */
+/**
+ * Redis could not be reached, and the call certainly did not run: a write was
+ * never sent (or Redis refused it unread), so nothing was stored. Safe to
+ * retry. A write that was sent and got no answer is `OutcomeUnknownError`
+ * instead; a read is always this one.
+ */
 export class QueueUnavailableError extends QueueError {
   constructor(message: string, options?: ErrorOptions) {
     super("unavailable", message, options);
     this.name = "QueueUnavailableError";
+  }
+}
+
+/**
+ * A write was sent to Redis and no answer came (the command timed out, or the
+ * connection dropped while it was in flight): it may or may not have been
+ * applied, and a Redis that was only slow may still apply it. Retry only in a
+ * way that cannot apply it twice: an enqueue with the same idempotency key or
+ * the same job id (the typed client does this by itself), a cancel, requeue or
+ * purge as it is (repeating them is harmless).
+ */
+export class OutcomeUnknownError extends QueueError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("outcome_unknown", message, options);
+    this.name = "OutcomeUnknownError";
   }
 }
 

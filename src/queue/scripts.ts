@@ -15,7 +15,7 @@
  * @module
  */
 import type { RedisClient } from "./connect.ts";
-import { toQueueError, whenReady } from "./connect.ts";
+import { type SentWrite, toQueueError, toWriteError, whenReady } from "./connect.ts";
 import { InvalidInputError, InvalidStateError, JobNotFoundError } from "./errors.ts";
 import type { QueueKeys } from "./keys.ts";
 import type {
@@ -124,11 +124,21 @@ export interface FailCall {
   timedOut?: "soft" | "hard";
 }
 
-/** Maps a script's error reply (`JQ_<CODE> detail`) to a typed error. */
-export function mapScriptError(error: unknown, id: string, operation: string): unknown {
+/**
+ * Maps a script's error reply (`JQ_<CODE> detail`) to a typed error. Every
+ * script writes, so a connection failure is classified by `sent` (how the
+ * call was handed to ioredis): unavailable only when it certainly never ran,
+ * else outcome unknown (`toWriteError`).
+ */
+export function mapScriptError(
+  error: unknown,
+  id: string,
+  operation: string,
+  sent?: SentWrite,
+): unknown {
   const message = error instanceof Error ? error.message : "";
   const match = /JQ_([A-Z_]+)(?: (\S+))?/.exec(message);
-  if (!match) return toQueueError(error);
+  if (!match) return sent ? toWriteError(error, sent) : toQueueError(error);
   switch (match[1]) {
     case "NOT_FOUND":
       return new JobNotFoundError(id);
@@ -233,12 +243,15 @@ export class QueueScripts {
     const method = options.buffers ? `${commandOf(name)}Buffer` : commandOf(name);
     const fn = (this.#client as unknown as Record<string, ScriptCall>)[method];
     let reply: [unknown, WireValue[][]];
+    // The client's status when the call is handed over tells whether it was written.
+    let status = "";
     try {
       // No offline queue (connect.ts): wait out a (re)connection first.
       if (this.#client.status !== "ready") await whenReady(this.#client);
+      status = this.#client.status;
       reply = await fn.apply(this.#client, argv) as [unknown, WireValue[][]];
     } catch (error) {
-      throw mapScriptError(error, options.errorId ?? "", name);
+      throw mapScriptError(error, options.errorId ?? "", name, { client: this.#client, status });
     }
     this.#report(reply[1]);
     return reply[0];

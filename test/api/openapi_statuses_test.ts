@@ -11,7 +11,11 @@ import { type ApiApp, buildApiApp } from "../../src/roles/api_app.ts";
 import { loadRegistry } from "../../src/jobs/registry.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Broker } from "../../src/queue/broker.ts";
-import { QueueUnavailableError, StorageFormatError } from "../../src/queue/errors.ts";
+import {
+  OutcomeUnknownError,
+  QueueUnavailableError,
+  StorageFormatError,
+} from "../../src/queue/errors.ts";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import { TestRedis } from "../helpers/redis_server.ts";
 import { type Json, SpecValidator } from "./openapi_validator.ts";
@@ -73,6 +77,11 @@ Deno.test("every documented status is answered, and every answer is documented",
     const tight = composed({ bodyBudgetBytes: 1 });
     const down = createApp({
       broker: failingBroker(() => new QueueUnavailableError("x")),
+      registry,
+      log,
+    });
+    const unanswered = createApp({
+      broker: failingBroker(() => new OutcomeUnknownError("x")),
       registry,
       log,
     });
@@ -225,6 +234,14 @@ Deno.test("every documented status is answered, and every answer is documented",
         at(op, 503, "unavailable", () => request(down, method, path, body)),
         at(op, 503, "storage_format", () => request(otherFormat, method, path, body)),
       );
+      // A write sent to Redis that got no answer: every route that writes says so.
+      if (method !== "GET") {
+        cases.push(
+          at(op, 503, "outcome_unknown", () => request(unanswered, method, path, body), [
+            "Retry-After",
+          ]),
+        );
+      }
     }
 
     const covered = new Set<string>();

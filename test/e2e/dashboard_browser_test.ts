@@ -19,6 +19,7 @@ import { TestRedis } from "../helpers/redis_server.ts";
 const CHROMIUM = "/usr/bin/chromium";
 const OUT_DIR = new URL("../../test_output", import.meta.url).pathname;
 const XSS = "<img src=x onerror=alert(1)>";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 function hasChromium(): boolean {
   try {
@@ -138,6 +139,13 @@ Deno.test({
         }
       });
       page.on("pageerror", (error) => pageErrors.push(String(error)));
+      // The Idempotency-Key of every submit the page sends.
+      const submitKeys: string[] = [];
+      page.on("request", (request) => {
+        if (request.method() === "POST" && new URL(request.url()).pathname === "/api/v1/jobs") {
+          submitKeys.push(request.headers()["idempotency-key"] ?? "");
+        }
+      });
 
       await page.goto(base + "/");
       await page.waitForSelector('#conn[data-mode="live"]', { timeout: 10_000 });
@@ -204,6 +212,47 @@ Deno.test({
       const payloadText = await page.textContent('#detail-content pre[data-field="payload"]');
       assert.ok(payloadText?.includes(XSS), "the markup is shown literally");
       assert.strictEqual(await page.locator("img").count(), 0, "no <img> was created anywhere");
+      // Every submit so far (the refused one too) carried a key of its own.
+      assert.strictEqual(submitKeys.length, 3);
+      assert.ok(submitKeys.every((k) => UUID.test(k)), submitKeys.join(", "));
+      assert.strictEqual(new Set(submitKeys).size, 3);
+
+      // 3b. The answer is lost after the job was stored (503 outcome_unknown): the form
+      // retries with the same key and shows the one stored job; nothing is created twice.
+      const totalBefore = (await broker.stats()).total;
+      let storedId = "";
+      await page.route(`${base}/api/v1/jobs`, async (route) => {
+        const real = await route.fetch(); // reaches the API: the job is stored
+        storedId = (await real.json()).job_id;
+        await route.fulfill({
+          status: 503,
+          headers: { "content-type": "application/json", "retry-after": "1" },
+          body: JSON.stringify({ error: { code: "outcome_unknown", message: "lost" } }),
+        });
+      }, { times: 1 });
+      await fillEmail(page, {
+        to: "user@example.com",
+        from: "noreply@example.com",
+        subject: "Once",
+        body: "Only once",
+      });
+      await page.click("#submit-box button[type=submit]");
+      await page.waitForFunction(
+        () =>
+          /retrying 1\/2 with the same idempotency key/.test(
+            document.querySelector("#submit-box .form-status")?.textContent ?? "",
+          ),
+        null,
+        { timeout: 10_000 },
+      );
+      const third = await submittedId(page, second);
+      assert.strictEqual(third, storedId, "the retry was answered with the stored job");
+      assert.strictEqual((await broker.stats()).total, totalBefore + 1, "stored once");
+      assert.strictEqual(submitKeys.length, 5);
+      assert.strictEqual(submitKeys[3], submitKeys[4], "the retry carried the same key");
+      assert.ok(!submitKeys.slice(0, 3).includes(submitKeys[3]), "a new click, a new key");
+      await waitDetailStatus(page, third, "completed");
+
       // Open the first job again from the list: the detail follows the click.
       await page.click(`#jobs-body tr[data-job-id="${first}"] button`);
       await waitDetailStatus(page, first, "completed");

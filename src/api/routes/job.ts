@@ -34,13 +34,13 @@ export function jobRoutes(deps: RouteDeps): Hono {
 
   app.delete("/jobs/:id", async (c) => {
     const id = jobId(c.req.param("id"));
-    const outcome = await deps.call(deps.broker.cancel(id));
+    const outcome = await deps.write(deps.broker.cancel(id), "change");
     return c.json({ job_id: id, status: outcome }, outcome === "cancelled" ? 200 : 202);
   });
 
   app.post("/jobs/:id/retry", async (c) => {
     const id = jobId(c.req.param("id"));
-    await deps.call(deps.broker.requeue(id));
+    await deps.write(deps.broker.requeue(id), "change");
     return c.json({ job_id: id, status: "pending" });
   });
 

@@ -12,6 +12,11 @@
  *   status defaults to `pending`.
  * - `DELETE /jobs?status=failed|completed|cancelled` → `{status, purged}`.
  *
+ * Writes (submit, batch, purge) answer `503 unavailable` only when nothing
+ * was stored or changed, and `503 outcome_unknown` (retry with the same
+ * idempotency keys) when the write reached Redis and its answer did not come
+ * back (`RouteDeps.write`).
+ *
  * @module
  */
 import { Hono } from "hono";
@@ -107,7 +112,7 @@ export function jobsRoutes(deps: RouteDeps): Hono {
     const key = idempotencyHeader(c.req.header("idempotency-key"));
     const body = await readJsonBody(c.req.raw, deps.maxBodyBytes, ticket);
     const input = prepare(deps, body, key);
-    const result = await deps.call(gate.run(() => deps.broker.enqueue(input)));
+    const result = await deps.write(gate.run(() => deps.broker.enqueue(input)), "submit");
     if (!result.created) {
       c.header("Idempotent-Replayed", "true");
       return c.json({ job_id: result.id }, 200);
@@ -133,7 +138,10 @@ export function jobsRoutes(deps: RouteDeps): Hono {
     if (valid.length === 0) {
       throw new HttpError(422, "validation_error", "no valid job in the batch", { results });
     }
-    const written = await deps.call(deps.broker.enqueueBatch(valid.map((v) => v.input)));
+    const written = await deps.write(
+      deps.broker.enqueueBatch(valid.map((v) => v.input)),
+      "batch",
+    );
     valid.forEach(({ index }, i) => {
       results[index] = { job_id: written[i].id, created: written[i].created };
     });
@@ -157,7 +165,7 @@ export function jobsRoutes(deps: RouteDeps): Hono {
 
   app.delete("/jobs", async (c) => {
     const { status } = parseOr400(purgeQuerySchema, c.req.query(), "invalid_query", "query");
-    const purged = await deps.call(deps.broker.purge(status));
+    const purged = await deps.write(deps.broker.purge(status), "change");
     return c.json({ status, purged });
   });
 

@@ -120,6 +120,7 @@ function jsonBody(schema: Json, maxBytes: number, description: string): Json {
 
 const internal = { "500": responseRef("InternalError") };
 const unavailable = { "503": responseRef("Unavailable"), ...internal };
+const writeUnavailable = { "503": responseRef("WriteUnavailable"), ...internal };
 
 /** The responses of both submit routes that are not about the items. */
 function submitErrors(maxBytes: number): Json {
@@ -191,7 +192,7 @@ function jobsPaths(limits: BodyLimits): Json {
         responses: {
           "200": ok("Purged", ref("Purge")),
           "400": responseRef("InvalidQuery"),
-          ...unavailable,
+          ...writeUnavailable,
         },
       },
     },
@@ -245,7 +246,7 @@ function jobsPaths(limits: BodyLimits): Json {
           "400": responseRef("InvalidJobId"),
           "404": responseRef("NotFound"),
           "409": errorResponse("Already finished", ["invalid_state"]),
-          ...unavailable,
+          ...writeUnavailable,
         },
       },
     },
@@ -259,7 +260,7 @@ function jobsPaths(limits: BodyLimits): Json {
           "400": responseRef("InvalidJobId"),
           "404": responseRef("NotFound"),
           "409": errorResponse("Not failed or cancelled", ["invalid_state"]),
-          ...unavailable,
+          ...writeUnavailable,
         },
       },
     },

@@ -65,10 +65,16 @@ export const HEADERS: Json = {
   },
 };
 
+/** What a 503 `outcome_unknown` means, for every route that writes. */
+const OUTCOME_UNKNOWN = "the write was sent to Redis and no answer came in time " +
+  "(`outcome_unknown`, with Retry-After): it may or may not have been applied, so retry only " +
+  "in a way that cannot apply it twice";
+
 /**
  * Error responses shared by many operations. `Unavailable` is every route
- * that reads or writes Redis; `SubmitUnavailable` adds the body budget's
- * `overloaded` (with Retry-After) of the two submit routes.
+ * that only reads Redis; `WriteUnavailable` adds the `outcome_unknown` of a
+ * write (cancel, retry, purge); `SubmitUnavailable` adds that and the body
+ * budget's `overloaded` (with Retry-After) of the two submit routes.
  */
 export const RESPONSES: Json = {
   InternalError: errorResponse(
@@ -80,11 +86,21 @@ export const RESPONSES: Json = {
       "storage format (`storage_format`)",
     ["unavailable", "storage_format"],
   ),
+  WriteUnavailable: errorResponse(
+    "Redis could not be reached and nothing was changed (`unavailable`), the queue's data was " +
+      `written by another storage format (\`storage_format\`), or ${OUTCOME_UNKNOWN}: ` +
+      "repeating a cancel, retry or purge is safe",
+    ["unavailable", "storage_format", "outcome_unknown"],
+    ["Retry-After"],
+  ),
   SubmitUnavailable: errorResponse(
-    "Redis did not answer in time (`unavailable`), the queue's data was written by another " +
-      "storage format (`storage_format`), or the request bodies in flight are over the process's " +
-      "budget (`overloaded`, with Retry-After; nothing was read or stored)",
-    ["unavailable", "storage_format", "overloaded"],
+    "Redis could not be reached and nothing was stored (`unavailable`), the queue's data was " +
+      "written by another storage format (`storage_format`), the request bodies in flight are " +
+      "over the process's budget (`overloaded`, with Retry-After; nothing was read or stored), " +
+      `or ${OUTCOME_UNKNOWN}: retry with the same Idempotency-Key (a batch: the same ` +
+      "idempotency_key on each item), whose retry answers with the stored job instead of a " +
+      "second one",
+    ["unavailable", "storage_format", "overloaded", "outcome_unknown"],
     ["Retry-After"],
   ),
   InvalidJobId: errorResponse("The id is not a UUID", ["invalid_job_id"]),
