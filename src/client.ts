@@ -11,7 +11,9 @@
  * neither an `id` nor an `idempotency_key`: the id is its idempotency key, at
  * no Redis memory (an `idempotency_key` costs an extra key per job). A retry
  * refused because its own id exists proves an earlier attempt stored the job,
- * and is answered as created. A caller's `idempotency_key` keeps its meaning
+ * and is answered as created. The first attempt sends its fresh id as
+ * `fresh_id` (no collision check, like an id the broker generates), so this
+ * costs nothing while Redis answers. A caller's `idempotency_key` keeps its meaning
  * (a retry is answered from the key, `created: false`); a caller's `id` taken
  * on a retry may be someone else's job, so that ends in the
  * `OutcomeUnknownError` rather than a claim either way.
@@ -69,6 +71,11 @@ function takenId(error: unknown): string | null {
   return /a job with id (\S+) already exists/.exec(error.message)?.[1] ?? null;
 }
 
+/** `input`, marked `fresh_id` when its id is one the client made for it. */
+function freshIfOwn(input: EnqueueInput, own: Set<string>): EnqueueInput {
+  return input.id !== undefined && own.has(input.id) ? { ...input, fresh_id: true } : input;
+}
+
 /** Redis did not answer: the failures worth another attempt. */
 function isNoAnswer(error: unknown): boolean {
   return error instanceof OutcomeUnknownError || error instanceof QueueUnavailableError;
@@ -113,7 +120,7 @@ export type JobMap = Record<string, { readonly type: string; readonly schema: z.
 export type PayloadOf<M extends JobMap, K extends keyof M> = z.input<M[K]["schema"]>;
 
 /** Per-job options besides type and payload (whose JSON text the client computes itself). */
-export type EnqueueOptions = Omit<EnqueueInput, "type" | "payload" | "payload_json">;
+export type EnqueueOptions = Omit<EnqueueInput, "type" | "payload" | "payload_json" | "fresh_id">;
 
 /** One item of a typed batch: a type name and the matching payload. */
 export type BatchItem<M extends JobMap> = {
@@ -163,7 +170,8 @@ export class JobClient<M extends JobMap> {
     const input = this.#prepare({ ...options, type, payload });
     const own = this.#ownId(input);
     try {
-      return await this.#broker.enqueue(input);
+      // Its own fresh id needs no collision check on the first attempt.
+      return await this.#broker.enqueue(own ? { ...input, fresh_id: true } : input);
     } catch (error) {
       return await this.#retryEnqueue(input, own, error);
     }
@@ -239,7 +247,11 @@ export class JobClient<M extends JobMap> {
     let unknown: OutcomeUnknownError | null = null;
     for (let attempt = 1;; attempt++) {
       try {
-        return await this.#broker.enqueueBatch(chunk);
+        // First attempt: the client's own fresh ids need no collision check;
+        // a retry checks them, so a chunk an earlier attempt stored is found.
+        return await this.#broker.enqueueBatch(
+          attempt === 1 && own.size > 0 ? chunk.map((i) => freshIfOwn(i, own)) : chunk,
+        );
       } catch (error) {
         const taken = unknown ? takenId(error) : null;
         if (unknown && taken !== null) {

@@ -137,6 +137,14 @@ export interface EnqueueInput {
   idempotency_key?: string;
   /** Caller-chosen id (a UUID); generated when absent. */
   id?: string;
+  /**
+   * `id` is a random UUID the caller generated for this very job (the typed
+   * client does, so it can retry with it): stored like an id the broker
+   * generates, without the check a chosen id gets for a job that already has
+   * it. A retry sends it without this flag, so a job an earlier attempt
+   * stored is found.
+   */
+  fresh_id?: boolean;
 }
 
 /** Result of one enqueue. `created` is false when an idempotency key matched an earlier job. */

@@ -176,6 +176,6 @@ export function encodeJob(input: EnqueueInput, now: number): EncodedJob {
     createdAt: now,
     backoff: encodeBackoff(input),
     idempotencyKey: key ?? "",
-    callerId: input.id !== undefined,
+    callerId: input.id !== undefined && input.fresh_id !== true,
   };
 }

@@ -13,6 +13,8 @@ import { LogObserver } from "../events/log_observer.ts";
 import { loadRegistry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import { RedisBroker } from "../queue/redis_broker.ts";
+import { READY_WAIT_MS } from "../queue/connect.ts";
+import { DEFAULT_WRITE_TIMEOUT_MS } from "../api/app.ts";
 
 /** A running API server. */
 export interface ApiServer {
@@ -49,6 +51,12 @@ export async function serveApi(
     log,
     maxBodyBytes: config.MAX_BODY_BYTES,
     bodyBudgetBytes: config.API_BODY_BUDGET_MB * 1024 * 1024,
+    // Past the broker's own bounds for a write (a connection wait, then the
+    // command timeout), so that those answer first, whatever the timeout is.
+    writeTimeoutMs: Math.max(
+      DEFAULT_WRITE_TIMEOUT_MS,
+      READY_WAIT_MS + config.REDIS_COMMAND_TIMEOUT_MS + 1000,
+    ),
   });
   let resolvePort: (port: number) => void;
   const bound = new Promise<number>((r) => (resolvePort = r));

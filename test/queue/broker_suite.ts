@@ -589,6 +589,24 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     assert.strictEqual((await b.stats()).total, 1);
   });
 
+  test("a fresh id is stored without the check; its retry without the flag finds the job", async (h) => {
+    const b = await h.make();
+    const id = crypto.randomUUID();
+    assert.deepStrictEqual(await b.enqueue({ type: "t", payload: 1, id, fresh_id: true }), {
+      id,
+      created: true,
+    });
+    await assert.rejects(b.enqueue({ type: "t", payload: 1, id }), InvalidInputError);
+    const batch = [crypto.randomUUID(), crypto.randomUUID()];
+    await b.enqueueBatch(batch.map((id, n) => ({ type: "t", payload: n, id, fresh_id: true })));
+    await assert.rejects(
+      b.enqueueBatch(batch.map((id, n) => ({ type: "t", payload: n, id }))),
+      InvalidInputError,
+      "the retried chunk is refused whole: the first attempt stored it",
+    );
+    assert.strictEqual((await b.stats()).total, 3);
+  });
+
   test("concurrent single enqueues succeed or fail one by one", async (h) => {
     const b = await h.make();
     const taken = crypto.randomUUID();
