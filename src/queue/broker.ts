@@ -133,9 +133,16 @@ export interface Broker {
    * Housekeeping any process may run, safely concurrent: records this owner's
    * heartbeat, promotes due scheduled jobs, reaps expired leases and the
    * leases of owners that stopped heartbeating (retry or dead), and drops
-   * finished jobs past retention. A worker calls it every second.
+   * finished jobs past retention. A worker calls it every second while jobs
+   * run anywhere, every few seconds otherwise.
    */
   maintain(): Promise<MaintenanceResult>;
+
+  /**
+   * Records this owner's heartbeat (one command). A worker beats every
+   * second; its `maintain` calls beat too (see `liveness.ts`).
+   */
+  heartbeat(): Promise<void>;
 
   /**
    * Takes back at once every lease `owner` holds (its supervisor saw it die,

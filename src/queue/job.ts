@@ -268,6 +268,8 @@ export interface MaintenanceResult {
   recovered: RecoveredJob[];
   /** Epoch ms of the earliest scheduled job or lease expiry still ahead, or null. */
   next_due_at: number | null;
+  /** Some job is running, held by any owner (so a dead owner may need reaping soon). */
+  running: boolean;
 }
 
 /** Epoch ms to ISO-8601 UTC, or null for absent values. */

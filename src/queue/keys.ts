@@ -60,12 +60,6 @@ export interface QueueKeys {
    * for long is reaped (its leases go back to pending).
    */
   owners: string;
-  /**
-   * HASH owner -> epoch ms its current unbroken run of heartbeats began: an
-   * owner judges others dead only for silences it saw while it was itself
-   * connected (after a Redis outage everyone's last heartbeat is old).
-   */
-  ownerStreaks: string;
 }
 
 /** The ZSET states (every state but pending, which lives in per-priority LISTs). */
@@ -99,7 +93,6 @@ export function queueKeys(queue: string, prefix = "jq"): QueueKeys {
     meta: `${base}meta`,
     idempotencyPrefix: `${base}i:`,
     owners: `${base}owners`,
-    ownerStreaks: `${base}streaks`,
   };
 }
 

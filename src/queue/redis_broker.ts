@@ -124,8 +124,12 @@ export class RedisBroker implements Broker {
   readonly owner: string;
   /** Claims made so far: with the owner, it makes every lease token unique. */
   #claims = 0;
-  /** `performance.now()` of the last heartbeat Redis recorded (a maintain call). */
+  /** `performance.now()` of the last heartbeat Redis recorded (`heartbeat` or `maintain`). */
   #lastBeatAt = -Infinity;
+  /** Broker-clock ms the last recorded heartbeat was sent at. */
+  #lastBeatSentAt = -Infinity;
+  /** Since when (broker-clock ms) this owner's heartbeats have reached Redis without a gap. */
+  #streakFrom = -Infinity;
   readonly keys: QueueKeys;
   readonly #client: RedisClient;
   readonly #ownsClient: boolean;
@@ -196,7 +200,7 @@ export class RedisBroker implements Broker {
       tokenBase: () => this.#tokenBase(),
       owner: this.owner,
       lastBeatAt: () => this.#lastBeatAt,
-      beat: () => this.maintain().then(() => {}),
+      beat: () => this.heartbeat(),
       checkFormat: () => this.#checkFormat(),
       run: (command) => this.#raw(command),
       release: (leases) => this.release(leases, { restoreAttempt: true, reason: "wait abandoned" }),
@@ -436,10 +440,10 @@ export class RedisBroker implements Broker {
     const sent = performance.now();
     const r = await (await this.#ours()).maintain(now, this.#maintainBatch, trim, {
       owner: this.owner,
-      streakGapMs: LIVENESS.streakGapMs,
+      streakFrom: this.#streakAt(now),
       deadAfterMs: LIVENESS.deadAfterMs,
     });
-    this.#lastBeatAt = Math.max(this.#lastBeatAt, sent);
+    this.#beatRecorded(now, sent);
     if (trim) {
       this.#nextTrimAt = r.trimmed >= this.#maintainBatch
         ? now // more left than one batch: keep trimming on the next call
@@ -452,7 +456,27 @@ export class RedisBroker implements Broker {
       reaped: r.reaped,
       recovered: r.recovered,
       next_due_at: r.nextDueAt,
+      running: r.running,
     };
+  }
+
+  async heartbeat(): Promise<void> {
+    const now = this.#clock();
+    const sent = performance.now();
+    await this.#cmd((c) => c.zadd(this.keys.owners, now, this.owner));
+    this.#beatRecorded(now, sent);
+  }
+
+  /** What the streak's start is for a heartbeat sent at `now`: a gap starts a new one. */
+  #streakAt(now: number): number {
+    return now - this.#lastBeatSentAt > LIVENESS.streakGapMs ? now : this.#streakFrom;
+  }
+
+  /** A heartbeat sent at `now` (broker clock; `sent`, performance.now()) reached Redis. */
+  #beatRecorded(now: number, sent: number): void {
+    this.#streakFrom = this.#streakAt(now);
+    this.#lastBeatSentAt = Math.max(this.#lastBeatSentAt, now);
+    this.#lastBeatAt = Math.max(this.#lastBeatAt, sent);
   }
 
   async reapOwner(owner: string, reason: string): Promise<number> {

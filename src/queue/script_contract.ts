@@ -87,9 +87,8 @@ export const SCRIPTS = {
       "wake",
       "events",
       "owners",
-      "ownerStreaks",
     ],
-    args: ["now", "limit", "trim", "owner", "streakGapMs", "deadAfterMs"],
+    args: ["now", "limit", "trim", "owner", "streakFrom", "deadAfterMs"],
   },
   reap_owner: {
     keys: [
@@ -101,7 +100,6 @@ export const SCRIPTS = {
       "wake",
       "events",
       "owners",
-      "ownerStreaks",
     ],
     args: ["now", "owner", "reason"],
   },

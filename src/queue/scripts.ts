@@ -100,14 +100,16 @@ export interface MaintainReply {
   oldestFinishedAt: number | null;
   /** The jobs whose expired leases were reaped, and where each went. */
   recovered: RecoveredJob[];
+  /** Some job is running (held by any owner) after this call. */
+  running: boolean;
 }
 
 /** What maintain.lua needs to record a heartbeat and judge silent owners. */
 export interface OwnerHeartbeat {
   /** The calling process; "" records none and judges none. */
   owner: string;
-  /** A heartbeat later than this after the last one starts a new streak. */
-  streakGapMs: number;
+  /** Epoch ms since when the caller's heartbeats have reached Redis without a gap. */
+  streakFrom: number;
   /** Silence after which another owner is dead (its leases are reaped). */
   deadAfterMs: number;
 }
@@ -467,7 +469,7 @@ export class QueueScripts {
       limit,
       trim: trim ? "1" : "0",
       owner: heartbeat.owner,
-      streakGapMs: heartbeat.streakGapMs,
+      streakFrom: heartbeat.streakFrom,
       deadAfterMs: heartbeat.deadAfterMs,
     }, {}) as [
       number,
@@ -476,6 +478,7 @@ export class QueueScripts {
       string,
       string,
       Array<string | number>,
+      number,
     ];
     const next = toNumber(reply[3]);
     const oldest = toNumber(reply[4]);
@@ -496,6 +499,7 @@ export class QueueScripts {
       nextDueAt: next < 0 ? null : next,
       oldestFinishedAt: oldest < 0 ? null : oldest,
       recovered,
+      running: toNumber(reply[6]) === 1,
     };
   }
 

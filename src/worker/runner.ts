@@ -86,11 +86,14 @@ export interface RunnerOptions {
   /** Recycle above this resident set size in MiB (0: never). */
   maxRssMb?: number;
   /**
-   * How often the runner calls `broker.maintain()`, which is also this
-   * process's heartbeat (`LIVENESS.heartbeatMs`; keep it well under
-   * `LIVENESS.claimFreshMs`).
+   * How often the runner beats (`broker.heartbeat()`, or `broker.maintain()`,
+   * which beats too): `LIVENESS.heartbeatMs`; keep it well under
+   * `LIVENESS.claimFreshMs`. Maintenance runs at this pace while jobs run
+   * anywhere or one is due, else every `idleMaintainMs`.
    */
   maintainIntervalMs?: number;
+  /** Maintenance period while nothing runs anywhere and nothing is due soon. */
+  idleMaintainMs?: number;
   /** Longest idle wait on Redis. */
   idleWaitMs?: number;
 }
@@ -150,6 +153,12 @@ export class Runner {
   #beatTimer?: ReturnType<typeof setInterval>;
   /** The heartbeat in flight, if any: a slow Redis must not pile them up. */
   #beating: Promise<void> | null = null;
+  /** `Date.now()` of the last maintenance call that succeeded or failed. */
+  #lastMaintain = -Infinity;
+  /** From the last maintenance: some job runs somewhere (a dead owner may need reaping). */
+  #leasesHeld = false;
+  /** From the last maintenance: the earliest scheduled job or lease expiry. */
+  #nextDueAt: number | null = null;
   /** Redis outages are logged once per streak, not per retry. */
   readonly #outages: OutageLog;
 
@@ -163,7 +172,12 @@ export class Runner {
       maxJobs: 0,
       maxRssMb: 0,
       maintainIntervalMs: LIVENESS.heartbeatMs,
-      idleWaitMs: 5_000,
+      idleMaintainMs: 5_000,
+      // Long: an idle worker's own timer keeps its heartbeat and maintenance
+      // going, and work ends the wait at once; each end that finds nothing
+      // costs Redis three commands (the idle budget is 2 a second, heartbeats
+      // included).
+      idleWaitMs: 20_000,
       // Absent and undefined both mean "use the default".
       ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     } as Required<Omit<RunnerOptions, "pool">>;
@@ -329,16 +343,32 @@ export class Runner {
   }
 
   /**
-   * One maintenance call: this process's heartbeat (see `liveness.ts`), plus
-   * promotions and reaping for the whole queue; then the memory limit.
+   * Once a second: this process's heartbeat (see `liveness.ts`). While jobs
+   * run anywhere (a dead owner's leases must come back fast), while one is
+   * due, and every `idleMaintainMs` otherwise, the beat is a maintenance call
+   * (promotions, reaping, retention), which beats too; else a bare heartbeat,
+   * one command. Then the memory limit.
    */
   #heartbeat(): Promise<void> {
     this.#beating ??= (async () => {
+      const now = Date.now();
+      const busy = this.#held.size > 0 || this.#leasesHeld;
+      const due = (this.#nextDueAt !== null && this.#nextDueAt <= now) ||
+        now - this.#lastMaintain >= (busy ? this.#o.maintainIntervalMs : this.#o.idleMaintainMs) -
+            50;
       try {
-        await this.#o.broker.maintain();
-        this.#outages.ok("maintenance");
+        if (due) {
+          this.#lastMaintain = now;
+          const result = await this.#o.broker.maintain();
+          this.#leasesHeld = result.running;
+          this.#nextDueAt = result.next_due_at;
+          this.#outages.ok("maintenance");
+        } else {
+          await this.#o.broker.heartbeat();
+          this.#outages.ok("heartbeat");
+        }
       } catch (error) {
-        this.#outages.failed("maintenance", error);
+        this.#outages.failed(due ? "maintenance" : "heartbeat", error);
       }
       const { maxRssMb } = this.#o;
       if (maxRssMb > 0) {

@@ -52,6 +52,8 @@ export function fakeBroker(): Broker & {
     release: unsupported,
     progress: unsupported,
     maintain: unsupported,
+    heartbeat: unsupported,
+    reapOwner: unsupported,
     cancel: unsupported,
     requeue: unsupported,
     purge: unsupported,

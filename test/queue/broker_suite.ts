@@ -202,6 +202,7 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
       reaped: 0,
       recovered: [],
       next_due_at: clock.now() + 1000,
+      running: true,
     });
     clock.advance(1001);
     const m = await b.maintain();
@@ -444,6 +445,7 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
       reaped: 0,
       recovered: [],
       next_due_at: clock.now() + 5000,
+      running: true, // the job just claimed
     });
     assert.deepStrictEqual((await listAll(b, "scheduled")).map((j) => j.id), [a.id, c.id]);
     clock.advance(5000);

@@ -44,7 +44,7 @@ redisTest(
     assert.strictEqual(stats.total, 4);
     const p = `jq:{${h.queue}}:`;
     // `wake` may hold a stale marker; it is one of the fixed keys, like seq and stats.
-    // `owners` and `streaks` hold one entry per live worker (this test's broker).
+    // `owners` holds one entry per live worker (this test's broker).
     const left = (await h.keys()).filter((k) => k !== `${p}wake`);
     assert.deepStrictEqual(left, [
       `${p}events`,
@@ -53,7 +53,6 @@ redisTest(
       `${p}owners`,
       `${p}scheduled`,
       `${p}stats`,
-      `${p}streaks`,
     ]);
     assert.deepStrictEqual(await h.redis.zrange(`${p}owners`, 0, -1), [b.owner]);
     // The idempotency key is free again.

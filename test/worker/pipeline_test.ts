@@ -89,7 +89,19 @@ class FakeBroker {
     return Promise.resolve(leases.map(() => true));
   }
   maintain() {
-    return Promise.resolve({ promoted: 0, reaped: 0, recovered: [], next_due_at: null });
+    return Promise.resolve({
+      promoted: 0,
+      reaped: 0,
+      recovered: [],
+      next_due_at: null,
+      running: false,
+    });
+  }
+  heartbeat(): Promise<void> {
+    return Promise.resolve();
+  }
+  reapOwner(): Promise<number> {
+    return Promise.resolve(0);
   }
   waitClaims: number[] = [];
   #waitReady(timeoutMs: number, signal?: AbortSignal): Promise<void> {

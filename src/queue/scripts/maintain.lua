@@ -13,7 +13,6 @@
 -- KEYS[8] wake: LIST of wake markers idle runners block on
 -- KEYS[9] events: STREAM of lifecycle events
 -- KEYS[10] owners: ZSET of lease owners (score = last heartbeat ms)
--- KEYS[11] ownerStreaks: HASH owner -> ms its current unbroken run of heartbeats began
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms
@@ -22,19 +21,21 @@
 --          knows from the last trim's reply that nothing can be due yet)
 -- ARGV[12] owner: the calling process, whose heartbeat this call records; ""
 --          for a caller that holds no leases (then no owner is judged either)
--- ARGV[13] streakGapMs: a heartbeat later than this after the owner's last
---          one starts a new streak (the owner was away: a pause, an outage)
+-- ARGV[13] streakFrom: epoch ms since when the caller's own heartbeats have
+--          reached Redis without a gap (the caller keeps count: a gap means
+--          it was away, a pause or an outage, and saw nothing meanwhile)
 -- ARGV[14] deadAfterMs: an owner the caller has seen silent this long (within
---          the caller's own streak) is dead: its leases are reaped
+--          its own streak) is dead: its leases are reaped
 --
--- Returns { {promoted, reaped, trimmed, next_due_at, oldest_finished, recovered}, events }
+-- Returns { {promoted, reaped, trimmed, next_due_at, oldest_finished, recovered, running}, events }
 -- where next_due_at is the earliest scheduled due time or lease expiry,
 -- oldest_finished is the oldest finish time left in the finished sets (only
 -- when trimming ran), -1 meaning none for both; recovered is a flat array, 4
 -- entries per reaped job: id, type, attempt, outcome ("pending", "failed" or
--- "cancelled"); events as writeEvents returns them.
+-- "cancelled"); running is 1 when some job is running (held by any owner),
+-- else 0; events as writeEvents returns them.
 -- Each step first peeks at its set's head, so an idle queue costs a handful of
--- O(1) reads per call (runners call this every second).
+-- O(1) reads per call.
 -- No error codes.
 
 local prioritiesKey = KEYS[1]
@@ -47,12 +48,11 @@ local statsKey = KEYS[7]
 local wakeKey = KEYS[8]
 local eventsKey = KEYS[9]
 local ownersKey = KEYS[10]
-local ownerStreaksKey = KEYS[11]
 local now = tonumber(ARGV[9])
 local limit = tonumber(ARGV[10])
 local trim = ARGV[11] == "1"
 local owner = ARGV[12]
-local streakGapMs = tonumber(ARGV[13])
+local streakFrom = tonumber(ARGV[13])
 local deadAfterMs = tonumber(ARGV[14])
 
 -- Score of a ZSET's first member, or nil when empty.
@@ -62,18 +62,8 @@ local function head(key)
   return nil
 end
 
--- The caller's heartbeat, and since when it has been beating without a gap.
-local streakFrom = nil
-if owner ~= "" then
-  local last = tonumber(redis.call("ZSCORE", ownersKey, owner))
-  redis.call("ZADD", ownersKey, now, owner)
-  if not last or now - last > streakGapMs then
-    redis.call("HSET", ownerStreaksKey, owner, now)
-    streakFrom = now
-  else
-    streakFrom = tonumber(redis.call("HGET", ownerStreaksKey, owner)) or now
-  end
-end
+-- The caller's heartbeat.
+if owner ~= "" then redis.call("ZADD", ownersKey, now, owner) end
 
 -- Promote due scheduled jobs (delayed enqueue and retry backoff share the set).
 local schedHead = head(scheduledKey)
@@ -123,7 +113,8 @@ end
 -- silence the caller saw while beating itself (since the later of the other's
 -- last heartbeat and the start of the caller's own streak): after an outage
 -- every owner's last heartbeat is old, and none of them is dead for it.
-if streakFrom then
+-- Nothing running: nobody holds a lease to reap (and an idle queue pays nothing for this).
+if owner ~= "" and runHead then
   local silent = redis.call("ZRANGEBYSCORE", ownersKey, "-inf", "(" .. (now - deadAfterMs),
     "WITHSCORES", "LIMIT", 0, 10)
   for i = 1, #silent, 2 do
@@ -132,7 +123,6 @@ if streakFrom then
     if other ~= owner and now - math.max(lastSeen, streakFrom) > deadAfterMs then
       reap(r, heldBy(runningKey, other), "worker " .. other .. " stopped heartbeating", now)
       redis.call("ZREM", ownersKey, other)
-      redis.call("HDEL", ownerStreaksKey, other)
     end
   end
 end
@@ -163,4 +153,4 @@ local nextDue = -1
 if schedHead then nextDue = schedHead end
 if runHead and (nextDue < 0 or runHead < nextDue) then nextDue = runHead end
 return { { #due, r.count, trimmed, string.format("%.0f", nextDue), string.format("%.0f", oldest),
-  r.recovered }, writeEvents(eventsKey, now) }
+  r.recovered, runHead and 1 or 0 }, writeEvents(eventsKey, now) }

@@ -11,7 +11,6 @@
 -- KEYS[6] wake: LIST of wake markers idle runners block on
 -- KEYS[7] events: STREAM of lifecycle events
 -- KEYS[8] owners: ZSET of lease owners (score = last heartbeat ms)
--- KEYS[9] ownerStreaks: HASH owner -> ms its current unbroken run of heartbeats began
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms
@@ -29,7 +28,6 @@ local statsKey = KEYS[5]
 local wakeKey = KEYS[6]
 local eventsKey = KEYS[7]
 local ownersKey = KEYS[8]
-local ownerStreaksKey = KEYS[9]
 local now = tonumber(ARGV[9])
 local owner = ARGV[10]
 local reason = ARGV[11]
@@ -46,5 +44,4 @@ local r = newReaper({
 reap(r, heldBy(runningKey, owner), reason, now)
 reapDone(r)
 redis.call("ZREM", ownersKey, owner)
-redis.call("HDEL", ownerStreaksKey, owner)
 return { r.count, writeEvents(eventsKey, now) }
