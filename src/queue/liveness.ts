@@ -1,9 +1,10 @@
 /**
  * Lease owners and their liveness. Every worker process is a lease owner with
  * an id of its own (a fresh one each time its supervisor starts it); its lease
- * tokens begin with that id, and it heartbeats once a second (its maintenance
- * call). The heartbeat decides two things, in Redis, where a process that
- * cannot act (stopped, frozen in a GC pause, cut off) cannot argue:
+ * tokens begin with that id, and it heartbeats once a second
+ * (`Broker.heartbeat`, or a maintenance call, which beats too). The heartbeat
+ * decides two things, in Redis, where a process that cannot act (stopped,
+ * frozen in a GC pause, cut off) cannot argue:
  *
  * - a claim that waited behind a blocking pop takes jobs only for an owner
  *   whose last heartbeat is at most `claimFreshMs` old: a frozen process stops
@@ -18,7 +19,7 @@
 
 /** Heartbeat and liveness timings, ms. */
 export const LIVENESS = {
-  /** How often a worker heartbeats (its maintenance interval). */
+  /** How often a worker heartbeats (and, while jobs run anywhere, maintains). */
   heartbeatMs: 1000,
   /** A waiting claim runs only if the owner's last heartbeat is at most this old. */
   claimFreshMs: 2000,
