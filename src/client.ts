@@ -71,11 +71,6 @@ function takenId(error: unknown): string | null {
   return /a job with id (\S+) already exists/.exec(error.message)?.[1] ?? null;
 }
 
-/** `input`, marked `fresh_id` when its id is one the client made for it. */
-function freshIfOwn(input: EnqueueInput, own: Set<string>): EnqueueInput {
-  return input.id !== undefined && own.has(input.id) ? { ...input, fresh_id: true } : input;
-}
-
 /** Redis did not answer: the failures worth another attempt. */
 function isNoAnswer(error: unknown): boolean {
   return error instanceof OutcomeUnknownError || error instanceof QueueUnavailableError;
@@ -170,9 +165,10 @@ export class JobClient<M extends JobMap> {
     const input = this.#prepare({ ...options, type, payload });
     const own = this.#ownId(input);
     try {
-      // Its own fresh id needs no collision check on the first attempt.
-      return await this.#broker.enqueue(own ? { ...input, fresh_id: true } : input);
+      return await this.#broker.enqueue(input);
     } catch (error) {
+      // A retry checks its id, so a job the first attempt stored is found.
+      delete input.fresh_id;
       return await this.#retryEnqueue(input, own, error);
     }
   }
@@ -207,13 +203,12 @@ export class JobClient<M extends JobMap> {
    */
   async enqueueBatch(items: BatchItem<M>[]): Promise<EnqueueResult[]> {
     const inputs = items.map((item) => this.#prepare(item as EnqueueInput));
-    const own = new Set<string>();
-    for (const input of inputs) if (this.#ownId(input)) own.add(input.id!);
-    if (inputs.length <= ENQUEUE_CHUNK) return await this.#sendChunk(inputs, own);
+    for (const input of inputs) this.#ownId(input);
+    if (inputs.length <= ENQUEUE_CHUNK) return await this.#sendChunk(inputs);
     checkBatch(inputs);
     const out: EnqueueResult[] = [];
     for (let i = 0; i < inputs.length; i += ENQUEUE_CHUNK) {
-      out.push(...await this.#sendChunk(inputs.slice(i, i + ENQUEUE_CHUNK), own));
+      out.push(...await this.#sendChunk(inputs.slice(i, i + ENQUEUE_CHUNK)));
     }
     return out;
   }
@@ -229,12 +224,17 @@ export class JobClient<M extends JobMap> {
     return prepared.input;
   }
 
-  /** Gives `input` an id of the client's own when retries are on and it has neither id nor key. */
+  /**
+   * Gives `input` (the client's own prepared copy) an id of the client's own
+   * when retries are on and it has neither id nor key, marked `fresh_id`: the
+   * first attempt needs no collision check for it.
+   */
   #ownId(input: EnqueueInput): boolean {
     if (this.#attempts < 2 || input.id !== undefined || input.idempotency_key !== undefined) {
       return false;
     }
     input.id = crypto.randomUUID();
+    input.fresh_id = true;
     return true;
   }
 
@@ -243,16 +243,22 @@ export class JobClient<M extends JobMap> {
   }
 
   /** One chunk (at most ENQUEUE_CHUNK jobs, one atomic script call), retried. */
-  async #sendChunk(chunk: EnqueueInput[], own: Set<string>): Promise<EnqueueResult[]> {
+  async #sendChunk(chunk: EnqueueInput[]): Promise<EnqueueResult[]> {
     let unknown: OutcomeUnknownError | null = null;
+    /** The client's own ids, known once the first attempt failed. */
+    let own: Set<string> | null = null;
     for (let attempt = 1;; attempt++) {
       try {
-        // First attempt: the client's own fresh ids need no collision check;
-        // a retry checks them, so a chunk an earlier attempt stored is found.
-        return await this.#broker.enqueueBatch(
-          attempt === 1 && own.size > 0 ? chunk.map((i) => freshIfOwn(i, own)) : chunk,
-        );
+        return await this.#broker.enqueueBatch(chunk);
       } catch (error) {
+        if (own === null) {
+          // Retries check the ids, so a chunk an earlier attempt stored is found.
+          own = new Set();
+          for (const input of chunk) {
+            if (input.fresh_id) own.add(input.id!);
+            delete input.fresh_id;
+          }
+        }
         const taken = unknown ? takenId(error) : null;
         if (unknown && taken !== null) {
           const stored = await this.#storedBefore(chunk, own, taken);
@@ -298,7 +304,7 @@ export class JobClient<M extends JobMap> {
     let answers: EnqueueResult[] = [];
     if (keyed.length > 0) {
       try {
-        answers = await this.#sendChunk(keyed, new Set());
+        answers = await this.#sendChunk(keyed);
       } catch {
         throw unknown; // stored, but which id each key names is not known
       }

@@ -162,11 +162,13 @@ export function encodeJob(input: EnqueueInput, now: number): EncodedJob {
       "idempotency_key",
     );
   }
-  if (input.id !== undefined && !isUuid(input.id)) {
+  // A fresh id comes from crypto.randomUUID(): canonical already (see `fresh_id`).
+  const fresh = input.fresh_id === true && typeof input.id === "string" && input.id.length === 36;
+  if (input.id !== undefined && !fresh && !isUuid(input.id)) {
     throw new InvalidInputError("id must be a UUID", "id");
   }
   return {
-    id: input.id?.toLowerCase() ?? crypto.randomUUID(),
+    id: fresh ? input.id! : input.id?.toLowerCase() ?? crypto.randomUUID(),
     type,
     payload: encodePayload(input),
     priority,
@@ -176,6 +178,6 @@ export function encodeJob(input: EnqueueInput, now: number): EncodedJob {
     createdAt: now,
     backoff: encodeBackoff(input),
     idempotencyKey: key ?? "",
-    callerId: input.id !== undefined && input.fresh_id !== true,
+    callerId: input.id !== undefined && !fresh,
   };
 }
