@@ -34,15 +34,10 @@ import type { JobDefinition } from "./jobs/definition.ts";
 import { JobValidationError, prepareEnqueue } from "./jobs/prepare.ts";
 import { JobRegistry } from "./jobs/registry.ts";
 import type { Broker } from "./queue/broker.ts";
-import {
-  InvalidInputError,
-  OutcomeUnknownError,
-  PayloadTooLargeError,
-  QueueUnavailableError,
-} from "./queue/errors.ts";
+import { InvalidInputError, OutcomeUnknownError, QueueUnavailableError } from "./queue/errors.ts";
 import type { EnqueueInput, EnqueueResult, Job } from "./queue/job.ts";
 import { ENQUEUE_CHUNK } from "./queue/scripts.ts";
-import { encodeJob } from "./queue/validate.ts";
+import { encodeBatch } from "./queue/validate.ts";
 import { sleep } from "./timing/sleep.ts";
 
 export { JobValidationError };
@@ -89,20 +84,7 @@ function finalError(error: unknown, unknown: OutcomeUnknownError | null): unknow
  * batch sent in several chunks writes nothing when any job is refused.
  */
 function checkBatch(inputs: EnqueueInput[]): void {
-  const now = Date.now();
-  const ids = new Set<string>();
-  inputs.forEach((input, i) => {
-    try {
-      const job = encodeJob(input, now);
-      if (ids.has(job.id)) throw new InvalidInputError("duplicate id in batch", "id");
-      ids.add(job.id);
-    } catch (error) {
-      if (error instanceof InvalidInputError || error instanceof PayloadTooLargeError) {
-        error.message = `jobs[${i}]: ${error.message}`;
-      }
-      throw error;
-    }
-  });
+  encodeBatch(inputs, Date.now());
 }
 
 /**

@@ -44,7 +44,7 @@ import { ENQUEUE_CHUNK, QueueScripts, SCRIPT_COMMANDS, type ScriptConfig } from 
 import { parseStream } from "./stream_events.ts";
 import { WorkWaiter } from "./work_waiter.ts";
 import { isOwnerId, LIVENESS, newOwnerId } from "./liveness.ts";
-import { type EncodedJob, encodeJob, isUuid, oversizeBytes } from "./validate.ts";
+import { encodeBatch, type EncodedJob, encodeJob, isUuid, oversizeBytes } from "./validate.ts";
 
 /** Options of a `RedisBroker`. Give `url` or an existing `client`. */
 export interface RedisBrokerOptions {
@@ -344,23 +344,8 @@ export class RedisBroker implements Broker {
   }
 
   async enqueueBatch(inputs: EnqueueInput[]): Promise<EnqueueResult[]> {
-    if (!Array.isArray(inputs)) throw new InvalidInputError("jobs must be an array", "jobs");
     const now = this.#clock();
-    const jobs: EncodedJob[] = [];
-    const ids = new Set<string>();
-    inputs.forEach((input, i) => {
-      try {
-        const job = encodeJob(input, now);
-        if (ids.has(job.id)) throw new InvalidInputError("duplicate id in batch", "id");
-        ids.add(job.id);
-        jobs.push(job);
-      } catch (error) {
-        if (error instanceof InvalidInputError || error instanceof PayloadTooLargeError) {
-          error.message = `jobs[${i}]: ${error.message}`;
-        }
-        throw error;
-      }
-    });
+    const jobs = encodeBatch(inputs, now);
     return await (await this.#ours()).enqueueMany(jobs, now);
   }
 

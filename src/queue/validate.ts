@@ -181,3 +181,33 @@ export function encodeJob(input: EnqueueInput, now: number): EncodedJob {
     callerId: input.id !== undefined && !fresh,
   };
 }
+
+/**
+ * Validates and encodes a whole batch: every job as `encodeJob` does, and no
+ * id twice. Throws the first refusal, its message prefixed with the job's
+ * index (`jobs[3]: ...`); nothing is encoded partly.
+ *
+ * @example
+ * ```ts
+ * const jobs = encodeBatch([{ type: "email", payload: {} }], Date.now());
+ * ```
+ */
+export function encodeBatch(inputs: readonly EnqueueInput[], now: number): EncodedJob[] {
+  if (!Array.isArray(inputs)) throw new InvalidInputError("jobs must be an array", "jobs");
+  const jobs: EncodedJob[] = [];
+  const ids = new Set<string>();
+  inputs.forEach((input, i) => {
+    try {
+      const job = encodeJob(input, now);
+      if (ids.has(job.id)) throw new InvalidInputError("duplicate id in batch", "id");
+      ids.add(job.id);
+      jobs.push(job);
+    } catch (error) {
+      if (error instanceof InvalidInputError || error instanceof PayloadTooLargeError) {
+        error.message = `jobs[${i}]: ${error.message}`;
+      }
+      throw error;
+    }
+  });
+  return jobs;
+}
