@@ -37,7 +37,8 @@ import type { Broker } from "./queue/broker.ts";
 import { InvalidInputError, OutcomeUnknownError, QueueUnavailableError } from "./queue/errors.ts";
 import type { EnqueueInput, EnqueueResult, Job } from "./queue/job.ts";
 import { ENQUEUE_CHUNK } from "./queue/scripts.ts";
-import { encodeBatch } from "./queue/validate.ts";
+import { encodeBatch, queueOf } from "./queue/validate.ts";
+import { isUuid, jobIdFor, parseJobId } from "./queue/job_id.ts";
 import { sleep } from "./timing/sleep.ts";
 
 export { JobValidationError };
@@ -79,12 +80,17 @@ function finalError(error: unknown, unknown: OutcomeUnknownError | null): unknow
   return unknown && isNoAnswer(error) ? unknown : error;
 }
 
+/** `id` (a caller's UUID or job id of `queue`) as the broker answers it. */
+function canonicalId(id: string, queue: string, home: string): string {
+  return isUuid(id) ? jobIdFor(queue, home, id.toLowerCase()) : parseJobId(id, home)?.id ?? id;
+}
+
 /**
  * The broker's own checks of a whole batch (and its duplicate ids), so a
  * batch sent in several chunks writes nothing when any job is refused.
  */
-function checkBatch(inputs: EnqueueInput[]): void {
-  encodeBatch(inputs, Date.now());
+function checkBatch(inputs: EnqueueInput[], defaultQueue: string, home: string): void {
+  encodeBatch(inputs, Date.now(), (input) => ({ queue: queueOf(input, defaultQueue), home }));
 }
 
 /**
@@ -145,7 +151,7 @@ export class JobClient<M extends JobMap> {
     options: EnqueueOptions = {},
   ): Promise<EnqueueResult> {
     const input = this.#prepare({ ...options, type, payload });
-    const own = this.#ownId(input);
+    const own = this.#attempts > 1 && this.#ownId(input, await this.#broker.homeQueue());
     try {
       return await this.#broker.enqueue(input);
     } catch (error) {
@@ -185,12 +191,13 @@ export class JobClient<M extends JobMap> {
    */
   async enqueueBatch(items: BatchItem<M>[]): Promise<EnqueueResult[]> {
     const inputs = items.map((item) => this.#prepare(item as EnqueueInput));
-    for (const input of inputs) this.#ownId(input);
-    if (inputs.length <= ENQUEUE_CHUNK) return await this.#sendChunk(inputs);
-    checkBatch(inputs);
+    const home = await this.#broker.homeQueue();
+    for (const input of inputs) this.#ownId(input, home);
+    if (inputs.length <= ENQUEUE_CHUNK) return await this.#sendChunk(inputs, home);
+    checkBatch(inputs, this.#broker.defaultQueue, home);
     const out: EnqueueResult[] = [];
     for (let i = 0; i < inputs.length; i += ENQUEUE_CHUNK) {
-      out.push(...await this.#sendChunk(inputs.slice(i, i + ENQUEUE_CHUNK)));
+      out.push(...await this.#sendChunk(inputs.slice(i, i + ENQUEUE_CHUNK), home));
     }
     return out;
   }
@@ -207,15 +214,15 @@ export class JobClient<M extends JobMap> {
   }
 
   /**
-   * Gives `input` (the client's own prepared copy) an id of the client's own
-   * when retries are on and it has neither id nor key, marked `fresh_id`: the
-   * first attempt needs no collision check for it.
+   * Gives `input` (the client's own prepared copy) an id of the client's own,
+   * in its queue's form, when retries are on and it has neither id nor key,
+   * marked `fresh_id`: the first attempt needs no collision check for it.
    */
-  #ownId(input: EnqueueInput): boolean {
+  #ownId(input: EnqueueInput, home: string): boolean {
     if (this.#attempts < 2 || input.id !== undefined || input.idempotency_key !== undefined) {
       return false;
     }
-    input.id = crypto.randomUUID();
+    input.id = jobIdFor(input.queue ?? this.#broker.defaultQueue, home, crypto.randomUUID());
     input.fresh_id = true;
     return true;
   }
@@ -225,7 +232,7 @@ export class JobClient<M extends JobMap> {
   }
 
   /** One chunk (at most ENQUEUE_CHUNK jobs, one atomic script call), retried. */
-  async #sendChunk(chunk: EnqueueInput[]): Promise<EnqueueResult[]> {
+  async #sendChunk(chunk: EnqueueInput[], home: string): Promise<EnqueueResult[]> {
     let unknown: OutcomeUnknownError | null = null;
     /** The client's own ids, known once the first attempt failed. */
     let own: Set<string> | null = null;
@@ -244,7 +251,7 @@ export class JobClient<M extends JobMap> {
         const taken = unknown ? takenId(error) : null;
         if (unknown && taken !== null) {
           const stored = await this.#storedBefore(chunk, own, taken);
-          if (stored === true) return await this.#storedResults(chunk, unknown);
+          if (stored === true) return await this.#storedResults(chunk, unknown, home);
           throw stored === false ? error : unknown;
         }
         if (attempt >= this.#attempts || !isNoAnswer(error)) throw finalError(error, unknown);
@@ -281,22 +288,24 @@ export class JobClient<M extends JobMap> {
   async #storedResults(
     chunk: EnqueueInput[],
     unknown: OutcomeUnknownError,
+    home: string,
   ): Promise<EnqueueResult[]> {
     const keyed = chunk.filter((input) => input.idempotency_key !== undefined);
     let answers: EnqueueResult[] = [];
     if (keyed.length > 0) {
       try {
-        answers = await this.#sendChunk(keyed);
+        answers = await this.#sendChunk(keyed, home);
       } catch {
         throw unknown; // stored, but which id each key names is not known
       }
     }
     let k = 0;
     return chunk.map((input) =>
-      // As the broker answers ids: lower case (a caller's UUID may not be).
-      input.idempotency_key !== undefined
-        ? answers[k++]
-        : { id: input.id!.toLowerCase(), created: true }
+      // As the broker answers ids: canonical, in the queue's form (a caller's UUID may not be).
+      input.idempotency_key !== undefined ? answers[k++] : {
+        id: canonicalId(input.id!, input.queue ?? this.#broker.defaultQueue, home),
+        created: true,
+      }
     );
   }
 }

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { DEFAULTS, LIMITS } from "./queue/job.ts";
 import { LOG_LEVELS } from "./log.ts";
+import { parseQueueList, type WeightedQueue } from "./queue/queue_selection.ts";
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const list = z.string().transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
@@ -20,8 +21,29 @@ export const SETTINGS = {
       "Redis URL (redis://host:port/db, or a comma list of host:port for Cluster). `start` without it uses 127.0.0.1:6379 if it answers, else a managed redis-server in DATA_DIR/redis.",
   },
   QUEUE: {
-    schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default("default"),
-    doc: "Queue name; all keys are hash-tagged `jq:{QUEUE}:…`.",
+    schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, {
+      message: 'a queue name is 1-64 letters, digits, "_", "-" or "."',
+    }).default("default"),
+    doc:
+      "The default queue: submits that name none (and whose type names none) go here. Each queue's keys are hash-tagged `jq:{<queue>}:…`.",
+  },
+  WORKER_QUEUES: {
+    schema: z.string().optional().transform((text, ctx): WeightedQueue[] | undefined => {
+      if (text === undefined) return undefined;
+      try {
+        return parseQueueList(text);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+    doc:
+      "Queues a worker serves, with weights: `critical:6,default:3,low:1` (weight 1 when left out). Unset: every known queue, equal weights (new ones join within seconds).",
+  },
+  WORKER_QUEUE_ORDER: {
+    schema: z.enum(["weighted", "strict"]).default("weighted"),
+    doc:
+      "weighted: each claim picks queues at random in proportion to their weights; strict: in the listed order (a lower queue only when the higher are empty).",
   },
   HOST: { schema: z.string().default("0.0.0.0"), doc: "API listen address." },
   PORT: { schema: int(0, 65535).default(8080), doc: "API port (API, dashboard, /metrics)." },

@@ -22,6 +22,7 @@ import { runStart } from "./roles/start.ts";
 import { superviseWorker, WORKER_MAIN } from "./worker/supervisor.ts";
 import { normalizeWorkerArgs } from "./worker/worker_main.ts";
 import { ownerReaper } from "./worker/owner_reaper.ts";
+import { selectionOf } from "./queue/queue_selection.ts";
 
 const ROLES = ["start", "api", "worker", "cluster"] as const;
 type Role = typeof ROLES[number];
@@ -51,6 +52,7 @@ async function main(args: string[]): Promise<number> {
       // The child re-reads the same environment and flags.
       const reaper = ownerReaper(config.REDIS_URL ?? "redis://127.0.0.1:6379", config.QUEUE, {
         commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+        serve: selectionOf(config.WORKER_QUEUES, config.WORKER_QUEUE_ORDER),
       });
       try {
         return await superviseWorker({

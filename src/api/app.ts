@@ -20,6 +20,7 @@ import { jobsRoutes } from "./routes/jobs.ts";
 import { jobTypesRoutes } from "./routes/job_types.ts";
 import { openApiRoutes } from "./routes/openapi.ts";
 import { statsRoutes } from "./routes/stats.ts";
+import { queuesRoutes } from "./routes/queues.ts";
 
 export type { ApiDeps };
 
@@ -105,6 +106,7 @@ export function createApp(deps: ApiDeps): Hono {
   app.route(API_BASE, jobsRoutes(routeDeps));
   app.route(API_BASE, jobRoutes(routeDeps));
   app.route(API_BASE, statsRoutes(routeDeps));
+  app.route(API_BASE, queuesRoutes(routeDeps));
   app.route(API_BASE, jobTypesRoutes(routeDeps));
   app.route(API_BASE, openApiRoutes(routeDeps));
 

@@ -17,12 +17,25 @@ export const LIST_LIMITS = { min: 1, max: 500, default: 50 } as const;
 /** Longest `cursor` of `GET /jobs` (longer ones are refused before decoding). */
 export const MAX_CURSOR_LENGTH = 512;
 
-/** Job ids are UUIDs (any version); the check keeps odd strings away from Redis keys. */
+/**
+ * Job ids name their queue: a UUID (any version) for the home queue's jobs,
+ * `<queue>:<uuid>` for the others' (`src/queue/job_id.ts`). The check keeps
+ * odd strings away from Redis keys.
+ */
 export const JOB_ID_PATTERN =
-  /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+  /^(?:[A-Za-z0-9_.-]{1,64}:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 /** A job id path parameter. */
-export const jobIdSchema = z.string().regex(JOB_ID_PATTERN, "job id must be a UUID");
+export const jobIdSchema = z.string().regex(
+  JOB_ID_PATTERN,
+  "job id must be a UUID, or <queue>:<UUID>",
+);
+
+/** The rule of queue names, as the API states it. */
+export const QUEUE_NAME_RULE = 'a queue name is 1-64 letters, digits, "_", "-" or "."';
+
+/** A queue name (request field, query or path parameter). */
+export const queueNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, QUEUE_NAME_RULE);
 
 /** What an idempotency key may hold (the header and the body field alike). */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]+$/;
@@ -43,6 +56,8 @@ export const backoffSchema = z.object({
 /** `POST /api/v1/jobs` body (also one item of a batch). */
 export const submitJobSchema = z.object({
   type: z.string().min(1).max(LIMITS.maxTypeLength).describe("A registered job type"),
+  queue: queueNameSchema.optional()
+    .describe("The queue; default the type's own queue, else the deployment's default queue"),
   payload: z.unknown()
     .describe("Validated by the type's own schema (see /job-types); at most 1 MiB as JSON"),
   priority: z.int().min(LIMITS.minPriority).max(LIMITS.maxPriority).optional()
@@ -80,6 +95,8 @@ export const submitBatchSchema = z.object({
 /** `GET /api/v1/jobs` query. */
 export const listQuerySchema = z.object({
   status: z.enum(JOB_STATES).default("pending").describe("The state to list"),
+  queue: queueNameSchema.optional()
+    .describe("The queue to list; default the deployment's default queue"),
   type: z.string().min(1).max(LIMITS.maxTypeLength).optional()
     .describe("Only jobs of this type"),
   limit: z.coerce.number<string>().int().min(LIST_LIMITS.min).max(LIST_LIMITS.max)
@@ -93,6 +110,12 @@ export const listQuerySchema = z.object({
 /** `DELETE /api/v1/jobs` query: which finished state to purge. */
 export const purgeQuerySchema = z.object({
   status: z.enum(["failed", "completed", "cancelled"]).describe("The finished state to purge"),
+  queue: queueNameSchema.optional().describe("Only this queue; default every queue"),
+}).strict();
+
+/** `GET /api/v1/stats` query. */
+export const statsQuerySchema = z.object({
+  queue: queueNameSchema.optional().describe("Only this queue; default every queue"),
 }).strict();
 
 // ---- responses (published in the OpenAPI document) ----
@@ -107,11 +130,11 @@ export const errorResponseSchema = z.object({
 });
 
 /**
- * A job id in an answer. Not `z.uuid()`: that one demands RFC 9562 version
- * and variant digits, and a job enqueued through the typed client may carry
- * any caller-chosen UUID-shaped id (the broker checks only the shape).
+ * A job id in an answer. Not `z.uuid()`: ids of queues other than the home
+ * queue are `<queue>:<uuid>`, and a caller-chosen UUID need not carry RFC
+ * 9562 version and variant digits (the broker checks only the shape).
  */
-const jobIdOutput = jobIdSchema.meta({ format: "uuid" });
+const jobIdOutput = jobIdSchema;
 
 /** `201`/`200` of a submit. */
 export const submitResponseSchema = z.object({ job_id: jobIdOutput });
@@ -138,6 +161,7 @@ export const jobResponseSchema = z.object({
   started_at: isoOrNull,
   completed_at: isoOrNull,
   attempts: z.int(),
+  queue: z.string(),
   type: z.string(),
   priority: z.int(),
   max_attempts: z.int(),
@@ -181,7 +205,29 @@ const countsSchema = z.object({
 export const statsResponseSchema = countsSchema.extend({
   retried: z.int(),
   by_type: z.record(z.string(), countsSchema),
+  by_queue: z.record(z.string(), countsSchema),
 });
+
+/** One queue's summary. */
+export const queueResponseSchema = z.object({
+  name: z.string(),
+  paused: z.boolean(),
+  pending: z.int(),
+  scheduled: z.int(),
+  running: z.int(),
+  completed: z.int(),
+  failed: z.int(),
+  cancelled: z.int(),
+  latency_ms: z.int().describe(
+    "Age of the oldest pending job (since it became ready); 0 when none",
+  ),
+});
+
+/** `GET /api/v1/queues`. */
+export const queueListResponseSchema = z.object({ queues: z.array(queueResponseSchema) });
+
+/** Answer of pause and resume. */
+export const queuePauseResponseSchema = z.object({ name: z.string(), paused: z.boolean() });
 
 /** Liveness/readiness answers. */
 export const healthResponseSchema = z.object({ status: z.string() });

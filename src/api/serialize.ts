@@ -14,6 +14,7 @@ export function jobToResponse(job: Job): Record<string, unknown> {
     started_at: job.started_at,
     completed_at: job.completed_at,
     attempts: job.attempts,
+    queue: job.queue,
     type: job.type,
     priority: job.priority,
     max_attempts: job.max_attempts,

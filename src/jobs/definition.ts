@@ -72,6 +72,8 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> {
   readonly handler: (ctx: JobContext, payload: z.output<S>) => Promise<unknown>;
   readonly defaults?: JobDefaults;
   readonly permissions?: JobPermissions;
+  /** The queue jobs of this type go to when a submit names none (else the default queue). */
+  readonly queue?: string;
 }
 
 /**

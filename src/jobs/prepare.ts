@@ -72,6 +72,7 @@ export function prepareEnqueue(registry: JobRegistry, request: EnqueueInput): Pr
     ...request,
     payload: validated.payload,
     payload_json: payloadJson,
+    queue: request.queue ?? definition.queue,
     priority: request.priority ?? defaults.priority,
     max_attempts: request.max_attempts ?? defaults.max_attempts,
     timeout_ms: request.timeout_ms ?? defaults.timeout_ms,

@@ -1,10 +1,12 @@
 /**
  * The job factory: type name -> definition. The API validates payloads with
  * it, the client uses it to type and check enqueues, and every worker thread
- * loads its own copy (so nothing here may touch env or fs at import time).
+ * loads its own copy (so nothing here may touch env or fs at
+import time).
  *
  * @module
  */
+import { isValidQueueName } from "../queue/keys.ts";
 import type { z } from "zod";
 import type { JobDefinition } from "./definition.ts";
 import { builtinDefinitions } from "./builtins.ts";
@@ -53,6 +55,13 @@ export class JobRegistry {
     }
     if (this.#definitions.has(definition.type)) {
       throw new Error(`duplicate job type ${JSON.stringify(definition.type)}`);
+    }
+    if (definition.queue !== undefined && !isValidQueueName(definition.queue)) {
+      throw new Error(
+        `job type ${JSON.stringify(definition.type)}: queue ${
+          JSON.stringify(definition.queue)
+        } is not a queue name (1-64 letters, digits, "_", "-" or ".")`,
+      );
     }
     // Type erasure at the factory boundary: a handler typed for its own payload
     // is stored as one taking `unknown`. Safe because every call site parses the

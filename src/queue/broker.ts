@@ -22,6 +22,7 @@ import type {
   Lease,
   ListQuery,
   MaintenanceResult,
+  QueueInfo,
   RenewStatus,
   Stats,
 } from "./job.ts";
@@ -53,7 +54,11 @@ export interface ReleaseOptions {
 }
 
 /**
- * Durable job storage with an atomic, lease-based lifecycle. Every
+ * Durable job storage with an atomic, lease-based lifecycle, over named
+ * queues. A job belongs to one queue, and its id names it (`job_id.ts`), so
+ * operations on one job need no queue. Claims and maintenance serve the
+ * queues the broker was built to serve (`RedisBrokerOptions.serve`: every
+ * known queue by default). Every
  * transition writes its lifecycle event to the queue's events stream, in the
  * script that makes it (`readEvents`); an implementation may also hand the
  * events of its own calls to an in-process observer (RedisBroker's `onEvents`).
@@ -66,8 +71,11 @@ export interface ReleaseOptions {
  * ```
  */
 export interface Broker {
-  /** The queue this broker serves. */
-  readonly queue: string;
+  /** The queue of submits that name none. */
+  readonly defaultQueue: string;
+
+  /** The home queue: its job ids are plain UUIDs, every other queue's `<queue>:<uuid>`. */
+  homeQueue(): Promise<string>;
 
   /**
    * The lease owner this broker claims as (see `liveness.ts`): its tokens
@@ -75,21 +83,26 @@ export interface Broker {
    */
   readonly owner: string;
 
-  /** Adds one job. Throws `InvalidInputError`/`PayloadTooLargeError` before writing anything. */
+  /**
+   * Adds one job to `input.queue` (default `defaultQueue`). Throws
+   * `InvalidInputError`/`PayloadTooLargeError` before writing anything.
+   */
   enqueue(input: EnqueueInput): Promise<EnqueueResult>;
 
   /**
-   * Adds many jobs: one script call per 1000 (`ENQUEUE_CHUNK`), so a huge
-   * batch never holds Redis for long. Inputs are validated first; when any is
-   * invalid nothing is written and the error names its index. Each chunk is
-   * all or nothing; a batch over 1000 jobs that fails midway (Redis down, a
-   * taken caller-chosen id) keeps the chunks written before the failure.
+   * Adds many jobs: one script call per queue and 1000 jobs
+   * (`ENQUEUE_CHUNK`), so a huge batch never holds Redis for long. Inputs are
+   * validated first; when any is invalid nothing is written and the error
+   * names its index. Each call is all or nothing; a batch that takes several
+   * (over 1000 jobs, or several queues) and fails midway (Redis down, a
+   * taken caller-chosen id) keeps the calls written before the failure.
    */
   enqueueBatch(inputs: EnqueueInput[]): Promise<EnqueueResult[]>;
 
   /**
-   * Moves up to `max` ready jobs to running, highest priority first and FIFO
-   * within a priority, each with a fresh lease token. When none is ready it
+   * Moves up to `max` ready jobs of the served queues to running (queues in
+   * the weighted or strict order served, paused ones skipped; highest
+   * priority first and FIFO within a queue), each with a fresh lease token. When none is ready it
    * waits up to `waitMs` for one (blocking on Redis, no polling): [] means
    * none came in time, or `signal` aborted the wait (jobs claimed while that
    * abort raced the wake are handed back without charging an attempt).
@@ -161,24 +174,43 @@ export interface Broker {
   /** Moves a failed (dead) or cancelled job back to pending with fresh attempts. */
   requeue(id: string): Promise<void>;
 
-  /** Deletes finished jobs of one state (e.g. purge the dead set). Returns how many. */
-  purge(state: "failed" | "completed" | "cancelled"): Promise<number>;
+  /**
+   * Deletes finished jobs of one state (e.g. purge the dead set), in `queue`
+   * or in every queue. Returns how many.
+   */
+  purge(state: "failed" | "completed" | "cancelled", queue?: string): Promise<number>;
 
   /** One job, or null when unknown or expired. */
   get(id: string): Promise<Job | null>;
 
-  /** Jobs in one state, paginated. Finished states: newest first. */
+  /** Jobs of one queue in one state, paginated. Finished states: newest first. */
   list(query: ListQuery): Promise<JobPage>;
 
-  /** Counts per state and per type. */
-  stats(): Promise<Stats>;
+  /**
+   * Counts per state, per type and per queue: over every queue, or of
+   * `queue` only (`QueueNotFoundError` for an unknown one).
+   */
+  stats(queue?: string): Promise<Stats>;
+
+  /** Every known queue's summary, by name. */
+  queues(): Promise<QueueInfo[]>;
+
+  /** One queue's summary, or null when the queue is unknown. */
+  queueInfo(name: string): Promise<QueueInfo | null>;
+
+  /**
+   * Pauses (`true`) or resumes a queue: a paused queue accepts jobs, and no
+   * worker claims from it (running jobs finish). Throws `QueueNotFoundError`.
+   */
+  setPaused(name: string, paused: boolean): Promise<QueueInfo>;
 
   /** Calls `onCancel(jobId)` whenever a cancel is requested for a running job. */
   onCancelRequested(onCancel: (jobId: string) => void): Promise<() => Promise<void>>;
 
   /**
-   * Reads lifecycle events written after `cursor` (a `StoredEvent.cursor`, a
-   * stream id such as `<ms>-0`, or "0" for all kept), blocking up to `blockMs`.
+   * Reads lifecycle events of every queue written after `cursor` (a
+   * `StoredEvent.cursor`, or a stream id such as `<ms>-0` for all queues, or
+   * "0" for all kept), blocking up to `blockMs`.
    */
   readEvents(cursor: string, blockMs: number, count?: number): Promise<StoredEvent[]>;
 

@@ -35,6 +35,14 @@ export class JobNotFoundError extends QueueError {
   }
 }
 
+/** No queue with that name is known (no job was ever submitted to it). */
+export class QueueNotFoundError extends QueueError {
+  constructor(readonly queue: string) {
+    super("not_found", `queue ${JSON.stringify(queue)} not found`);
+    this.name = "QueueNotFoundError";
+  }
+}
+
 /**
  * The caller's lease is no longer valid: the token is stale (the lease expired
  * and the job was reaped or claimed again) or the job is no longer running. The

@@ -88,7 +88,9 @@ export interface AttemptError {
 
 /** A job as returned by `Broker.get` and `Broker.list`. Timestamps are ISO-8601 UTC. */
 export interface Job {
+  /** The job's id; it names the job's queue (`job_id.ts`). */
   id: string;
+  queue: string;
   type: string;
   payload: unknown;
   priority: number;
@@ -115,6 +117,8 @@ export interface Job {
 /** What a caller supplies to enqueue one job. */
 export interface EnqueueInput {
   type: string;
+  /** The queue; default the broker's default queue (the API resolves a type's own default first). */
+  queue?: string;
   payload: unknown;
   /**
    * The JSON text of `payload`, when the caller already has it (the API and
@@ -135,12 +139,15 @@ export interface EnqueueInput {
   backoff?: BackoffPolicy;
   /** The same key within retention returns the first job's id instead of a new job. */
   idempotency_key?: string;
-  /** Caller-chosen id (a UUID); generated when absent. */
+  /**
+   * Caller-chosen id: a UUID, or `<queue>:<uuid>` naming this job's queue;
+   * generated when absent. The job's id names its queue either way.
+   */
   id?: string;
   /**
-   * `id` is a random UUID the caller generated for this very job (the typed
-   * client does, so it can retry with it): stored like an id the broker
-   * generates, without the check a chosen id gets for a job that already has
+   * `id` is a random UUID the caller generated for this very job, in its
+   * queue's form (`jobIdFor`; the typed client does, so it can retry with
+   * it): stored like an id the broker generates, without the check a chosen id gets for a job that already has
    * it. A retry sends it without this flag, so a job an earlier attempt
    * stored is found.
    */
@@ -222,6 +229,8 @@ export interface JobPage {
 /** Listing query. */
 export interface ListQuery {
   state: JobState;
+  /** The queue listed; default the broker's default queue. */
+  queue?: string;
   type?: string;
   limit?: number;
   cursor?: string | null;
@@ -248,6 +257,16 @@ export interface Stats extends StateCounts {
   /** Retry attempts scheduled after a failure or an expired lease. */
   retried: number;
   by_type: Record<string, StateCounts>;
+  /** The same counts per queue (only the one asked for, when a queue was). */
+  by_queue: Record<string, StateCounts>;
+}
+
+/** One queue's summary (`Broker.queues`). */
+export interface QueueInfo extends Omit<StateCounts, "total"> {
+  name: string;
+  paused: boolean;
+  /** Age of the oldest pending job (since it became ready), ms; 0 when none is pending. */
+  latency_ms: number;
 }
 
 /** A job whose expired lease `maintain` reaped, and where it went. */

@@ -26,15 +26,17 @@ export type RunCommand = <T>(run: (client: RedisClient) => Promise<T>) => Promis
  *
  * @example
  * ```ts
- * const listing = new JobListing(queueKeys("default"), (run) => run(client));
+ * const listing = new JobListing("default", queueKeys("default"), (run) => run(client));
  * const page = await listing.list({ state: "completed", limit: 20 });
  * ```
  */
 export class JobListing {
+  readonly #queue: string;
   readonly #keys: QueueKeys;
   readonly #cmd: RunCommand;
 
-  constructor(keys: QueueKeys, cmd: RunCommand) {
+  constructor(queue: string, keys: QueueKeys, cmd: RunCommand) {
+    this.#queue = queue;
     this.#keys = keys;
     this.#cmd = cmd;
   }
@@ -47,7 +49,9 @@ export class JobListing {
       for (const id of ids) pipe.getBuffer(this.#keys.jobPrefix + id);
       return (await pipe.exec()) ?? [];
     });
-    return ids.map((id, i) => decodeJob(id, (records[i]?.[1] ?? null) as Uint8Array | null));
+    return ids.map((id, i) =>
+      decodeJob(id, (records[i]?.[1] ?? null) as Uint8Array | null, this.#queue)
+    );
   }
 
   async list(query: ListQuery): Promise<JobPage> {

@@ -49,7 +49,10 @@ export interface QueueKeys {
   events: string;
   /** Pub/sub channel (not a key) carrying ids of running jobs to cancel. */
   cancelChannel: string;
-  /** HASH of queue metadata: `format`, the storage format the keys are written in. */
+  /**
+   * HASH of queue metadata: `format`, the storage format the keys are written
+   * in; `paused`, "1" while the queue is paused (claims skip it).
+   */
   meta: string;
   /** Prefix of idempotency keys: `${idempotencyPrefix}${key}` is a STRING holding a job id. */
   idempotencyPrefix: string;
@@ -94,6 +97,32 @@ export function queueKeys(queue: string, prefix = "jq"): QueueKeys {
     idempotencyPrefix: `${base}i:`,
     owners: `${base}owners`,
   };
+}
+
+/**
+ * Keys of the whole deployment, not of one queue. Their hash tag `{#}` cannot
+ * be a queue's (`#` is not allowed in queue names).
+ */
+export interface GlobalKeys {
+  /** HASH of the known queues: name -> epoch ms it was first seen. */
+  queues: string;
+  /**
+   * STRING: the home queue, whose job ids are plain UUIDs (every other
+   * queue's ids are `<queue>:<uuid>`; see `job_id.ts`). Set once.
+   */
+  home: string;
+  /**
+   * ZSET of lease owners on standalone Redis (score = last heartbeat ms): one
+   * heartbeat covers every queue. On Cluster each queue keeps its own
+   * (`QueueKeys.owners`), since a script can only read its own slot.
+   */
+  owners: string;
+}
+
+/** Builds the deployment's keys. */
+export function globalKeys(prefix = "jq"): GlobalKeys {
+  const base = `${prefix}:{#}:`;
+  return { queues: `${base}queues`, home: `${base}home`, owners: `${base}owners` };
 }
 
 /** The pending LIST of one priority. */

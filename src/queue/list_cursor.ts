@@ -57,7 +57,7 @@ export function decodePendingCursor(cursor: string): PendingPosition {
     const text = atob(head.replace(/-/g, "+").replace(/_/g, "/"));
     const id = atob((tail ?? "").replace(/-/g, "+").replace(/_/g, "/"));
     const match = /^P([0-9]{1,3}):([0-9]{1,12})$/.exec(text);
-    if (match && /^[0-9a-f-]{36}$/.test(id)) {
+    if (match && /^(?:[A-Za-z0-9_.-]{1,64}:)?[0-9a-f-]{36}$/.test(id)) {
       return { priority: Number(match[1]), index: Number(match[2]), id };
     }
   } catch {

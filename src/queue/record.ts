@@ -179,10 +179,17 @@ export function stateOf(record: Packed[]): JobState {
   return typeof code === "number" && JOB_STATES[code] ? JOB_STATES[code] : "pending";
 }
 
-/** Decodes a stored job record (GET reply) into a `Job`; null when missing or unreadable. */
-export function decodeJob(id: string, data: Uint8Array | null | undefined): Job | null {
+/**
+ * Decodes a stored job record (GET reply) of `queue` into a `Job`; null when
+ * missing or unreadable.
+ */
+export function decodeJob(
+  id: string,
+  data: Uint8Array | null | undefined,
+  queue: string,
+): Job | null {
   const r = unpackRecord(data);
-  return r ? recordToJob(id, r) : null;
+  return r ? recordToJob(id, r, queue) : null;
 }
 
 /**
@@ -190,7 +197,7 @@ export function decodeJob(id: string, data: Uint8Array | null | undefined): Job 
  * (no type). `decodeJob` is this after `unpackRecord`; separate so the
  * conversion can be measured (and reused) apart from the MessagePack decoding.
  */
-export function recordToJob(id: string, r: Packed[]): Job | null {
+export function recordToJob(id: string, r: Packed[], queue: string): Job | null {
   if (typeof r[F.type] !== "string") return null;
   const status = stateOf(r);
   const backoff = text(r[F.backoff]);
@@ -199,6 +206,7 @@ export function recordToJob(id: string, r: Packed[]): Job | null {
     delta === null || created === null ? null : created + delta;
   return {
     id,
+    queue,
     type: r[F.type] as string,
     payload: json(r[F.payload]),
     priority: num(r[F.priority]) ?? 0,

@@ -1,18 +1,23 @@
 /**
  * The Redis implementation of `Broker`. Every state change is one Lua script
- * (see `scripts.ts`); this class validates inputs, picks connections, and turns
- * replies into the shapes of `job.ts`.
+ * (see `scripts.ts` and `group_scripts.ts`); this class validates inputs,
+ * routes each job to its queue (its id names it), picks connections, and
+ * turns replies into the shapes of `job.ts`. Reads that summarise queues
+ * (stats, queue list, events) live in `queue_reads.ts`.
  *
  * @module
  */
+import { Cluster } from "ioredis";
 import type { Broker, ClaimOptions, ReleaseOptions } from "./broker.ts";
 import { BlockingPool } from "./blocking.ts";
 import { decodeJob } from "./record.ts";
 import { connect, duplicate, type RedisClient, toQueueError, whenReady } from "./connect.ts";
 import {
   InvalidInputError,
+  JobNotFoundError,
   LeaseLostError,
   PayloadTooLargeError,
+  QueueNotFoundError,
   StorageFormatError,
 } from "./errors.ts";
 import {
@@ -26,25 +31,29 @@ import {
   type FailOutcome,
   FINISHED_STATES,
   type Job,
-  JOB_STATES,
   type JobPage,
   type Lease,
   LIMITS,
   type ListQuery,
   type MaintenanceResult,
+  type QueueInfo,
   type RenewStatus,
-  type StateCounts,
   type Stats,
 } from "./job.ts";
 import type { LifecycleEvent, StoredEvent } from "../events/lifecycle.ts";
 import { afterMicrotasks } from "../timing/after_microtasks.ts";
-import { type QueueKeys, queueKeys } from "./keys.ts";
+import { globalKeys, isValidQueueName, type QueueKeys, queueKeys } from "./keys.ts";
 import { JobListing } from "./job_listing.ts";
 import { ENQUEUE_CHUNK, QueueScripts, SCRIPT_COMMANDS, type ScriptConfig } from "./scripts.ts";
-import { parseStream } from "./stream_events.ts";
+import { GroupScripts } from "./group_scripts.ts";
 import { WorkWaiter } from "./work_waiter.ts";
 import { isOwnerId, LIVENESS, newOwnerId } from "./liveness.ts";
-import { encodeBatch, type EncodedJob, encodeJob, isUuid, oversizeBytes } from "./validate.ts";
+import { encodeBatch, type EncodedJob, encodeJob, oversizeBytes, queueOf } from "./validate.ts";
+import { parseJobId } from "./job_id.ts";
+import { groupQueues, type QueueGroup } from "./queue_groups.ts";
+import { KNOWN_QUEUES_TTL_MS, QueueRegistry } from "./queue_registry.ts";
+import { claimOrder, type QueueSelection, type WeightedQueue } from "./queue_selection.ts";
+import { QueueReads } from "./queue_reads.ts";
 
 /** Options of a `RedisBroker`. Give `url` or an existing `client`. */
 export interface RedisBrokerOptions {
@@ -52,11 +61,20 @@ export interface RedisBrokerOptions {
   url?: string;
   /** An existing client; the broker then does not quit it on close. */
   client?: RedisClient;
+  /**
+   * The queue of submits that name none (`QUEUE`), and the home queue of a
+   * deployment's first start (`queue_registry.ts`). Default "default".
+   */
   queue?: string;
+  /**
+   * The queues claims and maintenance serve, and in what order. Default: the
+   * default queue alone. Workers pass `WORKER_QUEUES` (or every known queue).
+   */
+  serve?: QueueSelection;
   prefix?: string;
   /** How long finished jobs (and results) are kept. Default 24 h. */
   retentionMs?: number;
-  /** Approximate cap of the events stream; 0 disables events. Default 10 000. */
+  /** Approximate cap of each queue's events stream; 0 disables events. Default 10 000. */
   eventsMaxLen?: number;
   /** Time source (epoch ms); tests inject a fake clock. */
   clock?: () => number;
@@ -90,10 +108,6 @@ const MAX_ERROR_CHARS = 4096;
 /** Finished records also get a TTL this far past retention, in case maintain never runs. */
 const EXPIRY_SLACK_MS = 60 * 60 * 1000;
 
-function emptyCounts(): StateCounts {
-  return { pending: 0, scheduled: 0, running: 0, completed: 0, failed: 0, cancelled: 0, total: 0 };
-}
-
 function jsonText(value: unknown, field: string): string {
   try {
     return JSON.stringify(value === undefined ? null : value) ?? "null";
@@ -109,99 +123,156 @@ function resultText(text: string): string {
   return text;
 }
 
+/** One queue's keys, scripts and bookkeeping in this broker. */
+interface QueueState {
+  readonly name: string;
+  readonly keys: QueueKeys;
+  readonly scripts: Promise<QueueScripts>;
+  readonly listing: JobListing;
+  /** The ack lane's scripts for this queue (see `#acks`), made on the first ack. */
+  ackScripts: Promise<QueueScripts> | null;
+  formatChecked: Promise<void> | null;
+  /** Epoch ms before which no finished job can be past retention (see maintain). */
+  nextTrimAt: number;
+}
+
+/** Items grouped by the queue their job id names, each with its index in the input. */
+function byQueue<T extends { id: string }>(
+  items: readonly T[],
+  queueOfId: (id: string) => string,
+): Map<string, Array<{ item: T; index: number }>> {
+  const out = new Map<string, Array<{ item: T; index: number }>>();
+  items.forEach((item, index) => {
+    const queue = queueOfId(item.id);
+    let list = out.get(queue);
+    if (!list) out.set(queue, list = []);
+    list.push({ item, index });
+  });
+  return out;
+}
+
 /**
  * A `Broker` backed by Redis (standalone or Cluster).
  *
  * @example
  * ```ts
- * const broker = new RedisBroker({ url: "redis://127.0.0.1:6379", queue: "default" });
- * const { id } = await broker.enqueue({ type: "email", payload: { to: "a@b.c" } });
+ * const broker = new RedisBroker({ url: "redis://127.0.0.1:6379" });
+ * const { id } = await broker.enqueue({ type: "email", queue: "mail", payload: { to: "a@b.c" } });
  * await broker.close();
  * ```
  */
 export class RedisBroker implements Broker {
-  readonly queue: string;
+  readonly defaultQueue: string;
   readonly owner: string;
   /** Claims made so far: with the owner, it makes every lease token unique. */
   #claims = 0;
-  /** `performance.now()` of the last heartbeat Redis recorded (`heartbeat` or `maintain`). */
-  #lastBeatAt = -Infinity;
+  /** `performance.now()` of the last heartbeat Redis recorded, per owners key. */
+  readonly #lastBeatAt = new Map<string, number>();
   /** Broker-clock ms the last recorded heartbeat was sent at. */
   #lastBeatSentAt = -Infinity;
   /** Since when (broker-clock ms) this owner's heartbeats have reached Redis without a gap. */
   #streakFrom = -Infinity;
-  readonly keys: QueueKeys;
+  readonly #prefix: string;
+  readonly #cluster: boolean;
   readonly #client: RedisClient;
   readonly #ownsClient: boolean;
   readonly #clock: () => number;
   readonly #retentionMs: number;
-  readonly #eventsMaxLen: number;
   readonly #maintainBatch: number;
-  readonly #scripts: Promise<QueueScripts>;
   readonly #scriptConfig: ScriptConfig;
   readonly #commandTimeoutMs: number | undefined;
-  #formatChecked: Promise<void> | null = null;
+  readonly #serve: QueueSelection;
+  readonly #registry: QueueRegistry;
+  readonly #reads: QueueReads;
+  readonly #states = new Map<string, QueueState>();
+  readonly #stateByKeys = new WeakMap<QueueKeys, QueueState>();
+  readonly #groupScripts: Promise<GroupScripts>;
+  /** Fires when serving every queue and a new one appeared: waits re-arm to include it. */
+  #queuesChanged = new AbortController();
+  #servedCount = -1;
+  #configured: Promise<void> | null = null;
+  #defaultKnown = false;
   /** The ack lane (see `#acks`), opened on the first ack. */
-  #ackLane: { client: RedisClient; scripts: Promise<QueueScripts> } | null = null;
+  #ackClient: RedisClient | null = null;
   readonly #blocking: BlockingPool;
   readonly #waiter: WorkWaiter;
   #subscriber: RedisClient | null = null;
-  /** Epoch ms before which no finished job can be past retention (see maintain). */
-  #nextTrimAt = 0;
   #cancelListeners = new Set<(jobId: string) => void>();
   /** Single enqueues waiting for the next shared script call (see `enqueue`). */
   #enqueueQueue: PendingEnqueue[] = [];
-  readonly #listing: JobListing;
   /** Events waiting for `onEvents` (see `#report`). */
   #reported: LifecycleEvent[] = [];
 
   constructor(options: RedisBrokerOptions) {
-    this.queue = options.queue ?? "default";
+    this.defaultQueue = options.queue ?? "default";
+    if (!isValidQueueName(this.defaultQueue)) {
+      throw new Error(`invalid queue name: ${JSON.stringify(this.defaultQueue)}`);
+    }
     this.owner = options.owner ?? newOwnerId();
     if (!isOwnerId(this.owner)) {
       throw new Error(`invalid owner id: ${JSON.stringify(this.owner)}`);
     }
-    this.keys = queueKeys(this.queue, options.prefix ?? "jq");
-    this.#listing = new JobListing(this.keys, (run) => this.#cmd(run));
+    this.#prefix = options.prefix ?? "jq";
+    this.#serve = options.serve ??
+      { queues: [{ name: this.defaultQueue, weight: 1 }], order: "strict" };
     if (options.client) {
       this.#client = options.client;
       this.#ownsClient = false;
     } else if (options.url) {
       this.#client = connect(options.url, {
         commandTimeoutMs: options.commandTimeoutMs,
-        connectionName: `jq:${this.queue}`,
+        connectionName: "jq",
         notAutoPipelined: SCRIPT_COMMANDS,
       });
       this.#ownsClient = true;
     } else {
       throw new Error("RedisBroker needs a url or a client");
     }
+    this.#cluster = this.#client instanceof Cluster;
     this.#clock = options.clock ?? Date.now;
     this.#commandTimeoutMs = options.commandTimeoutMs;
     this.#retentionMs = options.retentionMs ?? DEFAULTS.retentionMs;
-    this.#eventsMaxLen = options.eventsMaxLen ?? 10_000;
     this.#maintainBatch = options.maintainBatch ?? 1000;
     this.#scriptConfig = {
       retentionMs: this.#retentionMs,
       finishedTtlMs: this.#retentionMs + EXPIRY_SLACK_MS,
-      eventsMaxLen: this.#eventsMaxLen,
+      eventsMaxLen: options.eventsMaxLen ?? 10_000,
       errorHistory: LIMITS.errorHistory,
       onEvents: options.onEvents && ((events) => this.#report(events, options.onEvents!)),
     };
-    this.#scripts = QueueScripts.create(this.#client, this.keys, this.#scriptConfig);
+    this.#registry = new QueueRegistry({
+      keys: globalKeys(this.#prefix),
+      prefix: this.#prefix,
+      defaultQueue: this.defaultQueue,
+      cmd: (run) => this.#raw(run),
+      client: () => this.#client,
+    });
+    this.#reads = new QueueReads({
+      registry: this.#registry,
+      state: async (queue) => {
+        await this.#home();
+        const state = await this.#known(queue);
+        if (state) await this.#checkFormat(state);
+        return state;
+      },
+      cmd: (run) => this.#raw(run),
+      blocking: () => this.#blocking,
+      cluster: this.#cluster,
+      clock: this.#clock,
+    });
+    this.#groupScripts = GroupScripts.create(this.#client, this.#scriptConfig);
     // Surfaced on first use; avoid an unhandled rejection in between.
-    this.#scripts.catch(() => {});
-    this.#blocking = new BlockingPool(this.#client, `jq:${this.queue}:block`);
+    this.#groupScripts.catch(() => {});
+    this.#blocking = new BlockingPool(this.#client, "jq:block");
     this.#waiter = new WorkWaiter({
-      keys: this.keys,
       blocking: this.#blocking,
       scriptConfig: this.#scriptConfig,
       clock: this.#clock,
       tokenBase: () => this.#tokenBase(),
       owner: this.owner,
-      lastBeatAt: () => this.#lastBeatAt,
-      beat: () => this.heartbeat(),
-      checkFormat: () => this.#checkFormat(),
+      lastBeatAt: (key) => this.#lastBeatAt.get(key) ?? -Infinity,
+      beat: (key) => this.#beat([key]),
+      checkFormat: (group) => this.#checkGroup(group),
       run: (command) => this.#raw(command),
       release: (leases) => this.release(leases, { restoreAttempt: true, reason: "wait abandoned" }),
     });
@@ -228,39 +299,91 @@ export class RedisBroker implements Broker {
     for (const event of events) this.#reported.push(event);
   }
 
+  /** The state of `queue`, made on first use (only for queues known or served). */
+  #state(queue: string): QueueState {
+    let state = this.#states.get(queue);
+    if (!state) {
+      const own = queueKeys(queue, this.#prefix);
+      // Standalone: one owners ZSET for every queue, so one heartbeat covers them all.
+      const keys = this.#cluster ? own : { ...own, owners: globalKeys(this.#prefix).owners };
+      const scripts = QueueScripts.create(this.#client, keys, this.#scriptConfig);
+      scripts.catch(() => {});
+      state = {
+        name: queue,
+        keys,
+        scripts,
+        listing: new JobListing(queue, keys, (run) => this.#cmdOn(state!, run)),
+        ackScripts: null,
+        formatChecked: null,
+        nextTrimAt: 0,
+      };
+      this.#states.set(queue, state);
+      this.#stateByKeys.set(keys, state);
+    }
+    return state;
+  }
+
+  /** The state of a known queue, or null (an unknown name makes no state: ids are input). */
+  async #known(queue: string): Promise<QueueState | null> {
+    if (this.#states.has(queue)) return this.#states.get(queue)!;
+    return await this.#registry.has(queue) ? this.#state(queue) : null;
+  }
+
   /**
-   * Scripts on a second connection, for acks (complete, fail). Redis writes
-   * a client's replies only after running every command it read from it, so
-   * on a shared connection a claim pipelined next to a batch of acks would
-   * wait for the acks' script too: the worker would sit idle while Redis
-   * acks, then Redis would sit idle while the worker runs. On its own
+   * The home queue's name (plain ids are its jobs), once the registry is
+   * settled: the home queue chosen, and this broker's default queue known
+   * (a configured queue exists before any job is submitted to it).
+   */
+  async #home(): Promise<string> {
+    if (this.#defaultKnown) return this.#registry.homeName!;
+    const home = await this.#registry.home();
+    await this.#registry.ensure(this.defaultQueue);
+    this.#defaultKnown = true;
+    return home;
+  }
+
+  homeQueue(): Promise<string> {
+    return this.#home();
+  }
+
+  /** The queue a job id names; for ids this broker handed out (claims), no validation. */
+  #queueOfId(id: string): string {
+    const colon = id.lastIndexOf(":");
+    return colon < 0 ? this.#registry.homeName ?? this.defaultQueue : id.slice(0, colon);
+  }
+
+  /**
+   * The scripts on the ack connection, for acks (complete, fail). Redis
+   * writes a client's replies only after running every command it read from
+   * it, so on a shared connection a claim pipelined next to a batch of acks
+   * would wait for the acks' script too: the worker would sit idle while
+   * Redis acks, then Redis would sit idle while the worker runs. On its own
    * connection the claim's reply leaves first and the acks run in Redis while
    * the worker already runs the claimed jobs (measured: claim replies ~2x
    * sooner at concurrency 50). Ordering is unaffected: a job is acked only
    * after its claim's reply arrived.
    */
-  async #acks(): Promise<QueueScripts> {
-    await this.#checkFormat();
-    if (!this.#ackLane) {
-      const client = duplicate(this.#client, {
+  async #acks(state: QueueState): Promise<QueueScripts> {
+    await this.#checkFormat(state);
+    if (!state.ackScripts) {
+      this.#ackClient ??= duplicate(this.#client, {
         commandTimeoutMs: this.#commandTimeoutMs,
-        connectionName: `jq:${this.queue}:ack`,
+        connectionName: "jq:ack",
         notAutoPipelined: SCRIPT_COMMANDS,
       });
-      const scripts = QueueScripts.create(client, this.keys, this.#scriptConfig);
-      scripts.catch(() => {});
-      this.#ackLane = { client, scripts };
+      state.ackScripts = QueueScripts.create(this.#ackClient, state.keys, this.#scriptConfig);
+      state.ackScripts.catch(() => {});
     }
-    return this.#ackLane.scripts;
+    return await state.ackScripts;
   }
 
-  /** Runs a plain Redis command, mapping connection failures to QueueUnavailableError. */
-  async #cmd<T>(run: (client: RedisClient) => Promise<T>): Promise<T> {
-    await this.#checkFormat();
+  /** Runs a plain command on a queue's data, after its storage-format check. */
+  async #cmdOn<T>(state: QueueState, run: (client: RedisClient) => Promise<T>): Promise<T> {
+    await this.#checkFormat(state);
     return await this.#raw(run);
   }
 
-  /** `#cmd` without the storage-format check. */
+  /** Runs a plain Redis command, mapping connection failures to QueueUnavailableError. */
   async #raw<T>(run: (client: RedisClient) => Promise<T>): Promise<T> {
     try {
       // No offline queue (connect.ts): wait out a (re)connection first.
@@ -271,45 +394,68 @@ export class RedisBroker implements Broker {
     }
   }
 
-  /** The scripts, once the queue's storage format is known to be ours. */
-  async #ours(): Promise<QueueScripts> {
-    await this.#checkFormat();
-    return await this.#scripts;
+  /** A queue's scripts, once its storage format is known to be ours. */
+  async #ours(state: QueueState): Promise<QueueScripts> {
+    await this.#checkFormat(state);
+    return await state.scripts;
   }
 
   /**
-   * Claims the queue for this storage format on first use (the meta key's
-   * `format`), or finds it written by another one: then every call fails with
-   * StorageFormatError rather than misread records. Checked once per broker;
-   * a connection failure is not an answer, so the next call checks again.
+   * Claims a queue for this storage format on first use (the meta key's
+   * `format`), or finds it written by another one: then every call on it
+   * fails with StorageFormatError rather than misread records. Checked once
+   * per queue; a connection failure is not an answer, so the next call
+   * checks again. The home queue is settled first: it decides job ids.
    */
-  #checkFormat(): Promise<void> {
-    this.#formatChecked ??= (async () => {
-      const meta = this.keys.meta;
+  #checkFormat(state: QueueState): Promise<void> {
+    state.formatChecked ??= (async () => {
+      await this.#home();
+      const meta = state.keys.meta;
       const found = await this.#raw(async (c) => {
         await c.hsetnx(meta, "format", STORAGE_FORMAT);
         return await c.hget(meta, "format");
       });
       if (found !== STORAGE_FORMAT) {
-        throw new StorageFormatError(this.queue, String(found), STORAGE_FORMAT);
+        throw new StorageFormatError(state.name, String(found), STORAGE_FORMAT);
       }
     })().catch((error) => {
-      if (!(error instanceof StorageFormatError)) this.#formatChecked = null;
+      if (!(error instanceof StorageFormatError)) state.formatChecked = null;
       throw error;
     });
-    return this.#formatChecked;
+    return state.formatChecked;
+  }
+
+  async #checkGroup(group: QueueGroup): Promise<void> {
+    for (const keys of group.queues) await this.#checkFormat(this.#stateOfKeys(keys));
+  }
+
+  #stateOfKeys(keys: QueueKeys): QueueState {
+    const state = this.#stateByKeys.get(keys);
+    if (!state) throw new Error("keys of no known queue");
+    return state;
+  }
+
+  /** A queue jobs are about to be written to: known to the registry, format checked. */
+  async #target(queue: string): Promise<QueueState> {
+    await this.#registry.ensure(queue);
+    const state = this.#state(queue);
+    await this.#checkFormat(state);
+    return state;
   }
 
   /**
    * Validates at once, then joins the other enqueues issued in the same
-   * microtask turn: concurrent producers share one script call (one round
-   * trip, one Lua entry) instead of paying one each. Each job still succeeds
-   * or fails on its own (a taken caller-chosen id refuses only that job).
+   * microtask turn: concurrent producers share one script call per queue (one
+   * round trip, one Lua entry) instead of paying one each. Each job still
+   * succeeds or fails on its own (a taken caller-chosen id refuses only that job).
    */
   enqueue(input: EnqueueInput): Promise<EnqueueResult> {
+    const home = this.#defaultKnown ? this.#registry.homeName : null;
+    if (home === null) return this.#home().then(() => this.enqueue(input));
     let job: EncodedJob;
     try {
-      job = encodeJob(input, this.#clock());
+      const queue = queueOf(input, this.defaultQueue);
+      job = encodeJob(input, this.#clock(), { queue, home });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -322,15 +468,24 @@ export class RedisBroker implements Broker {
   #flushEnqueues(): void {
     const queued = this.#enqueueQueue;
     this.#enqueueQueue = [];
-    for (let i = 0; i < queued.length; i += ENQUEUE_CHUNK) {
-      this.#sendEnqueues(queued.slice(i, i + ENQUEUE_CHUNK));
+    const first = queued[0].job.queue;
+    const groups = queued.every((item) => item.job.queue === first)
+      ? [queued]
+      : [...Map.groupBy(queued, (item) => item.job.queue).values()];
+    for (const items of groups) {
+      for (let i = 0; i < items.length; i += ENQUEUE_CHUNK) {
+        this.#sendEnqueues(items.slice(i, i + ENQUEUE_CHUNK));
+      }
     }
   }
 
   async #sendEnqueues(items: PendingEnqueue[]): Promise<void> {
     try {
-      const scripts = await this.#ours();
-      const out = await scripts.enqueueEach(items.map((item) => item.job), this.#clock());
+      const state = await this.#target(items[0].job.queue);
+      const out = await (await state.scripts).enqueueEach(
+        items.map((item) => item.job),
+        this.#clock(),
+      );
       items.forEach((item, i) => {
         const r = out[i];
         if (!r) item.reject(new Error("enqueue: missing reply"));
@@ -345,8 +500,51 @@ export class RedisBroker implements Broker {
 
   async enqueueBatch(inputs: EnqueueInput[]): Promise<EnqueueResult[]> {
     const now = this.#clock();
-    const jobs = encodeBatch(inputs, now);
-    return await (await this.#ours()).enqueueMany(jobs, now);
+    const home = await this.#home();
+    const jobs = encodeBatch(inputs, now, (input) => ({
+      queue: queueOf(input, this.defaultQueue),
+      home,
+    }));
+    const out = new Array<EnqueueResult>(jobs.length);
+    const indexed = jobs.map((job, index) => ({ job, index }));
+    for (const [queue, items] of Map.groupBy(indexed, (x) => x.job.queue)) {
+      const state = await this.#target(queue);
+      const results = await (await state.scripts).enqueueMany(items.map((x) => x.job), now);
+      items.forEach((x, i) => out[x.index] = results[i]);
+    }
+    return out;
+  }
+
+  /** The queues served, with weights (every known queue, weight 1, when serving all). */
+  async #served(): Promise<WeightedQueue[]> {
+    // Configured queues exist from the start: the default queue, and the listed ones.
+    this.#configured ??= (async () => {
+      const listed = this.#serve.queues === "all" ? [] : this.#serve.queues.map((q) => q.name);
+      for (const name of new Set([this.defaultQueue, ...listed])) {
+        await this.#registry.ensure(name);
+      }
+    })().catch((error) => {
+      this.#configured = null;
+      throw error;
+    });
+    await this.#configured;
+    if (this.#serve.queues !== "all") return this.#serve.queues;
+    const names = await this.#registry.list(KNOWN_QUEUES_TTL_MS);
+    if (this.#servedCount >= 0 && names.length !== this.#servedCount) {
+      // A queue appeared: waits in progress end, and the next includes it.
+      this.#queuesChanged.abort();
+      this.#queuesChanged = new AbortController();
+    }
+    this.#servedCount = names.length;
+    return names.map((name) => ({ name, weight: 1 }));
+  }
+
+  /** The served queues' groups, in this claim's order. */
+  async #claimGroups(): Promise<QueueGroup[]> {
+    await this.#home();
+    const served = await this.#served();
+    const order = claimOrder(served, this.#serve.order);
+    return groupQueues(order.map((name) => this.#state(name).keys), this.#cluster);
   }
 
   async claim(max: number, options: ClaimOptions = {}): Promise<ClaimedJob[]> {
@@ -354,19 +552,41 @@ export class RedisBroker implements Broker {
     if (!(n >= 1)) return [];
     const leaseMs = options.leaseMs ?? DEFAULTS.leaseMs;
     const waitMs = options.waitMs ?? 0;
-    if (waitMs > 0) return await this.#waiter.claim(n, leaseMs, waitMs, options.signal);
-    return (await (await this.#ours()).claim(n, this.#clock(), leaseMs, this.#tokenBase())).jobs;
+    const groups = await this.#claimGroups();
+    if (waitMs > 0) {
+      const signal = this.#serve.queues === "all"
+        ? AbortSignal.any([this.#queuesChanged.signal, ...(options.signal ? [options.signal] : [])])
+        : options.signal;
+      return await this.#waiter.claim(groups, n, leaseMs, waitMs, signal);
+    }
+    const scripts = await this.#groupScripts;
+    const jobs: ClaimedJob[] = [];
+    for (const group of groups) {
+      if (jobs.length >= n) break;
+      await this.#checkGroup(group);
+      const got = await scripts.claim(
+        group.ownersKey,
+        group.queues,
+        n - jobs.length,
+        this.#clock(),
+        leaseMs,
+        this.#tokenBase(),
+      ).catch((error) => {
+        throw toQueueError(error);
+      });
+      jobs.push(...got.jobs);
+    }
+    return jobs;
   }
 
   async complete(id: string, token: string, result: unknown): Promise<void> {
-    const [ok] = await (await this.#acks()).completeMany(
-      [{ id, token, resultJson: resultText(jsonText(result, "result")) }],
-      this.#clock(),
-    );
+    const [ok] = await this.completeMany([{ id, token, result }]);
     if (!ok) throw new LeaseLostError(id);
   }
 
   async completeMany(acks: Completion[]): Promise<boolean[]> {
+    if (acks.length === 0) return [];
+    await this.#home();
     const encoded = acks.map((a) => ({
       id: a.id,
       token: a.token,
@@ -374,13 +594,40 @@ export class RedisBroker implements Broker {
         "result_json" in a ? String(a.result_json) : jsonText(a.result, "result"),
       ),
     }));
-    return await (await this.#acks()).completeMany(encoded, this.#clock());
+    return await this.#perQueue(
+      encoded,
+      async (state, items) => await (await this.#acks(state)).completeMany(items, this.#clock()),
+    );
+  }
+
+  /**
+   * Runs `call` once per queue the items' ids name (in parallel) and puts
+   * the answers back in input order. One queue (the usual case) is one call.
+   */
+  async #perQueue<T extends { id: string }, R>(
+    items: T[],
+    call: (state: QueueState, items: T[]) => Promise<R[]>,
+  ): Promise<R[]> {
+    const first = this.#queueOfId(items[0].id);
+    if (items.every((item) => this.#queueOfId(item.id) === first)) {
+      return await call(this.#state(first), items);
+    }
+    const out = new Array<R>(items.length);
+    await Promise.all(
+      [...byQueue(items, (id) => this.#queueOfId(id))].map(async ([queue, group]) => {
+        const replies = await call(this.#state(queue), group.map((g) => g.item));
+        group.forEach((g, i) => out[g.index] = replies[i]);
+      }),
+    );
+    return out;
   }
 
   async fail(id: string, token: string, failure: FailInput): Promise<FailOutcome> {
+    await this.#home();
     const delay = Math.max(0, Math.round(Number(failure.retry_delay_ms) || 0));
     const message = String(failure.message ?? "").slice(0, MAX_ERROR_CHARS);
-    const outcome = await (await this.#acks()).fail(id, token, this.#clock(), {
+    const state = this.#state(this.#queueOfId(id));
+    const outcome = await (await this.#acks(state)).fail(id, token, this.#clock(), {
       message,
       retryable: failure.retryable,
       retryDelayMs: delay,
@@ -391,15 +638,27 @@ export class RedisBroker implements Broker {
   }
 
   async renew(leases: Lease[], leaseMs: number): Promise<RenewStatus[]> {
-    return await (await this.#ours()).renew(leases, leaseMs, this.#clock());
+    if (leases.length === 0) return [];
+    await this.#home();
+    return await this.#perQueue(
+      leases,
+      async (state, items) => await (await this.#ours(state)).renew(items, leaseMs, this.#clock()),
+    );
   }
 
   async release(leases: Lease[], options: ReleaseOptions = {}): Promise<boolean[]> {
-    return await (await this.#ours()).release(
+    if (leases.length === 0) return [];
+    await this.#home();
+    const reason = (options.reason ?? "released").slice(0, MAX_ERROR_CHARS);
+    return await this.#perQueue(
       leases,
-      this.#clock(),
-      options.restoreAttempt ?? true,
-      (options.reason ?? "released").slice(0, MAX_ERROR_CHARS),
+      async (state, items) =>
+        await (await this.#ours(state)).release(
+          items,
+          this.#clock(),
+          options.restoreAttempt ?? true,
+          reason,
+        ),
     );
   }
 
@@ -407,8 +666,10 @@ export class RedisBroker implements Broker {
     if (typeof percent !== "number" || !Number.isFinite(percent)) {
       throw new InvalidInputError("percent must be a number", "percent");
     }
+    await this.#home();
     const clamped = Math.min(100, Math.max(0, percent));
-    return await (await this.#ours()).progress(id, token, clamped, this.#clock());
+    const state = this.#state(this.#queueOfId(id));
+    return await (await this.#ours(state)).progress(id, token, clamped, this.#clock());
   }
 
   /** A token base no other claim of this or any owner uses: "<owner>.<claim number>". */
@@ -417,39 +678,72 @@ export class RedisBroker implements Broker {
   }
 
   async maintain(): Promise<MaintenanceResult> {
-    const now = this.#clock();
-    // Finished sets only grow at the new end, so nothing can pass retention before
-    // the oldest member does: skip the trim step until then (idle cost). Another
-    // process trimming meanwhile only makes our estimate early, never late.
-    const trim = now >= this.#nextTrimAt;
-    const sent = performance.now();
-    const r = await (await this.#ours()).maintain(now, this.#maintainBatch, trim, {
-      owner: this.owner,
-      streakFrom: this.#streakAt(now),
-      deadAfterMs: LIVENESS.deadAfterMs,
-    });
-    this.#beatRecorded(now, sent);
-    if (trim) {
-      this.#nextTrimAt = r.trimmed >= this.#maintainBatch
-        ? now // more left than one batch: keep trimming on the next call
-        : r.oldestFinishedAt === null
-        ? now + Math.min(this.#retentionMs, 60_000)
-        : r.oldestFinishedAt + this.#retentionMs;
-    }
-    return {
-      promoted: r.promoted,
-      reaped: r.reaped,
-      recovered: r.recovered,
-      next_due_at: r.nextDueAt,
-      running: r.running,
+    await this.#home();
+    const served = await this.#served();
+    const states = served.map((q) => this.#state(q.name));
+    for (const state of states) await this.#checkFormat(state);
+    const groups = groupQueues(states.map((s) => s.keys), this.#cluster);
+    const scripts = await this.#groupScripts;
+    const total: MaintenanceResult = {
+      promoted: 0,
+      reaped: 0,
+      recovered: [],
+      next_due_at: null,
+      running: false,
     };
+    for (const group of groups) {
+      const now = this.#clock();
+      // Finished sets only grow at the new end, so nothing can pass retention
+      // before the oldest member does: skip the trim step until then (idle
+      // cost). Another process trimming meanwhile only makes our estimate
+      // early, never late.
+      const members = group.queues.map((keys) => this.#stateOfKeys(keys));
+      const trims = members.map((state) => now >= state.nextTrimAt);
+      const sent = performance.now();
+      const replies = await scripts.maintain(
+        group.ownersKey,
+        members.map((state, i) => ({ keys: state.keys, trim: trims[i] })),
+        now,
+        this.#maintainBatch,
+        { owner: this.owner, streakFrom: this.#streakAt(now), deadAfterMs: LIVENESS.deadAfterMs },
+      ).catch((error) => {
+        throw toQueueError(error);
+      });
+      this.#beatRecorded(group.ownersKey, now, sent);
+      replies.forEach((r, i) => {
+        const state = members[i];
+        if (trims[i]) {
+          state.nextTrimAt = r.trimmed >= this.#maintainBatch
+            ? now // more left than one batch: keep trimming on the next call
+            : r.oldestFinishedAt === null
+            ? now + Math.min(this.#retentionMs, 60_000)
+            : r.oldestFinishedAt + this.#retentionMs;
+        }
+        total.promoted += r.promoted;
+        total.reaped += r.reaped;
+        total.recovered.push(...r.recovered);
+        if (r.nextDueAt !== null) {
+          total.next_due_at = Math.min(total.next_due_at ?? Infinity, r.nextDueAt);
+        }
+        total.running ||= r.running;
+      });
+    }
+    return total;
   }
 
   async heartbeat(): Promise<void> {
+    await this.#home();
+    const served = await this.#served();
+    const owners = new Set(served.map((q) => this.#state(q.name).keys.owners));
+    await this.#beat([...owners]);
+  }
+
+  /** One heartbeat in each of `ownersKeys` (standalone: the one key). */
+  async #beat(ownersKeys: string[]): Promise<void> {
     const now = this.#clock();
     const sent = performance.now();
-    await this.#cmd((c) => c.zadd(this.keys.owners, now, this.owner));
-    this.#beatRecorded(now, sent);
+    await this.#raw((c) => Promise.all(ownersKeys.map((key) => c.zadd(key, now, this.owner))));
+    for (const key of ownersKeys) this.#beatRecorded(key, now, sent);
   }
 
   /** What the streak's start is for a heartbeat sent at `now`: a gap starts a new one. */
@@ -457,88 +751,119 @@ export class RedisBroker implements Broker {
     return now - this.#lastBeatSentAt > LIVENESS.streakGapMs ? now : this.#streakFrom;
   }
 
-  /** A heartbeat sent at `now` (broker clock; `sent`, performance.now()) reached Redis. */
-  #beatRecorded(now: number, sent: number): void {
+  /** A heartbeat sent at `now` (broker clock; `sent`, performance.now()) reached `ownersKey`. */
+  #beatRecorded(ownersKey: string, now: number, sent: number): void {
     this.#streakFrom = this.#streakAt(now);
     this.#lastBeatSentAt = Math.max(this.#lastBeatSentAt, now);
-    this.#lastBeatAt = Math.max(this.#lastBeatAt, sent);
+    this.#lastBeatAt.set(ownersKey, Math.max(this.#lastBeatAt.get(ownersKey) ?? -Infinity, sent));
   }
 
   async reapOwner(owner: string, reason: string): Promise<number> {
     if (!isOwnerId(owner)) throw new InvalidInputError("invalid owner id", "owner");
-    return await (await this.#ours()).reapOwner(
-      owner,
-      reason.slice(0, MAX_ERROR_CHARS),
-      this.#clock(),
-    );
+    await this.#home();
+    let total = 0;
+    for (const q of await this.#served()) {
+      const state = this.#state(q.name);
+      total += await (await this.#ours(state)).reapOwner(
+        owner,
+        reason.slice(0, MAX_ERROR_CHARS),
+        this.#clock(),
+      );
+    }
+    return total;
+  }
+
+  /** The known queue of a job id given by a caller, or JobNotFoundError. */
+  async #queueOfInput(id: string): Promise<{ state: QueueState; id: string }> {
+    const parsed = parseJobId(id, await this.#home());
+    const state = parsed && await this.#known(parsed.queue);
+    if (!parsed || !state) throw new JobNotFoundError(id);
+    return { state, id: parsed.id };
   }
 
   async cancel(id: string): Promise<CancelOutcome> {
-    return await (await this.#ours()).cancel(id.toLowerCase(), this.#clock());
+    const job = await this.#queueOfInput(id);
+    return await (await this.#ours(job.state)).cancel(job.id, this.#clock());
   }
 
   async requeue(id: string): Promise<void> {
-    await (await this.#ours()).requeue(id.toLowerCase(), this.#clock());
+    const job = await this.#queueOfInput(id);
+    await (await this.#ours(job.state)).requeue(job.id, this.#clock());
   }
 
-  async purge(state: "failed" | "completed" | "cancelled"): Promise<number> {
+  async purge(state: "failed" | "completed" | "cancelled", queue?: string): Promise<number> {
     if (!FINISHED_STATES.includes(state)) {
       throw new InvalidInputError("only finished states can be purged", "state");
     }
-    const scripts = await this.#ours();
+    const names = queue === undefined ? await this.#registry.list() : [queue];
     let total = 0;
-    // Bounded batches keep each script call short; other clients run in between.
-    for (;;) {
-      const n = await scripts.purge(state, 1000);
-      total += n;
-      if (n < 1000) return total;
+    for (const name of names) {
+      const known = await this.#known(name);
+      if (!known) throw new QueueNotFoundError(name);
+      const scripts = await this.#ours(known);
+      // Bounded batches keep each script call short; other clients run in between.
+      for (;;) {
+        const n = await scripts.purge(state, 1000);
+        total += n;
+        if (n < 1000) break;
+      }
     }
+    return total;
   }
 
   async get(id: string): Promise<Job | null> {
-    if (!isUuid(id)) return null;
-    const key = id.toLowerCase();
-    const record = await this.#cmd((c) => c.getBuffer(this.keys.jobPrefix + key));
-    return decodeJob(key, record);
+    const parsed = parseJobId(id, await this.#home());
+    const state = parsed && await this.#known(parsed.queue);
+    if (!parsed || !state) return null;
+    const record = await this.#cmdOn(state, (c) => c.getBuffer(state.keys.jobPrefix + parsed.id));
+    return decodeJob(parsed.id, record, state.name);
   }
 
-  list(query: ListQuery): Promise<JobPage> {
-    return this.#listing.list(query);
+  async list(query: ListQuery): Promise<JobPage> {
+    const queue = query.queue ?? this.defaultQueue;
+    if (!isValidQueueName(queue)) throw new InvalidInputError("invalid queue name", "queue");
+    const state = await this.#known(queue);
+    if (!state) return { jobs: [], next_cursor: null };
+    return await state.listing.list(query);
   }
 
-  async stats(): Promise<Stats> {
-    const raw = await this.#cmd((c) => c.hgetall(this.keys.stats));
-    const stats: Stats = { ...emptyCounts(), retried: Number(raw.retried ?? 0), by_type: {} };
-    for (const [field, value] of Object.entries(raw)) {
-      const bar = field.indexOf("|");
-      const state = (bar < 0 ? field : field.slice(0, bar)) as keyof StateCounts;
-      if (!JOB_STATES.includes(state as typeof JOB_STATES[number])) continue;
-      const n = Number(value) || 0;
-      if (bar < 0) {
-        stats[state] = n;
-      } else {
-        const type = field.slice(bar + 1);
-        const counts = stats.by_type[type] ??= emptyCounts();
-        counts[state] = n;
-      }
-    }
-    const total = (c: StateCounts) =>
-      c.pending + c.scheduled + c.running + c.completed + c.failed + c.cancelled;
-    stats.total = total(stats);
-    for (const counts of Object.values(stats.by_type)) counts.total = total(counts);
-    return stats;
+  async stats(queue?: string): Promise<Stats> {
+    await this.#home();
+    return await this.#reads.stats(queue);
+  }
+
+  async queues(): Promise<QueueInfo[]> {
+    await this.#home();
+    return await this.#reads.queues();
+  }
+
+  queueInfo(name: string): Promise<QueueInfo | null> {
+    return this.#reads.queue(name);
+  }
+
+  /** The keys of the default queue (for tools and tests that look inside). */
+  get keys(): QueueKeys {
+    return this.#state(this.defaultQueue).keys;
+  }
+
+  async setPaused(name: string, paused: boolean): Promise<QueueInfo> {
+    const state = await this.#known(name);
+    if (!state) throw new QueueNotFoundError(name);
+    await (await this.#ours(state)).setPaused(paused);
+    const info = await this.#reads.queue(name);
+    if (!info) throw new QueueNotFoundError(name);
+    return info;
   }
 
   async onCancelRequested(onCancel: (jobId: string) => void): Promise<() => Promise<void>> {
     this.#cancelListeners.add(onCancel);
     if (!this.#subscriber) {
-      const sub = duplicate(this.#client, {
-        blocking: true,
-        connectionName: `jq:${this.queue}:sub`,
-      });
+      const sub = duplicate(this.#client, { blocking: true, connectionName: "jq:sub" });
       this.#subscriber = sub;
-      sub.on("message", (channel: string, message: string) => {
-        if (channel !== this.keys.cancelChannel) return;
+      // Every queue's cancel channel: a runner holds jobs of any queue it serves.
+      const pattern = `${this.#prefix}:{*}:cancel`;
+      sub.on("pmessage", (matched: string, _channel: string, message: string) => {
+        if (matched !== pattern) return;
         for (const listener of this.#cancelListeners) {
           try {
             listener(message);
@@ -548,7 +873,7 @@ export class RedisBroker implements Broker {
         }
       });
       try {
-        await sub.subscribe(this.keys.cancelChannel);
+        await sub.psubscribe(pattern);
       } catch (error) {
         this.#cancelListeners.delete(onCancel);
         this.#subscriber = null;
@@ -567,21 +892,8 @@ export class RedisBroker implements Broker {
   }
 
   async readEvents(cursor: string, blockMs: number, count = 100): Promise<StoredEvent[]> {
-    const key = this.keys.events;
-    const n = Math.max(1, Math.floor(count));
-    let reply: unknown;
-    if (blockMs > 0) {
-      const result = await this.#blocking.run(
-        (c) => c.xread("COUNT", n, "BLOCK", blockMs, "STREAMS", key, cursor),
-        blockMs,
-      );
-      if (result.kind === "error") throw toQueueError(result.error);
-      if (result.kind === "aborted") return [];
-      reply = result.value;
-    } else {
-      reply = await this.#cmd((c) => c.xread("COUNT", n, "STREAMS", key, cursor));
-    }
-    return parseStream(reply);
+    await this.#home();
+    return await this.#reads.events(cursor, blockMs, count);
   }
 
   async ping(): Promise<boolean> {
@@ -599,9 +911,9 @@ export class RedisBroker implements Broker {
     const sub = this.#subscriber;
     this.#subscriber = null;
     sub?.disconnect();
-    const lane = this.#ackLane;
-    this.#ackLane = null;
-    if (lane) await lane.client.quit().catch(() => lane.client.disconnect());
+    const ack = this.#ackClient;
+    this.#ackClient = null;
+    if (ack) await ack.quit().catch(() => ack.disconnect());
     if (this.#ownsClient) await this.#client.quit().catch(() => this.#client.disconnect());
   }
 }

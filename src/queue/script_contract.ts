@@ -38,19 +38,28 @@ export interface ScriptSpec {
   readonly keys: readonly string[];
   /** The script's own ARGV after the constants, in order. */
   readonly args: readonly string[];
-  /** A tuple repeated after `args`, once per job of a batch. */
+  /** A tuple repeated after `args`, once per job of a batch (or per queue, below). */
   readonly rest?: readonly string[];
+  /**
+   * Group scripts (several queues in one call, where their keys share a
+   * slot): these `QueueKeys` fields follow `keys` once per queue, and `rest`
+   * is the per-queue tuple of arguments, in the same order. Their number of
+   * keys varies, so it is sent with each call.
+   */
+  readonly queueKeys?: readonly string[];
 }
 
 /** Every script's contract. */
 export const SCRIPTS = {
   enqueue: {
-    keys: ["priorities", "scheduled", "stats", "wake", "events"],
+    keys: ["priorities", "scheduled", "stats", "wake", "events", "meta"],
     args: ["now", "strict", "jobs"],
   },
   claim: {
-    keys: ["priorities", "running", "stats", "wake", "events", "owners"],
+    keys: ["owners"],
+    queueKeys: ["priorities", "running", "stats", "wake", "events", "meta"],
     args: ["max", "now", "leaseMs", "tokenBase", "clockOffsetMs", "owner", "freshMs"],
+    rest: ["jobPrefix", "pendingPrefix"],
   },
   complete: {
     keys: ["running", "completed", "stats", "events"],
@@ -76,7 +85,8 @@ export const SCRIPTS = {
     args: ["id", "token", "now", "percent"],
   },
   maintain: {
-    keys: [
+    keys: ["owners"],
+    queueKeys: [
       "priorities",
       "scheduled",
       "running",
@@ -86,9 +96,9 @@ export const SCRIPTS = {
       "stats",
       "wake",
       "events",
-      "owners",
     ],
-    args: ["now", "limit", "trim", "owner", "streakFrom", "deadAfterMs"],
+    args: ["now", "limit", "owner", "streakFrom", "deadAfterMs"],
+    rest: ["jobPrefix", "pendingPrefix", "idempotencyPrefix", "trim"],
   },
   reap_owner: {
     keys: [
@@ -114,6 +124,14 @@ export const SCRIPTS = {
   purge: {
     keys: ["finished", "stats"],
     args: ["state", "limit"],
+  },
+  pause: {
+    keys: ["meta", "priorities", "wake"],
+    args: ["paused"],
+  },
+  inspect: {
+    keys: ["meta", "priorities"],
+    args: [],
   },
 } as const satisfies Record<string, ScriptSpec>;
 
@@ -169,6 +187,57 @@ export function buildCall<N extends ScriptName>(
     throw new Error(`${name}.lua: repeated arguments do not fit ${spec.rest ?? "none"}`);
   }
   for (const value of rest) out.push(value);
+  return out;
+}
+
+/** Group script names (those with `queueKeys`). */
+export type GroupScriptName = {
+  [N in ScriptName]: SpecOf<N> extends { queueKeys: readonly string[] } ? N : never;
+}[ScriptName];
+
+/** The shared keys of group script `N` (its `keys`), by name. */
+export type SharedKeysOf<N extends GroupScriptName> = {
+  readonly [K in SpecOf<N>["keys"][number]]: string;
+};
+
+/**
+ * Builds one call of a group script: the number of keys, the shared keys,
+ * each queue's keys, the constants, the arguments, then each queue's tuple
+ * (`rest` values, one array per queue, in the order of `queues`).
+ */
+export function buildGroupCall<N extends GroupScriptName>(
+  name: N,
+  shared: SharedKeysOf<N>,
+  queues: ReadonlyArray<{ keys: QueueKeys; rest: readonly Arg[] }>,
+  constants: readonly Arg[],
+  args: ArgsOf<N>,
+): Arg[] {
+  const spec: ScriptSpec = SCRIPTS[name];
+  const keys: Arg[] = spec.keys.map((key) => {
+    const value = (shared as Record<string, string>)[key];
+    if (typeof value !== "string") throw new Error(`${name}.lua: no key "${key}"`);
+    return value;
+  });
+  const tuple = spec.rest?.length ?? 0;
+  const rest: Arg[] = [];
+  for (const q of queues) {
+    for (const field of spec.queueKeys ?? []) {
+      const value = (q.keys as unknown as Record<string, string>)[field];
+      if (typeof value !== "string") throw new Error(`${name}.lua: no key "${field}"`);
+      keys.push(value);
+    }
+    if (q.rest.length !== tuple) {
+      throw new Error(`${name}.lua: a queue's tuple is not ${spec.rest}`);
+    }
+    rest.push(...q.rest);
+  }
+  const out: Arg[] = [keys.length, ...keys, ...constants];
+  for (const arg of spec.args) {
+    const value = (args as Record<string, Arg>)[arg];
+    if (value === undefined) throw new Error(`${name}.lua: missing argument "${arg}"`);
+    out.push(value);
+  }
+  out.push(...rest);
   return out;
 }
 

@@ -18,19 +18,10 @@ import type { RedisClient } from "./connect.ts";
 import { type SentWrite, toQueueError, toWriteError, whenReady } from "./connect.ts";
 import { InvalidInputError, InvalidStateError, JobNotFoundError } from "./errors.ts";
 import type { QueueKeys } from "./keys.ts";
-import type {
-  BackoffPolicy,
-  CancelOutcome,
-  ClaimedJob,
-  EnqueueResult,
-  FailOutcome,
-  Lease,
-  RecoveredJob,
-  RenewStatus,
-} from "./job.ts";
+import type { CancelOutcome, EnqueueResult, FailOutcome, Lease, RenewStatus } from "./job.ts";
 import type { EncodedJob } from "./validate.ts";
 import { Embedded, pack, type Packable } from "./msgpack.ts";
-import { F, newRecord, unpackRecord } from "./record.ts";
+import { newRecord } from "./record.ts";
 import {
   type Arg,
   type ArgsOf,
@@ -40,6 +31,7 @@ import {
   SCRIPT_NAMES,
   type ScriptName,
   SCRIPTS,
+  type ScriptSpec,
 } from "./script_contract.ts";
 import type { LifecycleEvent } from "../events/lifecycle.ts";
 import { decodeEntry, type WireValue } from "../events/wire.ts";
@@ -89,31 +81,6 @@ export interface ScriptConfig {
   onEvents?: (events: LifecycleEvent[]) => void;
 }
 
-/** What maintain.lua did; times are epoch ms. */
-export interface MaintainReply {
-  promoted: number;
-  reaped: number;
-  trimmed: number;
-  /** Earliest scheduled due time or lease expiry, or null. */
-  nextDueAt: number | null;
-  /** Oldest finish time left after trimming (null when none or trimming skipped). */
-  oldestFinishedAt: number | null;
-  /** The jobs whose expired leases were reaped, and where each went. */
-  recovered: RecoveredJob[];
-  /** Some job is running (held by any owner) after this call. */
-  running: boolean;
-}
-
-/** What maintain.lua needs to record a heartbeat and judge silent owners. */
-export interface OwnerHeartbeat {
-  /** The calling process; "" records none and judges none. */
-  owner: string;
-  /** Epoch ms since when the caller's heartbeats have reached Redis without a gap. */
-  streakFrom: number;
-  /** Silence after which another owner is dead (its leases are reaped). */
-  deadAfterMs: number;
-}
-
 /** One enqueue outcome: created, matched an idempotency key, or refused (taken id). */
 export type EnqueueOutcome = EnqueueResult | { id: string; exists: true };
 
@@ -155,40 +122,10 @@ export function mapScriptError(
 
 const utf8 = new TextDecoder();
 
-function toNumber(value: unknown): number {
+/** A script reply value as a number (replies may be strings or buffers). */
+export function toNumber(value: unknown): number {
   if (typeof value === "number") return value;
   return Number(value instanceof Uint8Array ? utf8.decode(value) : value);
-}
-
-/**
- * A claimed job whose payload is parsed only when read: the worker passes
- * `payload_json` to its threads as text, so the claim path never parses it.
- */
-class Claimed implements ClaimedJob {
-  #payload: unknown = undefined;
-  #parsed = false;
-
-  constructor(
-    readonly id: string,
-    readonly type: string,
-    readonly payload_json: string,
-    readonly priority: number,
-    readonly attempt: number,
-    readonly max_attempts: number,
-    readonly timeout_ms: number,
-    readonly token: string,
-    readonly lease_expires_at: number,
-    readonly backoff: BackoffPolicy | null,
-    readonly created_at: number,
-  ) {}
-
-  get payload(): unknown {
-    if (!this.#parsed) {
-      this.#payload = JSON.parse(this.payload_json);
-      this.#parsed = true;
-    }
-    return this.#payload;
-  }
 }
 
 /** Typed wrappers around the queue's Lua scripts, bound to one client and queue. */
@@ -214,19 +151,13 @@ export class QueueScripts {
     });
   }
 
-  /** Loads the script sources and defines them as commands on `client`. */
+  /** Loads the script sources and defines them as commands on `client` (once per client). */
   static async create(
     client: RedisClient,
     keys: QueueKeys,
     config: ScriptConfig,
   ): Promise<QueueScripts> {
-    const src = await loadScriptSources();
-    for (const name of SCRIPT_NAMES) {
-      client.defineCommand(commandOf(name), {
-        numberOfKeys: SCRIPTS[name].keys.length,
-        lua: src[name],
-      });
-    }
+    await defineScripts(client);
     return new QueueScripts(client, keys, config);
   }
 
@@ -239,32 +170,12 @@ export class QueueScripts {
     name: N,
     args: ArgsOf<N>,
     callKeys: CallKeysOf<N>,
-    options: { rest?: readonly Arg[]; errorId?: string; buffers?: boolean } = {},
+    options: { rest?: readonly Arg[]; errorId?: string } = {},
   ): Promise<unknown> {
     const argv = buildCall(name, this.#keys, this.#constants, args, callKeys, options.rest);
-    const method = options.buffers ? `${commandOf(name)}Buffer` : commandOf(name);
-    const fn = (this.#client as unknown as Record<string, ScriptCall>)[method];
-    let reply: [unknown, WireValue[][]];
-    // The client's status when the call is handed over tells whether it was written.
-    let status = "";
-    try {
-      // No offline queue (connect.ts): wait out a (re)connection first.
-      if (this.#client.status !== "ready") await whenReady(this.#client);
-      status = this.#client.status;
-      reply = await fn.apply(this.#client, argv) as [unknown, WireValue[][]];
-    } catch (error) {
-      throw mapScriptError(error, options.errorId ?? "", name, { client: this.#client, status });
-    }
-    this.#report(reply[1]);
-    return reply[0];
-  }
-
-  /** Decodes a reply's event entries for `onEvents` (only asked for when there is one). */
-  #report(entries: WireValue[][] | undefined): void {
-    if (!this.#onEvents || !entries || entries.length === 0) return;
-    const events: LifecycleEvent[] = [];
-    for (const entry of entries) events.push(...decodeEntry(entry));
-    if (events.length > 0) this.#onEvents(events);
+    return await runScript(this.#client, name, argv, this.#onEvents, {
+      errorId: options.errorId,
+    });
   }
 
   /**
@@ -319,59 +230,6 @@ export class QueueScripts {
       out.push(...await this.#enqueueCall(chunk, true, now) as EnqueueResult[]);
     }
     return out;
-  }
-
-  /**
-   * claim.lua: up to `max` jobs under fresh leases. With `serverClockOffsetMs`
-   * (server clock - caller clock) the script reads the time itself when it
-   * runs instead of using `now`: for a claim queued behind a blocking wait.
-   * With `liveness`, it takes jobs only while `owner`'s last heartbeat is at
-   * most `freshMs` old (`alive` false when it refused for that).
-   */
-  async claim(
-    max: number,
-    now: number,
-    leaseMs: number,
-    tokenBase: string,
-    serverClockOffsetMs?: number,
-    liveness?: { owner: string; freshMs: number },
-  ): Promise<{ jobs: ClaimedJob[]; alive: boolean }> {
-    const [flat, alive] = await this.#run(
-      "claim",
-      {
-        max,
-        now,
-        leaseMs,
-        tokenBase,
-        clockOffsetMs: serverClockOffsetMs === undefined ? "" : Math.round(serverClockOffsetMs),
-        owner: liveness?.owner ?? "",
-        freshMs: liveness?.freshMs ?? 0,
-      },
-      {},
-      { buffers: true },
-    ) as [Uint8Array[], number];
-    const jobs: ClaimedJob[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const r = unpackRecord(flat[i + 1]);
-      if (!r) continue;
-      const bo = r[F.backoff];
-      jobs.push(
-        new Claimed(
-          utf8.decode(flat[i]),
-          String(r[F.type]),
-          String(r[F.payload]),
-          toNumber(r[F.priority]),
-          toNumber(r[F.attempts]),
-          toNumber(r[F.maxAttempts]),
-          toNumber(r[F.timeoutMs]),
-          String(r[F.token]),
-          toNumber(r[F.leaseExpiresAt]),
-          typeof bo === "string" && bo !== "" ? JSON.parse(bo) as BackoffPolicy : null,
-          toNumber(r[F.createdAt]),
-        ),
-      );
-    }
-    return { jobs, alive: toNumber(alive) === 1 };
   }
 
   /** complete.lua for many leases: one script call, one round trip. */
@@ -454,55 +312,6 @@ export class QueueScripts {
     return toNumber(reply) === 1;
   }
 
-  /**
-   * maintain.lua: `owner`'s heartbeat, then promote, reap (expired leases and
-   * silent owners), trim; bounded by `limit` per step.
-   */
-  async maintain(
-    now: number,
-    limit: number,
-    trim: boolean,
-    heartbeat: OwnerHeartbeat,
-  ): Promise<MaintainReply> {
-    const reply = await this.#run("maintain", {
-      now,
-      limit,
-      trim: trim ? "1" : "0",
-      owner: heartbeat.owner,
-      streakFrom: heartbeat.streakFrom,
-      deadAfterMs: heartbeat.deadAfterMs,
-    }, {}) as [
-      number,
-      number,
-      number,
-      string,
-      string,
-      Array<string | number>,
-      number,
-    ];
-    const next = toNumber(reply[3]);
-    const oldest = toNumber(reply[4]);
-    const flat = reply[5] ?? [];
-    const recovered: RecoveredJob[] = [];
-    for (let i = 0; i + 3 < flat.length; i += 4) {
-      recovered.push({
-        id: String(flat[i]),
-        type: String(flat[i + 1]),
-        attempt: toNumber(flat[i + 2]),
-        outcome: String(flat[i + 3]) as RecoveredJob["outcome"],
-      });
-    }
-    return {
-      promoted: toNumber(reply[0]),
-      reaped: toNumber(reply[1]),
-      trimmed: toNumber(reply[2]),
-      nextDueAt: next < 0 ? null : next,
-      oldestFinishedAt: oldest < 0 ? null : oldest,
-      recovered,
-      running: toNumber(reply[6]) === 1,
-    };
-  }
-
   /** reap_owner.lua: takes back every lease `owner` holds; returns how many. */
   async reapOwner(owner: string, reason: string, now: number): Promise<number> {
     return toNumber(await this.#run("reap_owner", { now, owner, reason }, {}));
@@ -529,4 +338,70 @@ export class QueueScripts {
       await this.#run("purge", { state, limit }, { finished: this.#keys[state] }),
     );
   }
+
+  /** pause.lua: true when the flag changed. */
+  async setPaused(paused: boolean): Promise<boolean> {
+    return toNumber(await this.#run("pause", { paused: paused ? "1" : "0" }, {})) === 1;
+  }
+
+  /** inspect.lua: the paused flag and since when the oldest pending job is ready. */
+  async inspect(): Promise<{ paused: boolean; oldestReadyAt: number | null }> {
+    const [paused, oldest] = await this.#run("inspect", {}, {}) as [number, string];
+    const at = toNumber(oldest);
+    return { paused: toNumber(paused) === 1, oldestReadyAt: at < 0 ? null : at };
+  }
+}
+
+const defined = new WeakMap<RedisClient, Promise<void>>();
+
+/** Defines every script as a command on `client`, once. */
+export function defineScripts(client: RedisClient): Promise<void> {
+  let done = defined.get(client);
+  if (!done) {
+    done = loadScriptSources().then((src) => {
+      for (const name of SCRIPT_NAMES) {
+        const spec: ScriptSpec = SCRIPTS[name];
+        // Group scripts take their number of keys as the first argument.
+        client.defineCommand(commandOf(name), {
+          numberOfKeys: spec.queueKeys ? undefined : spec.keys.length,
+          lua: src[name],
+        });
+      }
+    });
+    defined.set(client, done);
+  }
+  return done;
+}
+
+/**
+ * Runs script `name` with its built `argv` on `client`, hands the events in
+ * its reply (`{ result, events }`) to `onEvents`, and returns the result.
+ * `errorId` names the job in a mapped error; `buffers` asks for binary replies.
+ */
+export async function runScript(
+  client: RedisClient,
+  name: ScriptName,
+  argv: readonly Arg[],
+  onEvents: ((events: LifecycleEvent[]) => void) | null,
+  options: { errorId?: string; buffers?: boolean } = {},
+): Promise<unknown> {
+  const method = options.buffers ? `${commandOf(name)}Buffer` : commandOf(name);
+  const fn = (client as unknown as Record<string, ScriptCall>)[method];
+  let reply: [unknown, WireValue[][]];
+  // The client's status when the call is handed over tells whether it was written.
+  let status = "";
+  try {
+    // No offline queue (connect.ts): wait out a (re)connection first.
+    if (client.status !== "ready") await whenReady(client);
+    status = client.status;
+    reply = await fn.apply(client, argv as Arg[]) as [unknown, WireValue[][]];
+  } catch (error) {
+    throw mapScriptError(error, options.errorId ?? "", name, { client, status });
+  }
+  if (onEvents && reply[1] && reply[1].length > 0) {
+    const events: LifecycleEvent[] = [];
+    for (const entry of reply[1]) events.push(...decodeEntry(entry));
+    if (events.length > 0) onEvents(events);
+  }
+  return reply[0];
 }

@@ -7,10 +7,22 @@
  */
 import { DEFAULTS, type EnqueueInput, LIMITS } from "./job.ts";
 import { InvalidInputError, PayloadTooLargeError } from "./errors.ts";
+import { isUuid, jobIdFor, parseJobId } from "./job_id.ts";
+import { isValidQueueName } from "./keys.ts";
+
+export { isUuid };
+
+/** Where a job goes: its queue, and the deployment's home queue (whose ids are plain). */
+export interface JobPlace {
+  queue: string;
+  home: string;
+}
 
 /** A validated job, ready for enqueue.lua's ARGV (and `newRecord`). */
 export interface EncodedJob {
+  /** The job's id, naming its queue (`job_id.ts`). */
   id: string;
+  queue: string;
   type: string;
   /** Payload JSON text. */
   payload: string;
@@ -27,13 +39,6 @@ export interface EncodedJob {
   idempotencyKey: string;
   /** True when the caller chose the id (checked for collisions); false for a fresh random UUID. */
   callerId: boolean;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** True for a canonical UUID string (any version). */
-export function isUuid(value: unknown): value is string {
-  return typeof value === "string" && UUID.test(value);
 }
 
 function intInRange(value: unknown, min: number, max: number, field: string): number {
@@ -118,15 +123,19 @@ function dueAt(input: EnqueueInput, now: number): number {
 }
 
 /**
- * Validates one enqueue input and encodes it. Throws `InvalidInputError`
- * (naming the field) or `PayloadTooLargeError`.
+ * Validates one enqueue input and encodes it for `place` (the queue must be
+ * valid already: see `queueOf`). Throws `InvalidInputError` (naming the
+ * field) or `PayloadTooLargeError`.
  *
  * @example
  * ```ts
- * const job = encodeJob({ type: "email", payload: { to: "a@b.c" } }, Date.now());
+ * const job = encodeJob({ type: "email", payload: {} }, Date.now(), {
+ *   queue: "default",
+ *   home: "default",
+ * });
  * ```
  */
-export function encodeJob(input: EnqueueInput, now: number): EncodedJob {
+export function encodeJob(input: EnqueueInput, now: number, place: JobPlace): EncodedJob {
   if (input === null || typeof input !== "object") {
     throw new InvalidInputError("job must be an object", "job");
   }
@@ -162,13 +171,9 @@ export function encodeJob(input: EnqueueInput, now: number): EncodedJob {
       "idempotency_key",
     );
   }
-  // A fresh id comes from crypto.randomUUID(): canonical already (see `fresh_id`).
-  const fresh = input.fresh_id === true && typeof input.id === "string" && input.id.length === 36;
-  if (input.id !== undefined && !fresh && !isUuid(input.id)) {
-    throw new InvalidInputError("id must be a UUID", "id");
-  }
   return {
-    id: fresh ? input.id! : input.id?.toLowerCase() ?? crypto.randomUUID(),
+    id: jobIdOf(input, place),
+    queue: place.queue,
     type,
     payload: encodePayload(input),
     priority,
@@ -178,8 +183,55 @@ export function encodeJob(input: EnqueueInput, now: number): EncodedJob {
     createdAt: now,
     backoff: encodeBackoff(input),
     idempotencyKey: key ?? "",
-    callerId: input.id !== undefined && !fresh,
+    callerId: input.id !== undefined && !(input.fresh_id === true && isFreshShape(input.id, place)),
   };
+}
+
+/**
+ * The queue `input` names, else `fallback`; InvalidInputError for a bad name.
+ */
+export function queueOf(input: EnqueueInput, fallback: string): string {
+  const queue = input?.queue ?? fallback;
+  if (typeof queue !== "string" || !isValidQueueName(queue)) {
+    throw new InvalidInputError(
+      'queue must be 1-64 letters, digits, "_", "-" or "." (got ' + JSON.stringify(queue) + ")",
+      "queue",
+    );
+  }
+  return queue;
+}
+
+/** True when `id` has the length and queue prefix of a fresh id of `place`. */
+function isFreshShape(id: unknown, place: JobPlace): boolean {
+  if (typeof id !== "string") return false;
+  if (place.queue === place.home) return id.length === 36;
+  return id.length === place.queue.length + 37 && id.startsWith(place.queue) &&
+    id[place.queue.length] === ":";
+}
+
+/**
+ * The id of a new job: generated, or the caller's (a UUID, or a job id of
+ * this very queue, `<queue>:<uuid>`), in either case naming its queue.
+ */
+function jobIdOf(input: EnqueueInput, place: JobPlace): string {
+  const id = input.id;
+  if (id === undefined) return jobIdFor(place.queue, place.home, crypto.randomUUID());
+  // A fresh id is the caller's crypto.randomUUID() in this queue's form,
+  // canonical already (see `fresh_id`): only its shape is checked.
+  if (input.fresh_id === true && isFreshShape(id, place)) return id as string;
+  const parsed = isUuid(id)
+    ? { queue: place.queue, id: jobIdFor(place.queue, place.home, id.toLowerCase()) }
+    : parseJobId(id, place.home);
+  if (!parsed) throw new InvalidInputError("id must be a UUID", "id");
+  if (parsed.queue !== place.queue) {
+    throw new InvalidInputError(
+      `id names queue ${JSON.stringify(parsed.queue)} but the job is for ${
+        JSON.stringify(place.queue)
+      }`,
+      "id",
+    );
+  }
+  return parsed.id;
 }
 
 /**
@@ -189,16 +241,21 @@ export function encodeJob(input: EnqueueInput, now: number): EncodedJob {
  *
  * @example
  * ```ts
- * const jobs = encodeBatch([{ type: "email", payload: {} }], Date.now());
+ * const place = { queue: "default", home: "default" };
+ * const jobs = encodeBatch([{ type: "email", payload: {} }], Date.now(), () => place);
  * ```
  */
-export function encodeBatch(inputs: readonly EnqueueInput[], now: number): EncodedJob[] {
+export function encodeBatch(
+  inputs: readonly EnqueueInput[],
+  now: number,
+  placeOf: (input: EnqueueInput) => JobPlace,
+): EncodedJob[] {
   if (!Array.isArray(inputs)) throw new InvalidInputError("jobs must be an array", "jobs");
   const jobs: EncodedJob[] = [];
   const ids = new Set<string>();
   inputs.forEach((input, i) => {
     try {
-      const job = encodeJob(input, now);
+      const job = encodeJob(input, now, placeOf(input));
       if (ids.has(job.id)) throw new InvalidInputError("duplicate id in batch", "id");
       ids.add(job.id);
       jobs.push(job);

@@ -1,8 +1,13 @@
 /**
  * The waiting half of `RedisBroker.claim` (a claim with `waitMs`): when no job
- * is ready, the claim blocks in BLPOP on the queue's wake list (enqueues,
- * promotions and releases push a marker), on a dedicated connection, so an
- * idle worker costs Redis a command every few seconds instead of a poll loop.
+ * is ready, the claim blocks in BLPOP on the wake lists of the queues it
+ * serves (enqueues, promotions, releases and resumes push a marker), on a
+ * dedicated connection, so an idle worker costs Redis a command every few
+ * seconds instead of a poll loop. One BLPOP waits on every queue of a group
+ * (`queue_groups.ts`): on standalone Redis that is all of them, whatever
+ * their number; on Cluster, where one BLPOP cannot span slots, each queue's
+ * wait runs on its own connection and the first to bring jobs wins (the
+ * others are ended, and jobs a late one claimed are handed back).
  *
  * The claim script is pipelined behind the BLPOP on the same connection:
  * Redis runs it the moment the wait ends, so a woken runner gets its jobs in
@@ -24,8 +29,9 @@
 import type { BlockingPool } from "./blocking.ts";
 import { type RedisClient, toQueueError, whenReady } from "./connect.ts";
 import type { ClaimedJob, Lease } from "./job.ts";
-import type { QueueKeys } from "./keys.ts";
-import { QueueScripts, type ScriptConfig } from "./scripts.ts";
+import type { QueueGroup } from "./queue_groups.ts";
+import { GroupScripts } from "./group_scripts.ts";
+import type { ScriptConfig } from "./scripts.ts";
 import { LIVENESS } from "./liveness.ts";
 
 /** How long a measured server clock offset is reused. */
@@ -35,7 +41,6 @@ const MIN_WAIT_MS = 10;
 
 /** What the waiter needs from its broker. */
 export interface WorkWaiterOptions {
-  keys: QueueKeys;
   /** The broker's blocking connections (shared with its event reads). */
   blocking: BlockingPool;
   scriptConfig: ScriptConfig;
@@ -43,26 +48,27 @@ export interface WorkWaiterOptions {
   clock: () => number;
   /** A lease token base for a new claim. */
   tokenBase: () => string;
-  /** Resolves once the queue's storage format is known to be ours. */
-  checkFormat(): Promise<void>;
+  /** Resolves once the storage format of the group's queues is known to be ours. */
+  checkFormat(group: QueueGroup): Promise<void>;
   /** Runs a command on the broker's main connection. */
   run<T>(command: (client: RedisClient) => Promise<T>): Promise<T>;
   /** Gives leases back without charging an attempt. */
   release(leases: Lease[]): Promise<unknown>;
   /** The lease owner the claims are for. */
   owner: string;
-  /** `performance.now()` of the owner's last heartbeat Redis recorded. */
-  lastBeatAt(): number;
-  /** Records a heartbeat now (the broker's maintenance call). */
-  beat(): Promise<void>;
+  /** `performance.now()` of the owner's last heartbeat Redis recorded in `ownersKey`. */
+  lastBeatAt(ownersKey: string): number;
+  /** Records a heartbeat now in `ownersKey`. */
+  beat(ownersKey: string): Promise<void>;
 }
 
-/** Blocking claims for one queue. */
+/** Blocking claims over groups of queues. */
 export class WorkWaiter {
   readonly #o: WorkWaiterOptions;
   /** Scripts defined on each blocking connection (each gets its own, once). */
-  readonly #scriptsByConnection = new WeakMap<RedisClient, Promise<QueueScripts>>();
-  #clockOffset: { ms: number; measuredAt: number } | null = null;
+  readonly #scriptsByConnection = new WeakMap<RedisClient, Promise<GroupScripts>>();
+  /** Server clock offsets, per node (keyed by a wake key of the group measured). */
+  readonly #clockOffsets = new Map<string, { ms: number; measuredAt: number }>();
   /** Releases of jobs claimed for an abandoned wait, still in flight. */
   readonly #handingBack = new Set<Promise<void>>();
 
@@ -71,33 +77,86 @@ export class WorkWaiter {
   }
 
   /**
-   * Claims up to `max` jobs, waiting up to `waitMs` for work when none is
-   * ready. Resolves with [] once the time is up or `signal` aborts (jobs the
-   * claim behind an abandoned wait took are handed back, no attempt charged).
-   * Throws QueueUnavailableError when Redis fails.
+   * Claims up to `max` jobs from `groups`, waiting up to `waitMs` for work
+   * when none is ready. Resolves with [] once the time is up or `signal`
+   * aborts (jobs the claim behind an abandoned wait took are handed back, no
+   * attempt charged). Throws QueueUnavailableError when Redis fails.
    */
   async claim(
+    groups: readonly QueueGroup[],
     max: number,
     leaseMs: number,
     waitMs: number,
     signal?: AbortSignal,
   ): Promise<ClaimedJob[]> {
-    await this.#o.checkFormat();
+    if (groups.length === 0) return [];
+    for (const group of groups) await this.#o.checkFormat(group);
     const deadline = performance.now() + waitMs;
     for (;;) {
       const left = deadline - performance.now();
       if (signal?.aborted || left < MIN_WAIT_MS) return [];
       // A heartbeat the claim will still find fresh, unless the owner's
       // timer keeps it so (a worker's runner beats every second).
-      if (performance.now() - this.#o.lastBeatAt() > LIVENESS.claimFreshMs / 2) {
-        await this.#o.beat();
+      for (const { ownersKey } of groups) {
+        if (performance.now() - this.#o.lastBeatAt(ownersKey) > LIVENESS.claimFreshMs / 2) {
+          await this.#o.beat(ownersKey);
+        }
       }
-      const { jobs, alive } = await this.#waitAndClaim(max, leaseMs, left, signal);
+      const { jobs, refused } = groups.length === 1
+        ? await this.#waitAndClaim(groups[0], max, leaseMs, left, signal)
+        : await this.#firstOf(groups, max, leaseMs, left, signal);
       if (jobs.length > 0) return jobs;
       // Woken for nothing (another runner took it): wait out the rest. Refused
       // as not alive (this process paused past the heartbeat's freshness):
       // beat, then wait again.
-      if (!alive) await this.#o.beat();
+      for (const ownersKey of refused) await this.#o.beat(ownersKey);
+    }
+  }
+
+  /**
+   * Waits on every group at once (Cluster: one connection each); the first
+   * that brings jobs ends the others, whose late claims are handed back.
+   */
+  async #firstOf(
+    groups: readonly QueueGroup[],
+    max: number,
+    leaseMs: number,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ jobs: ClaimedJob[]; refused: string[] }> {
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    let won: ClaimedJob[] = [];
+    try {
+      const waits = groups.map((group) =>
+        this.#waitAndClaim(group, max, leaseMs, timeoutMs, stop.signal).then((result) => {
+          if (result.jobs.length > 0) {
+            if (stop.signal.aborted) this.#handBack(result.jobs);
+            else {
+              won = result.jobs;
+              stop.abort();
+            }
+          }
+          return result;
+        })
+      );
+      const results = await Promise.allSettled(waits);
+      const refused: string[] = [];
+      let failure: unknown = null;
+      for (const r of results) {
+        if (r.status === "rejected") failure ??= r.reason;
+        else refused.push(...r.value.refused);
+      }
+      if (won.length === 0 && failure) throw failure;
+      if (won.length > 0 && signal?.aborted) {
+        // The caller gave up meanwhile: nobody will run them.
+        this.#handBack(won);
+        won = [];
+      }
+      return { jobs: won, refused };
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -107,22 +166,33 @@ export class WorkWaiter {
   }
 
   async #waitAndClaim(
+    group: QueueGroup,
     max: number,
     leaseMs: number,
     timeoutMs: number,
     signal: AbortSignal | undefined,
-  ): Promise<{ jobs: ClaimedJob[]; alive: boolean }> {
-    const offsetMs = await this.#serverClockOffsetMs();
-    const { keys, clock, tokenBase, owner } = this.#o;
+  ): Promise<{ jobs: ClaimedJob[]; refused: string[] }> {
+    const offsetMs = await this.#serverClockOffsetMs(group);
+    const { clock, tokenBase, owner } = this.#o;
     const liveness = { owner, freshMs: LIVENESS.claimFreshMs };
+    const wakeKeys = group.queues.map((q) => q.wake);
     const result = await this.#o.blocking.run(
       async (c) => {
         const scripts = await this.#scriptsOn(c);
         await whenReady(c);
         // Both leave in this order, in one tick: the claim waits in the
         // connection behind the BLPOP.
-        const popped = c.blpop(keys.wake, blockSeconds(timeoutMs));
-        const claimed = scripts.claim(max, clock(), leaseMs, tokenBase(), offsetMs, liveness);
+        const popped = c.blpop(...wakeKeys, blockSeconds(timeoutMs));
+        const claimed = scripts.claim(
+          group.ownersKey,
+          group.queues,
+          max,
+          clock(),
+          leaseMs,
+          tokenBase(),
+          offsetMs,
+          liveness,
+        );
         const [marker, { jobs, alive }] = await Promise.all([popped, claimed]);
         return { marker, jobs, alive };
       },
@@ -132,18 +202,21 @@ export class WorkWaiter {
       // untouched (no attempt charged) and pass the marker on.
       ({ marker, jobs }) => {
         if (jobs.length > 0) this.#handBack(jobs);
-        else if (marker) this.#wakeAnother();
+        else if (marker) this.#wakeAnother(marker[0]);
       },
     );
-    if (result.kind === "reply") return result.value;
+    if (result.kind === "reply") {
+      const { jobs, alive } = result.value;
+      return { jobs, refused: alive ? [] : [group.ownersKey] };
+    }
     if (result.kind === "error") throw toQueueError(result.error);
-    return { jobs: [], alive: true };
+    return { jobs: [], refused: [] };
   }
 
-  #scriptsOn(client: RedisClient): Promise<QueueScripts> {
+  #scriptsOn(client: RedisClient): Promise<GroupScripts> {
     let scripts = this.#scriptsByConnection.get(client);
     if (!scripts) {
-      scripts = QueueScripts.create(client, this.#o.keys, this.#o.scriptConfig);
+      scripts = GroupScripts.create(client, this.#o.scriptConfig);
       this.#scriptsByConnection.set(client, scripts);
     }
     return scripts;
@@ -154,22 +227,24 @@ export class WorkWaiter {
    * (halfway through the round trip) and reused for a minute: clocks drift
    * far slower than that.
    */
-  async #serverClockOffsetMs(): Promise<number> {
-    const cached = this.#clockOffset;
+  async #serverClockOffsetMs(group: QueueGroup): Promise<number> {
+    const node = group.queues[0].wake;
+    const cached = this.#clockOffsets.get(node);
     if (cached && Date.now() - cached.measuredAt < CLOCK_OFFSET_TTL_MS) return cached.ms;
-    const { clock, keys } = this.#o;
+    const { clock } = this.#o;
     const before = clock();
-    const [sec, usec] = await this.#o.run((c) =>
-      c.eval("return redis.call('TIME')", 1, keys.wake)
-    ) as [string, string];
+    const [sec, usec] = await this.#o.run((c) => c.eval("return redis.call('TIME')", 1, node)) as [
+      string,
+      string,
+    ];
     const after = clock();
     const ms = Number(sec) * 1000 + Math.floor(Number(usec) / 1000) - (before + after) / 2;
-    this.#clockOffset = { ms, measuredAt: Date.now() };
+    this.#clockOffsets.set(node, { ms, measuredAt: Date.now() });
     return ms;
   }
 
-  #wakeAnother(): void {
-    this.#o.run((c) => c.lpush(this.#o.keys.wake, "1")).catch(() => {});
+  #wakeAnother(wakeKey: string): void {
+    this.#o.run((c) => c.lpush(wakeKey, "1")).catch(() => {});
   }
 
   /** Releases jobs claimed for a wait nobody is waiting on any more; `idle()` awaits it. */

@@ -11,7 +11,9 @@ export function configEnv(config: Config): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(config)) {
     if (value === undefined || value === null) continue;
-    env[key] = Array.isArray(value) ? value.join(",") : String(value);
+    env[key] = Array.isArray(value)
+      ? value.map((v) => typeof v === "object" ? `${v.name}:${v.weight}` : String(v)).join(",")
+      : String(value);
   }
   return env;
 }

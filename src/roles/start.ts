@@ -12,6 +12,7 @@ import { findOrStartRedis } from "../local_redis.ts";
 import type { Logger } from "../log.ts";
 import { superviseWorker, WORKER_MAIN } from "../worker/supervisor.ts";
 import { ownerReaper } from "../worker/owner_reaper.ts";
+import { selectionOf } from "../queue/queue_selection.ts";
 import { serveApi } from "./api.ts";
 import { configEnv } from "./config_env.ts";
 
@@ -30,6 +31,7 @@ export async function runStart(config: Config, log: Logger): Promise<number> {
   const env = { ...configEnv(config), REDIS_URL: redis.url };
   const reaper = ownerReaper(redis.url, config.QUEUE, {
     commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+    serve: selectionOf(config.WORKER_QUEUES, config.WORKER_QUEUE_ORDER),
   });
   const supervisors = Array.from({ length: config.WORKERS }, (_, i) =>
     superviseWorker({

@@ -1,11 +1,12 @@
 /**
  * What a supervisor uses to take back a dead child's leases: a broker on the
- * worker's queue, opened on the first death (a supervisor whose child never
+ * worker's queues, opened on the first death (a supervisor whose child never
  * dies holds no Redis connection) and kept until `close()`.
  *
  * @module
  */
 import { RedisBroker } from "../queue/redis_broker.ts";
+import type { QueueSelection } from "../queue/queue_selection.ts";
 
 /** `SuperviseOptions.reapOwner` with its connection's lifetime. */
 export interface OwnerReaper {
@@ -14,7 +15,7 @@ export interface OwnerReaper {
 }
 
 /**
- * A reaper for `queue` on `redisUrl`.
+ * A reaper for the queues `serve` names (default queue `queue`) on `redisUrl`.
  *
  * @example
  * ```ts
@@ -26,7 +27,7 @@ export interface OwnerReaper {
 export function ownerReaper(
   redisUrl: string,
   queue: string,
-  options: { commandTimeoutMs?: number } = {},
+  options: { commandTimeoutMs?: number; serve?: QueueSelection } = {},
 ): OwnerReaper {
   let broker: RedisBroker | null = null;
   return {
@@ -34,6 +35,7 @@ export function ownerReaper(
       broker ??= new RedisBroker({
         url: redisUrl,
         queue,
+        serve: options.serve,
         commandTimeoutMs: options.commandTimeoutMs,
       });
       return broker.reapOwner(owner, reason);

@@ -10,6 +10,7 @@
 import { RESTARTS_ENV } from "./supervisor.ts";
 import { isOwnerId, OWNER_ENV } from "../queue/liveness.ts";
 import { RedisBroker } from "../queue/redis_broker.ts";
+import { describeSelection, type QueueSelection } from "../queue/queue_selection.ts";
 import { loadRegistry } from "../jobs/registry.ts";
 import { EventBus } from "../events/bus.ts";
 import type { Observer } from "../events/lifecycle.ts";
@@ -26,7 +27,10 @@ import { Runner } from "./runner.ts";
 /** Settings of a worker process. Durations in ms. */
 export interface WorkerProcessOptions {
   redisUrl: string;
+  /** The default queue (`QUEUE`). */
   queue?: string;
+  /** The queues served (`WORKER_QUEUES`); default the default queue alone. */
+  serve?: QueueSelection;
   concurrency: number;
   /** Threads per permission group. */
   threads: number;
@@ -108,6 +112,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   const broker = new RedisBroker({
     url: options.redisUrl,
     queue: options.queue,
+    serve: options.serve,
     retentionMs: options.retentionMs,
     commandTimeoutMs: options.commandTimeoutMs,
     // The transitions this process makes, as its scripts wrote them.
@@ -139,9 +144,12 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
 
   // Threads boot (~50–100 ms) before the first claim, not while jobs wait on them.
   await started.warm();
-  const server = serveMetrics(options.metricsPort ?? 0, started, bus, broker.queue, log);
+  const served = describeSelection(
+    options.serve ?? { queues: [{ name: broker.defaultQueue, weight: 1 }], order: "strict" },
+  );
+  const server = serveMetrics(options.metricsPort ?? 0, started, bus, served, log);
   log.info("worker started", {
-    queue: broker.queue,
+    queues: served,
     owner: broker.owner,
     concurrency: options.concurrency,
     threads: options.threads,
@@ -165,14 +173,14 @@ function serveMetrics(
   port: number,
   runner: Runner,
   bus: EventBus,
-  queue: string,
+  queues: string,
   log: Logger,
 ): MetricsServer | null {
   if (!port) return null;
   const recycles = restartsSoFar();
   const metrics = new WorkerMetrics({
     pool: () => ({ ...runner.snapshot(), recycles }),
-    defaultLabels: { queue },
+    defaultLabels: { queues },
   });
   bus.subscribe(metrics.observer);
   try {

@@ -2,13 +2,14 @@
  * Command-line entry of one worker process:
  *
  * ```sh
- * deno run -A src/worker/worker_main.ts [--concurrency 50] [--threads 2] [--queue default] \
+ * deno run -A src/worker/worker_main.ts [--concurrency 50] [--threads 2] \
+ *   [--worker-queues critical:6,default:3,low:1] [--worker-queue-order weighted] \
  *   [--drain-ms 30000] [--lease-ms 30000] [--hard-timeout-grace-ms 2000] \
  *   [--max-jobs 0] [--max-rss-mb 0] [--job-modules ./my_jobs.ts]
  * ```
  *
  * Every flag also reads from the environment (WORKER_CONCURRENCY, WORKER_THREADS,
- * QUEUE, DRAIN_TIMEOUT_MS, LEASE_MS, HARD_TIMEOUT_GRACE_MS, WORKER_MAX_JOBS,
+ * WORKER_QUEUES, WORKER_QUEUE_ORDER, QUEUE, DRAIN_TIMEOUT_MS, LEASE_MS, HARD_TIMEOUT_GRACE_MS, WORKER_MAX_JOBS,
  * WORKER_MAX_RSS_MB, JOB_MODULES, REDIS_URL, WORKER_METRICS_PORT); flags win.
  * Exits 0 after a graceful stop, 75 when it wants to be replaced (hard timeout,
  * job or memory limit), 1 on a fatal error. Run it under its supervisor:
@@ -20,6 +21,7 @@ import { ConfigError, loadConfig, processEnv } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { bufferedSink } from "./log_sink.ts";
 import { runWorkerProcess } from "./process.ts";
+import { selectionOf } from "../queue/queue_selection.ts";
 
 /** Short worker flags -> the shared config's long ones. */
 const ALIASES: Record<string, string> = {
@@ -50,6 +52,7 @@ if (import.meta.main) {
     code = await runWorkerProcess({
       redisUrl: config.REDIS_URL ?? "redis://127.0.0.1:6379",
       queue: config.QUEUE,
+      serve: selectionOf(config.WORKER_QUEUES, config.WORKER_QUEUE_ORDER),
       concurrency: config.WORKER_CONCURRENCY,
       threads: config.WORKER_THREADS,
       modules: config.JOB_MODULES,

@@ -219,7 +219,11 @@ async function main(): Promise<void> {
     const jobsOf = (n: number) =>
       Array.from(
         { length: n },
-        (_, i) => encodeJob({ type: "email", payload: emailPayload(i) }, now),
+        (_, i) =>
+          encodeJob({ type: "email", payload: emailPayload(i) }, now, {
+            queue: "default",
+            home: "default",
+          }),
       );
     const batches = new Map([1, 50, 1000].map((n) => [n, jobsOf(n)]));
 
@@ -282,13 +286,14 @@ async function main(): Promise<void> {
           "hand-written",
           () =>
             finished.reduce(
-              (s, f) => s + recordToJob(f.id, unpackRecordHandwritten(f.data)!)!.attempts,
+              (s, f) =>
+                s + recordToJob(f.id, unpackRecordHandwritten(f.data)!, "default")!.attempts,
               0,
             ),
         ],
         [
           "msgpackr (ships)",
-          () => finished.reduce((s, f) => s + decodeJob(f.id, f.data)!.attempts, 0),
+          () => finished.reduce((s, f) => s + decodeJob(f.id, f.data, "default")!.attempts, 0),
         ],
       ],
     });

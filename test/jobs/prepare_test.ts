@@ -45,7 +45,10 @@ Deno.test("prepareEnqueue: payloads JSON cannot hold, or too large for it", () =
   const fn = prepareEnqueue(registry, { type: "anything", payload: () => 1 });
   assert.ok(fn.ok);
   assert.strictEqual("payload_json" in fn.input, false);
-  assert.throws(() => encodeJob(fn.input, 0), /not JSON-serializable/);
+  assert.throws(
+    () => encodeJob(fn.input, 0, { queue: "default", home: "default" }),
+    /not JSON-serializable/,
+  );
   const nothing = prepareEnqueue(registry, { type: "anything", payload: undefined });
   assert.ok(nothing.ok);
   assert.strictEqual(nothing.input.payload_json, "null");

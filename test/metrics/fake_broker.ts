@@ -14,7 +14,7 @@ export function counts(partial: Partial<Stats> = {}): Stats {
   const merged = { ...base, ...partial };
   const total = merged.pending + merged.scheduled + merged.running + merged.completed +
     merged.failed + merged.cancelled;
-  return { retried: 0, by_type: {}, ...merged, total: partial.total ?? total };
+  return { retried: 0, by_type: {}, by_queue: {}, ...merged, total: partial.total ?? total };
 }
 
 /** A broker whose stats and events the test sets. */
@@ -28,7 +28,8 @@ export function fakeBroker(): Broker & {
     throw new Error("not supported by the fake broker");
   };
   const fake = {
-    queue: "fake",
+    defaultQueue: "fake",
+    homeQueue: () => Promise.resolve("fake"),
     stats_: counts(),
     events: [] as StoredEvent[],
     statsCalls: 0,
@@ -58,6 +59,9 @@ export function fakeBroker(): Broker & {
     requeue: unsupported,
     purge: unsupported,
     get: unsupported,
+    queues: unsupported,
+    queueInfo: unsupported,
+    setPaused: unsupported,
     list: unsupported,
     onCancelRequested: unsupported,
     ping: () => Promise.resolve(true),

@@ -14,25 +14,27 @@ const enabled = clusterTestsEnabled();
 if (!enabled) console.log("skipping the Redis Cluster suite: redis-cli missing or REDIS_URL set");
 
 // One cluster for the whole file (started before any test, so no test owns
-// its processes), a fresh queue per test.
+// its processes), a fresh queue (and key prefix) per test.
 const cluster = enabled ? await TestRedisCluster.start() : null;
 globalThis.addEventListener("unload", () => cluster?.killSync());
 
 function clusterHarness(): Promise<SuiteHarness> {
   if (!cluster) throw new Error("cluster not started");
   const queue = `c${crypto.randomUUID().slice(0, 8)}`;
+  // A deployment of its own per test (its own registry keys): the test's queue is its home queue.
+  const prefix = `jq${crypto.randomUUID().slice(0, 6)}`;
   const admin = new Cluster(cluster.ports.map((port) => ({ host: "127.0.0.1", port })));
   admin.on("error", () => {});
   const brokers: RedisBroker[] = [];
   const keys = async () => {
     const perNode = await Promise.all(
-      admin.nodes("master").map((node) => scanKeys(node, queueKeyPattern(queue))),
+      admin.nodes("master").map((node) => scanKeys(node, queueKeyPattern(queue, prefix))),
     );
     return perNode.flat().sort();
   };
   return Promise.resolve({
     make(options: MakeOptions = {}) {
-      const broker = new RedisBroker({ url: cluster.url, queue, ...options });
+      const broker = new RedisBroker({ url: cluster.url, queue, prefix, ...options });
       brokers.push(broker);
       return Promise.resolve(broker);
     },

@@ -11,11 +11,11 @@ import {
 } from "../../src/queue/record.ts";
 
 Deno.test("decodeJob reads records and tolerates odd values", () => {
-  assert.strictEqual(decodeJob("x", null), null);
-  assert.strictEqual(decodeJob("x", new Uint8Array()), null);
-  assert.strictEqual(decodeJob("x", new Uint8Array([0xc1])), null, "unsupported type");
-  assert.strictEqual(decodeJob("x", pack(7)), null, "not a record");
-  assert.strictEqual(decodeJob("x", pack([1, 2])), null, "no type");
+  assert.strictEqual(decodeJob("x", null, "q"), null);
+  assert.strictEqual(decodeJob("x", new Uint8Array(), "q"), null);
+  assert.strictEqual(decodeJob("x", new Uint8Array([0xc1]), "q"), null, "unsupported type");
+  assert.strictEqual(decodeJob("x", pack(7), "q"), null, "not a record");
+  assert.strictEqual(decodeJob("x", pack([1, 2]), "q"), null, "no type");
   const bo = { kind: "exponential", base_ms: 1, factor: 2, max_ms: 10, jitter: 0 };
   const r: Packed[] = new Array(RECORD_FIELDS).fill(false);
   r[F.type] = "t";
@@ -26,7 +26,7 @@ Deno.test("decodeJob reads records and tolerates odd values", () => {
   r[F.backoff] = JSON.stringify(bo);
   r[F.cancel] = true;
   r[F.progress] = "42";
-  const job = decodeJob("x", pack(r));
+  const job = decodeJob("x", pack(r), "q");
   assert.ok(job);
   assert.strictEqual(job.payload, "not json");
   assert.strictEqual(job.status, "pending");
@@ -46,7 +46,7 @@ Deno.test("decodeJob reads records and tolerates odd values", () => {
     "16": { "1": [1, "e", 5] },
     "x": 1,
   });
-  const running = decodeJob("y", asMap);
+  const running = decodeJob("y", asMap, "q");
   assert.strictEqual(running?.status, "running");
   assert.deepStrictEqual(running?.payload, [1]);
   assert.strictEqual(running?.lease_expires_at, new Date(99).toISOString());
@@ -80,7 +80,7 @@ Deno.test("newRecord: pending, scheduled, and with backoff and idempotency key",
   assert.strictEqual(full[F.scheduledFor], false);
   assert.strictEqual(full[F.backoff], "{}");
   assert.strictEqual(full[F.idempotencyKey], "k");
-  const job = decodeJob("id", packRecord({ ...base, idempotencyKey: "k" }));
+  const job = decodeJob("id", packRecord({ ...base, idempotencyKey: "k" }), "q");
   assert.strictEqual(job?.backoff, null);
   assert.strictEqual(job?.scheduled_for, null);
   assert.strictEqual(job?.timeout_ms, 300000);

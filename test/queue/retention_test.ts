@@ -44,17 +44,16 @@ redisTest(
     assert.strictEqual(stats.total, 4);
     const p = `jq:{${h.queue}}:`;
     // `wake` may hold a stale marker; it is one of the fixed keys, like seq and stats.
-    // `owners` holds one entry per live worker (this test's broker).
+    // Heartbeats go to the deployment's owners key on standalone Redis, not the queue's.
     const left = (await h.keys()).filter((k) => k !== `${p}wake`);
     assert.deepStrictEqual(left, [
       `${p}events`,
       `${p}j:${stays.id}`,
       `${p}meta`,
-      `${p}owners`,
       `${p}scheduled`,
       `${p}stats`,
     ]);
-    assert.deepStrictEqual(await h.redis.zrange(`${p}owners`, 0, -1), [b.owner]);
+    assert.deepStrictEqual(await h.redis.zrange("jq:{#}:owners", 0, -1), [b.owner]);
     // The idempotency key is free again.
     assert.strictEqual(
       (await b.enqueue({ type: "r", payload: 5, idempotency_key: "k1" })).created,

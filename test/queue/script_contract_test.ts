@@ -32,6 +32,9 @@ interface Parsed {
   argHeaders: Map<number, string>;
   /** `-- ARGV[n..] (a, b)`: where the repeated tuple starts and its names. */
   rest: { from: number; names: string[] } | null;
+  /** `-- KEYS[n..] (a, b)`: where a group script's per-queue keys start, and their names. */
+  queueKeys: { from: number; names: string[] } | null;
+  keysFrom: number | null;
   constantsHeader: string | null;
   /** `local x = KEYS[n]` / `local x = ARGV[n]` (possibly inside tonumber(...)). */
   keyLocals: Map<number, string>;
@@ -46,6 +49,8 @@ function parse(source: string): Parsed {
     keyHeaders: new Map(),
     argHeaders: new Map(),
     rest: null,
+    queueKeys: null,
+    keysFrom: null,
     constantsHeader: null,
     keyLocals: new Map(),
     argLocals: new Map(),
@@ -55,7 +60,9 @@ function parse(source: string): Parsed {
   for (const line of source.split("\n")) {
     let m: RegExpExecArray | null;
     if ((m = /^-- KEYS\[(\d+)\] (\w+):/.exec(line))) p.keyHeaders.set(Number(m[1]), m[2]);
-    else if ((m = /^-- ARGV\[(\d+)\] (\w+):/.exec(line))) p.argHeaders.set(Number(m[1]), m[2]);
+    else if ((m = /^-- KEYS\[(\d+)\.\.\] \(([^)]*)\)/.exec(line))) {
+      p.queueKeys = { from: Number(m[1]), names: m[2].split(",").map((s) => s.trim()) };
+    } else if ((m = /^-- ARGV\[(\d+)\] (\w+):/.exec(line))) p.argHeaders.set(Number(m[1]), m[2]);
     else if ((m = /^-- ARGV\[(\d+)\.\.\] \(([^)]*)\)/.exec(line))) {
       p.rest = { from: Number(m[1]), names: m[2].split(",").map((s) => s.trim()) };
     } else if ((m = /^-- (ARGV\[1\.\.\d+\]) the queue constants/.exec(line))) {
@@ -69,9 +76,10 @@ function parse(source: string): Parsed {
     ) {
       p.argLocals.set(Number(m[2]), m[1]);
     } else if ((m = /^local restFrom = (\d+)$/.exec(line))) p.restFrom = Number(m[1]);
+    else if ((m = /^local keysFrom = (\d+)$/.exec(line))) p.keysFrom = Number(m[1]);
     else {
       const code = line.replace(/--.*$/, "");
-      if (/KEYS\[|ARGV\[\d/.test(code)) p.rawSlots.push(line.trim());
+      if (/KEYS\[\d|ARGV\[\d/.test(code)) p.rawSlots.push(line.trim());
     }
   }
   return p;
@@ -95,6 +103,18 @@ for (const name of SCRIPT_NAMES) {
     const args = spec.args.map((a, i) => `${CONSTANTS + i + 1} ${a}`);
     assert.deepStrictEqual(ordered(p.argHeaders), args, "ARGV in the header");
     assert.deepStrictEqual(ordered(p.argLocals), args, "each argument named once at the top");
+    if (spec.queueKeys) {
+      const from = spec.keys.length + 1;
+      assert.deepStrictEqual(
+        p.queueKeys,
+        { from, names: [...spec.queueKeys] },
+        "per-queue keys in the header",
+      );
+      assert.strictEqual(p.keysFrom, from, "local keysFrom");
+    } else {
+      assert.strictEqual(p.queueKeys, null);
+      assert.strictEqual(p.keysFrom, null);
+    }
     const restFrom = CONSTANTS + spec.args.length + 1;
     if (spec.rest) {
       assert.deepStrictEqual(p.rest, { from: restFrom, names: [...spec.rest] }, "repeated tuple");

@@ -19,7 +19,7 @@ import {
 Deno.test("cancel of a running sleep job: cancelled within ~1 s", async () => {
   const redis = await TestRedis.start();
   const broker = testBroker(redis.url, "cancel");
-  const worker = spawnWorker(redis.url, ["--queue", broker.queue, "--threads", "1"]);
+  const worker = spawnWorker(redis.url, ["--queue", broker.defaultQueue, "--threads", "1"]);
   try {
     const { id } = await broker.enqueue({
       type: "compute",
@@ -46,7 +46,7 @@ Deno.test("cancel of a job that ignores its signal: cancelled, and the process i
   const stop = new AbortController();
   const pids: number[] = [];
   const supervisor = superviseWorker({
-    args: [WORKER_MAIN, "--queue", broker.queue, "--hard-timeout-grace-ms", "300"],
+    args: [WORKER_MAIN, "--queue", broker.defaultQueue, "--hard-timeout-grace-ms", "300"],
     env: workerEnv(redis.url),
     handleSignals: false,
     signal: stop.signal,

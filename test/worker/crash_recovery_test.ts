@@ -15,7 +15,7 @@ Deno.test("kill -9 mid-run: a second worker finishes all 200 jobs after the leas
   const broker = testBroker(redis.url, "crash");
   const args = [
     "--queue",
-    broker.queue,
+    broker.defaultQueue,
     "--concurrency",
     "200",
     "--threads",
@@ -46,7 +46,7 @@ Deno.test("kill -9 mid-run: a second worker finishes all 200 jobs after the leas
     // The second worker runs in this process, so its lifecycle events can be observed.
     second = await startWorkerProcess({
       redisUrl: redis.url,
-      queue: broker.queue,
+      queue: broker.defaultQueue,
       concurrency: 200,
       threads: 2,
       leaseMs: 2000,

@@ -26,7 +26,7 @@ async function hardTimeout(threads: number) {
     args: [
       WORKER_MAIN,
       "--queue",
-      broker.queue,
+      broker.defaultQueue,
       "--concurrency",
       "10",
       "--threads",

@@ -37,7 +37,7 @@ Deno.test("an idle worker sends Redis at most ~2 commands per second", async (t)
     return;
   }
   const broker = testBroker(redis.url, "idle");
-  const worker = spawnWorker(redis.url, ["--queue", broker.queue]);
+  const worker = spawnWorker(redis.url, ["--queue", broker.defaultQueue]);
   try {
     const { id } = await broker.enqueue({ type: "compute", payload: { duration_ms: 1 } });
     await waitFor("warm-up job", async () => (await broker.get(id))?.status === "completed");

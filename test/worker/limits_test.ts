@@ -24,7 +24,7 @@ Deno.test({
       })))).map((r) => r.id);
       const worker = await startWorkerProcess({
         redisUrl: redis.url,
-        queue: broker.queue,
+        queue: broker.defaultQueue,
         concurrency: 2,
         threads: 1,
         maxJobs: 5,

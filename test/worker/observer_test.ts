@@ -21,7 +21,7 @@ Deno.test({
     let thrown = 0;
     const worker = await startWorkerProcess({
       redisUrl: redis.url,
-      queue: broker.queue,
+      queue: broker.defaultQueue,
       concurrency: 10,
       threads: 1,
       modules: [FIXTURE_JOBS],

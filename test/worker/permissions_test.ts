@@ -14,7 +14,7 @@ Deno.test("a job type without net permission cannot fetch; with the host allowed
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     () => new Response("hello from the test server"),
   );
-  const worker = spawnWorker(redis.url, ["--queue", broker.queue, "--threads", "1"]);
+  const worker = spawnWorker(redis.url, ["--queue", broker.defaultQueue, "--threads", "1"]);
   try {
     const url = `http://127.0.0.1:${server.addr.port}/`;
     const denied = await broker.enqueue({ type: "test_fetch_denied", payload: { url } });

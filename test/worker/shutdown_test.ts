@@ -18,7 +18,7 @@ Deno.test("SIGTERM lets running jobs finish and leaves nothing running", async (
   const broker = testBroker(redis.url, "drain");
   const worker = spawnWorker(redis.url, [
     "--queue",
-    broker.queue,
+    broker.defaultQueue,
     "--concurrency",
     "10",
     "--threads",
@@ -53,7 +53,7 @@ Deno.test("SIGTERM lets running jobs finish and leaves nothing running", async (
 Deno.test("SIGTERM past the drain deadline releases jobs without charging an attempt", async () => {
   const redis = await TestRedis.start();
   const broker = testBroker(redis.url, "drain-deadline");
-  const worker = spawnWorker(redis.url, ["--queue", broker.queue, "--drain-ms", "300"]);
+  const worker = spawnWorker(redis.url, ["--queue", broker.defaultQueue, "--drain-ms", "300"]);
   try {
     const ids = (await broker.enqueueBatch(sleepJobs(3, 30_000))).map((r) => r.id);
     await waitFor("3 running", async () => (await broker.stats()).running === 3);

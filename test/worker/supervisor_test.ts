@@ -17,7 +17,7 @@ Deno.test("supervisor: restarts a killed worker, forwards SIGTERM, exits 0", asy
   const redis = await TestRedis.start();
   const broker = testBroker(redis.url, "supervisor");
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "worker", "--queue", broker.queue],
+    args: ["run", "-A", MAIN, "worker", "--queue", broker.defaultQueue],
     env: workerEnv(redis.url, { LOG_LEVEL: "info" }),
     stdin: "null",
     stdout: "piped",

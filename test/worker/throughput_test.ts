@@ -13,7 +13,16 @@ Deno.test("5000 jobs through one worker process: all completed, each once", asyn
   const file = `${dir}/runs.log`;
   const worker = spawnWorker(
     redis.url,
-    ["--queue", broker.queue, "--concurrency", "50", "--threads", "2", "--lease-ms", "10000"],
+    [
+      "--queue",
+      broker.defaultQueue,
+      "--concurrency",
+      "50",
+      "--threads",
+      "2",
+      "--lease-ms",
+      "10000",
+    ],
     { TEST_RECORD_DIR: dir },
   );
   try {

@@ -8,9 +8,11 @@
  *   the valid ones are written in one broker round trip. 201 when all were
  *   valid, 207 when some were rejected (`results[i]` is `{job_id, created}` or
  *   `{error}`), 422 when none was valid.
- * - `GET /jobs?status=pending&type=&limit=50&cursor=` → `{jobs, next_cursor}`;
- *   status defaults to `pending`.
- * - `DELETE /jobs?status=failed|completed|cancelled` → `{status, purged}`.
+ * - `GET /jobs?status=pending&queue=&type=&limit=50&cursor=` → `{jobs,
+ *   next_cursor}` of one queue (default the default queue); status defaults
+ *   to `pending`.
+ * - `DELETE /jobs?status=failed|completed|cancelled&queue=` → `{status,
+ *   purged}`, in one queue or every queue.
  *
  * Writes (submit, batch, purge) answer `503 unavailable` only when nothing
  * was stored or changed, and `503 outcome_unknown` (retry with the same
@@ -36,6 +38,7 @@ import {
   submitJobSchema,
 } from "../schemas.ts";
 import { jobToResponse } from "../serialize.ts";
+import { checkQueueName } from "../queue_param.ts";
 
 const BASE = "/api/v1/jobs";
 
@@ -58,6 +61,7 @@ function idempotencyHeader(value: string | undefined): string | undefined {
 function toInput(request: SubmitJobRequest, idempotencyKey?: string): EnqueueInput {
   const input: EnqueueInput = {
     type: request.type,
+    queue: request.queue,
     payload: request.payload,
     priority: request.priority,
     max_attempts: request.max_attempts,
@@ -95,6 +99,9 @@ function refusal(failure: PrepareFailure, prefix: string): HttpError {
 /** Validates one submit body into a broker input, or throws an HttpError. */
 function prepare(deps: RouteDeps, body: unknown, key?: string, index?: number): EnqueueInput {
   const prefix = index === undefined ? [] : ["jobs", index];
+  if (body !== null && typeof body === "object" && "queue" in body) {
+    checkQueueName((body as { queue: unknown }).queue, [...prefix, "queue"].join("."));
+  }
   const request = parseOr422(submitJobSchema, body, "job", prefix);
   const prepared = prepareEnqueue(deps.registry, toInput(request, key));
   if (!prepared.ok) throw refusal(prepared, prefix.join("."));
@@ -153,9 +160,11 @@ export function jobsRoutes(deps: RouteDeps): Hono {
   });
 
   app.get("/jobs", async (c) => {
+    checkQueueName(c.req.query("queue"), "queue");
     const query = parseOr400(listQuerySchema, c.req.query(), "invalid_query", "query");
     const page = await deps.call(deps.broker.list({
       state: query.status,
+      queue: query.queue,
       type: query.type,
       limit: query.limit,
       cursor: query.cursor ?? null,
@@ -164,8 +173,14 @@ export function jobsRoutes(deps: RouteDeps): Hono {
   });
 
   app.delete("/jobs", async (c) => {
-    const { status } = parseOr400(purgeQuerySchema, c.req.query(), "invalid_query", "query");
-    const purged = await deps.write(deps.broker.purge(status), "change");
+    checkQueueName(c.req.query("queue"), "queue");
+    const { status, queue } = parseOr400(
+      purgeQuerySchema,
+      c.req.query(),
+      "invalid_query",
+      "query",
+    );
+    const purged = await deps.write(deps.broker.purge(status, queue), "change");
     return c.json({ status, purged });
   });
 

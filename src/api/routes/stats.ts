@@ -1,16 +1,22 @@
 /**
- * `GET /stats`: counts per state and type, straight from the broker.
+ * `GET /stats?queue=`: counts per state, type and queue, straight from the
+ * broker: over every queue, or of one (404 `not_found` for an unknown queue).
  *
  * @module
  */
 import { Hono } from "hono";
 import type { RouteDeps } from "../deps.ts";
+import { parseOr400 } from "../validation.ts";
+import { statsQuerySchema } from "../schemas.ts";
+import { checkQueueName } from "../queue_param.ts";
 
 /** The stats route, mounted under `/api/v1`. */
 export function statsRoutes(deps: RouteDeps): Hono {
   const app = new Hono();
   app.get("/stats", async (c) => {
-    const stats = await deps.call(deps.broker.stats());
+    checkQueueName(c.req.query("queue"), "queue");
+    const { queue } = parseOr400(statsQuerySchema, c.req.query(), "invalid_query", "query");
+    const stats = await deps.call(deps.broker.stats(queue));
     c.header("Cache-Control", "no-store");
     return c.json(stats);
   });

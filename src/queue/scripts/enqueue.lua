@@ -9,6 +9,7 @@
 -- KEYS[3] stats: HASH of counters
 -- KEYS[4] wake: LIST of wake markers idle runners block on
 -- KEYS[5] events: STREAM of lifecycle events
+-- KEYS[6] meta: HASH of queue metadata (`paused`: no wake marker while paused)
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms (the events' time)
@@ -32,6 +33,7 @@ local scheduledKey = KEYS[2]
 local statsKey = KEYS[3]
 local wakeKey = KEYS[4]
 local eventsKey = KEYS[5]
+local metaKey = KEYS[6]
 local now = tonumber(ARGV[9])
 local strict = ARGV[10] == "1"
 local jobs = cmsgpack.unpack(ARGV[11])
@@ -96,5 +98,6 @@ pushPendingGroups(prioritiesKey, pending)
 callChunked("ZADD", scheduledKey, scheduledArgs)
 statBatch(statsKey, "pending", pendingByType, 1)
 statBatch(statsKey, "scheduled", scheduledByType, 1)
-if any then wake(wakeKey) end
+-- A paused queue wakes nobody: its runners could claim nothing (resume wakes them).
+if any and redis.call("HGET", metaKey, "paused") ~= "1" then wake(wakeKey) end
 return { out, writeEvents(eventsKey, now) }
