@@ -16,11 +16,25 @@
  * - `jobqueue_jobs_enqueued_total{job_type}`: the type's `total` (every job in
  *   any state; finished states are the counters above).
  * - `jobqueue_jobs_retried_total`: retries scheduled after a failure or expired lease.
- * - `jobqueue_queue_jobs{state}`: jobs pending, scheduled and running now.
+ * - `jobqueue_queue_jobs{queue,state}`: jobs pending, scheduled and running now,
+ *   per named queue (`Broker.queues()`); sum over `queue` for the total.
+ * - `jobqueue_queue_latency_seconds{queue}`: age of the queue's oldest pending
+ *   job (since it became ready); 0 when none is pending.
+ * - `jobqueue_queue_paused{queue}`: 1 while the queue is paused, else 0.
+ * - `jobqueue_queues`: how many queues exist; `jobqueue_queues_reported`: how
+ *   many of them this scrape reported.
  * - `jobqueue_job_duration_seconds{job_type,status}`: attempt run times taken
  *   from the lifecycle stream (`duration_ms` of completed, retry_scheduled,
  *   failed and cancelled events; status is the event's kind), observed since
  *   this API process started reading.
+ *
+ * Queue names are chosen by operators, so the `queue` label is capped: a
+ * scrape reports at most `MAX_QUEUE_SERIES` (100) queues, the ones with the
+ * most pending jobs (ties by name, so the choice is deterministic). When
+ * `jobqueue_queues_reported` is below `jobqueue_queues`, the rest were left
+ * out; the `jobqueue_jobs_*` series are not per queue and always cover every
+ * queue. A scrape is one round of reads: `broker.stats()` and
+ * `broker.queues()`, side by side.
  *
  * Purging the dead set or requeueing a job lowers the broker's counters; a
  * Prometheus counter must never go down, so each counter here mirrors only the
@@ -31,7 +45,7 @@
 import { Hono } from "hono";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Broker } from "../queue/broker.ts";
-import type { StateCounts, Stats } from "../queue/job.ts";
+import type { QueueInfo, StateCounts, Stats } from "../queue/job.ts";
 import type { LifecycleEventKind, StoredEvent } from "../events/lifecycle.ts";
 import { EventFeed } from "../events/feed.ts";
 import { withTimeout } from "../timing/timeout.ts";
@@ -59,6 +73,33 @@ class MonotonicMirror {
   }
 }
 
+/** Most queues one scrape reports in the per-queue (`queue`-labelled) series. */
+export const MAX_QUEUE_SERIES = 100;
+
+/**
+ * The queues a scrape reports: at most `max`, those with the most pending
+ * jobs, ties by name (code-unit order); returned in name order.
+ */
+export function reportedQueues(
+  queues: readonly QueueInfo[],
+  max: number = MAX_QUEUE_SERIES,
+): QueueInfo[] {
+  const byName = (a: QueueInfo, b: QueueInfo) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  return [...queues]
+    .sort((a, b) => (pendingOf(b) - pendingOf(a)) || byName(a, b))
+    .slice(0, Math.max(0, max))
+    .sort(byName);
+}
+
+/** A non-negative finite count (a missing or bad value reads as 0). */
+function nonNegative(n: number | undefined): number {
+  return typeof n === "number" && Number.isFinite(n) ? Math.max(0, n) : 0;
+}
+
+function pendingOf(q: QueueInfo): number {
+  return nonNegative(q.pending);
+}
+
 /** Options for `ClusterMetrics`. */
 export interface ClusterMetricsOptions {
   /** HTTP metrics to expose alongside; default `defaultHttpMetrics`. False: none. */
@@ -68,7 +109,7 @@ export interface ClusterMetricsOptions {
    * new one (default), or false to skip the duration histogram.
    */
   feed?: EventFeed | false;
-  /** Longest wait for `broker.stats()` at a scrape. Default 5000 ms. */
+  /** Longest wait for a scrape's reads (`broker.stats()`, `broker.queues()`). Default 5000 ms. */
   statsTimeoutMs?: number;
 }
 
@@ -101,7 +142,11 @@ export class ClusterMetrics {
   readonly #cancelled: Collect<"job_type">;
   readonly #enqueued: Collect<"job_type">;
   readonly #retried: Counter<string>;
-  readonly #queue: Gauge<"state">;
+  readonly #queue: Gauge<"queue" | "state">;
+  readonly #latency: Gauge<"queue">;
+  readonly #paused: Gauge<"queue">;
+  readonly #queues: Gauge<string>;
+  readonly #queuesReported: Gauge<string>;
   readonly #up: Gauge<string>;
   readonly #scrapeSeconds: Gauge<string>;
   readonly duration: Histogram<"job_type" | "status">;
@@ -147,8 +192,32 @@ export class ClusterMetrics {
     });
     this.#queue = new Gauge({
       name: "jobqueue_queue_jobs",
-      help: "Jobs waiting or running now, cluster-wide, by state.",
-      labelNames: ["state"] as const,
+      help: `Jobs waiting or running now, by queue and state (at most ${MAX_QUEUE_SERIES} ` +
+        "queues, the most pending first: see jobqueue_queues_reported).",
+      labelNames: ["queue", "state"] as const,
+      registers,
+    });
+    this.#latency = new Gauge({
+      name: "jobqueue_queue_latency_seconds",
+      help: "Age of the queue's oldest pending job since it became ready; 0 when none is pending.",
+      labelNames: ["queue"] as const,
+      registers,
+    });
+    this.#paused = new Gauge({
+      name: "jobqueue_queue_paused",
+      help: "1 while the queue is paused (no worker claims from it), else 0.",
+      labelNames: ["queue"] as const,
+      registers,
+    });
+    this.#queues = new Gauge({
+      name: "jobqueue_queues",
+      help: "Queues that exist, cluster-wide.",
+      registers,
+    });
+    this.#queuesReported = new Gauge({
+      name: "jobqueue_queues_reported",
+      help:
+        `Queues this scrape reported in the queue-labelled series (at most ${MAX_QUEUE_SERIES}).`,
       registers,
     });
     this.#up = new Gauge({
@@ -195,8 +264,13 @@ export class ClusterMetrics {
   async refresh(): Promise<boolean> {
     const t0 = performance.now();
     let stats: Stats;
+    let queues: QueueInfo[];
     try {
-      stats = await withTimeout(this.#broker.stats(), this.#statsTimeoutMs);
+      // One round of reads: both side by side, under one deadline.
+      [stats, queues] = await withTimeout(
+        Promise.all([this.#broker.stats(), this.#broker.queues()]),
+        this.#statsTimeoutMs,
+      );
     } catch {
       this.#up.set(0);
       this.#scrapeSeconds.set((performance.now() - t0) / 1000);
@@ -215,10 +289,26 @@ export class ClusterMetrics {
     const retried = this.#mirrorOf("retried").update(new Map([["", stats.retried ?? 0]])).get("");
     this.#retried.reset();
     if (retried !== undefined) this.#retried.inc(retried);
-    for (const state of ["pending", "scheduled", "running"] as const) {
-      this.#queue.set({ state }, Math.max(0, stats[state] ?? 0));
-    }
+    this.#setQueues(queues);
     return true;
+  }
+
+  /** The per-queue series: rebuilt each scrape, so a queue left out (or gone) loses its series. */
+  #setQueues(queues: readonly QueueInfo[]): void {
+    const reported = reportedQueues(queues);
+    this.#queue.reset();
+    this.#latency.reset();
+    this.#paused.reset();
+    for (const q of reported) {
+      const queue = q.name;
+      for (const state of ["pending", "scheduled", "running"] as const) {
+        this.#queue.set({ queue, state }, nonNegative(q[state]));
+      }
+      this.#latency.set({ queue }, nonNegative(q.latency_ms) / 1000);
+      this.#paused.set({ queue }, q.paused ? 1 : 0);
+    }
+    this.#queues.set(queues.length);
+    this.#queuesReported.set(reported.length);
   }
 
   #mirrorOf(name: string): MonotonicMirror {

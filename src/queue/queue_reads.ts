@@ -20,7 +20,7 @@ import { InvalidInputError, QueueNotFoundError } from "./errors.ts";
 import { JOB_STATES, type QueueInfo, type StateCounts, type Stats } from "./job.ts";
 import { isValidQueueName, type QueueKeys } from "./keys.ts";
 import type { QueueScripts } from "./scripts.ts";
-import type { QueueRegistry } from "./queue_registry.ts";
+import { KNOWN_QUEUES_TTL_MS, type QueueRegistry } from "./queue_registry.ts";
 import type { StoredEvent } from "../events/lifecycle.ts";
 import { decodeEntry, type WireValue } from "../events/wire.ts";
 
@@ -199,7 +199,7 @@ export class QueueReads {
   async events(cursorText: string, blockMs: number, count: number): Promise<StoredEvent[]> {
     const cursor = parseCursor(cursorText);
     const n = Math.max(1, Math.floor(count));
-    const names = (await this.#o.registry.list(3000)).slice(0, MAX_EVENT_STREAMS);
+    const names = (await this.#o.registry.list(KNOWN_QUEUES_TTL_MS)).slice(0, MAX_EVENT_STREAMS);
     if (names.length === 0) return [];
     const states = (await Promise.all(names.map((name) => this.#o.state(name))))
       .filter((s): s is ReadableQueue => s !== null);

@@ -23,7 +23,7 @@ import { InvalidInputError } from "./errors.ts";
 export const MAX_QUEUES = 1000;
 
 /** How long a read of the known queues is reused by workers serving every queue. */
-export const KNOWN_QUEUES_TTL_MS = 3000;
+export const KNOWN_QUEUES_TTL_MS = 5000;
 
 /** Runs a command on the broker's main connection (with its error mapping). */
 export type RegistryCommand = <T>(run: (client: RedisClient) => Promise<T>) => Promise<T>;

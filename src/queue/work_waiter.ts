@@ -67,7 +67,7 @@ export class WorkWaiter {
   readonly #o: WorkWaiterOptions;
   /** Scripts defined on each blocking connection (each gets its own, once). */
   readonly #scriptsByConnection = new WeakMap<RedisClient, Promise<GroupScripts>>();
-  /** Server clock offsets, per node (keyed by a wake key of the group measured). */
+  /** Server clock offsets, per node (keyed by the group's owners key, which lives on it). */
   readonly #clockOffsets = new Map<string, { ms: number; measuredAt: number }>();
   /** Releases of jobs claimed for an abandoned wait, still in flight. */
   readonly #handingBack = new Set<Promise<void>>();
@@ -228,7 +228,7 @@ export class WorkWaiter {
    * far slower than that.
    */
   async #serverClockOffsetMs(group: QueueGroup): Promise<number> {
-    const node = group.queues[0].wake;
+    const node = group.ownersKey;
     const cached = this.#clockOffsets.get(node);
     if (cached && Date.now() - cached.measuredAt < CLOCK_OFFSET_TTL_MS) return cached.ms;
     const { clock } = this.#o;

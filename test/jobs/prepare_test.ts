@@ -27,7 +27,10 @@ Deno.test("prepareEnqueue hands the broker the validated payload's JSON text", (
   assert.deepStrictEqual(prepared.input.payload, { name: "ann", times: 1 });
   assert.strictEqual(prepared.input.payload_json, '{"name":"ann","times":1}');
   // The broker stores that text as it is.
-  assert.strictEqual(encodeJob(prepared.input, 0).payload, '{"name":"ann","times":1}');
+  assert.strictEqual(
+    encodeJob(prepared.input, 0, { queue: "default", home: "default" }).payload,
+    '{"name":"ann","times":1}',
+  );
 });
 
 Deno.test("prepareEnqueue replaces a caller's payload_json with its own", () => {

@@ -11,7 +11,7 @@ import { HttpMetrics } from "../../src/metrics/http_metrics.ts";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import { freePort, TestRedis } from "../helpers/redis_server.ts";
 import { value } from "./exposition.ts";
-import { counts, fakeBroker } from "./fake_broker.ts";
+import { counts, fakeBroker, queueInfo } from "./fake_broker.ts";
 
 Deno.test("cluster metrics: spec names from broker.stats(), counters never go down", async () => {
   const broker = fakeBroker();
@@ -24,13 +24,14 @@ Deno.test("cluster metrics: spec names from broker.stats(), counters never go do
     retried: 5,
     by_type: { email: counts({ pending: 2, running: 1, completed: 40, failed: 3 }) },
   });
+  broker.queues_ = [queueInfo("default", { pending: 2, running: 1, completed: 40, failed: 3 })];
   let text = await metrics.text();
   assert.strictEqual(value(text, 'jobqueue_jobs_completed_total{job_type="email"}'), 40);
   assert.strictEqual(value(text, 'jobqueue_jobs_failed_total{job_type="email"}'), 3);
   assert.strictEqual(value(text, 'jobqueue_jobs_started_total{job_type="email"}'), 44);
   assert.strictEqual(value(text, 'jobqueue_jobs_enqueued_total{job_type="email"}'), 46);
-  assert.strictEqual(value(text, 'jobqueue_queue_jobs{state="pending"}'), 2);
-  assert.strictEqual(value(text, 'jobqueue_queue_jobs{state="running"}'), 1);
+  assert.strictEqual(value(text, 'jobqueue_queue_jobs{queue="default",state="pending"}'), 2);
+  assert.strictEqual(value(text, 'jobqueue_queue_jobs{queue="default",state="running"}'), 1);
   assert.strictEqual(value(text, "jobqueue_jobs_retried_total"), 5);
   assert.strictEqual(value(text, "jobqueue_redis_up"), 1);
 
@@ -41,10 +42,11 @@ Deno.test("cluster metrics: spec names from broker.stats(), counters never go do
     retried: 5,
     by_type: { email: counts({ completed: 42, failed: 0, running: 1 }) },
   });
+  broker.queues_ = [queueInfo("default", { running: 1, completed: 42 })];
   text = await metrics.text();
   assert.strictEqual(value(text, 'jobqueue_jobs_completed_total{job_type="email"}'), 42);
   assert.strictEqual(value(text, 'jobqueue_jobs_failed_total{job_type="email"}'), 3);
-  assert.strictEqual(value(text, 'jobqueue_queue_jobs{state="pending"}'), 0);
+  assert.strictEqual(value(text, 'jobqueue_queue_jobs{queue="default",state="pending"}'), 0);
   await metrics.close();
 });
 
@@ -100,6 +102,46 @@ Deno.test("duration histogram comes from the stream's attempt-ending events", as
   );
   assert.doesNotMatch(text, /status="cancelled"|status="dead"/);
   await metrics.close();
+});
+
+Deno.test({
+  name: "per-queue series from a real Redis: two queues, one pending job each",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const redis = await TestRedis.start();
+    // Own key prefix: with REDIS_URL set the server is shared, and other tests' queues must not count.
+    const broker = new RedisBroker({ url: redis.url, queue: "a", prefix: `mq${Date.now()}` });
+    const metrics = new ClusterMetrics(broker, { http: false, feed: false });
+    try {
+      await broker.enqueue({ type: "email", payload: { n: 1 } });
+      await broker.enqueue({ type: "email", payload: { n: 2 }, queue: "b" });
+      const text = await metrics.text();
+      for (const queue of ["a", "b"]) {
+        assert.strictEqual(value(text, `jobqueue_queue_jobs{queue="${queue}",state="pending"}`), 1);
+        assert.strictEqual(
+          value(text, `jobqueue_queue_jobs{queue="${queue}",state="running"}`),
+          0,
+        );
+        assert.strictEqual(value(text, `jobqueue_queue_paused{queue="${queue}"}`), 0);
+        const latency = value(text, `jobqueue_queue_latency_seconds{queue="${queue}"}`);
+        assert.ok(latency !== null && latency >= 0 && latency < 60, `latency ${latency}`);
+      }
+      assert.strictEqual(value(text, "jobqueue_queues"), 2);
+      assert.strictEqual(value(text, "jobqueue_queues_reported"), 2);
+      assert.strictEqual(value(text, 'jobqueue_jobs_enqueued_total{job_type="email"}'), 2);
+      assert.strictEqual(value(text, "jobqueue_redis_up"), 1);
+
+      await broker.setPaused("b", true);
+      const paused = await metrics.text();
+      assert.strictEqual(value(paused, 'jobqueue_queue_paused{queue="b"}'), 1);
+      assert.strictEqual(value(paused, 'jobqueue_queue_paused{queue="a"}'), 0);
+    } finally {
+      await metrics.close();
+      await broker.close();
+      await redis.close();
+    }
+  },
 });
 
 /** Polls Prometheus's query API until `check` accepts the first sample's value. */

@@ -1,12 +1,14 @@
 /**
- * A Broker stub for metrics/SSE unit tests: only stats() and readEvents()
- * do anything; every other method throws.
+ * A Broker stub for metrics/SSE unit tests: stats(), queues() (with
+ * queueInfo() and setPaused() over the same list) and readEvents() do
+ * something; every other method throws.
  *
  * @module
  */
 import type { Broker } from "../../src/queue/broker.ts";
-import type { Stats } from "../../src/queue/job.ts";
+import type { QueueInfo, Stats } from "../../src/queue/job.ts";
 import type { StoredEvent } from "../../src/events/lifecycle.ts";
+import { QueueNotFoundError } from "../../src/queue/errors.ts";
 
 /** Counts for one type (or the totals). */
 export function counts(partial: Partial<Stats> = {}): Stats {
@@ -17,11 +19,30 @@ export function counts(partial: Partial<Stats> = {}): Stats {
   return { retried: 0, by_type: {}, by_queue: {}, ...merged, total: partial.total ?? total };
 }
 
-/** A broker whose stats and events the test sets. */
+/** One queue's summary: zero counts, not paused, no latency, unless given. */
+export function queueInfo(name: string, partial: Partial<QueueInfo> = {}): QueueInfo {
+  return {
+    name,
+    paused: false,
+    pending: 0,
+    scheduled: 0,
+    running: 0,
+    completed: 0,
+    failed: 0,
+    cancelled: 0,
+    latency_ms: 0,
+    ...partial,
+  };
+}
+
+/** A broker whose stats, queues and events the test sets. */
 export function fakeBroker(): Broker & {
   stats_: Stats;
+  /** What `queues()` returns (a copy), in this order. */
+  queues_: QueueInfo[];
   events: StoredEvent[];
   statsCalls: number;
+  queuesCalls: number;
   readCalls: number;
 } {
   const unsupported = () => {
@@ -31,12 +52,28 @@ export function fakeBroker(): Broker & {
     defaultQueue: "fake",
     homeQueue: () => Promise.resolve("fake"),
     stats_: counts(),
+    queues_: [] as QueueInfo[],
     events: [] as StoredEvent[],
     statsCalls: 0,
+    queuesCalls: 0,
     readCalls: 0,
     stats() {
       fake.statsCalls++;
       return Promise.resolve(structuredClone(fake.stats_));
+    },
+    queues() {
+      fake.queuesCalls++;
+      return Promise.resolve(structuredClone(fake.queues_));
+    },
+    queueInfo(name: string) {
+      const q = fake.queues_.find((q) => q.name === name);
+      return Promise.resolve(q ? structuredClone(q) : null);
+    },
+    setPaused(name: string, paused: boolean) {
+      const q = fake.queues_.find((q) => q.name === name);
+      if (!q) return Promise.reject(new QueueNotFoundError(name));
+      q.paused = paused;
+      return Promise.resolve(structuredClone(q));
     },
     async readEvents(_cursor: string, blockMs: number, count = 100) {
       fake.readCalls++;
@@ -59,9 +96,6 @@ export function fakeBroker(): Broker & {
     requeue: unsupported,
     purge: unsupported,
     get: unsupported,
-    queues: unsupported,
-    queueInfo: unsupported,
-    setPaused: unsupported,
     list: unsupported,
     onCancelRequested: unsupported,
     ping: () => Promise.resolve(true),

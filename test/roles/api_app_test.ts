@@ -31,7 +31,7 @@ Deno.test("buildApiApp mounts API, metrics, dashboard; unknown paths get the JSO
     assert.strictEqual(submit.status, 201);
     await submit.body?.cancel();
     const metrics = await (await http.app.request("/metrics")).text();
-    assert.match(metrics, /jobqueue_queue_jobs\{state="pending"\} 1/);
+    assert.match(metrics, /jobqueue_queue_jobs\{queue="[^"]+",state="pending"\} 1/);
     assert.match(metrics, /jobqueue_http_requests_total\{[^}]*route="\/api\/v1\/jobs"/);
     const page = await http.app.request("/");
     assert.strictEqual(page.status, 200);

@@ -66,6 +66,9 @@ function schemaComponents(registry: JobRegistry): Json {
     JobAction: jsonSchema(s.jobActionResponseSchema, "output"),
     Purge: jsonSchema(s.purgeResponseSchema, "output"),
     Stats: jsonSchema(s.statsResponseSchema, "output"),
+    Queue: jsonSchema(s.queueResponseSchema, "output"),
+    QueueList: jsonSchema(s.queueListResponseSchema, "output"),
+    QueuePause: jsonSchema(s.queuePauseResponseSchema, "output"),
     Health: jsonSchema(s.healthResponseSchema, "output"),
     JobType: jsonSchema(s.jobTypeResponseSchema, "output"),
     Error: jsonSchema(s.errorResponseSchema, "output"),
@@ -94,9 +97,23 @@ const idParam = {
   name: "id",
   in: "path",
   required: true,
-  description: "A job id (a UUID)",
+  description: "A job id: a UUID (the home queue's jobs) or <queue>:<UUID>",
   schema: jsonSchema(s.jobIdSchema, "input"),
 };
+
+const queueNameParam = {
+  name: "name",
+  in: "path",
+  required: true,
+  description: "A queue name",
+  schema: jsonSchema(s.queueNameSchema, "input"),
+};
+
+/** 422 for a queue name that breaks the rule. */
+const badQueueName = errorResponse(
+  `A queue name breaks the rule (${s.QUEUE_NAME_RULE})`,
+  ["validation_error"],
+);
 
 const idempotencyHeader = {
   name: "Idempotency-Key",
@@ -178,8 +195,9 @@ function jobsPaths(limits: BodyLimits): Json {
           "200": ok("A page; next_cursor is null on the last one", ref("JobList")),
           "400": responseRef("InvalidQuery"),
           "422": errorResponse(
-            "The cursor is not one this server handed out for this status",
-            ["invalid_input"],
+            "The cursor is not one this server handed out for this status (`invalid_input`), " +
+              `or the queue name breaks the rule (\`validation_error\`: ${s.QUEUE_NAME_RULE})`,
+            ["invalid_input", "validation_error"],
           ),
           ...unavailable,
         },
@@ -192,6 +210,8 @@ function jobsPaths(limits: BodyLimits): Json {
         responses: {
           "200": ok("Purged", ref("Purge")),
           "400": responseRef("InvalidQuery"),
+          "404": errorResponse("The queue is unknown", ["not_found"]),
+          "422": badQueueName,
           ...writeUnavailable,
         },
       },
@@ -296,8 +316,61 @@ function metaPaths(): Json {
     "/api/v1/stats": {
       get: {
         operationId: "getStats",
-        summary: "Queue statistics",
-        responses: { "200": ok("Counts", ref("Stats")), ...unavailable },
+        summary: "Queue statistics: over every queue (with by_queue), or of one",
+        parameters: queryParameters(s.statsQuerySchema),
+        responses: {
+          "200": ok("Counts", ref("Stats")),
+          "400": responseRef("InvalidQuery"),
+          "404": errorResponse("The queue is unknown", ["not_found"]),
+          "422": badQueueName,
+          ...unavailable,
+        },
+      },
+    },
+    "/api/v1/queues": {
+      get: {
+        operationId: "listQueues",
+        summary: "Every known queue: counts, pause flag, latency",
+        responses: { "200": ok("The queues, by name", ref("QueueList")), ...unavailable },
+      },
+    },
+    "/api/v1/queues/{name}": {
+      get: {
+        operationId: "getQueue",
+        summary: "One queue: counts, pause flag, latency",
+        parameters: [queueNameParam],
+        responses: {
+          "200": ok("The queue", ref("Queue")),
+          "404": errorResponse("The queue is unknown", ["not_found"]),
+          "422": badQueueName,
+          ...unavailable,
+        },
+      },
+    },
+    "/api/v1/queues/{name}/pause": {
+      post: {
+        operationId: "pauseQueue",
+        summary: "Pause a queue: it accepts jobs, running ones finish, no worker claims from it",
+        parameters: [queueNameParam],
+        responses: {
+          "200": ok("Paused", ref("QueuePause")),
+          "404": errorResponse("The queue is unknown", ["not_found"]),
+          "422": badQueueName,
+          ...writeUnavailable,
+        },
+      },
+    },
+    "/api/v1/queues/{name}/resume": {
+      post: {
+        operationId: "resumeQueue",
+        summary: "Resume a paused queue",
+        parameters: [queueNameParam],
+        responses: {
+          "200": ok("Resumed", ref("QueuePause")),
+          "404": errorResponse("The queue is unknown", ["not_found"]),
+          "422": badQueueName,
+          ...writeUnavailable,
+        },
       },
     },
     "/api/v1/job-types": {

@@ -150,10 +150,18 @@ local function claimFrom(q, prios)
   end
 end
 
+-- Idle runners call this constantly: when no queue has work (an empty
+-- priorities ZSET does not exist), one EXISTS over all of them answers,
+-- however many queues are served.
+local prioritiesKeys = {}
+for i = 1, queueCount do prioritiesKeys[i] = KEYS[keysFrom + (i - 1) * QUEUE_KEYS] end
+if queueCount == 0 or redis.call("EXISTS", unpack(prioritiesKeys)) == 0 then
+  return { { {}, 1 }, {} }
+end
+
 for i = 1, queueCount do
   if need <= 0 then break end
   local q = queueAt(i)
-  -- Idle runners call this constantly: an empty queue costs one command, no more.
   local prios = redis.call("ZRANGE", q.priorities, 0, -1, "REV")
   if #prios > 0 then
     if redis.call("HGET", q.meta, "paused") == "1" then

@@ -9,8 +9,9 @@
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 --
--- Returns { paused, oldest_ready_at }: paused 1 or 0; oldest_ready_at epoch
--- ms, -1 when nothing is pending. No error codes.
+-- Returns { { paused, oldest_ready_at }, events }: paused 1 or 0;
+-- oldest_ready_at epoch ms, -1 when nothing is pending; events is empty. No
+-- error codes.
 
 local metaKey = KEYS[1]
 local prioritiesKey = KEYS[2]
@@ -25,4 +26,4 @@ for _, p in ipairs(redis.call("ZRANGE", prioritiesKey, 0, 99)) do
     if readyAt >= 0 and (oldest < 0 or readyAt < oldest) then oldest = readyAt end
   end
 end
-return { paused and 1 or 0, string.format("%.0f", oldest) }
+return { { paused and 1 or 0, string.format("%.0f", oldest) }, {} }

@@ -90,7 +90,7 @@ end
 -- One queue's housekeeping (its prefixes already set); returns its result.
 local function maintainQueue(q)
   -- Promote due scheduled jobs (delayed enqueue and retry backoff share the set).
-  local schedHead = head(q.scheduled)
+  local schedHead = q.busy and head(q.scheduled) or nil
   local due = {}
   if schedHead and schedHead <= now then
     due = redis.call("ZRANGEBYSCORE", q.scheduled, "-inf", now, "LIMIT", 0, limit)
@@ -125,7 +125,7 @@ local function maintainQueue(q)
     eventGroup("cancelled", { "id", "t", "a" }))
 
   -- Reap expired leases: the holder died or stalled; the claim already counted the attempt.
-  local runHead = head(q.running)
+  local runHead = q.busy and head(q.running) or nil
   local reapedExpired = false
   if runHead and runHead < now then
     reap(r, redis.call("ZRANGEBYSCORE", q.running, "-inf", "(" .. now, "LIMIT", 0, limit),
@@ -170,6 +170,23 @@ local function maintainQueue(q)
     r.recovered, runHead and 1 or 0 }
 end
 
+-- An idle deployment pays O(1) however many queues it has: when no queue
+-- has a scheduled or running job (an empty ZSET does not exist), one EXISTS
+-- says so and promotion and reaping are skipped everywhere; likewise one
+-- EXISTS over the finished sets of the queues whose trim is due.
+local busyKeys = {}
+local finishedKeys = {}
+for i = 1, queueCount do
+  local k = keysFrom + (i - 1) * QUEUE_KEYS
+  busyKeys[#busyKeys + 1] = KEYS[k + 1]
+  busyKeys[#busyKeys + 1] = KEYS[k + 2]
+  if ARGV[restFrom + (i - 1) * QUEUE_ARGS + 3] == "1" then
+    for f = 3, 5 do finishedKeys[#finishedKeys + 1] = KEYS[k + f] end
+  end
+end
+local anyBusy = #busyKeys > 0 and redis.call("EXISTS", unpack(busyKeys)) > 0
+local anyFinished = #finishedKeys > 0 and redis.call("EXISTS", unpack(finishedKeys)) > 0
+
 local results = {}
 local events = {}
 for i = 1, queueCount do
@@ -185,14 +202,19 @@ for i = 1, queueCount do
     stats = KEYS[k + 6],
     wake = KEYS[k + 7],
     events = KEYS[k + 8],
-    trim = ARGV[a + 3] == "1",
+    busy = anyBusy,
+    trim = anyFinished and ARGV[a + 3] == "1",
   }
-  jobPrefix = ARGV[a]
-  pendingPrefix = ARGV[a + 1]
-  idempotencyPrefix = ARGV[a + 2]
-  eventGroups = {}
-  results[i] = maintainQueue(q)
-  for _, entry in ipairs(writeEvents(KEYS[k + 8], now)) do events[#events + 1] = entry end
+  if q.busy or q.trim then
+    jobPrefix = ARGV[a]
+    pendingPrefix = ARGV[a + 1]
+    idempotencyPrefix = ARGV[a + 2]
+    eventGroups = {}
+    results[i] = maintainQueue(q)
+    for _, entry in ipairs(writeEvents(q.events, now)) do events[#events + 1] = entry end
+  else
+    results[i] = { 0, 0, 0, "-1", "-1", {}, 0 }
+  end
 end
 -- The dead are forgotten once their leases here are taken back (elsewhere
 -- their leases expire, or their own maintainers saw them first).

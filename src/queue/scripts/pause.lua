@@ -10,7 +10,8 @@
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] paused: "1" to pause, "0" to resume
 --
--- Returns 1 when the flag changed, 0 when it already was so. No error codes.
+-- Returns { changed, events }: changed is 1 when the flag changed, 0 when it
+-- already was so; events is empty (pausing is no job's transition). No error codes.
 
 local metaKey = KEYS[1]
 local prioritiesKey = KEYS[2]
@@ -18,11 +19,11 @@ local wakeKey = KEYS[3]
 local paused = ARGV[9] == "1"
 
 local was = redis.call("HGET", metaKey, "paused") == "1"
-if paused == was then return 0 end
+if paused == was then return { 0, {} } end
 if paused then
   redis.call("HSET", metaKey, "paused", "1")
 else
   redis.call("HDEL", metaKey, "paused")
   if redis.call("ZCARD", prioritiesKey) > 0 then wake(wakeKey) end
 end
-return 1
+return { 1, {} }
