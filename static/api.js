@@ -64,15 +64,26 @@ export async function request(path, init = {}) {
 /** @returns {Promise<any>} */
 export const getStats = () => request("/stats");
 
+/**
+ * Every known queue with its counts, pause flag and latency.
+ *
+ * @returns {Promise<{queues: any[]}>}
+ */
+export const getQueues = () => request("/queues");
+
 /** @returns {Promise<any>} */
 export const getJobTypes = () => request("/job-types");
 
 /**
- * @param {{status: string, type?: string, limit?: number, cursor?: string | null}} q
+ * One queue's jobs in one state (no `queue`: the deployment's default queue).
+ *
+ * @param {{status: string, queue?: string, type?: string, limit?: number,
+ *   cursor?: string | null}} q
  * @returns {Promise<{jobs: any[], next_cursor: string | null}>}
  */
 export function listJobs(q) {
   const params = new URLSearchParams({ status: q.status, limit: String(q.limit ?? 20) });
+  if (q.queue) params.set("queue", q.queue);
   if (q.type) params.set("type", q.type);
   if (q.cursor) params.set("cursor", q.cursor);
   return request(`/jobs?${params}`);
@@ -120,23 +131,22 @@ export function retryableSubmit(error) {
 }
 
 /**
- * Submits one job. Every submit carries an `Idempotency-Key` (a fresh one
- * unless given), and a failure `retryableSubmit` accepts is retried with the
- * same key after each of `SUBMIT_RETRY_DELAYS_MS`, so a retry can never
- * create the job twice. `onRetry` hears about each retry before its wait.
+ * Runs a write, retrying a failure `retryableSubmit` accepts after each of
+ * `delaysMs` (default `SUBMIT_RETRY_DELAYS_MS`). Only for writes a repeat
+ * cannot double: a submit with its idempotency key, setting a pause flag.
+ * `onRetry` hears about each retry before its wait.
  *
- * @param {Record<string, unknown>} body
- * @param {{idempotencyKey?: string, delaysMs?: number[],
+ * @template T
+ * @param {() => Promise<T>} run
+ * @param {{delaysMs?: number[],
  *   onRetry?: (error: ApiError, retry: number, of: number) => void}} [options]
- * @returns {Promise<{job_id: string}>}
+ * @returns {Promise<T>}
  */
-export async function submitJob(body, options = {}) {
-  const key = options.idempotencyKey ?? newIdempotencyKey();
+export async function withRetries(run, options = {}) {
   const delays = options.delaysMs ?? SUBMIT_RETRY_DELAYS_MS;
-  const init = { method: "POST", body: JSON.stringify(body), headers: { "idempotency-key": key } };
   for (let retry = 0;; retry++) {
     try {
-      return await request("/jobs", init);
+      return await run();
     } catch (error) {
       if (!(error instanceof ApiError) || !retryableSubmit(error) || retry >= delays.length) {
         throw error;
@@ -147,6 +157,38 @@ export async function submitJob(body, options = {}) {
   }
 }
 
+/**
+ * Submits one job. Every submit carries an `Idempotency-Key` (a fresh one
+ * unless given), and a failure `retryableSubmit` accepts is retried with the
+ * same key after each of `SUBMIT_RETRY_DELAYS_MS`, so a retry can never
+ * create the job twice. `onRetry` hears about each retry before its wait.
+ *
+ * @param {Record<string, unknown>} body
+ * @param {{idempotencyKey?: string, delaysMs?: number[],
+ *   onRetry?: (error: ApiError, retry: number, of: number) => void}} [options]
+ * @returns {Promise<{job_id: string}>}
+ */
+export function submitJob(body, options = {}) {
+  const key = options.idempotencyKey ?? newIdempotencyKey();
+  const init = { method: "POST", body: JSON.stringify(body), headers: { "idempotency-key": key } };
+  return withRetries(() => request("/jobs", init), options);
+}
+
+/**
+ * Pauses or resumes a queue; answers `{name, paused}`. Setting the flag again
+ * changes nothing, so a lost answer is retried like a submit (`withRetries`).
+ *
+ * @param {string} name
+ * @param {boolean} paused
+ * @param {{delaysMs?: number[],
+ *   onRetry?: (error: ApiError, retry: number, of: number) => void}} [options]
+ * @returns {Promise<{name: string, paused: boolean}>}
+ */
+export function setQueuePaused(name, paused, options = {}) {
+  const path = `/queues/${encodeURIComponent(name)}/${paused ? "pause" : "resume"}`;
+  return withRetries(() => request(path, { method: "POST" }), options);
+}
+
 /** @param {string} id */
 export const cancelJob = (id) => request(`/jobs/${encodeURIComponent(id)}`, { method: "DELETE" });
 
@@ -154,8 +196,16 @@ export const cancelJob = (id) => request(`/jobs/${encodeURIComponent(id)}`, { me
 export const retryJob = (id) =>
   request(`/jobs/${encodeURIComponent(id)}/retry`, { method: "POST" });
 
-/** Deletes every job in the dead set. */
-export const purgeFailed = () => request("/jobs?status=failed", { method: "DELETE" });
+/**
+ * Deletes every job in the dead set of `queue` (none: of every queue).
+ *
+ * @param {string} [queue]
+ */
+export function purgeFailed(queue) {
+  const params = new URLSearchParams({ status: "failed" });
+  if (queue) params.set("queue", queue);
+  return request(`/jobs?${params}`, { method: "DELETE" });
+}
 
 /**
  * The id of a job as the API returns it (`id` or `job_id`).
@@ -164,3 +214,12 @@ export const purgeFailed = () => request("/jobs?status=failed", { method: "DELET
  * @returns {string}
  */
 export const jobId = (job) => String(job?.id ?? job?.job_id ?? "");
+
+/**
+ * The short form of a job id for lists: the first 8 characters of its UUID
+ * (a job of a non-home queue has the id `queue:uuid`).
+ *
+ * @param {string} id
+ * @returns {string}
+ */
+export const shortId = (id) => id.slice(id.lastIndexOf(":") + 1).slice(0, 8);

@@ -1,6 +1,6 @@
 /**
- * Dashboard entry: wires the live feed, counts, chart, per-type table, job
- * list, detail panel and submit form together.
+ * Dashboard entry: wires the live feed, counts, queues panel, chart, per-type
+ * table, job list, detail panel and submit form together.
  *
  * @module
  */
@@ -10,6 +10,7 @@ import { byId, el, replace } from "./dom.js";
 import { renderSubmitForm } from "./form.js";
 import { errorText, JobDetail, JobList } from "./jobs.js";
 import { startLive } from "./live.js";
+import { QueuePanel } from "./queues.js";
 
 const STATES = ["pending", "scheduled", "running", "completed", "failed", "cancelled"];
 const MODE_TEXT = {
@@ -25,6 +26,7 @@ const chart = new ThroughputChart(
 );
 const detail = new JobDetail({ onChanged: () => list.load() });
 const list = new JobList({ onOpen: (id) => detail.open(id) });
+const queues = new QueuePanel({ onQueues: (names) => list.setQueues(names) });
 
 /** @type {string} */
 let lastCounts = "";
@@ -38,6 +40,7 @@ function renderStats(stats) {
   }
   chart.add(stats);
   renderByType(stats.by_type ?? {});
+  queues.refresh(); // pause flags and latency are not in the stats: same cadence
   const counts = STATES.map((s) => stats[s]).join(",");
   if (counts !== lastCounts) {
     lastCounts = counts;
@@ -91,6 +94,7 @@ async function loadTypes() {
     renderSubmitForm(box, list_, (id) => {
       detail.open(id);
       list.load();
+      queues.refreshSoon(); // a submit may have made a new queue
     });
   } catch (error) {
     replace(
@@ -102,10 +106,17 @@ async function loadTypes() {
 
 startLive({
   onStats: renderStats,
-  onJobEvent: (event) => detail.onJobEvent(event),
+  onJobEvent: (event) => {
+    detail.onJobEvent(event);
+    // Progress changes no count; everything else moves one (throttled).
+    if (event?.kind !== "progress") queues.refreshSoon();
+  },
   onMode: renderMode,
 });
 getStats().then(renderStats).catch(() => {});
 loadTypes();
-list.load();
+// The job list waits for the queue list, which picks the queue it shows.
+queues.refresh().then(() => {
+  if (!list.started) list.load();
+});
 chart.draw();

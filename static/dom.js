@@ -122,3 +122,25 @@ function fmtSpan(s) {
   if (s < 86400) return `${Math.round(s / 3600)} h`;
   return `${Math.round(s / 86400)} d`;
 }
+
+/**
+ * A human-readable duration: "0 ms", "850 ms", "1.2 s", "42 s", "3 min",
+ * "1.5 h", "2 d"; "—" for anything but a finite number.
+ *
+ * @param {unknown} ms
+ * @returns {string}
+ */
+export function duration(ms) {
+  if (typeof ms !== "number" || !Number.isFinite(ms)) return "—";
+  const v = Math.max(0, ms);
+  if (v < 1000) return `${Math.round(v)} ms`;
+  const s = v / 1000;
+  if (s < 10) return `${trim(s.toFixed(1))} s`;
+  if (s < 60) return `${Math.round(s)} s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  if (s < 86400) return `${trim((s / 3600).toFixed(1))} h`;
+  return `${trim((s / 86400).toFixed(1))} d`;
+}
+
+/** "2.0" -> "2". @param {string} fixed */
+const trim = (fixed) => fixed.replace(/\.0$/, "");

@@ -4,7 +4,9 @@
  * and shows the API's 422 details next to the fields they name. Each click
  * submits with a fresh Idempotency-Key, and an answer lost on the way back
  * (503 outcome_unknown, a network error) is retried with that same key
- * (`submitJob`), so the job is created once.
+ * (`submitJob`), so the job is created once. The optional queue field
+ * (suggestions from the `#known-queues` datalist) is sent as `queue` when
+ * filled; empty submits to the deployment's default queue.
  *
  * @module
  */
@@ -84,6 +86,16 @@ export function renderSubmitForm(root, types, onSubmitted) {
   let fields = [];
   /** @type {Field[]} */
   let options = [];
+  // Kept across job type changes: the queue is not part of a type's schema.
+  const queueField = makeField("queue", {
+    type: "string",
+    title: "Queue",
+    description: "Optional; empty submits to the default queue.",
+    placeholder: "default queue",
+  }, false);
+  queueField.input.setAttribute("list", "known-queues");
+  /** Every field, in the order of the form. */
+  const allFields = () => [queueField, ...fields, ...options];
 
   const build = () => {
     const jt = types.find((t) => t.type === typeSelect.value) ?? types[0];
@@ -118,7 +130,7 @@ export function renderSubmitForm(root, types, onSubmitted) {
   const clearErrors = () => {
     summary.hidden = true;
     replace(summary);
-    for (const f of [...fields, ...options]) {
+    for (const f of allFields()) {
       f.error.textContent = "";
       f.error.hidden = true;
       f.input.removeAttribute("aria-invalid");
@@ -152,6 +164,7 @@ export function renderSubmitForm(root, types, onSubmitted) {
       typeSelect,
     ),
     description,
+    queueField.wrapper,
     el("fieldset", {}, el("legend", { text: "Payload" }), fieldsBox),
     el("details", { class: "options" }, el("summary", { text: "Options" }), optionsBox),
     summary,
@@ -165,6 +178,8 @@ export function renderSubmitForm(root, types, onSubmitted) {
     status.textContent = "";
     /** @type {Record<string, unknown>} */
     const body = { type: typeSelect.value };
+    const queue = queueField.input.value.trim();
+    if (queue !== "") body.queue = queue;
     let payload = /** @type {any} */ ({});
     let bad = false;
     for (const f of fields) {
@@ -229,13 +244,14 @@ export function renderSubmitForm(root, types, onSubmitted) {
 
   /**
    * The field an error path points at: `payload.to` or `to` -> field "to";
-   * `priority` -> the option field.
+   * `priority` -> the option field; `queue` -> the queue field.
    *
    * @param {string[]} path
    * @returns {Field | undefined}
    */
   const findField = (path) => {
     if (path.length === 0) return undefined;
+    if (path.length === 1 && path[0] === "queue") return queueField;
     if (path[0] === "payload") {
       const rest = path.slice(1);
       if (rest.length === 0) return fields.find((f) => f.name === "");
@@ -245,9 +261,7 @@ export function renderSubmitForm(root, types, onSubmitted) {
   };
 
   const focusFirstInvalid = () => {
-    const first = [...fields, ...options].find((f) =>
-      f.input.getAttribute("aria-invalid") === "true"
-    );
+    const first = allFields().find((f) => f.input.getAttribute("aria-invalid") === "true");
     if (first) {
       first.input.closest("details")?.setAttribute("open", "");
       first.input.focus();

@@ -1,13 +1,24 @@
 /**
- * The job list (by state, with type filter and cursor pagination) and the job
- * detail panel with its actions. Everything from the API is rendered as text.
+ * The job list (one queue's jobs by state, with queue and type filters and
+ * cursor pagination) and the job detail panel with its actions. Everything
+ * from the API is rendered as text.
  *
  * @module
  */
-import { ApiError, cancelJob, getJob, jobId, listJobs, purgeFailed, retryJob } from "./api.js";
+import {
+  ApiError,
+  cancelJob,
+  getJob,
+  jobId,
+  listJobs,
+  purgeFailed,
+  retryJob,
+  shortId,
+} from "./api.js";
 import { ago, byId, el, pretty, replace, when } from "./dom.js";
 
 const PAGE_SIZE = 20;
+const COLUMNS = 7;
 const FINISHED = new Set(["completed", "failed", "cancelled"]);
 
 /** @param {string} status */
@@ -29,6 +40,7 @@ export class JobList {
   /** @param {{onOpen: (id: string) => void}} opts */
   constructor(opts) {
     this.onOpen = opts.onOpen;
+    this.queueSelect = /** @type {HTMLSelectElement} */ (byId("filter-queue"));
     this.stateSelect = /** @type {HTMLSelectElement} */ (byId("filter-state"));
     this.typeSelect = /** @type {HTMLSelectElement} */ (byId("filter-type"));
     this.body = byId("jobs-body");
@@ -45,14 +57,20 @@ export class JobList {
     this.nextCursor = null;
     this.loading = false;
     this.again = false;
+    /** Whether a load was ever asked for. */
+    this.started = false;
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.throttle = null;
+    /** The queue names the select offers, joined (to rebuild it only on a change). */
+    this.queueNames = "";
 
     const reset = () => {
       this.history = [];
       this.cursor = null;
       this.load();
     };
+    this.reset = reset;
+    this.queueSelect.addEventListener("change", reset);
     this.stateSelect.addEventListener("change", reset);
     this.typeSelect.addEventListener("change", reset);
     this.next.addEventListener("click", () => {
@@ -67,9 +85,13 @@ export class JobList {
       this.load();
     });
     this.purge.addEventListener("click", async () => {
-      if (!confirm("Delete every job in the dead set (failed)? This cannot be undone.")) return;
+      const queue = this.queueSelect.value;
+      const where = queue ? `of queue ${queue}` : "of every queue";
+      if (!confirm(`Delete every job in the dead set (failed) ${where}? This cannot be undone.`)) {
+        return;
+      }
       try {
-        const res = await purgeFailed();
+        const res = await purgeFailed(queue || undefined);
         const n = res?.purged ?? res?.deleted ?? res?.count;
         notice(this.notice, n === undefined ? "Dead jobs purged." : `Purged ${n} dead job(s).`);
         reset();
@@ -77,6 +99,27 @@ export class JobList {
         notice(this.notice, `Purge failed: ${errorText(error)}`, "error");
       }
     });
+  }
+
+  /**
+   * Offers these queues in the filter. Keeps the chosen queue while it is
+   * listed; else picks "default" if there is one, else the first. The value
+   * "" (no queue list yet) lists the deployment's default queue.
+   *
+   * @param {string[]} names
+   */
+  setQueues(names) {
+    if (names.length === 0 || names.join("\n") === this.queueNames) return;
+    this.queueNames = names.join("\n");
+    const current = this.queueSelect.value;
+    replace(this.queueSelect, names.map((name) => el("option", { value: name, text: name })));
+    const chosen = names.includes(current)
+      ? current
+      : names.includes("default")
+      ? "default"
+      : names[0];
+    this.queueSelect.value = chosen;
+    if (chosen !== current) this.reset();
   }
 
   /** @param {string[]} types */
@@ -100,17 +143,20 @@ export class JobList {
   }
 
   async load() {
+    this.started = true;
     if (this.loading) {
       this.again = true;
       return;
     }
     this.loading = true;
     const state = this.stateSelect.value;
+    const queue = this.queueSelect.value;
     this.purge.hidden = state !== "failed";
     this.body.setAttribute("aria-busy", "true");
     try {
       const page = await listJobs({
         status: state,
+        queue: queue || undefined,
         type: this.typeSelect.value || undefined,
         limit: PAGE_SIZE,
         cursor: this.cursor,
@@ -120,7 +166,15 @@ export class JobList {
       replace(
         this.body,
         jobs.length === 0
-          ? el("tr", {}, el("td", { colspan: 6, class: "muted", text: `No ${state} jobs.` }))
+          ? el(
+            "tr",
+            {},
+            el("td", {
+              colspan: COLUMNS,
+              class: "muted",
+              text: queue ? `No ${state} jobs in queue ${queue}.` : `No ${state} jobs.`,
+            }),
+          )
           : jobs.map((job) => this.row(job)),
       );
       const pageNo = this.history.length + 1;
@@ -134,7 +188,7 @@ export class JobList {
           "tr",
           {},
           el("td", {
-            colspan: 6,
+            colspan: COLUMNS,
             class: "error-text",
             text: `Could not load jobs: ${errorText(error)}`,
           }),
@@ -159,12 +213,13 @@ export class JobList {
       title: `Show job ${id}`,
       "aria-label": `Show job ${id}`,
       onclick: () => this.onOpen(id),
-      text: id.slice(0, 8),
+      text: shortId(id),
     });
     return el(
       "tr",
       { dataset: { jobId: id } },
       el("td", {}, open),
+      el("td", { text: job.queue ?? "" }),
       el("td", { text: job.type ?? "" }),
       el("td", {}, badge(String(job.status ?? ""))),
       el("td", { class: "num", text: `${job.attempts ?? 0}/${job.max_attempts ?? "?"}` }),
@@ -245,6 +300,7 @@ export class JobDetail {
     /** @type {[string, Node | string][]} */
     const facts = [
       ["ID", el("code", { text: id })],
+      ["Queue", String(job.queue ?? "—")],
       ["Type", String(job.type ?? "")],
       ["Status", badge(status)],
       ["Attempts", `${job.attempts ?? 0} of ${job.max_attempts ?? "?"}`],

@@ -29,7 +29,7 @@
  *
  * @module
  */
-import { queueKeyPattern, queueKeys } from "../../src/queue/keys.ts";
+import { queueKeys } from "../../src/queue/keys.ts";
 import { Redis } from "ioredis";
 import { createClient } from "../../src/client.ts";
 import { loadConfig } from "../../src/config.ts";
@@ -268,32 +268,46 @@ async function drain(o: BenchOptions, redis: Redis, queue: string): Promise<numb
   }
 }
 
-async function latency(o: BenchOptions, redis: Redis, queue: string) {
+/**
+ * Enqueue-to-handler latency on an idle worker. With several `queues`, the
+ * worker serves them all (every known queue, as without WORKER_QUEUES) and
+ * the jobs go to each in turn: pickup must cost what it costs with one.
+ */
+async function latency(o: BenchOptions, redis: Redis, queue: string, queues = 1) {
   const m = Math.min(1000, o.jobs);
-  const worker = spawnWorker(o.redis, queue, o.concurrency);
+  const names = Array.from({ length: queues }, (_, i) => i === 0 ? queue : `${queue}-${i}`);
   const broker = new RedisBroker({ url: o.redis, queue });
   const client = createClient(broker, JOBS);
+  // Every queue exists (one warm job each) before the worker starts serving them.
+  const warm = new Set<string>();
+  for (const name of names) {
+    warm.add((await client.enqueue("bench_latency", PAYLOAD, { queue: name })).id);
+  }
+  const worker = spawnWorker(o.redis, queue, o.concurrency);
   try {
     await worker.ready;
     await broker.ping();
-    // One job first (JIT, connections, the handler's first run), then go idle.
-    const warm = await client.enqueue("bench_latency", PAYLOAD);
-    await waitCompleted(redis, queue, 1);
+    // The warm jobs first (JIT, connections, the handler's first run), then go idle.
+    for (const name of names) await waitCompleted(redis, name, 1);
     await sleep(200);
     const sent = new Map<string, number>();
     const acks: Promise<unknown>[] = [];
     for (let i = 0; i < m; i++) {
       const at = wallNow();
-      acks.push(client.enqueue("bench_latency", PAYLOAD).then((r) => sent.set(r.id, at)));
+      const options = { queue: names[i % names.length] };
+      acks.push(client.enqueue("bench_latency", PAYLOAD, options).then((r) => sent.set(r.id, at)));
       await sleep(5);
     }
     await Promise.all(acks);
-    await waitCompleted(redis, queue, m + 1);
+    for (const [i, name] of names.entries()) {
+      const share = Math.floor(m / names.length) + (i < m % names.length ? 1 : 0);
+      await waitCompleted(redis, name, share + 1);
+    }
     const lat: number[] = [];
     const toClaim: number[] = [];
     const claimToHandler: number[] = [];
     for (const [id, at] of sent) {
-      if (id === warm.id) continue;
+      if (warm.has(id)) continue;
       const job = await broker.get(id);
       const handler = Number(job!.result);
       const claimed = Date.parse(job!.started_at!);
@@ -301,10 +315,11 @@ async function latency(o: BenchOptions, redis: Redis, queue: string) {
       toClaim.push(claimed - at);
       claimToHandler.push(handler - claimed);
     }
-    diag.latency_enqueue_to_claim_p50_ms = +pct(toClaim, 50).toFixed(2);
-    diag.latency_enqueue_to_claim_p99_ms = +pct(toClaim, 99).toFixed(2);
-    diag.latency_claim_to_handler_p50_ms = +pct(claimToHandler, 50).toFixed(2);
-    diag.latency_claim_to_handler_p99_ms = +pct(claimToHandler, 99).toFixed(2);
+    const tag = queues === 1 ? "" : `_${queues}q`;
+    diag[`latency${tag}_enqueue_to_claim_p50_ms`] = +pct(toClaim, 50).toFixed(2);
+    diag[`latency${tag}_enqueue_to_claim_p99_ms`] = +pct(toClaim, 99).toFixed(2);
+    diag[`latency${tag}_claim_to_handler_p50_ms`] = +pct(claimToHandler, 50).toFixed(2);
+    diag[`latency${tag}_claim_to_handler_p99_ms`] = +pct(claimToHandler, 99).toFixed(2);
     return { p50: pct(lat, 50), p99: pct(lat, 99) };
   } finally {
     await broker.close();
@@ -446,21 +461,31 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
   const tag = `bench-${Deno.pid}`;
   const q = (name: string) => `${tag}-${name}`;
   const all = `jq:{${tag}-*`;
-  try {
+  // Each phase is a deployment of its own: its queue's keys and the registry
+  // (the known queues, the home queue) go between phases, so each phase's
+  // queue is its home queue, as the one queue of a deployment is.
+  const reset = async () => {
     await cleanup(redis, all);
+    await cleanup(redis, "jq:{#}:*");
+  };
+  try {
+    await reset();
+    const bulk = await enqueueBulk(o, q("bulk"));
+    await reset();
     const mem0 = await usedMemory(redis);
     const single = await enqueueSingle(o, q("single"));
     const mem1 = await usedMemory(redis);
-    const bulk = await enqueueBulk(o, q("bulk"));
-    await cleanup(redis, queueKeyPattern(q("bulk")));
     const drained = await drain(o, redis, q("single"));
     const mem2 = await usedMemory(redis);
+    await reset();
     const lat = await latency(o, redis, q("lat"));
-    await cleanup(redis, all);
+    await reset();
+    const lat5 = await latency(o, redis, q("lat5"), 5);
+    await reset();
     const http = await httpSubmit(o, q("http"));
-    await cleanup(redis, all);
+    await reset();
     const idle = await idleCommands(o, redis, q("idle"));
-    await cleanup(redis, all);
+    await reset();
     return {
       system: "deno-jq",
       version: Deno.version.deno,
@@ -473,13 +498,15 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
       process_jobs_per_s: Math.round(drained),
       latency_p50_ms: +lat.p50.toFixed(2),
       latency_p99_ms: +lat.p99.toFixed(2),
+      latency_5_queues_p50_ms: +lat5.p50.toFixed(2),
+      latency_5_queues_p99_ms: +lat5.p99.toFixed(2),
       redis_bytes_per_pending_job: Math.round((mem1 - mem0) / o.jobs),
       redis_bytes_per_completed_job: Math.round((mem2 - mem0) / o.jobs),
       http_submit_per_s: Math.round(http),
       idle_redis_commands_per_s: +idle.toFixed(2),
     };
   } finally {
-    await cleanup(redis, all).catch(() => {});
+    await reset().catch(() => {});
     redis.disconnect();
     diagRedis?.disconnect();
     diagRedis = null;

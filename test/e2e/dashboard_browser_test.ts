@@ -5,6 +5,11 @@
  * app the API process serves (`buildApiApp`), over a real RedisBroker on a
  * throwaway redis-server, with a real worker (runner + Web Worker pool)
  * running the built-in email job into a temporary outbox.
+ *
+ * The first test runs a single-queue deployment (its queue not named
+ * "default"); the second two named queues, `default` and `reports`, served by
+ * one worker: the Queues panel, Pause/Resume, the queue filter of the job
+ * list and the submit form's queue field.
  */
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
@@ -13,7 +18,8 @@ import { buildApiApp } from "../../src/roles/api_app.ts";
 import { loadRegistry } from "../../src/jobs/registry.ts";
 import { createLogger } from "../../src/log.ts";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
-import { startWorkerProcess } from "../../src/worker/process.ts";
+import { ALL_QUEUES, type QueueSelection } from "../../src/queue/queue_selection.ts";
+import { startWorkerProcess, type WorkerProcess } from "../../src/worker/process.ts";
 import { TestRedis } from "../helpers/redis_server.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -29,6 +35,83 @@ function hasChromium(): boolean {
   }
 }
 if (!hasChromium()) console.log(`skipping dashboard browser test: ${CHROMIUM} not installed`);
+
+/** A throwaway deployment: redis-server, the API app on a free port, one worker. */
+interface Stack {
+  base: string;
+  broker: RedisBroker;
+  outbox: string;
+  worker: WorkerProcess;
+  close(): Promise<void>;
+}
+
+/** Starts a deployment whose default queue is `queue`; its worker serves `serve`. */
+async function startStack(queue: string, serve?: QueueSelection): Promise<Stack> {
+  const redis = await TestRedis.start();
+  const broker = new RedisBroker({ url: redis.url, queue });
+  const registry = await loadRegistry();
+  const log = createLogger({ level: "error" }); // a failure explains itself
+  const outbox = await Deno.makeTempDir({ prefix: "jq-dash-outbox-" });
+  Deno.env.set("EMAIL_OUTBOX_DIR", outbox); // read by the email handler in the worker threads
+  const http = buildApiApp({ broker, registry, log });
+
+  const ac = new AbortController();
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} },
+    http.app.fetch,
+  );
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  const worker = await startWorkerProcess({
+    redisUrl: redis.url,
+    queue,
+    serve,
+    concurrency: 4,
+    threads: 1,
+    drainMs: 500,
+    handleSignals: false,
+    log,
+  });
+  return {
+    base,
+    broker,
+    outbox,
+    worker,
+    async close() {
+      worker.stop();
+      assert.strictEqual(await worker.exitCode, 0);
+      ac.abort();
+      await server.finished;
+      await http.close();
+      await broker.close();
+      await redis.close();
+      Deno.env.delete("EMAIL_OUTBOX_DIR");
+      await Deno.remove(outbox, { recursive: true });
+    },
+  };
+}
+
+function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+/** Keeps what the page showed for the post-mortem. */
+async function failureShot(browser: Browser | null, name: string): Promise<void> {
+  const page = browser?.contexts()[0]?.pages()[0];
+  await Deno.mkdir(OUT_DIR, { recursive: true });
+  await page?.screenshot({ path: `${OUT_DIR}/${name}`, fullPage: true }).catch(() => {});
+}
 
 /** POSTs a job and returns its id. */
 async function api(base: string, path: string, body: unknown): Promise<string> {
@@ -78,53 +161,95 @@ async function waitDetailStatus(page: Page, id: string, status: string): Promise
   );
 }
 
+/**
+ * Waits until the Queues panel's row of `name` shows the pause flag and the
+ * counts asked for (cell text as rendered, e.g. `{completed: "2"}`).
+ */
+async function waitQueueRow(
+  page: Page,
+  name: string,
+  want: { paused?: boolean; counts?: Record<string, string> },
+  timeout = 15_000,
+): Promise<void> {
+  await page.waitForFunction(
+    ([name, want]) => {
+      const tr = document.querySelector(`#queues-body tr[data-queue="${name}"]`) as
+        | HTMLElement
+        | null;
+      if (!tr) return false;
+      if (want.paused !== undefined) {
+        const badge = tr.querySelector(".badge.q-paused")?.textContent === "paused";
+        const button = tr.querySelector("button")?.textContent;
+        if (tr.dataset.paused !== String(want.paused) || badge !== want.paused) return false;
+        if (button !== (want.paused ? "Resume" : "Pause")) return false;
+      }
+      return Object.entries(want.counts ?? {}).every(([state, text]) =>
+        tr.querySelector(`td[data-count="${state}"]`)?.textContent === text
+      );
+    },
+    [name, want] as const,
+    { timeout },
+  );
+}
+
+/** The queue names of the Queues panel's rows, in order. */
+const queueRowNames = (page: Page): Promise<string[]> =>
+  page.$$eval(
+    "#queues-body tr[data-queue]",
+    (trs) => trs.map((tr) => (tr as HTMLElement).dataset.queue ?? ""),
+  );
+
+/** The choices of the job list's queue filter. */
+const queueOptions = (page: Page): Promise<string[]> =>
+  page.$$eval("#filter-queue option", (os) => os.map((o) => (o as HTMLOptionElement).value));
+
+/** Waits until the job list shows exactly these job ids (any order); returns each row's queue. */
+async function waitListed(page: Page, ids: string[]): Promise<string[]> {
+  await page.waitForFunction(
+    (want) => {
+      const got = Array.from(document.querySelectorAll("#jobs-body tr[data-job-id]"))
+        .map((tr) => (tr as HTMLElement).dataset.jobId ?? "").sort();
+      return JSON.stringify(got) === JSON.stringify([...want].sort());
+    },
+    ids,
+    { timeout: 10_000 },
+  );
+  return await page.$$eval(
+    "#jobs-body tr[data-job-id] td:nth-child(2)",
+    (tds) => tds.map((td) => td.textContent ?? ""),
+  );
+}
+
+/** GET /api/v1/queues/:name. */
+async function queueInfo(base: string, name: string): Promise<{ name: string; paused: boolean }> {
+  const res = await fetch(`${base}/api/v1/queues/${encodeURIComponent(name)}`);
+  const json = await res.json();
+  assert.strictEqual(res.status, 200, JSON.stringify(json));
+  return json;
+}
+
+/** GET /api/v1/jobs/:id's status. */
+async function jobStatus(base: string, id: string): Promise<string> {
+  const res = await fetch(`${base}/api/v1/jobs/${encodeURIComponent(id)}`);
+  const json = await res.json();
+  assert.strictEqual(res.status, 200, JSON.stringify(json));
+  return String(json.status ?? json.job?.status);
+}
+
 Deno.test({
   name: "dashboard: schema form, live updates, detail, cancel/retry/purge, XSS-safe rendering",
   ignore: !hasChromium(),
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const redis = await TestRedis.start();
+    // One queue, not named "default": the queue filter must pick it anyway.
     const queue = `dash${Date.now()}`;
-    const broker = new RedisBroker({ url: redis.url, queue });
-    const registry = await loadRegistry();
-    const log = createLogger({ level: "error" }); // a failure explains itself
-    const outbox = await Deno.makeTempDir({ prefix: "jq-dash-outbox-" });
-    Deno.env.set("EMAIL_OUTBOX_DIR", outbox); // read by the email handler in the worker threads
-    const http = buildApiApp({ broker, registry, log });
-
-    const ac = new AbortController();
-    const server = Deno.serve(
-      { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} },
-      http.app.fetch,
-    );
-    const base = `http://127.0.0.1:${server.addr.port}`;
-    const worker = await startWorkerProcess({
-      redisUrl: redis.url,
-      queue,
-      concurrency: 4,
-      threads: 1,
-      drainMs: 500,
-      handleSignals: false,
-      log,
-    });
+    const { base, broker, outbox, close } = await startStack(queue);
     let browser: Browser | null = null;
     const dialogs: string[] = [];
     const pageErrors: string[] = [];
     try {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
-      });
+      browser = await launchChromium();
       const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
       // Confirmations of the actions are expected and accepted; any other
       // dialog (an alert from injected markup) is recorded and fails the test.
@@ -192,6 +317,17 @@ Deno.test({
       const result = await page.textContent('#detail-content pre[data-field="result"]');
       assert.match(result ?? "", /"transport": "file"/);
       assert.strictEqual([...Deno.readDirSync(outbox)].length, 1, "the worker wrote the .eml");
+
+      // 2b. One queue: the Queues panel lists it alone, and the job list's queue filter
+      // (that queue its only choice) shows it in the Queue column.
+      await waitQueueRow(page, queue, { paused: false, counts: { completed: "1" } });
+      assert.deepStrictEqual(await queueRowNames(page), [queue]);
+      assert.deepStrictEqual(await queueOptions(page), [queue]);
+      assert.strictEqual(await page.inputValue("#filter-queue"), queue);
+      assert.strictEqual(
+        await page.textContent(`#jobs-body tr[data-job-id="${first}"] td:nth-child(2)`),
+        queue,
+      );
 
       // 3. A payload with markup renders as text and runs nothing.
       await fillEmail(page, {
@@ -324,23 +460,198 @@ Deno.test({
       assert.deepStrictEqual(dialogs, [], "no dialog may fire");
       assert.deepStrictEqual(pageErrors, [], "no uncaught page errors");
     } catch (error) {
-      // Keep what the page showed for the post-mortem.
-      const page = browser?.contexts()[0]?.pages()[0];
-      await Deno.mkdir(OUT_DIR, { recursive: true });
-      await page?.screenshot({ path: `${OUT_DIR}/dashboard_failure.png`, fullPage: true })
-        .catch(() => {});
+      await failureShot(browser, "dashboard_failure.png");
       throw error;
     } finally {
       await browser?.close().catch(() => {});
-      worker.stop();
-      assert.strictEqual(await worker.exitCode, 0);
-      ac.abort();
-      await server.finished;
-      await http.close();
-      await broker.close();
-      await redis.close();
-      Deno.env.delete("EMAIL_OUTBOX_DIR");
-      await Deno.remove(outbox, { recursive: true });
+      await close();
+    }
+  },
+});
+
+Deno.test({
+  name: "dashboard: named queues — queues panel, pause/resume, queue filter, submit to a queue",
+  ignore: !hasChromium(),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // The worker serves every known queue (as WORKER_QUEUES unset does).
+    const { base, close } = await startStack("default", ALL_QUEUES);
+    const compute = { type: "compute", payload: { duration_ms: 10, mode: "sleep" } };
+    const defaults = [
+      await api(base, "/api/v1/jobs", compute),
+      await api(base, "/api/v1/jobs", compute),
+    ];
+    const reports = [
+      await api(base, "/api/v1/jobs", { ...compute, queue: "reports" }),
+      await api(base, "/api/v1/jobs", { ...compute, queue: "reports" }),
+      await api(base, "/api/v1/jobs", { ...compute, queue: "reports" }),
+    ];
+    assert.ok(defaults.every((id) => UUID.test(id)), `home queue ids: ${defaults}`);
+    assert.ok(
+      reports.every((id) => id.startsWith("reports:") && UUID.test(id.slice(8))),
+      `reports ids: ${reports}`,
+    );
+
+    let browser: Browser | null = null;
+    const dialogs: string[] = [];
+    const pageErrors: string[] = [];
+    try {
+      browser = await launchChromium();
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+      page.on("dialog", (dialog) => {
+        dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+        dialog.dismiss().catch(() => {});
+      });
+      page.on("pageerror", (error) => pageErrors.push(String(error)));
+      const pauseCalls: string[] = [];
+      page.on("request", (request) => {
+        const path = new URL(request.url()).pathname;
+        if (request.method() === "POST" && path.startsWith("/api/v1/queues/")) {
+          pauseCalls.push(path);
+        }
+      });
+
+      await page.goto(base + "/");
+      await page.waitForSelector('#conn[data-mode="live"]', { timeout: 10_000 });
+      await page.waitForSelector("#submit-box form", { timeout: 10_000 });
+
+      // 1. The Queues panel lists both queues, by name, with their counts (the worker ran them).
+      await waitQueueRow(page, "default", { paused: false, counts: { completed: "2" } });
+      await waitQueueRow(page, "reports", {
+        paused: false,
+        counts: { completed: "3", pending: "0", failed: "0" },
+      });
+      assert.deepStrictEqual(await queueRowNames(page), ["default", "reports"]);
+      for (const name of ["default", "reports"]) {
+        const latency = await page.textContent(
+          `#queues-body tr[data-queue="${name}"] td[data-field="latency"]`,
+        );
+        assert.strictEqual(latency, "0 ms", `${name}: nothing pending, no latency`);
+      }
+      // The form's queue field suggests the known queues.
+      assert.deepStrictEqual(
+        await page.$$eval("#known-queues option", (os) => os.map((o) => o.getAttribute("value"))),
+        ["default", "reports"],
+      );
+
+      // 2. The job list's queue filter: both queues offered, "default" chosen; each
+      // queue's list holds its own jobs only, with the queue in its column.
+      assert.deepStrictEqual(await queueOptions(page), ["default", "reports"]);
+      assert.strictEqual(await page.inputValue("#filter-queue"), "default");
+      assert.strictEqual(await page.inputValue("#filter-state"), "completed");
+      assert.deepStrictEqual(await waitListed(page, defaults), ["default", "default"]);
+      await page.selectOption("#filter-queue", "reports");
+      assert.deepStrictEqual(await waitListed(page, reports), ["reports", "reports", "reports"]);
+      const shown = await page.$$eval(
+        "#jobs-body tr[data-job-id]",
+        (trs) => trs.map((tr) => (tr as HTMLElement).dataset.jobId ?? ""),
+      );
+      assert.ok(shown.every((id) => id.startsWith("reports:")), shown.join(", "));
+      // A reports job's detail opens from the list (its id URL-encoded in the request).
+      await page.click(`#jobs-body tr[data-job-id="${reports[0]}"] button`);
+      await waitDetailStatus(page, reports[0], "completed");
+
+      // 3. Pause "reports" from its row: the API says paused, the row shows it, "default"
+      // is untouched.
+      await page.click(
+        '#queues-body tr[data-queue="reports"] button[aria-label="Pause queue reports"]',
+      );
+      await waitQueueRow(page, "reports", { paused: true }, 10_000);
+      assert.strictEqual((await queueInfo(base, "reports")).paused, true);
+      assert.strictEqual((await queueInfo(base, "default")).paused, false);
+      await waitQueueRow(page, "default", { paused: false });
+      assert.match(await page.textContent("#queues-notice") ?? "", /Queue reports paused/);
+
+      // 4. The form submits to the queue named in its queue field; in the paused queue
+      // the job waits, and the row shows it pending with a growing latency.
+      await fillEmail(page, {
+        to: "user@example.com",
+        from: "noreply@example.com",
+        subject: "Monthly report",
+        body: "Attached",
+        queue: "reports",
+      });
+      await page.click("#submit-box button[type=submit]");
+      const waiting = await submittedId(page, null);
+      assert.ok(waiting.startsWith("reports:"), waiting);
+      await waitDetailStatus(page, waiting, "pending");
+      await waitQueueRow(page, "reports", { paused: true, counts: { pending: "1" } });
+      await page.selectOption("#filter-state", "pending");
+      assert.deepStrictEqual(await waitListed(page, [waiting]), ["reports"]);
+      await page.waitForFunction(
+        () =>
+          /^\d+(\.\d)? s$/.test(
+            document.querySelector('#queues-body tr[data-queue="reports"] td[data-field="latency"]')
+              ?.textContent ?? "",
+          ),
+        null,
+        { timeout: 10_000 },
+      );
+      assert.strictEqual(
+        await jobStatus(base, waiting),
+        "pending",
+        "no worker claims from a paused queue",
+      );
+
+      // 5. Resume: the API and the row say so, and the waiting job runs.
+      await page.click(
+        '#queues-body tr[data-queue="reports"] button[aria-label="Resume queue reports"]',
+      );
+      await waitQueueRow(page, "reports", { paused: false }, 10_000);
+      assert.strictEqual((await queueInfo(base, "reports")).paused, false);
+      await waitDetailStatus(page, waiting, "completed");
+      await waitQueueRow(page, "reports", { counts: { completed: "4", pending: "0" } });
+      assert.deepStrictEqual(pauseCalls, [
+        "/api/v1/queues/reports/pause",
+        "/api/v1/queues/reports/resume",
+      ]);
+
+      // 6. A bad queue name: the API's 422 message shows next to the queue field.
+      await fillEmail(page, {
+        to: "user@example.com",
+        from: "noreply@example.com",
+        subject: "Nowhere",
+        body: "x",
+        queue: "bad name!",
+      });
+      await page.click("#submit-box button[type=submit]");
+      await page.waitForFunction(
+        () =>
+          document.querySelector('#submit-box [name="queue"]')?.getAttribute("aria-invalid") ===
+            "true",
+        null,
+        { timeout: 10_000 },
+      );
+      const queueInput = page.locator('#submit-box [name="queue"]');
+      const queueErrorId = (await queueInput.getAttribute("aria-describedby"))!.split(" ").pop()!;
+      assert.match(await page.textContent(`#${queueErrorId}`) ?? "", /queue name is 1-64/);
+      assert.deepStrictEqual(await queueRowNames(page), ["default", "reports"], "no queue made");
+
+      // 7. An empty queue field submits to the default queue (a plain id).
+      await fillEmail(page, {
+        to: "user@example.com",
+        from: "noreply@example.com",
+        subject: "Home",
+        body: "x",
+        queue: "",
+      });
+      await page.click("#submit-box button[type=submit]");
+      const home = await submittedId(page, waiting);
+      assert.ok(UUID.test(home), home);
+      await waitDetailStatus(page, home, "completed");
+      await waitQueueRow(page, "default", { counts: { completed: "3" } });
+
+      await Deno.mkdir(OUT_DIR, { recursive: true });
+      await page.screenshot({ path: `${OUT_DIR}/dashboard_queues.png`, fullPage: true });
+      assert.deepStrictEqual(dialogs, [], "no dialog may fire");
+      assert.deepStrictEqual(pageErrors, [], "no uncaught page errors");
+    } catch (error) {
+      await failureShot(browser, "dashboard_queues_failure.png");
+      throw error;
+    } finally {
+      await browser?.close().catch(() => {});
+      await close();
     }
   },
 });
