@@ -49,3 +49,35 @@ Deno.test("config: every setting is documented", () => {
     assert.ok(setting.doc.length > 10, `${key} has a doc line`);
   }
 });
+
+Deno.test("config: WORKER_QUEUES with weights, the order, and entries that do not parse", () => {
+  assert.strictEqual(loadConfig([], {}).WORKER_QUEUES, undefined, "unset: every queue");
+  assert.strictEqual(loadConfig([], {}).WORKER_QUEUE_ORDER, "weighted");
+  const config = loadConfig(["--worker-queues", "critical:6, default:3,low"], {
+    WORKER_QUEUE_ORDER: "strict",
+  });
+  assert.deepStrictEqual(config.WORKER_QUEUES, [
+    { name: "critical", weight: 6 },
+    { name: "default", weight: 3 },
+    { name: "low", weight: 1 },
+  ]);
+  assert.strictEqual(config.WORKER_QUEUE_ORDER, "strict");
+  for (
+    const [value, entry] of [
+      ["a:x", '"a:x"'],
+      ["a:0", '"a:0"'],
+      ["a:1.5", '"a:1.5"'],
+      ["ok:2,b{}:1", '"b{}:1"'],
+      ["a,a:2", '"a:2"'],
+    ]
+  ) {
+    assert.throws(
+      () => loadConfig([], { WORKER_QUEUES: value }),
+      (e) =>
+        e instanceof ConfigError && e.message.includes("WORKER_QUEUES") &&
+        e.message.includes(`entry ${entry}`),
+      value,
+    );
+  }
+  assert.throws(() => loadConfig([], { WORKER_QUEUE_ORDER: "random" }), /WORKER_QUEUE_ORDER/);
+});

@@ -17,7 +17,7 @@
 import { Cluster } from "ioredis";
 import type { RedisClient } from "./connect.ts";
 import { type GlobalKeys, isValidQueueName } from "./keys.ts";
-import { InvalidInputError } from "./errors.ts";
+import { InvalidInputError, QueueError } from "./errors.ts";
 
 /** Most queues one deployment may hold: each costs workers serving "every queue" keys per wait. */
 export const MAX_QUEUES = 1000;
@@ -28,10 +28,15 @@ export const KNOWN_QUEUES_TTL_MS = 5000;
 /** Runs a command on the broker's main connection (with its error mapping). */
 export type RegistryCommand = <T>(run: (client: RedisClient) => Promise<T>) => Promise<T>;
 
-/** Data of several single-queue releases share this Redis; see the module doc. */
-export class LegacyDataError extends Error {
+/**
+ * Data of several single-queue releases share this Redis; see the module doc.
+ * Every call fails with it (HTTP 503 `storage_format`) until that is fixed
+ * and the process restarted.
+ */
+export class LegacyDataError extends QueueError {
   constructor(readonly queues: string[]) {
     super(
+      "storage_format",
       `this Redis holds the data of ${queues.length} single-queue deployments ` +
         `(queues ${queues.join(", ")}); plain job ids can name only one of them. ` +
         `Drain and purge all but one with the release that wrote them, then start again.`,
@@ -80,7 +85,9 @@ export class QueueRegistry {
       this.#homeName = name;
       return name;
     }, (error) => {
-      this.#home = null;
+      // A connection failure is not an answer: ask again next time. Legacy
+      // data stays refused (its SCAN is not repeated per call).
+      if (!(error instanceof LegacyDataError)) this.#home = null;
       throw error;
     });
     return this.#home;

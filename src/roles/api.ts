@@ -13,6 +13,7 @@ import { LogObserver } from "../events/log_observer.ts";
 import { loadRegistry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import { RedisBroker } from "../queue/redis_broker.ts";
+import { LegacyDataError } from "../queue/queue_registry.ts";
 import { READY_WAIT_MS } from "../queue/connect.ts";
 import { DEFAULT_WRITE_TIMEOUT_MS } from "../api/app.ts";
 
@@ -44,6 +45,10 @@ export async function serveApi(
     commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
     // The transitions this process makes (submits, cancels, retries), as its scripts wrote them.
     onEvents: (events) => bus.emitAll(events),
+  });
+  // Data this release cannot take over is said at start, not only per request.
+  broker.homeQueue().catch((error) => {
+    if (error instanceof LegacyDataError) log.error(error.message);
   });
   const http = buildApiApp({
     broker,

@@ -10,6 +10,7 @@
 import { RESTARTS_ENV } from "./supervisor.ts";
 import { isOwnerId, OWNER_ENV } from "../queue/liveness.ts";
 import { RedisBroker } from "../queue/redis_broker.ts";
+import { LegacyDataError } from "../queue/queue_registry.ts";
 import { describeSelection, type QueueSelection } from "../queue/queue_selection.ts";
 import { loadRegistry } from "../jobs/registry.ts";
 import { EventBus } from "../events/bus.ts";
@@ -120,6 +121,10 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     owner: options.owner ?? ownerFromSupervisor(),
   });
 
+  // Data this release cannot take over is said at start, not only per claim.
+  broker.homeQueue().catch((error) => {
+    if (error instanceof LegacyDataError) log.error(error.message);
+  });
   const definitions = registry;
   const started = new Runner({
     broker,

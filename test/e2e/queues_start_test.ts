@@ -127,3 +127,73 @@ Deno.test("deno task start: two queues, one paused, through the HTTP API", async
     assert.strictEqual(status.code, 0, "start exits 0 after SIGTERM");
   }
 });
+
+Deno.test("deno task start with WORKER_QUEUES=alpha: jobs of beta are never claimed", async () => {
+  const redis = await TestRedis.start();
+  const dataDir = await Deno.makeTempDir({ prefix: "jq-dedicated-" });
+  const port = freePort();
+  const base = `http://127.0.0.1:${port}/api/v1`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "start"],
+    cwd: ROOT,
+    env: {
+      REDIS_URL: redis.url,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      WORKER_METRICS_PORT: "0",
+      WORKER_THREADS: "1",
+      WORKER_QUEUES: "alpha",
+      DATA_DIR: dataDir,
+      LOG_LEVEL: "warn",
+    },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const submit = async (queue: string) => {
+    const res = await fetch(`${base}/jobs`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ type: "compute", queue, payload: { duration_ms: 1 } }),
+    });
+    assert.strictEqual(res.status, 201);
+    return (await res.json() as { job_id: string }).job_id;
+  };
+  const status = async (id: string) =>
+    (await (await fetch(`${base}/jobs/${encodeURIComponent(id)}`)).json() as { status: string })
+      .status;
+  try {
+    await waitFor("/ready", 30_000, async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/ready`);
+      await res.body?.cancel();
+      return res.ok ? true : null;
+    });
+    const beta = await Promise.all([1, 2, 3].map(() => submit("beta")));
+    const alpha = await submit("alpha");
+    await waitFor("alpha's job", 30_000, async () => await status(alpha) === "completed" || null);
+    // Past the time a worker serving every queue would need to find beta (~5 s).
+    await new Promise((r) => setTimeout(r, 6000));
+    for (const id of beta) assert.strictEqual(await status(id), "pending", id);
+  } finally {
+    child.kill("SIGTERM");
+    const exit = await child.status;
+    await redis.close();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    assert.strictEqual(exit.code, 0, "start exits 0 after SIGTERM");
+  }
+});
+
+Deno.test("a worker whose WORKER_QUEUES does not parse refuses to start, naming the entry", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "src/main.ts", "worker"],
+    cwd: ROOT,
+    env: { WORKER_QUEUES: "critical:6,a:x", REDIS_URL: "redis://127.0.0.1:1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.strictEqual(out.code, 2, text);
+  assert.match(text, /WORKER_QUEUES/);
+  assert.match(text, /entry \\"a:x\\"|entry "a:x"/);
+});
