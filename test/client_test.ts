@@ -332,3 +332,40 @@ Deno.test({
     });
   },
 });
+
+Deno.test("client: a job goes to its submit's queue, else its type's own, else the default", async () => {
+  const mailer = defineJob({
+    type: "mailer",
+    queue: "mail",
+    schema: z.object({ to: z.string() }),
+    handler: () => Promise.resolve(null),
+  });
+  await withClient(async (_client, broker) => {
+    const client = createClient(broker, { hello, mailer });
+    const own = await client.enqueue("mailer", { to: "a" });
+    assert.match(own.id, /^mail:/);
+    assert.strictEqual((await client.get(own.id))?.queue, "mail");
+    const chosen = await client.enqueue("mailer", { to: "b" }, { queue: "urgent" });
+    assert.strictEqual((await client.get(chosen.id))?.queue, "urgent");
+    const plain = await client.enqueue("hello", { name: "c" });
+    assert.strictEqual((await client.get(plain.id))?.queue, broker.defaultQueue);
+    const batch = await client.enqueueBatch([
+      { type: "mailer", payload: { to: "d" } },
+      { type: "hello", payload: { name: "e" }, queue: "urgent" },
+    ]);
+    assert.deepStrictEqual(
+      await Promise.all(batch.map(async (r) => (await client.get(r.id))?.queue)),
+      ["mail", "urgent"],
+    );
+    await assert.rejects(client.enqueue("hello", { name: "f" }, { queue: "no good" }), /queue/);
+  });
+  assert.throws(
+    () => createClient(broker0(), { bad: defineJob({ ...hello, type: "bad", queue: "a b" }) }),
+    /queue "a b" is not a queue name/,
+  );
+});
+
+/** A broker nobody calls (the client refuses the map before any call). */
+function broker0(): Broker {
+  return {} as Broker;
+}
