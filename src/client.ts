@@ -116,6 +116,7 @@ export class JobClient<M extends JobMap> {
   readonly #registry = new JobRegistry();
   readonly #attempts: number;
   readonly #delays: readonly number[];
+  #home: string | null = null;
 
   constructor(broker: Broker, jobs: M, options: ClientOptions = {}) {
     this.#broker = broker;
@@ -131,6 +132,11 @@ export class JobClient<M extends JobMap> {
       }
       this.#registry.register(definition as unknown as JobDefinition);
     }
+  }
+
+  /** The broker's home queue, asked once (it never changes). */
+  async #homeQueue(): Promise<string> {
+    return this.#home = await this.#broker.homeQueue();
   }
 
   /** The job types this client can enqueue. */
@@ -151,7 +157,7 @@ export class JobClient<M extends JobMap> {
     options: EnqueueOptions = {},
   ): Promise<EnqueueResult> {
     const input = this.#prepare({ ...options, type, payload });
-    const own = this.#attempts > 1 && this.#ownId(input, await this.#broker.homeQueue());
+    const own = this.#attempts > 1 && this.#ownId(input, this.#home ?? await this.#homeQueue());
     try {
       return await this.#broker.enqueue(input);
     } catch (error) {
@@ -191,7 +197,7 @@ export class JobClient<M extends JobMap> {
    */
   async enqueueBatch(items: BatchItem<M>[]): Promise<EnqueueResult[]> {
     const inputs = items.map((item) => this.#prepare(item as EnqueueInput));
-    const home = await this.#broker.homeQueue();
+    const home = this.#home ?? await this.#homeQueue();
     for (const input of inputs) this.#ownId(input, home);
     if (inputs.length <= ENQUEUE_CHUNK) return await this.#sendChunk(inputs, home);
     checkBatch(inputs, this.#broker.defaultQueue, home);

@@ -191,6 +191,8 @@ export class RedisBroker implements Broker {
   #queuesChanged = new AbortController();
   #servedCount = -1;
   #configured: Promise<void> | null = null;
+  /** The served queues as last read (see `#served`). */
+  #lastServed: WeightedQueue[] | null = null;
   #defaultKnown = false;
   /** The ack lane (see `#acks`), opened on the first ack. */
   #ackClient: RedisClient | null = null;
@@ -528,7 +530,7 @@ export class RedisBroker implements Broker {
       throw error;
     });
     await this.#configured;
-    if (this.#serve.queues !== "all") return this.#serve.queues;
+    if (this.#serve.queues !== "all") return this.#lastServed = this.#serve.queues;
     const names = await this.#registry.list(KNOWN_QUEUES_TTL_MS);
     if (this.#servedCount >= 0 && names.length !== this.#servedCount) {
       // A queue appeared: waits in progress end, and the next includes it.
@@ -536,13 +538,15 @@ export class RedisBroker implements Broker {
       this.#queuesChanged = new AbortController();
     }
     this.#servedCount = names.length;
-    return names.map((name) => ({ name, weight: 1 }));
+    this.#lastServed = names.map((name) => ({ name, weight: 1 }));
+    return this.#lastServed;
   }
 
   /** The served queues' groups, in this claim's order. */
   async #claimGroups(): Promise<QueueGroup[]> {
-    await this.#home();
-    const served = await this.#served();
+    if (!this.#defaultKnown) await this.#home();
+    // The list the last heartbeat or maintenance read (they refresh it), else read now.
+    const served = this.#lastServed ?? await this.#served();
     const order = claimOrder(served, this.#serve.order);
     return groupQueues(order.map((name) => this.#state(name).keys), this.#cluster);
   }
@@ -586,7 +590,7 @@ export class RedisBroker implements Broker {
 
   async completeMany(acks: Completion[]): Promise<boolean[]> {
     if (acks.length === 0) return [];
-    await this.#home();
+    if (!this.#defaultKnown) await this.#home();
     const encoded = acks.map((a) => ({
       id: a.id,
       token: a.token,
@@ -623,7 +627,7 @@ export class RedisBroker implements Broker {
   }
 
   async fail(id: string, token: string, failure: FailInput): Promise<FailOutcome> {
-    await this.#home();
+    if (!this.#defaultKnown) await this.#home();
     const delay = Math.max(0, Math.round(Number(failure.retry_delay_ms) || 0));
     const message = String(failure.message ?? "").slice(0, MAX_ERROR_CHARS);
     const state = this.#state(this.#queueOfId(id));
@@ -648,7 +652,7 @@ export class RedisBroker implements Broker {
 
   async release(leases: Lease[], options: ReleaseOptions = {}): Promise<boolean[]> {
     if (leases.length === 0) return [];
-    await this.#home();
+    if (!this.#defaultKnown) await this.#home();
     const reason = (options.reason ?? "released").slice(0, MAX_ERROR_CHARS);
     return await this.#perQueue(
       leases,
@@ -666,7 +670,7 @@ export class RedisBroker implements Broker {
     if (typeof percent !== "number" || !Number.isFinite(percent)) {
       throw new InvalidInputError("percent must be a number", "percent");
     }
-    await this.#home();
+    if (!this.#defaultKnown) await this.#home();
     const clamped = Math.min(100, Math.max(0, percent));
     const state = this.#state(this.#queueOfId(id));
     return await (await this.#ours(state)).progress(id, token, clamped, this.#clock());
