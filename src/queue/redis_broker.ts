@@ -276,6 +276,7 @@ export class RedisBroker implements Broker {
       beat: (key) => this.#beat([key]),
       checkFormat: (group) => this.#checkGroup(group),
       run: (command) => this.#raw(command),
+      main: this.#client,
       release: (leases) => this.release(leases, { restoreAttempt: true, reason: "wait abandoned" }),
     });
   }

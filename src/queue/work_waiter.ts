@@ -52,6 +52,8 @@ export interface WorkWaiterOptions {
   checkFormat(group: QueueGroup): Promise<void>;
   /** Runs a command on the broker's main connection. */
   run<T>(command: (client: RedisClient) => Promise<T>): Promise<T>;
+  /** The broker's main connection (for claims that do not wait). */
+  main: RedisClient;
   /** Gives leases back without charging an attempt. */
   release(leases: Lease[]): Promise<unknown>;
   /** The lease owner the claims are for. */
@@ -102,6 +104,14 @@ export class WorkWaiter {
           await this.#o.beat(ownersKey);
         }
       }
+      if (groups.length > 1) {
+        // Cluster: claim where work is first (one call per queue); wait only
+        // when there is none anywhere. Waits on every queue at once leave
+        // the losers blocked until they time out, so a busy worker, which
+        // finds work, must not start them for each claim.
+        const ready = await this.#claimNow(groups, max, leaseMs);
+        if (ready.length > 0) return ready;
+      }
       const { jobs, refused } = groups.length === 1
         ? await this.#waitAndClaim(groups[0], max, leaseMs, left, signal)
         : await this.#firstOf(groups, max, leaseMs, left, signal);
@@ -111,6 +121,27 @@ export class WorkWaiter {
       // beat, then wait again.
       for (const ownersKey of refused) await this.#o.beat(ownersKey);
     }
+  }
+
+  /** Claims from `groups` in order, without waiting, until `max` are claimed. */
+  async #claimNow(groups: readonly QueueGroup[], max: number, leaseMs: number) {
+    const scripts = await this.#scriptsOn(this.#o.main);
+    const jobs: ClaimedJob[] = [];
+    for (const group of groups) {
+      if (jobs.length >= max) break;
+      const got = await this.#o.run(() =>
+        scripts.claim(
+          group.ownersKey,
+          group.queues,
+          max - jobs.length,
+          this.#o.clock(),
+          leaseMs,
+          this.#o.tokenBase(),
+        )
+      );
+      jobs.push(...got.jobs);
+    }
+    return jobs;
   }
 
   /**

@@ -85,6 +85,15 @@ Deno.test({
       const both = await drain((seen) => seen.length >= 100);
       assert.strictEqual(both.filter((q) => q === a).length, 50);
       assert.strictEqual(both.filter((q) => q === b).length, 50);
+      // A busy worker claims where work is without starting a wait per queue
+      // each time: its blocking connections stay few.
+      let blocking = 0;
+      for (const node of admin.nodes("master")) {
+        const list = String(await node.call("CLIENT", "LIST"));
+        blocking += list.split("\n").filter((line) => / name=jq:block /.test(line)).length;
+      }
+      console.log(`blocking connections after the drain: ${blocking}`);
+      assert.ok(blocking <= 4, `${blocking} blocking connections`);
 
       // Pause a: b drains, a keeps every job pending; resume: a drains too.
       await api.enqueueBatch(jobs(a));
