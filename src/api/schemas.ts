@@ -212,12 +212,7 @@ export const statsResponseSchema = countsSchema.extend({
 export const queueResponseSchema = z.object({
   name: z.string(),
   paused: z.boolean(),
-  pending: z.int(),
-  scheduled: z.int(),
-  running: z.int(),
-  completed: z.int(),
-  failed: z.int(),
-  cancelled: z.int(),
+  ...countsSchema.omit({ total: true }).shape,
   latency_ms: z.int().describe(
     "Age of the oldest pending job (since it became ready); 0 when none",
   ),

@@ -6,19 +6,9 @@
  * queues answer as documented.
  */
 import assert from "node:assert/strict";
-import { freePort, TestRedis } from "../helpers/redis_server.ts";
+import { startService, waitFor } from "./start_service.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | null>): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 interface QueueInfo {
   name: string;
@@ -29,26 +19,8 @@ interface QueueInfo {
 }
 
 Deno.test("deno task start: two queues, one paused, through the HTTP API", async () => {
-  const redis = await TestRedis.start();
-  const dataDir = await Deno.makeTempDir({ prefix: "jq-queues-" });
-  const port = freePort();
-  const base = `http://127.0.0.1:${port}/api/v1`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "start"],
-    cwd: ROOT,
-    env: {
-      REDIS_URL: redis.url,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      WORKER_METRICS_PORT: "0",
-      WORKER_THREADS: "1",
-      DATA_DIR: dataDir,
-      LOG_LEVEL: "warn",
-    },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const service = await startService();
+  const base = `${service.origin}/api/v1`;
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${base}${path}`, {
       method,
@@ -60,11 +32,6 @@ Deno.test("deno task start: two queues, one paused, through the HTTP API", async
   const queue = async (name: string) =>
     (await call("GET", `/queues/${name}`)).body as unknown as QueueInfo;
   try {
-    await waitFor("/ready", 30_000, async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/ready`);
-      await res.body?.cancel();
-      return res.ok ? true : null;
-    });
     // Unknown queues are 404 until a job was submitted to them; bad names 422 with the rule.
     assert.strictEqual((await call("GET", "/queues/reports")).status, 404);
     assert.strictEqual((await call("POST", "/queues/reports/pause")).status, 404);
@@ -120,36 +87,13 @@ Deno.test("deno task start: two queues, one paused, through the HTTP API", async
     const names = ((await call("GET", "/queues")).body.queues as QueueInfo[]).map((q) => q.name);
     assert.deepStrictEqual(names, ["default", "reports"]);
   } finally {
-    child.kill("SIGTERM");
-    const status = await child.status;
-    await redis.close();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
-    assert.strictEqual(status.code, 0, "start exits 0 after SIGTERM");
+    assert.strictEqual(await service.stop(), 0, "start exits 0 after SIGTERM");
   }
 });
 
 Deno.test("deno task start with WORKER_QUEUES=alpha: jobs of beta are never claimed", async () => {
-  const redis = await TestRedis.start();
-  const dataDir = await Deno.makeTempDir({ prefix: "jq-dedicated-" });
-  const port = freePort();
-  const base = `http://127.0.0.1:${port}/api/v1`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "start"],
-    cwd: ROOT,
-    env: {
-      REDIS_URL: redis.url,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      WORKER_METRICS_PORT: "0",
-      WORKER_THREADS: "1",
-      WORKER_QUEUES: "alpha",
-      DATA_DIR: dataDir,
-      LOG_LEVEL: "warn",
-    },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const service = await startService({ WORKER_QUEUES: "alpha" });
+  const base = `${service.origin}/api/v1`;
   const submit = async (queue: string) => {
     const res = await fetch(`${base}/jobs`, {
       method: "POST",
@@ -163,11 +107,6 @@ Deno.test("deno task start with WORKER_QUEUES=alpha: jobs of beta are never clai
     (await (await fetch(`${base}/jobs/${encodeURIComponent(id)}`)).json() as { status: string })
       .status;
   try {
-    await waitFor("/ready", 30_000, async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/ready`);
-      await res.body?.cancel();
-      return res.ok ? true : null;
-    });
     const beta = await Promise.all([1, 2, 3].map(() => submit("beta")));
     const alpha = await submit("alpha");
     await waitFor("alpha's job", 30_000, async () => await status(alpha) === "completed" || null);
@@ -175,11 +114,7 @@ Deno.test("deno task start with WORKER_QUEUES=alpha: jobs of beta are never clai
     await new Promise((r) => setTimeout(r, 6000));
     for (const id of beta) assert.strictEqual(await status(id), "pending", id);
   } finally {
-    child.kill("SIGTERM");
-    const exit = await child.status;
-    await redis.close();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
-    assert.strictEqual(exit.code, 0, "start exits 0 after SIGTERM");
+    assert.strictEqual(await service.stop(), 0, "start exits 0 after SIGTERM");
   }
 });
 

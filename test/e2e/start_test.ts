@@ -4,27 +4,13 @@
  * spec's own curl examples sent as fetches.
  */
 import assert from "node:assert/strict";
-import { freePort, TestRedis } from "../helpers/redis_server.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | null>): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { startService, waitFor } from "./start_service.ts";
 
 async function json(res: Response): Promise<Record<string, unknown>> {
   return await res.json() as Record<string, unknown>;
 }
 
 Deno.test("deno task start runs the spec's email and data_process examples to completion", async () => {
-  const redis = await TestRedis.start();
-  const dataDir = await Deno.makeTempDir({ prefix: "jq-start-" });
   // The spec's data_process example fetches https://api.example.com/data; this
   // machine has no internet, so the same payload points at a local source.
   const records = [
@@ -36,31 +22,9 @@ Deno.test("deno task start runs the spec's email and data_process examples to co
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     () => Response.json(records),
   );
-  const port = freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "start"],
-    cwd: ROOT,
-    env: {
-      REDIS_URL: redis.url,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      WORKER_METRICS_PORT: "0",
-      WORKER_THREADS: "1",
-      DATA_DIR: dataDir,
-      LOG_LEVEL: "warn",
-    },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const service = await startService();
+  const base = service.origin;
   try {
-    await waitFor("/ready", 30_000, async () => {
-      const res = await fetch(`${base}/ready`);
-      await res.body?.cancel();
-      return res.ok ? true : null;
-    });
-
     // Usage example 1, verbatim.
     const emailRes = await fetch(`${base}/api/v1/jobs`, {
       method: "POST",
@@ -123,9 +87,9 @@ Deno.test("deno task start runs the spec's email and data_process examples to co
     assert.strictEqual(stats.completed, 2);
     assert.strictEqual(stats.total, 2);
 
-    const outbox = [...Deno.readDirSync(`${dataDir}/outbox`)].map((e) => e.name);
+    const outbox = [...Deno.readDirSync(`${service.dataDir}/outbox`)].map((e) => e.name);
     assert.strictEqual(outbox.length, 1);
-    const eml = await Deno.readTextFile(`${dataDir}/outbox/${outbox[0]}`);
+    const eml = await Deno.readTextFile(`${service.dataDir}/outbox/${outbox[0]}`);
     assert.match(eml, /^Subject: Welcome!/m);
 
     const metrics = await (await fetch(`${base}/metrics`)).text();
@@ -133,11 +97,8 @@ Deno.test("deno task start runs the spec's email and data_process examples to co
     const page = await fetch(`${base}/`);
     assert.match(await page.text(), /<html/i);
   } finally {
-    child.kill("SIGTERM");
-    const status = await child.status;
+    const code = await service.stop();
     await source.shutdown();
-    await redis.close();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
-    assert.strictEqual(status.code, 0, "start exits 0 after SIGTERM");
+    assert.strictEqual(code, 0, "start exits 0 after SIGTERM");
   }
 });
