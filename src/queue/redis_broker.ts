@@ -132,6 +132,8 @@ interface QueueState {
   /** The ack lane's scripts for this queue (see `#acks`), made on the first ack. */
   ackScripts: Promise<QueueScripts> | null;
   formatChecked: Promise<void> | null;
+  /** The format check passed (so hot paths need not await it again). */
+  formatOk: boolean;
   /** Epoch ms before which no finished job can be past retention (see maintain). */
   nextTrimAt: number;
 }
@@ -251,8 +253,8 @@ export class RedisBroker implements Broker {
     });
     this.#reads = new QueueReads({
       registry: this.#registry,
+      // Callers settle the home queue first (stats, queues, queueInfo, readEvents).
       state: async (queue) => {
-        await this.#home();
         const state = await this.#known(queue);
         if (state) await this.#checkFormat(state);
         return state;
@@ -318,6 +320,7 @@ export class RedisBroker implements Broker {
         listing: new JobListing(queue, keys, (run) => this.#cmdOn(state!, run)),
         ackScripts: null,
         formatChecked: null,
+        formatOk: false,
         nextTrimAt: 0,
       };
       this.#states.set(queue, state);
@@ -421,6 +424,7 @@ export class RedisBroker implements Broker {
       if (found !== STORAGE_FORMAT) {
         throw new StorageFormatError(state.name, String(found), STORAGE_FORMAT);
       }
+      state.formatOk = true;
     })().catch((error) => {
       if (!(error instanceof StorageFormatError)) state.formatChecked = null;
       throw error;
@@ -428,8 +432,12 @@ export class RedisBroker implements Broker {
     return state.formatChecked;
   }
 
+  /** `#checkFormat` of each queue in `group`; no await for the ones known good. */
   async #checkGroup(group: QueueGroup): Promise<void> {
-    for (const keys of group.queues) await this.#checkFormat(this.#stateOfKeys(keys));
+    for (const keys of group.queues) {
+      const state = this.#stateOfKeys(keys);
+      if (!state.formatOk) await this.#checkFormat(state);
+    }
   }
 
   #stateOfKeys(keys: QueueKeys): QueueState {
@@ -564,24 +572,7 @@ export class RedisBroker implements Broker {
         : options.signal;
       return await this.#waiter.claim(groups, n, leaseMs, waitMs, signal);
     }
-    const scripts = await this.#groupScripts;
-    const jobs: ClaimedJob[] = [];
-    for (const group of groups) {
-      if (jobs.length >= n) break;
-      await this.#checkGroup(group);
-      const got = await scripts.claim(
-        group.ownersKey,
-        group.queues,
-        n - jobs.length,
-        this.#clock(),
-        leaseMs,
-        this.#tokenBase(),
-      ).catch((error) => {
-        throw toQueueError(error);
-      });
-      jobs.push(...got.jobs);
-    }
-    return jobs;
+    return await this.#waiter.claimReady(groups, n, leaseMs);
   }
 
   async complete(id: string, token: string, result: unknown): Promise<void> {
@@ -644,7 +635,7 @@ export class RedisBroker implements Broker {
 
   async renew(leases: Lease[], leaseMs: number): Promise<RenewStatus[]> {
     if (leases.length === 0) return [];
-    await this.#home();
+    if (!this.#defaultKnown) await this.#home();
     return await this.#perQueue(
       leases,
       async (state, items) => await (await this.#ours(state)).renew(items, leaseMs, this.#clock()),
@@ -686,8 +677,8 @@ export class RedisBroker implements Broker {
     await this.#home();
     const served = await this.#served();
     const states = served.map((q) => this.#state(q.name));
-    for (const state of states) await this.#checkFormat(state);
     const groups = groupQueues(states.map((s) => s.keys), this.#cluster);
+    for (const group of groups) await this.#checkGroup(group);
     const scripts = await this.#groupScripts;
     const total: MaintenanceResult = {
       promoted: 0,
@@ -842,8 +833,9 @@ export class RedisBroker implements Broker {
     return await this.#reads.queues();
   }
 
-  queueInfo(name: string): Promise<QueueInfo | null> {
-    return this.#reads.queue(name);
+  async queueInfo(name: string): Promise<QueueInfo | null> {
+    await this.#home();
+    return await this.#reads.queue(name);
   }
 
   /** The keys of the default queue (for tools and tests that look inside). */

@@ -123,7 +123,20 @@ export class WorkWaiter {
     }
   }
 
-  /** Claims from `groups` in order, without waiting, until `max` are claimed. */
+  /**
+   * Claims from `groups` in order, without waiting, until `max` are claimed
+   * (a claim with no `waitMs`). Throws QueueUnavailableError when Redis fails.
+   */
+  async claimReady(
+    groups: readonly QueueGroup[],
+    max: number,
+    leaseMs: number,
+  ): Promise<ClaimedJob[]> {
+    for (const group of groups) await this.#o.checkFormat(group);
+    return await this.#claimNow(groups, max, leaseMs);
+  }
+
+  /** `claimReady` once the formats are checked. */
   async #claimNow(groups: readonly QueueGroup[], max: number, leaseMs: number) {
     const scripts = await this.#scriptsOn(this.#o.main);
     const jobs: ClaimedJob[] = [];
