@@ -40,6 +40,15 @@ export interface ClaimOptions {
   waitMs?: number;
   /** Ends a wait early: the claim then resolves with []. */
   signal?: AbortSignal;
+  /**
+   * For a claim that does not wait: try only the queues that may have work,
+   * those woken since a claim found them empty (on Redis Cluster, where each
+   * queue tried is a call; a worker that just got a full batch passes it).
+   * Work whose wake has not reached this process yet is then missed by this
+   * claim, not lost: its wake ends the next wait. Standalone Redis tries
+   * every queue in one call anyway. Default false.
+   */
+  onlyWoken?: boolean;
 }
 
 /** Options for releasing leases without finishing the jobs. */
@@ -51,6 +60,18 @@ export interface ReleaseOptions {
   restoreAttempt?: boolean;
   /** Recorded in the job's error history when the attempt is not restored. */
   reason?: string;
+}
+
+/** Options of `Broker.maintain`. */
+export interface MaintainOptions {
+  /**
+   * Visit only the queues known to need it: on Redis Cluster, where each
+   * queue is its own call, the queues with something due by what this broker
+   * heard and saw, plus one in turn now and then; all of them when an owner
+   * is found dead. A worker's periodic maintenance passes it. On standalone
+   * Redis one call serves every queue anyway. Default false: every queue.
+   */
+  onlyDue?: boolean;
 }
 
 /**
@@ -149,7 +170,7 @@ export interface Broker {
    * finished jobs past retention. A worker calls it every second while jobs
    * run anywhere, every few seconds otherwise.
    */
-  maintain(): Promise<MaintenanceResult>;
+  maintain(options?: MaintainOptions): Promise<MaintenanceResult>;
 
   /**
    * Records this owner's heartbeat (one command). A worker beats every

@@ -34,12 +34,17 @@ export interface MaintainReply {
 
 /** What maintain.lua needs to record a heartbeat and judge silent owners. */
 export interface OwnerHeartbeat {
-  /** The calling process; "" records none and judges none. */
+  /** The calling process; "" records none and judges none from the owners key. */
   owner: string;
   /** Epoch ms since when the caller's heartbeats have reached Redis without a gap. */
   streakFrom: number;
   /** Silence after which another owner is dead (its leases are reaped). */
   deadAfterMs: number;
+  /**
+   * Owners the caller judged dead itself (Cluster, where heartbeats live in
+   * the deployment's owners key, out of a queue script's reach); default none.
+   */
+  judged?: readonly string[];
 }
 
 /** One queue of a maintenance call, and whether to trim its finished sets this time. */
@@ -198,6 +203,7 @@ export class GroupScripts {
         owner: heartbeat.owner,
         streakFrom: heartbeat.streakFrom,
         deadAfterMs: heartbeat.deadAfterMs,
+        judged: (heartbeat.judged ?? []).join(","),
       },
     );
     const replies = await runScript(this.#client, "maintain", argv, this.#onEvents) as Array<

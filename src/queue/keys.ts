@@ -57,10 +57,13 @@ export interface QueueKeys {
   /** Prefix of idempotency keys: `${idempotencyPrefix}${key}` is a STRING holding a job id. */
   idempotencyPrefix: string;
   /**
-   * ZSET of the worker processes (lease owners) serving the queue; score =
-   * epoch ms of the owner's last heartbeat. A claim that waited behind a
-   * blocking pop only takes jobs for an owner seen lately, and an owner silent
-   * for long is reaped (its leases go back to pending).
+   * The owners ZSET the queue's scripts read (worker processes, score = epoch
+   * ms of the last heartbeat): a claim that waited behind a blocking pop only
+   * takes jobs for an owner seen lately, and an owner silent for long is
+   * reaped (its leases go back to pending). The broker points it at the
+   * deployment's key (`GlobalKeys.owners`) on standalone Redis; on Cluster
+   * the scripts are given it but never touch it (heartbeats live in the
+   * deployment's key there too, read by the broker: see `#maintainCluster`).
    */
   owners: string;
 }
@@ -112,9 +115,9 @@ export interface GlobalKeys {
    */
   home: string;
   /**
-   * ZSET of lease owners on standalone Redis (score = last heartbeat ms): one
-   * heartbeat covers every queue. On Cluster each queue keeps its own
-   * (`QueueKeys.owners`), since a script can only read its own slot.
+   * ZSET of lease owners (score = last heartbeat ms): one heartbeat covers
+   * every queue. On standalone Redis the scripts read it; on Cluster, where
+   * a queue's script cannot reach it, the broker does.
    */
   owners: string;
 }

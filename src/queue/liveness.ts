@@ -56,3 +56,28 @@ export function newOwnerId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(6));
   return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
 }
+
+/**
+ * The owners a caller judges dead, from `silent` (member, score pairs of the
+ * owners ZSET read with scores below `now - deadAfterMs`): what counts is the
+ * silence the caller saw while beating itself, since the later of the
+ * other's last heartbeat and the start of the caller's own streak, so after
+ * an outage nobody is judged for it. maintain.lua judges the same way where
+ * it can read the owners key (standalone); on Cluster the broker reads the
+ * deployment's key and passes the verdict to each queue's call.
+ */
+export function judgeSilent(
+  silent: readonly string[],
+  self: string,
+  now: number,
+  streakFrom: number,
+  deadAfterMs: number,
+): string[] {
+  const dead: string[] = [];
+  for (let i = 0; i + 1 < silent.length; i += 2) {
+    const other = silent[i];
+    const lastSeen = Number(silent[i + 1]);
+    if (other !== self && now - Math.max(lastSeen, streakFrom) > deadAfterMs) dead.push(other);
+  }
+  return dead;
+}

@@ -7,7 +7,8 @@
  *
  * The group also names the owners ZSET its scripts read heartbeats from: the
  * deployment's (`GlobalKeys.owners`) on standalone, so one heartbeat a second
- * covers every queue; each queue's own on Cluster.
+ * covers every queue. On Cluster a queue's scripts are given the queue's own
+ * name for it, in their slot, and never read it (see `cluster_signals.ts`).
  *
  * @module
  */

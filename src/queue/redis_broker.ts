@@ -8,7 +8,7 @@
  * @module
  */
 import { Cluster } from "ioredis";
-import type { Broker, ClaimOptions, ReleaseOptions } from "./broker.ts";
+import type { Broker, ClaimOptions, MaintainOptions, ReleaseOptions } from "./broker.ts";
 import { BlockingPool } from "./blocking.ts";
 import { decodeJob } from "./record.ts";
 import { connect, duplicate, type RedisClient, toQueueError, whenReady } from "./connect.ts";
@@ -45,9 +45,10 @@ import { afterMicrotasks } from "../timing/after_microtasks.ts";
 import { globalKeys, isValidQueueName, type QueueKeys, queueKeys } from "./keys.ts";
 import { JobListing } from "./job_listing.ts";
 import { ENQUEUE_CHUNK, QueueScripts, SCRIPT_COMMANDS, type ScriptConfig } from "./scripts.ts";
-import { GroupScripts } from "./group_scripts.ts";
+import { GroupScripts, type MaintainReply, type OwnerHeartbeat } from "./group_scripts.ts";
+import { ClusterSignals } from "./cluster_signals.ts";
 import { WorkWaiter } from "./work_waiter.ts";
-import { isOwnerId, LIVENESS, newOwnerId } from "./liveness.ts";
+import { isOwnerId, judgeSilent, LIVENESS, newOwnerId } from "./liveness.ts";
 import { encodeBatch, type EncodedJob, encodeJob, oversizeBytes, queueOf } from "./validate.ts";
 import { parseJobId } from "./job_id.ts";
 import { groupQueues, type QueueGroup } from "./queue_groups.ts";
@@ -107,6 +108,27 @@ export const STORAGE_FORMAT = "1";
 const MAX_ERROR_CHARS = 4096;
 /** Finished records also get a TTL this far past retention, in case maintain never runs. */
 const EXPIRY_SLACK_MS = 60 * 60 * 1000;
+/**
+ * Cluster: how often maintenance that visits only due queues also visits one
+ * more in turn, in case a published due time was missed (`cluster_signals.ts`).
+ */
+const RECHECK_MS = 20_000;
+
+/** A maintenance result with nothing in it yet. */
+function noMaintenance(): MaintenanceResult {
+  return { promoted: 0, reaped: 0, recovered: [], next_due_at: null, running: false };
+}
+
+/** Adds one queue's maintain.lua reply to `total`. */
+function addMaintenance(total: MaintenanceResult, r: MaintainReply): void {
+  total.promoted += r.promoted;
+  total.reaped += r.reaped;
+  total.recovered.push(...r.recovered);
+  if (r.nextDueAt !== null) {
+    total.next_due_at = Math.min(total.next_due_at ?? Infinity, r.nextDueAt);
+  }
+  total.running ||= r.running;
+}
 
 function jsonText(value: unknown, field: string): string {
   try {
@@ -200,6 +222,11 @@ export class RedisBroker implements Broker {
   #ackClient: RedisClient | null = null;
   readonly #blocking: BlockingPool;
   readonly #waiter: WorkWaiter;
+  /** Cluster only: published wakes and due times (`cluster_signals.ts`). */
+  readonly #signals: ClusterSignals | null;
+  /** Cluster: when maintenance last visited a queue in turn, and which is next. */
+  #recheckedAt = 0;
+  #recheck = 0;
   #subscriber: RedisClient | null = null;
   #cancelListeners = new Set<(jobId: string) => void>();
   /** Single enqueues waiting for the next shared script call (see `enqueue`). */
@@ -268,7 +295,9 @@ export class RedisBroker implements Broker {
     // Surfaced on first use; avoid an unhandled rejection in between.
     this.#groupScripts.catch(() => {});
     this.#blocking = new BlockingPool(this.#client, "jq:block");
+    this.#signals = this.#cluster ? new ClusterSignals(this.#client, this.#prefix) : null;
     this.#waiter = new WorkWaiter({
+      signals: this.#signals ?? undefined,
       blocking: this.#blocking,
       scriptConfig: this.#scriptConfig,
       clock: this.#clock,
@@ -572,7 +601,7 @@ export class RedisBroker implements Broker {
         : options.signal;
       return await this.#waiter.claim(groups, n, leaseMs, waitMs, signal);
     }
-    return await this.#waiter.claimReady(groups, n, leaseMs);
+    return await this.#waiter.claimReady(groups, n, leaseMs, options.onlyWoken === true);
   }
 
   async complete(id: string, token: string, result: unknown): Promise<void> {
@@ -673,56 +702,141 @@ export class RedisBroker implements Broker {
     return `${this.owner}.${(this.#claims++).toString(36)}`;
   }
 
-  async maintain(): Promise<MaintenanceResult> {
+  async maintain(options: MaintainOptions = {}): Promise<MaintenanceResult> {
     await this.#home();
     const served = await this.#served();
     const states = served.map((q) => this.#state(q.name));
-    const groups = groupQueues(states.map((s) => s.keys), this.#cluster);
-    for (const group of groups) await this.#checkGroup(group);
-    const scripts = await this.#groupScripts;
-    const total: MaintenanceResult = {
-      promoted: 0,
-      reaped: 0,
-      recovered: [],
-      next_due_at: null,
-      running: false,
-    };
-    for (const group of groups) {
+    if (this.#signals) {
+      return await this.#maintainCluster(this.#signals, states, options.onlyDue === true);
+    }
+    // Standalone: one call serves every queue (one group).
+    const total = noMaintenance();
+    for (const group of groupQueues(states.map((s) => s.keys), false)) {
+      await this.#checkGroup(group);
       const now = this.#clock();
-      // Finished sets only grow at the new end, so nothing can pass retention
-      // before the oldest member does: skip the trim step until then (idle
-      // cost). Another process trimming meanwhile only makes our estimate
-      // early, never late.
-      const members = group.queues.map((keys) => this.#stateOfKeys(keys));
-      const trims = members.map((state) => now >= state.nextTrimAt);
       const sent = performance.now();
-      const replies = await scripts.maintain(
+      const replies = await this.#maintainCall(
         group.ownersKey,
-        members.map((state, i) => ({ keys: state.keys, trim: trims[i] })),
+        group.queues.map((keys) => this.#stateOfKeys(keys)),
         now,
-        this.#maintainBatch,
         { owner: this.owner, streakFrom: this.#streakAt(now), deadAfterMs: LIVENESS.deadAfterMs },
-      ).catch((error) => {
-        throw toQueueError(error);
-      });
+      );
       this.#beatRecorded(group.ownersKey, now, sent);
-      replies.forEach((r, i) => {
-        const state = members[i];
-        if (trims[i]) {
-          state.nextTrimAt = r.trimmed >= this.#maintainBatch
-            ? now // more left than one batch: keep trimming on the next call
-            : r.oldestFinishedAt === null
-            ? now + Math.min(this.#retentionMs, 60_000)
-            : r.oldestFinishedAt + this.#retentionMs;
-        }
-        total.promoted += r.promoted;
-        total.reaped += r.reaped;
-        total.recovered.push(...r.recovered);
-        if (r.nextDueAt !== null) {
-          total.next_due_at = Math.min(total.next_due_at ?? Infinity, r.nextDueAt);
-        }
-        total.running ||= r.running;
+      for (const reply of replies) addMaintenance(total, reply);
+    }
+    return total;
+  }
+
+  /**
+   * One maintain.lua call over `members` (queues sharing a slot), trimming
+   * those whose trim is due. Finished sets only grow at the new end, so
+   * nothing can pass retention before the oldest member does: the trim step
+   * is skipped until then (idle cost). Another process trimming meanwhile
+   * only makes the estimate early, never late.
+   */
+  async #maintainCall(
+    ownersKey: string,
+    members: QueueState[],
+    now: number,
+    heartbeat: OwnerHeartbeat,
+  ): Promise<MaintainReply[]> {
+    const scripts = await this.#groupScripts;
+    const trims = members.map((state) => now >= state.nextTrimAt);
+    const replies = await scripts.maintain(
+      ownersKey,
+      members.map((state, i) => ({ keys: state.keys, trim: trims[i] })),
+      now,
+      this.#maintainBatch,
+      heartbeat,
+    ).catch((error) => {
+      throw toQueueError(error);
+    });
+    // Empty finished sets: anything finishing from now on passes retention
+    // a retention from now at the earliest. Standalone looks again within a
+    // minute (its trim check rides along on the one call); on Cluster each
+    // look is a call of its own.
+    const emptyGap = this.#cluster ? this.#retentionMs : Math.min(this.#retentionMs, 60_000);
+    replies.forEach((r, i) => {
+      if (!trims[i]) return;
+      members[i].nextTrimAt = r.trimmed >= this.#maintainBatch
+        ? now // more left than one batch: keep trimming on the next call
+        : r.oldestFinishedAt === null
+        ? now + emptyGap
+        : r.oldestFinishedAt + this.#retentionMs;
+    });
+    return replies;
+  }
+
+  /**
+   * Maintenance on Cluster. Heartbeats live in the deployment's owners key
+   * (one beat a second covers every queue), out of reach of a queue's
+   * script: this call beats there and reads who fell silent, then visits the
+   * queues, one call each, naming the dead. With `onlyDue` it visits only the
+   * queues whose attention is due (`cluster_signals.ts`), those whose trim
+   * is due, and one more in turn every `RECHECK_MS`; every queue when an
+   * owner is dead (where it held leases is not known here).
+   */
+  async #maintainCluster(
+    signals: ClusterSignals,
+    states: QueueState[],
+    onlyDue: boolean,
+  ): Promise<MaintenanceResult> {
+    // Subscribed first: a due time published after a visit is heard.
+    await signals.start();
+    const ownersKey = globalKeys(this.#prefix).owners;
+    const now = this.#clock();
+    const streakFrom = this.#streakAt(now);
+    const sent = performance.now();
+    const silent = await this.#raw(async (c) => {
+      const [, found] = await Promise.all([
+        c.zadd(ownersKey, now, this.owner),
+        c.zrangebyscore(
+          ownersKey,
+          "-inf",
+          `(${now - LIVENESS.deadAfterMs}`,
+          "WITHSCORES",
+          "LIMIT",
+          0,
+          10,
+        ),
+      ]);
+      return found;
+    });
+    this.#beatRecorded(ownersKey, now, sent);
+    const dead = judgeSilent(silent, this.owner, now, streakFrom, LIVENESS.deadAfterMs);
+    let visit = states;
+    if (onlyDue && dead.length === 0) {
+      visit = states.filter((s) => signals.attentionAt(s.keys) <= now || now >= s.nextTrimAt);
+      if (now - this.#recheckedAt >= RECHECK_MS && states.length > 0) {
+        this.#recheckedAt = now;
+        const next = states[this.#recheck++ % states.length];
+        if (!visit.includes(next)) visit.push(next);
+      }
+    }
+    const total = noMaintenance();
+    for (const state of visit) {
+      if (!state.formatOk) await this.#checkFormat(state);
+      const sentAt = signals.seq;
+      const at = this.#clock();
+      const [reply] = await this.#maintainCall(state.keys.owners, [state], at, {
+        owner: "",
+        streakFrom: at,
+        deadAfterMs: LIVENESS.deadAfterMs,
+        judged: dead,
       });
+      signals.visited(state.keys, sentAt, reply.nextDueAt, reply.running);
+      addMaintenance(total, reply);
+    }
+    // The dead are forgotten once their leases here are taken back.
+    if (dead.length > 0) await this.#raw((c) => c.zrem(ownersKey, ...dead));
+    if (visit !== states) {
+      // What this broker knows of the queues it did not visit.
+      const keys = states.map((s) => s.keys);
+      total.running ||= signals.anyRunning(keys);
+      for (const k of keys) {
+        const at = signals.attentionAt(k);
+        if (Number.isFinite(at)) total.next_due_at = Math.min(total.next_due_at ?? Infinity, at);
+      }
     }
     return total;
   }
@@ -730,6 +844,8 @@ export class RedisBroker implements Broker {
   async heartbeat(): Promise<void> {
     await this.#home();
     const served = await this.#served();
+    // Cluster: the deployment's owners key (see `#maintainCluster`).
+    if (this.#signals) return await this.#beat([globalKeys(this.#prefix).owners]);
     const owners = new Set(served.map((q) => this.#state(q.name).keys.owners));
     await this.#beat([...owners]);
   }
@@ -765,6 +881,10 @@ export class RedisBroker implements Broker {
         reason.slice(0, MAX_ERROR_CHARS),
         this.#clock(),
       );
+    }
+    // Cluster: its heartbeats are in the deployment's key, not the queues'.
+    if (this.#signals) {
+      await this.#raw((c) => c.zrem(globalKeys(this.#prefix).owners, owner));
     }
     return total;
   }
@@ -902,6 +1022,7 @@ export class RedisBroker implements Broker {
   }
 
   async close(): Promise<void> {
+    this.#signals?.close();
     await this.#blocking.close();
     await this.#waiter.idle();
     this.#cancelListeners.clear();

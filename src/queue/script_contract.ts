@@ -97,7 +97,7 @@ export const SCRIPTS = {
       "wake",
       "events",
     ],
-    args: ["now", "limit", "owner", "streakFrom", "deadAfterMs"],
+    args: ["now", "limit", "owner", "streakFrom", "deadAfterMs", "judged"],
     rest: ["jobPrefix", "pendingPrefix", "idempotencyPrefix", "trim"],
   },
   reap_owner: {

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { Cluster } from "ioredis";
 import type { RedisClient } from "./connect.ts";
 import { type SentWrite, toQueueError, toWriteError, whenReady } from "./connect.ts";
 import { InvalidInputError, InvalidStateError, JobNotFoundError } from "./errors.ts";
@@ -358,13 +359,16 @@ const defined = new WeakMap<RedisClient, Promise<void>>();
 export function defineScripts(client: RedisClient): Promise<void> {
   let done = defined.get(client);
   if (!done) {
+    // What differs between deployments is fixed per connection, not sent per
+    // call: on Cluster, wakes and due times are also published (_lib.lua).
+    const prelude = `local PUBLISH_WAKES = ${client instanceof Cluster}`;
     done = loadScriptSources().then((src) => {
       for (const name of SCRIPT_NAMES) {
         const spec: ScriptSpec = SCRIPTS[name];
         // Group scripts take their number of keys as the first argument.
         client.defineCommand(commandOf(name), {
           numberOfKeys: spec.queueKeys ? undefined : spec.keys.length,
-          lua: src[name],
+          lua: `${prelude}\n${src[name]}`,
         });
       }
     });

@@ -3,11 +3,15 @@
  * is ready, the claim blocks in BLPOP on the wake lists of the queues it
  * serves (enqueues, promotions, releases and resumes push a marker), on a
  * dedicated connection, so an idle worker costs Redis a command every few
- * seconds instead of a poll loop. One BLPOP waits on every queue of a group
- * (`queue_groups.ts`): on standalone Redis that is all of them, whatever
- * their number; on Cluster, where one BLPOP cannot span slots, each queue's
- * wait runs on its own connection and the first to bring jobs wins (the
- * others are ended, and jobs a late one claimed are handed back).
+ * seconds instead of a poll loop. On standalone Redis one BLPOP waits on
+ * every served queue, whatever their number.
+ *
+ * On Cluster one BLPOP cannot span slots, and a wait per queue would cost an
+ * idle worker commands in proportion to its queues. There the claim listens
+ * to the published wakes instead (`cluster_signals.ts`): it claims from the
+ * queues that may have work, and otherwise sleeps until one is woken, which
+ * costs Redis nothing. The claim is sent there and then by a live process, so
+ * it needs no liveness check.
  *
  * The claim script is pipelined behind the BLPOP on the same connection:
  * Redis runs it the moment the wait ends, so a woken runner gets its jobs in
@@ -33,6 +37,7 @@ import type { QueueGroup } from "./queue_groups.ts";
 import { GroupScripts } from "./group_scripts.ts";
 import type { ScriptConfig } from "./scripts.ts";
 import { LIVENESS } from "./liveness.ts";
+import type { ClusterSignals } from "./cluster_signals.ts";
 
 /** How long a measured server clock offset is reused. */
 const CLOCK_OFFSET_TTL_MS = 60_000;
@@ -62,6 +67,8 @@ export interface WorkWaiterOptions {
   lastBeatAt(ownersKey: string): number;
   /** Records a heartbeat now in `ownersKey`. */
   beat(ownersKey: string): Promise<void>;
+  /** On Cluster: the published wakes claims wait on instead of BLPOP. */
+  signals?: ClusterSignals;
 }
 
 /** Blocking claims over groups of queues. */
@@ -73,6 +80,8 @@ export class WorkWaiter {
   readonly #clockOffsets = new Map<string, { ms: number; measuredAt: number }>();
   /** Releases of jobs claimed for an abandoned wait, still in flight. */
   readonly #handingBack = new Set<Promise<void>>();
+  /** The next queue an idle wait's end re-checks (Cluster; see `cluster_signals.ts`). */
+  #recheck = 0;
 
   constructor(options: WorkWaiterOptions) {
     this.#o = options;
@@ -94,6 +103,9 @@ export class WorkWaiter {
     if (groups.length === 0) return [];
     for (const group of groups) await this.#o.checkFormat(group);
     const deadline = performance.now() + waitMs;
+    if (this.#o.signals) {
+      return await this.#claimOnSignal(this.#o.signals, groups, max, leaseMs, deadline, signal);
+    }
     for (;;) {
       const left = deadline - performance.now();
       if (signal?.aborted || left < MIN_WAIT_MS) return [];
@@ -104,17 +116,8 @@ export class WorkWaiter {
           await this.#o.beat(ownersKey);
         }
       }
-      if (groups.length > 1) {
-        // Cluster: claim where work is first (one call per queue); wait only
-        // when there is none anywhere. Waits on every queue at once leave
-        // the losers blocked until they time out, so a busy worker, which
-        // finds work, must not start them for each claim.
-        const ready = await this.#claimNow(groups, max, leaseMs);
-        if (ready.length > 0) return ready;
-      }
-      const { jobs, refused } = groups.length === 1
-        ? await this.#waitAndClaim(groups[0], max, leaseMs, left, signal)
-        : await this.#firstOf(groups, max, leaseMs, left, signal);
+      // Standalone: every served queue is in the one group.
+      const { jobs, refused } = await this.#waitAndClaim(groups[0], max, leaseMs, left, signal);
       if (jobs.length > 0) return jobs;
       // Woken for nothing (another runner took it): wait out the rest. Refused
       // as not alive (this process paused past the heartbeat's freshness):
@@ -125,82 +128,93 @@ export class WorkWaiter {
 
   /**
    * Claims from `groups` in order, without waiting, until `max` are claimed
-   * (a claim with no `waitMs`). Throws QueueUnavailableError when Redis fails.
+   * (a claim with no `waitMs`); with `onlyWoken`, on Cluster, only from the
+   * queues that may have work (`ClaimOptions.onlyWoken`). Throws
+   * QueueUnavailableError when Redis fails.
    */
   async claimReady(
     groups: readonly QueueGroup[],
     max: number,
     leaseMs: number,
+    onlyWoken = false,
   ): Promise<ClaimedJob[]> {
     for (const group of groups) await this.#o.checkFormat(group);
+    const { signals } = this.#o;
+    if (onlyWoken && signals) {
+      // Listening first: a queue found empty is skipped only until its next wake.
+      await signals.start();
+      groups = groups.filter((group) => signals.mayHaveWork(group.queues[0]));
+    }
     return await this.#claimNow(groups, max, leaseMs);
   }
 
   /** `claimReady` once the formats are checked. */
   async #claimNow(groups: readonly QueueGroup[], max: number, leaseMs: number) {
     const scripts = await this.#scriptsOn(this.#o.main);
+    const { signals } = this.#o;
     const jobs: ClaimedJob[] = [];
     for (const group of groups) {
       if (jobs.length >= max) break;
+      const asked = max - jobs.length;
+      const sentAt = signals?.seq ?? 0;
       const got = await this.#o.run(() =>
         scripts.claim(
           group.ownersKey,
           group.queues,
-          max - jobs.length,
+          asked,
           this.#o.clock(),
           leaseMs,
           this.#o.tokenBase(),
         )
       );
       jobs.push(...got.jobs);
+      if (signals) {
+        // Cluster: one queue per group.
+        const keys = group.queues[0];
+        if (got.jobs.length < asked) signals.drained(keys, sentAt);
+        if (got.jobs.length > 0) signals.leased(keys, got.jobs[0].lease_expires_at);
+      }
     }
     return jobs;
   }
 
   /**
-   * Waits on every group at once (Cluster: one connection each); the first
-   * that brings jobs ends the others, whose late claims are handed back.
+   * A waiting claim on Cluster: claims from the queues that may have work,
+   * else sleeps until one is woken or the time is up. At an idle wait's end
+   * one queue in turn is re-checked (a missed message costs at most one
+   * such round per queue).
    */
-  async #firstOf(
+  async #claimOnSignal(
+    signals: ClusterSignals,
     groups: readonly QueueGroup[],
     max: number,
     leaseMs: number,
-    timeoutMs: number,
+    deadline: number,
     signal: AbortSignal | undefined,
-  ): Promise<{ jobs: ClaimedJob[]; refused: string[] }> {
-    const stop = new AbortController();
-    const onAbort = () => stop.abort();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    let won: ClaimedJob[] = [];
-    try {
-      const waits = groups.map((group) =>
-        this.#waitAndClaim(group, max, leaseMs, timeoutMs, stop.signal).then((result) => {
-          if (result.jobs.length > 0) {
-            if (stop.signal.aborted) this.#handBack(result.jobs);
-            else {
-              won = result.jobs;
-              stop.abort();
-            }
-          }
-          return result;
-        })
-      );
-      const results = await Promise.allSettled(waits);
-      const refused: string[] = [];
-      let failure: unknown = null;
-      for (const r of results) {
-        if (r.status === "rejected") failure ??= r.reason;
-        else refused.push(...r.value.refused);
+  ): Promise<ClaimedJob[]> {
+    // Subscribed before the first claim: nothing published after it is missed.
+    await signals.start();
+    const queues = groups.map((group) => group.queues[0]);
+    for (;;) {
+      if (signal?.aborted) return [];
+      const woken = groups.filter((group) => signals.mayHaveWork(group.queues[0]));
+      if (woken.length > 0) {
+        const jobs = await this.#claimNow(woken, max, leaseMs);
+        if (jobs.length > 0) {
+          if (!signal?.aborted) return jobs;
+          // The caller gave up meanwhile: nobody will run them.
+          this.#handBack(jobs);
+          return [];
+        }
       }
-      if (won.length === 0 && failure) throw failure;
-      if (won.length > 0 && signal?.aborted) {
-        // The caller gave up meanwhile: nobody will run them.
-        this.#handBack(won);
-        won = [];
+      const left = deadline - performance.now();
+      if (left < MIN_WAIT_MS) return [];
+      if (!await signals.whenWoken(queues, left, signal)) {
+        if (!signal?.aborted && deadline - performance.now() < MIN_WAIT_MS) {
+          signals.suspect(queues[this.#recheck++ % queues.length]);
+        }
+        return [];
       }
-      return { jobs: won, refused };
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
     }
   }
 

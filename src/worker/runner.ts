@@ -310,7 +310,7 @@ export class Runner {
       const waitMs = moreMayBeReady ? 0 : this.#o.idleWaitMs;
       let jobs: ClaimedJob[];
       try {
-        jobs = await broker.claim(free, { leaseMs, waitMs, signal });
+        jobs = await broker.claim(free, { leaseMs, waitMs, signal, onlyWoken: true });
         this.#outages.ok("claim");
       } catch (error) {
         if (this.#stopMode !== null) break;
@@ -359,7 +359,7 @@ export class Runner {
       try {
         if (due) {
           this.#lastMaintain = now;
-          const result = await this.#o.broker.maintain();
+          const result = await this.#o.broker.maintain({ onlyDue: true });
           this.#leasesHeld = result.running;
           this.#nextDueAt = result.next_due_at;
           this.#outages.ok("maintenance");

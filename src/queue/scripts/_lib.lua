@@ -244,9 +244,26 @@ local function removePending(prioritiesKey, priority, id)
   if redis.call("LLEN", list) == 0 then redis.call("ZREM", prioritiesKey, priority) end
 end
 
--- Wakes one idle runner; the list stays short so markers never pile up.
+-- Wakes one idle runner; the list stays short so markers never pile up. On
+-- Cluster (PUBLISH_WAKES, set by the prelude scripts.ts puts before this
+-- file) it also publishes on the channel named like the wake key: a worker
+-- serving queues on several slots cannot block on all their lists at once,
+-- so it listens to these instead (cluster_signals.ts).
 local function wake(wakeKey)
   if redis.call("LPUSH", wakeKey, "1") > 16 then redis.call("LTRIM", wakeKey, 0, 15) end
+  if PUBLISH_WAKES then redis.call("PUBLISH", wakeKey, "") end
+end
+
+-- On Cluster, after jobs were scheduled for `dueMs` or later: when the
+-- earliest scheduled job is now one of them, publishes its time on the
+-- channel named like the scheduled key, so idle maintainers (which visit only
+-- the queues they know to be due) learn when to promote it.
+local function announceDue(scheduledKey, dueMs)
+  if not PUBLISH_WAKES then return end
+  local first = redis.call("ZRANGE", scheduledKey, 0, 0, "WITHSCORES")
+  if first[2] and tonumber(first[2]) >= dueMs then
+    redis.call("PUBLISH", scheduledKey, first[2])
+  end
 end
 
 -- Records an attempt's error in the record: last message and capped history.

@@ -138,6 +138,12 @@ local function claimFrom(q, prios)
     end
   end
   if #drained > 0 then callChunked("ZREM", q.priorities, drained) end
+  -- On Cluster, the first lease in a queue with none is published (its
+  -- expiry, on the channel named like the running key): idle workers there
+  -- look at the owners key often only while they know jobs run somewhere.
+  if PUBLISH_WAKES and #runningArgs > 0 and redis.call("EXISTS", q.running) == 0 then
+    redis.call("PUBLISH", q.running, runningArgs[1])
+  end
   callChunked("ZADD", q.running, runningArgs)
   statBatch(q.stats, "pending", byType, -1)
   statBatch(q.stats, "running", byType, 1)

@@ -96,6 +96,11 @@ end
 
 pushPendingGroups(prioritiesKey, pending)
 callChunked("ZADD", scheduledKey, scheduledArgs)
+if #scheduledArgs > 0 then
+  local earliest = scheduledArgs[1]
+  for i = 3, #scheduledArgs, 2 do earliest = math.min(earliest, scheduledArgs[i]) end
+  announceDue(scheduledKey, earliest)
+end
 statBatch(statsKey, "pending", pendingByType, 1)
 statBatch(statsKey, "scheduled", scheduledByType, 1)
 -- A paused queue wakes nobody: its runners could claim nothing (resume wakes them).

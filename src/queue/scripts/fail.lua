@@ -96,6 +96,7 @@ elseif retryable and attempt < tonumber(job[F_MAX_ATTEMPTS]) then
   endLease(job)
   save(jobKey, job)
   redis.call("ZADD", scheduledKey, due, id)
+  announceDue(scheduledKey, due)
   stat(statsKey, "scheduled", jtype, 1)
   redis.call("HINCRBY", statsKey, "retried", 1)
   event("retry_scheduled", { "id", "t", "a", "dur", "err", "retry" },

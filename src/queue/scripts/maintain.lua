@@ -19,13 +19,18 @@
 -- ARGV[9] now: epoch ms
 -- ARGV[10] limit: most jobs per step (promote, reap, and trim of each finished set)
 -- ARGV[11] owner: the calling process, whose heartbeat this call records; ""
---          for a caller that holds no leases (then no owner is judged either)
+--          for a caller that holds no leases or beats elsewhere (then this
+--          call judges nobody from the owners key either)
 -- ARGV[12] streakFrom: epoch ms since when the caller's own heartbeats have
 --          reached Redis without a gap (the caller keeps count: a gap means
 --          it was away, a pause or an outage, and saw nothing meanwhile)
 -- ARGV[13] deadAfterMs: an owner the caller has seen silent this long (within
 --          its own streak) is dead: its leases are reaped
--- ARGV[14..] (jobPrefix, pendingPrefix, idempotencyPrefix, trim) once per queue, in the
+-- ARGV[14] judged: owners the caller judged dead itself, comma-separated, or ""
+--          (on Cluster heartbeats live in the deployment's owners key, which a
+--          queue's script cannot read: the caller reads it and names the dead;
+--          it also forgets them there)
+-- ARGV[15..] (jobPrefix, pendingPrefix, idempotencyPrefix, trim) once per queue, in the
 --          order of KEYS; trim is "1" to trim that queue's finished sets this
 --          call, "0" to skip (the caller knows from the last trim's reply that
 --          nothing can be due yet)
@@ -49,7 +54,8 @@ local limit = tonumber(ARGV[10])
 local owner = ARGV[11]
 local streakFrom = tonumber(ARGV[12])
 local deadAfterMs = tonumber(ARGV[13])
-local restFrom = 14
+local judged = ARGV[14]
+local restFrom = 15
 
 local QUEUE_KEYS = 9
 local QUEUE_ARGS = 4
@@ -74,6 +80,9 @@ local deadOwners = nil
 local function silentOwners()
   if deadOwners then return deadOwners end
   deadOwners = {}
+  if judged ~= "" then
+    for other in string.gmatch(judged, "[^,]+") do deadOwners[#deadOwners + 1] = other end
+  end
   if owner == "" then return deadOwners end
   local silent = redis.call("ZRANGEBYSCORE", ownersKey, "-inf", "(" .. (now - deadAfterMs),
     "WITHSCORES", "LIMIT", 0, 10)
@@ -218,5 +227,5 @@ for i = 1, queueCount do
 end
 -- The dead are forgotten once their leases here are taken back (elsewhere
 -- their leases expire, or their own maintainers saw them first).
-if deadOwners and #deadOwners > 0 then callChunked("ZREM", ownersKey, deadOwners) end
+if owner ~= "" and deadOwners and #deadOwners > 0 then callChunked("ZREM", ownersKey, deadOwners) end
 return { results, events }
