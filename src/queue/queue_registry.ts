@@ -56,6 +56,8 @@ export class QueueRegistry {
   #homeName: string | null = null;
   /** Queues known to exist (only grows: queues are never removed). */
   readonly #known = new Set<string>();
+  /** `ensure` calls in flight, by queue. */
+  readonly #ensuring = new Map<string, Promise<void>>();
   #knownReadAt = -Infinity;
   #reading: Promise<string[]> | null = null;
 
@@ -161,6 +163,16 @@ export class QueueRegistry {
    */
   async ensure(queue: string): Promise<void> {
     if (this.#known.has(queue)) return;
+    // Concurrent first submits to one queue share one check.
+    let pending = this.#ensuring.get(queue);
+    if (!pending) {
+      pending = this.#register(queue).finally(() => this.#ensuring.delete(queue));
+      this.#ensuring.set(queue, pending);
+    }
+    await pending;
+  }
+
+  async #register(queue: string): Promise<void> {
     const added = await this.#cmd(async (c) => {
       if ((await c.hexists(this.#keys.queues, queue)) === 1) return true;
       if ((await c.hlen(this.#keys.queues)) >= MAX_QUEUES) return false;

@@ -240,3 +240,18 @@ redisTest("latency_ms is the age of the oldest pending job", async (h) => {
   assert.strictEqual(info?.pending, 2);
   assert.strictEqual((await b.queueInfo(h.queue))?.latency_ms, 0);
 });
+
+redisTest("concurrent first submits to a new queue register it with one check", async (h) => {
+  const b = await h.makeRedis();
+  await b.homeQueue();
+  const calls = async () => {
+    const info = await h.redis.info("commandstats");
+    return Number(/^cmdstat_hexists:calls=(\d+)/m.exec(info)?.[1] ?? 0);
+  };
+  const before = await calls();
+  const ids = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => b.enqueue({ type: "t", payload: i, queue: "fresh" })),
+  );
+  assert.strictEqual(new Set(ids.map((r) => r.id)).size, 50);
+  assert.strictEqual(await calls() - before, 1);
+});
