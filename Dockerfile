@@ -13,10 +13,11 @@ USER deno
 
 # Dependencies first, in their own layer: rebuilt only when deno.json or the lock file changes.
 # Test-only packages (playwright-core drives the browser tests, ajv and the OpenAPI validator check
-# the API document) are dropped from the image's copy of the config and lock (the other pins stay
-# as locked), then exactly what is locked is installed.
+# the API document, smtp-server receives the email tests' mail) are dropped from the image's copy of
+# the config and lock (the other pins stay as locked), then exactly what is locked is installed.
 COPY deno.json deno.lock ./
-RUN deno remove playwright-core ajv @seriousme/openapi-schema-validator && deno install --frozen
+RUN deno remove playwright-core ajv @seriousme/openapi-schema-validator smtp-server && \
+    deno install --frozen
 
 COPY src/ ./src/
 COPY static/ ./static/
@@ -24,7 +25,9 @@ COPY static/ ./static/
 # threads (their entry is a data: URL that imports thread.ts) and the HEALTHCHECK.
 RUN deno cache --frozen src/main.ts src/worker/thread.ts src/healthcheck.ts
 
-ENV PORT=8080 WORKER_METRICS_PORT=9464 DATA_DIR=/app/data LOG_FORMAT=json
+# HOST: a container is reached from outside it, so the API listens on every address there, and
+# then refuses to start without an API key (ADMIN_API_KEY, or AUTH=off on purpose): see the README.
+ENV PORT=8080 HOST=0.0.0.0 WORKER_METRICS_PORT=9464 DATA_DIR=/app/data LOG_FORMAT=json
 EXPOSE 8080 9464
 
 # Liveness of whichever role runs: the API's /health on PORT, else the worker's

@@ -40,6 +40,8 @@ import { ENQUEUE_CHUNK } from "./queue/scripts.ts";
 import { encodeBatch, queueOf } from "./queue/validate.ts";
 import { isUuid, jobIdFor, parseJobId } from "./queue/job_id.ts";
 import { sleep } from "./timing/sleep.ts";
+import { ClientSchedules } from "./schedules/client_schedules.ts";
+import type { ScheduleStore } from "./schedules/store.ts";
 
 export { JobValidationError };
 
@@ -56,6 +58,11 @@ export interface ClientOptions {
    * entry for any later one. Default [200, 500].
    */
   retryDelaysMs?: readonly number[];
+  /**
+   * Where `client.schedules` keeps schedules:
+   * `new ScheduleStore({ client: connect(url) })` (`src/schedules/store.ts`).
+   */
+  schedules?: ScheduleStore;
 }
 
 const DEFAULT_ATTEMPTS = 3;
@@ -117,6 +124,8 @@ export class JobClient<M extends JobMap> {
   readonly #attempts: number;
   readonly #delays: readonly number[];
   #home: string | null = null;
+  /** Recurring schedules of these job types (`ClientOptions.schedules`). */
+  readonly schedules: ClientSchedules<M>;
 
   constructor(broker: Broker, jobs: M, options: ClientOptions = {}) {
     this.#broker = broker;
@@ -132,6 +141,7 @@ export class JobClient<M extends JobMap> {
       }
       this.#registry.register(definition as unknown as JobDefinition);
     }
+    this.schedules = new ClientSchedules(options.schedules, broker, this.#registry);
   }
 
   /** The broker's home queue, asked once (it never changes). */

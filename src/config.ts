@@ -9,6 +9,9 @@ import { z } from "zod";
 import { DEFAULTS, LIMITS } from "./queue/job.ts";
 import { LOG_LEVELS } from "./log.ts";
 import { parseQueueList, type WeightedQueue } from "./queue/queue_selection.ts";
+import { DEFAULT_BODY_GRACE_MS, DEFAULT_BODY_MIN_BYTES_PER_S } from "./api/body_deadline.ts";
+import { DEFAULT_HEADER_TIMEOUT_MS } from "./api/http_server.ts";
+import { parseAllowEntry } from "./jobs/outbound_guard.ts";
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const list = z.string().transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
@@ -45,8 +48,34 @@ export const SETTINGS = {
     doc:
       "weighted: each claim picks queues at random in proportion to their weights; strict: in the listed order (a lower queue only when the higher are empty).",
   },
-  HOST: { schema: z.string().default("0.0.0.0"), doc: "API listen address." },
+  HOST: {
+    schema: z.string().default("127.0.0.1"),
+    doc:
+      "API listen address. Another address than loopback needs an API key (or `AUTH=off`): see Authentication.",
+  },
   PORT: { schema: int(0, 65535).default(8080), doc: "API port (API, dashboard, /metrics)." },
+  AUTH: {
+    schema: z.enum(["auto", "on", "off"]).default("auto"),
+    doc:
+      "auto: keys required once one exists (ADMIN_API_KEY or `deno task keys create`), and refuse to listen beyond loopback without one; on: always; off: never (anyone who reaches the port may do anything).",
+  },
+  ADMIN_API_KEY: {
+    schema: z.string().min(32, { message: "ADMIN_API_KEY must be at least 32 characters" })
+      .optional(),
+    doc:
+      "A key with every scope, kept in the environment (containers, CI): e.g. `openssl rand -hex 32`.",
+  },
+  AUTH_MAX_FAILURES: {
+    schema: int(1, 1_000_000).default(20),
+    doc:
+      "Failed API key attempts per client address and minute; past it, 429 with Retry-After until the minute ends.",
+  },
+  METRICS_TOKEN: {
+    schema: z.string().min(16, { message: "METRICS_TOKEN must be at least 16 characters" })
+      .optional(),
+    doc:
+      "Bearer token `/metrics` (API and workers) asks for (Prometheus `authorization`); unset: /metrics is open.",
+  },
   LOG_LEVEL: { schema: z.enum(LOG_LEVELS).default("info"), doc: "debug, info, warn, error." },
   LOG_FORMAT: {
     schema: z.enum(["auto", "json", "pretty"]).default("auto"),
@@ -69,6 +98,22 @@ export const SETTINGS = {
     doc:
       "Request-body MiB one API process holds at once; past it submits get 503 `overloaded` with Retry-After (bounds memory under bursts).",
   },
+  HTTP_HEADER_TIMEOUT_MS: {
+    schema: z.coerce.number().int().refine((n) => n === 0 || (n >= 100 && n <= 600_000), {
+      message: "HTTP_HEADER_TIMEOUT_MS is 0 (off) or 100-600000",
+    }).default(DEFAULT_HEADER_TIMEOUT_MS),
+    doc:
+      "An API connection with no request in flight (request headers not complete, or idle between requests) is closed after this (slowloris). 0: off (plain Deno.serve, ~10 % more submits/s).",
+  },
+  HTTP_BODY_TIMEOUT_MS: {
+    schema: int(100, 600_000).default(DEFAULT_BODY_GRACE_MS),
+    doc:
+      "Head start of a request body; past it the body must keep HTTP_BODY_MIN_RATE on average or is answered 408.",
+  },
+  HTTP_BODY_MIN_RATE: {
+    schema: int(1, 1024 * 1024 * 1024).default(DEFAULT_BODY_MIN_BYTES_PER_S),
+    doc: "Slowest average pace of a request body after HTTP_BODY_TIMEOUT_MS (bytes per second).",
+  },
   REDIS_COMMAND_TIMEOUT_MS: {
     schema: int(100, 60_000).default(3000),
     doc: "A Redis command that takes longer fails (API answers 503).",
@@ -85,6 +130,10 @@ export const SETTINGS = {
     schema: int(0, 65535).default(9464),
     doc: "Worker /metrics port (0 disables).",
   },
+  WORKER_METRICS_HOST: {
+    schema: z.string().default("127.0.0.1"),
+    doc: "Worker /metrics listen address (`0.0.0.0` for a scraper on another host).",
+  },
   LEASE_MS: { schema: int(500, 3600_000).default(DEFAULTS.leaseMs), doc: "Job lease length." },
   DRAIN_TIMEOUT_MS: {
     schema: int(0, 3600_000).default(30_000),
@@ -99,6 +148,11 @@ export const SETTINGS = {
     schema: int(0, 1e6).default(0),
     doc: "Recycle above this resident memory (0: never).",
   },
+  SCHEDULER: {
+    schema: z.enum(["on", "off"]).default("on"),
+    doc:
+      "on: this process (API or worker) runs the scheduler loop of recurring schedules; any number may, each tick still makes one job. off: it does not (the API still manages schedules).",
+  },
   WORKERS: {
     schema: int(0, 64).default(1),
     doc: "Supervised worker processes started by `start`/`cluster`.",
@@ -111,6 +165,28 @@ export const SETTINGS = {
   SMTP_URL: {
     schema: z.string().optional(),
     doc: "smtp://user:pass@host:port — send email by SMTP instead of the outbox.",
+  },
+  SMTP_HELO: {
+    schema: z.string().optional(),
+    doc: "Name the email type sends with EHLO (default localhost).",
+  },
+  DATA_PROCESS_OUTPUT_DIR: {
+    schema: z.string().optional(),
+    doc:
+      "The only folder data_process may write file:// destinations in (default DATA_DIR/output); others are refused at submit.",
+  },
+  OUTBOUND_ALLOW: {
+    schema: list.superRefine((entries, ctx) => {
+      for (const entry of entries) {
+        try {
+          parseAllowEntry(entry);
+        } catch (error) {
+          ctx.addIssue({ code: "custom", message: (error as Error).message });
+        }
+      }
+    }).default([]),
+    doc:
+      "Non-public destinations the built-in types may reach anyway: comma list of hosts, host:port, ports, IPs or CIDRs (e.g. `hooks.internal,10.0.0.0/8,127.0.0.1:9000`). Default: public addresses only.",
   },
 } as const;
 
@@ -162,6 +238,7 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     throw new ConfigError("invalid configuration:\n  API_BODY_BUDGET_MB must hold MAX_BODY_BYTES");
   }
   out.EMAIL_OUTBOX_DIR ??= `${out.DATA_DIR}/outbox`;
+  out.DATA_PROCESS_OUTPUT_DIR ??= `${out.DATA_DIR}/output`;
   return out as Config;
 }
 

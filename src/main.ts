@@ -23,6 +23,7 @@ import { superviseWorker, WORKER_MAIN } from "./worker/supervisor.ts";
 import { normalizeWorkerArgs } from "./worker/worker_main.ts";
 import { ownerReaper } from "./worker/owner_reaper.ts";
 import { selectionOf } from "./queue/queue_selection.ts";
+import { configureJobSettings, jobSettingsFrom } from "./jobs/job_settings.ts";
 
 const ROLES = ["start", "api", "worker", "cluster"] as const;
 type Role = typeof ROLES[number];
@@ -38,6 +39,8 @@ async function main(args: string[]): Promise<number> {
   // The worker role also takes worker_main's short flags (`--concurrency 50`).
   const flags = role === "worker" ? normalizeWorkerArgs(rest) : rest;
   const config = loadConfig(flags, processEnv());
+  // The API's submit checks (allowed destinations) obey flags as well as env.
+  configureJobSettings(jobSettingsFrom(config));
   const log = createLogger({
     level: config.LOG_LEVEL,
     format: config.LOG_FORMAT,

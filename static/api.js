@@ -5,6 +5,8 @@
  * @module
  */
 
+import { authHeaders, onUnauthorized } from "./auth.js";
+
 const BASE = "/api/v1";
 
 /** An HTTP error answered by the API. */
@@ -32,7 +34,11 @@ export class ApiError extends Error {
 export async function request(path, init = {}) {
   const headers = new Headers(init.headers);
   headers.set("accept", "application/json");
-  if (init.body !== undefined) headers.set("content-type", "application/json");
+  for (const [name, value] of Object.entries(authHeaders())) headers.set(name, value);
+  // A POST without a body says JSON too: the server refuses POSTs a form could send.
+  if (init.body !== undefined || init.method === "POST") {
+    headers.set("content-type", "application/json");
+  }
   let res;
   try {
     res = await fetch(BASE + path, { ...init, headers });
@@ -49,6 +55,7 @@ export async function request(path, init = {}) {
       body = text;
     }
   }
+  if (res.status === 401) onUnauthorized();
   if (!res.ok) {
     const err = body && typeof body === "object" && body.error ? body.error : {};
     throw new ApiError(
@@ -223,3 +230,19 @@ export const jobId = (job) => String(job?.id ?? job?.job_id ?? "");
  * @returns {string}
  */
 export const shortId = (id) => id.slice(id.lastIndexOf(":") + 1).slice(0, 8);
+
+/** @returns {Promise<any>} */
+export const getSchedules = () => request("/schedules");
+
+/**
+ * Pauses, resumes or triggers a schedule (`trigger` answers `{job_id, tick}`).
+ *
+ * @param {string} name
+ * @param {"pause" | "resume" | "trigger"} action
+ */
+export const scheduleAction = (name, action) =>
+  request(`/schedules/${encodeURIComponent(name)}/${action}`, { method: "POST" });
+
+/** @param {string} name */
+export const deleteSchedule = (name) =>
+  request(`/schedules/${encodeURIComponent(name)}`, { method: "DELETE" });

@@ -5,12 +5,14 @@
  * @module
  */
 import { getJobTypes, getStats } from "./api.js";
+import { applyScopes, forgetKey, storeKey, whoAmI } from "./auth.js";
 import { ThroughputChart } from "./chart.js";
 import { byId, el, replace } from "./dom.js";
 import { renderSubmitForm } from "./form.js";
 import { errorText, JobDetail, JobList } from "./jobs.js";
 import { startLive } from "./live.js";
 import { QueuePanel } from "./queues.js";
+import { SchedulePanel } from "./schedules.js";
 
 const STATES = ["pending", "scheduled", "running", "completed", "failed", "cancelled"];
 const MODE_TEXT = {
@@ -27,6 +29,7 @@ const chart = new ThroughputChart(
 const detail = new JobDetail({ onChanged: () => list.load() });
 const list = new JobList({ onOpen: (id) => detail.open(id) });
 const queues = new QueuePanel({ onQueues: (names) => list.setQueues(names) });
+const schedules = new SchedulePanel({ onOpenJob: (id) => detail.open(id) });
 
 /** @type {string} */
 let lastCounts = "";
@@ -104,19 +107,102 @@ async function loadTypes() {
   }
 }
 
-startLive({
-  onStats: renderStats,
-  onJobEvent: (event) => {
-    detail.onJobEvent(event);
-    // Progress changes no count; everything else moves one (throttled).
-    if (event?.kind !== "progress") queues.refreshSoon();
-  },
-  onMode: renderMode,
-});
-getStats().then(renderStats).catch(() => {});
-loadTypes();
-// The job list waits for the queue list, which picks the queue it shows.
-queues.refresh().then(() => {
-  if (!list.started) list.load();
-});
-chart.draw();
+function start() {
+  startLive({
+    onStats: renderStats,
+    onJobEvent: (event) => {
+      detail.onJobEvent(event);
+      // Progress changes no count; everything else moves one (throttled).
+      if (event?.kind !== "progress") queues.refreshSoon();
+    },
+    onMode: renderMode,
+  });
+  getStats().then(renderStats).catch(() => {});
+  loadTypes();
+  schedules.start();
+  // The job list waits for the queue list, which picks the queue it shows.
+  queues.refresh().then(() => {
+    if (!list.started) list.load();
+  });
+  chart.draw();
+}
+
+/** Shows the key form; a key the server accepts is stored and the page starts over with it. */
+function askForKey(/** @type {boolean} */ rejected) {
+  byId("main").hidden = true;
+  renderMode("offline");
+  byId("conn").textContent = "API key needed";
+  const prompt = byId("auth-prompt");
+  const form = /** @type {HTMLFormElement} */ (byId("auth-form"));
+  const input = /** @type {HTMLInputElement} */ (byId("auth-key"));
+  const error = byId("auth-error");
+  const say = (/** @type {string} */ text) => {
+    error.textContent = text;
+    error.hidden = false;
+  };
+  prompt.hidden = false;
+  if (rejected) say("The stored key was refused (revoked or unknown): enter another one.");
+  input.focus();
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const key = input.value.trim();
+    if (!key) return;
+    try {
+      const who = await whoAmI(key);
+      if (who.auth === "on" && !who.key) return say("This key was refused: unknown or revoked.");
+      storeKey(key);
+      location.reload();
+    } catch (err) {
+      say(String(err instanceof Error ? err.message : err));
+    }
+  });
+}
+
+/** Header line: whose key this is and what it may do. */
+function showKey(/** @type {import("./auth.js").Identity} */ identity) {
+  if (!identity.key) return;
+  const box = byId("auth-status");
+  byId("auth-who").textContent = `Key “${identity.key.name}” · may ${
+    identity.key.scopes.join(", ") || "nothing"
+  }`;
+  box.hidden = false;
+  byId("auth-forget").addEventListener("click", () => {
+    forgetKey();
+    location.reload();
+  });
+}
+
+async function boot() {
+  /** @type {Awaited<ReturnType<typeof whoAmI>>} */
+  let identity;
+  try {
+    identity = await whoAmI();
+  } catch {
+    // The server does not answer: start as before; the feed shows it offline and retries.
+    identity = { auth: "off", key: null };
+  }
+  if (identity.auth === "on" && !identity.key) {
+    forgetKey();
+    return askForKey(identity.rejected === true);
+  }
+  const scopes = applyScopes(identity);
+  showKey(identity);
+  // A key revoked while the page is open: ask again.
+  globalThis.addEventListener("jobqueue:unauthorized", () => {
+    forgetKey();
+    location.reload();
+  }, { once: true });
+  if (!scopes.has("read")) {
+    byId("main").hidden = true;
+    renderMode("offline");
+    byId("conn").textContent = "No read scope";
+    const note = byId("scope-notice");
+    note.textContent = "This key may not read jobs, queues or statistics (it lacks the read " +
+      "scope), so there is nothing to show. Use a key with the read scope.";
+    note.hidden = false;
+    return;
+  }
+  start();
+}
+
+boot();

@@ -329,6 +329,7 @@ export class JobDetail {
       actions.append(el("button", {
         type: "button",
         class: "danger",
+        "data-needs": "admin",
         text: "Cancel job",
         onclick: () => this.act("cancel"),
       }));
@@ -336,6 +337,7 @@ export class JobDetail {
     if (status === "failed" || status === "cancelled") {
       actions.append(el("button", {
         type: "button",
+        "data-needs": "admin",
         text: "Retry job",
         onclick: () => this.act("retry"),
       }));

@@ -1,11 +1,14 @@
 /**
- * Live feed: Server-Sent Events from /api/v1/events, falling back to polling
+ * Live feed: Server-Sent Events from /api/v1/events (read with `fetch`, so
+ * the API key travels in a header: sse.js), falling back to polling
  * /api/v1/stats every 2 s when the stream is unavailable (and trying the
  * stream again later).
  *
  * @module
  */
 import { getStats } from "./api.js";
+import { authHeaders, onUnauthorized } from "./auth.js";
+import { openEventStream } from "./sse.js";
 
 const POLL_MS = 2000;
 const STALE_MS = 5000;
@@ -27,7 +30,7 @@ const RETRY_SSE_MS = 30000;
  * @returns {() => void}
  */
 export function startLive(handlers) {
-  /** @type {EventSource | null} */
+  /** @type {{close: () => void} | null} */
   let source = null;
   /** @type {ReturnType<typeof setInterval> | null} */
   let pollTimer = null;
@@ -52,12 +55,16 @@ export function startLive(handlers) {
     if (pollTimer !== null || stopped) return;
     poll();
     pollTimer = setInterval(poll, POLL_MS);
-    if (retryTimer === null && typeof EventSource === "function") {
-      retryTimer = setTimeout(() => {
-        retryTimer = null;
-        openStream();
-      }, RETRY_SSE_MS);
-    }
+    retryLater(RETRY_SSE_MS);
+  };
+
+  /** @param {number} ms */
+  const retryLater = (ms) => {
+    if (retryTimer !== null || stopped) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = null;
+      openStream();
+    }, ms);
   };
 
   const stopPolling = () => {
@@ -72,33 +79,35 @@ export function startLive(handlers) {
 
   const openStream = () => {
     if (stopped) return;
-    if (typeof EventSource !== "function") return startPolling();
+    if (typeof fetch !== "function" || typeof TextDecoderStream !== "function") {
+      return startPolling();
+    }
     closeStream();
-    setMode("connecting");
-    const es = new EventSource("/api/v1/events");
-    source = es;
-    es.addEventListener("stats", (e) => {
-      lastStatsAt = Date.now();
-      stopPolling();
-      setMode("live");
-      try {
-        handlers.onStats(JSON.parse(/** @type {MessageEvent} */ (e).data));
-      } catch {
-        // a malformed frame: wait for the next one
-      }
+    if (pollTimer === null) setMode("connecting");
+    const stream = openEventStream("/api/v1/events", authHeaders(), {
+      onOpen: () => {},
+      onMessage: (event, data) => {
+        try {
+          if (event === "stats") {
+            lastStatsAt = Date.now();
+            stopPolling();
+            setMode("live");
+            handlers.onStats(JSON.parse(data));
+          } else if (event === "job") handlers.onJobEvent(JSON.parse(data));
+        } catch {
+          // a malformed frame: wait for the next one
+        }
+      },
+      onClose: ({ status, retryMs }) => {
+        if (source === stream) source = null;
+        if (status === 401) onUnauthorized();
+        // Keep the numbers fresh meanwhile; reconnect soon after a drop (as
+        // EventSource would), later when refused (too many clients, no scope).
+        retryLater(status === 0 ? retryMs : RETRY_SSE_MS);
+        startPolling();
+      },
     });
-    es.addEventListener("job", (e) => {
-      try {
-        handlers.onJobEvent(JSON.parse(/** @type {MessageEvent} */ (e).data));
-      } catch {
-        // ignore malformed frames
-      }
-    });
-    es.addEventListener("error", () => {
-      // EventSource reconnects by itself; meanwhile keep the numbers fresh.
-      if (es.readyState === EventSource.CLOSED) closeStream();
-      startPolling();
-    });
+    source = stream;
   };
 
   // Stream open but silent (a proxy buffering it, a 503 for too many clients):

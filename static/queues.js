@@ -139,6 +139,7 @@ export class QueuePanel {
     const latency = el("td", { class: "num", dataset: { field: "latency" } });
     const button = /** @type {HTMLButtonElement} */ (el("button", {
       type: "button",
+      "data-needs": "admin",
       onclick: () => this.toggle(name),
     }));
     const tr = el(

@@ -8,10 +8,15 @@
  */
 import { Hono } from "hono";
 import { createLogger, type Logger } from "../log.ts";
-import { OutcomeUnknownError, QueueUnavailableError } from "../queue/errors.ts";
+import { OutcomeUnknownError, QueueUnavailableError, WritesRefusedError } from "../queue/errors.ts";
 import { LIMITS } from "../queue/job.ts";
 import { Deadlines } from "../timing/deadlines.ts";
 import { BodyBudget } from "./body_budget.ts";
+import {
+  BodyDeadlines,
+  DEFAULT_BODY_GRACE_MS,
+  DEFAULT_BODY_MIN_BYTES_PER_S,
+} from "./body_deadline.ts";
 import type { ApiDeps, RouteDeps, WriteKind } from "./deps.ts";
 import { HttpError, outcomeUnknown, toHttpError } from "./errors.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -21,6 +26,11 @@ import { jobTypesRoutes } from "./routes/job_types.ts";
 import { openApiRoutes } from "./routes/openapi.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { queuesRoutes } from "./routes/queues.ts";
+import { keysRoutes } from "./routes/keys.ts";
+import { authRoutes } from "./routes/auth.ts";
+import { schedulesRoutes } from "./routes/schedules.ts";
+import { apiGuard } from "./auth/guard.ts";
+import { jsonResponseHeaders } from "./response_headers.ts";
 
 export type { ApiDeps };
 
@@ -69,6 +79,8 @@ export function createApp(deps: ApiDeps): Hono {
     try {
       return await writes.call(operation);
     } catch (error) {
+      // /ready turns 503 at once, not at its next probe.
+      if (error instanceof WritesRefusedError) deps.writeCheck?.refused();
       throw error instanceof OutcomeUnknownError ? outcomeUnknown(kind) : error;
     }
   };
@@ -76,9 +88,18 @@ export function createApp(deps: ApiDeps): Hono {
     broker: deps.broker,
     registry: deps.registry,
     log,
+    auth: deps.auth ?? null,
+    schedules: deps.schedules ?? null,
     maxBodyBytes: deps.maxBodyBytes ?? LIMITS.maxPayloadBytes,
     maxBatchBodyBytes: deps.maxBatchBodyBytes ?? MAX_BATCH_BODY_BYTES,
-    bodies: new BodyBudget(deps.bodyBudgetBytes ?? DEFAULT_BODY_BUDGET_BYTES),
+    bodies: new BodyBudget(
+      deps.bodyBudgetBytes ?? DEFAULT_BODY_BUDGET_BYTES,
+      deps.bodyDeadlines ?? new BodyDeadlines(
+        deps.bodyGraceMs ?? DEFAULT_BODY_GRACE_MS,
+        deps.bodyMinBytesPerS ?? DEFAULT_BODY_MIN_BYTES_PER_S,
+      ),
+    ),
+    writeCheck: deps.writeCheck ?? null,
     call: (operation) => reads.call(operation),
     write,
   };
@@ -100,6 +121,11 @@ export function createApp(deps: ApiDeps): Hono {
     else log.debug("request", fields);
   });
 
+  app.use(jsonResponseHeaders);
+  // Before every route's handler: the cross-site refusal of POSTs and the key check, so a
+  // refused request reads and writes nothing (auth/guard.ts; who may call what: auth/access.ts).
+  app.use(`${API_BASE}/*`, apiGuard(deps.auth));
+
   const health = healthRoutes(routeDeps);
   app.route("/", health);
   app.route(API_BASE, health);
@@ -109,6 +135,9 @@ export function createApp(deps: ApiDeps): Hono {
   app.route(API_BASE, queuesRoutes(routeDeps));
   app.route(API_BASE, jobTypesRoutes(routeDeps));
   app.route(API_BASE, openApiRoutes(routeDeps));
+  app.route(API_BASE, keysRoutes(routeDeps));
+  app.route(API_BASE, authRoutes(routeDeps));
+  app.route(API_BASE, schedulesRoutes(routeDeps));
 
   installErrorHandlers(app, log);
 

@@ -3,11 +3,15 @@
  * already limited on its own (`MAX_BODY_BYTES`, 16 MiB for a batch), but
  * nothing bounded how many arrive together: a burst of large submits, or
  * clients trickling big bodies over slow links, would grow the heap without
- * limit. Past the budget a submit is refused at once with 503 `overloaded`
- * and `Retry-After`, before its body is read, and nothing is stored.
+ * limit. Bytes are charged as they arrive, never from the declared
+ * Content-Length (a client declaring 1 MiB and stalling after one byte holds
+ * one byte; its slowness is `body_deadline.ts`'s business). Past the budget
+ * a submit is refused at once with 503 `overloaded` and `Retry-After`, the
+ * rest of its body dropped unread, and nothing is stored.
  *
  * @module
  */
+import type { BodyDeadlines } from "./body_deadline.ts";
 import { HttpError } from "./errors.ts";
 
 /** Seconds a refused client is asked to wait before retrying. */
@@ -26,7 +30,11 @@ export const OVERLOAD_RETRY_AFTER_S = 1;
 export class BodyBudget {
   #inUse = 0;
 
-  constructor(readonly limitBytes: number) {
+  /**
+   * @param limitBytes bytes held at once, by every request together
+   * @param deadlines the pace each body read with one of its tickets must keep
+   */
+  constructor(readonly limitBytes: number, readonly deadlines?: BodyDeadlines) {
     if (!(limitBytes > 0)) throw new RangeError("body budget must be positive");
   }
 
@@ -37,7 +45,7 @@ export class BodyBudget {
 
   /** A ticket for one request; release it when the request is answered. */
   ticket(): BodyTicket {
-    return new BodyTicket((n) => this.#take(n), (n) => this.#give(n));
+    return new BodyTicket((n) => this.#take(n), (n) => this.#give(n), this.deadlines);
   }
 
   #take(n: number): boolean {
@@ -61,7 +69,12 @@ export class BodyTicket {
   #held = 0;
   #released = false;
 
-  constructor(tryTake: (n: number) => boolean, give: (n: number) => void) {
+  constructor(
+    tryTake: (n: number) => boolean,
+    give: (n: number) => void,
+    /** The pace the body read with this ticket must keep (the budget's). */
+    readonly deadlines?: BodyDeadlines,
+  ) {
     this.#tryTake = tryTake;
     this.#give = give;
   }

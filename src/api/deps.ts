@@ -8,6 +8,10 @@ import type { Broker } from "../queue/broker.ts";
 import type { JobRegistry } from "../jobs/registry.ts";
 import type { Logger } from "../log.ts";
 import type { BodyBudget } from "./body_budget.ts";
+import type { BodyDeadlines } from "./body_deadline.ts";
+import type { WriteCheck } from "../queue/write_probe.ts";
+import type { Authenticator } from "../auth/authenticator.ts";
+import type { ScheduleService } from "../schedules/service.ts";
 
 /**
  * Dependencies of the API process's HTTP surface. `createApp` (the versioned
@@ -33,6 +37,23 @@ export interface ApiDeps {
    */
   bodyBudgetBytes?: number;
   /**
+   * Head start of a request body before it must keep `bodyMinBytesPerS` on
+   * average; slower bodies are answered 408 (body_deadline.ts). Default 10 s.
+   */
+  bodyGraceMs?: number;
+  /** Slowest average pace of a request body past its head start. Default 16 KiB/s. */
+  bodyMinBytesPerS?: number;
+  /**
+   * The body deadlines themselves, when their owner drives them (the API
+   * role: `external`, swept from its own interval); overrides the two above.
+   */
+  bodyDeadlines?: BodyDeadlines;
+  /**
+   * Whether Redis accepts writes, for `/ready` (write_probe.ts); absent:
+   * `/ready` checks only that Redis answers.
+   */
+  writeCheck?: WriteCheck;
+  /**
    * Longest a read (get, list, stats, ready) waits on the broker before
    * answering 503 `unavailable`; default 2500 ms. A safety net over the
    * broker's own timeouts, so a dead Redis never hangs clients.
@@ -50,6 +71,15 @@ export interface ApiDeps {
   staticDir?: string;
   /** Simultaneous SSE clients. Default 100. */
   maxSseClients?: number;
+  /**
+   * Checks API keys on every route (`src/api/auth/access.ts`); absent: every
+   * route is open and there are no key routes (`/keys` answers 404).
+   */
+  auth?: Authenticator;
+  /** Bearer token `/metrics` asks for (`METRICS_TOKEN`); absent: none. */
+  metricsToken?: string;
+  /** Recurring schedules (`/schedules`); absent: those routes answer 503 `unavailable`. */
+  schedules?: ScheduleService;
 }
 
 /** Resolved settings the routes use. */
@@ -60,12 +90,21 @@ export interface RouteDeps {
   registry: JobRegistry;
   /** Where routes log. */
   log: Logger;
+  /** API keys, when the app checks them. */
+  auth: Authenticator | null;
+  /** Recurring schedules, when this process has them. */
+  schedules: ScheduleService | null;
   /** Largest accepted body of a single submit. */
   maxBodyBytes: number;
   /** Largest accepted batch body. */
   maxBatchBodyBytes: number;
-  /** The process's budget of request-body bytes (see body_budget.ts). */
+  /**
+   * The process's budget of request-body bytes (see body_budget.ts); its
+   * tickets also carry the pace bodies must keep (body_deadline.ts).
+   */
   bodies: BodyBudget;
+  /** Whether Redis accepts writes, when known (`ApiDeps.writeCheck`). */
+  writeCheck: WriteCheck | null;
   /** Awaits a broker read, turning a missed deadline into QueueUnavailableError. */
   call<T>(operation: Promise<T>): Promise<T>;
   /**

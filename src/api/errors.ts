@@ -7,7 +7,13 @@
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { HTTPException } from "hono/http-exception";
-import { QueueError, type QueueErrorCode } from "../queue/errors.ts";
+import {
+  QueueError,
+  type QueueErrorCode,
+  type WriteRefusal,
+  writeRefusal,
+  WritesRefusedError,
+} from "../queue/errors.ts";
 import type { WriteKind } from "./deps.ts";
 
 /** The JSON body of every error answer. */
@@ -61,6 +67,22 @@ const QUEUE_STATUS: Record<QueueErrorCode, ContentfulStatusCode> = {
   storage_format: 503,
 };
 
+/** Seconds a client should wait before retrying a 503 `unavailable` (Redis unreachable). */
+const UNAVAILABLE_RETRY_AFTER = "1";
+
+/**
+ * Seconds before retrying a write Redis refused: out of memory, read-only or
+ * unable to persist takes an operator or a failover, not a moment.
+ */
+const WRITES_REFUSED_RETRY_AFTER = "5";
+
+/** What each refusal means, for the client's message (no internals: no script hashes). */
+const REFUSAL_TEXT: Record<WriteRefusal, string> = {
+  OOM: "out of memory",
+  READONLY: "read-only replica",
+  MISCONF: "cannot persist to disk",
+};
+
 /** Seconds a client should wait before retrying a 503 `outcome_unknown`. */
 const OUTCOME_UNKNOWN_RETRY_AFTER = "1";
 
@@ -97,13 +119,28 @@ export function outcomeUnknown(kind: WriteKind | "any"): HttpError {
  */
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
+  // A refusal that reached here unmapped (a path that passes reply errors through) is one too.
+  error = writeRefusal(error) ?? error;
   if (error instanceof QueueError) {
     // Normally turned into its kind's advice by the route (RouteDeps.write).
     if (error.code === "outcome_unknown") return outcomeUnknown("any");
     const status = QUEUE_STATUS[error.code] ?? 500;
-    const message = error.code === "unavailable"
-      ? "the queue is unavailable; retry later"
-      : error.code === "storage_format"
+    if (error instanceof WritesRefusedError) {
+      return new HttpError(
+        503,
+        "unavailable",
+        "the queue refuses writes right now (Redis: " + REFUSAL_TEXT[error.reason] +
+          "); nothing was stored; retry later",
+        { reason: error.reason },
+        { "Retry-After": WRITES_REFUSED_RETRY_AFTER },
+      );
+    }
+    if (error.code === "unavailable") {
+      return new HttpError(503, "unavailable", "the queue is unavailable; retry later", undefined, {
+        "Retry-After": UNAVAILABLE_RETRY_AFTER,
+      });
+    }
+    const message = error.code === "storage_format"
       ? "the queue's storage was written by another version of this server"
       : error.message;
     return new HttpError(status, error.code, message);

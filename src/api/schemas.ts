@@ -99,6 +99,11 @@ export const listQuerySchema = z.object({
     .describe("The queue to list; default the deployment's default queue"),
   type: z.string().min(1).max(LIMITS.maxTypeLength).optional()
     .describe("Only jobs of this type"),
+  schedule: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional()
+    .describe(
+      "Only the jobs this schedule produced, newest tick first (404 for an unknown schedule); " +
+        "status then filters only when given",
+    ),
   limit: z.coerce.number<string>().int().min(LIST_LIMITS.min).max(LIST_LIMITS.max)
     .default(LIST_LIMITS.default).describe("Page size"),
   cursor: z.string().min(1).max(MAX_CURSOR_LENGTH).optional()
@@ -174,6 +179,8 @@ export const jobResponseSchema = z.object({
   result: z.unknown(),
   error: z.string().nullable(),
   error_history: z.array(z.object({ attempt: z.int(), message: z.string(), at: z.string() })),
+  schedule: z.string().optional().describe("The schedule that produced the job, if one did"),
+  schedule_tick: z.string().optional().describe("The tick (ISO) of that schedule it belongs to"),
 });
 
 /** A page of jobs. */

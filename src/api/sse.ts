@@ -34,6 +34,11 @@ export interface EventsRoutesOptions {
   feed?: EventFeed;
   /** Lifecycle events buffered per client before the oldest are dropped. Default 1000. */
   maxQueuedEvents?: number;
+  /**
+   * Asked about once a second while a client is connected: false ends its
+   * stream (its API key was revoked since it connected). Default: always true.
+   */
+  stillAuthorized?: (request: Request) => boolean | Promise<boolean>;
 }
 
 type Message = { event: "stats"; data: Stats } | { event: "job"; data: StoredEvent };
@@ -145,6 +150,7 @@ export function eventsRoutes(broker: Broker, options: EventsRoutesOptions = {}):
   const maxQueued = options.maxQueuedEvents ?? 1000;
   const feed = options.feed ?? new EventFeed(broker, { blockMs: 1000 });
   const ticker = new StatsTicker(broker, options.statsIntervalMs ?? 1000);
+  const stillAuthorized = options.stillAuthorized;
   let clients = 0;
 
   const app = new Hono();
@@ -180,8 +186,13 @@ export function eventsRoutes(broker: Broker, options: EventsRoutesOptions = {}):
       try {
         // Tell EventSource how soon to reconnect after a drop.
         await stream.write("retry: 2000\n\n");
+        let checkedAt = Date.now();
         while (!mailbox.closed && !stream.aborted && !stream.closed) {
           const messages = await mailbox.take();
+          if (stillAuthorized && Date.now() - checkedAt >= 1000) {
+            checkedAt = Date.now();
+            if (!(await Promise.resolve(stillAuthorized(c.req.raw)).catch(() => true))) break;
+          }
           for (const m of messages) {
             if (m.event === "job") {
               await stream.writeSSE({

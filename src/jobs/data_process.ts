@@ -3,6 +3,10 @@
  * aggregate it (see `data_ops.ts`), then write it to a `file://` destination or
  * return it as the job's result.
  *
+ * file:// destinations must lie inside DATA_PROCESS_OUTPUT_DIR (see
+ * `output_path.ts`); the source is fetched through the outbound guard
+ * (`guarded_http.ts`). Its threads may read and write that folder only.
+ *
  * Other destination schemes (the requirements' own example uses `s3://bucket/output`)
  * are accepted so such jobs still complete: the result is returned inline with
  * `destination_written: false` and a note, since this service ships no object
@@ -11,9 +15,13 @@
  * @module
  */
 import { z } from "zod";
-import { defineJob, NonRetryableError } from "./definition.ts";
+import { type AdmitIssue, defineJob, NonRetryableError } from "./definition.ts";
 import { readBounded } from "./bounded_read.ts";
 import { anyUrlSchema, httpUrlSchema } from "./url_fields.ts";
+import { guardedFetch } from "./guarded_http.ts";
+import { literalRefusal, type OutboundPolicy, outboundPolicy } from "./outbound_guard.ts";
+import { type JobSettings, jobSettings } from "./job_settings.ts";
+import { destinationPath, prepareConfinedFile } from "./output_path.ts";
 import {
   aggregateRecords,
   type DataRecord,
@@ -46,7 +54,7 @@ export const dataProcessSchema = z.object({
   filters: z.record(z.string().min(1).max(256), z.unknown()).default({})
     .describe("Equality conditions on (dotted) fields; applied by every operation"),
   destination: anyUrlSchema(
-    "file:///abs/path.json is written; other schemes return the result inline (at most 1 MiB of JSON)",
+    "file:///abs/path.json (inside the server's DATA_PROCESS_OUTPUT_DIR) is written; other schemes return the result inline (at most 1 MiB of JSON)",
     "destination must be a URL",
   ).optional(),
   fields: z.array(z.string().min(1).max(256)).max(1000).optional()
@@ -83,9 +91,13 @@ function statusError(status: number, url: string): Error {
     : new NonRetryableError(message);
 }
 
-/** A fetch failure: the job's own abort passes through, anything else is a retryable error. */
+/**
+ * A fetch failure: the job's own abort and the guard's refusals (and other
+ * non-retryable errors) pass through, anything else is a retryable error.
+ */
 function fetchFailure(url: string, error: unknown, jobSignal: AbortSignal): unknown {
   if (jobSignal.aborted) return jobSignal.reason;
+  if (error instanceof NonRetryableError) return error;
   const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return new Error(`fetching ${url} failed: ${reason}`, { cause: error });
 }
@@ -93,12 +105,17 @@ function fetchFailure(url: string, error: unknown, jobSignal: AbortSignal): unkn
 /** Fetches and checks the source: a JSON array of objects, at most MAX_SOURCE_BYTES. */
 async function fetchRecords(
   url: string,
+  policy: OutboundPolicy,
   signal: AbortSignal,
   jobSignal: AbortSignal,
 ): Promise<DataRecord[]> {
   let response: Response;
   try {
-    response = await fetch(url, { signal, headers: { accept: "application/json" } });
+    response = await guardedFetch(url, {
+      policy,
+      signal,
+      headers: new Headers({ accept: "application/json" }),
+    });
   } catch (error) {
     throw fetchFailure(url, error, jobSignal);
   }
@@ -150,13 +167,15 @@ export function runOperation(records: DataRecord[], payload: DataProcessPayload)
   }
 }
 
-/** Writes JSON to a file path atomically (temp file + rename), so readers never see half a file. */
+/**
+ * Writes JSON to a file path atomically (temp file + rename), so readers never
+ * see half a file. The temp file is created exclusively: an existing file or
+ * symlink of that name is never followed.
+ */
 async function writeJsonFile(path: string, data: unknown): Promise<void> {
-  const dir = path.slice(0, path.lastIndexOf("/")) || "/";
-  await Deno.mkdir(dir, { recursive: true });
   const tmp = `${path}.${crypto.randomUUID()}.tmp`;
   try {
-    await Deno.writeTextFile(tmp, JSON.stringify(data));
+    await Deno.writeTextFile(tmp, JSON.stringify(data), { createNew: true });
     await Deno.rename(tmp, path);
   } catch (error) {
     await Deno.remove(tmp).catch(() => {});
@@ -164,11 +183,22 @@ async function writeJsonFile(path: string, data: unknown): Promise<void> {
   }
 }
 
-function filePath(url: URL): string {
-  if (url.hostname !== "" && url.hostname !== "localhost") {
-    throw new NonRetryableError(`file destination must be local, got host ${url.hostname}`);
+/** Submit-time policy: literal private sources, destinations outside the output folder. */
+function admitDataProcess(payload: DataProcessPayload, settings: JobSettings): AdmitIssue[] {
+  const issues: AdmitIssue[] = [];
+  const refused = literalRefusal(
+    outboundPolicy(settings.outboundAllow),
+    new URL(payload.source_url),
+  );
+  if (refused !== null) issues.push({ path: "source_url", message: refused });
+  if (payload.destination !== undefined) {
+    const url = new URL(payload.destination);
+    if (url.protocol === "file:") {
+      const checked = destinationPath(url, settings.dataProcessOutputDir);
+      if ("error" in checked) issues.push({ path: "destination", message: checked.error });
+    }
   }
-  return decodeURIComponent(url.pathname);
+  return issues;
 }
 
 /** The `data_process` job type. */
@@ -178,11 +208,19 @@ export const dataProcessJob = defineJob({
     "Fetches a JSON array from source_url, then filters, transforms or aggregates it; writes file:// destinations.",
   schema: dataProcessSchema,
   defaults: { max_attempts: 3 },
-  // The source may be any host and the destination any local path, both chosen per job.
-  permissions: { net: true, write: true },
+  // The source may be any host (the outbound guard decides which); files only
+  // in the output folder (read too: rename needs it).
+  permissions: (settings) => ({
+    net: true,
+    read: [settings.dataProcessOutputDir],
+    write: [settings.dataProcessOutputDir],
+  }),
+  admit: admitDataProcess,
   handler: async (ctx, payload): Promise<DataProcessResult> => {
+    const settings = jobSettings();
     const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(payload.timeout_ms)]);
-    const records = await fetchRecords(payload.source_url, signal, ctx.signal);
+    const policy = outboundPolicy(settings.outboundAllow);
+    const records = await fetchRecords(payload.source_url, policy, signal, ctx.signal);
     ctx.progress(50);
     const output = runOperation(records, payload);
     const base = {
@@ -204,7 +242,10 @@ export const dataProcessJob = defineJob({
           `only file:// destinations are written; ${url.protocol}// is not supported, result returned inline`,
       };
     }
-    await writeJsonFile(filePath(url), output);
+    const dir = settings.dataProcessOutputDir;
+    const checked = destinationPath(url, dir);
+    if ("error" in checked) throw new NonRetryableError(checked.error);
+    await writeJsonFile(await prepareConfinedFile(checked.path, dir), output);
     ctx.log.info("data written", { destination: payload.destination, records: output.length });
     return { ...base, destination_written: true };
   },

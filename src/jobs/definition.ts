@@ -8,6 +8,7 @@
  */
 import type { z } from "zod";
 import type { BackoffPolicy } from "../queue/job.ts";
+import type { JobSettings } from "./job_settings.ts";
 
 /**
  * Deno permissions a handler needs. Jobs of a type run only on Web Worker
@@ -71,10 +72,39 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> {
   readonly schema: S;
   readonly handler: (ctx: JobContext, payload: z.output<S>) => Promise<unknown>;
   readonly defaults?: JobDefaults;
-  readonly permissions?: JobPermissions;
+  /**
+   * The permissions its threads get; a function when they depend on the
+   * operator's settings (an output folder, an SMTP host), called once per
+   * worker process with the settings its threads will run with.
+   */
+  readonly permissions?: JobPermissions | ((settings: JobSettings) => JobPermissions);
+  /**
+   * Submit-time policy beyond the schema (e.g. destinations the operator
+   * allows): problems as `{path, message}` refuse the job with 422
+   * `validation_error` before anything is stored.
+   */
+  readonly admit?: (payload: z.output<S>, settings: JobSettings) => AdmitIssue[];
   /** The queue jobs of this type go to when a submit names none (else the default queue). */
   readonly queue?: string;
 }
+
+/** A submit-time policy problem: dotted path into the payload and message. */
+export interface AdmitIssue {
+  path: string;
+  message: string;
+}
+
+/** The permissions `definition` declares under `settings`. */
+export function permissionsFor(
+  definition: JobDefinition | undefined,
+  settings: JobSettings,
+): JobPermissions | undefined {
+  const p = definition?.permissions;
+  return typeof p === "function" ? p(settings) : p;
+}
+
+/** Schedules of a job type, exported by its module (`src/schedules/define.ts`). */
+export { defineSchedule } from "../schedules/define.ts";
 
 /**
  * Identity helper that infers `S` so the handler's payload is typed without annotations.

@@ -1,6 +1,7 @@
 /**
  * `email`: renders an RFC 5322 message and hands it to a transport: `.eml`
- * files in an outbox folder by default, SMTP when SMTP_URL is set.
+ * files in an outbox folder by default, SMTP when SMTP_URL is set. Its
+ * threads may write the outbox only, or reach the SMTP host only.
  *
  * The Message-ID is derived from the job id, so a retry after a crash
  * produces the same message (the file transport overwrites it; SMTP
@@ -9,9 +10,11 @@
  * @module
  */
 import { z } from "zod";
-import { defineJob, type JobDefinition } from "./definition.ts";
+import { defineJob, type JobDefinition, type JobPermissions } from "./definition.ts";
 import { renderMail } from "./mail/message.ts";
-import { type MailTransport, transportFromEnv } from "./mail/transport.ts";
+import { type MailTransport, transportFromSettings } from "./mail/transport.ts";
+import { type JobSettings, jobSettings } from "./job_settings.ts";
+import { SmtpTransport } from "./mail/smtp_transport.ts";
 
 // Header injection guard: no line breaks or NULs in header text. A regex
 // rather than a refine, so the published JSON Schema says it too.
@@ -38,7 +41,7 @@ export interface EmailResult {
 
 /** Options for `createEmailJob`. */
 export interface EmailJobOptions {
-  /** A transport, or a factory called per job; default: `transportFromEnv()`. */
+  /** A transport, or a factory called per job; default: the one the job settings select. */
   transport?: MailTransport | (() => MailTransport);
 }
 
@@ -53,7 +56,7 @@ export interface EmailJobOptions {
 export function createEmailJob(options: EmailJobOptions = {}): JobDefinition<typeof emailSchema> {
   const pick = (): MailTransport => {
     const t = options.transport;
-    if (t === undefined) return transportFromEnv();
+    if (t === undefined) return transportFromSettings(jobSettings());
     return typeof t === "function" ? t() : t;
   };
   return defineJob({
@@ -61,14 +64,10 @@ export function createEmailJob(options: EmailJobOptions = {}): JobDefinition<typ
     description: "Sends a plain-text email: .eml file in the outbox, or SMTP when SMTP_URL is set.",
     schema: emailSchema,
     defaults: { max_attempts: 5, timeout_ms: 60_000 },
-    // Outbox folder and SMTP host come from env at run time, so they cannot be
-    // listed statically: write (outbox), net (SMTP); env is narrowed to what we read.
-    permissions: {
-      env: ["SMTP_URL", "SMTP_HELO", "EMAIL_OUTBOX_DIR"],
-      read: true,
-      write: true,
-      net: true,
-    },
+    // Exactly what the configured transport needs: the SMTP host, or the
+    // outbox (read too: the write-then-rename needs it). No env: the settings
+    // reach the thread in its init message.
+    permissions: emailPermissions,
     handler: async (ctx, payload): Promise<EmailResult> => {
       const transport = pick();
       const domain = payload.from.split("@")[1];
@@ -87,7 +86,20 @@ export function createEmailJob(options: EmailJobOptions = {}): JobDefinition<typ
   });
 }
 
-/** The `email` job type with the env-configured transport. */
+/** The email type's thread permissions under `settings`. */
+export function emailPermissions(settings: JobSettings): JobPermissions {
+  if (!settings.smtpUrl) {
+    return { read: [settings.emailOutboxDir], write: [settings.emailOutboxDir] };
+  }
+  try {
+    const { hostname, port } = SmtpTransport.fromUrl(settings.smtpUrl).options;
+    return { net: [`${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`] };
+  } catch {
+    return {}; // a malformed SMTP_URL: the handler reports it
+  }
+}
+
+/** The `email` job type with the transport the job settings select. */
 export const emailJob = createEmailJob();
 
 export default emailJob;

@@ -10,11 +10,15 @@ import { oversizeBytes } from "../queue/validate.ts";
 import { type EnqueueInput, LIMITS } from "../queue/job.ts";
 import { InvalidInputError } from "../queue/errors.ts";
 import type { JobRegistry, ValidationIssue } from "./registry.ts";
+import { jobSettings } from "./job_settings.ts";
 
 /** Why a request was refused. */
 export type PrepareFailure =
   | { ok: false; reason: "unknown_type"; message: string; knownTypes: string[] }
   | { ok: false; reason: "invalid_payload"; message: string; issues: ValidationIssue[] }
+  // The payload fits the schema but the operator's policy refuses it (a
+  // destination outside the allowed folder, a private address).
+  | { ok: false; reason: "refused"; message: string; issues: ValidationIssue[] }
   | { ok: false; reason: "payload_too_large"; message: string; bytes: number; limit: number };
 
 /** The outcome of `prepareEnqueue`. */
@@ -49,6 +53,15 @@ export function prepareEnqueue(registry: JobRegistry, request: EnqueueInput): Pr
       reason: "invalid_payload",
       message: `invalid payload for job type ${request.type}`,
       issues: validated.issues,
+    };
+  }
+  const refused = definition.admit?.(validated.payload, jobSettings()) ?? [];
+  if (refused.length > 0) {
+    return {
+      ok: false,
+      reason: "refused",
+      message: `job of type ${request.type} refused: ${refused.map((i) => i.message).join("; ")}`,
+      issues: refused,
     };
   }
   // Serialized once: the broker stores this text (`payload_json`) and checks
@@ -91,7 +104,7 @@ export function prepareEnqueue(registry: JobRegistry, request: EnqueueInput): Pr
 /** Thrown by the typed client when a job is refused before reaching Redis. */
 export class JobValidationError extends InvalidInputError {
   constructor(readonly failure: PrepareFailure) {
-    const detail = failure.reason === "invalid_payload"
+    const detail = failure.reason === "invalid_payload" || failure.reason === "refused"
       ? `: ${failure.issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ")}`
       : "";
     super(`${failure.message}${detail}`, failure.reason === "unknown_type" ? "type" : "payload");

@@ -3,6 +3,9 @@
  * point of this type: a 5xx, 408, 429 or a network error may heal, so it is
  * retried with backoff; any other 4xx means the request itself is wrong and
  * retrying would repeat the mistake, so it fails at once (NonRetryableError).
+ * So does a destination the outbound guard refuses (`guarded_http.ts`): a
+ * literal private address already at submit, a name resolving to one, or a
+ * redirect to one, when the request is made.
  *
  * @module
  */
@@ -10,6 +13,9 @@ import { z } from "zod";
 import { defineJob, NonRetryableError } from "./definition.ts";
 import { readBounded } from "./bounded_read.ts";
 import { httpUrlSchema } from "./url_fields.ts";
+import { guardedFetch } from "./guarded_http.ts";
+import { literalRefusal, outboundPolicy } from "./outbound_guard.ts";
+import { jobSettings } from "./job_settings.ts";
 
 /** Only this much of the answer is kept in the job's result. */
 export const WEBHOOK_BODY_LIMIT = 4096;
@@ -76,19 +82,31 @@ export const webhookJob = defineJob({
     timeout_ms: 6 * 60 * 1000,
     backoff: { kind: "exponential", base_ms: 1000, factor: 2, max_ms: 10 * 60 * 1000, jitter: 0.2 },
   },
-  // Any host: the URL is the caller's choice.
+  // Any host: the URL is the caller's choice; the outbound guard decides which addresses.
   permissions: { net: true },
+  admit: (payload, settings) => {
+    const refused = literalRefusal(outboundPolicy(settings.outboundAllow), new URL(payload.url));
+    return refused === null ? [] : [{ path: "url", message: refused }];
+  },
   handler: async (ctx, payload): Promise<WebhookResult> => {
     const { headers, body } = buildRequest(payload);
     const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(payload.timeout_ms)]);
+    const policy = outboundPolicy(jobSettings().outboundAllow);
     let response: Response;
     let read;
     try {
-      response = await fetch(payload.url, { method: payload.method, headers, body, signal });
-      // The fetch signal also aborts the body stream, so a slow body obeys the timeout too.
+      response = await guardedFetch(payload.url, {
+        policy,
+        method: payload.method,
+        headers,
+        body,
+        signal,
+      });
+      // The signal also aborts the body stream, so a slow body obeys the timeout too.
       read = await readBounded(response.body, WEBHOOK_BODY_LIMIT);
     } catch (error) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
+      if (error instanceof NonRetryableError) throw error;
       const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       throw new Error(`webhook request to ${payload.url} failed: ${reason}`, { cause: error });
     }

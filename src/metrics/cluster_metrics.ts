@@ -111,6 +111,8 @@ export interface ClusterMetricsOptions {
   feed?: EventFeed | false;
   /** Longest wait for a scrape's reads (`broker.stats()`, `broker.queues()`). Default 5000 ms. */
   statsTimeoutMs?: number;
+  /** More registries of this process exposed alongside (the scheduler loop's metrics). */
+  extra?: Registry[];
 }
 
 type Collect<T extends string> = Counter<T>;
@@ -133,6 +135,7 @@ export class ClusterMetrics {
   readonly #statsTimeoutMs: number;
   readonly #feed: EventFeed | null;
   readonly #ownFeed: boolean;
+  readonly #extra: Registry[];
   #unsubscribe: (() => void) | null = null;
   #mirrors = new Map<string, MonotonicMirror>();
 
@@ -155,6 +158,7 @@ export class ClusterMetrics {
     this.#broker = broker;
     this.#http = options.http === false ? null : options.http ?? defaultHttpMetrics;
     this.#statsTimeoutMs = options.statsTimeoutMs ?? 5000;
+    this.#extra = options.extra ?? [];
     if (options.feed === false) {
       this.#feed = null;
       this.#ownFeed = false;
@@ -330,6 +334,7 @@ export class ClusterMetrics {
     await this.refresh();
     const registries = [this.registry];
     if (this.#http) registries.push(this.#http.registry);
+    registries.push(...this.#extra);
     return await Registry.merge(registries).metrics();
   }
 

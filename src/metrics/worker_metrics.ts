@@ -15,6 +15,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { LifecycleEvent, Observer } from "../events/lifecycle.ts";
 import { DURATION_BUCKETS, PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
+import { METRICS_CHALLENGE, metricsTokenCheck } from "../auth/metrics_token.ts";
 
 /** A snapshot of the worker pool, read at scrape time. */
 export interface PoolSnapshot {
@@ -251,7 +252,10 @@ export interface MetricsServer {
 /**
  * Serves `registry` on `GET /metrics`, liveness on `GET /health` (anything else
  * → 404). `port` 0 disables
- * serving and returns null, so the worker's config can switch it off.
+ * serving and returns null, so the worker's config can switch it off. It
+ * listens on loopback unless given a `hostname` (`WORKER_METRICS_HOST`), and
+ * with a `token` (`METRICS_TOKEN`) `/metrics` answers 401 to a scrape
+ * without `Authorization: Bearer <token>` (`/health` stays open for probes).
  *
  * @example
  * ```ts
@@ -263,12 +267,13 @@ export interface MetricsServer {
 export function serveWorkerMetrics(
   port: number,
   registry: Registry,
-  options: { hostname?: string; onListen?: (port: number) => void } = {},
+  options: { hostname?: string; token?: string; onListen?: (port: number) => void } = {},
 ): MetricsServer | null {
   if (!port) return null;
+  const allowed = metricsTokenCheck(options.token);
   const server = Deno.serve({
     port,
-    hostname: options.hostname ?? "0.0.0.0",
+    hostname: options.hostname ?? "127.0.0.1",
     onListen: ({ port }) => options.onListen?.(port),
   }, async (req) => {
     const url = new URL(req.url);
@@ -279,6 +284,12 @@ export function serveWorkerMetrics(
     if (url.pathname !== "/metrics") return new Response("not found\n", { status: 404 });
     if (req.method !== "GET" && req.method !== "HEAD") {
       return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
+    }
+    if (!allowed(req.headers.get("authorization"))) {
+      return new Response("unauthorized\n", {
+        status: 401,
+        headers: { "www-authenticate": METRICS_CHALLENGE },
+      });
     }
     try {
       const body = await registry.metrics();

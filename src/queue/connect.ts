@@ -10,7 +10,7 @@
  * @module
  */
 import { Cluster, Redis, type RedisOptions } from "ioredis";
-import { OutcomeUnknownError, QueueError, QueueUnavailableError } from "./errors.ts";
+import { OutcomeUnknownError, QueueError, QueueUnavailableError, writeRefusal } from "./errors.ts";
 
 /** A standalone or cluster client; both speak the same commands. */
 export type RedisClient = Redis | Cluster;
@@ -201,11 +201,15 @@ export function isReplyError(error: unknown): boolean {
 
 /**
  * Maps connection-level failures (timeouts, refused connections, retries
- * exhausted) to `QueueUnavailableError`; reply errors and the core's own typed
- * errors pass through unchanged. For reads, and for anything that failed
- * before its write was sent; a write's failure is `toWriteError`'s.
+ * exhausted) to `QueueUnavailableError`, and replies refusing writes (`OOM`,
+ * `READONLY`, `MISCONF`) to `WritesRefusedError`; other reply errors and the
+ * core's own typed errors pass through unchanged. For reads, and for
+ * anything that failed before its write was sent; a write's failure is
+ * `toWriteError`'s.
  */
 export function toQueueError(error: unknown): unknown {
+  const refused = writeRefusal(error);
+  if (refused) return refused;
   if (error instanceof QueueError || isReplyError(error) || !(error instanceof Error)) return error;
   return new QueueUnavailableError(`redis unavailable: ${error.message}`, { cause: error });
 }
@@ -242,10 +246,13 @@ function neverSent(error: Error, sent: SentWrite): boolean {
 /**
  * Maps a write's failure by whether it could have run: `QueueUnavailableError`
  * when it certainly was not sent (nothing stored), `OutcomeUnknownError` when
- * it was or may have been (when in doubt, unknown). Reply errors and the
- * core's own typed errors pass through unchanged.
+ * it was or may have been (when in doubt, unknown). A reply refusing writes
+ * is `WritesRefusedError` (Redis refused it: not applied); other reply errors
+ * and the core's own typed errors pass through unchanged.
  */
 export function toWriteError(error: unknown, sent: SentWrite): unknown {
+  const refused = writeRefusal(error);
+  if (refused) return refused;
   if (error instanceof QueueError || isReplyError(error) || !(error instanceof Error)) return error;
   if (neverSent(error, sent)) {
     return new QueueUnavailableError(`redis unavailable: ${error.message}`, { cause: error });

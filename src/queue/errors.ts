@@ -93,6 +93,46 @@ export class QueueUnavailableError extends QueueError {
 }
 
 /**
+ * Redis answered, but refuses writes for now: out of memory under
+ * `maxmemory` with `noeviction` (`OOM`), a read-only replica (`READONLY`,
+ * e.g. after a failover the client has not followed yet), or a failed
+ * snapshot with `stop-writes-on-bgsave-error` (`MISCONF`). Nothing was
+ * written: Redis refuses a script's first write and lets one that has
+ * already written finish (`scriptVerifyOOM`: a script is never stopped
+ * halfway), and the other two states cannot start during a script. So this
+ * is `unavailable` (retry later), never a server bug; it clears when the
+ * operator (or the failover) fixes Redis.
+ */
+export class WritesRefusedError extends QueueUnavailableError {
+  constructor(readonly reason: WriteRefusal, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "WritesRefusedError";
+  }
+}
+
+/** Why Redis refuses writes: the error code its reply starts with. */
+export type WriteRefusal = "OOM" | "READONLY" | "MISCONF";
+
+const REFUSAL = /^(OOM|READONLY|MISCONF)\b/;
+
+/**
+ * The `WritesRefusedError` for a Redis error reply that refuses writes (also
+ * when it comes from inside a script, whose reply starts with the same code),
+ * else null.
+ */
+export function writeRefusal(error: unknown): WritesRefusedError | null {
+  if (error instanceof WritesRefusedError) return error;
+  if (!(error instanceof Error) || error.name !== "ReplyError") return null;
+  const match = REFUSAL.exec(error.message);
+  if (!match) return null;
+  return new WritesRefusedError(
+    match[1] as WriteRefusal,
+    `redis refuses writes: ${error.message.slice(0, 200)}`,
+    { cause: error },
+  );
+}
+
+/**
  * A write was sent to Redis and no answer came (the command timed out, or the
  * connection dropped while it was in flight): it may or may not have been
  * applied, and a Redis that was only slow may still apply it. Retry only in a

@@ -120,12 +120,58 @@ export interface GlobalKeys {
    * a queue's script cannot reach it, the broker does.
    */
   owners: string;
+  /**
+   * HASH of API keys: key id -> JSON record (name, scopes, tenant, created_at,
+   * SHA-256 of the secret); see `src/auth/key_store.ts`.
+   */
+  apiKeys: string;
+  /** HASH of API key use: key id -> epoch ms of its last use (written at most once a minute). */
+  apiKeysUsed: string;
+  /** HASH of recurring schedules: name -> definition JSON (`src/schedules/schedule.ts`). */
+  schedules: string;
+  /**
+   * HASH of the schedules' tick state: name -> JSON (next tick, version,
+   * paused, the decided tick not yet confirmed, last job); see `src/schedules/state.ts`.
+   */
+  scheduleState: string;
+  /**
+   * ZSET of the schedules with something to do: name, score = epoch ms of its
+   * next tick (or of the rescue of a decided tick); paused and ended ones are absent.
+   */
+  scheduleDue: string;
+  /** HASH of the jobs schedules produced: job id -> JSON `[schedule, tick ms]`. */
+  scheduleJobs: string;
+  /**
+   * Prefix of each schedule's job ZSET: `${scheduleJobsPrefix}${name}`, member
+   * = job id, score = tick ms (the newest `SCHEDULE_JOBS_KEPT` kept).
+   */
+  scheduleJobsPrefix: string;
+  /** Pub/sub channel (not a key): a schedule changed; every scheduler loop re-reads. */
+  scheduleChannel: string;
+  /**
+   * STRING an API process writes (with a short expiry) to learn whether Redis
+   * accepts writes, for `/ready`; see `write_probe.ts`.
+   */
+  writeProbe: string;
 }
 
 /** Builds the deployment's keys. */
 export function globalKeys(prefix = "jq"): GlobalKeys {
   const base = `${prefix}:{#}:`;
-  return { queues: `${base}queues`, home: `${base}home`, owners: `${base}owners` };
+  return {
+    queues: `${base}queues`,
+    home: `${base}home`,
+    owners: `${base}owners`,
+    apiKeys: `${base}apikeys`,
+    apiKeysUsed: `${base}apikeys_used`,
+    schedules: `${base}schedules`,
+    scheduleState: `${base}sched_state`,
+    scheduleDue: `${base}sched_due`,
+    scheduleJobs: `${base}sched_jobs`,
+    scheduleJobsPrefix: `${base}sj:`,
+    scheduleChannel: `${base}sched_changed`,
+    writeProbe: `${base}write_probe`,
+  };
 }
 
 /** The pending LIST of one priority. */

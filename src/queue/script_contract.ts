@@ -133,6 +133,29 @@ export const SCRIPTS = {
     keys: ["meta", "priorities"],
     args: [],
   },
+  // The schedules' scripts touch only the deployment's keys (`GlobalKeys`, passed as
+  // per-call keys); they take the queue constants like every script, and ignore them.
+  schedule_save: {
+    keys: ["schedules", "scheduleState", "scheduleDue"],
+    args: ["now", "name", "definition", "cadence", "firstTick", "create", "channel"],
+  },
+  schedule_remove: {
+    keys: ["schedules", "scheduleState", "scheduleDue", "scheduleJobs", "jobsOfSchedule"],
+    args: ["name", "channel"],
+  },
+  schedule_pause: {
+    keys: ["schedules", "scheduleState", "scheduleDue"],
+    args: ["now", "name", "paused", "channel"],
+  },
+  schedule_due: {
+    keys: ["scheduleDue", "schedules", "scheduleState"],
+    args: ["now", "limit"],
+  },
+  schedule_cas: {
+    keys: ["scheduleState", "scheduleDue", "scheduleJobs"],
+    args: ["now", "kept", "jobsPrefix"],
+    rest: ["name", "version", "state", "due", "jobs"],
+  },
 } as const satisfies Record<string, ScriptSpec>;
 
 /** A script's name (its file is `scripts/<name>.lua`). */

@@ -9,6 +9,7 @@
  * @module
  */
 import { Hono } from "hono";
+import type { Registry } from "prom-client";
 import { createApp, installErrorHandlers } from "../api/app.ts";
 import type { ApiDeps } from "../api/deps.ts";
 import { EventFeed } from "../events/feed.ts";
@@ -17,6 +18,10 @@ import { STATIC_DIR, staticRoutes } from "../api/static.ts";
 import { createLogger } from "../log.ts";
 import { ClusterMetrics } from "../metrics/cluster_metrics.ts";
 import { httpMetricsMiddleware } from "../metrics/http_metrics.ts";
+import { apiGuard } from "../api/auth/guard.ts";
+import { bearerToken } from "../auth/bearer.ts";
+import { metricsGuard } from "../api/auth/metrics_guard.ts";
+import { jsonResponseHeaders } from "../api/response_headers.ts";
 
 /** The composed app and how to release its background readers. */
 export interface ApiApp {
@@ -35,14 +40,31 @@ export interface ApiApp {
  * const server = Deno.serve({ port: 8080 }, app.fetch);
  * ```
  */
-export function buildApiApp(deps: ApiDeps): ApiApp {
+export function buildApiApp(
+  deps: ApiDeps,
+  /** This process's own metrics to expose on /metrics too (e.g. the scheduler loop's). */
+  extra: { registries?: Registry[] } = {},
+): ApiApp {
   const log = deps.log ?? createLogger({ fields: { role: "api" } });
   // One events-stream reader per process, shared by SSE clients and the duration histogram.
   const feed = new EventFeed(deps.broker);
-  const metrics = new ClusterMetrics(deps.broker, { feed });
+  const metrics = new ClusterMetrics(deps.broker, { feed, extra: extra.registries });
   const app = new Hono();
   app.use("*", httpMetricsMiddleware());
-  app.route("/", eventsRoutes(deps.broker, { feed, maxClients: deps.maxSseClients ?? 100 }));
+  // The stream and /metrics are mounted before the versioned API: they get its checks here.
+  app.use("/api/v1/events", jsonResponseHeaders, apiGuard(deps.auth));
+  const auth = deps.auth;
+  app.route(
+    "/",
+    eventsRoutes(deps.broker, {
+      feed,
+      maxClients: deps.maxSseClients ?? 100,
+      // A stream outlives its key's check: a revoked key's stream ends within a second or two.
+      stillAuthorized: auth &&
+        ((request) => auth.stillHolds(bearerToken(request.headers.get("authorization")), "read")),
+    }),
+  );
+  app.use("/metrics", metricsGuard(deps.metricsToken));
   app.route("/", metrics.routes());
   app.route("/", createApp({ ...deps, log }));
   app.route("/", staticRoutes(deps.staticDir ?? STATIC_DIR));

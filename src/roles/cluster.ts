@@ -75,6 +75,8 @@ export async function runCluster(config: Config, log: Logger): Promise<number> {
     for (let i = 1; i <= config.WORKERS; i++) {
       runs.push(keepAlive(`worker-${i}`, [MAIN, "worker"], {
         ...base,
+        // Workers run job code: the admin key stays with the API (empty overrides the inherited one).
+        ADMIN_API_KEY: "",
         // Each worker process serves its own /metrics (and /health) port.
         WORKER_METRICS_PORT: config.WORKER_METRICS_PORT
           ? String(config.WORKER_METRICS_PORT + i - 1)

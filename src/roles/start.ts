@@ -38,6 +38,8 @@ export async function runStart(config: Config, log: Logger): Promise<number> {
       args: [WORKER_MAIN],
       env: {
         ...env,
+        // Workers run job code: the admin key stays with the API (empty overrides the inherited one).
+        ADMIN_API_KEY: "",
         // Each worker process serves its own /metrics port.
         WORKER_METRICS_PORT: config.WORKER_METRICS_PORT
           ? String(config.WORKER_METRICS_PORT + i)

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { JobSettings } from "../jobs/job_settings.ts";
 
 /** One job for a thread to run. */
 export interface RunRequest {
@@ -28,7 +29,8 @@ export type AbortReason = "timeout" | "cancel" | "shutdown" | "lease_lost";
 /** Pool -> thread. */
 export type ToThread =
   /** First message: the extra job modules to load (absolute URLs). */
-  | { kind: "init"; modules: string[] }
+  // `settings`: what the built-in types obey (the thread cannot read env).
+  | { kind: "init"; modules: string[]; settings: JobSettings }
   | { kind: "run"; jobs: RunRequest[] }
   | { kind: "abort"; ids: string[]; reason: AbortReason };
 

@@ -24,6 +24,7 @@
  * @module
  */
 import type { JobPermissions } from "../jobs/definition.ts";
+import { type JobSettings, jobSettings } from "../jobs/job_settings.ts";
 import { resolveModuleSpecifier } from "../jobs/module_loader.ts";
 import {
   type AbortReason,
@@ -53,6 +54,12 @@ export interface PoolOptions {
   modules: string[];
   /** The permissions a job type declared, or undefined for none. */
   permissionsOf(type: string): JobPermissions | undefined;
+  /**
+   * What the built-in types obey, sent to every thread; the permissions
+   * above must have been derived from the same value. Default: this
+   * isolate's `jobSettings()`.
+   */
+  settings?: JobSettings;
   events: PoolEvents;
 }
 
@@ -133,7 +140,11 @@ export class ThreadPool {
   #closed = false;
 
   constructor(options: PoolOptions) {
-    this.#options = { ...options, threads: Math.max(1, Math.floor(options.threads)) };
+    this.#options = {
+      ...options,
+      threads: Math.max(1, Math.floor(options.threads)),
+      settings: options.settings ?? jobSettings(),
+    };
     // Static imports of the extra modules let the restricted thread load them
     // without read permission (see thread.ts).
     const source = [...options.modules, THREAD_URL].map((u) => `import ${JSON.stringify(u)};`)
@@ -260,7 +271,11 @@ export class ThreadPool {
       thread.markReady(); // nobody waits on a thread that is gone
       this.#options.events.fatal(`thread crashed: ${event.message}`);
     };
-    this.#send(thread, { kind: "init", modules: this.#options.modules });
+    this.#send(thread, {
+      kind: "init",
+      modules: this.#options.modules,
+      settings: this.#options.settings ?? jobSettings(),
+    });
     return thread;
   }
 

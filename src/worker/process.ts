@@ -10,9 +10,12 @@
 import { RESTARTS_ENV } from "./supervisor.ts";
 import { isOwnerId, OWNER_ENV } from "../queue/liveness.ts";
 import { RedisBroker } from "../queue/redis_broker.ts";
+import { Registry } from "prom-client";
 import { LegacyDataError } from "../queue/queue_registry.ts";
 import { describeSelection, type QueueSelection } from "../queue/queue_selection.ts";
 import { loadRegistry } from "../jobs/registry.ts";
+import { permissionsFor } from "../jobs/definition.ts";
+import { type JobSettings, jobSettings } from "../jobs/job_settings.ts";
 import { EventBus } from "../events/bus.ts";
 import type { Observer } from "../events/lifecycle.ts";
 import { LogObserver } from "../events/log_observer.ts";
@@ -24,6 +27,8 @@ import {
 } from "../metrics/worker_metrics.ts";
 import { resolveModules, ThreadPool } from "./pool.ts";
 import { Runner } from "./runner.ts";
+import { type Schedules, startSchedules } from "../schedules/runtime.ts";
+import { ScheduleMetrics } from "../metrics/schedule_metrics.ts";
 
 /** Settings of a worker process. Durations in ms. */
 export interface WorkerProcessOptions {
@@ -37,6 +42,12 @@ export interface WorkerProcessOptions {
   threads: number;
   /** Extra job modules (paths relative to the cwd, or URLs). */
   modules?: string[];
+  /**
+   * What the built-in types obey (output folder, outbox, SMTP, outbound
+   * allow list); their thread permissions derive from it. Default: this
+   * process's `jobSettings()`.
+   */
+  jobSettings?: JobSettings;
   leaseMs?: number;
   drainMs?: number;
   hardTimeoutGraceMs?: number;
@@ -44,8 +55,14 @@ export interface WorkerProcessOptions {
   maxRssMb?: number;
   /** Port for GET /metrics; 0 or absent: no server. */
   metricsPort?: number;
+  /** Address /metrics listens on; default loopback (`WORKER_METRICS_HOST`). */
+  metricsHost?: string;
+  /** Bearer token /metrics asks for (`METRICS_TOKEN`); absent: none. */
+  metricsToken?: string;
   /** How long finished jobs are kept (RETENTION_MS): completions and maintenance apply it. */
   retentionMs?: number;
+  /** Run the scheduler loop of recurring schedules here (`SCHEDULER`); default true. */
+  scheduler?: boolean;
   /** Per-command Redis deadline (REDIS_COMMAND_TIMEOUT_MS). */
   commandTimeoutMs?: number;
   /** Extra lifecycle observers (logging, tests). */
@@ -125,7 +142,21 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   broker.homeQueue().catch((error) => {
     if (error instanceof LegacyDataError) log.error(error.message);
   });
+  // Any number of processes run the loop; each tick still makes one job (src/schedules/).
+  const scheduleMetrics = new ScheduleMetrics();
+  const schedules: Schedules | null = options.scheduler === false ? null : await startSchedules({
+    url: options.redisUrl,
+    broker,
+    registry,
+    log,
+    retentionMs: options.retentionMs,
+    commandTimeoutMs: options.commandTimeoutMs,
+    observer: scheduleMetrics.observer,
+    modules,
+  });
   const definitions = registry;
+  // Resolved once: the threads' permissions and what their handlers obey must agree.
+  const settings = options.jobSettings ?? jobSettings();
   const started = new Runner({
     broker,
     log,
@@ -134,7 +165,8 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       new ThreadPool({
         threads: options.threads,
         modules,
-        permissionsOf: (type) => definitions.get(type)?.permissions,
+        permissionsOf: (type) => permissionsFor(definitions.get(type), settings),
+        settings,
         events,
       }),
     concurrency: options.concurrency,
@@ -152,7 +184,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   const served = describeSelection(
     options.serve ?? { queues: [{ name: broker.defaultQueue, weight: 1 }], order: "strict" },
   );
-  const server = serveMetrics(options.metricsPort ?? 0, started, bus, served, log);
+  const server = serveMetrics(options, started, bus, served, log, scheduleMetrics);
   log.info("worker started", {
     queues: served,
     owner: broker.owner,
@@ -166,6 +198,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     } finally {
       removeListeners();
       await server?.shutdown().catch(() => {});
+      await schedules?.close().catch(() => {});
       await broker.close().catch(() => {});
     }
   })();
@@ -175,12 +208,14 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
 
 /** Starts /metrics for this process; a port already taken costs the metrics, not the worker. */
 function serveMetrics(
-  port: number,
+  options: WorkerProcessOptions,
   runner: Runner,
   bus: EventBus,
   queues: string,
   log: Logger,
+  scheduleMetrics: ScheduleMetrics,
 ): MetricsServer | null {
+  const port = options.metricsPort ?? 0;
   if (!port) return null;
   const recycles = restartsSoFar();
   const metrics = new WorkerMetrics({
@@ -189,7 +224,10 @@ function serveMetrics(
   });
   bus.subscribe(metrics.observer);
   try {
-    return serveWorkerMetrics(port, metrics.registry);
+    return serveWorkerMetrics(port, Registry.merge([metrics.registry, scheduleMetrics.registry]), {
+      hostname: options.metricsHost,
+      token: options.metricsToken,
+    });
   } catch (error) {
     log.warn("worker metrics server not started", { port, error });
     return null;

@@ -13,6 +13,7 @@
  * @module
  */
 import { type JobRegistry, loadRegistry } from "../jobs/registry.ts";
+import { configureJobSettings } from "../jobs/job_settings.ts";
 import { executeJob } from "./execute.ts";
 import {
   type AbortReason,
@@ -88,6 +89,8 @@ self.onmessage = (event: MessageEvent<ToThread>) => {
   const message = event.data;
   switch (message.kind) {
     case "init":
+      // Before any handler runs: they read their settings from here.
+      configureJobSettings(message.settings);
       registry = loadRegistry(message.modules);
       registry.then(
         (reg) => post({ kind: "ready", types: reg.types() }),

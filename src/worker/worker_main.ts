@@ -22,6 +22,7 @@ import { createLogger } from "../log.ts";
 import { bufferedSink } from "./log_sink.ts";
 import { runWorkerProcess } from "./process.ts";
 import { selectionOf } from "../queue/queue_selection.ts";
+import { jobSettingsFrom } from "../jobs/job_settings.ts";
 
 /** Short worker flags -> the shared config's long ones. */
 const ALIASES: Record<string, string> = {
@@ -56,13 +57,18 @@ if (import.meta.main) {
       concurrency: config.WORKER_CONCURRENCY,
       threads: config.WORKER_THREADS,
       modules: config.JOB_MODULES,
+      // Flags included: the threads obey these, not the environment.
+      jobSettings: jobSettingsFrom(config),
       leaseMs: config.LEASE_MS,
       drainMs: config.DRAIN_TIMEOUT_MS,
       hardTimeoutGraceMs: config.HARD_TIMEOUT_GRACE_MS,
       maxJobs: config.WORKER_MAX_JOBS,
       maxRssMb: config.WORKER_MAX_RSS_MB,
       metricsPort: config.WORKER_METRICS_PORT,
+      metricsHost: config.WORKER_METRICS_HOST,
+      metricsToken: config.METRICS_TOKEN,
       retentionMs: config.RETENTION_MS,
+      scheduler: config.SCHEDULER === "on",
       commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
       log,
     });

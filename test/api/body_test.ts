@@ -1,6 +1,8 @@
-/** The body reader's two paths (declared length, streamed) and its nesting-depth scan. */
+/** The body reader (limits, budget charged per byte received, deadlines, aborts) and its nesting-depth scan. */
 import assert from "node:assert/strict";
 import { jsonDepth, readJsonBody } from "../../src/api/body.ts";
+import { BodyBudget } from "../../src/api/body_budget.ts";
+import { BodyDeadlines } from "../../src/api/body_deadline.ts";
 import { HttpError } from "../../src/api/errors.ts";
 import { SPEC_EMAIL } from "./helpers.ts";
 
@@ -99,4 +101,80 @@ Deno.test("jsonDepth agrees with a plain scan on strings, escapes and random tex
     fixed.push(t);
   }
   for (const text of fixed) assert.strictEqual(jsonDepth(text), referenceDepth(text), text);
+});
+
+/** A body stream: `chunks` sent at once, then open forever (or errored, as a reset would). */
+function trickle(chunks: Uint8Array[], end: "open" | "error" = "open"): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(chunk);
+      if (end === "error") setTimeout(() => controller.error(new Error("connection reset")), 20);
+    },
+  });
+}
+
+function streamed(body: ReadableStream<Uint8Array>, declared: number): Request {
+  return new Request("http://x/", {
+    method: "POST",
+    headers: { "content-type": "application/json", "content-length": String(declared) },
+    body,
+    duplex: "half",
+  } as RequestInit);
+}
+
+Deno.test("readJsonBody: the budget is charged by bytes received, not the declared length", async () => {
+  const budget = new BodyBudget(2 * 1024 * 1024, new BodyDeadlines(300, 1024));
+  using ticket = budget.ticket();
+  const reading = readJsonBody(
+    streamed(trickle([new Uint8Array([0x7b])]), 1024 * 1024),
+    2e6,
+    ticket,
+  )
+    .catch((e) => e);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.strictEqual(budget.inUse, 1, "one byte received, one byte held");
+  const error = await reading;
+  assert.ok(error instanceof HttpError, String(error));
+  assert.strictEqual(error.status, 408);
+  assert.strictEqual(error.code, "request_timeout");
+  assert.strictEqual(error.headers?.Connection, "close");
+  ticket.release();
+  assert.strictEqual(budget.inUse, 0);
+});
+
+Deno.test("readJsonBody: a body that keeps its pace is read; one the client breaks is 499", async () => {
+  const budget = new BodyBudget(1024 * 1024, new BodyDeadlines(50, 1024));
+  const text = new TextEncoder().encode(JSON.stringify(SPEC_EMAIL));
+  // ~40 bytes every 20 ms: 2 KB/s, twice the minimum, for longer than the head start.
+  const steady = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      for (let i = 0; i < text.byteLength; i += 40) {
+        controller.enqueue(text.subarray(i, i + 40));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      controller.close();
+    },
+  });
+  using first = budget.ticket();
+  assert.deepStrictEqual(
+    await readJsonBody(streamed(steady, text.byteLength), 1e6, first),
+    SPEC_EMAIL,
+  );
+  using second = budget.ticket();
+  const broken = streamed(trickle([text.subarray(0, 10)], "error"), text.byteLength);
+  const error = await readJsonBody(broken, 1e6, second).catch((e) => e);
+  assert.ok(error instanceof HttpError, String(error));
+  assert.strictEqual(error.status, 499);
+  assert.strictEqual(error.code, "client_closed_request");
+});
+
+Deno.test("BodyDeadlines: the sweep runs only while bodies are read", () => {
+  const deadlines = new BodyDeadlines(1000, 1024);
+  const a = deadlines.watch(() => {});
+  const b = deadlines.watch(() => {});
+  assert.strictEqual(deadlines.watching, 2);
+  a.end();
+  b.end();
+  b.end();
+  assert.strictEqual(deadlines.watching, 0); // and no interval left: the test sanitizer checks
 });

@@ -19,6 +19,17 @@ import {
   submitBody,
 } from "./openapi_cases.ts";
 import { type Json, SpecValidator } from "./openapi_validator.ts";
+import { configureJobSettings, jobSettingsFromEnv } from "../../src/jobs/job_settings.ts";
+
+// The document describes the schemas; the operator's policy (outbound
+// addresses, the data_process output folder) is configuration on top, which
+// this deployment sets to allow the generated values (a loopback URL, a file
+// under /tmp). Policy refusals have their own tests (test/jobs, test/e2e).
+configureJobSettings({
+  ...jobSettingsFromEnv(),
+  outboundAllow: ["127.0.0.1"],
+  dataProcessOutputDir: "/tmp",
+});
 
 const SEED = 20_240_601;
 const SUBMITS = 1500;

@@ -19,6 +19,12 @@ import {
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import { TestRedis } from "../helpers/redis_server.ts";
 import { type Json, SpecValidator } from "./openapi_validator.ts";
+import { ROUTE_ACCESS } from "../../src/api/auth/access.ts";
+import { Authenticator } from "../../src/auth/authenticator.ts";
+import { KeyStore } from "../../src/auth/key_store.ts";
+import { connect, type RedisClient } from "../../src/queue/connect.ts";
+import { freePort } from "../helpers/redis_server.ts";
+import { startSchedules } from "../../src/schedules/runtime.ts";
 
 const log = createLogger({ level: "silent" });
 const COMPUTE = { type: "compute", payload: { duration_ms: 1 } };
@@ -66,6 +72,8 @@ Deno.test("every documented status is answered, and every answer is documented",
   const redis = await TestRedis.start();
   const broker = new RedisBroker({ url: redis.url, queue: `oas${Date.now()}` });
   const apps: ApiApp[] = [];
+  const clients: RedisClient[] = [];
+  const closers: Array<() => Promise<void>> = [];
   const composed = (options: Partial<Parameters<typeof buildApiApp>[0]> = {}) => {
     const http = buildApiApp({ broker, registry, log, ...options });
     apps.push(http);
@@ -260,7 +268,7 @@ Deno.test("every documented status is answered, and every answer is documented",
       ["DELETE /api/v1/jobs", "/api/v1/jobs?status=failed"],
       ["GET /api/v1/jobs/{id}", `/api/v1/jobs/${uuid()}`],
       ["DELETE /api/v1/jobs/{id}", `/api/v1/jobs/${uuid()}`],
-      ["POST /api/v1/jobs/{id}/retry", `/api/v1/jobs/${uuid()}/retry`],
+      ["POST /api/v1/jobs/{id}/retry", `/api/v1/jobs/${uuid()}/retry`, ""],
       ["GET /api/v1/stats", "/api/v1/stats"],
       ["GET /api/v1/queues", "/api/v1/queues"],
       ["GET /api/v1/queues/{name}", "/api/v1/queues/default"],
@@ -281,6 +289,251 @@ Deno.test("every documented status is answered, and every answer is documented",
           ]),
         );
       }
+    }
+
+    // Authentication: the same routes with keys checked (the access table says which need what).
+    const keyClient = connect(redis.url, { commandTimeoutMs: 1000 });
+    const deadClient = connect(`redis://127.0.0.1:${freePort()}`, {
+      commandTimeoutMs: 200,
+      connectTimeoutMs: 200,
+    });
+    clients.push(keyClient, deadClient);
+    const store = new KeyStore(keyClient);
+    const keyed = composed({
+      auth: new Authenticator({ mode: "on", store }),
+      metricsToken: "metrics-token-0123456789",
+    });
+    const keyless = composed({
+      auth: new Authenticator({ mode: "first_key", store: new KeyStore(deadClient) }),
+    });
+    const limited = composed({
+      auth: new Authenticator({ mode: "on", store, failures: { max: 1 } }),
+    });
+    const keysDown = createApp({
+      broker,
+      registry,
+      log,
+      auth: new Authenticator({ mode: "off", store: new KeyStore(deadClient) }),
+    });
+    const admin = (await store.create({ name: "statuses", scopes: ["admin"] })).key;
+    const reader = (await store.create({ name: "statuses", scopes: ["read"] })).key;
+    const wrongKey = `jq_0123456789abcdef_${"A".repeat(43)}`;
+    const send = (
+      target: Hono,
+      method: string,
+      path: string,
+      headers: Record<string, string>,
+      body?: string,
+      env?: Json,
+    ) =>
+    async () => await target.request(path, { method, headers, body }, env);
+    const JT = { "content-type": "application/json" };
+    const jobId = (await broker.enqueue(COMPUTE)).id;
+    const concrete = (path: string) =>
+      path.replace("{id}", path.includes("/keys/") ? "0123456789abcdef" : jobId)
+        .replace("{name}", broker.defaultQueue);
+    for (const { method, path: honoPath, access } of ROUTE_ACCESS) {
+      const path = honoPath.replace(/:([A-Za-z_]+)/g, "{$1}");
+      const op = `${method} ${path}`;
+      const url = concrete(path);
+      if (access === "public") continue;
+      if (access === "metrics") {
+        cases.push(at(op, 401, "unauthorized", send(keyed, method, url, {})));
+        continue;
+      }
+      if (access !== "optional") {
+        cases.push(at(op, 401, "unauthorized", send(keyed, method, url, JT)));
+        const lacking = access === "read" ? admin : reader;
+        cases.push(
+          at(
+            op,
+            403,
+            "forbidden",
+            send(keyed, method, url, { ...JT, authorization: `Bearer ${lacking}` }),
+          ),
+        );
+      } else {
+        cases.push(
+          at(
+            op,
+            401,
+            "unauthorized",
+            send(keyed, method, url, { authorization: `Bearer ${wrongKey}` }),
+          ),
+        );
+      }
+      // No key yet (loopback only): a request naming another host is a rebinding attempt.
+      cases.push(
+        at(op, 403, "forbidden_host", send(keyless, method, `http://rebound.example${url}`, JT)),
+      );
+      // One failure from an address, then that address is limited.
+      const address = {
+        remoteAddr: { hostname: `10.9.${cases.length % 250}.${cases.length % 7}` },
+      };
+      const guess = send(
+        limited,
+        method,
+        url,
+        { ...JT, authorization: `Bearer ${wrongKey}` },
+        undefined,
+        address,
+      );
+      cases.push(at(op, 429, "rate_limited", twice(guess), ["Retry-After"]));
+    }
+    // Bodiless POSTs a browser could send from another site.
+    for (
+      const [op, path] of [
+        ["POST /api/v1/jobs/{id}/retry", `${J}/${jobId}/retry`],
+        ["POST /api/v1/queues/{name}/pause", `/api/v1/queues/${broker.defaultQueue}/pause`],
+        ["POST /api/v1/queues/{name}/resume", `/api/v1/queues/${broker.defaultQueue}/resume`],
+      ]
+    ) {
+      cases.push(at(op, 415, "unsupported_media_type", send(app, "POST", path, {})));
+    }
+    // Key management and whoami.
+    const K = "/api/v1/keys";
+    const asAdmin = { ...JT, authorization: `Bearer ${admin}` };
+    const newKey = json({ name: "made by the statuses test", scopes: ["read"] });
+    const revocable = async () =>
+      (await store.create({ name: "revocable", scopes: ["read"] })).record.id;
+    cases.push(
+      at(`POST ${K}`, 201, undefined, send(keyed, "POST", K, asAdmin, newKey), ["Location"]),
+      at(`POST ${K}`, 400, "invalid_json", send(keyed, "POST", K, asAdmin, "{")),
+      at(`POST ${K}`, 404, "not_found", send(app, "POST", K, JT, newKey)),
+      at(
+        `POST ${K}`,
+        413,
+        "payload_too_large",
+        send(keyed, "POST", K, asAdmin, json({ name: "x".repeat(20_000) })),
+      ),
+      at(
+        `POST ${K}`,
+        415,
+        "unsupported_media_type",
+        send(keyed, "POST", K, { authorization: `Bearer ${admin}` }, newKey),
+      ),
+      at(
+        `POST ${K}`,
+        422,
+        "validation_error",
+        send(keyed, "POST", K, asAdmin, json({ name: "x", scopes: ["root"] })),
+      ),
+      at(`POST ${K}`, 503, "unavailable", send(keysDown, "POST", K, JT, newKey)),
+      at(`GET ${K}`, 200, undefined, send(keyed, "GET", K, asAdmin)),
+      at(`GET ${K}`, 404, "not_found", send(app, "GET", K, {})),
+      at(`GET ${K}`, 503, "unavailable", send(keysDown, "GET", K, {})),
+      at(
+        `DELETE ${K}/{id}`,
+        200,
+        undefined,
+        after(revocable, (id) => send(keyed, "DELETE", `${K}/${id}`, asAdmin)()),
+      ),
+      at(
+        `DELETE ${K}/{id}`,
+        404,
+        "not_found",
+        send(keyed, "DELETE", `${K}/0123456789abcdef`, asAdmin),
+      ),
+      at(
+        `DELETE ${K}/{id}`,
+        503,
+        "unavailable",
+        send(keysDown, "DELETE", `${K}/0123456789abcdef`, {}),
+      ),
+      at("GET /api/v1/auth", 200, undefined, send(keyed, "GET", "/api/v1/auth", asAdmin)),
+    );
+
+    // Schedules: an app with them (no loop), and one whose schedules' Redis is unreachable.
+    const scheduling = await startSchedules({ url: redis.url, broker, registry, log, tick: false });
+    const schedulingDown = await startSchedules({
+      url: `redis://127.0.0.1:${freePort()}`,
+      broker,
+      registry,
+      log,
+      tick: false,
+      commandTimeoutMs: 200,
+    });
+    closers.push(scheduling.close, schedulingDown.close);
+    const sched = composed({ schedules: scheduling.service });
+    const schedDown = createApp({ broker, registry, log, schedules: schedulingDown.service });
+    const S = "/api/v1/schedules";
+    const every = (name: string, extra: Json = {}) =>
+      json({ name, every_ms: 60_000, ...COMPUTE, ...extra });
+    const bigSchedule = json({
+      name: "big",
+      every_ms: 60_000,
+      type: "email",
+      payload: { body: "x".repeat(1_100_000) },
+    });
+    const put = (target: Hono, path: string, body: string, type?: string) => () =>
+      request(target, "PUT", path, body, type);
+    const schedDel = (target: Hono, path: string) => () => request(target, "DELETE", path);
+    await (await post(sched, S, every("kept"))()).body?.cancel();
+    cases.push(
+      at(`POST ${S}`, 201, undefined, post(sched, S, every("created")), ["Location"]),
+      at(`POST ${S}`, 400, "invalid_json", post(sched, S, "{")),
+      at(`POST ${S}`, 409, "conflict", twice(post(sched, S, every("twice")))),
+      at(`POST ${S}`, 413, "payload_too_large", post(sched, S, bigSchedule)),
+      at(`POST ${S}`, 415, "unsupported_media_type", post(sched, S, every("t"), "text/plain")),
+      at(`POST ${S}`, 422, "validation_error", post(sched, S, every("bad", { cron: "nope" }))),
+      at(`POST ${S}`, 503, "unavailable", post(schedDown, S, every("down"))),
+      at(`GET ${S}`, 200, undefined, get(sched, S)),
+      at(`GET ${S}`, 503, "unavailable", get(schedDown, S)),
+      at(`PUT ${S}/{name}`, 201, undefined, put(sched, `${S}/put1`, every("put1")), ["Location"]),
+      at(`PUT ${S}/{name}`, 200, undefined, twice(put(sched, `${S}/put2`, every("put2")))),
+      at(`PUT ${S}/{name}`, 400, "invalid_json", put(sched, `${S}/p`, "[")),
+      at(`PUT ${S}/{name}`, 413, "payload_too_large", put(sched, `${S}/big`, bigSchedule)),
+      at(
+        `PUT ${S}/{name}`,
+        415,
+        "unsupported_media_type",
+        put(sched, `${S}/p`, every("p"), "text/plain"),
+      ),
+      at(
+        `PUT ${S}/{name}`,
+        422,
+        "validation_error",
+        put(sched, `${S}/p`, every("p", { every_ms: 10 })),
+      ),
+      at(`PUT ${S}/{name}`, 503, "unavailable", put(schedDown, `${S}/p`, every("p"))),
+      at(`GET ${S}/{name}`, 200, undefined, get(sched, `${S}/kept`)),
+      at(`GET ${S}/{name}`, 404, "not_found", get(sched, `${S}/nosuch`)),
+      at(`GET ${S}/{name}`, 422, "validation_error", get(sched, `${S}/a%20b`)),
+      at(`GET ${S}/{name}`, 503, "unavailable", get(schedDown, `${S}/kept`)),
+      at(
+        `DELETE ${S}/{name}`,
+        200,
+        undefined,
+        after(
+          async () => {
+            await (await post(sched, S, every("gone"))()).body?.cancel();
+            return "gone";
+          },
+          (name) => schedDel(sched, `${S}/${name}`)(),
+        ),
+      ),
+      at(`DELETE ${S}/{name}`, 404, "not_found", schedDel(sched, `${S}/nosuch`)),
+      at(`DELETE ${S}/{name}`, 422, "validation_error", schedDel(sched, `${S}/a%20b`)),
+      at(`DELETE ${S}/{name}`, 503, "unavailable", schedDel(schedDown, `${S}/kept`)),
+      at(`GET ${J}`, 200, undefined, get(sched, `${J}?schedule=kept`)),
+      at(`GET ${J}`, 404, "not_found", get(sched, `${J}?schedule=nosuch`)),
+    );
+    for (const action of ["pause", "resume", "trigger"] as const) {
+      const op = `POST ${S}/{name}/${action}`;
+      const status = action === "trigger" ? 201 : 200;
+      cases.push(
+        at(
+          op,
+          status,
+          undefined,
+          post(sched, `${S}/kept/${action}`, ""),
+          action === "trigger" ? ["Location"] : [],
+        ),
+        at(op, 404, "not_found", post(sched, `${S}/nosuch/${action}`, "")),
+        at(op, 415, "unsupported_media_type", send(sched, "POST", `${S}/kept/${action}`, {})),
+        at(op, 422, "validation_error", post(sched, `${S}/a%20b/${action}`, "")),
+        at(op, 503, "unavailable", post(schedDown, `${S}/kept/${action}`, "")),
+      );
     }
 
     const covered = new Set<string>();
@@ -335,6 +588,8 @@ Deno.test("every documented status is answered, and every answer is documented",
     }
   } finally {
     for (const http of apps) await http.close();
+    for (const close of closers) await close();
+    for (const client of clients) client.disconnect();
     await broker.close();
     await redis.close();
   }

@@ -7,6 +7,7 @@
  * ```sh
  * deno task bench [--redis redis://127.0.0.1:6379] [--jobs 20000] [--concurrency 50]
  *                 [--producers 100] [--idle-seconds 10] [--http-seconds 10]
+ *                 [--auth off|on|both]
  * ```
  *
  * Phases (keys are cleaned between them, like the baseline does):
@@ -23,7 +24,10 @@
  * - memory: INFO used_memory before / after the first phase / after the drain
  *   (results retained, worker process gone);
  * - http: wrk, 100 connections, POST /api/v1/jobs against one API server
- *   started in this process;
+ *   started in this process. `--auth on` (or BENCH_AUTH=on): with one API
+ *   key in Redis, sent by every request (`http_submit_per_s` is then the
+ *   figure with auth); `--auth both`: four phases, off/on/on/off, giving
+ *   `http_submit_per_s` (off), `http_submit_auth_per_s` (on) and their ratio;
  * - idle: INFO commandstats delta over the idle window with an idle worker
  *   process, minus our own INFO call.
  *
@@ -37,6 +41,8 @@ import { createLogger } from "../../src/log.ts";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import { serveApi } from "../../src/roles/api.ts";
 import { benchLatency, benchNoop } from "./bench_jobs.ts";
+import { connect, whenReady } from "../../src/queue/connect.ts";
+import { KeyStore } from "../../src/auth/key_store.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const WORKER_MAIN = new URL("src/worker/worker_main.ts", ROOT).pathname;
@@ -51,6 +57,8 @@ export interface BenchOptions {
   idleSeconds: number;
   httpSeconds: number;
   httpConnections: number;
+  /** API keys during the http phase: off (default), on (one key), both (off/on/on/off). */
+  auth: "off" | "on" | "both";
 }
 
 /** Parses `--flag value` pairs. */
@@ -75,7 +83,13 @@ export function parseArgs(args: string[], env: Record<string, string | undefined
     idleSeconds: num("idle-seconds", 10),
     httpSeconds: num("http-seconds", 10),
     httpConnections: num("http-connections", 100),
+    auth: authFlag(flags.auth ?? env.BENCH_AUTH ?? "off"),
   };
+}
+
+function authFlag(value: string): BenchOptions["auth"] {
+  if (value === "off" || value === "on" || value === "both") return value;
+  throw new Error("--auth must be off, on or both");
 }
 
 const PAYLOAD = {
@@ -334,7 +348,16 @@ async function latency(o: BenchOptions, redis: Redis, queue: string, queues = 1)
   }
 }
 
-async function httpSubmit(o: BenchOptions, queue: string): Promise<number> {
+async function httpSubmit(o: BenchOptions, queue: string, auth = false): Promise<number> {
+  // Auth on: one key in Redis (the deployment's keys are reset between phases), sent by every request.
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (auth) {
+    const client = connect(o.redis);
+    await whenReady(client);
+    const { key } = await new KeyStore(client).create({ name: "bench", scopes: ["submit"] });
+    client.disconnect();
+    headers.authorization = `Bearer ${key}`;
+  }
   const env = {
     REDIS_URL: o.redis,
     QUEUE: queue,
@@ -354,18 +377,15 @@ async function httpSubmit(o: BenchOptions, queue: string): Promise<number> {
   try {
     // Warm-up: connect Redis, load scripts, JIT the route.
     for (let i = 0; i < 200; i++) {
-      const r = await fetch(url, {
-        method: "POST",
-        body,
-        headers: { "content-type": "application/json" },
-      });
+      const r = await fetch(url, { method: "POST", body, headers });
       if (r.status !== 201) throw new Error(`POST /api/v1/jobs answered ${r.status}`);
       await r.body?.cancel();
     }
     const cpu0 = processCpu(Deno.pid);
     const rcpu0 = await redisCpu(redisOf(o));
     const t0 = performance.now();
-    const rate = await (hasWrk() ? wrkLoad(o, url, body) : fetchLoad(o, url, body));
+    const rate =
+      await (hasWrk() ? wrkLoad(o, url, body, headers) : fetchLoad(o, url, body, headers));
     const seconds = (performance.now() - t0) / 1000;
     diag.api_cpu_utilisation = +((processCpu(Deno.pid) - cpu0) / seconds).toFixed(2);
     diag.api_cpu_us_per_request = +((processCpu(Deno.pid) - cpu0) / (rate * seconds) * 1e6)
@@ -387,7 +407,12 @@ function hasWrk(): boolean {
   }
 }
 
-async function wrkLoad(o: BenchOptions, url: string, body: string): Promise<number> {
+async function wrkLoad(
+  o: BenchOptions,
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<number> {
   const script = await Deno.makeTempFile({ suffix: ".lua" });
   try {
     await Deno.writeTextFile(
@@ -395,7 +420,9 @@ async function wrkLoad(o: BenchOptions, url: string, body: string): Promise<numb
       [
         `wrk.method = "POST"`,
         `wrk.body = ${JSON.stringify(body)}`,
-        `wrk.headers["Content-Type"] = "application/json"`,
+        ...Object.entries(headers).map(([k, v]) =>
+          `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`
+        ),
         "",
       ].join("\n"),
     );
@@ -428,17 +455,18 @@ async function wrkLoad(o: BenchOptions, url: string, body: string): Promise<numb
   }
 }
 
-async function fetchLoad(o: BenchOptions, url: string, body: string): Promise<number> {
+async function fetchLoad(
+  o: BenchOptions,
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<number> {
   const end = performance.now() + o.httpSeconds * 1000;
   let done = 0;
   const t0 = performance.now();
   await Promise.all(Array.from({ length: o.httpConnections }, async () => {
     while (performance.now() < end) {
-      const r = await fetch(url, {
-        method: "POST",
-        body,
-        headers: { "content-type": "application/json" },
-      });
+      const r = await fetch(url, { method: "POST", body, headers });
       await r.body?.cancel();
       if (r.status !== 201) throw new Error(`POST /api/v1/jobs answered ${r.status}`);
       done++;
@@ -492,8 +520,23 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
     await reset();
     const lat5 = await latency(o, redis, q("lat5"), 5);
     await reset();
-    const http = await httpSubmit(o, q("http"));
-    await reset();
+    let http: number;
+    const auth: Record<string, number | string> = { http_auth: o.auth };
+    if (o.auth === "both") {
+      // off, on, on, off: a drift of the machine over the phases weighs on both sides alike.
+      const rates: number[] = [];
+      for (const on of [false, true, true, false]) {
+        rates.push(await httpSubmit(o, q("http"), on));
+        await reset();
+      }
+      http = (rates[0] + rates[3]) / 2;
+      const withAuth = (rates[1] + rates[2]) / 2;
+      auth.http_submit_auth_per_s = Math.round(withAuth);
+      auth.http_auth_ratio = +(withAuth / http).toFixed(3);
+    } else {
+      http = await httpSubmit(o, q("http"), o.auth === "on");
+      await reset();
+    }
     const idle = await idleCommands(o, redis, q("idle"));
     await reset();
     return {
@@ -513,6 +556,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
       redis_bytes_per_pending_job: Math.round((mem1 - mem0) / o.jobs),
       redis_bytes_per_completed_job: Math.round((mem2 - mem0) / o.jobs),
       http_submit_per_s: Math.round(http),
+      ...auth,
       idle_redis_commands_per_s: +idle.toFixed(2),
     };
   } finally {

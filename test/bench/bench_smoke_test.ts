@@ -29,6 +29,9 @@ Deno.test("bench prints one JSON line with every figure", async () => {
         "2",
         "--http-seconds",
         "2",
+        // The http phase without and with an API key (off/on/on/off): both figures come out.
+        "--auth",
+        "both",
       ],
       stdout: "piped",
       stderr: "inherit",
@@ -53,6 +56,8 @@ Deno.test("bench prints one JSON line with every figure", async () => {
         "redis_bytes_per_pending_job",
         "redis_bytes_per_completed_job",
         "http_submit_per_s",
+        "http_submit_auth_per_s",
+        "http_auth_ratio",
       ]
     ) {
       const v = result[field];

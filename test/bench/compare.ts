@@ -9,7 +9,13 @@
  * ```sh
  * deno task bench:compare [--rounds 3] [--jobs 20000] [--concurrency 50] [--producers 100]
  *                         [--baseline ../shared/bench/run-bullmq-baseline.sh] [--json]
+ *                         [--auth off|on|both]
  * ```
+ *
+ * `--auth` is passed to `bench.ts`: `on` measures `http_submit_per_s` with one
+ * API key sent by every request; `both` measures it without and with a key in
+ * each round (off/on/on/off) and adds the row `http_submit_auth_per_s`, whose
+ * ratio is auth on / auth off (target >= 0.95).
  *
  * @module
  */
@@ -68,6 +74,8 @@ if (import.meta.main) {
     "--producers",
     flag(args, "producers", "100"),
   ];
+  // Ours only: the baseline knows no such flag.
+  const auth = ["--auth", flag(args, "auth", "off")];
   // shared/ sits beside the repository (as in CI's checkout).
   const defaultBaseline =
     new URL("../../../shared/bench/run-bullmq-baseline.sh", import.meta.url).pathname;
@@ -88,6 +96,7 @@ if (import.meta.main) {
         "--redis",
         redis.url,
         ...common,
+        ...auth,
       ]);
       console.error(`round ${round} ours:   ${JSON.stringify(b)}`);
       ours.push(b);
@@ -124,6 +133,20 @@ if (import.meta.main) {
       ratio: NaN,
       goal: `(info: one queue ${single})`,
       met: true,
+    });
+  }
+  // Auth on against auth off, measured side by side in each of our runs (`--auth both`).
+  if (ours.some((l) => l.http_submit_auth_per_s !== undefined)) {
+    const on = med(ours, "http_submit_auth_per_s");
+    const ratio = med(ours, "http_auth_ratio");
+    rows.push({
+      field: "http_submit_auth_per_s",
+      ours: on,
+      bullmq: med(ours, "http_submit_per_s"),
+      bullmq_field: "ours, auth off",
+      ratio,
+      goal: ">= 0.95x auth off",
+      met: ratio >= 0.95,
     });
   }
   const idle = med(ours, "idle_redis_commands_per_s");

@@ -9,7 +9,8 @@
  * The first test runs a single-queue deployment (its queue not named
  * "default"); the second two named queues, `default` and `reports`, served by
  * one worker: the Queues panel, Pause/Resume, the queue filter of the job
- * list and the submit form's queue field.
+ * list and the submit form's queue field; the third runs with API keys: the
+ * key prompt, a scoped key's view, and a revoke while the page is open.
  */
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
@@ -21,6 +22,9 @@ import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import { ALL_QUEUES, type QueueSelection } from "../../src/queue/queue_selection.ts";
 import { startWorkerProcess, type WorkerProcess } from "../../src/worker/process.ts";
 import { TestRedis } from "../helpers/redis_server.ts";
+import { Authenticator } from "../../src/auth/authenticator.ts";
+import { KeyStore } from "../../src/auth/key_store.ts";
+import { connect } from "../../src/queue/connect.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const OUT_DIR = new URL("../../test_output", import.meta.url).pathname;
@@ -42,18 +46,29 @@ interface Stack {
   broker: RedisBroker;
   outbox: string;
   worker: WorkerProcess;
+  /** The key store, when the stack checks API keys. */
+  keys: KeyStore | null;
   close(): Promise<void>;
 }
 
 /** Starts a deployment whose default queue is `queue`; its worker serves `serve`. */
-async function startStack(queue: string, serve?: QueueSelection): Promise<Stack> {
+async function startStack(
+  queue: string,
+  serve?: QueueSelection,
+  options: { auth?: boolean } = {},
+): Promise<Stack> {
   const redis = await TestRedis.start();
   const broker = new RedisBroker({ url: redis.url, queue });
   const registry = await loadRegistry();
   const log = createLogger({ level: "error" }); // a failure explains itself
   const outbox = await Deno.makeTempDir({ prefix: "jq-dash-outbox-" });
-  Deno.env.set("EMAIL_OUTBOX_DIR", outbox); // read by the email handler in the worker threads
-  const http = buildApiApp({ broker, registry, log });
+  Deno.env.set("EMAIL_OUTBOX_DIR", outbox); // the in-process worker's job settings come from env
+  // The dead-set step's webhook goes to a closed loopback port, which the operator allows.
+  Deno.env.set("OUTBOUND_ALLOW", "127.0.0.1");
+  const keyClient = options.auth ? connect(redis.url) : null;
+  const keys = keyClient ? new KeyStore(keyClient) : null;
+  const auth = keys ? new Authenticator({ mode: "on", store: keys }) : undefined;
+  const http = buildApiApp({ broker, registry, log, auth });
 
   const ac = new AbortController();
   const server = Deno.serve(
@@ -76,7 +91,9 @@ async function startStack(queue: string, serve?: QueueSelection): Promise<Stack>
     broker,
     outbox,
     worker,
+    keys,
     async close() {
+      keyClient?.disconnect();
       worker.stop();
       assert.strictEqual(await worker.exitCode, 0);
       ac.abort();
@@ -85,6 +102,7 @@ async function startStack(queue: string, serve?: QueueSelection): Promise<Stack>
       await broker.close();
       await redis.close();
       Deno.env.delete("EMAIL_OUTBOX_DIR");
+      Deno.env.delete("OUTBOUND_ALLOW");
       await Deno.remove(outbox, { recursive: true });
     },
   };
@@ -648,6 +666,130 @@ Deno.test({
       assert.deepStrictEqual(pageErrors, [], "no uncaught page errors");
     } catch (error) {
       await failureShot(browser, "dashboard_queues_failure.png");
+      throw error;
+    } finally {
+      await browser?.close().catch(() => {});
+      await close();
+    }
+  },
+});
+
+Deno.test({
+  name: "dashboard with API keys: asks for a key, shows and obeys its scopes, SSE by header",
+  ignore: !hasChromium(),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const queue = `dashauth${Date.now()}`;
+    const { base, keys, close } = await startStack(queue, undefined, { auth: true });
+    const admin = (await keys!.create({ name: "admin", scopes: ["admin", "read", "submit"] })).key;
+    const producer = await keys!.create({ name: "producer", scopes: ["submit", "read"] });
+    const submitOnly = (await keys!.create({ name: "blind", scopes: ["submit"] })).key;
+    const asAdmin = { authorization: `Bearer ${admin}`, "content-type": "application/json" };
+    // A cancelled job: an admin could retry it from its detail; this key may not.
+    const made = await fetch(`${base}/api/v1/jobs`, {
+      method: "POST",
+      headers: asAdmin,
+      body: JSON.stringify({ type: "compute", payload: { duration_ms: 60_000 }, delay_ms: 60_000 }),
+    });
+    const cancelled = (await made.json()).job_id as string;
+    await (await fetch(`${base}/api/v1/jobs/${cancelled}`, { method: "DELETE", headers: asAdmin }))
+      .body?.cancel();
+
+    let browser: Browser | null = null;
+    const pageErrors: string[] = [];
+    try {
+      browser = await launchChromium();
+      const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+      const page = await context.newPage();
+      page.on("pageerror", (error) => pageErrors.push(String(error)));
+      const requests: Array<{ url: string; authorization: string | undefined }> = [];
+      page.on("request", (request) => {
+        if (new URL(request.url()).pathname.startsWith("/api/v1/")) {
+          requests.push({ url: request.url(), authorization: request.headers()["authorization"] });
+        }
+      });
+
+      // 1. No key yet: the prompt, and nothing else.
+      await page.goto(base + "/");
+      await page.waitForSelector("#auth-prompt:not([hidden])", { timeout: 10_000 });
+      assert.ok(await page.locator("#main").isHidden());
+      await Deno.mkdir(OUT_DIR, { recursive: true });
+      await page.screenshot({ path: `${OUT_DIR}/dashboard_auth_prompt.png` });
+      // A wrong key is refused in the form and not kept.
+      await page.fill("#auth-key", `jq_0123456789abcdef_${"A".repeat(43)}`);
+      await page.click('#auth-form button[type="submit"]');
+      await page.waitForSelector("#auth-error:not([hidden])", { timeout: 10_000 });
+      assert.match(await page.textContent("#auth-error") ?? "", /refused/);
+      assert.strictEqual(await page.evaluate(() => sessionStorage.length), 0);
+
+      // 2. A submit+read key: the page starts with it; live by a header, never in a URL.
+      await page.fill("#auth-key", producer.key);
+      await page.click('#auth-form button[type="submit"]');
+      await page.waitForSelector('#conn[data-mode="live"]', { timeout: 15_000 });
+      await page.waitForSelector("#submit-box form", { timeout: 10_000 });
+      assert.match(await page.textContent("#auth-who") ?? "", /producer.*may submit, read/);
+      const events = requests.filter((r) => new URL(r.url).pathname === "/api/v1/events");
+      assert.ok(events.length > 0, "the page opened the event stream");
+      assert.ok(events.every((r) => r.authorization === `Bearer ${producer.key}`));
+      assert.ok(requests.every((r) => !r.url.includes(producer.key)), "no key in any URL");
+      assert.strictEqual(
+        await page.evaluate(() => sessionStorage.getItem("jobqueue.apiKey")),
+        producer.key,
+      );
+      assert.strictEqual(await page.evaluate(() => document.cookie), "", "no cookies");
+
+      // 3. What it may not do is not offered: no pause, no purge, no retry.
+      await page.waitForSelector(`#queues-body tr[data-queue="${queue}"]`, { timeout: 10_000 });
+      assert.ok(await page.locator(`#queues-body tr[data-queue="${queue}"] button`).isHidden());
+      await page.selectOption("#filter-state", "failed");
+      assert.ok(await page.locator("#purge-failed").isHidden());
+      await page.selectOption("#filter-state", "cancelled");
+      await page.click(`#jobs-body tr[data-job-id="${cancelled}"] button`, { timeout: 10_000 });
+      await waitDetailStatus(page, cancelled, "cancelled");
+      assert.strictEqual(
+        await page.locator('#detail-content button:has-text("Retry job")').count(),
+        1,
+      );
+      assert.ok(await page.locator('#detail-content button:has-text("Retry job")').isHidden());
+      // It may submit: a job through the form runs.
+      await fillEmail(page, {
+        to: "user@example.com",
+        from: "noreply@example.com",
+        subject: "With a key",
+        body: "Hello",
+      });
+      await page.click("#submit-box button[type=submit]");
+      const id = await submittedId(page, null);
+      await waitDetailStatus(page, id, "completed");
+
+      // 4. Revoked while the page is open: the next refused call brings the prompt back.
+      assert.ok(await keys!.revoke(producer.record.id));
+      await page.waitForSelector("#auth-prompt:not([hidden])", { timeout: 10_000 });
+      assert.strictEqual(await page.evaluate(() => sessionStorage.length), 0);
+
+      // 5. A key without read: nothing to show, and the page says why.
+      await page.fill("#auth-key", submitOnly);
+      await page.click('#auth-form button[type="submit"]');
+      await page.waitForSelector("#scope-notice:not([hidden])", { timeout: 10_000 });
+      assert.match(await page.textContent("#scope-notice") ?? "", /read scope/);
+      assert.ok(await page.locator("#main").isHidden());
+
+      // 6. An admin key sees the actions again; "Forget key" drops it.
+      await page.click("#auth-forget");
+      await page.waitForSelector("#auth-prompt:not([hidden])", { timeout: 10_000 });
+      await page.fill("#auth-key", admin);
+      await page.click('#auth-form button[type="submit"]');
+      await page.waitForSelector('#conn[data-mode="live"]', { timeout: 15_000 });
+      await page.waitForSelector(`#queues-body tr[data-queue="${queue}"] button`, {
+        state: "visible",
+        timeout: 10_000,
+      });
+      await Deno.mkdir(OUT_DIR, { recursive: true });
+      await page.screenshot({ path: `${OUT_DIR}/dashboard_auth.png`, fullPage: true });
+      assert.deepStrictEqual(pageErrors, [], "no uncaught page errors");
+    } catch (error) {
+      await failureShot(browser, "dashboard_auth_failure.png");
       throw error;
     } finally {
       await browser?.close().catch(() => {});

@@ -14,6 +14,18 @@ import {
 import type { JobContext } from "../../src/jobs/definition.ts";
 import { NonRetryableError } from "../../src/jobs/definition.ts";
 import { fakeContext, localServer } from "./helpers.ts";
+import { configureJobSettings, jobSettingsFromEnv } from "../../src/jobs/job_settings.ts";
+
+// These tests are about the handler, with its sources on loopback and its
+// files in a temp folder: the operator allows both (the guard and the
+// confinement have their own tests in outbound_guard_test.ts and
+// data_process_confinement_test.ts).
+const OUTPUT_DIR = await Deno.realPath(await Deno.makeTempDir({ prefix: "jq-dp-unit-" }));
+configureJobSettings({
+  ...jobSettingsFromEnv(),
+  outboundAllow: ["127.0.0.1"],
+  dataProcessOutputDir: OUTPUT_DIR,
+});
 
 const RECORDS = [
   { id: 1, status: "active", country: "FR", amount: 10, user: { tier: "gold" } },
@@ -135,7 +147,7 @@ Deno.test("data_process: fetches, transforms and returns the result inline for s
 
 Deno.test("data_process: writes a file:// destination", async () => {
   const server = localServer(() => Response.json(RECORDS));
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ dir: OUTPUT_DIR });
   try {
     const path = `${dir}/nested/out.json`;
     const result = await run(

@@ -11,6 +11,7 @@ import { FileTransport } from "../../src/jobs/mail/file_transport.ts";
 import { encodeHeaderValue, renderMail, rfc5322Date } from "../../src/jobs/mail/message.ts";
 import { dotStuff, SmtpTransport } from "../../src/jobs/mail/smtp_transport.ts";
 import { type MailTransport, transportFromEnv } from "../../src/jobs/mail/transport.ts";
+import { outboundPolicy, OutboundRefusedError } from "../../src/jobs/outbound_guard.ts";
 import { startFakeSmtp } from "./fake_smtp.ts";
 import { fakeContext } from "./helpers.ts";
 
@@ -133,6 +134,32 @@ Deno.test("email over SMTP: EHLO, AUTH PLAIN, MAIL, RCPT, DATA with dot-stuffing
   }
 });
 
+Deno.test("email over SMTP: the guard checks the connected address before any byte", async () => {
+  const server = startFakeSmtp();
+  try {
+    // localhost resolves to loopback: refused by default, at once, nothing said.
+    const refused = SmtpTransport.fromUrl(`smtp://localhost:${server.port}`, {
+      policy: outboundPolicy([]),
+    });
+    await assert.rejects(
+      runWith(refused, fakeContext().ctx),
+      (e: unknown) =>
+        e instanceof OutboundRefusedError &&
+        new RegExp(`localhost:${server.port} \\(127\\.0\\.0\\.1\\) refused`).test(e.message),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepStrictEqual(server.sessions.flatMap((s) => s.commands), [], "no command was sent");
+    // Allowed by the operator (by port here), the same server gets the mail.
+    const allowed = SmtpTransport.fromUrl(`smtp://localhost:${server.port}`, {
+      policy: outboundPolicy([String(server.port)]),
+    });
+    assert.strictEqual((await runWith(allowed, fakeContext().ctx)).transport, "smtp");
+    assert.ok(server.sessions.some((s) => s.commands.some((c) => c.startsWith("DATA"))));
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("email over SMTP: 5xx is permanent, 4xx and connection errors are retried", async () => {
   const permanent = startFakeSmtp({ reject: { RCPT: 550 } });
   const transient = startFakeSmtp({ reject: { MAIL: 451 } });
@@ -186,7 +213,7 @@ Deno.test("transportFromEnv: SMTP_URL selects SMTP, else the outbox folder", () 
     Deno.env.delete("EMAIL_OUTBOX_DIR");
     const file = transportFromEnv();
     assert.ok(file instanceof FileTransport);
-    assert.strictEqual(file.dir, "./data/outbox");
+    assert.strictEqual(file.dir, `${Deno.cwd()}/data/outbox`, "DATA_DIR/outbox, made absolute");
     Deno.env.set("EMAIL_OUTBOX_DIR", "/tmp/x");
     assert.strictEqual((transportFromEnv() as FileTransport).dir, "/tmp/x");
     Deno.env.set("SMTP_URL", "smtps://u:p%40ss@mail.example.com");
@@ -196,6 +223,7 @@ Deno.test("transportFromEnv: SMTP_URL selects SMTP, else the outbox folder", () 
       [smtp.options.hostname, smtp.options.port, smtp.options.tls, smtp.options.password],
       ["mail.example.com", 465, true, "p@ss"],
     );
+    assert.ok(smtp.options.policy, "the job's SMTP transport goes through the outbound guard");
   } finally {
     for (const [name, value] of [["SMTP_URL", saved.smtp], ["EMAIL_OUTBOX_DIR", saved.outbox]]) {
       if (value === undefined) Deno.env.delete(name!);

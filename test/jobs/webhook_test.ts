@@ -10,6 +10,11 @@ import {
 } from "../../src/jobs/webhook.ts";
 import { freePort } from "../helpers/redis_server.ts";
 import { fakeContext, localServer } from "./helpers.ts";
+import { configureJobSettings, jobSettingsFromEnv } from "../../src/jobs/job_settings.ts";
+
+// The handler's own tests call servers on loopback, which the operator allows
+// here; the guard's refusals are tested in outbound_guard_test.ts and e2e.
+configureJobSettings({ ...jobSettingsFromEnv(), outboundAllow: ["127.0.0.1"] });
 
 const parse = (p: unknown) => webhookSchema.parse(p);
 const run = (ctx: JobContext, p: WebhookPayload) =>

@@ -15,7 +15,7 @@ import { HttpError } from "../errors.ts";
 import type { RouteDeps } from "../deps.ts";
 import { parseOr400 } from "../validation.ts";
 import { jobIdSchema } from "../schemas.ts";
-import { jobToResponse } from "../serialize.ts";
+import { producerOf, scheduledJobResponse } from "../schedule_jobs.ts";
 
 function jobId(raw: string): string {
   return parseOr400(jobIdSchema, raw, "invalid_job_id", "job id");
@@ -27,9 +27,12 @@ export function jobRoutes(deps: RouteDeps): Hono {
 
   app.get("/jobs/:id", async (c) => {
     const id = jobId(c.req.param("id"));
-    const job = await deps.call(deps.broker.get(id));
+    // The schedule that produced it is read at the same time: one round trip, not two.
+    const [job, producer] = await deps.call(
+      Promise.all([deps.broker.get(id), producerOf(deps, id)]),
+    );
     if (!job) throw new HttpError(404, "not_found", `job ${id} not found`);
-    return c.json(jobToResponse(job));
+    return c.json(scheduledJobResponse(job, producer));
   });
 
   app.delete("/jobs/:id", async (c) => {

@@ -39,6 +39,7 @@ import {
 } from "../schemas.ts";
 import { jobToResponse } from "../serialize.ts";
 import { checkQueueName } from "../queue_param.ts";
+import { scheduleJobsPage } from "../schedule_jobs.ts";
 
 const BASE = "/api/v1/jobs";
 
@@ -83,6 +84,14 @@ function refusal(failure: PrepareFailure, prefix: string): HttpError {
       });
     case "invalid_payload":
       return new HttpError(422, "invalid_payload", failure.message, {
+        issues: failure.issues.map((i) => ({
+          path: [prefix, "payload", i.path].filter((s) => s !== "").join("."),
+          message: i.message,
+        })),
+      });
+    case "refused":
+      // Valid by the schema, refused by the operator's policy (allowed destinations).
+      return new HttpError(422, "validation_error", failure.message, {
         issues: failure.issues.map((i) => ({
           path: [prefix, "payload", i.path].filter((s) => s !== "").join("."),
           message: i.message,
@@ -162,6 +171,16 @@ export function jobsRoutes(deps: RouteDeps): Hono {
   app.get("/jobs", async (c) => {
     checkQueueName(c.req.query("queue"), "queue");
     const query = parseOr400(listQuerySchema, c.req.query(), "invalid_query", "query");
+    if (query.schedule !== undefined) {
+      return c.json(
+        await scheduleJobsPage(deps, query.schedule, {
+          // The status filters a schedule's jobs only when it was asked for.
+          status: c.req.query("status") === undefined ? undefined : query.status,
+          limit: query.limit,
+          cursor: query.cursor,
+        }),
+      );
+    }
     const page = await deps.call(deps.broker.list({
       state: query.status,
       queue: query.queue,

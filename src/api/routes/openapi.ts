@@ -27,6 +27,15 @@ import {
   responseRef,
   RESPONSES,
 } from "./openapi_parts.ts";
+import {
+  AUTH_HEADERS,
+  AUTH_RESPONSES,
+  authPaths,
+  authSchemas,
+  SECURITY_SCHEMES,
+  withSecurity,
+} from "./openapi_auth.ts";
+import { schedulePaths, scheduleSchemas } from "./openapi_schedules.ts";
 
 /** Request body limits of the app the document describes. */
 export interface BodyLimits {
@@ -48,6 +57,11 @@ const DESCRIPTION = [
   "Request bodies are JSON (`application/json` or `application/*+json`), nested at most " +
   `${MAX_JSON_DEPTH} levels (\`x-max-json-depth\`), and at most \`x-max-body-bytes\` long.`,
   "GET routes also answer HEAD.",
+  "Authentication: send `Authorization: Bearer <key>` (an API key with the scope each " +
+  "operation's security requirement names: submit, read or admin). Missing or unknown key: 401 " +
+  "unauthorized; a key without the scope: 403 forbidden; too many failed keys from one address: " +
+  "429 rate_limited. A POST with neither a JSON Content-Type nor an Authorization header is " +
+  "refused (415): a browser can send one from another site.",
 ].join("\n\n");
 
 function componentName(type: string): string {
@@ -180,8 +194,11 @@ function jobsPaths(limits: BodyLimits): Json {
           ),
           "422": errorResponse(
             "A field is missing, out of range or unknown (`validation_error`), the type is not " +
-              "registered (`unknown_job_type`, known ones in details), or the payload fails the " +
-              "type's schema (`invalid_payload`, field paths in details.issues)",
+              "registered (`unknown_job_type`, known ones in details), the payload fails the " +
+              "type's schema (`invalid_payload`, field paths in details.issues), or the " +
+              "operator's policy refuses it (`validation_error`, field paths in details.issues: " +
+              "a literal private or loopback address, a file destination outside " +
+              "DATA_PROCESS_OUTPUT_DIR)",
             ["validation_error", "unknown_job_type", "invalid_payload"],
           ),
         },
@@ -194,6 +211,7 @@ function jobsPaths(limits: BodyLimits): Json {
         responses: {
           "200": ok("A page; next_cursor is null on the last one", ref("JobList")),
           "400": responseRef("InvalidQuery"),
+          "404": errorResponse("The schedule named by `schedule` is unknown", ["not_found"]),
           "422": errorResponse(
             "The cursor is not one this server handed out for this status (`invalid_input`), " +
               `or the queue name breaks the rule (\`validation_error\`: ${s.QUEUE_NAME_RULE})`,
@@ -436,13 +454,20 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
   return {
     openapi: "3.1.0",
     info: { title: "Job queue API", version: "1.0.0", description: DESCRIPTION },
-    paths: {
+    paths: withSecurity({
       ...jobsPaths(limits),
       ...metaPaths(),
+      ...authPaths(),
+      ...schedulePaths(limits.maxBodyBytes),
       ...probePaths("", ""),
       ...probePaths("/api/v1", "V1"),
+    }),
+    components: {
+      schemas: { ...schemaComponents(registry), ...authSchemas(), ...scheduleSchemas() },
+      responses: { ...RESPONSES, ...AUTH_RESPONSES },
+      headers: { ...HEADERS, ...AUTH_HEADERS },
+      securitySchemes: SECURITY_SCHEMES,
     },
-    components: { schemas: schemaComponents(registry), responses: RESPONSES, headers: HEADERS },
   };
 }
 

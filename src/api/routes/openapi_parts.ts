@@ -82,19 +82,24 @@ export const RESPONSES: Json = {
     ["internal_error"],
   ),
   Unavailable: errorResponse(
-    "Redis did not answer in time (`unavailable`), or the queue's data was written by another " +
-      "storage format (`storage_format`)",
+    "Redis did not answer in time (`unavailable`, with Retry-After), or the queue's data was " +
+      "written by another storage format (`storage_format`)",
     ["unavailable", "storage_format"],
+    ["Retry-After"],
   ),
   WriteUnavailable: errorResponse(
-    "Redis could not be reached and nothing was changed (`unavailable`), the queue's data was " +
+    "Redis could not be reached, or refuses writes (out of memory, read-only replica, cannot " +
+      "persist: `details.reason`), and nothing was changed (`unavailable`, with Retry-After), " +
+      "the queue's data was " +
       `written by another storage format (\`storage_format\`), or ${OUTCOME_UNKNOWN}: ` +
       "repeating a cancel, retry or purge is safe",
     ["unavailable", "storage_format", "outcome_unknown"],
     ["Retry-After"],
   ),
   SubmitUnavailable: errorResponse(
-    "Redis could not be reached and nothing was stored (`unavailable`), the queue's data was " +
+    "Redis could not be reached, or refuses writes (out of memory, read-only replica, cannot " +
+      "persist: `details.reason`), and nothing was stored (`unavailable`, with Retry-After), " +
+      "the queue's data was " +
       "written by another storage format (`storage_format`), the request bodies in flight are " +
       "over the process's budget (`overloaded`, with Retry-After; nothing was read or stored), " +
       `or ${OUTCOME_UNKNOWN}: retry with the same Idempotency-Key (a batch: the same ` +

@@ -7,9 +7,15 @@
  * Failure policy: 5xx replies are permanent (NonRetryableError), 4xx replies
  * and connection problems are transient and retried by the queue.
  *
+ * With a `policy` (the email job always gives one), the outbound guard checks
+ * the address the socket actually connected to before a single byte is sent
+ * or read (TLS included: implicit TLS starts only after the check), so a
+ * name resolving to a refused address fails the job at once.
+ *
  * @module
  */
 import { NonRetryableError } from "../definition.ts";
+import { assertAllowed, type OutboundPolicy } from "../outbound_guard.ts";
 import type { OutgoingMail } from "./message.ts";
 import type { MailTransport } from "./transport.ts";
 
@@ -27,6 +33,8 @@ export interface SmtpOptions {
   helo?: string;
   /** Per-reply timeout. */
   timeoutMs?: number;
+  /** The outbound guard's allow list; unset: no check (direct use, tests). */
+  policy?: OutboundPolicy;
 }
 
 /** A server reply. */
@@ -83,7 +91,10 @@ export class SmtpTransport implements MailTransport {
    * Parses `smtp://user:pass@host:port` (default port 25; STARTTLS when
    * offered, `?starttls=false` to skip) or `smtps://…` (implicit TLS, port 465).
    */
-  static fromUrl(url: string, extra: { helo?: string; timeoutMs?: number } = {}): SmtpTransport {
+  static fromUrl(
+    url: string,
+    extra: { helo?: string; timeoutMs?: number; policy?: OutboundPolicy } = {},
+  ): SmtpTransport {
     const u = new URL(url);
     if (u.protocol !== "smtp:" && u.protocol !== "smtps:") {
       throw new Error(`SMTP_URL must be smtp:// or smtps://, got ${u.protocol}`);
@@ -98,15 +109,24 @@ export class SmtpTransport implements MailTransport {
       startTls: u.searchParams.get("starttls") !== "false",
       helo: extra.helo,
       timeoutMs: extra.timeoutMs,
+      policy: extra.policy,
     });
   }
 
   async send(mail: OutgoingMail, signal: AbortSignal): Promise<{ message_id: string }> {
     signal.throwIfAborted();
     const o = this.options;
-    let conn: Deno.Conn = o.tls
-      ? await Deno.connectTls({ hostname: o.hostname, port: o.port })
-      : await Deno.connect({ hostname: o.hostname, port: o.port });
+    let conn: Deno.Conn = await Deno.connect({ hostname: o.hostname, port: o.port });
+    if (o.policy) {
+      const peer = conn.remoteAddr as Deno.NetAddr;
+      try {
+        assertAllowed(o.policy, { hostname: o.hostname, port: o.port, address: peer.hostname });
+      } catch (error) {
+        closeQuietly(conn);
+        throw error;
+      }
+    }
+    if (o.tls) conn = await Deno.startTls(conn as Deno.TcpConn, { hostname: o.hostname });
     // Closing the socket is the one way to interrupt a pending read.
     const onAbort = () => closeQuietly(conn);
     signal.addEventListener("abort", onAbort, { once: true });

@@ -1,13 +1,16 @@
 /**
  * The pluggable mail transport and the choice between the built-in ones.
  * Configuration is read lazily (inside the handler), because job modules are
- * also imported by restricted worker threads that may not read env.
+ * also imported by restricted worker threads; there it comes from the
+ * thread's job settings (`job_settings.ts`), not from env.
  *
  * @module
  */
 import type { OutgoingMail } from "./message.ts";
 import { FileTransport } from "./file_transport.ts";
 import { SmtpTransport } from "./smtp_transport.ts";
+import { type JobSettings, jobSettingsFromEnv } from "../job_settings.ts";
+import { outboundPolicy } from "../outbound_guard.ts";
 
 /** Sends rendered mail somewhere. */
 export interface MailTransport {
@@ -16,20 +19,21 @@ export interface MailTransport {
   send(mail: OutgoingMail, signal: AbortSignal): Promise<{ message_id: string }>;
 }
 
-/** Default outbox folder when EMAIL_OUTBOX_DIR is unset. */
-export const DEFAULT_OUTBOX_DIR = "./data/outbox";
-
-function env(name: string): string | undefined {
-  try {
-    return Deno.env.get(name) || undefined;
-  } catch {
-    return undefined; // no env permission: fall back to defaults
+/**
+ * SMTP (through the outbound guard) when the settings name a server, else
+ * `.eml` files in the outbox.
+ */
+export function transportFromSettings(settings: JobSettings): MailTransport {
+  if (settings.smtpUrl) {
+    return SmtpTransport.fromUrl(settings.smtpUrl, {
+      helo: settings.smtpHelo,
+      policy: outboundPolicy(settings.outboundAllow),
+    });
   }
+  return new FileTransport(settings.emailOutboxDir);
 }
 
-/** SMTP when SMTP_URL is set, else `.eml` files in EMAIL_OUTBOX_DIR (default ./data/outbox). */
+/** The transport this process's environment selects (SMTP_URL, EMAIL_OUTBOX_DIR, DATA_DIR). */
 export function transportFromEnv(): MailTransport {
-  const smtp = env("SMTP_URL");
-  if (smtp) return SmtpTransport.fromUrl(smtp, { helo: env("SMTP_HELO") });
-  return new FileTransport(env("EMAIL_OUTBOX_DIR") ?? DEFAULT_OUTBOX_DIR);
+  return transportFromSettings(jobSettingsFromEnv());
 }
