@@ -6,18 +6,26 @@
  *
  * @module
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 
 /**
+ * Sets them on `c` before the handler runs: Hono puts them on the answer it
+ * builds (`c.json`, `c.body`), and on `onError`'s, on the same context.
+ */
+export function setJsonResponseHeaders(c: Context): void {
+  c.header("x-content-type-options", "nosniff");
+  c.header("cache-control", "no-store");
+}
+
+/**
+ * The same as a middleware, for apps that mount routes of their own.
+ *
  * @example
  * ```ts
  * app.use(jsonResponseHeaders);
  * ```
  */
 export const jsonResponseHeaders: MiddlewareHandler = async (c, next) => {
+  setJsonResponseHeaders(c);
   await next();
-  const type = c.res.headers.get("content-type");
-  if (type === null || !type.includes("json")) return;
-  c.res.headers.set("x-content-type-options", "nosniff");
-  c.res.headers.set("cache-control", "no-store");
 };
