@@ -61,6 +61,18 @@ export function replace(parent, ...children) {
 }
 
 /**
+ * A table row of one cell across `columns` saying `text` (an empty table's
+ * note, or a load error).
+ *
+ * @param {number} columns
+ * @param {string} text
+ * @param {string} [cls]
+ */
+export function noteRow(columns, text, cls = "muted") {
+  return el("tr", {}, el("td", { colspan: columns, class: cls, text }));
+}
+
+/**
  * The element with `id`, or a thrown error naming it (a template mistake).
  *
  * @template {HTMLElement} T

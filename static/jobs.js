@@ -15,7 +15,7 @@ import {
   retryJob,
   shortId,
 } from "./api.js";
-import { ago, byId, el, pretty, replace, when } from "./dom.js";
+import { ago, byId, el, noteRow, pretty, replace, when } from "./dom.js";
 
 const PAGE_SIZE = 20;
 const COLUMNS = 7;
@@ -166,15 +166,7 @@ export class JobList {
       replace(
         this.body,
         jobs.length === 0
-          ? el(
-            "tr",
-            {},
-            el("td", {
-              colspan: COLUMNS,
-              class: "muted",
-              text: queue ? `No ${state} jobs in queue ${queue}.` : `No ${state} jobs.`,
-            }),
-          )
+          ? noteRow(COLUMNS, queue ? `No ${state} jobs in queue ${queue}.` : `No ${state} jobs.`)
           : jobs.map((job) => this.row(job)),
       );
       const pageNo = this.history.length + 1;
@@ -184,15 +176,7 @@ export class JobList {
     } catch (error) {
       replace(
         this.body,
-        el(
-          "tr",
-          {},
-          el("td", {
-            colspan: COLUMNS,
-            class: "error-text",
-            text: `Could not load jobs: ${errorText(error)}`,
-          }),
-        ),
+        noteRow(COLUMNS, `Could not load jobs: ${errorText(error)}`, "error-text"),
       );
     } finally {
       this.body.removeAttribute("aria-busy");

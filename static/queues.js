@@ -9,7 +9,7 @@
  * @module
  */
 import { getQueues, setQueuePaused } from "./api.js";
-import { byId, duration, el, replace } from "./dom.js";
+import { byId, duration, el, noteRow, replace } from "./dom.js";
 import { errorText } from "./jobs.js";
 
 const COUNTS = ["pending", "scheduled", "running", "completed", "failed", "cancelled"];
@@ -101,15 +101,7 @@ export class QueuePanel {
       this.rows.clear();
       replace(
         this.body,
-        el(
-          "tr",
-          {},
-          el("td", {
-            colspan: COLUMNS,
-            class: "muted",
-            text: "No queues yet: one appears with its first job.",
-          }),
-        ),
+        noteRow(COLUMNS, "No queues yet: one appears with its first job."),
       );
       return;
     }

@@ -8,7 +8,7 @@
  * @module
  */
 import { deleteSchedule, getSchedules, scheduleAction } from "./api.js";
-import { byId, el, replace, when } from "./dom.js";
+import { byId, el, noteRow, replace, when } from "./dom.js";
 import { errorText } from "./jobs.js";
 
 const REFRESH_MS = 5000;
@@ -101,14 +101,9 @@ export class SchedulePanel {
     if (list.length === 0) {
       replace(
         this.body,
-        el(
-          "tr",
-          {},
-          el("td", {
-            colspan: COLUMNS,
-            class: "muted",
-            text: "No schedules yet: POST /api/v1/schedules, or defineSchedule in a job module.",
-          }),
+        noteRow(
+          COLUMNS,
+          "No schedules yet: POST /api/v1/schedules, or defineSchedule in a job module.",
         ),
       );
       return;

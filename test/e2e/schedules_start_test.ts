@@ -4,16 +4,21 @@
  * per tick, the worker runs them, and /metrics counts the ticks.
  */
 import assert from "node:assert/strict";
-import { startService, waitFor } from "./start_service.ts";
+import { type StartedService, startService, waitFor } from "./start_service.ts";
+
+/** A JSON request to the service's API. */
+function apiOf(service: StartedService) {
+  return (path: string, init: RequestInit = {}) =>
+    fetch(`${service.origin}/api/v1${path}`, {
+      ...init,
+      headers: { "content-type": "application/json" },
+    });
+}
 
 Deno.test("start: a schedule over HTTP ticks once per second, one job per tick, run by the worker", async () => {
   const service = await startService();
   try {
-    const api = (path: string, init: RequestInit = {}) =>
-      fetch(`${service.origin}/api/v1${path}`, {
-        ...init,
-        headers: { "content-type": "application/json" },
-      });
+    const api = apiOf(service);
     const created = await api("/schedules", {
       method: "POST",
       body: JSON.stringify({
@@ -51,11 +56,7 @@ Deno.test("start: a schedule over HTTP ticks once per second, one job per tick, 
 Deno.test("start: overlap skip with a 2.5 s job on a 1 s cadence never runs two at once", async () => {
   const service = await startService();
   try {
-    const api = (path: string, init: RequestInit = {}) =>
-      fetch(`${service.origin}/api/v1${path}`, {
-        ...init,
-        headers: { "content-type": "application/json" },
-      });
+    const api = apiOf(service);
     const created = await api("/schedules", {
       method: "POST",
       body: JSON.stringify({

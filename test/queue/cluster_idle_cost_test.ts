@@ -14,26 +14,11 @@ import assert from "node:assert/strict";
 import { Cluster } from "ioredis";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import { createLogger } from "../../src/log.ts";
-import { type JobPool, Runner } from "../../src/worker/runner.ts";
+import { Runner } from "../../src/worker/runner.ts";
+import { idlePool, totalCalls } from "../helpers/idle.ts";
 import { clusterTestsEnabled, TestRedisCluster } from "../helpers/redis_cluster.ts";
 
 const enabled = clusterTestsEnabled();
-
-function totalCalls(info: string): number {
-  let total = 0;
-  for (const match of info.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) total += Number(match[1]);
-  return total;
-}
-
-/** A pool that takes jobs and never runs them. */
-const idlePool: JobPool = {
-  dispatch() {},
-  flush() {},
-  abort() {},
-  threadmates: (id) => [id],
-  stats: () => ({ threads: 1, busy: 0, inFlight: 0 }),
-  close() {},
-};
 
 const cluster = enabled ? await TestRedisCluster.start() : null;
 globalThis.addEventListener("unload", () => cluster?.killSync());

@@ -10,24 +10,9 @@
 import assert from "node:assert/strict";
 import { redisHarness } from "./redis_harness.ts";
 import { createLogger } from "../../src/log.ts";
-import { type JobPool, Runner } from "../../src/worker/runner.ts";
+import { Runner } from "../../src/worker/runner.ts";
+import { idlePool, totalCalls } from "../helpers/idle.ts";
 import type { QueueSelection } from "../../src/queue/queue_selection.ts";
-
-function totalCalls(info: string): number {
-  let total = 0;
-  for (const match of info.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) total += Number(match[1]);
-  return total;
-}
-
-/** A pool that never gets a job (the queue stays empty). */
-const idlePool: JobPool = {
-  dispatch() {},
-  flush() {},
-  abort() {},
-  threadmates: (id) => [id],
-  stats: () => ({ threads: 1, busy: 0, inFlight: 0 }),
-  close() {},
-};
 
 const CASES: Array<{ queues: number; serve?: QueueSelection }> = [
   { queues: 1 },

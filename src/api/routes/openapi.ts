@@ -20,6 +20,7 @@ import {
   HEADERS,
   type Json,
   json,
+  jsonBodyErrors,
   jsonSchema,
   ok,
   queryParameters,
@@ -156,12 +157,7 @@ const writeUnavailable = { "503": responseRef("WriteUnavailable"), ...internal }
 /** The responses of both submit routes that are not about the items. */
 function submitErrors(maxBytes: number): Json {
   return {
-    "400": errorResponse("The body is not JSON, or nested too deep", ["invalid_json"]),
-    "413": errorResponse(`The body is over ${maxBytes} bytes`, ["payload_too_large"]),
-    "415": errorResponse(
-      "Content-Type is not application/json (or application/*+json)",
-      ["unsupported_media_type"],
-    ),
+    ...jsonBodyErrors(maxBytes),
     "503": responseRef("SubmitUnavailable"),
     ...internal,
   };

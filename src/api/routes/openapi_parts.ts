@@ -52,6 +52,18 @@ export function errorResponse(description: string, codes: string[], headers: str
   }, headers);
 }
 
+/** The refusals of a JSON request body, before its content is looked at. */
+export function jsonBodyErrors(maxBytes: number): Json {
+  return {
+    "400": errorResponse("The body is not JSON, or nested too deep", ["invalid_json"]),
+    "413": errorResponse(`The body is over ${maxBytes} bytes`, ["payload_too_large"]),
+    "415": errorResponse(
+      "Content-Type is not application/json (or application/*+json)",
+      ["unsupported_media_type"],
+    ),
+  };
+}
+
 /** Response headers the document refers to. */
 export const HEADERS: Json = {
   Location: { description: "Path of the new job", schema: { type: "string" } },

@@ -8,7 +8,15 @@
 import { MAX_JSON_DEPTH } from "../body.ts";
 import * as ss from "../schedule_schemas.ts";
 import { scheduleBodySchema, scheduleCreateSchema } from "../../schedules/schedule.ts";
-import { errorResponse, type Json, json, jsonSchema, ok, ref } from "./openapi_parts.ts";
+import {
+  errorResponse,
+  type Json,
+  json,
+  jsonBodyErrors,
+  jsonSchema,
+  ok,
+  ref,
+} from "./openapi_parts.ts";
 
 /** `components.schemas` of the schedules. */
 export function scheduleSchemas(): Json {
@@ -60,15 +68,7 @@ function body(schema: string, maxBytes: number): Json {
 }
 
 function bodyErrors(maxBytes: number): Json {
-  return {
-    "400": errorResponse("The body is not JSON, or nested too deep", ["invalid_json"]),
-    "413": errorResponse(`The body is over ${maxBytes} bytes`, ["payload_too_large"]),
-    "415": errorResponse(
-      "Content-Type is not application/json (or application/*+json)",
-      ["unsupported_media_type"],
-    ),
-    "422": invalid,
-  };
+  return { ...jsonBodyErrors(maxBytes), "422": invalid };
 }
 
 /** The `/schedules` paths; `maxBytes` is the largest accepted body. */
