@@ -223,8 +223,6 @@ export class ScheduleTicker {
     work: Array<{ name: string; state: ScheduleState; template: JobTemplate }>,
   ): Promise<void> {
     const { registry, broker, log, observer } = this.#o;
-    // Settled once first: concurrent first enqueues of a process would each ask Redis for it.
-    await broker.homeQueue();
     // Every enqueue starts in the same turn, so the broker sends one call per queue.
     const results = work.map((w) =>
       Promise.all((w.state.pend?.ticks ?? []).map(async (tick) => {
