@@ -133,7 +133,11 @@ export class ClusterSignals {
   /** A queue with no job running got one (`runningKey` names it), leased until `at`. */
   #leasedElsewhere(runningKey: string, at: number): void {
     if (!Number.isFinite(at) || !runningKey.endsWith(":running")) return;
-    const scheduledKey = `${runningKey.slice(0, -"running".length)}scheduled`;
+    this.#running(`${runningKey.slice(0, -"running".length)}scheduled`, at);
+  }
+
+  /** A job runs in the queue of `scheduledKey` until `at` (attention is keyed by that key). */
+  #running(scheduledKey: string, at: number): void {
     const known = this.#attention.get(scheduledKey);
     if (!known) return; // never visited: due at once anyway
     known.next = Math.min(known.next, at);
@@ -218,10 +222,7 @@ export class ClusterSignals {
 
   /** This broker took leases in the queue expiring at `expiresAt`: look again then. */
   leased(keys: QueueKeys, expiresAt: number): void {
-    const known = this.#attention.get(keys.scheduled);
-    if (!known) return; // never visited: due at once anyway
-    known.next = Math.min(known.next, expiresAt);
-    known.running = true;
+    this.#running(keys.scheduled, expiresAt);
   }
 
   /** Some job runs in one of `queues`, as far as this broker knows. */
