@@ -9,6 +9,7 @@ import { z } from "zod";
 import { DEFAULTS, LIMITS } from "./queue/job.ts";
 import { LOG_LEVELS } from "./log.ts";
 import { parseQueueList, type WeightedQueue } from "./queue/queue_selection.ts";
+import { QUEUE_NAME_RULE, QUEUE_NAME_SOURCE } from "./queue/keys.ts";
 import { DEFAULT_BODY_GRACE_MS, DEFAULT_BODY_MIN_BYTES_PER_S } from "./api/body_deadline.ts";
 import { DEFAULT_HEADER_TIMEOUT_MS } from "./api/http_server.ts";
 import { parseAllowEntry } from "./jobs/outbound_guard.ts";
@@ -24,8 +25,8 @@ export const SETTINGS = {
       "Redis URL (redis://host:port/db, or a comma list of host:port for Cluster). `start` without it uses 127.0.0.1:6379 if it answers, else a managed redis-server in DATA_DIR/redis.",
   },
   QUEUE: {
-    schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, {
-      message: 'a queue name is 1-64 letters, digits, "_", "-" or "."',
+    schema: z.string().regex(new RegExp(`^${QUEUE_NAME_SOURCE}$`), {
+      message: QUEUE_NAME_RULE,
     }).default("default"),
     doc:
       "The default queue: submits that name none (and whose type names none) go here. Each queue's keys are hash-tagged `jq:{<queue>}:…`.",

@@ -162,9 +162,11 @@ function askForKey(/** @type {boolean} */ rejected) {
 function showKey(/** @type {import("./auth.js").Identity} */ identity) {
   if (!identity.key) return;
   const box = byId("auth-status");
+  // A tenant's key sees its tenant's queues, jobs and schedules only: say so.
+  const tenant = identity.key.tenant ? ` · tenant ${identity.key.tenant} only` : "";
   byId("auth-who").textContent = `Key “${identity.key.name}” · may ${
     identity.key.scopes.join(", ") || "nothing"
-  }`;
+  }${tenant}`;
   box.hidden = false;
   byId("auth-forget").addEventListener("click", () => {
     forgetKey();

@@ -29,6 +29,7 @@ import { queuesRoutes } from "./routes/queues.ts";
 import { keysRoutes } from "./routes/keys.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { schedulesRoutes } from "./routes/schedules.ts";
+import { tenantsRoutes } from "./routes/tenants.ts";
 import { apiGuard } from "./auth/guard.ts";
 import { setJsonResponseHeaders } from "./response_headers.ts";
 
@@ -90,6 +91,7 @@ export function createApp(deps: ApiDeps): Hono {
     log,
     auth: deps.auth ?? null,
     schedules: deps.schedules ?? null,
+    quotas: deps.quotas ?? null,
     maxBodyBytes: deps.maxBodyBytes ?? LIMITS.maxPayloadBytes,
     maxBatchBodyBytes: deps.maxBatchBodyBytes ?? MAX_BATCH_BODY_BYTES,
     bodies: new BodyBudget(
@@ -149,6 +151,7 @@ export function createApp(deps: ApiDeps): Hono {
   app.route(API_BASE, keysRoutes(routeDeps));
   app.route(API_BASE, authRoutes(routeDeps));
   app.route(API_BASE, schedulesRoutes(routeDeps));
+  app.route(API_BASE, tenantsRoutes(routeDeps));
 
   installErrorHandlers(app, log);
 

@@ -12,6 +12,7 @@ import type { BodyDeadlines } from "./body_deadline.ts";
 import type { WriteCheck } from "../queue/write_probe.ts";
 import type { Authenticator } from "../auth/authenticator.ts";
 import type { ScheduleService } from "../schedules/service.ts";
+import type { QuotaStore } from "../tenants/quota_store.ts";
 
 /**
  * Dependencies of the API process's HTTP surface. `createApp` (the versioned
@@ -80,6 +81,8 @@ export interface ApiDeps {
   metricsToken?: string;
   /** Recurring schedules (`/schedules`); absent: those routes answer 503 `unavailable`. */
   schedules?: ScheduleService;
+  /** Tenants' quotas (`/tenants`, enforced on tenant keys' submits); absent: none. */
+  quotas?: QuotaStore;
 }
 
 /** Resolved settings the routes use. */
@@ -94,6 +97,8 @@ export interface RouteDeps {
   auth: Authenticator | null;
   /** Recurring schedules, when this process has them. */
   schedules: ScheduleService | null;
+  /** Tenants' quotas, when this process keeps them. */
+  quotas: QuotaStore | null;
   /** Largest accepted body of a single submit. */
   maxBodyBytes: number;
   /** Largest accepted batch body. */

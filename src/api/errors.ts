@@ -65,6 +65,8 @@ const QUEUE_STATUS: Record<QueueErrorCode, ContentfulStatusCode> = {
   outcome_unknown: 503,
   // Another release's data: unusable until the versions match, no internals in the answer.
   storage_format: 503,
+  // A waiting limit is a quota (the tenants' max_pending: the routes say which one).
+  queue_full: 429,
 };
 
 /** Seconds a client should wait before retrying a 503 `unavailable` (Redis unreachable). */

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { JOB_STATES, LIMITS } from "../queue/job.ts";
+import { QUEUE_NAME_RULE, QUEUE_NAME_SOURCE } from "../queue/keys.ts";
 
 /** Longest accepted `delay_ms`: one year. */
 export const MAX_DELAY_MS = 365 * 24 * 60 * 60 * 1000;
@@ -22,8 +23,9 @@ export const MAX_CURSOR_LENGTH = 512;
  * `<queue>:<uuid>` for the others' (`src/queue/job_id.ts`). The check keeps
  * odd strings away from Redis keys.
  */
-export const JOB_ID_PATTERN =
-  /^(?:[A-Za-z0-9_.-]{1,64}:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+export const JOB_ID_PATTERN = new RegExp(
+  `^(?:${QUEUE_NAME_SOURCE}:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`,
+);
 
 /** A job id path parameter. */
 export const jobIdSchema = z.string().regex(
@@ -32,10 +34,13 @@ export const jobIdSchema = z.string().regex(
 );
 
 /** The rule of queue names, as the API states it. */
-export const QUEUE_NAME_RULE = 'a queue name is 1-64 letters, digits, "_", "-" or "."';
+export { QUEUE_NAME_RULE };
 
 /** A queue name (request field, query or path parameter). */
-export const queueNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, QUEUE_NAME_RULE);
+export const queueNameSchema = z.string().regex(
+  new RegExp(`^${QUEUE_NAME_SOURCE}$`),
+  QUEUE_NAME_RULE,
+);
 
 /** What an idempotency key may hold (the header and the body field alike). */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]+$/;
@@ -99,7 +104,7 @@ export const listQuerySchema = z.object({
     .describe("The queue to list; default the deployment's default queue"),
   type: z.string().min(1).max(LIMITS.maxTypeLength).optional()
     .describe("Only jobs of this type"),
-  schedule: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional()
+  schedule: z.string().regex(new RegExp(`^${QUEUE_NAME_SOURCE}$`)).optional()
     .describe(
       "Only the jobs this schedule produced, newest tick first (404 for an unknown schedule); " +
         "status then filters only when given",

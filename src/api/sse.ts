@@ -3,6 +3,8 @@
  * a `stats` event about once a second and a `job` event per lifecycle event of
  * the cross-process stream, in the typed form of `src/events/lifecycle.ts`. One stats poller and one stream reader serve every
  * client of the process (`EventFeed`); both stop when the last client leaves.
+ * A client whose key is confined to a tenant gets that tenant's stats and
+ * the events of its queues' jobs only.
  *
  * Wire format:
  *
@@ -23,6 +25,7 @@ import type { Broker } from "../queue/broker.ts";
 import type { Stats } from "../queue/job.ts";
 import type { StoredEvent } from "../events/lifecycle.ts";
 import { EventFeed } from "../events/feed.ts";
+import { visibleTo } from "../tenants/names.ts";
 
 /** Options for `eventsRoutes`. */
 export interface EventsRoutesOptions {
@@ -98,16 +101,26 @@ class Mailbox {
   }
 }
 
-/** Polls `broker.stats()` while at least one client listens. */
+/**
+ * A multi-queue cursor (`<time>|<queue>=<entry>|…`) with only `tenant`'s
+ * queues left in it: the positions of the others would name their queues.
+ */
+function ownCursor(cursor: string, tenant: string): string {
+  const [head, ...parts] = cursor.split("|");
+  const own = parts.filter((p) => visibleTo(tenant, p.slice(0, p.lastIndexOf("="))));
+  return [head, ...own].join("|");
+}
+
+/** Polls `broker.stats()` while at least one client listens: once per tenant listening. */
 class StatsTicker {
-  #clients = new Set<Mailbox>();
+  #clients = new Map<Mailbox, string | null>();
   #timer: ReturnType<typeof setInterval> | null = null;
   #inFlight = false;
 
   constructor(readonly broker: Broker, readonly intervalMs: number) {}
 
-  add(mailbox: Mailbox): void {
-    this.#clients.add(mailbox);
+  add(mailbox: Mailbox, tenant: string | null): void {
+    this.#clients.set(mailbox, tenant);
     if (this.#timer === null) {
       this.#tick();
       this.#timer = setInterval(() => this.#tick(), this.intervalMs);
@@ -126,8 +139,18 @@ class StatsTicker {
     if (this.#inFlight) return; // Redis is slow: don't pile up stats calls
     this.#inFlight = true;
     try {
-      const stats = await this.broker.stats();
-      for (const client of this.#clients) client.pushStats(stats);
+      const tenants = new Set(this.#clients.values());
+      const views = new Map(
+        await Promise.all([...tenants].map(async (tenant) =>
+          [
+            tenant,
+            await (tenant === null
+              ? this.broker.stats()
+              : this.broker.stats(undefined, (name) => visibleTo(tenant, name))),
+          ] as const
+        )),
+      );
+      for (const [client, tenant] of this.#clients) client.pushStats(views.get(tenant)!);
     } catch {
       // Redis unavailable: clients keep their last numbers; next tick retries.
     } finally {
@@ -175,8 +198,21 @@ export function eventsRoutes(broker: Broker, options: EventsRoutesOptions = {}):
       unsubscribe();
       ticker.remove(mailbox);
     };
-    const unsubscribe = feed.subscribe((events) => mailbox.pushEvents(events));
-    ticker.add(mailbox);
+    const tenant = c.get("principal")?.tenant ?? null;
+    // A tenant's stream carries its own queues' jobs only (a plain UUID is a home-queue job).
+    const home = tenant === null ? null : broker.homeQueue().catch(() => null);
+    let homeName: string | null = null;
+    home?.then((name) => (homeName = name));
+    const visible = (e: StoredEvent) => {
+      const id = e.event.job_id;
+      const colon = id.lastIndexOf(":");
+      const queue = colon < 0 ? homeName : id.slice(0, colon);
+      return queue !== null && visibleTo(tenant, queue);
+    };
+    const unsubscribe = feed.subscribe((events) =>
+      mailbox.pushEvents(tenant === null ? events : events.filter(visible))
+    );
+    ticker.add(mailbox, tenant);
 
     c.header("cache-control", "no-cache, no-transform");
     c.header("x-accel-buffering", "no"); // nginx: don't buffer the stream
@@ -197,7 +233,7 @@ export function eventsRoutes(broker: Broker, options: EventsRoutesOptions = {}):
             if (m.event === "job") {
               await stream.writeSSE({
                 event: "job",
-                id: m.data.cursor,
+                id: tenant === null ? m.data.cursor : ownCursor(m.data.cursor, tenant),
                 data: JSON.stringify(m.data.event),
               });
             } else {

@@ -3,7 +3,7 @@
  * key exists yet to call `POST /api/v1/keys` with) and for scripts.
  *
  * ```sh
- * deno task keys create --name ops [--scopes submit,read,admin] [--json]
+ * deno task keys create --name ops [--scopes submit,read,admin] [--tenant acme] [--json]
  * deno task keys list [--json]
  * deno task keys revoke <id>
  * ```
@@ -21,9 +21,10 @@ import { findOrStartRedis, NoRedisError } from "../local_redis.ts";
 import { connect, whenReady } from "../queue/connect.ts";
 import { KeyStore } from "./key_store.ts";
 import { parseScopes, SCOPES } from "./scopes.ts";
+import { TENANT_NAME, TENANT_NAME_RULE } from "../tenants/names.ts";
 
 const USAGE = `usage:
-  deno task keys create --name <name> [--scopes ${SCOPES.join(",")}] [--json]
+  deno task keys create --name <name> [--scopes ${SCOPES.join(",")}] [--tenant <tenant>] [--json]
   deno task keys list [--json]
   deno task keys revoke <id>`;
 
@@ -58,12 +59,16 @@ async function run(store: KeyStore, args: string[]): Promise<number> {
       } catch (error) {
         throw new ConfigError((error as Error).message);
       }
-      const { record, key } = await store.create({ name, scopes });
+      const tenant = flags.get("tenant") ?? null;
+      if (tenant !== null && !TENANT_NAME.test(tenant)) {
+        throw new ConfigError(`--tenant: ${TENANT_NAME_RULE}`);
+      }
+      const { record, key } = await store.create({ name, scopes, tenant });
       if (json) console.log(JSON.stringify({ ...record, key }));
       else {
         console.error(
-          `created API key ${record.id} (${record.name}) with scopes ${
-            record.scopes.join(", ")
+          `created API key ${record.id} (${record.name}) with scopes ${record.scopes.join(", ")}${
+            record.tenant ? `, confined to tenant ${record.tenant}` : ""
           }; ` +
             "this is the only time it is shown:",
         );

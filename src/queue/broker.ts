@@ -208,10 +208,11 @@ export interface Broker {
   list(query: ListQuery): Promise<JobPage>;
 
   /**
-   * Counts per state, per type and per queue: over every queue, or of
-   * `queue` only (`QueueNotFoundError` for an unknown one).
+   * Counts per state, per type and per queue: over every queue (those `only`
+   * accepts, when given: a tenant's), or of `queue` only
+   * (`QueueNotFoundError` for an unknown one).
    */
-  stats(queue?: string): Promise<Stats>;
+  stats(queue?: string, only?: (queue: string) => boolean): Promise<Stats>;
 
   /** Every known queue's summary, by name. */
   queues(): Promise<QueueInfo[]>;

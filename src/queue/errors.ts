@@ -15,7 +15,8 @@ export type QueueErrorCode =
   | "invalid_state"
   | "unavailable"
   | "outcome_unknown"
-  | "storage_format";
+  | "storage_format"
+  | "queue_full";
 
 /** Base class of every error the core throws on purpose. */
 export class QueueError extends Error {
@@ -68,6 +69,17 @@ export class PayloadTooLargeError extends QueueError {
   constructor(readonly bytes: number, readonly limit: number, what = "payload") {
     super("payload_too_large", `${what} is ${bytes} bytes; the limit is ${limit}`);
     this.name = "PayloadTooLargeError";
+  }
+}
+
+/**
+ * The job's waiting limit (`EnqueueInput.waiting_limit`) was reached: its
+ * queue already holds that many jobs pending or scheduled. Nothing was written.
+ */
+export class QueueFullError extends QueueError {
+  constructor(readonly queue: string, readonly limit: number) {
+    super("queue_full", `queue ${JSON.stringify(queue)} holds ${limit} waiting jobs or more`);
+    this.name = "QueueFullError";
   }
 }
 

@@ -152,12 +152,21 @@ export interface EnqueueInput {
    * stored is found.
    */
   fresh_id?: boolean;
+  /**
+   * Refuse the job (`QueueFullError`; in a batch, `full: true`) when its queue
+   * already holds this many jobs pending or scheduled: checked in the
+   * enqueue's own script, so concurrent submits cannot pass it together.
+   * Absent: no limit (and no cost).
+   */
+  waiting_limit?: number;
 }
 
 /** Result of one enqueue. `created` is false when an idempotency key matched an earlier job. */
 export interface EnqueueResult {
   id: string;
   created: boolean;
+  /** Not written: the job's `waiting_limit` was reached (batches only; a single enqueue throws). */
+  full?: true;
 }
 
 /** A job handed to a runner by `claim`: everything needed to run and ack it. */

@@ -9,8 +9,24 @@
  * @module
  */
 
-/** Queue names: letters, digits, `_`, `-`, `.`; no braces, so the hash tag stays whole. */
-const QUEUE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/**
+ * A tenant's name: letters, digits, `_`, `-`, `.`, starting with a letter or
+ * digit (so never `.` or `..`: names travel in URL paths).
+ */
+export const TENANT_NAME_SOURCE = "[A-Za-z0-9][A-Za-z0-9_.-]{0,63}";
+
+/**
+ * Queue names: letters, digits, `_`, `-`, `.`, optionally behind a tenant and
+ * one `/` (`acme/default`: a queue of tenant `acme`, see `src/tenants/`). No
+ * braces, so the hash tag stays whole, and no `:`, which ends a job id's queue.
+ */
+export const QUEUE_NAME_SOURCE = `(?:${TENANT_NAME_SOURCE}/)?[A-Za-z0-9_.-]{1,64}`;
+
+/** The rule of queue names, as errors state it. */
+export const QUEUE_NAME_RULE =
+  'a queue name is 1-64 letters, digits, "_", "-" or ".", optionally after "<tenant>/"';
+
+const QUEUE_NAME = new RegExp(`^${QUEUE_NAME_SOURCE}$`);
 
 /** True when `name` can be used as a queue name. */
 export function isValidQueueName(name: string): boolean {
@@ -148,6 +164,13 @@ export interface GlobalKeys {
   scheduleJobsPrefix: string;
   /** Pub/sub channel (not a key): a schedule changed; every scheduler loop re-reads. */
   scheduleChannel: string;
+  /** HASH of tenants' quotas: tenant -> JSON (`src/tenants/quota.ts`). */
+  tenants: string;
+  /**
+   * Prefix of each tenant's submit-rate state: `${tenantRatePrefix}${tenant}`
+   * is a STRING (tenant_rate.lua), expiring once the tenant is idle.
+   */
+  tenantRatePrefix: string;
   /**
    * STRING an API process writes (with a short expiry) to learn whether Redis
    * accepts writes, for `/ready`; see `write_probe.ts`.
@@ -171,6 +194,8 @@ export function globalKeys(prefix = "jq"): GlobalKeys {
     scheduleJobsPrefix: `${base}sj:`,
     scheduleChannel: `${base}sched_changed`,
     writeProbe: `${base}write_probe`,
+    tenants: `${base}tenants`,
+    tenantRatePrefix: `${base}tr:`,
   };
 }
 

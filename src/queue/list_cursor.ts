@@ -6,6 +6,10 @@
  * @module
  */
 import { InvalidInputError } from "./errors.ts";
+import { QUEUE_NAME_SOURCE } from "./keys.ts";
+
+/** A job id inside a pending cursor (`job_id.ts`: `[<queue>:]<uuid>`). */
+const PENDING_ID = new RegExp(`^(?:${QUEUE_NAME_SOURCE}:)?[0-9a-f-]{36}$`);
 
 /** A decoded cursor. */
 export interface ListPosition {
@@ -57,7 +61,7 @@ export function decodePendingCursor(cursor: string): PendingPosition {
     const text = atob(head.replace(/-/g, "+").replace(/_/g, "/"));
     const id = atob((tail ?? "").replace(/-/g, "+").replace(/_/g, "/"));
     const match = /^P([0-9]{1,3}):([0-9]{1,12})$/.exec(text);
-    if (match && /^(?:[A-Za-z0-9_.-]{1,64}:)?[0-9a-f-]{36}$/.test(id)) {
+    if (match && PENDING_ID.test(id)) {
       return { priority: Number(match[1]), index: Number(match[2]), id };
     }
   } catch {

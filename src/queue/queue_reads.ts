@@ -144,9 +144,11 @@ export class QueueReads {
     return out;
   }
 
-  /** Counts over every queue (with `by_queue`), or of one queue. */
-  async stats(queue?: string): Promise<Stats> {
-    const states = queue === undefined ? await this.#all() : [await this.#stateOrThrow(queue)];
+  /** Counts over every queue (those `only` accepts; with `by_queue`), or of one queue. */
+  async stats(queue?: string, only?: (queue: string) => boolean): Promise<Stats> {
+    const states = queue === undefined
+      ? (await this.#all()).filter((s) => only?.(s.name) ?? true)
+      : [await this.#stateOrThrow(queue)];
     const raws = await this.#o.cmd((c) => Promise.all(states.map((s) => c.hgetall(s.keys.stats))));
     const out: Stats = { ...emptyCounts(), retried: 0, by_type: {}, by_queue: {} };
     raws.forEach((raw, i) => {

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { isValidQueueName } from "./keys.ts";
+import { isValidQueueName, QUEUE_NAME_RULE } from "./keys.ts";
 
 /** One served queue and its weight. */
 export interface WeightedQueue {
@@ -63,7 +63,7 @@ export function parseQueueList(text: string): WeightedQueue[] {
     const weightText = colon < 0 ? "1" : entry.slice(colon + 1);
     if (!isValidQueueName(name)) {
       throw new Error(
-        `entry ${JSON.stringify(entry)}: a queue name is 1-64 letters, digits, "_", "-" or "."`,
+        `entry ${JSON.stringify(entry)}: ${QUEUE_NAME_RULE}`,
       );
     }
     const weight = Number(weightText);

@@ -17,6 +17,7 @@ import {
   JobNotFoundError,
   LeaseLostError,
   PayloadTooLargeError,
+  QueueFullError,
   QueueNotFoundError,
   StorageFormatError,
 } from "./errors.ts";
@@ -531,7 +532,8 @@ export class RedisBroker implements Broker {
         if (!r) item.reject(new Error("enqueue: missing reply"));
         else if ("exists" in r) {
           item.reject(new InvalidInputError(`a job with id ${r.id} already exists`, "id"));
-        } else item.resolve(r);
+        } else if (r.full) item.reject(new QueueFullError(item.job.queue, item.job.waitingLimit));
+        else item.resolve(r);
       });
     } catch (error) {
       for (const item of items) item.reject(error);
@@ -943,9 +945,9 @@ export class RedisBroker implements Broker {
     return await state.listing.list(query);
   }
 
-  async stats(queue?: string): Promise<Stats> {
+  async stats(queue?: string, only?: (queue: string) => boolean): Promise<Stats> {
     await this.#home();
-    return await this.#reads.stats(queue);
+    return await this.#reads.stats(queue, only);
   }
 
   async queues(): Promise<QueueInfo[]> {

@@ -151,6 +151,10 @@ export const SCRIPTS = {
     keys: ["scheduleDue", "schedules", "scheduleState"],
     args: ["now", "limit"],
   },
+  tenant_rate: {
+    keys: ["rate"],
+    args: ["now", "interval", "window", "cost"],
+  },
   schedule_cas: {
     keys: ["scheduleState", "scheduleDue", "scheduleJobs"],
     args: ["now", "kept", "jobsPrefix"],

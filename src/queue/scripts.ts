@@ -85,6 +85,21 @@ export interface ScriptConfig {
 /** One enqueue outcome: created, matched an idempotency key, or refused (taken id). */
 export type EnqueueOutcome = EnqueueResult | { id: string; exists: true };
 
+function enqueueTuple(job: EncodedJob): Packable[] {
+  const tuple: Packable[] = [
+    job.id,
+    job.type,
+    job.priority,
+    job.dueAt,
+    job.idempotencyKey,
+    job.callerId,
+    new Embedded(newRecord(job)),
+  ];
+  // Only a limited job carries the 8th field: an unlimited one costs the script nothing.
+  if (job.waitingLimit >= 0) tuple.push(job.waitingLimit);
+  return tuple;
+}
+
 /** A failed attempt as fail.lua takes it. */
 export interface FailCall {
   message: string;
@@ -187,15 +202,7 @@ export class QueueScripts {
   async #enqueueCall(jobs: EncodedJob[], strict: boolean, now: number): Promise<EnqueueOutcome[]> {
     // One argument for the whole batch: per-argument client costs stay flat.
     // Each record is packed in place (Embedded), not into a buffer of its own.
-    const batch = jobs.map((job): Packable[] => [
-      job.id,
-      job.type,
-      job.priority,
-      job.dueAt,
-      job.idempotencyKey,
-      job.callerId,
-      new Embedded(newRecord(job)),
-    ]);
+    const batch = jobs.map(enqueueTuple);
     // Sized from the first job so a uniform batch fits without regrowing.
     const packed = pack(batch, 64 + jobs.length * (160 + (jobs[0]?.payload.length ?? 0)));
     // JQ_EXISTS names the colliding id itself (a batch has many); nothing was written.
@@ -207,7 +214,11 @@ export class QueueScripts {
     return jobs.map((job, i) => {
       const r = reply[i];
       if (typeof r === "string") return { id: r, created: false };
-      return toNumber(r) === 2 ? { id: job.id, exists: true } : { id: job.id, created: true };
+      const code = toNumber(r);
+      if (code === 2) return { id: job.id, exists: true };
+      return code === 3
+        ? { id: job.id, created: false, full: true }
+        : { id: job.id, created: true };
     });
   }
 

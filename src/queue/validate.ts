@@ -8,7 +8,7 @@
 import { DEFAULTS, type EnqueueInput, LIMITS } from "./job.ts";
 import { InvalidInputError, PayloadTooLargeError } from "./errors.ts";
 import { isUuid, jobIdFor, parseJobId } from "./job_id.ts";
-import { isValidQueueName } from "./keys.ts";
+import { isValidQueueName, QUEUE_NAME_RULE } from "./keys.ts";
 
 export { isUuid };
 
@@ -39,6 +39,8 @@ export interface EncodedJob {
   idempotencyKey: string;
   /** True when the caller chose the id (checked for collisions); false for a fresh random UUID. */
   callerId: boolean;
+  /** `EnqueueInput.waiting_limit`, or -1 for none. */
+  waitingLimit: number;
 }
 
 function intInRange(value: unknown, min: number, max: number, field: string): number {
@@ -184,6 +186,9 @@ export function encodeJob(input: EnqueueInput, now: number, place: JobPlace): En
     backoff: encodeBackoff(input),
     idempotencyKey: key ?? "",
     callerId: input.id !== undefined && !(input.fresh_id === true && isFreshShape(input.id, place)),
+    waitingLimit: input.waiting_limit === undefined
+      ? -1
+      : intInRange(input.waiting_limit, 0, Number.MAX_SAFE_INTEGER, "waiting_limit"),
   };
 }
 
@@ -194,7 +199,7 @@ export function queueOf(input: EnqueueInput, fallback: string): string {
   const queue = input?.queue ?? fallback;
   if (typeof queue !== "string" || !isValidQueueName(queue)) {
     throw new InvalidInputError(
-      'queue must be 1-64 letters, digits, "_", "-" or "." (got ' + JSON.stringify(queue) + ")",
+      `queue: ${QUEUE_NAME_RULE} (got ${JSON.stringify(queue)})`,
       "queue",
     );
   }

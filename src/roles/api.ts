@@ -89,6 +89,7 @@ export async function serveApi(
     log,
     schedules: schedules.service,
     auth: auth.authenticator,
+    quotas: auth.quotas,
     metricsToken: config.METRICS_TOKEN,
     maxBodyBytes: config.MAX_BODY_BYTES,
     bodyBudgetBytes: config.API_BODY_BUDGET_MB * 1024 * 1024,

@@ -13,10 +13,13 @@ import { Authenticator } from "../auth/authenticator.ts";
 import { KeyStore } from "../auth/key_store.ts";
 import { decideAuthMode, HOW_TO_CREATE_A_KEY, isLoopbackHost } from "../auth/policy.ts";
 import { withTimeout } from "../timing/timeout.ts";
+import { QuotaStore } from "../tenants/quota_store.ts";
 
-/** The authenticator of an API process and how to release its connection. */
+/** The authenticator of an API process, its tenants' quotas, and how to release its connection. */
 export interface ApiAuth {
   authenticator: Authenticator;
+  /** Tenants' quotas, on the same connection (they only matter to keys with a tenant). */
+  quotas: QuotaStore;
   close(): Promise<void>;
 }
 
@@ -82,5 +85,5 @@ export async function startApiAuth(
         stored_keys: storedKeys,
       });
   }
-  return { authenticator, close };
+  return { authenticator, quotas: new QuotaStore(client), close };
 }

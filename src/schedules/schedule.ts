@@ -12,6 +12,7 @@ import { z } from "zod";
 import { prepareEnqueue } from "../jobs/prepare.ts";
 import { type JobRegistry, type ValidationIssue, zodIssues } from "../jobs/registry.ts";
 import { LIMITS } from "../queue/job.ts";
+import { QUEUE_NAME_SOURCE } from "../queue/keys.ts";
 import { backoffSchema, queueNameSchema } from "../api/schemas.ts";
 import { cadenceOf, cronProblem, timeZoneProblem } from "./cadence.ts";
 
@@ -20,10 +21,13 @@ export const MIN_EVERY_MS = 1000;
 /** Most missed ticks `catch_up: "all"` enqueues after downtime. */
 export const MAX_CATCH_UP = 100;
 
-/** Schedule names: like queue names (letters, digits, `_`, `-`, `.`), so keys stay whole. */
+/**
+ * Schedule names: like queue names (letters, digits, `_`, `-`, `.`, optionally
+ * after `<tenant>/`), so keys stay whole.
+ */
 export const scheduleNameSchema = z.string().regex(
-  /^[A-Za-z0-9_.-]{1,64}$/,
-  'a schedule name is 1-64 letters, digits, "_", "-" or "."',
+  new RegExp(`^${QUEUE_NAME_SOURCE}$`),
+  'a schedule name is 1-64 letters, digits, "_", "-" or ".", optionally after "<tenant>/"',
 );
 
 /** The job a tick enqueues: a submit's fields, but no delay and no key of its own. */

@@ -14,6 +14,8 @@ import { KeyStore } from "../../src/auth/key_store.ts";
 import type { Scope } from "../../src/auth/scopes.ts";
 import type { Hono } from "hono";
 import { TestRedis } from "../helpers/redis_server.ts";
+import { QuotaStore } from "../../src/tenants/quota_store.ts";
+import type { ScheduleService } from "../../src/schedules/service.ts";
 
 /** One API process's app with auth. */
 export interface AuthApp {
@@ -21,6 +23,7 @@ export interface AuthApp {
   auth: Authenticator;
   store: KeyStore;
   broker: RedisBroker;
+  quotas: QuotaStore;
   close(): Promise<void>;
 }
 
@@ -33,11 +36,13 @@ export async function authApp(
     queue?: string;
     metricsToken?: string;
     maxSseClients?: number;
+    schedules?: ScheduleService;
   } = {},
 ): Promise<AuthApp> {
   const client: RedisClient = connect(redis.url, { commandTimeoutMs: 1000 });
   const store = new KeyStore(client);
   const auth = new Authenticator({ mode: "on", store, ...options });
+  const quotas = new QuotaStore(client);
   const broker = new RedisBroker({
     url: redis.url,
     queue: options.queue ?? `auth_${Date.now().toString(36)}_${seq++}`,
@@ -50,12 +55,15 @@ export async function authApp(
     auth,
     metricsToken: options.metricsToken,
     maxSseClients: options.maxSseClients,
+    quotas,
+    schedules: options.schedules,
   });
   return {
     app: http.app,
     auth,
     store,
     broker,
+    quotas,
     async close() {
       await http.close();
       await broker.close();

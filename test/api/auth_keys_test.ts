@@ -68,7 +68,7 @@ Deno.test("keys: create (secret once), list (no secret), use, whoami, revoke", a
         { name: "x", scopes: ["root"] },
         { name: "x", scopes: [] },
         { name: "", scopes: ["read"] },
-        { name: "x", scopes: ["read"], tenant: "acme" },
+        { name: "x", scopes: ["read"], tenant: "../x" },
         { name: "x", scopes: ["read"], extra: 1 },
       ]
     ) {

@@ -25,6 +25,7 @@ import { KeyStore } from "../../src/auth/key_store.ts";
 import { connect, type RedisClient } from "../../src/queue/connect.ts";
 import { freePort } from "../helpers/redis_server.ts";
 import { startSchedules } from "../../src/schedules/runtime.ts";
+import { QuotaStore } from "../../src/tenants/quota_store.ts";
 
 const log = createLogger({ level: "silent" });
 const COMPUTE = { type: "compute", payload: { duration_ms: 1 } };
@@ -534,6 +535,115 @@ Deno.test("every documented status is answered, and every answer is documented",
         at(op, 422, "validation_error", post(sched, `${S}/a%20b/${action}`, "")),
         at(op, 503, "unavailable", post(schedDown, `${S}/kept/${action}`, "")),
       );
+    }
+
+    // Tenants' quotas, a tenant key's submits past them, and the 408 of a stalled body.
+    const quotas = new QuotaStore(keyClient);
+    const withQuotas = composed({ quotas });
+    const tenanted = composed({ auth: new Authenticator({ mode: "on", store }), quotas });
+    const tenantsDown = createApp({ broker, registry, log, quotas: new QuotaStore(deadClient) });
+    const T = "/api/v1/tenants";
+    const tenantKey = async (tenant: string) => ({
+      ...JT,
+      authorization: `Bearer ${
+        (await store.create({ name: tenant, scopes: ["submit", "read", "admin"], tenant })).key
+      }`,
+    });
+    await quotas.set("full", { max_pending: 0, submit_rate: null });
+    await quotas.set("slow", { max_pending: null, submit_rate: { max: 1, per_ms: 3_600_000 } });
+    const asFull = await tenantKey("full");
+    const asSlow = await tenantKey("slow");
+    const quota = json({ max_pending: 10 });
+    const tenantPut = (target: Hono, name: string, body: string, headers: Json = JT) =>
+      send(target, "PUT", `${T}/${name}`, headers as Record<string, string>, body);
+    cases.push(
+      at(`POST ${J}`, 429, "quota_exceeded", send(tenanted, "POST", J, asFull, json(COMPUTE))),
+      at(
+        `POST ${J}`,
+        429,
+        "quota_exceeded",
+        twice(send(tenanted, "POST", J, asSlow, json(COMPUTE))),
+        ["Retry-After"],
+      ),
+      at(
+        `POST ${B}`,
+        429,
+        "quota_exceeded",
+        send(tenanted, "POST", B, asFull, json({ jobs: [COMPUTE] })),
+      ),
+      at(`GET ${T}`, 200, undefined, get(withQuotas, T)),
+      at(`GET ${T}`, 404, "not_found", get(app, T)),
+      at(`GET ${T}`, 503, "unavailable", get(tenantsDown, T)),
+      at(`GET ${T}/{name}`, 200, undefined, get(withQuotas, `${T}/full`)),
+      at(`GET ${T}/{name}`, 404, "not_found", send(tenanted, "GET", `${T}/slow`, asFull)),
+      at(`GET ${T}/{name}`, 422, "validation_error", get(withQuotas, `${T}/-x`)),
+      at(`GET ${T}/{name}`, 503, "unavailable", get(tenantsDown, `${T}/full`)),
+      at(`PUT ${T}/{name}`, 201, undefined, tenantPut(withQuotas, "new1", quota)),
+      at(`PUT ${T}/{name}`, 200, undefined, twice(tenantPut(withQuotas, "new2", quota))),
+      at(`PUT ${T}/{name}`, 400, "invalid_json", tenantPut(withQuotas, "p", "{")),
+      at(`PUT ${T}/{name}`, 403, "forbidden", tenantPut(tenanted, "full", quota, asFull)),
+      at(`PUT ${T}/{name}`, 404, "not_found", tenantPut(tenanted, "slow", quota, asFull)),
+      at(
+        `PUT ${T}/{name}`,
+        413,
+        "payload_too_large",
+        tenantPut(withQuotas, "p", json({ max_pending: 1, x: "x".repeat(5000) })),
+      ),
+      at(
+        `PUT ${T}/{name}`,
+        415,
+        "unsupported_media_type",
+        tenantPut(withQuotas, "p", quota, { "content-type": "text/plain" }),
+      ),
+      at(
+        `PUT ${T}/{name}`,
+        422,
+        "validation_error",
+        tenantPut(withQuotas, "p", json({ max_pending: -1 })),
+      ),
+      at(`PUT ${T}/{name}`, 503, "unavailable", tenantPut(tenantsDown, "p", quota)),
+      at(
+        `DELETE ${T}/{name}`,
+        200,
+        undefined,
+        after(async () => {
+          await quotas.set("gone", { max_pending: 1, submit_rate: null });
+          return "gone";
+        }, (name) => request(withQuotas, "DELETE", `${T}/${name}`)),
+      ),
+      at(`DELETE ${T}/{name}`, 403, "forbidden", send(tenanted, "DELETE", `${T}/full`, asFull)),
+      at(`DELETE ${T}/{name}`, 404, "not_found", () => request(withQuotas, "DELETE", `${T}/none`)),
+      at(
+        `DELETE ${T}/{name}`,
+        422,
+        "validation_error",
+        () => request(withQuotas, "DELETE", `${T}/-x`),
+      ),
+      at(`DELETE ${T}/{name}`, 503, "unavailable", () => request(tenantsDown, "DELETE", `${T}/p`)),
+    );
+    // A body that stops after one byte: 408 once it falls behind the (here tiny) pace.
+    const slowOptions = { bodyGraceMs: 50, bodyMinBytesPerS: 1_000_000 };
+    const slowApp = composed({ ...slowOptions, quotas, schedules: scheduling.service });
+    const slowKeyed = composed({ ...slowOptions, auth: new Authenticator({ mode: "on", store }) });
+    const stalled = (target: Hono, method: string, path: string, headers: Json = JT) => () =>
+      target.request(path, {
+        method,
+        headers: headers as Record<string, string>,
+        body: new ReadableStream<Uint8Array>({
+          start: (c) => c.enqueue(new TextEncoder().encode("{")),
+        }),
+      });
+    for (
+      const [op, target, method, path, headers] of [
+        [`POST ${J}`, slowApp, "POST", J, JT],
+        [`POST ${B}`, slowApp, "POST", B, JT],
+        [`POST ${S}`, slowApp, "POST", S, JT],
+        [`PUT ${S}/{name}`, slowApp, "PUT", `${S}/slow`, JT],
+        [`PUT ${T}/{name}`, slowApp, "PUT", `${T}/slow`, JT],
+        [`POST ${K}`, slowKeyed, "POST", K, asAdmin],
+      ] as const
+    ) {
+      cases.push(at(op, 408, "request_timeout", stalled(target, method, path, headers)));
     }
 
     const covered = new Set<string>();

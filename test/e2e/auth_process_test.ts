@@ -109,7 +109,34 @@ Deno.test({
       assert.strictEqual(anonymous.headers.get("www-authenticate"), 'Bearer realm="jobqueue"');
       await anonymous.body?.cancel();
       const ok = await submit({ authorization: `Bearer ${key}` });
-      assert.strictEqual(ok.status, 201, await ok.text());
+      assert.strictEqual(ok.status, 201);
+      const rootJob = (await ok.json()).job_id as string;
+
+      // A tenant's key from the CLI: its jobs land in its queues, the others' are unknown to
+      // it, and the quota an admin sets holds in the running server.
+      const made = await run(
+        ["task", "keys", "create", "--name", "acme", "--scopes", "submit,read", "--tenant", "acme"],
+        base,
+      );
+      assert.strictEqual(made.code, 0, made.stderr);
+      assert.match(made.stderr, /confined to tenant acme/);
+      const asAcme = { authorization: `Bearer ${made.stdout.trim()}` };
+      const own = await submit(asAcme);
+      assert.strictEqual(own.status, 201);
+      assert.match((await own.json()).job_id, /^acme\/default:/);
+      const hidden = await fetch(`${url}/${rootJob}`, { headers: asAcme });
+      assert.strictEqual(hidden.status, 404);
+      await hidden.body?.cancel();
+      const quota = await fetch(`http://127.0.0.1:${port}/api/v1/tenants/acme`, {
+        method: "PUT",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+        body: JSON.stringify({ max_pending: 1 }),
+      });
+      assert.strictEqual(quota.status, 201);
+      await quota.body?.cancel();
+      const over = await submit(asAcme);
+      assert.strictEqual(over.status, 429);
+      assert.strictEqual((await over.json()).error.code, "quota_exceeded");
 
       // 5. Revoked from the CLI: the running server refuses it within a second.
       const revoked = await run(["task", "keys", "revoke", record.id], base);

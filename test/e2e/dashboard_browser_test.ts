@@ -787,6 +787,31 @@ Deno.test({
       });
       await Deno.mkdir(OUT_DIR, { recursive: true });
       await page.screenshot({ path: `${OUT_DIR}/dashboard_auth.png`, fullPage: true });
+
+      // 7. A tenant's key: its own queues only; its jobs (ids with the tenant's "/") open.
+      const tenantKey = (await keys!.create({
+        name: "acme ops",
+        scopes: ["admin", "read", "submit"],
+        tenant: "acme",
+      })).key;
+      await page.click("#auth-forget");
+      await page.waitForSelector("#auth-prompt:not([hidden])", { timeout: 10_000 });
+      await page.fill("#auth-key", tenantKey);
+      await page.click('#auth-form button[type="submit"]');
+      await page.waitForSelector('#conn[data-mode="live"]', { timeout: 15_000 });
+      assert.match(await page.textContent("#auth-who") ?? "", /acme ops.*tenant acme only/);
+      await fillEmail(page, {
+        to: "user@example.com",
+        from: "noreply@example.com",
+        subject: "From a tenant",
+        body: "Hello",
+      });
+      await page.click("#submit-box button[type=submit]");
+      const tenantJob = await submittedId(page, null);
+      assert.match(tenantJob, /^acme\/default:/);
+      await waitDetailStatus(page, tenantJob, "pending");
+      await page.waitForSelector('#queues-body tr[data-queue="acme/default"]', { timeout: 10_000 });
+      assert.strictEqual(await page.locator(`#queues-body tr[data-queue="${queue}"]`).count(), 0);
       assert.deepStrictEqual(pageErrors, [], "no uncaught page errors");
     } catch (error) {
       await failureShot(browser, "dashboard_auth_failure.png");

@@ -52,11 +52,15 @@ redisTest("ids name their queue: the home queue's are plain, others' <queue>:<uu
     (await b.enqueue({ type: "t", payload: 3, queue: "reports", id: `reports:${again}` })).id,
     `reports:${again}`,
   );
+  const tenants = await b.enqueue({ type: "t", payload: 4, queue: "acme/reports" });
+  assert.match(tenants.id, /^acme\/reports:[0-9a-f-]{36}$/);
+  assert.strictEqual((await b.get(tenants.id))?.queue, "acme/reports");
   await assert.rejects(
     b.enqueue({ type: "t", payload: 3, queue: "mail", id: `reports:${crypto.randomUUID()}` }),
     (e: unknown) => e instanceof InvalidInputError && e.field === "id",
   );
-  for (const bad of ["", "a b", "x{y}", "q".repeat(65), "tenant/queue"]) {
+  // One tenant prefix is allowed ("acme/reports", src/tenants/names.ts); more, or an odd one, not.
+  for (const bad of ["", "a b", "x{y}", "q".repeat(65), "a/b/c", "/q", ".x/q", "a:b"]) {
     await assert.rejects(
       b.enqueue({ type: "t", payload: 1, queue: bad }),
       (e: unknown) => e instanceof InvalidInputError && e.field === "queue",

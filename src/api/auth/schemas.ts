@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { MAX_KEY_NAME } from "../../auth/key_store.ts";
 import { SCOPES } from "../../auth/scopes.ts";
+import { TENANT_NAME, TENANT_NAME_RULE } from "../../tenants/names.ts";
 
 /** A key id: 16 hex digits (the part of the key after `jq_`). */
 export const keyIdSchema = z.string().regex(/^[0-9a-f]{16}$/, "a key id is 16 hex digits");
@@ -16,7 +17,11 @@ export const createKeySchema = z.object({
   name: z.string().trim().min(1).max(MAX_KEY_NAME).describe("What the key is for"),
   scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length)
     .describe("submit: create jobs; read: status, lists, stats, events; admin: the rest"),
-  tenant: z.null().optional().describe("Reserved for tenants: null (the whole deployment)"),
+  tenant: z.string().regex(TENANT_NAME, TENANT_NAME_RULE).nullable().optional()
+    .describe(
+      "Confine the key to this tenant (its queues are <tenant>/<name>); null or absent: the " +
+        "whole deployment. A key confined to a tenant creates keys of its tenant only",
+    ),
 }).strict();
 
 /** A key as listed (never its secret). */

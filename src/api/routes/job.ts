@@ -8,6 +8,9 @@
  * - `POST /jobs/:id/retry` → 200 `{job_id, status: "pending"}` for a failed or
  *   cancelled job; 409 otherwise.
  *
+ * A job of another tenant than the key's answers 404 on each, as an unknown
+ * one does, before anything is read or changed.
+ *
  * @module
  */
 import { Hono } from "hono";
@@ -16,9 +19,16 @@ import type { RouteDeps } from "../deps.ts";
 import { parseOr400 } from "../validation.ts";
 import { jobIdSchema } from "../schemas.ts";
 import { producerOf, scheduledJobResponse } from "../schedule_jobs.ts";
+import { callerTenant, jobVisible } from "../tenant_scope.ts";
+import type { Context } from "hono";
 
-function jobId(raw: string): string {
-  return parseOr400(jobIdSchema, raw, "invalid_job_id", "job id");
+/** The path's job id, checked, and visible to the caller (else the 404 of an unknown job). */
+async function jobId(deps: RouteDeps, c: Context): Promise<string> {
+  const id = parseOr400(jobIdSchema, c.req.param("id"), "invalid_job_id", "job id");
+  if (!(await jobVisible(deps, callerTenant(c), id))) {
+    throw new HttpError(404, "not_found", `job ${id} not found`);
+  }
+  return id;
 }
 
 /** Routes of single jobs, mounted under `/api/v1`. */
@@ -26,7 +36,7 @@ export function jobRoutes(deps: RouteDeps): Hono {
   const app = new Hono();
 
   app.get("/jobs/:id", async (c) => {
-    const id = jobId(c.req.param("id"));
+    const id = await jobId(deps, c);
     // The schedule that produced it is read at the same time: one round trip, not two.
     const [job, producer] = await deps.call(
       Promise.all([deps.broker.get(id), producerOf(deps, id)]),
@@ -36,13 +46,13 @@ export function jobRoutes(deps: RouteDeps): Hono {
   });
 
   app.delete("/jobs/:id", async (c) => {
-    const id = jobId(c.req.param("id"));
+    const id = await jobId(deps, c);
     const outcome = await deps.write(deps.broker.cancel(id), "change");
     return c.json({ job_id: id, status: outcome }, outcome === "cancelled" ? 200 : 202);
   });
 
   app.post("/jobs/:id/retry", async (c) => {
-    const id = jobId(c.req.param("id"));
+    const id = await jobId(deps, c);
     await deps.write(deps.broker.requeue(id), "change");
     return c.json({ job_id: id, status: "pending" });
   });

@@ -14,6 +14,10 @@
  * - `DELETE /jobs?status=failed|completed|cancelled&queue=` → `{status,
  *   purged}`, in one queue or every queue.
  *
+ * A key confined to a tenant names its queues relative to it
+ * (`tenant_scope.ts`): its submits land in its queues, its lists and purges
+ * reach only them, and its quotas apply (`tenant_quota.ts`).
+ *
  * Writes (submit, batch, purge) answer `503 unavailable` only when nothing
  * was stored or changed, and `503 outcome_unknown` (retry with the same
  * idempotency keys) when the write reached Redis and its answer did not come
@@ -40,6 +44,10 @@ import {
 import { jobToResponse } from "../serialize.ts";
 import { checkQueueName } from "../queue_param.ts";
 import { scheduleJobsPage } from "../schedule_jobs.ts";
+import { callerTenant, ownName, ownPathName, pathSegment } from "../tenant_scope.ts";
+import { applyQuota, pendingQuotaExceeded } from "../tenant_quota.ts";
+import { QueueFullError } from "../../queue/errors.ts";
+import { TENANT_DEFAULT_QUEUE, visibleTo } from "../../tenants/names.ts";
 
 const BASE = "/api/v1/jobs";
 
@@ -105,16 +113,40 @@ function refusal(failure: PrepareFailure, prefix: string): HttpError {
   }
 }
 
-/** Validates one submit body into a broker input, or throws an HttpError. */
-function prepare(deps: RouteDeps, body: unknown, key?: string, index?: number): EnqueueInput {
+/**
+ * Validates one submit body into a broker input, or throws an HttpError. A
+ * tenant's job goes to its own queue (the one it or its type names, else
+ * `default`, in the tenant's namespace).
+ */
+function prepare(
+  deps: RouteDeps,
+  body: unknown,
+  tenant: string | null,
+  key?: string,
+  index?: number,
+): EnqueueInput {
   const prefix = index === undefined ? [] : ["jobs", index];
+  const where = [...prefix, "queue"].join(".");
   if (body !== null && typeof body === "object" && "queue" in body) {
-    checkQueueName((body as { queue: unknown }).queue, [...prefix, "queue"].join("."));
+    checkQueueName((body as { queue: unknown }).queue, where);
   }
   const request = parseOr422(submitJobSchema, body, "job", prefix);
   const prepared = prepareEnqueue(deps.registry, toInput(request, key));
   if (!prepared.ok) throw refusal(prepared, prefix.join("."));
+  if (tenant !== null) {
+    prepared.input.queue = ownName(tenant, prepared.input.queue ?? TENANT_DEFAULT_QUEUE, where);
+  }
   return prepared.input;
+}
+
+/** A tenant's submits past its `max_pending`, as the 429 of its quota. */
+function quotaRefusal(tenant: string | null) {
+  return (error: unknown): never => {
+    if (tenant !== null && error instanceof QueueFullError) {
+      throw pendingQuotaExceeded(tenant, error.limit);
+    }
+    throw error;
+  };
 }
 
 /** Routes of the jobs collection, mounted under `/api/v1`. */
@@ -127,13 +159,16 @@ export function jobsRoutes(deps: RouteDeps): Hono {
     using ticket = deps.bodies.ticket();
     const key = idempotencyHeader(c.req.header("idempotency-key"));
     const body = await readJsonBody(c.req.raw, deps.maxBodyBytes, ticket);
-    const input = prepare(deps, body, key);
-    const result = await deps.write(gate.run(() => deps.broker.enqueue(input)), "submit");
+    const tenant = callerTenant(c);
+    const input = prepare(deps, body, tenant, key);
+    if (tenant !== null && deps.quotas) await applyQuota(deps.quotas, tenant, [input]);
+    const result = await deps.write(gate.run(() => deps.broker.enqueue(input)), "submit")
+      .catch(quotaRefusal(tenant));
     if (!result.created) {
       c.header("Idempotent-Replayed", "true");
       return c.json({ job_id: result.id }, 200);
     }
-    c.header("Location", `${BASE}/${result.id}`);
+    c.header("Location", `${BASE}/${pathSegment(result.id)}`);
     return c.json({ job_id: result.id }, 201);
   });
 
@@ -141,11 +176,12 @@ export function jobsRoutes(deps: RouteDeps): Hono {
     using ticket = deps.bodies.ticket();
     const body = await readJsonBody(c.req.raw, deps.maxBatchBodyBytes, ticket);
     const { jobs } = parseOr422(submitBatchSchema, body, "batch");
+    const tenant = callerTenant(c);
     const results: Array<{ job_id: string; created: boolean } | ErrorBody> = [];
     const valid: Array<{ index: number; input: EnqueueInput }> = [];
     jobs.forEach((item, index) => {
       try {
-        valid.push({ index, input: prepare(deps, item, undefined, index) });
+        valid.push({ index, input: prepare(deps, item, tenant, undefined, index) });
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
         results[index] = error.toBody();
@@ -154,14 +190,21 @@ export function jobsRoutes(deps: RouteDeps): Hono {
     if (valid.length === 0) {
       throw new HttpError(422, "validation_error", "no valid job in the batch", { results });
     }
-    const written = await deps.write(
-      deps.broker.enqueueBatch(valid.map((v) => v.input)),
-      "batch",
-    );
-    valid.forEach(({ index }, i) => {
-      results[index] = { job_id: written[i].id, created: written[i].created };
+    const inputs = valid.map((v) => v.input);
+    if (tenant !== null && deps.quotas) await applyQuota(deps.quotas, tenant, inputs);
+    const written = await deps.write(deps.broker.enqueueBatch(inputs), "batch");
+    let full = 0;
+    valid.forEach(({ index, input }, i) => {
+      if (written[i].full) {
+        full++;
+        results[index] = pendingQuotaExceeded(tenant ?? "", input.waiting_limit ?? 0).toBody();
+      } else results[index] = { job_id: written[i].id, created: written[i].created };
     });
-    const rejected = jobs.length - valid.length;
+    // Every valid job refused by the quota: the request as a whole was.
+    if (full === valid.length && tenant !== null) {
+      throw pendingQuotaExceeded(tenant, (await deps.quotas?.get(tenant))?.max_pending ?? 0);
+    }
+    const rejected = jobs.length - valid.length + full;
     return c.json(
       { results, created: written.filter((w) => w.created).length, rejected },
       rejected ? 207 : 201,
@@ -171,9 +214,13 @@ export function jobsRoutes(deps: RouteDeps): Hono {
   app.get("/jobs", async (c) => {
     checkQueueName(c.req.query("queue"), "queue");
     const query = parseOr400(listQuerySchema, c.req.query(), "invalid_query", "query");
+    const tenant = callerTenant(c);
+    if (tenant !== null) {
+      query.queue = ownPathName(tenant, query.queue ?? TENANT_DEFAULT_QUEUE, "queue");
+    }
     if (query.schedule !== undefined) {
       return c.json(
-        await scheduleJobsPage(deps, query.schedule, {
+        await scheduleJobsPage(deps, ownPathName(tenant, query.schedule, "schedule"), {
           // The status filters a schedule's jobs only when it was asked for.
           status: c.req.query("status") === undefined ? undefined : query.status,
           limit: query.limit,
@@ -199,7 +246,21 @@ export function jobsRoutes(deps: RouteDeps): Hono {
       "invalid_query",
       "query",
     );
-    const purged = await deps.write(deps.broker.purge(status, queue), "change");
+    const tenant = callerTenant(c);
+    if (tenant === null) {
+      return c.json({
+        status,
+        purged: await deps.write(deps.broker.purge(status, queue), "change"),
+      });
+    }
+    // A tenant's purge reaches its own queues only: the one named, else each of them.
+    const names = queue === undefined
+      ? (await deps.call(deps.broker.queues())).map((q) => q.name).filter((n) =>
+        visibleTo(tenant, n)
+      )
+      : [ownPathName(tenant, queue, "queue")];
+    let purged = 0;
+    for (const name of names) purged += await deps.write(deps.broker.purge(status, name), "change");
     return c.json({ status, purged });
   });
 

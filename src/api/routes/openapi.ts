@@ -37,6 +37,7 @@ import {
   withSecurity,
 } from "./openapi_auth.ts";
 import { schedulePaths, scheduleSchemas } from "./openapi_schedules.ts";
+import { tenantPaths, tenantSchemas } from "./openapi_tenants.ts";
 
 /** Request body limits of the app the document describes. */
 export interface BodyLimits {
@@ -158,6 +159,13 @@ const writeUnavailable = { "503": responseRef("WriteUnavailable"), ...internal }
 function submitErrors(maxBytes: number): Json {
   return {
     ...jsonBodyErrors(maxBytes),
+    "429": errorResponse(
+      "Too many failed key attempts from this client address (`rate_limited`), or a key " +
+        "confined to a tenant went past one of its quotas (`quota_exceeded`, the quota in " +
+        "details.quota: max_pending, or submit_rate with Retry-After); nothing was written",
+      ["rate_limited", "quota_exceeded"],
+      ["Retry-After"],
+    ),
     "503": responseRef("SubmitUnavailable"),
     ...internal,
   };
@@ -455,11 +463,17 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
       ...metaPaths(),
       ...authPaths(),
       ...schedulePaths(limits.maxBodyBytes),
+      ...tenantPaths(),
       ...probePaths("", ""),
       ...probePaths("/api/v1", "V1"),
     }),
     components: {
-      schemas: { ...schemaComponents(registry), ...authSchemas(), ...scheduleSchemas() },
+      schemas: {
+        ...schemaComponents(registry),
+        ...authSchemas(),
+        ...scheduleSchemas(),
+        ...tenantSchemas(),
+      },
       responses: { ...RESPONSES, ...AUTH_RESPONSES },
       headers: { ...HEADERS, ...AUTH_HEADERS },
       securitySchemes: SECURITY_SCHEMES,

@@ -117,6 +117,10 @@ export function authPaths(): Json {
             "Location",
           ]),
           "400": errorResponse("The body is not JSON", ["invalid_json"]),
+          "408": errorResponse(
+            "The body arrived slower than the server's minimum pace; nothing was written",
+            ["request_timeout"],
+          ),
           "404": noKeys,
           "413": errorResponse("The body is over 16 KiB", ["payload_too_large"]),
           "415": errorResponse("Content-Type is not application/json", [
@@ -221,7 +225,8 @@ export function withSecurity(paths: Json): Json {
       const { security, responses } = securityOf(access);
       op.security = security;
       const all = op.responses as Json;
-      Object.assign(all, responses);
+      // An operation's own answer of a status (e.g. submits' 429, which adds quotas) wins.
+      for (const [status, answer] of Object.entries(responses)) all[status] ??= answer;
       if (method === "post" && !op.requestBody) {
         all["415"] = errorResponse(
           "Neither Content-Type: application/json nor an Authorization header was sent: a " +

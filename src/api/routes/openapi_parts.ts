@@ -56,6 +56,11 @@ export function errorResponse(description: string, codes: string[], headers: str
 export function jsonBodyErrors(maxBytes: number): Json {
   return {
     "400": errorResponse("The body is not JSON, or nested too deep", ["invalid_json"]),
+    "408": errorResponse(
+      "The body arrived slower than the server's minimum pace (HTTP_BODY_TIMEOUT_MS, then " +
+        "HTTP_BODY_MIN_RATE); nothing was written and the connection is closed",
+      ["request_timeout"],
+    ),
     "413": errorResponse(`The body is over ${maxBytes} bytes`, ["payload_too_large"]),
     "415": errorResponse(
       "Content-Type is not application/json (or application/*+json)",

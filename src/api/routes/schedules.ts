@@ -14,6 +14,10 @@
  * `validation_error` with each field and its reason in details.issues, and
  * nothing is stored; an unknown name is 404.
  *
+ * A key confined to a tenant has its own schedules (names are per tenant: its
+ * `nightly` is `<tenant>/nightly`), whose jobs go to its own queues; another
+ * tenant's schedule is 404.
+ *
  * @module
  */
 import { Hono } from "hono";
@@ -23,6 +27,9 @@ import { readJsonBody } from "../body.ts";
 import { scheduleNameSchema } from "../../schedules/schedule.ts";
 import { type ScheduleService, ScheduleValidationError } from "../../schedules/service.ts";
 import { ScheduleExistsError } from "../../schedules/store.ts";
+import { callerTenant, ownName, ownPathName, pathSegment } from "../tenant_scope.ts";
+import { TENANT_DEFAULT_QUEUE, visibleTo } from "../../tenants/names.ts";
+import type { Context } from "hono";
 
 const BASE = "/api/v1/schedules";
 
@@ -34,6 +41,30 @@ export function checkScheduleName(name: string): string {
   throw new HttpError(422, "validation_error", `name: ${message}`, {
     issues: [{ path: "name", message }],
   });
+}
+
+/** The path's schedule name, checked and in the caller's namespace. */
+function pathName(c: Context): string {
+  return ownPathName(callerTenant(c), checkScheduleName(c.req.param("name")!), "schedule");
+}
+
+/**
+ * A tenant's schedule body in full names: its own name, and the queue of its
+ * jobs (the one named, else its type's, else `default`) in the tenant's namespace.
+ * Anything malformed is left to the service's validation.
+ */
+function ownBody(deps: RouteDeps, tenant: string | null, body: unknown): unknown {
+  if (tenant === null || body === null || typeof body !== "object" || Array.isArray(body)) {
+    return body;
+  }
+  const out = { ...body as Record<string, unknown> };
+  if (typeof out.name === "string" && checkScheduleName(out.name)) {
+    out.name = ownName(tenant, out.name, "name");
+  }
+  const type = typeof out.type === "string" ? deps.registry.get(out.type) : undefined;
+  const queue = out.queue ?? type?.queue ?? TENANT_DEFAULT_QUEUE;
+  if (typeof queue === "string") out.queue = ownName(tenant, queue, "queue");
+  return out;
 }
 
 function serviceOf(deps: RouteDeps): ScheduleService {
@@ -58,17 +89,22 @@ export function schedulesRoutes(deps: RouteDeps): Hono {
 
   app.post("/schedules", async (c) => {
     using ticket = deps.bodies.ticket();
-    const body = await readJsonBody(c.req.raw, deps.maxBodyBytes, ticket);
+    const body = ownBody(
+      deps,
+      callerTenant(c),
+      await readJsonBody(c.req.raw, deps.maxBodyBytes, ticket),
+    );
     const saved = await deps.write(serviceOf(deps).save(body, { create: true }), "change")
       .catch((e) => Promise.reject(refusal(e)));
-    c.header("Location", `${BASE}/${saved.schedule.name}`);
+    c.header("Location", `${BASE}/${pathSegment(saved.schedule.name)}`);
     return c.json(saved.schedule, 201);
   });
 
   app.put("/schedules/:name", async (c) => {
-    const name = checkScheduleName(c.req.param("name"));
+    const tenant = callerTenant(c);
+    const name = pathName(c);
     using ticket = deps.bodies.ticket();
-    const body = await readJsonBody(c.req.raw, deps.maxBodyBytes, ticket);
+    const body = ownBody(deps, tenant, await readJsonBody(c.req.raw, deps.maxBodyBytes, ticket));
     if (body !== null && typeof body === "object" && !Array.isArray(body)) {
       const named = (body as Record<string, unknown>).name;
       if (named !== undefined && named !== name) {
@@ -82,40 +118,42 @@ export function schedulesRoutes(deps: RouteDeps): Hono {
       : body;
     const saved = await deps.write(serviceOf(deps).save(input, { create: false }), "change")
       .catch((e) => Promise.reject(refusal(e)));
-    if (saved.outcome === "created") c.header("Location", `${BASE}/${name}`);
+    if (saved.outcome === "created") c.header("Location", `${BASE}/${pathSegment(name)}`);
     return c.json(saved.schedule, saved.outcome === "created" ? 201 : 200);
   });
 
   app.get("/schedules", async (c) => {
-    const schedules = await deps.call(serviceOf(deps).list());
+    const tenant = callerTenant(c);
+    const schedules = (await deps.call(serviceOf(deps).list()))
+      .filter((s) => visibleTo(tenant, s.name));
     c.header("Cache-Control", "no-store");
     return c.json({ schedules });
   });
 
   app.get("/schedules/:name", async (c) => {
-    const name = checkScheduleName(c.req.param("name"));
+    const name = pathName(c);
     c.header("Cache-Control", "no-store");
     return c.json(await deps.call(serviceOf(deps).get(name)));
   });
 
   app.delete("/schedules/:name", async (c) => {
-    const name = checkScheduleName(c.req.param("name"));
+    const name = pathName(c);
     await deps.write(serviceOf(deps).remove(name), "change");
     return c.json({ name, deleted: true });
   });
 
   for (const action of ["pause", "resume"] as const) {
     app.post(`/schedules/:name/${action}`, async (c) => {
-      const name = checkScheduleName(c.req.param("name"));
+      const name = pathName(c);
       const view = await deps.write(serviceOf(deps).setPaused(name, action === "pause"), "change");
       return c.json(view);
     });
   }
 
   app.post("/schedules/:name/trigger", async (c) => {
-    const name = checkScheduleName(c.req.param("name"));
+    const name = pathName(c);
     const triggered = await deps.write(serviceOf(deps).trigger(name), "change");
-    c.header("Location", `/api/v1/jobs/${triggered.job_id}`);
+    c.header("Location", `/api/v1/jobs/${pathSegment(triggered.job_id)}`);
     return c.json(triggered, 201);
   });
 

@@ -20,11 +20,15 @@
 --   [id (UUID), type, priority (0..100), due time epoch ms (0 = ready now),
 --   idempotency key or "", true when the id was chosen by the caller (checked
 --   for collisions) or false when freshly generated (a random UUID), the packed
---   record (state pending, or scheduled with its due time)]
+--   record (state pending, or scheduled with its due time), and optionally a
+--   waiting limit: the job is refused (outcome 3, nothing written) when the
+--   queue already holds that many jobs pending or scheduled (a tenant's
+--   quota, src/tenants/quota.ts)]
 --
 -- Returns { outcomes, events }: one outcome per job, 1 when created, the
 -- existing job's id when the idempotency key matched, 2 when a caller-chosen
--- id is taken (non-strict only); events as writeEvents returns them.
+-- id is taken (non-strict only), 3 when its waiting limit was reached;
+-- events as writeEvents returns them.
 -- Error codes: JQ_EXISTS <id> (strict: a job with a caller-chosen id already
 -- exists); then nothing at all was written.
 
@@ -60,6 +64,16 @@ local scheduledByType = {}
 local out = {}
 local any = false
 local enqueued = eventGroup("enqueued", { "id", "t", "p" })
+-- Jobs pending or scheduled, read only when a job carries a waiting limit
+-- (then kept up to date as this call adds jobs).
+local waiting = nil
+local function atLimit(limit)
+  if not waiting then
+    local counts = redis.call("HMGET", statsKey, "pending", "scheduled")
+    waiting = (tonumber(counts[1]) or 0) + (tonumber(counts[2]) or 0)
+  end
+  return waiting >= limit
+end
 
 for n, j in ipairs(jobs) do
   local id = j[1]
@@ -73,7 +87,10 @@ for n, j in ipairs(jobs) do
     out[n] = existing
   elseif (not strict) and j[6] and redis.call("EXISTS", jobPrefix .. id) == 1 then
     out[n] = 2
+  elseif j[8] and atLimit(j[8]) then
+    out[n] = 3
   else
+    if waiting then waiting = waiting + 1 end
     -- The first enqueue with a key wins; later ones get its id back. The key
     -- lives as long as its job: no expiry until the job finishes, when
     -- finish() gives it the job's retention (a job delayed or retried past
