@@ -12,6 +12,9 @@ import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import { freePort, TestRedis } from "../helpers/redis_server.ts";
 import { value } from "./exposition.ts";
 import { counts, fakeBroker, queueInfo } from "./fake_broker.ts";
+import { metricsGuard } from "../../src/api/auth/metrics_guard.ts";
+import { installErrorHandlers } from "../../src/api/app.ts";
+import { createLogger } from "../../src/log.ts";
 
 Deno.test("cluster metrics: spec names from broker.stats(), counters never go down", async () => {
   const broker = fakeBroker();
@@ -270,6 +273,89 @@ Deno.test({
       prom.kill("SIGTERM");
       await prom.status;
       await stderr;
+      prom = null;
+    } finally {
+      if (prom) {
+        try {
+          prom.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+        await prom.status;
+      }
+      ac.abort();
+      await server.finished;
+      await metrics.close();
+      await broker.close();
+      await redis.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "the compose Prometheus config (deploy/prometheus.yml) scrapes /metrics with METRICS_TOKEN",
+  ignore: !PROMETHEUS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const redis = await TestRedis.start();
+    const broker = new RedisBroker({ url: redis.url, queue: `promtoken${Date.now()}` });
+    const metrics = new ClusterMetrics(broker, { http: new HttpMetrics() });
+    const token = "compose-metrics-token-0123456789abcdef";
+    let refused = 0;
+    const app = new Hono();
+    app.use("/metrics", async (c, next) => {
+      await next();
+      if (c.res.status === 401) refused++;
+    });
+    app.use("/metrics", metricsGuard(token));
+    app.route("/", metrics.routes());
+    installErrorHandlers(app, createLogger({ level: "silent" }));
+    const ac = new AbortController();
+    const server = Deno.serve(
+      { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} },
+      app.fetch,
+    );
+    const dir = await Deno.makeTempDir({ prefix: "jq-prom-token-" });
+    let prom: Deno.ChildProcess | null = null;
+    try {
+      // The shipped file, with only the container paths and names pointed here.
+      const shipped = await Deno.readTextFile(
+        new URL("../../deploy/prometheus.yml", import.meta.url),
+      );
+      assert.ok(shipped.includes("credentials_file: /tmp/metrics_token"));
+      await Deno.writeTextFile(`${dir}/metrics_token`, token);
+      await Deno.writeTextFile(
+        `${dir}/prometheus.yml`,
+        shipped.replaceAll("/tmp/metrics_token", `${dir}/metrics_token`)
+          .replace('"api:8080"', `"127.0.0.1:${server.addr.port}"`)
+          .replace("scrape_interval: 5s", "scrape_interval: 1s"),
+      );
+      const promPort = freePort();
+      prom = new Deno.Command(PROMETHEUS!, {
+        args: [
+          `--config.file=${dir}/prometheus.yml`,
+          `--storage.tsdb.path=${dir}/data`,
+          `--web.listen-address=127.0.0.1:${promPort}`,
+          "--log.level=error",
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      const base = `http://127.0.0.1:${promPort}`;
+      await waitForQuery(base, 'up{job="jobqueue-api"}', (v) => v === 1, 30_000);
+      assert.strictEqual(
+        await waitForQuery(base, 'jobqueue_redis_up{job="jobqueue-api"}', (v) => v === 1, 10_000),
+        1,
+      );
+      assert.strictEqual(refused, 0, "every scrape carried the token");
+      const anonymous = await fetch(`http://127.0.0.1:${server.addr.port}/metrics`);
+      assert.strictEqual(anonymous.status, 401, "and the endpoint does ask for it");
+      await anonymous.body?.cancel();
+      prom.kill("SIGTERM");
+      await prom.status;
       prom = null;
     } finally {
       if (prom) {
