@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { QueueKeys } from "./keys.ts";
+import { type QueueKeys, queueKeys } from "./keys.ts";
 
 /** Constants every script receives first, in this order (`_lib.lua` names them). */
 export const QUEUE_CONSTANTS = [
@@ -271,4 +271,23 @@ export function buildGroupCall<N extends GroupScriptName>(
 /** The constants' values in contract order. */
 export function constantsArgv(constants: QueueConstants): Arg[] {
   return QUEUE_CONSTANTS.map((name) => constants[name]);
+}
+
+/**
+ * The constants of a script that touches no queue key (the deployment's
+ * `{#}` scripts: schedules, tenants' rates): every script takes them, these
+ * read at most `retentionMs`.
+ */
+export function globalConstantsArgv(prefix: string, retentionMs: number): Arg[] {
+  const q = queueKeys("default", prefix);
+  return constantsArgv({
+    jobPrefix: q.jobPrefix,
+    pendingPrefix: q.pendingPrefix,
+    idempotencyPrefix: q.idempotencyPrefix,
+    eventsMaxLen: 0,
+    returnEvents: "0",
+    finishedTtlMs: 0,
+    errorHistory: 0,
+    retentionMs,
+  });
 }

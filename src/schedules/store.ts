@@ -15,7 +15,7 @@ import {
   type ArgsOf,
   buildCall,
   type CallKeysOf,
-  constantsArgv,
+  globalConstantsArgv,
   type ScriptName,
 } from "../queue/script_contract.ts";
 import { defineScripts, runScript, toNumber } from "../queue/scripts.ts";
@@ -79,18 +79,11 @@ export class ScheduleStore {
   constructor(options: ScheduleStoreOptions) {
     this.#client = options.client;
     this.keys = globalKeys(options.prefix ?? "jq");
-    // The constants every script takes; no schedule script touches a queue key.
-    const q = queueKeys("default", options.prefix ?? "jq");
-    this.#constants = constantsArgv({
-      jobPrefix: q.jobPrefix,
-      pendingPrefix: q.pendingPrefix,
-      idempotencyPrefix: q.idempotencyPrefix,
-      eventsMaxLen: 0,
-      returnEvents: "0",
-      finishedTtlMs: 0,
-      errorHistory: 0,
-      retentionMs: options.retentionMs ?? DEFAULTS.retentionMs,
-    });
+    // No schedule script touches a queue key; retention bounds their job index.
+    this.#constants = globalConstantsArgv(
+      options.prefix ?? "jq",
+      options.retentionMs ?? DEFAULTS.retentionMs,
+    );
     this.#ready = defineScripts(this.#client);
     this.#ready.catch(() => {});
   }

@@ -10,7 +10,7 @@
  */
 import { globalKeys, queueKeys } from "../queue/keys.ts";
 import { type RedisClient, toQueueError, whenReady } from "../queue/connect.ts";
-import { buildCall, constantsArgv } from "../queue/script_contract.ts";
+import { buildCall, globalConstantsArgv } from "../queue/script_contract.ts";
 import { defineScripts, runScript, toNumber } from "../queue/scripts.ts";
 import { DEFAULTS } from "../queue/job.ts";
 import { NO_QUOTA, type Quota, quotaSchema } from "./quota.ts";
@@ -47,17 +47,7 @@ export class QuotaStore {
     this.#prefix = options.prefix ?? "jq";
     this.#keys = globalKeys(this.#prefix);
     this.#clock = options.clock ?? Date.now;
-    const q = queueKeys("default", this.#prefix);
-    this.#constants = constantsArgv({
-      jobPrefix: q.jobPrefix,
-      pendingPrefix: q.pendingPrefix,
-      idempotencyPrefix: q.idempotencyPrefix,
-      eventsMaxLen: 0,
-      returnEvents: "0",
-      finishedTtlMs: 0,
-      errorHistory: 0,
-      retentionMs: DEFAULTS.retentionMs,
-    });
+    this.#constants = globalConstantsArgv(this.#prefix, DEFAULTS.retentionMs);
     this.#ready = defineScripts(client);
     this.#ready.catch(() => {});
   }

@@ -185,6 +185,38 @@ function prometheusBinary(): string | null {
 const PROMETHEUS = prometheusBinary();
 if (!PROMETHEUS) console.log("skipping prometheus scrape test: no prometheus binary installed");
 
+/** A Prometheus on `config` (a prometheus.yml's text) in a temp dir; `stop` removes it all. */
+async function startPrometheus(
+  config: (dir: string) => string | Promise<string>,
+): Promise<{ base: string; stop(): Promise<void> }> {
+  const dir = await Deno.makeTempDir({ prefix: "jq-prom-" });
+  await Deno.writeTextFile(`${dir}/prometheus.yml`, await config(dir));
+  const port = freePort();
+  const prom = new Deno.Command(PROMETHEUS!, {
+    args: [
+      `--config.file=${dir}/prometheus.yml`,
+      `--storage.tsdb.path=${dir}/data`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--log.level=error",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  return {
+    base: `http://127.0.0.1:${port}`,
+    async stop() {
+      try {
+        prom.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      await prom.status;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
 Deno.test({
   name: "a real Prometheus scrapes cluster-wide counters backed by Redis",
   ignore: !PROMETHEUS,
@@ -201,42 +233,22 @@ Deno.test({
       { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} },
       app.fetch,
     );
-    const dir = await Deno.makeTempDir({ prefix: "jq-prom-" });
-    let prom: Deno.ChildProcess | null = null;
+    const prom = await startPrometheus(() =>
+      [
+        "global:",
+        "  scrape_interval: 1s",
+        "  evaluation_interval: 1s",
+        "scrape_configs:",
+        "  - job_name: jobqueue_api",
+        "    scrape_interval: 1s",
+        "    scrape_timeout: 900ms",
+        "    static_configs:",
+        `      - targets: ["127.0.0.1:${server.addr.port}"]`,
+        "",
+      ].join("\n")
+    );
     try {
-      const promPort = freePort();
-      await Deno.writeTextFile(
-        `${dir}/prometheus.yml`,
-        [
-          "global:",
-          "  scrape_interval: 1s",
-          "  evaluation_interval: 1s",
-          "scrape_configs:",
-          "  - job_name: jobqueue_api",
-          "    scrape_interval: 1s",
-          "    scrape_timeout: 900ms",
-          "    static_configs:",
-          `      - targets: ["127.0.0.1:${server.addr.port}"]`,
-          "",
-        ].join("\n"),
-      );
-      prom = new Deno.Command(PROMETHEUS!, {
-        args: [
-          `--config.file=${dir}/prometheus.yml`,
-          `--storage.tsdb.path=${dir}/data`,
-          `--web.listen-address=127.0.0.1:${promPort}`,
-          "--log.level=warn",
-        ],
-        stdin: "null",
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
-      const stderr = prom.stderr.pipeTo(
-        await Deno.open(`${dir}/prometheus.log`, { write: true, create: true }).then((f) =>
-          f.writable
-        ),
-      ).catch(() => {});
-      const base = `http://127.0.0.1:${promPort}`;
+      const base = prom.base;
 
       // Before any job: the target is up and reports the queue.
       await waitForQuery(base, 'up{job="jobqueue_api"}', (v) => v === 1, 30_000);
@@ -270,25 +282,13 @@ Deno.test({
         (v) => v >= 3,
         10_000,
       );
-      prom.kill("SIGTERM");
-      await prom.status;
-      await stderr;
-      prom = null;
     } finally {
-      if (prom) {
-        try {
-          prom.kill("SIGKILL");
-        } catch {
-          // already gone
-        }
-        await prom.status;
-      }
+      await prom.stop();
       ac.abort();
       await server.finished;
       await metrics.close();
       await broker.close();
       await redis.close();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
 });
@@ -317,34 +317,19 @@ Deno.test({
       { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} },
       app.fetch,
     );
-    const dir = await Deno.makeTempDir({ prefix: "jq-prom-token-" });
-    let prom: Deno.ChildProcess | null = null;
-    try {
-      // The shipped file, with only the container paths and names pointed here.
-      const shipped = await Deno.readTextFile(
-        new URL("../../deploy/prometheus.yml", import.meta.url),
-      );
-      assert.ok(shipped.includes("credentials_file: /tmp/metrics_token"));
+    // The shipped file, with only the container paths and names pointed here.
+    const shipped = await Deno.readTextFile(
+      new URL("../../deploy/prometheus.yml", import.meta.url),
+    );
+    assert.ok(shipped.includes("credentials_file: /tmp/metrics_token"));
+    const prom = await startPrometheus(async (dir) => {
       await Deno.writeTextFile(`${dir}/metrics_token`, token);
-      await Deno.writeTextFile(
-        `${dir}/prometheus.yml`,
-        shipped.replaceAll("/tmp/metrics_token", `${dir}/metrics_token`)
-          .replace('"api:8080"', `"127.0.0.1:${server.addr.port}"`)
-          .replace("scrape_interval: 5s", "scrape_interval: 1s"),
-      );
-      const promPort = freePort();
-      prom = new Deno.Command(PROMETHEUS!, {
-        args: [
-          `--config.file=${dir}/prometheus.yml`,
-          `--storage.tsdb.path=${dir}/data`,
-          `--web.listen-address=127.0.0.1:${promPort}`,
-          "--log.level=error",
-        ],
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-      const base = `http://127.0.0.1:${promPort}`;
+      return shipped.replaceAll("/tmp/metrics_token", `${dir}/metrics_token`)
+        .replace('"api:8080"', `"127.0.0.1:${server.addr.port}"`)
+        .replace("scrape_interval: 5s", "scrape_interval: 1s");
+    });
+    try {
+      const base = prom.base;
       await waitForQuery(base, 'up{job="jobqueue-api"}', (v) => v === 1, 30_000);
       assert.strictEqual(
         await waitForQuery(base, 'jobqueue_redis_up{job="jobqueue-api"}', (v) => v === 1, 10_000),
@@ -354,24 +339,13 @@ Deno.test({
       const anonymous = await fetch(`http://127.0.0.1:${server.addr.port}/metrics`);
       assert.strictEqual(anonymous.status, 401, "and the endpoint does ask for it");
       await anonymous.body?.cancel();
-      prom.kill("SIGTERM");
-      await prom.status;
-      prom = null;
     } finally {
-      if (prom) {
-        try {
-          prom.kill("SIGKILL");
-        } catch {
-          // already gone
-        }
-        await prom.status;
-      }
+      await prom.stop();
       ac.abort();
       await server.finished;
       await metrics.close();
       await broker.close();
       await redis.close();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
 });
