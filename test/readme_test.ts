@@ -47,6 +47,8 @@ Deno.test("README: the job-type authoring example loads through JOB_MODULES and 
       signal: new AbortController().signal,
       log: { debug() {}, info() {}, warn() {}, error() {} },
       progress: (n) => void progress.push(n),
+      dependencies: [],
+      resultsOf: () => [],
     };
     const result = await greet.handler(ctx, checked.payload);
     assert.deepStrictEqual(result, { greeting: "hello, Ada", attempt: 2 });

@@ -10,6 +10,7 @@ import { HTTPException } from "hono/http-exception";
 import {
   QueueError,
   type QueueErrorCode,
+  UnknownDependencyError,
   type WriteRefusal,
   writeRefusal,
   WritesRefusedError,
@@ -65,6 +66,7 @@ const QUEUE_STATUS: Record<QueueErrorCode, ContentfulStatusCode> = {
   outcome_unknown: 503,
   // Another release's data: unusable until the versions match, no internals in the answer.
   storage_format: 503,
+  unknown_dependency: 422,
 };
 
 /** Seconds a client should wait before retrying a 503 `unavailable` (Redis unreachable). */
@@ -143,6 +145,9 @@ export function toHttpError(error: unknown): HttpError {
     const message = error.code === "storage_format"
       ? "the queue's storage was written by another version of this server"
       : error.message;
+    if (error instanceof UnknownDependencyError) {
+      return new HttpError(status, error.code, message, { ids: [...error.ids] });
+    }
     return new HttpError(status, error.code, message);
   }
   if (error instanceof HTTPException) {

@@ -15,7 +15,8 @@ export type QueueErrorCode =
   | "invalid_state"
   | "unavailable"
   | "outcome_unknown"
-  | "storage_format";
+  | "storage_format"
+  | "unknown_dependency";
 
 /** Base class of every error the core throws on purpose. */
 export class QueueError extends Error {
@@ -52,6 +53,17 @@ export class LeaseLostError extends QueueError {
   constructor(readonly jobId: string) {
     super("lease_lost", `lease on job ${jobId} was lost; ack refused`);
     this.name = "LeaseLostError";
+  }
+}
+
+/**
+ * A job lists dependencies no job has (never existed, or expired after
+ * retention). Nothing was written.
+ */
+export class UnknownDependencyError extends QueueError {
+  constructor(readonly ids: readonly string[]) {
+    super("unknown_dependency", `unknown dependencies: ${ids.join(", ")}`);
+    this.name = "UnknownDependencyError";
   }
 }
 

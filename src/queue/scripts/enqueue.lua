@@ -10,6 +10,10 @@
 -- KEYS[4] wake: LIST of wake markers idle runners block on
 -- KEYS[5] events: STREAM of lifecycle events
 -- KEYS[6] meta: HASH of queue metadata (`paused`: no wake marker while paused)
+-- KEYS[7] waiting: ZSET of jobs waiting for dependencies (score = since ms)
+-- KEYS[8] failed: ZSET of dead job ids (a dependency already failed)
+-- KEYS[9] cancelled: ZSET of cancelled job ids (a dependency already failed, policy cancel)
+-- KEYS[10] outbox: ZSET, the flow outbox (links into other queues' dependencies)
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms (the events' time)
@@ -20,13 +24,17 @@
 --   [id (UUID), type, priority (0..100), due time epoch ms (0 = ready now),
 --   idempotency key or "", true when the id was chosen by the caller (checked
 --   for collisions) or false when freshly generated (a random UUID), the packed
---   record (state pending, or scheduled with its due time)]
+--   record (state pending, or scheduled with its due time), and for a job
+--   with dependencies their ids (else absent; _flow.lua: the job waits, or
+--   is ready or ended at once by what they are)]
 --
 -- Returns { outcomes, events }: one outcome per job, 1 when created, the
 -- existing job's id when the idempotency key matched, 2 when a caller-chosen
 -- id is taken (non-strict only); events as writeEvents returns them.
 -- Error codes: JQ_EXISTS <id> (strict: a job with a caller-chosen id already
--- exists); then nothing at all was written.
+-- exists); JQ_UNKNOWN_DEPENDENCY <id,...> (a dependency of this queue that
+-- no job has; jobs with dependencies are always sent strict); then nothing
+-- at all was written.
 
 local prioritiesKey = KEYS[1]
 local scheduledKey = KEYS[2]
@@ -34,6 +42,10 @@ local statsKey = KEYS[3]
 local wakeKey = KEYS[4]
 local eventsKey = KEYS[5]
 local metaKey = KEYS[6]
+local waitingKey = KEYS[7]
+local failedKey = KEYS[8]
+local cancelledKey = KEYS[9]
+local outboxKey = KEYS[10]
 local now = tonumber(ARGV[9])
 local strict = ARGV[10] == "1"
 local jobs = cmsgpack.unpack(ARGV[11])
@@ -53,6 +65,9 @@ if strict then
   end
 end
 
+local unknown = unknownDependencies(jobs)
+if unknown then return redis.error_reply("JQ_UNKNOWN_DEPENDENCY " .. unknown) end
+
 local pending = {}
 local scheduledArgs = {}
 local pendingByType = {}
@@ -60,6 +75,10 @@ local scheduledByType = {}
 local out = {}
 local any = false
 local enqueued = eventGroup("enqueued", { "id", "t", "p" })
+local flow = { waiting = waitingKey, failed = failedKey, cancelled = cancelledKey,
+  stats = statsKey, outbox = outboxKey,
+  failedEvents = eventGroup("failed", { "id", "t", "a", "err" }),
+  cancelledEvents = eventGroup("cancelled", { "id", "t", "a" }) }
 
 for n, j in ipairs(jobs) do
   local id = j[1]
@@ -79,8 +98,12 @@ for n, j in ipairs(jobs) do
     -- finish() gives it the job's retention (a job delayed or retried past
     -- RETENTION_MS keeps answering with its id).
     if ik ~= "" then redis.call("SET", idempotencyPrefix .. ik, id) end
-    redis.call("SET", jobPrefix .. id, j[7])
-    if due > 0 then
+    local record = j[7]
+    if j[8] then record = holdForDependencies(flow, j, now) end
+    if record then redis.call("SET", jobPrefix .. id, record) end
+    if not record then
+      -- Waiting for its dependencies, or ended by one (_flow.lua).
+    elseif due > 0 then
       scheduledArgs[#scheduledArgs + 1] = due
       scheduledArgs[#scheduledArgs + 1] = id
       tally(scheduledByType, jtype)
