@@ -29,6 +29,7 @@ import { queuesRoutes } from "./routes/queues.ts";
 import { keysRoutes } from "./routes/keys.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { schedulesRoutes } from "./routes/schedules.ts";
+import { flowRoutes } from "./routes/flows.ts";
 import { apiGuard } from "./auth/guard.ts";
 import { setJsonResponseHeaders } from "./response_headers.ts";
 
@@ -149,6 +150,7 @@ export function createApp(deps: ApiDeps): Hono {
   app.route(API_BASE, keysRoutes(routeDeps));
   app.route(API_BASE, authRoutes(routeDeps));
   app.route(API_BASE, schedulesRoutes(routeDeps));
+  app.route(API_BASE, flowRoutes(routeDeps));
 
   installErrorHandlers(app, log);
 

@@ -1,7 +1,8 @@
 /**
  * One job: status, cancel, retry.
  *
- * - `GET /jobs/:id` → the job (404 when unknown or expired; 400 when the id is not a UUID).
+ * - `GET /jobs/:id?dependents_cursor=` → the job (404 when unknown or expired; 400 when
+ *   the id is not a UUID), with its dependents' ids (a page) when it has any.
  * - `DELETE /jobs/:id` → 200 `{job_id, status: "cancelled"}` for a waiting job;
  *   202 `{job_id, status: "cancel_requested"}` for a running one (its handler is
  *   signalled); 409 for a finished job.
@@ -27,12 +28,20 @@ export function jobRoutes(deps: RouteDeps): Hono {
 
   app.get("/jobs/:id", async (c) => {
     const id = jobId(c.req.param("id"));
+    const cursor = c.req.query("dependents_cursor");
+    if (cursor !== undefined && !/^\d{1,20}$/.test(cursor)) {
+      throw new HttpError(400, "invalid_query", "invalid dependents_cursor");
+    }
     // The schedule that produced it is read at the same time: one round trip, not two.
     const [job, producer] = await deps.call(
       Promise.all([deps.broker.get(id), producerOf(deps, id)]),
     );
     if (!job) throw new HttpError(404, "not_found", `job ${id} not found`);
-    return c.json(scheduledJobResponse(job, producer));
+    const answer = scheduledJobResponse(job, producer);
+    if (job.has_dependents) {
+      answer.dependents = await deps.call(deps.broker.dependents(id, cursor));
+    }
+    return c.json(answer);
   });
 
   app.delete("/jobs/:id", async (c) => {

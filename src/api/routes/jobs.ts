@@ -22,7 +22,8 @@
  * @module
  */
 import { Hono } from "hono";
-import type { EnqueueInput } from "../../queue/job.ts";
+import type { EnqueueInput, EnqueueResult } from "../../queue/job.ts";
+import { withFollowUp } from "../../flows/follow_up.ts";
 import { LIMITS } from "../../queue/job.ts";
 import { prepareEnqueue, type PrepareFailure } from "../../jobs/prepare.ts";
 import { readJsonBody } from "../body.ts";
@@ -59,7 +60,11 @@ function idempotencyHeader(value: string | undefined): string | undefined {
   return value;
 }
 
-function toInput(request: SubmitJobRequest, idempotencyKey?: string): EnqueueInput {
+/** The broker input of a request's job fields (a submit, a follow-up, a flow job). */
+export function toInput(
+  request: Omit<SubmitJobRequest, "on_complete" | "depends_on" | "idempotency_key">,
+  idempotencyKey?: string,
+): EnqueueInput {
   const input: EnqueueInput = {
     type: request.type,
     queue: request.queue,
@@ -70,7 +75,8 @@ function toInput(request: SubmitJobRequest, idempotencyKey?: string): EnqueueInp
     delay_ms: request.delay_ms,
     run_at: request.run_at === undefined ? undefined : new Date(request.run_at),
     backoff: request.backoff,
-    idempotency_key: idempotencyKey ?? request.idempotency_key,
+    idempotency_key: idempotencyKey,
+    on_dependency_failure: request.on_dependency_failure,
   };
   return input;
 }
@@ -105,16 +111,48 @@ function refusal(failure: PrepareFailure, prefix: string): HttpError {
   }
 }
 
-/** Validates one submit body into a broker input, or throws an HttpError. */
-function prepare(deps: RouteDeps, body: unknown, key?: string, index?: number): EnqueueInput {
+/** A submit's broker input, and its follow-up's when it has `on_complete`. */
+interface PreparedSubmit {
+  input: EnqueueInput;
+  followUp?: EnqueueInput;
+}
+
+/** The registry's checks of one job's input, or the HttpError of its refusal. */
+export function admitted(deps: RouteDeps, input: EnqueueInput, prefix: string): EnqueueInput {
+  const prepared = prepareEnqueue(deps.registry, input);
+  if (!prepared.ok) throw refusal(prepared, prefix);
+  return prepared.input;
+}
+
+/** Validates one submit body into broker inputs, or throws an HttpError. */
+function prepare(deps: RouteDeps, body: unknown, key?: string, index?: number): PreparedSubmit {
   const prefix = index === undefined ? [] : ["jobs", index];
   if (body !== null && typeof body === "object" && "queue" in body) {
     checkQueueName((body as { queue: unknown }).queue, [...prefix, "queue"].join("."));
   }
   const request = parseOr422(submitJobSchema, body, "job", prefix);
-  const prepared = prepareEnqueue(deps.registry, toInput(request, key));
-  if (!prepared.ok) throw refusal(prepared, prefix.join("."));
-  return prepared.input;
+  const input = admitted(deps, {
+    ...toInput(request, key ?? request.idempotency_key),
+    depends_on: request.depends_on,
+  }, prefix.join("."));
+  if (!request.on_complete) return { input };
+  const followUp = admitted(
+    deps,
+    toInput(request.on_complete),
+    [...prefix, "on_complete"].join("."),
+  );
+  return { input, followUp };
+}
+
+/** The inputs of prepared submits, a follow-up right after its job. */
+async function withFollowUps(deps: RouteDeps, items: PreparedSubmit[]): Promise<EnqueueInput[]> {
+  if (items.every((item) => !item.followUp)) return items.map((item) => item.input);
+  const home = await deps.call(deps.broker.homeQueue());
+  return items.flatMap((item) =>
+    item.followUp
+      ? withFollowUp(item.input, item.followUp, home, deps.broker.defaultQueue)
+      : [item.input]
+  );
 }
 
 /** Routes of the jobs collection, mounted under `/api/v1`. */
@@ -127,25 +165,37 @@ export function jobsRoutes(deps: RouteDeps): Hono {
     using ticket = deps.bodies.ticket();
     const key = idempotencyHeader(c.req.header("idempotency-key"));
     const body = await readJsonBody(c.req.raw, deps.maxBodyBytes, ticket);
-    const input = prepare(deps, body, key);
-    const result = await deps.write(gate.run(() => deps.broker.enqueue(input)), "submit");
+    const prepared = prepare(deps, body, key);
+    let result: EnqueueResult;
+    let followUp: string | undefined;
+    if (prepared.followUp) {
+      const inputs = await withFollowUps(deps, [prepared]);
+      const written = await deps.write(deps.broker.enqueueBatch(inputs), "submit");
+      [result, followUp] = [written[0], written[1].id];
+    } else {
+      const input = prepared.input;
+      result = await deps.write(gate.run(() => deps.broker.enqueue(input)), "submit");
+    }
+    const answer = { job_id: result.id, ...(followUp ? { on_complete_id: followUp } : {}) };
     if (!result.created) {
       c.header("Idempotent-Replayed", "true");
-      return c.json({ job_id: result.id }, 200);
+      return c.json(answer, 200);
     }
     c.header("Location", `${BASE}/${result.id}`);
-    return c.json({ job_id: result.id }, 201);
+    return c.json(answer, 201);
   });
 
   app.post("/jobs/batch", async (c) => {
     using ticket = deps.bodies.ticket();
     const body = await readJsonBody(c.req.raw, deps.maxBatchBodyBytes, ticket);
     const { jobs } = parseOr422(submitBatchSchema, body, "batch");
-    const results: Array<{ job_id: string; created: boolean } | ErrorBody> = [];
-    const valid: Array<{ index: number; input: EnqueueInput }> = [];
+    const results: Array<
+      { job_id: string; created: boolean; on_complete_id?: string } | ErrorBody
+    > = [];
+    const valid: Array<{ index: number; prepared: PreparedSubmit }> = [];
     jobs.forEach((item, index) => {
       try {
-        valid.push({ index, input: prepare(deps, item, undefined, index) });
+        valid.push({ index, prepared: prepare(deps, item, undefined, index) });
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
         results[index] = error.toBody();
@@ -154,18 +204,20 @@ export function jobsRoutes(deps: RouteDeps): Hono {
     if (valid.length === 0) {
       throw new HttpError(422, "validation_error", "no valid job in the batch", { results });
     }
-    const written = await deps.write(
-      deps.broker.enqueueBatch(valid.map((v) => v.input)),
-      "batch",
-    );
-    valid.forEach(({ index }, i) => {
-      results[index] = { job_id: written[i].id, created: written[i].created };
-    });
+    const inputs = await withFollowUps(deps, valid.map((v) => v.prepared));
+    const written = await deps.write(deps.broker.enqueueBatch(inputs), "batch");
+    // Each follow-up came right after its job.
+    let at = 0;
+    let created = 0;
+    for (const { index, prepared } of valid) {
+      const w = written[at++];
+      if (w.created) created++;
+      results[index] = prepared.followUp
+        ? { job_id: w.id, created: w.created, on_complete_id: written[at++].id }
+        : { job_id: w.id, created: w.created };
+    }
     const rejected = jobs.length - valid.length;
-    return c.json(
-      { results, created: written.filter((w) => w.created).length, rejected },
-      rejected ? 207 : 201,
-    );
+    return c.json({ results, created, rejected }, rejected ? 207 : 201);
   });
 
   app.get("/jobs", async (c) => {

@@ -37,6 +37,7 @@ import {
   withSecurity,
 } from "./openapi_auth.ts";
 import { schedulePaths, scheduleSchemas } from "./openapi_schedules.ts";
+import { flowPaths, flowSchemas } from "./openapi_flows.ts";
 
 /** Request body limits of the app the document describes. */
 export interface BodyLimits {
@@ -194,8 +195,9 @@ function jobsPaths(limits: BodyLimits): Json {
               "type's schema (`invalid_payload`, field paths in details.issues), or the " +
               "operator's policy refuses it (`validation_error`, field paths in details.issues: " +
               "a literal private or loopback address, a file destination outside " +
-              "DATA_PROCESS_OUTPUT_DIR)",
-            ["validation_error", "unknown_job_type", "invalid_payload"],
+              "DATA_PROCESS_OUTPUT_DIR), or depends_on names a job that does not exist " +
+              "(`unknown_dependency`, the ids in details.ids; nothing stored)",
+            ["validation_error", "unknown_job_type", "invalid_payload", "unknown_dependency"],
           ),
         },
       },
@@ -249,8 +251,10 @@ function jobsPaths(limits: BodyLimits): Json {
           ...submitErrors(limits.maxBatchBodyBytes),
           "422": errorResponse(
             "The body does not match SubmitBatch apart from its items (`validation_error`), " +
-              "or no item is valid (`validation_error`, details.results as in 207)",
-            ["validation_error"],
+              "no item is valid (`validation_error`, details.results as in 207), or an item's " +
+              "depends_on names a job that does not exist (`unknown_dependency`, the ids in " +
+              "details.ids; nothing stored)",
+            ["validation_error", "unknown_dependency"],
           ),
         },
       },
@@ -259,10 +263,20 @@ function jobsPaths(limits: BodyLimits): Json {
       get: {
         operationId: "getJob",
         summary: "Job status and result",
-        parameters: [idParam],
+        parameters: [idParam, {
+          name: "dependents_cursor",
+          in: "query",
+          required: false,
+          description: "dependents.next_cursor of the previous answer: the next page of dependents",
+          schema: { type: "string", pattern: "^\\d{1,20}$" },
+        }],
         responses: {
           "200": ok("The job", ref("Job")),
-          "400": responseRef("InvalidJobId"),
+          "400": errorResponse(
+            "The id is not a UUID (`invalid_job_id`), or dependents_cursor is not a cursor " +
+              "(`invalid_query`)",
+            ["invalid_job_id", "invalid_query"],
+          ),
           "404": responseRef("NotFound"),
           ...unavailable,
         },
@@ -455,11 +469,17 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
       ...metaPaths(),
       ...authPaths(),
       ...schedulePaths(limits.maxBodyBytes),
+      ...flowPaths(limits.maxBatchBodyBytes),
       ...probePaths("", ""),
       ...probePaths("/api/v1", "V1"),
     }),
     components: {
-      schemas: { ...schemaComponents(registry), ...authSchemas(), ...scheduleSchemas() },
+      schemas: {
+        ...schemaComponents(registry),
+        ...authSchemas(),
+        ...scheduleSchemas(),
+        ...flowSchemas(),
+      },
       responses: { ...RESPONSES, ...AUTH_RESPONSES },
       headers: { ...HEADERS, ...AUTH_HEADERS },
       securitySchemes: SECURITY_SCHEMES,
