@@ -167,6 +167,14 @@ export const flowGraphResponseSchema = z.object({
   truncated: z.boolean().describe("True when the graph had more nodes than one answer shows"),
 });
 
+/** `POST /api/v1/jobs/:id/retry` body (optional). */
+export const retrySchema = z.object({
+  revive_dependents: z.boolean().optional().describe(
+    "Also bring back the dependents this job's end took down (failed or cancelled naming it): " +
+      "they wait for it again, and theirs for them. Default false",
+  ),
+}).strict();
+
 /** `GET /api/v1/jobs` query. */
 export const listQuerySchema = z.object({
   status: z.enum(JOB_STATES).default("pending").describe("The state to list"),

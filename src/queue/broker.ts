@@ -194,8 +194,12 @@ export interface Broker {
    */
   cancel(id: string): Promise<CancelOutcome>;
 
-  /** Moves a failed (dead) or cancelled job back to pending with fresh attempts. */
-  requeue(id: string): Promise<void>;
+  /**
+   * Moves a failed (dead) or cancelled job back to pending with fresh
+   * attempts. Its dependents that its end took down stay ended, unless
+   * `revive_dependents`: then they wait for it again (and theirs for them).
+   */
+  requeue(id: string, options?: { revive_dependents?: boolean }): Promise<void>;
 
   /**
    * Deletes finished jobs of one state (e.g. purge the dead set), in `queue`

@@ -98,6 +98,7 @@ export class FlowOutbox {
     const id = entry.slice(2);
     if (entry.startsWith("d:")) return await this.#deliverOutcome(queue, id);
     if (entry.startsWith("l:")) return await this.#link(queue, id);
+    if (entry.startsWith("v:")) return await this.#revive(queue, id);
     return [];
   }
 
@@ -119,6 +120,23 @@ export class FlowOutbox {
       if (!t) continue;
       for (let i = 0; i < ids.length; i += CHUNK) {
         await t.scripts.resolve(id, ...outcome, ids.slice(i, i + CHUNK), this.#d.clock());
+      }
+      touched.push(target);
+    }
+    return touched;
+  }
+
+  /** `v:<id>`: a requeued job brings back the dependents its end took down. */
+  async #revive(queue: string, id: string): Promise<string[]> {
+    const q = await this.#d.queue(queue);
+    if (!q) return [];
+    const dependents = await this.#d.cmd((c) => c.smembers(`${q.keys.jobPrefix}${id}:r`));
+    const touched: string[] = [];
+    for (const [target, ids] of byQueue(dependents, this.#d.queueOfId)) {
+      const t = await this.#d.queue(target);
+      if (!t) continue;
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        await t.scripts.resolve(id, "r", "", "", ids.slice(i, i + CHUNK), this.#d.clock());
       }
       touched.push(target);
     }

@@ -52,8 +52,9 @@ export interface QueueKeys {
   /**
    * ZSET, the flow outbox: members `d:<id>` (a finished job of this queue
    * whose outcome its dependents in other queues, or ones a failure reaches,
-   * still have to get) and `l:<id>` (a waiting job of this queue whose links
-   * into other queues' dependency sets are still to be made); score = epoch
+   * still have to get), `l:<id>` (a waiting job of this queue whose links
+   * into other queues' dependency sets are still to be made) and `v:<id>` (a
+   * requeued job whose dependents it took down come back); score = epoch
    * ms written. Drained idempotently by the broker right after the
    * transition that wrote it, and by maintenance as a fallback
    * (`flow_outbox.ts`), so a crash in between loses nothing.

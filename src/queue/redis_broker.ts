@@ -991,9 +991,11 @@ export class RedisBroker implements Broker {
     return outcome;
   }
 
-  async requeue(id: string): Promise<void> {
+  async requeue(id: string, options: { revive_dependents?: boolean } = {}): Promise<void> {
     const job = await this.#queueOfInput(id);
-    await (await this.#ours(job.state)).requeue(job.id, this.#clock());
+    const revive = options.revive_dependents === true;
+    await (await this.#ours(job.state)).requeue(job.id, this.#clock(), revive);
+    if (revive) await this.#drain([job.state.name]);
   }
 
   async purge(state: "failed" | "completed" | "cancelled", queue?: string): Promise<number> {

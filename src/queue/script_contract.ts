@@ -141,8 +141,8 @@ export const SCRIPTS = {
     args: ["id", "now", "cancelChannel"],
   },
   requeue: {
-    keys: ["priorities", "failed", "cancelled", "stats", "wake", "events", "job"],
-    args: ["id", "now"],
+    keys: ["priorities", "failed", "cancelled", "stats", "wake", "events", "job", "outbox"],
+    args: ["id", "now", "revive"],
   },
   purge: {
     keys: ["finished", "stats", "outbox"],

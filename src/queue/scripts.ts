@@ -348,9 +348,14 @@ export class QueueScripts {
     ) as CancelOutcome;
   }
 
-  /** requeue.lua. Throws JobNotFoundError / InvalidStateError. */
-  async requeue(id: string, now: number): Promise<void> {
-    await this.#run("requeue", { id, now }, { job: this.#keys.jobPrefix + id }, { errorId: id });
+  /**
+   * requeue.lua; `revive`: also bring back the dependents its end took down.
+   * Throws JobNotFoundError / InvalidStateError.
+   */
+  async requeue(id: string, now: number, revive = false): Promise<void> {
+    await this.#run("requeue", { id, now, revive: revive ? "1" : "0" }, {
+      job: this.#keys.jobPrefix + id,
+    }, { errorId: id });
   }
 
   /**

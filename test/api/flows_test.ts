@@ -214,6 +214,23 @@ Deno.test({
       assert.strictEqual((await status(api.app, on_complete_id)).status, "pending");
       assert.deepStrictEqual((await api.broker.dependencies(on_complete_id))?.[0].result, { n: 1 });
 
+      // A retry asked to revive brings back what the failure took down.
+      const p = await (await postJson(api.app, "/api/v1/jobs", job())).json();
+      const q = await (await postJson(api.app, "/api/v1/jobs", job({ depends_on: [p.job_id] })))
+        .json();
+      const [pc] = (await api.broker.claim(10)).filter((x) => x.id === p.job_id);
+      await api.broker.fail(p.job_id, pc.token, {
+        message: "x",
+        retryable: false,
+        retry_delay_ms: 0,
+      });
+      assert.strictEqual((await status(api.app, q.job_id)).status, "failed");
+      const retried = await postJson(api.app, `/api/v1/jobs/${p.job_id}/retry`, {
+        revive_dependents: true,
+      });
+      assert.strictEqual(retried.status, 200);
+      assert.strictEqual((await status(api.app, q.job_id)).status, "waiting");
+
       // A flow of 1,000 jobs in one request (the figure is a benchmark's; here it must work).
       const big = Array.from(
         { length: 1000 },

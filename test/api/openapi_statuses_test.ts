@@ -211,6 +211,28 @@ Deno.test("every documented status is answered, and every answer is documented",
         after(cancelled, (id) => post(app, `${J}/${id}/retry`, "")()),
       ),
       at(`POST ${J}/{id}/retry`, 400, "invalid_job_id", post(app, `${J}/not-a-uuid/retry`, "")),
+      at(
+        `POST ${J}/{id}/retry`,
+        200,
+        undefined,
+        after(
+          cancelled,
+          (id) => post(app, `${J}/${id}/retry`, json({ revive_dependents: true }))(),
+        ),
+      ),
+      at(`POST ${J}/{id}/retry`, 400, "invalid_json", post(app, `${J}/${uuid()}/retry`, "{")),
+      at(
+        `POST ${J}/{id}/retry`,
+        413,
+        "payload_too_large",
+        post(app, `${J}/${uuid()}/retry`, json({ x: "y".repeat(2000) })),
+      ),
+      at(
+        `POST ${J}/{id}/retry`,
+        422,
+        "validation_error",
+        post(app, `${J}/${uuid()}/retry`, json({ revive_dependents: "yes" })),
+      ),
       at(`POST ${J}/{id}/retry`, 404, "not_found", post(app, `${J}/${uuid()}/retry`, "")),
       at(
         `POST ${J}/{id}/retry`,

@@ -271,4 +271,30 @@ export function flowSuite(name: string, setup: () => Promise<SuiteHarness>): voi
     assert.strictEqual(await status(b, f.id), "cancelled");
     assert.strictEqual(await status(b, d.id), "waiting");
   });
+
+  test("a retry revives the dependents it took down only when asked", async (_h, b) => {
+    const a = await b.enqueue(job());
+    const c1 = await b.enqueue(job({ depends_on: [a.id] }));
+    const c2 = await b.enqueue(job({ depends_on: [c1.id], on_dependency_failure: "cancel" }));
+    await failOne(b, a.id);
+    assert.strictEqual(await status(b, c2.id), "cancelled");
+    // A plain retry: a runs again, its dependents stay ended.
+    await b.requeue(a.id);
+    await runOne(b, a.id, "second try");
+    assert.strictEqual(await status(b, c1.id), "failed");
+    // Asked to revive: they wait for it again, down the graph, and run after it.
+    const x = await b.enqueue(job());
+    const y1 = await b.enqueue(job({ depends_on: [x.id] }));
+    const y2 = await b.enqueue(job({ depends_on: [y1.id] }));
+    await failOne(b, x.id);
+    assert.strictEqual(await status(b, y2.id), "failed");
+    await b.requeue(x.id, { revive_dependents: true });
+    assert.strictEqual(await status(b, y1.id), "waiting");
+    assert.strictEqual(await status(b, y2.id), "waiting");
+    assert.strictEqual((await b.stats()).waiting, 2);
+    await runOne(b, x.id, "fixed");
+    await runOne(b, y1.id, null);
+    await runOne(b, y2.id, null);
+    assert.deepStrictEqual((await b.dependencies(y1.id))?.[0].result, "fixed");
+  });
 }

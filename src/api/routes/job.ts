@@ -6,17 +6,38 @@
  * - `DELETE /jobs/:id` → 200 `{job_id, status: "cancelled"}` for a waiting job;
  *   202 `{job_id, status: "cancel_requested"}` for a running one (its handler is
  *   signalled); 409 for a finished job.
- * - `POST /jobs/:id/retry` → 200 `{job_id, status: "pending"}` for a failed or
- *   cancelled job; 409 otherwise.
+ * - `POST /jobs/:id/retry` (optional body `{"revive_dependents": true}`) → 200
+ *   `{job_id, status: "pending"}` for a failed or cancelled job; 409 otherwise.
  *
  * @module
  */
 import { Hono } from "hono";
 import { HttpError } from "../errors.ts";
 import type { RouteDeps } from "../deps.ts";
-import { parseOr400 } from "../validation.ts";
-import { jobIdSchema } from "../schemas.ts";
+import { parseOr400, parseOr422 } from "../validation.ts";
+import { jobIdSchema, retrySchema } from "../schemas.ts";
+import { readLimited } from "../body.ts";
 import { producerOf, scheduledJobResponse } from "../schedule_jobs.ts";
+
+/** Longest retry body: `{"revive_dependents": true}` with room to spare. */
+const MAX_RETRY_BODY = 1024;
+
+/**
+ * A retry's options: none without a body; else a JSON object
+ * `{revive_dependents?: boolean}` (400 invalid_json, 422 validation_error).
+ */
+async function retryOptions(request: Request): Promise<{ revive_dependents?: boolean }> {
+  const bytes = await readLimited(request, MAX_RETRY_BODY);
+  const text = new TextDecoder().decode(bytes);
+  if (text.trim() === "") return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "invalid_json", "request body is not valid JSON");
+  }
+  return parseOr422(retrySchema, body, "retry");
+}
 
 function jobId(raw: string): string {
   return parseOr400(jobIdSchema, raw, "invalid_job_id", "job id");
@@ -52,7 +73,8 @@ export function jobRoutes(deps: RouteDeps): Hono {
 
   app.post("/jobs/:id/retry", async (c) => {
     const id = jobId(c.req.param("id"));
-    await deps.write(deps.broker.requeue(id), "change");
+    const options = await retryOptions(c.req.raw);
+    await deps.write(deps.broker.requeue(id, options), "change");
     return c.json({ job_id: id, status: "pending" });
   });
 

@@ -80,6 +80,7 @@ function schemaComponents(registry: JobRegistry): Json {
     Job: jsonSchema(s.jobResponseSchema, "output"),
     JobList: jsonSchema(s.jobListResponseSchema, "output"),
     JobAction: jsonSchema(s.jobActionResponseSchema, "output"),
+    Retry: jsonSchema(s.retrySchema, "input"),
     Purge: jsonSchema(s.purgeResponseSchema, "output"),
     Stats: jsonSchema(s.statsResponseSchema, "output"),
     Queue: jsonSchema(s.queueResponseSchema, "output"),
@@ -302,10 +303,22 @@ function jobsPaths(limits: BodyLimits): Json {
       post: {
         operationId: "retryJob",
         summary: "Requeue a failed or cancelled job with fresh attempts",
+        description: "Its dependents that its end took down stay ended unless the body asks " +
+          "`revive_dependents`.",
         parameters: [idParam],
+        requestBody: {
+          required: false,
+          description: "Optional; at most 1024 bytes (else 413).",
+          ...json(ref("Retry")),
+        },
         responses: {
           "200": ok("Requeued", ref("JobAction")),
-          "400": responseRef("InvalidJobId"),
+          "400": errorResponse(
+            "The id is not a UUID (`invalid_job_id`), or the body is not JSON (`invalid_json`)",
+            ["invalid_job_id", "invalid_json"],
+          ),
+          "413": errorResponse("The body is over 1024 bytes", ["payload_too_large"]),
+          "422": errorResponse("The body has an unknown or mistyped field", ["validation_error"]),
           "404": responseRef("NotFound"),
           "409": errorResponse("Not failed or cancelled", ["invalid_state"]),
           ...writeUnavailable,

@@ -139,6 +139,52 @@ local function resolveDependency(Q, did, pid, code, ptype, value, now)
   end
 end
 
+-- Dependency `pid` was requeued asking to revive its dependents: dependent
+-- `did` of this queue that it took down (ended naming it, and doomed by no
+-- other failed dependency) waits again, and its own dependents it took
+-- down follow (an outbox entry `v:`); one still waiting forgets the failure
+-- it had counted. A dependent that ran or ended otherwise is left alone.
+local function reviveDependent(Q, did, pid, now)
+  local dkey = jobPrefix .. did .. ":d"
+  local current = redis.call("HGET", dkey, pid)
+  if not current or current == "0" or cmsgpack.unpack(current)[1] == "c" then return end
+  local key = jobPrefix .. did
+  local job = load(key)
+  if not job then return end
+  local state = job[F_STATE]
+  local failed = math.max(0, (tonumber(job[F_DEPS_FAILED]) or 1) - 1)
+  if state == WAITING then
+    redis.call("HSET", dkey, pid, "0")
+    job[F_DEPS_FAILED] = failed
+    save(key, job)
+    return
+  end
+  if state ~= FAILED and state ~= CANCELLED then return end
+  local err = job[F_ERROR]
+  if type(err) ~= "string" or string.find(err, "dependency " .. pid, 1, true) ~= 1 then return end
+  if failed > 0 and job[F_DEP_POLICY] ~= "i" then return end
+  local jtype = job[F_TYPE]
+  redis.call("HSET", dkey, pid, "0")
+  redis.call("PERSIST", dkey)
+  redis.call("ZREM", state == FAILED and Q.failed or Q.cancelled, did)
+  stat(Q.stats, STATE_NAMES[state], jtype, -1)
+  job[F_DEPS_FAILED] = failed
+  job[F_STATE] = WAITING
+  job[F_FINISHED_AT] = false
+  job[F_ERROR] = false
+  -- Alive again: no expiry until it finishes anew (SET without PX drops the TTL).
+  save(key, job)
+  if job[F_IDEMPOTENCY_KEY] then
+    redis.call("PERSIST", idempotencyPrefix .. job[F_IDEMPOTENCY_KEY])
+  end
+  redis.call("ZADD", Q.waiting, now, did)
+  stat(Q.stats, "waiting", jtype, 1)
+  if job[F_DEPENDENTS] then
+    redis.call("PERSIST", key .. ":r")
+    redis.call("ZADD", Q.outbox, now, "v:" .. did)
+  end
+end
+
 -- A job just completed (its record `job`, result in it): settles its
 -- dependents of this queue here, and puts it in the outbox when some are
 -- in other queues (then returns true).

@@ -17,7 +17,8 @@
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms
 -- ARGV[10] dependency: the finished dependency's id (any queue)
--- ARGV[11] outcome: "c" completed, "f" failed, "x" cancelled (or gone)
+-- ARGV[11] outcome: "c" completed, "f" failed, "x" cancelled (or gone), or
+--          "r": it was requeued reviving its dependents (_flow.lua's reviveDependent)
 -- ARGV[12] dependencyType: the dependency's type ("" when unknown)
 -- ARGV[13] value: its result JSON text (completed) or error message, or ""
 -- ARGV[14..] (dependent) repeated: ids of its dependents in this queue
@@ -56,8 +57,12 @@ local flow = {
 }
 local n = 0
 for i = restFrom, #ARGV do
-  resolveDependency(flow, ARGV[i], dependency, outcome, dependencyType ~= "" and dependencyType or false,
-    value ~= "" and value or false, now)
+  if outcome == "r" then
+    reviveDependent(flow, ARGV[i], dependency, now)
+  else
+    resolveDependency(flow, ARGV[i], dependency, outcome,
+      dependencyType ~= "" and dependencyType or false, value ~= "" and value or false, now)
+  end
   n = n + 1
 end
 return { n, writeEvents(eventsKey, now) }
