@@ -181,7 +181,7 @@ local function reviveDependent(Q, did, pid, now)
   stat(Q.stats, "waiting", jtype, 1)
   if job[F_DEPENDENTS] then
     redis.call("PERSIST", key .. ":r")
-    redis.call("ZADD", Q.outbox, now, "v:" .. did)
+    toOutbox(Q.outbox, now, "v:" .. did)
   end
 end
 
@@ -199,7 +199,7 @@ local function releaseDependents(Q, pid, job, now)
     end
   end
   redis.call("PEXPIRE", jobPrefix .. pid .. ":r", finishedTtlMs)
-  if elsewhere then redis.call("ZADD", Q.outbox, now, "d:" .. pid) end
+  if elsewhere then toOutbox(Q.outbox, now, "d:" .. pid) end
   return elsewhere
 end
 
@@ -264,7 +264,7 @@ local function holdForDependencies(Q, j, now)
     end
   end
   redis.call("PERSIST", dkey)
-  if elsewhere then redis.call("ZADD", Q.outbox, now, "l:" .. id) end
+  if elsewhere then toOutbox(Q.outbox, now, "l:" .. id) end
   job[F_DEPS_DONE] = done
   job[F_DEPS_FAILED] = failed
   if failed > 0 and job[F_DEP_POLICY] ~= "i" then

@@ -307,6 +307,22 @@ local function ownerOf(token)
   return string.match(token, "^([^.:]+)%.")
 end
 
+-- How long after an outbox entry is written a Cluster maintainer looks at
+-- the queue: its writer delivers it at once, so a look finds it only when
+-- the writer died in between (standalone maintenance looks at every queue anyway).
+local OUTBOX_GRACE_MS = 2000
+
+-- Adds `member` to the flow outbox (flow_outbox.ts drains it). On Cluster
+-- (PUBLISH_WAKES) it also announces, on the channel named like the outbox
+-- key, when maintenance should look (cluster_signals.ts), so an entry
+-- a dying process left is found without waiting for the queue's turn.
+local function toOutbox(outboxKey, now, member)
+  redis.call("ZADD", outboxKey, now, member)
+  if PUBLISH_WAKES then
+    redis.call("PUBLISH", outboxKey, string.format("%.0f", now + OUTBOX_GRACE_MS))
+  end
+end
+
 -- A finished job's flow keys (its dependencies HASH, its dependents SET)
 -- expire with its record; a job others depend on is put in the outbox, so
 -- its outcome reaches them (`_flow.lua`, flow_outbox.ts). Free for a job
@@ -315,7 +331,7 @@ local function finishFlow(job, id, now, outboxKey)
   if job[F_DEPS_TOTAL] then redis.call("PEXPIRE", jobPrefix .. id .. ":d", finishedTtlMs) end
   if job[F_DEPENDENTS] then
     redis.call("PEXPIRE", jobPrefix .. id .. ":r", finishedTtlMs)
-    redis.call("ZADD", outboxKey, now, "d:" .. id)
+    toOutbox(outboxKey, now, "d:" .. id)
   end
 end
 

@@ -56,7 +56,7 @@ stat(statsKey, "pending", job[F_TYPE], 1)
 wake(wakeKey)
 if job[F_DEPENDENTS] then
   redis.call("PERSIST", jobPrefix .. id .. ":r")
-  if revive then redis.call("ZADD", outboxKey, now, "v:" .. id) end
+  if revive then toOutbox(outboxKey, now, "v:" .. id) end
 end
 if job[F_DEPS_TOTAL] then redis.call("PERSIST", jobPrefix .. id .. ":d") end
 event("requeued", { "id", "t" }, { id, job[F_TYPE] })
