@@ -38,8 +38,8 @@ local outboxKey = KEYS[9]
 local now = tonumber(ARGV[9])
 local restFrom = 10
 
-local flow = { waiting = waitingKey, priorities = prioritiesKey, scheduled = scheduledKey,
-  wake = wakeKey, outbox = outboxKey, stats = statsKey }
+-- The flow keys (_flow.lua), made for the first completed job others depend on.
+local flow = nil
 local out = {}
 local ids = {}
 local doneArgs = {}
@@ -63,7 +63,11 @@ for i = restFrom, #ARGV, 3 do
     end
     if job[F_DEPS_TOTAL] then redis.call("PEXPIRE", key .. ":d", finishedTtlMs) end
     local code = 1
-    if job[F_DEPENDENTS] and releaseDependents(flow, id, job, now) then code = 3 end
+    if job[F_DEPENDENTS] then
+      flow = flow or { waiting = waitingKey, priorities = prioritiesKey, scheduled = scheduledKey,
+        wake = wakeKey, outbox = outboxKey, stats = statsKey }
+      if releaseDependents(flow, id, job, now) then code = 3 end
+    end
     addEvent(completed, { id, job[F_TYPE], job[F_ATTEMPTS], dur })
     ids[#ids + 1] = id
     doneArgs[#doneArgs + 1] = now

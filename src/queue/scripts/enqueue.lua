@@ -75,10 +75,15 @@ local scheduledByType = {}
 local out = {}
 local any = false
 local enqueued = eventGroup("enqueued", { "id", "t", "p" })
-local flow = { waiting = waitingKey, failed = failedKey, cancelled = cancelledKey,
-  stats = statsKey, outbox = outboxKey,
-  failedEvents = eventGroup("failed", { "id", "t", "a", "err" }),
-  cancelledEvents = eventGroup("cancelled", { "id", "t", "a" }) }
+-- The flow keys and event groups (_flow.lua), made for the first job with dependencies.
+local flow = nil
+local function flowKeys()
+  flow = flow or { waiting = waitingKey, failed = failedKey, cancelled = cancelledKey,
+    stats = statsKey, outbox = outboxKey,
+    failedEvents = eventGroup("failed", { "id", "t", "a", "err" }),
+    cancelledEvents = eventGroup("cancelled", { "id", "t", "a" }) }
+  return flow
+end
 
 for n, j in ipairs(jobs) do
   local id = j[1]
@@ -99,7 +104,7 @@ for n, j in ipairs(jobs) do
     -- RETENTION_MS keeps answering with its id).
     if ik ~= "" then redis.call("SET", idempotencyPrefix .. ik, id) end
     local record = j[7]
-    if j[8] then record = holdForDependencies(flow, j, now) end
+    if j[8] then record = holdForDependencies(flowKeys(), j, now) end
     if record then redis.call("SET", jobPrefix .. id, record) end
     if not record then
       -- Waiting for its dependencies, or ended by one (_flow.lua).

@@ -180,7 +180,7 @@ local function maintainQueue(q)
   if schedHead then nextDue = schedHead end
   if runHead and (nextDue < 0 or runHead < nextDue) then nextDue = runHead end
   return { #due, r.count, trimmed, string.format("%.0f", nextDue), string.format("%.0f", oldest),
-    r.recovered, runHead and 1 or 0, redis.call("EXISTS", q.outbox) }
+    r.recovered, runHead and 1 or 0, q.outboxed and redis.call("EXISTS", q.outbox) or 0 }
 end
 
 -- An idle deployment pays O(1) however many queues it has: when no queue
@@ -189,17 +189,22 @@ end
 -- EXISTS over the finished sets of the queues whose trim is due.
 local busyKeys = {}
 local finishedKeys = {}
+local outboxKeys = {}
 for i = 1, queueCount do
   local k = keysFrom + (i - 1) * QUEUE_KEYS
   busyKeys[#busyKeys + 1] = KEYS[k + 1]
   busyKeys[#busyKeys + 1] = KEYS[k + 2]
   busyKeys[#busyKeys + 1] = KEYS[k + 9]
+  outboxKeys[#outboxKeys + 1] = KEYS[k + 9]
   if ARGV[restFrom + (i - 1) * QUEUE_ARGS + 3] == "1" then
     for f = 3, 5 do finishedKeys[#finishedKeys + 1] = KEYS[k + f] end
   end
 end
 local anyBusy = #busyKeys > 0 and redis.call("EXISTS", unpack(busyKeys)) > 0
 local anyFinished = #finishedKeys > 0 and redis.call("EXISTS", unpack(finishedKeys)) > 0
+-- Outbox entries are rare (a writer delivers its own at once): one EXISTS
+-- over every queue's outbox, and a queue's own only when some has one.
+local anyOutbox = anyBusy and redis.call("EXISTS", unpack(outboxKeys)) > 0
 
 local results = {}
 local events = {}
@@ -219,6 +224,7 @@ for i = 1, queueCount do
     outbox = KEYS[k + 9],
     busy = anyBusy,
     trim = anyFinished and ARGV[a + 3] == "1",
+    outboxed = anyOutbox,
   }
   if q.busy or q.trim then
     jobPrefix = ARGV[a]
