@@ -5,7 +5,8 @@
  * dependencies. The scripts that make a transition write the entry in the
  * same script (`QueueKeys.outbox`); this module delivers it with a script in
  * the receiving queue's slot (`resolve.lua`, `link.lua`) and only then
- * removes it, so a process that dies in between leaves the entry for the
+ * removes it (`outbox_done.lua`: unless it was written anew meanwhile), so a
+ * process that dies in between leaves the entry for the
  * next drain (its own broker right after the transition, or any process's
  * maintenance). Every delivery is idempotent: delivering twice, or two
  * processes draining at once, counts each outcome once.
@@ -84,12 +85,13 @@ export class FlowOutbox {
       todo.delete(queue);
       const q = await this.#d.queue(queue);
       if (!q) continue;
-      const entries = await this.#d.cmd((c) => c.zrange(q.keys.outbox, 0, PAGE - 1));
-      for (const entry of entries) {
-        for (const touched of await this.#deliver(queue, entry)) todo.add(touched);
-        await this.#d.cmd((c) => c.zrem(q.keys.outbox, entry));
+      const flat = await this.#d.cmd((c) => c.zrange(q.keys.outbox, 0, PAGE - 1, "WITHSCORES"));
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        for (const touched of await this.#deliver(queue, flat[i])) todo.add(touched);
+        // Removed only as it was read: an entry written anew meanwhile stays.
+        await q.scripts.outboxDone([{ member: flat[i], score: flat[i + 1] }]);
       }
-      if (entries.length === PAGE) todo.add(queue);
+      if (flat.length === PAGE * 2) todo.add(queue);
     }
   }
 

@@ -169,6 +169,11 @@ export const SCRIPTS = {
     args: ["dependent"],
     rest: ["dependency"],
   },
+  outbox_done: {
+    keys: ["outbox"],
+    args: [],
+    rest: ["member", "score"],
+  },
   pause: {
     keys: ["meta", "priorities", "wake"],
     args: ["paused"],

@@ -389,6 +389,16 @@ export class QueueScripts {
     });
   }
 
+  /** outbox_done.lua: removes delivered outbox entries still as they were read. */
+  async outboxDone(entries: Array<{ member: string; score: string }>): Promise<number> {
+    if (entries.length === 0) return 0;
+    return toNumber(
+      await this.#run("outbox_done", {}, {}, {
+        rest: entries.flatMap((e) => [e.member, e.score]),
+      }),
+    );
+  }
+
   /**
    * link.lua: links `dependent` (another queue's) into `dependencies` of
    * this queue; per dependency null while it has not ended, else its packed

@@ -134,3 +134,18 @@ redisTest(
     assert.deepStrictEqual(left, [`${p}events`, `${p}meta`, `${p}stats`]);
   },
 );
+
+redisTest(
+  "an outbox entry written anew while it was delivered stays for its own delivery",
+  async (h) => {
+    const scripts = await rawScripts(h.redis, h.queue);
+    const outbox = queueKeys(h.queue).outbox;
+    await h.redis.zadd(outbox, 1000, "d:x");
+    // Read at 1000, then the job ended again (score 2000) before the removal.
+    await h.redis.zadd(outbox, 2000, "d:x");
+    assert.strictEqual(await scripts.outboxDone([{ member: "d:x", score: "1000" }]), 0);
+    assert.deepStrictEqual(await h.redis.zrange(outbox, 0, -1), ["d:x"]);
+    assert.strictEqual(await scripts.outboxDone([{ member: "d:x", score: "2000" }]), 1);
+    assert.strictEqual(await h.redis.exists(outbox), 0);
+  },
+);
