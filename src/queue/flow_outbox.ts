@@ -101,6 +101,7 @@ export class FlowOutbox {
     if (entry.startsWith("d:")) return await this.#deliverOutcome(queue, id);
     if (entry.startsWith("l:")) return await this.#link(queue, id);
     if (entry.startsWith("v:")) return await this.#revive(queue, id);
+    if (entry.startsWith("u:")) return await this.#unpin(queue, id);
     return [];
   }
 
@@ -143,6 +144,19 @@ export class FlowOutbox {
       touched.push(target);
     }
     return touched;
+  }
+
+  /** `u:<id>`: a job stopped waiting; its dependencies in other queues need not stay for it. */
+  async #unpin(queue: string, id: string): Promise<string[]> {
+    const q = await this.#d.queue(queue);
+    if (!q) return [];
+    const deps = await this.#d.cmd((c) => c.hkeys(`${q.keys.jobPrefix}${id}:d`));
+    const elsewhere = deps.filter((dep) => this.#d.queueOfId(dep) !== queue);
+    for (const [target, ids] of byQueue(elsewhere, this.#d.queueOfId)) {
+      const t = await this.#d.queue(target);
+      if (t) await t.scripts.link(id, ids, "unpin");
+    }
+    return [];
   }
 
   /** `l:<id>`: a waiting job's links into its dependencies in other queues. */

@@ -46,15 +46,18 @@ export interface QueueKeys {
    * started waiting. A waiting job's dependencies are the HASH
    * `${jobPrefix}${id}:d` (dependency id -> "0" while pending, else the
    * MessagePack `[outcome, type, result]` delivered by `_flow.lua`); a job's
-   * dependents are the SET `${jobPrefix}${id}:r` (ids of any queue).
+   * dependents are the SET `${jobPrefix}${id}:r` (ids of any queue), and
+   * those of other queues still waiting the SET `${jobPrefix}${id}:w`.
    */
   waiting: string;
   /**
    * ZSET, the flow outbox: members `d:<id>` (a finished job of this queue
    * whose outcome its dependents in other queues, or ones a failure reaches,
    * still have to get), `l:<id>` (a waiting job of this queue whose links
-   * into other queues' dependency sets are still to be made) and `v:<id>` (a
-   * requeued job whose dependents it took down come back); score = epoch
+   * into other queues' dependency sets are still to be made), `v:<id>` (a
+   * requeued job whose dependents it took down come back) and `u:<id>` (a
+   * job of this queue stopped waiting: its dependencies elsewhere need not
+   * stay for it); score = epoch
    * ms written. Drained idempotently by the broker right after the
    * transition that wrote it, and by maintenance as a fallback
    * (`flow_outbox.ts`), so a crash in between loses nothing.

@@ -75,10 +75,12 @@ export const F = {
   depPolicy: 23,
   /** 1 when other jobs depend on this one (its `:r` SET exists). */
   dependents: 24,
+  /** 1 when some of its dependencies are in other queues (they are told when it stops waiting). */
+  depsElsewhere: 25,
 } as const;
 
 /** Number of record positions. */
-export const RECORD_FIELDS = 25;
+export const RECORD_FIELDS = 26;
 
 /**
  * A stored record as a 0-based array (absent fields undefined/null/false).

@@ -166,7 +166,7 @@ export const SCRIPTS = {
   },
   link: {
     keys: ["outbox"],
-    args: ["dependent"],
+    args: ["dependent", "mode"],
     rest: ["dependency"],
   },
   outbox_done: {

@@ -402,10 +402,22 @@ export class QueueScripts {
   /**
    * link.lua: links `dependent` (another queue's) into `dependencies` of
    * this queue; per dependency null while it has not ended, else its packed
-   * outcome (`[code, type, value]` MessagePack) to deliver.
+   * outcome (`[code, type, value]` MessagePack) to deliver. Mode `unpin`:
+   * the dependent stopped waiting (every answer null).
    */
-  async link(dependent: string, dependencies: string[]): Promise<Array<Uint8Array | null>> {
-    const argv = buildCall("link", this.#keys, this.#constants, { dependent }, {}, dependencies);
+  async link(
+    dependent: string,
+    dependencies: string[],
+    mode: "link" | "unpin" = "link",
+  ): Promise<Array<Uint8Array | null>> {
+    const argv = buildCall(
+      "link",
+      this.#keys,
+      this.#constants,
+      { dependent, mode },
+      {},
+      dependencies,
+    );
     const reply = await runScript(this.#client, "link", argv, null, {
       buffers: true,
     }) as Uint8Array[];

@@ -149,3 +149,23 @@ redisTest(
     assert.strictEqual(await h.redis.exists(outbox), 0);
   },
 );
+
+redisTest(
+  "a dependency in another queue is kept from purges while its dependent waits",
+  async (h) => {
+    const b = await h.makeRedis({ serve: { queues: "all", order: "strict" } });
+    const a = await b.enqueue({ type: "t", payload: 1, queue: "up" });
+    const later = await b.enqueue({ type: "t", payload: 2, queue: "up", delay_ms: 60_000 });
+    const d = await b.enqueue({ type: "t", payload: 3, depends_on: [a.id, later.id] });
+    const job = await claimIt(b, a.id);
+    await b.complete(a.id, job.token, "kept");
+    assert.strictEqual((await b.get(d.id))?.status, "waiting");
+    assert.strictEqual(await b.purge("completed", "up"), 0, "d still waits on it");
+    assert.strictEqual((await b.get(a.id))?.status, "completed");
+    // d stops waiting (cancelled here): a is free to go.
+    assert.strictEqual(await b.cancel(d.id), "cancelled");
+    assert.strictEqual(await h.redis.exists(`${queueKeys("up").jobPrefix}${a.id}:w`), 0);
+    assert.strictEqual(await b.purge("completed", "up"), 1);
+    assert.strictEqual(await b.get(a.id), null);
+  },
+);

@@ -87,7 +87,7 @@ Deno.test("newRecord: pending, scheduled, and with backoff and idempotency key",
   assert.strictEqual(job?.timeout_ms, 300000);
   assert.strictEqual(job?.dependencies, null);
   const waiting = unpackRecord(packRecord({ ...base, depsTotal: 3, depPolicy: "c" }))!;
-  assert.strictEqual(waiting.length, RECORD_FIELDS - 1);
+  assert.strictEqual(waiting.length, F.depPolicy + 1);
   assert.deepStrictEqual(waiting.slice(F.depsTotal), [3, 0, 0, "c"]);
   assert.deepStrictEqual(
     decodeJob("id", packRecord({ ...base, depsTotal: 3 }), "q")?.dependencies,

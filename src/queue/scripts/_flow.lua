@@ -13,6 +13,10 @@
 -- flow_outbox.ts into resolve.lua of the dependent's queue). Each delivery
 -- is idempotent: a field that holds an outcome is never counted twice.
 --
+-- A dependent of another queue waiting on a dependency of this queue is a
+-- member of its `:w` SET, from the link (link.lua) until it stops waiting
+-- (an outbox `u:` entry, link.lua again): the dependency is kept meanwhile.
+--
 -- `Q`, the flow keys a script passes: waiting, priorities, scheduled, failed,
 -- cancelled, stats, wake, outbox (ZSET/LIST/HASH keys of the script's
 -- queue), and failedEvents, cancelledEvents (event groups), as far as the
@@ -61,6 +65,12 @@ local function unknownDependencies(jobs)
   return missing
 end
 
+-- A job stopped waiting: its dependencies in other queues, which stay
+-- (retention, purges) while it waits, are told through the outbox (`u:`).
+local function stoppedWaiting(outboxKey, id, job, now)
+  if job[F_DEPS_ELSEWHERE] then toOutbox(outboxKey, now, "u:" .. id) end
+end
+
 -- Moves a waiting job whose dependencies are all done to pending (or
 -- scheduled, when it also has a due time ahead).
 local function releaseWaiting(Q, id, job, now)
@@ -68,6 +78,7 @@ local function releaseWaiting(Q, id, job, now)
   local jtype = job[F_TYPE]
   redis.call("ZREM", Q.waiting, id)
   stat(Q.stats, "waiting", jtype, -1)
+  stoppedWaiting(Q.outbox, id, job, now)
   local due = tonumber(job[F_SCHEDULED_FOR])
   if due and due > now then
     job[F_STATE] = SCHEDULED
@@ -94,6 +105,7 @@ local function failByDependency(Q, id, job, pid, code, now, wasWaiting)
   if wasWaiting then
     redis.call("ZREM", Q.waiting, id)
     stat(Q.stats, "waiting", jtype, -1)
+    stoppedWaiting(Q.outbox, id, job, now)
   end
   local cancel = job[F_DEP_POLICY] == "c"
   local message = "dependency " .. pid .. (code == "x" and " was cancelled" or " failed")
@@ -205,9 +217,15 @@ end
 
 -- Links dependent `did` to dependency `pid` of this queue (its record
 -- `parent`, which exists): adds it to the dependents and flags the
--- dependency. Returns the dependency's outcome code when it finished already.
+-- dependency; a dependent of another queue is also noted as waiting in the
+-- dependency's `:w` SET (it keeps the dependency: _lib.lua's pinned).
+-- Returns the dependency's outcome code when it finished already.
 local function linkDependency(pid, parent, did)
   redis.call("SADD", jobPrefix .. pid .. ":r", did)
+  if queueOfId(did) ~= queueOfId(pid) then
+    redis.call("SADD", jobPrefix .. pid .. ":w", did)
+    redis.call("PEXPIRE", jobPrefix .. pid .. ":w", finishedTtlMs)
+  end
   local code = codeOfState(parent[F_STATE])
   if not parent[F_DEPENDENTS] then
     parent[F_DEPENDENTS] = 1
@@ -264,14 +282,22 @@ local function holdForDependencies(Q, j, now)
     end
   end
   redis.call("PERSIST", dkey)
-  if elsewhere then toOutbox(Q.outbox, now, "l:" .. id) end
   job[F_DEPS_DONE] = done
   job[F_DEPS_FAILED] = failed
+  if elsewhere then
+    job[F_DEPS_ELSEWHERE] = 1
+    toOutbox(Q.outbox, now, "l:" .. id)
+  end
   if failed > 0 and job[F_DEP_POLICY] ~= "i" then
     failByDependency(Q, id, job, failedBy, failedCode, now, false)
+    -- Never waited: the links about to be made are undone right after (`u:` sorts after `l:`).
+    stoppedWaiting(Q.outbox, id, job, now)
     return nil
   end
-  if done + failed >= tonumber(job[F_DEPS_TOTAL]) then return packJob(job) end
+  if done + failed >= tonumber(job[F_DEPS_TOTAL]) then
+    stoppedWaiting(Q.outbox, id, job, now)
+    return packJob(job)
+  end
   job[F_STATE] = WAITING
   save(jobPrefix .. id, job)
   redis.call("ZADD", Q.waiting, now, id)

@@ -52,7 +52,8 @@ local F_DEPS_DONE = 22
 local F_DEPS_FAILED = 23
 local F_DEP_POLICY = 24
 local F_DEPENDENTS = 25
-local RECORD_FIELDS = 25
+local F_DEPS_ELSEWHERE = 26
+local RECORD_FIELDS = 26
 -- Started and finished times are stored as ms since created (small integers
 -- pack in fewer bytes than epoch ms; record.ts adds created back).
 
@@ -312,11 +313,14 @@ end
 -- the writer died in between (standalone maintenance looks at every queue anyway).
 local OUTBOX_GRACE_MS = 2000
 
--- Adds `member` to the flow outbox (flow_outbox.ts drains it). On Cluster
+-- Adds `member` to the flow outbox (flow_outbox.ts drains it), noting it in
+-- `outboxTouched` (complete.lua tells its caller to drain). On Cluster
 -- (PUBLISH_WAKES) it also announces, on the channel named like the outbox
 -- key, when maintenance should look (cluster_signals.ts), so an entry
 -- a dying process left is found without waiting for the queue's turn.
+local outboxTouched = false
 local function toOutbox(outboxKey, now, member)
+  outboxTouched = true
   redis.call("ZADD", outboxKey, now, member)
   if PUBLISH_WAKES then
     redis.call("PUBLISH", outboxKey, string.format("%.0f", now + OUTBOX_GRACE_MS))
@@ -353,12 +357,16 @@ local function finish(key, job, finishedKey, statsKey, state, id, now, outboxKey
 end
 
 -- True when a finished job others depend on must stay: its outcome is not
--- delivered yet (in the outbox), or a dependent of its own queue still waits
--- (whose result it will read). Dependents in other queues got a copy of the
--- result with the outcome. Only jobs with dependents pay the look.
+-- delivered yet (in the outbox), or a dependent still waits: of its own
+-- queue (looked at), or of another queue (its `:w` SET, kept by link.lua).
+-- Only jobs with dependents pay the look.
 local function pinned(job, id, outboxKey)
   if not job[F_DEPENDENTS] then return false end
   if redis.call("ZSCORE", outboxKey, "d:" .. id) then return true end
+  if redis.call("EXISTS", jobPrefix .. id .. ":w") == 1 then
+    redis.call("PEXPIRE", jobPrefix .. id .. ":w", finishedTtlMs)
+    return true
+  end
   local own = string.match(id, "^(.*):[^:]*$") or ""
   for _, d in ipairs(redis.call("SMEMBERS", jobPrefix .. id .. ":r")) do
     if (string.match(d, "^(.*):[^:]*$") or "") == own then
@@ -388,7 +396,10 @@ local function forget(ids, finishedKey, outboxKey, now)
     elseif job then
       gone[#gone + 1] = id
       if job[F_DEPS_TOTAL] then keys[#keys + 1] = key .. ":d" end
-      if job[F_DEPENDENTS] then keys[#keys + 1] = key .. ":r" end
+      if job[F_DEPENDENTS] then
+        keys[#keys + 1] = key .. ":r"
+        keys[#keys + 1] = key .. ":w"
+      end
       types[#types + 1] = job[F_TYPE]
       if job[F_IDEMPOTENCY_KEY] then
         local idem = idempotencyPrefix .. job[F_IDEMPOTENCY_KEY]

@@ -18,8 +18,8 @@
 -- ARGV[10..] (id, token, resultJson) repeated: job id, lease token, result JSON text
 --
 -- Returns { acked, events }: one integer per triple, 1 when completed (3
--- when completed and its outcome is in the flow outbox for dependents in
--- other queues; also
+-- when completed and something went to the flow outbox: its outcome for
+-- dependents in other queues, or a released dependent's `u:` entry; also
 -- when this token had completed it already: a retried ack whose reply was
 -- lost; its event is returned again, not written again), 0 when the lease was
 -- lost (the job is not running or the token is stale; nothing changed for
@@ -66,7 +66,9 @@ for i = restFrom, #ARGV, 3 do
     if job[F_DEPENDENTS] then
       flow = flow or { waiting = waitingKey, priorities = prioritiesKey, scheduled = scheduledKey,
         wake = wakeKey, outbox = outboxKey, stats = statsKey }
-      if releaseDependents(flow, id, job, now) then code = 3 end
+      outboxTouched = false
+      releaseDependents(flow, id, job, now)
+      if outboxTouched then code = 3 end
     end
     addEvent(completed, { id, job[F_TYPE], job[F_ATTEMPTS], dur })
     ids[#ids + 1] = id
