@@ -1,7 +1,8 @@
 /**
  * Reads of a job's place in a flow: its dependencies with their outcomes
- * (the `:d` HASH, see `QueueKeys.waiting`) and its dependents (the `:r`
- * SET, paginated). Plain reads on the job's own slot.
+ * (the `:d` HASH, see `QueueKeys.waiting`; a completed one's result from its
+ * own record, kept until its dependents finish) and its dependents (the `:r`
+ * SET, paginated). Plain reads.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import type { DependencyInfo } from "./job.ts";
 import type { QueueKeys } from "./keys.ts";
 import { dependenciesKey, dependentsKey } from "./keys.ts";
 import { unpack } from "./msgpack.ts";
+import { F, unpackRecord } from "./record.ts";
 
 /** A page of dependent ids. */
 export interface DependencyPage {
@@ -56,6 +58,28 @@ export async function readDependencies(
   return entries.map(([dep, value]) => dependencyInfo(dep, value)).sort((a, b) =>
     a.id < b.id ? -1 : a.id > b.id ? 1 : 0
   );
+}
+
+/**
+ * Fills in the results of the completed ones of `deps` from their records,
+ * which `record` reads (null: gone, then the result stays null).
+ */
+export async function withResults(
+  deps: DependencyInfo[],
+  record: (id: string) => Promise<Uint8Array | null>,
+): Promise<DependencyInfo[]> {
+  await Promise.all(deps.map(async (dep) => {
+    if (dep.status !== "completed") return;
+    const r = unpackRecord(await record(dep.id));
+    const text = r?.[F.result];
+    if (typeof text !== "string") return;
+    try {
+      dep.result = JSON.parse(text);
+    } catch {
+      dep.result = text;
+    }
+  }));
+  return deps;
 }
 
 /** A page of job `id`'s dependents (SSCAN: about `count` per page). */

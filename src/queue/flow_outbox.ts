@@ -47,7 +47,8 @@ function outcomeOfRecord(data: Uint8Array | null): [string, string, string] | nu
   const state = stateOf(r);
   const type = typeof r[F.type] === "string" ? r[F.type] as string : "";
   const text = (v: unknown) => typeof v === "string" ? v : "";
-  if (state === "completed") return ["c", type, text(r[F.result])];
+  // A completed one's result stays in its record (kept until its dependents finish).
+  if (state === "completed") return ["c", type, ""];
   if (state === "failed") return ["f", type, text(r[F.error])];
   if (state === "cancelled") return ["x", type, text(r[F.error])];
   return null;

@@ -59,7 +59,12 @@ import { claimOrder, type QueueSelection, type WeightedQueue } from "./queue_sel
 import { QueueReads } from "./queue_reads.ts";
 import { FlowOutbox } from "./flow_outbox.ts";
 import { externalDependencies, orderByDependencies } from "./dependency_order.ts";
-import { type DependencyPage, readDependencies, readDependents } from "./dependency_reads.ts";
+import {
+  type DependencyPage,
+  readDependencies,
+  readDependents,
+  withResults,
+} from "./dependency_reads.ts";
 
 /** Options of a `RedisBroker`. Give `url` or an existing `client`. */
 export interface RedisBrokerOptions {
@@ -612,7 +617,13 @@ export class RedisBroker implements Broker {
     const parsed = parseJobId(id, await this.#home());
     const state = parsed && await this.#known(parsed.queue);
     if (!parsed || !state) return null;
-    return await this.#cmdOn(state, (c) => readDependencies(c, state.keys, parsed.id));
+    const deps = await this.#cmdOn(state, (c) => readDependencies(c, state.keys, parsed.id));
+    if (!deps) return null;
+    // Each completed dependency's result, from its own record (any queue: one command each).
+    return await withResults(deps, async (dep) => {
+      const owner = await this.#known(this.#queueOfId(dep));
+      return owner ? await this.#raw((c) => c.getBuffer(owner.keys.jobPrefix + dep)) : null;
+    });
   }
 
   async dependents(id: string, cursor?: string, count = 100): Promise<DependencyPage> {

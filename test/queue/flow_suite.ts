@@ -245,15 +245,22 @@ export function flowSuite(name: string, setup: () => Promise<SuiteHarness>): voi
     assert.strictEqual(await status(b, c), "pending");
   });
 
-  test("purge keeps a finished job whose outcome a waiting job still needs", async (_h, b) => {
-    const a = await b.enqueue(job());
-    const w = await b.enqueue(job({ depends_on: [a.id] }));
-    await runOne(b, a.id, "kept");
-    // Released: nothing waits on a any more, so a purge takes it.
-    assert.strictEqual(await status(b, w.id), "pending");
-    assert.strictEqual(await b.purge("completed"), 1);
-    assert.deepStrictEqual((await b.dependencies(w.id))?.[0].result, "kept");
-  });
+  test(
+    "purge keeps a finished job until its dependents finish (they read its result)",
+    async (_h, b) => {
+      const a = await b.enqueue(job());
+      const w = await b.enqueue(job({ depends_on: [a.id] }));
+      await runOne(b, a.id, "kept");
+      assert.strictEqual(await status(b, w.id), "pending");
+      assert.strictEqual(await b.purge("completed"), 0, "w has not run yet");
+      const [claimed] = await claimAll(b);
+      assert.deepStrictEqual((await b.dependencies(w.id))?.[0].result, "kept");
+      await b.complete(w.id, claimed.token, null);
+      // Both finished: the purge takes them.
+      assert.strictEqual(await b.purge("completed"), 2);
+      assert.strictEqual(await b.get(a.id), null);
+    },
+  );
 
   test("dependencies across queues: released, failed and cancelled", async (_h, b) => {
     const a = await b.enqueue(job({ queue: "upstream" }));

@@ -2,8 +2,8 @@
  * Flows on a real redis-server, beyond the shared suite: dependencies across
  * queues through the outbox, a process dying between a transition and its
  * delivery (the outbox entry is left; maintenance delivers it), and
- * retention (a dependency kept while a dependent waits; every key gone once
- * everything expired).
+ * retention and purges (a dependency kept until its dependents finished,
+ * in any queue; every key gone once everything expired).
  */
 import assert from "node:assert/strict";
 import { redisTest } from "./redis_harness.ts";
@@ -103,7 +103,7 @@ redisTest("a dying submitter leaves its links in the outbox; maintenance makes t
 });
 
 redisTest(
-  "retention keeps a dependency while its dependent waits; then every key goes",
+  "retention keeps a dependency until its dependent finishes; then every key goes",
   async (h) => {
     const clock = fakeClock();
     const b = await h.makeRedis({ clock: clock.now, retentionMs: 1000 });
@@ -117,6 +117,9 @@ redisTest(
     assert.strictEqual((await b.get(p1.id))?.status, "completed", "kept: d still waits");
     const [j2] = await b.claim(1);
     await b.complete(p2.id, j2.token, "two");
+    clock.advance(5000);
+    await b.maintain();
+    assert.strictEqual((await b.get(p1.id))?.status, "completed", "kept: d has not run yet");
     const [jd] = await b.claim(1);
     assert.strictEqual(jd.id, d.id);
     assert.deepStrictEqual((await b.dependencies(d.id))?.map((x) => x.result).sort(), [
@@ -151,7 +154,7 @@ redisTest(
 );
 
 redisTest(
-  "a dependency in another queue is kept from purges while its dependent waits",
+  "a dependency in another queue is kept from purges until its dependent finishes",
   async (h) => {
     const b = await h.makeRedis({ serve: { queues: "all", order: "strict" } });
     const a = await b.enqueue({ type: "t", payload: 1, queue: "up" });
@@ -162,7 +165,7 @@ redisTest(
     assert.strictEqual((await b.get(d.id))?.status, "waiting");
     assert.strictEqual(await b.purge("completed", "up"), 0, "d still waits on it");
     assert.strictEqual((await b.get(a.id))?.status, "completed");
-    // d stops waiting (cancelled here): a is free to go.
+    // d finishes (cancelled here): a is free to go.
     assert.strictEqual(await b.cancel(d.id), "cancelled");
     assert.strictEqual(await h.redis.exists(`${queueKeys("up").jobPrefix}${a.id}:w`), 0);
     assert.strictEqual(await b.purge("completed", "up"), 1);

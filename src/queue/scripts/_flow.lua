@@ -4,8 +4,9 @@
 --
 -- A dependent D keeps its dependencies in the HASH jobPrefix .. D .. ":d":
 -- dependency id -> "0" while pending, else cmsgpack {outcome, type, value}
--- where outcome is "c" completed (value: its result JSON text), "f" failed
--- (value: its error) or "x" cancelled. Its record counts them (F_DEPS_*).
+-- where outcome is "c" completed (no value: its result stays in its own
+-- record, which is kept until D finishes, and is read from there), "f"
+-- failed (value: its error) or "x" cancelled. Its record counts them (F_DEPS_*).
 -- A dependency P lists its dependents in the SET jobPrefix .. P .. ":r" and
 -- carries F_DEPENDENTS. Dependents of P's own queue are settled in the
 -- script that finishes P when it completes; every other delivery goes
@@ -13,9 +14,9 @@
 -- flow_outbox.ts into resolve.lua of the dependent's queue). Each delivery
 -- is idempotent: a field that holds an outcome is never counted twice.
 --
--- A dependent of another queue waiting on a dependency of this queue is a
--- member of its `:w` SET, from the link (link.lua) until it stops waiting
--- (an outbox `u:` entry, link.lua again): the dependency is kept meanwhile.
+-- A dependent of another queue of a dependency of this queue is a member
+-- of its `:w` SET, from the link (link.lua) until it finishes (an outbox
+-- `u:` entry, link.lua again): the dependency is kept meanwhile.
 --
 -- `Q`, the flow keys a script passes: waiting, priorities, scheduled, failed,
 -- cancelled, stats, wake, outbox (ZSET/LIST/HASH keys of the script's
@@ -65,12 +66,6 @@ local function unknownDependencies(jobs)
   return missing
 end
 
--- A job stopped waiting: its dependencies in other queues, which stay
--- (retention, purges) while it waits, are told through the outbox (`u:`).
-local function stoppedWaiting(outboxKey, id, job, now)
-  if job[F_DEPS_ELSEWHERE] then toOutbox(outboxKey, now, "u:" .. id) end
-end
-
 -- Moves a waiting job whose dependencies are all done to pending (or
 -- scheduled, when it also has a due time ahead).
 local function releaseWaiting(Q, id, job, now)
@@ -78,7 +73,6 @@ local function releaseWaiting(Q, id, job, now)
   local jtype = job[F_TYPE]
   redis.call("ZREM", Q.waiting, id)
   stat(Q.stats, "waiting", jtype, -1)
-  stoppedWaiting(Q.outbox, id, job, now)
   local due = tonumber(job[F_SCHEDULED_FOR])
   if due and due > now then
     job[F_STATE] = SCHEDULED
@@ -105,7 +99,6 @@ local function failByDependency(Q, id, job, pid, code, now, wasWaiting)
   if wasWaiting then
     redis.call("ZREM", Q.waiting, id)
     stat(Q.stats, "waiting", jtype, -1)
-    stoppedWaiting(Q.outbox, id, job, now)
   end
   local cancel = job[F_DEP_POLICY] == "c"
   local message = "dependency " .. pid .. (code == "x" and " was cancelled" or " failed")
@@ -205,7 +198,7 @@ local function releaseDependents(Q, pid, job, now)
   local elsewhere = false
   for _, d in ipairs(redis.call("SMEMBERS", jobPrefix .. pid .. ":r")) do
     if queueOfId(d) == own then
-      resolveDependency(Q, d, pid, "c", job[F_TYPE], job[F_RESULT], now)
+      resolveDependency(Q, d, pid, "c", job[F_TYPE], false, now)
     else
       elsewhere = true
     end
@@ -255,7 +248,7 @@ local function holdForDependencies(Q, j, now)
       if parent then
         code = linkDependency(d, parent, id)
         if code == "c" then
-          redis.call("HSET", dkey, d, outcomeOf(code, parent[F_TYPE], parent[F_RESULT]))
+          redis.call("HSET", dkey, d, outcomeOf(code, parent[F_TYPE], false))
         elseif code then
           redis.call("HSET", dkey, d, outcomeOf(code, parent[F_TYPE], parent[F_ERROR]))
         else
@@ -289,15 +282,11 @@ local function holdForDependencies(Q, j, now)
     toOutbox(Q.outbox, now, "l:" .. id)
   end
   if failed > 0 and job[F_DEP_POLICY] ~= "i" then
+    -- Ended at once: its finish undoes the links about to be made (`u:` sorts after `l:`).
     failByDependency(Q, id, job, failedBy, failedCode, now, false)
-    -- Never waited: the links about to be made are undone right after (`u:` sorts after `l:`).
-    stoppedWaiting(Q.outbox, id, job, now)
     return nil
   end
-  if done + failed >= tonumber(job[F_DEPS_TOTAL]) then
-    stoppedWaiting(Q.outbox, id, job, now)
-    return packJob(job)
-  end
+  if done + failed >= tonumber(job[F_DEPS_TOTAL]) then return packJob(job) end
   job[F_STATE] = WAITING
   save(jobPrefix .. id, job)
   redis.call("ZADD", Q.waiting, now, id)

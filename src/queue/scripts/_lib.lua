@@ -329,10 +329,16 @@ end
 
 -- A finished job's flow keys (its dependencies HASH, its dependents SET)
 -- expire with its record; a job others depend on is put in the outbox, so
--- its outcome reaches them (`_flow.lua`, flow_outbox.ts). Free for a job
--- outside any flow: two record fields read.
+-- its outcome reaches them, and one with dependencies in other queues too,
+-- so they stop keeping themselves for it (`_flow.lua`, flow_outbox.ts).
+-- Free for a job outside any flow: two record fields read.
+local function finishedDependent(job, id, now, outboxKey)
+  redis.call("PEXPIRE", jobPrefix .. id .. ":d", finishedTtlMs)
+  if job[F_DEPS_ELSEWHERE] then toOutbox(outboxKey, now, "u:" .. id) end
+end
+
 local function finishFlow(job, id, now, outboxKey)
-  if job[F_DEPS_TOTAL] then redis.call("PEXPIRE", jobPrefix .. id .. ":d", finishedTtlMs) end
+  if job[F_DEPS_TOTAL] then finishedDependent(job, id, now, outboxKey) end
   if job[F_DEPENDENTS] then
     redis.call("PEXPIRE", jobPrefix .. id .. ":r", finishedTtlMs)
     toOutbox(outboxKey, now, "d:" .. id)
@@ -357,9 +363,9 @@ local function finish(key, job, finishedKey, statsKey, state, id, now, outboxKey
 end
 
 -- True when a finished job others depend on must stay: its outcome is not
--- delivered yet (in the outbox), or a dependent still waits: of its own
--- queue (looked at), or of another queue (its `:w` SET, kept by link.lua).
--- Only jobs with dependents pay the look.
+-- delivered yet (in the outbox), or a dependent has not finished (it reads
+-- the result when it runs): of its own queue (looked at), or of another
+-- queue (its `:w` SET, kept by link.lua). Only jobs with dependents pay the look.
 local function pinned(job, id, outboxKey)
   if not job[F_DEPENDENTS] then return false end
   if redis.call("ZSCORE", outboxKey, "d:" .. id) then return true end
@@ -371,7 +377,8 @@ local function pinned(job, id, outboxKey)
   for _, d in ipairs(redis.call("SMEMBERS", jobPrefix .. id .. ":r")) do
     if (string.match(d, "^(.*):[^:]*$") or "") == own then
       local dj = load(jobPrefix .. d)
-      if dj and dj[F_STATE] == WAITING then return true end
+      local st = dj and dj[F_STATE]
+      if st and st ~= COMPLETED and st ~= FAILED and st ~= CANCELLED then return true end
     end
   end
   return false

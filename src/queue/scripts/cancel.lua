@@ -41,7 +41,6 @@ if state == PENDING or state == SCHEDULED or state == WAITING then
     removePending(prioritiesKey, job[F_PRIORITY], id)
   elseif state == WAITING then
     redis.call("ZREM", waitingKey, id)
-    stoppedWaiting(outboxKey, id, job, now)
   else
     redis.call("ZREM", scheduledKey, id)
   end

@@ -19,7 +19,8 @@
 --
 -- Returns { acked, events }: one integer per triple, 1 when completed (3
 -- when completed and something went to the flow outbox: its outcome for
--- dependents in other queues, or a released dependent's `u:` entry; also
+-- dependents in other queues, or its own end for its dependencies in
+-- other queues; also
 -- when this token had completed it already: a retried ack whose reply was
 -- lost; its event is returned again, not written again), 0 when the lease was
 -- lost (the job is not running or the token is stale; nothing changed for
@@ -61,13 +62,15 @@ for i = restFrom, #ARGV, 3 do
     if job[F_IDEMPOTENCY_KEY] then
       redis.call("PEXPIRE", idempotencyPrefix .. job[F_IDEMPOTENCY_KEY], finishedTtlMs)
     end
-    if job[F_DEPS_TOTAL] then redis.call("PEXPIRE", key .. ":d", finishedTtlMs) end
     local code = 1
-    if job[F_DEPENDENTS] then
-      flow = flow or { waiting = waitingKey, priorities = prioritiesKey, scheduled = scheduledKey,
-        wake = wakeKey, outbox = outboxKey, stats = statsKey }
+    if job[F_DEPS_TOTAL] or job[F_DEPENDENTS] then
       outboxTouched = false
-      releaseDependents(flow, id, job, now)
+      if job[F_DEPS_TOTAL] then finishedDependent(job, id, now, outboxKey) end
+      if job[F_DEPENDENTS] then
+        flow = flow or { waiting = waitingKey, priorities = prioritiesKey,
+          scheduled = scheduledKey, wake = wakeKey, outbox = outboxKey, stats = statsKey }
+        releaseDependents(flow, id, job, now)
+      end
       if outboxTouched then code = 3 end
     end
     addEvent(completed, { id, job[F_TYPE], job[F_ATTEMPTS], dur })

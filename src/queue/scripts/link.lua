@@ -3,8 +3,8 @@
 -- it to each one's dependents and flags the dependency, so its end reaches
 -- the dependent through this queue's outbox; one that ended already is
 -- answered with its outcome for the caller to deliver (resolve.lua).
--- Linking twice changes nothing. Mode "unpin": the dependent stopped
--- waiting (an outbox `u:` entry); it leaves the dependencies' `:w` SETs.
+-- Linking twice changes nothing. Mode "unpin": the dependent finished (an
+-- outbox `u:` entry); it leaves the dependencies' `:w` SETs.
 --
 -- KEYS[1] outbox: ZSET, the flow outbox (names this queue's slot; untouched)
 --
@@ -28,7 +28,7 @@ local function link(id)
   local parent = load(jobPrefix .. id)
   if not parent then return outcomeOf("x", false, "expired") end
   local code = linkDependency(id, parent, dependent)
-  if code == "c" then return outcomeOf(code, parent[F_TYPE], parent[F_RESULT]) end
+  if code == "c" then return outcomeOf(code, parent[F_TYPE], false) end
   if code then return outcomeOf(code, parent[F_TYPE], parent[F_ERROR]) end
   return ""
 end
