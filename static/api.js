@@ -196,6 +196,14 @@ export function setQueuePaused(name, paused, options = {}) {
   return withRetries(() => request(path, { method: "POST" }), options);
 }
 
+/**
+ * The graph job `id` belongs to: `{nodes, edges, truncated}`.
+ *
+ * @param {string} id
+ * @returns {Promise<any>}
+ */
+export const getFlow = (id) => request(`/flows/${encodeURIComponent(id)}`);
+
 /** @param {string} id */
 export const cancelJob = (id) => request(`/jobs/${encodeURIComponent(id)}`, { method: "DELETE" });
 

@@ -14,7 +14,15 @@ import { startLive } from "./live.js";
 import { QueuePanel } from "./queues.js";
 import { SchedulePanel } from "./schedules.js";
 
-const STATES = ["pending", "scheduled", "running", "completed", "failed", "cancelled"];
+const STATES = [
+  "pending",
+  "scheduled",
+  "running",
+  "completed",
+  "failed",
+  "cancelled",
+  "waiting",
+];
 const MODE_TEXT = {
   connecting: "Connecting…",
   live: "Live",

@@ -16,6 +16,7 @@ import {
   shortId,
 } from "./api.js";
 import { ago, byId, el, noteRow, pretty, replace, when } from "./dom.js";
+import { flowSection } from "./flow.js";
 
 const PAGE_SIZE = 20;
 const COLUMNS = 7;
@@ -306,10 +307,27 @@ export class JobDetail {
     ];
     if (job.lease_expires_at) facts.push(["Lease until", timeCell(job.lease_expires_at)]);
     if (job.cancel_requested) facts.push(["Cancel", "requested"]);
+    if (job.dependencies) {
+      const d = job.dependencies;
+      facts.push([
+        "Dependencies",
+        `${d.completed} completed, ${d.failed} failed, ${d.pending} pending of ${d.total}` +
+        ` (on failure: ${job.on_dependency_failure ?? "fail"})`,
+      ]);
+    }
 
     const history = Array.isArray(job.error_history) ? job.error_history : [];
+    // Its flow (dependencies, dependents, graph) arrives with a request of its own.
+    const flowBox = el("div");
+    flowSection(job, (other) => this.open(other)).then((node) => {
+      if (node && this.job === job) replace(flowBox, node);
+    }, (error) => {
+      if (this.job === job) {
+        replace(flowBox, el("p", { class: "error-text", text: `Flow: ${errorText(error)}` }));
+      }
+    });
     const actions = el("div", { class: "actions" });
-    if (status === "pending" || status === "scheduled" || status === "running") {
+    if (["pending", "scheduled", "running", "waiting"].includes(status)) {
       actions.append(el("button", {
         type: "button",
         class: "danger",
@@ -340,6 +358,7 @@ export class JobDetail {
       el("pre", { class: "json", "data-field": "payload", text: pretty(job.payload) }),
       el("h3", { text: "Result" }),
       el("pre", { class: "json", "data-field": "result", text: pretty(job.result ?? null) }),
+      flowBox,
       history.length === 0 ? null : [
         el("h3", { text: `Error history (${history.length})` }),
         el(

@@ -12,7 +12,15 @@ import { getQueues, setQueuePaused } from "./api.js";
 import { byId, duration, el, noteRow, replace } from "./dom.js";
 import { errorText } from "./jobs.js";
 
-const COUNTS = ["pending", "scheduled", "running", "completed", "failed", "cancelled"];
+const COUNTS = [
+  "pending",
+  "scheduled",
+  "running",
+  "completed",
+  "failed",
+  "cancelled",
+  "waiting",
+];
 const THROTTLE_MS = 1000;
 
 const COLUMNS = COUNTS.length + 3;

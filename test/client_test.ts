@@ -6,7 +6,7 @@ import type { LifecycleEvent } from "../src/events/lifecycle.ts";
 import { builtinJobs } from "../src/jobs/builtins.ts";
 import { defineJob } from "../src/jobs/definition.ts";
 import type { Broker } from "../src/queue/broker.ts";
-import { OutcomeUnknownError } from "../src/queue/errors.ts";
+import { OutcomeUnknownError, UnknownDependencyError } from "../src/queue/errors.ts";
 import { RedisBroker } from "../src/queue/redis_broker.ts";
 import { TestRedis } from "./helpers/redis_server.ts";
 
@@ -125,6 +125,37 @@ Deno.test("client: enqueueBatch is all-or-nothing on validation, one round trip"
       JobValidationError,
     );
     assert.strictEqual((await broker.stats()).total, 2);
+  });
+});
+
+Deno.test("client: depends_on on enqueue and batch; unknown dependencies refused", async () => {
+  await withClient(async (client, broker) => {
+    const a = await client.enqueue("hello", { name: "a" });
+    const b = await client.enqueue("hello", { name: "b" }, { depends_on: [a.id] });
+    assert.strictEqual((await broker.get(b.id))?.status, "waiting");
+    const parent = crypto.randomUUID();
+    const [p, c] = await client.enqueueBatch([
+      { type: "hello", payload: { name: "p" }, id: parent },
+      {
+        type: "compute",
+        payload: { duration_ms: 1 },
+        depends_on: [parent, a.id],
+        on_dependency_failure: "ignore",
+      },
+    ]);
+    assert.strictEqual(p.id, parent);
+    assert.deepStrictEqual((await broker.get(c.id))?.dependencies, {
+      total: 2,
+      completed: 0,
+      failed: 0,
+      pending: 2,
+    });
+    const before = (await broker.stats()).total;
+    await assert.rejects(
+      client.enqueue("hello", { name: "x" }, { depends_on: [crypto.randomUUID()] }),
+      UnknownDependencyError,
+    );
+    assert.strictEqual((await broker.stats()).total, before);
   });
 });
 

@@ -47,6 +47,8 @@ Deno.test("README: the job-type authoring example loads through JOB_MODULES and 
       signal: new AbortController().signal,
       log: { debug() {}, info() {}, warn() {}, error() {} },
       progress: (n) => void progress.push(n),
+      dependencies: [],
+      resultsOf: () => [],
     };
     const result = await greet.handler(ctx, checked.payload);
     assert.deepStrictEqual(result, { greeting: "hello, Ada", attempt: 2 });
@@ -83,5 +85,59 @@ Deno.test("README: the typed client example type-checks and enqueues", async () 
     await broker.close();
     await Deno.remove(file);
     await redis.close();
+  }
+});
+
+/** The fenced block of `lang` after a `<!-- readme-test: name -->` marker. */
+function block(name: string, lang: string): string {
+  const at = readme.indexOf(`<!-- readme-test: ${name} -->`);
+  assert.ok(at >= 0, `README has the ${name} marker`);
+  const match = new RegExp("```" + lang + "\\n([\\s\\S]*?)```").exec(readme.slice(at));
+  assert.ok(match, `README has a ${lang} block after ${name}`);
+  return match[1];
+}
+
+Deno.test("README: the flow module's typed results work as written", async () => {
+  const file = new URL(`.readme_flow_${crypto.randomUUID()}.ts`, ROOT);
+  await Deno.writeTextFile(file, block("flow-module", "ts"));
+  try {
+    const registry = await loadRegistry([file.href]);
+    const report = registry.get("report");
+    assert.ok(report && registry.get("fetch_page"));
+    const dependencies = [
+      { id: "a", type: "fetch_page", status: "completed" as const, result: { url: "u", words: 3 } },
+      { id: "b", type: "fetch_page", status: "completed" as const, result: { url: "v", words: 4 } },
+      { id: "c", type: "other", status: "completed" as const, result: { words: 100 } },
+    ];
+    const ctx: JobContext = {
+      jobId: crypto.randomUUID(),
+      type: "report",
+      attempt: 1,
+      maxAttempts: 1,
+      signal: new AbortController().signal,
+      log: { debug() {}, info() {}, warn() {}, error() {} },
+      progress: () => {},
+      dependencies,
+      resultsOf: <R>(def: { readonly type: string }) =>
+        dependencies.filter((d) => d.type === def.type).map((d) => d.result as R),
+    };
+    assert.deepStrictEqual(await report.handler(ctx, {}), { pages: 2, words: 7 });
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("README: the flow request is accepted as written", async () => {
+  const { startApi, postJson } = await import("./api/helpers.ts");
+  const api = await startApi();
+  try {
+    const res = await postJson(api.app, "/api/v1/flows", block("flow-request", "json"));
+    assert.strictEqual(res.status, 201, await res.clone().text());
+    const { jobs } = await res.json();
+    assert.deepStrictEqual(Object.keys(jobs).sort(), ["fetch", "other", "report"]);
+    assert.match(jobs.other, /^side:/);
+    assert.strictEqual((await api.broker.get(jobs.report))?.status, "waiting");
+  } finally {
+    await api.close();
   }
 });

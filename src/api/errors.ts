@@ -10,6 +10,7 @@ import { HTTPException } from "hono/http-exception";
 import {
   QueueError,
   type QueueErrorCode,
+  UnknownDependencyError,
   type WriteRefusal,
   writeRefusal,
   WritesRefusedError,
@@ -67,6 +68,7 @@ const QUEUE_STATUS: Record<QueueErrorCode, ContentfulStatusCode> = {
   storage_format: 503,
   // A waiting limit is a quota (the tenants' max_pending: the routes say which one).
   queue_full: 429,
+  unknown_dependency: 422,
 };
 
 /** Seconds a client should wait before retrying a 503 `unavailable` (Redis unreachable). */
@@ -145,6 +147,9 @@ export function toHttpError(error: unknown): HttpError {
     const message = error.code === "storage_format"
       ? "the queue's storage was written by another version of this server"
       : error.message;
+    if (error instanceof UnknownDependencyError) {
+      return new HttpError(status, error.code, message, { ids: [...error.ids] });
+    }
     return new HttpError(status, error.code, message);
   }
   if (error instanceof HTTPException) {

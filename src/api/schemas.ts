@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { JOB_STATES, LIMITS } from "../queue/job.ts";
+import { DEPENDENCY_POLICIES, JOB_STATES, LIMITS } from "../queue/job.ts";
 import { QUEUE_NAME_RULE, QUEUE_NAME_SOURCE } from "../queue/keys.ts";
 
 /** Longest accepted `delay_ms`: one year. */
@@ -58,8 +58,14 @@ export const backoffSchema = z.object({
   jitter: z.number().min(0).max(1),
 }).strict();
 
-/** `POST /api/v1/jobs` body (also one item of a batch). */
-export const submitJobSchema = z.object({
+/** What a job does when a dependency fails or is cancelled. */
+const dependencyPolicySchema = z.enum(DEPENDENCY_POLICIES).describe(
+  "When a dependency fails or is cancelled: fail (default; non-retryable, naming it, and " +
+    "propagating), cancel (also propagating), or ignore (run once every dependency finished)",
+);
+
+/** The options every submitted job may carry, whatever its kind of submit. */
+const jobOptions = {
   type: z.string().min(1).max(LIMITS.maxTypeLength).describe("A registered job type"),
   queue: queueNameSchema.optional()
     .describe("The queue; default the type's own queue, else the deployment's default queue"),
@@ -74,15 +80,39 @@ export const submitJobSchema = z.object({
   run_at: z.iso.datetime({ offset: true }).optional()
     .describe("Run no earlier than this instant (ISO-8601); exclusive with delay_ms"),
   backoff: backoffSchema.optional(),
-  idempotency_key: idempotencyKeySchema.optional()
-    .describe("Same key within retention returns the first job's id (the header wins)"),
-}).strict().refine((j) => j.delay_ms === undefined || j.run_at === undefined, {
-  message: "delay_ms and run_at are mutually exclusive",
-  path: ["run_at"],
-}).meta({
-  // The refinement above, for JSON Schema (which never sees a refine).
-  not: { required: ["delay_ms", "run_at"] },
-});
+  on_dependency_failure: dependencyPolicySchema.optional(),
+};
+
+/** `delay_ms` and `run_at` exclude each other (a refine, stated for JSON Schema too). */
+function exclusiveDelay<T extends z.ZodType<{ delay_ms?: number; run_at?: string }>>(schema: T) {
+  return schema.refine((j) => j.delay_ms === undefined || j.run_at === undefined, {
+    message: "delay_ms and run_at are mutually exclusive",
+    path: ["run_at"],
+  }).meta({
+    // The refinement above, for JSON Schema (which never sees a refine).
+    not: { required: ["delay_ms", "run_at"] },
+  });
+}
+
+/** `on_complete`: the follow-up job a completion enqueues (the same options, no nesting). */
+export const followUpSchema = exclusiveDelay(z.object(jobOptions).strict()).describe(
+  "A follow-up job: enqueued (made ready) in the script that completes this job, seeing its " +
+    "result as its one dependency; waiting until then",
+);
+
+/** `POST /api/v1/jobs` body (also one item of a batch). */
+export const submitJobSchema = exclusiveDelay(
+  z.object({
+    ...jobOptions,
+    idempotency_key: idempotencyKeySchema.optional()
+      .describe("Same key within retention returns the first job's id (the header wins)"),
+    depends_on: z.array(jobIdSchema).max(LIMITS.maxDependencies).optional().describe(
+      "Ids of jobs this one waits for (state waiting) until every one completed; " +
+        `at most ${LIMITS.maxDependencies}, all existing (else 422 unknown_dependency)`,
+    ),
+    on_complete: followUpSchema.optional(),
+  }).strict(),
+);
 
 /** A parsed submit request. */
 export type SubmitJobRequest = z.output<typeof submitJobSchema>;
@@ -95,6 +125,59 @@ export type SubmitJobRequest = z.output<typeof submitJobSchema>;
 export const submitBatchSchema = z.object({
   jobs: z.array(z.unknown()).min(1).max(MAX_BATCH_JOBS)
     .describe("Each item has the shape of a single submit request"),
+}).strict();
+
+/** A flow job's `ref`: how the other jobs of the flow name it. */
+export const flowRefSchema = z.string().regex(
+  /^[A-Za-z0-9_.-]{1,64}$/,
+  "a ref is 1-64 letters, digits, _ . -",
+);
+
+/** One job of a flow: a submit's fields, a `ref`, and `depends_on` naming refs or existing ids. */
+export const flowJobSchema = exclusiveDelay(
+  z.object({
+    ...jobOptions,
+    ref: flowRefSchema.describe("The job's name within the flow (unique in it)"),
+    depends_on: z.array(z.string().min(1).max(128)).max(LIMITS.maxDependencies).optional()
+      .describe("Refs of jobs of this flow, or ids of existing jobs"),
+  }).strict(),
+);
+
+/** A parsed flow job. */
+export type FlowJobRequest = z.output<typeof flowJobSchema>;
+
+/** `POST /api/v1/flows` body; its jobs are parsed one by one (errors name their index). */
+export const flowSchema = z.object({
+  jobs: z.array(z.unknown()).min(1).max(LIMITS.maxFlowJobs)
+    .describe("The flow's jobs, each a FlowJob"),
+}).strict();
+
+/** `201` of a flow: each ref's job id. */
+export const flowResponseSchema = z.object({
+  jobs: z.record(z.string(), jobIdSchema),
+});
+
+/** `GET /api/v1/flows/:id`: the graph the job belongs to. */
+export const flowGraphResponseSchema = z.object({
+  nodes: z.array(z.object({
+    job_id: jobIdSchema,
+    type: z.string().nullable(),
+    queue: z.string(),
+    status: z.enum([...JOB_STATES, "unknown"]),
+  })),
+  edges: z.array(z.object({
+    from: jobIdSchema.describe("The dependency"),
+    to: jobIdSchema.describe("The dependent"),
+  })),
+  truncated: z.boolean().describe("True when the graph had more nodes than one answer shows"),
+});
+
+/** `POST /api/v1/jobs/:id/retry` body (optional). */
+export const retrySchema = z.object({
+  revive_dependents: z.boolean().optional().describe(
+    "Also bring back the dependents this job's end took down (failed or cancelled naming it): " +
+      "they wait for it again, and theirs for them. Default false",
+  ),
 }).strict();
 
 /** `GET /api/v1/jobs` query. */
@@ -147,11 +230,14 @@ export const errorResponseSchema = z.object({
 const jobIdOutput = jobIdSchema;
 
 /** `201`/`200` of a submit. */
-export const submitResponseSchema = z.object({ job_id: jobIdOutput });
+export const submitResponseSchema = z.object({
+  job_id: jobIdOutput,
+  on_complete_id: jobIdOutput.optional().describe("The follow-up job's id (with on_complete)"),
+});
 
 /** One batch item's outcome. */
 export const batchItemResultSchema = z.union([
-  z.object({ job_id: jobIdOutput, created: z.boolean() }),
+  z.object({ job_id: jobIdOutput, created: z.boolean(), on_complete_id: jobIdOutput.optional() }),
   errorResponseSchema,
 ]);
 
@@ -186,6 +272,18 @@ export const jobResponseSchema = z.object({
   error_history: z.array(z.object({ attempt: z.int(), message: z.string(), at: z.string() })),
   schedule: z.string().optional().describe("The schedule that produced the job, if one did"),
   schedule_tick: z.string().optional().describe("The tick (ISO) of that schedule it belongs to"),
+  dependencies: z.object({
+    total: z.int(),
+    completed: z.int(),
+    failed: z.int().describe("Failed or cancelled"),
+    pending: z.int(),
+  }).nullable().describe("Its dependencies' tally (null: none)"),
+  on_dependency_failure: dependencyPolicySchema.nullable(),
+  dependents: z.object({
+    ids: z.array(jobIdOutput),
+    next_cursor: z.string().nullable()
+      .describe("Pass as ?dependents_cursor= for the next page (about 100 per page)"),
+  }).optional().describe("The jobs that depend on it (status answer only)"),
 });
 
 /** A page of jobs. */
@@ -210,6 +308,7 @@ const countsSchema = z.object({
   completed: z.int(),
   failed: z.int(),
   cancelled: z.int(),
+  waiting: z.int().describe("Waiting for dependencies"),
   total: z.int(),
 });
 

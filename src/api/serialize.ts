@@ -27,5 +27,7 @@ export function jobToResponse(job: Job): Record<string, unknown> {
     result: job.result,
     error: job.error,
     error_history: job.error_history,
+    dependencies: job.dependencies,
+    on_dependency_failure: job.on_dependency_failure,
   };
 }

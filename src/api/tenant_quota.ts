@@ -5,7 +5,8 @@
  *   quota minus what the tenant's other queues hold, read just before), which
  *   enqueue.lua checks atomically with the write. Exact for a tenant's one
  *   queue; across several queues, submits racing into two of them at the
- *   same moment may pass it by what they add together.
+ *   same moment may pass it by what they add together. Jobs with
+ *   dependencies are checked before the write instead (all or nothing).
  * - `submit_rate`: one charge per request (a batch charges its size) in
  *   Redis, so the rate holds over every API process.
  *
@@ -15,6 +16,7 @@
  */
 import type { EnqueueInput } from "../queue/job.ts";
 import type { QuotaStore } from "../tenants/quota_store.ts";
+import type { Quota } from "../tenants/quota.ts";
 import { HttpError } from "./errors.ts";
 
 /** The 429 of a tenant past its `max_pending`. */
@@ -46,6 +48,14 @@ export async function applyQuota(
     const waiting = await quotas.waitingIn(queues);
     const total = waiting.reduce((a, b) => a + b, 0);
     if (total >= max) throw pendingQuotaExceeded(tenant, max);
+    // Jobs with dependencies (a follow-up waits for its job) go in all together or not at
+    // all: a per-job refusal could leave a dependent waiting for a job never written. So
+    // they are checked here, before the write, and not in the script.
+    if (inputs.some((input) => (input.depends_on?.length ?? 0) > 0)) {
+      if (total + inputs.length > max) throw pendingQuotaExceeded(tenant, max);
+      for (const queue of targets.keys()) quotas.noteQueue(queue);
+      return await chargeRate(quotas, tenant, quota.submit_rate, inputs.length);
+    }
     const byQueue = new Map(queues.map((q, i) => [q, waiting[i]]));
     for (const queue of targets.keys()) quotas.noteQueue(queue);
     for (const input of inputs) {
@@ -56,14 +66,23 @@ export async function applyQuota(
       input.waiting_limit = Math.max(0, max - elsewhere);
     }
   }
-  const rate = quota.submit_rate;
+  await chargeRate(quotas, tenant, quota.submit_rate, inputs.length);
+}
+
+/** Charges `cost` submits to `tenant`'s submit rate, or throws its 429. */
+async function chargeRate(
+  quotas: QuotaStore,
+  tenant: string,
+  rate: Quota["submit_rate"],
+  cost: number,
+): Promise<void> {
   if (rate !== null) {
-    const wait = await quotas.chargeRate(tenant, rate, inputs.length);
+    const wait = await quotas.chargeRate(tenant, rate, cost);
     if (wait === -1) {
       throw new HttpError(
         429,
         "quota_exceeded",
-        `${inputs.length} jobs in one request exceed tenant ${JSON.stringify(tenant)}'s ` +
+        `${cost} jobs in one request exceed tenant ${JSON.stringify(tenant)}'s ` +
           `submit rate (at most ${rate.max} per ${rate.per_ms} ms): send smaller batches`,
         { quota: "submit_rate", limit: rate },
       );

@@ -7,7 +7,7 @@
  * @module
  */
 import type { z } from "zod";
-import type { BackoffPolicy } from "../queue/job.ts";
+import type { BackoffPolicy, DependencyInfo } from "../queue/job.ts";
 import type { JobSettings } from "./job_settings.ts";
 
 /**
@@ -42,6 +42,24 @@ export interface JobContext {
   readonly log: JobLogger;
   /** Reports progress, 0..100. Cheap: throttled and batched by the runner. */
   progress(percent: number): void;
+  /**
+   * The job's dependencies (`depends_on`) as they ended, each with its
+   * result when it completed (its error when it failed): empty for a job
+   * with none. Typed results: `resultsOf`.
+   */
+  readonly dependencies: readonly DependencyInfo[];
+  /**
+   * The results of the completed dependencies of `definition`'s type,
+   * typed by its handler.
+   *
+   * @example
+   * ```ts
+   * const [page] = ctx.resultsOf(fetchPage); // typed as fetchPage's handler returns
+   * ```
+   */
+  resultsOf<R>(
+    definition: { readonly type: string; readonly handler: (...args: never[]) => Promise<R> },
+  ): R[];
 }
 
 /** Per-type defaults; a job's own fields win. */
@@ -64,13 +82,13 @@ export interface JobDefaults {
  * });
  * ```
  */
-export interface JobDefinition<S extends z.ZodType = z.ZodType> {
+export interface JobDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
   /** Unique type name, e.g. "email". */
   readonly type: string;
   readonly description?: string;
   /** Validates and types the payload; also published as JSON Schema. */
   readonly schema: S;
-  readonly handler: (ctx: JobContext, payload: z.output<S>) => Promise<unknown>;
+  readonly handler: (ctx: JobContext, payload: z.output<S>) => Promise<R>;
   readonly defaults?: JobDefaults;
   /**
    * The permissions its threads get; a function when they depend on the
@@ -109,7 +127,9 @@ export { defineSchedule } from "../schedules/define.ts";
 /**
  * Identity helper that infers `S` so the handler's payload is typed without annotations.
  */
-export function defineJob<S extends z.ZodType>(definition: JobDefinition<S>): JobDefinition<S> {
+export function defineJob<S extends z.ZodType, R = unknown>(
+  definition: JobDefinition<S, R>,
+): JobDefinition<S, R> {
   return definition;
 }
 

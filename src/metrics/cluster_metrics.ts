@@ -16,7 +16,8 @@
  * - `jobqueue_jobs_enqueued_total{job_type}`: the type's `total` (every job in
  *   any state; finished states are the counters above).
  * - `jobqueue_jobs_retried_total`: retries scheduled after a failure or expired lease.
- * - `jobqueue_queue_jobs{queue,state}`: jobs pending, scheduled and running now,
+ * - `jobqueue_queue_jobs{queue,state}`: jobs pending, scheduled, running and
+ *   waiting (for dependencies) now,
  *   per named queue (`Broker.queues()`); sum over `queue` for the total.
  * - `jobqueue_queue_latency_seconds{queue}`: age of the queue's oldest pending
  *   job (since it became ready); 0 when none is pending.
@@ -305,7 +306,7 @@ export class ClusterMetrics {
     this.#paused.reset();
     for (const q of reported) {
       const queue = q.name;
-      for (const state of ["pending", "scheduled", "running"] as const) {
+      for (const state of ["pending", "scheduled", "running", "waiting"] as const) {
         this.#queue.set({ queue, state }, nonNegative(q[state]));
       }
       this.#latency.set({ queue }, nonNegative(q.latency_ms) / 1000);

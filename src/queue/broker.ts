@@ -13,6 +13,7 @@ import type {
   CancelOutcome,
   ClaimedJob,
   Completion,
+  DependencyInfo,
   EnqueueInput,
   EnqueueResult,
   FailInput,
@@ -27,6 +28,7 @@ import type {
   Stats,
 } from "./job.ts";
 import type { StoredEvent } from "../events/lifecycle.ts";
+import type { DependencyPage } from "./dependency_reads.ts";
 
 /** Options for a claim. */
 export interface ClaimOptions {
@@ -192,8 +194,12 @@ export interface Broker {
    */
   cancel(id: string): Promise<CancelOutcome>;
 
-  /** Moves a failed (dead) or cancelled job back to pending with fresh attempts. */
-  requeue(id: string): Promise<void>;
+  /**
+   * Moves a failed (dead) or cancelled job back to pending with fresh
+   * attempts. Its dependents that its end took down stay ended, unless
+   * `revive_dependents`: then they wait for it again (and theirs for them).
+   */
+  requeue(id: string, options?: { revive_dependents?: boolean }): Promise<void>;
 
   /**
    * Deletes finished jobs of one state (e.g. purge the dead set), in `queue`
@@ -203,6 +209,16 @@ export interface Broker {
 
   /** One job, or null when unknown or expired. */
   get(id: string): Promise<Job | null>;
+
+  /**
+   * A job's dependencies with what each became (a completed one's result
+   * included), or null when it has none (or is unknown). What a handler sees
+   * as `ctx.dependencies`.
+   */
+  dependencies(id: string): Promise<DependencyInfo[] | null>;
+
+  /** A page of the ids of the jobs that depend on `id` (about `count`, default 100). */
+  dependents(id: string, cursor?: string, count?: number): Promise<DependencyPage>;
 
   /** Jobs of one queue in one state, paginated. Finished states: newest first. */
   list(query: ListQuery): Promise<JobPage>;

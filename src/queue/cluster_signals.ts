@@ -8,7 +8,8 @@
  * scripts also publish (`_lib.lua`, `PUBLISH_WAKES`): `wake` on the channel
  * named like the queue's wake key, the new earliest due time on the one
  * named like its scheduled key, and the first lease's expiry in a queue with
- * no job running on the one named like its running key. Pub/sub messages cost Redis no command on
+ * no job running on the one named like its running key, and when to look at
+ * a flow outbox entry (`_lib.lua`'s toOutbox) on the one named like its outbox key. Pub/sub messages cost Redis no command on
  * the listening side, and one pattern subscription hears every queue.
  *
  * From them this keeps, per queue, two things a broker acts on:
@@ -71,7 +72,12 @@ export class ClusterSignals {
 
   constructor(client: RedisClient, prefix: string) {
     this.#client = client;
-    this.#patterns = [`${prefix}:{*}:wake`, `${prefix}:{*}:scheduled`, `${prefix}:{*}:running`];
+    this.#patterns = [
+      `${prefix}:{*}:wake`,
+      `${prefix}:{*}:scheduled`,
+      `${prefix}:{*}:running`,
+      `${prefix}:{*}:outbox`,
+    ];
   }
 
   /** Subscribes (once; again after a failure). Resolves when the subscription is in place. */
@@ -91,6 +97,7 @@ export class ClusterSignals {
       if (pattern === this.#patterns[0]) this.#woken(channel);
       else if (pattern === this.#patterns[1]) this.#due(channel, Number(message));
       else if (pattern === this.#patterns[2]) this.#leasedElsewhere(channel, Number(message));
+      else if (pattern === this.#patterns[3]) this.#outboxWritten(channel, Number(message));
     });
     // A subscription made again after a drop has missed what was sent meanwhile.
     sub.on("ready", () => {
@@ -129,7 +136,15 @@ export class ClusterSignals {
     this.#announced.set(scheduledKey, { at: Math.min(known?.at ?? Infinity, at), seq });
   }
 
-  /** Tells the waiting claims: `wakeKey` woken (null: every queue), or the signals closed. */
+  /**
+   * A flow outbox entry was written (`outboxKey` names the queue): its
+   * writer delivers it at once; maintenance looks at `at` in case it died.
+   */
+  #outboxWritten(outboxKey: string, at: number): void {
+    if (!outboxKey.endsWith(":outbox")) return;
+    this.#due(`${outboxKey.slice(0, -"outbox".length)}scheduled`, at);
+  }
+
   /** A queue with no job running got one (`runningKey` names it), leased until `at`. */
   #leasedElsewhere(runningKey: string, at: number): void {
     if (!Number.isFinite(at) || !runningKey.endsWith(":running")) return;
@@ -144,6 +159,7 @@ export class ClusterSignals {
     known.running = true;
   }
 
+  /** Tells the waiting claims: `wakeKey` woken (null: every queue), or the signals closed. */
   #notify(wakeKey: string | null, closed = false): void {
     for (const listener of [...this.#listeners]) listener(wakeKey, closed);
   }

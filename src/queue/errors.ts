@@ -16,7 +16,8 @@ export type QueueErrorCode =
   | "unavailable"
   | "outcome_unknown"
   | "storage_format"
-  | "queue_full";
+  | "queue_full"
+  | "unknown_dependency";
 
 /** Base class of every error the core throws on purpose. */
 export class QueueError extends Error {
@@ -53,6 +54,17 @@ export class LeaseLostError extends QueueError {
   constructor(readonly jobId: string) {
     super("lease_lost", `lease on job ${jobId} was lost; ack refused`);
     this.name = "LeaseLostError";
+  }
+}
+
+/**
+ * A job lists dependencies no job has (never existed, or expired after
+ * retention). Nothing was written.
+ */
+export class UnknownDependencyError extends QueueError {
+  constructor(readonly ids: readonly string[]) {
+    super("unknown_dependency", `unknown dependencies: ${ids.join(", ")}`);
+    this.name = "UnknownDependencyError";
   }
 }
 

@@ -30,6 +30,8 @@ export interface MaintainReply {
   recovered: RecoveredJob[];
   /** Some job is running (held by any owner) after this call. */
   running: boolean;
+  /** The queue's flow outbox holds entries to drain (`flow_outbox.ts`). */
+  outbox: boolean;
 }
 
 /** What maintain.lua needs to record a heartbeat and judge silent owners. */
@@ -73,6 +75,7 @@ class Claimed implements ClaimedJob {
     readonly lease_expires_at: number,
     readonly backoff: BackoffPolicy | null,
     readonly created_at: number,
+    readonly dependency_count: number,
   ) {}
 
   get payload(): unknown {
@@ -166,6 +169,7 @@ export class GroupScripts {
           toNumber(r[F.leaseExpiresAt]),
           typeof bo === "string" && bo !== "" ? JSON.parse(bo) as BackoffPolicy : null,
           toNumber(r[F.createdAt]),
+          typeof r[F.depsTotal] === "number" ? r[F.depsTotal] as number : 0,
         ),
       );
     }
@@ -207,7 +211,7 @@ export class GroupScripts {
       },
     );
     const replies = await runScript(this.#client, "maintain", argv, this.#onEvents) as Array<
-      [number, number, number, string, string, Array<string | number>, number]
+      [number, number, number, string, string, Array<string | number>, number, number]
     >;
     return replies.map((reply) => {
       const next = toNumber(reply[3]);
@@ -230,6 +234,7 @@ export class GroupScripts {
         oldestFinishedAt: oldest < 0 ? null : oldest,
         recovered,
         running: toNumber(reply[6]) === 1,
+        outbox: toNumber(reply[7]) === 1,
       };
     });
   }

@@ -5,7 +5,11 @@
  * @module
  */
 
-/** Every state a job can be in. `failed` is the dead-letter state. */
+/**
+ * Every state a job can be in. `failed` is the dead-letter state; `waiting`
+ * holds a job whose dependencies are not all done (not claimable). The
+ * index is the state's code in records, so new states are appended.
+ */
 export const JOB_STATES = [
   "pending",
   "scheduled",
@@ -13,6 +17,7 @@ export const JOB_STATES = [
   "completed",
   "failed",
   "cancelled",
+  "waiting",
 ] as const;
 
 /** A job's lifecycle state. */
@@ -42,7 +47,22 @@ export const LIMITS = {
   errorHistory: 10,
   maxTypeLength: 128,
   maxIdempotencyKeyLength: 256,
+  /** Most dependencies one job may list (`depends_on`). */
+  maxDependencies: 1000,
+  /** Most jobs one flow (`POST /flows`) may create. */
+  maxFlowJobs: 1000,
 } as const;
+
+/**
+ * What a job does when one of its dependencies ends failed or cancelled:
+ * `fail` (default: it fails, non-retryable, and so do its own dependents
+ * under the same policy), `cancel` (it is cancelled, also propagating), or
+ * `ignore` (it runs once every dependency has finished, however).
+ */
+export const DEPENDENCY_POLICIES = ["fail", "cancel", "ignore"] as const;
+
+/** A job's `on_dependency_failure` policy. */
+export type DependencyPolicy = typeof DEPENDENCY_POLICIES[number];
 
 /** Defaults applied when neither the job nor its type says otherwise. */
 export const DEFAULTS = {
@@ -112,6 +132,30 @@ export interface Job {
   /** True when a cancel was requested while the job was running. */
   cancel_requested: boolean;
   backoff: BackoffPolicy | null;
+  /** Its dependencies' tally, or null when it has none. */
+  dependencies: DependencyCounts | null;
+  /** Its policy when a dependency fails (only when it has dependencies). */
+  on_dependency_failure: DependencyPolicy | null;
+  /** True when other jobs depend on it (list them with `Broker.dependents`). */
+  has_dependents: boolean;
+}
+
+/** How many of a job's dependencies completed, failed (or were cancelled), or are pending. */
+export interface DependencyCounts {
+  total: number;
+  completed: number;
+  failed: number;
+  pending: number;
+}
+
+/** One dependency as a dependent sees it (`ctx.dependencies`, `Broker.dependencies`). */
+export interface DependencyInfo {
+  id: string;
+  /** The dependency's type, once known (it finished), else null. */
+  type: string | null;
+  status: "pending" | "completed" | "failed" | "cancelled";
+  /** Its result when completed, its error message when failed, else null. */
+  result: unknown;
 }
 
 /** What a caller supplies to enqueue one job. */
@@ -159,6 +203,13 @@ export interface EnqueueInput {
    * Absent: no limit (and no cost).
    */
   waiting_limit?: number;
+  /**
+   * Ids of jobs this one waits for (`waiting` until every one has finished):
+   * up to `LIMITS.maxDependencies`, all existing. See `DependencyPolicy`.
+   */
+  depends_on?: string[];
+  /** What a failed or cancelled dependency does to this job; default `fail`. */
+  on_dependency_failure?: DependencyPolicy;
 }
 
 /** Result of one enqueue. `created` is false when an idempotency key matched an earlier job. */
@@ -189,6 +240,8 @@ export interface ClaimedJob {
   backoff: BackoffPolicy | null;
   /** Epoch ms the job was created (for latency metrics). */
   created_at: number;
+  /** How many dependencies it had (0: none; the runner reads their results when > 0). */
+  dependency_count: number;
 }
 
 /** A lease the runner holds: job id + fencing token. */
@@ -253,7 +306,8 @@ export interface StateCounts {
   completed: number;
   failed: number;
   cancelled: number;
-  /** pending + scheduled + running + completed + failed + cancelled. */
+  waiting: number;
+  /** pending + scheduled + running + completed + failed + cancelled + waiting. */
   total: number;
 }
 

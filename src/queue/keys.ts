@@ -57,6 +57,28 @@ export interface QueueKeys {
   failed: string;
   /** ZSET of cancelled job ids; score = cancel epoch ms. */
   cancelled: string;
+  /**
+   * ZSET of waiting job ids (dependencies not all done); score = epoch ms it
+   * started waiting. A waiting job's dependencies are the HASH
+   * `${jobPrefix}${id}:d` (dependency id -> "0" while pending, else the
+   * MessagePack `[outcome, type, result]` delivered by `_flow.lua`); a job's
+   * dependents are the SET `${jobPrefix}${id}:r` (ids of any queue), and
+   * those of other queues still waiting the SET `${jobPrefix}${id}:w`.
+   */
+  waiting: string;
+  /**
+   * ZSET, the flow outbox: members `d:<id>` (a finished job of this queue
+   * whose outcome its dependents in other queues, or ones a failure reaches,
+   * still have to get), `l:<id>` (a waiting job of this queue whose links
+   * into other queues' dependency sets are still to be made), `v:<id>` (a
+   * requeued job whose dependents it took down come back) and `u:<id>` (a
+   * job of this queue stopped waiting: its dependencies elsewhere need not
+   * stay for it); score = epoch
+   * ms written. Drained idempotently by the broker right after the
+   * transition that wrote it, and by maintenance as a fallback
+   * (`flow_outbox.ts`), so a crash in between loses nothing.
+   */
+  outbox: string;
   /** HASH of counters: `<state>` and `<state>|<type>`, plus `retried`. */
   stats: string;
   /** LIST of wake-up markers; idle runners block on it (BLPOP). */
@@ -85,7 +107,13 @@ export interface QueueKeys {
 }
 
 /** The ZSET states (every state but pending, which lives in per-priority LISTs). */
-export type ZsetState = "scheduled" | "running" | "completed" | "failed" | "cancelled";
+export type ZsetState =
+  | "scheduled"
+  | "running"
+  | "completed"
+  | "failed"
+  | "cancelled"
+  | "waiting";
 
 /**
  * Builds the keys of `queue`. Key names are short on purpose: the job key is
@@ -108,6 +136,8 @@ export function queueKeys(queue: string, prefix = "jq"): QueueKeys {
     completed: `${base}completed`,
     failed: `${base}failed`,
     cancelled: `${base}cancelled`,
+    waiting: `${base}waiting`,
+    outbox: `${base}outbox`,
     stats: `${base}stats`,
     wake: `${base}wake`,
     events: `${base}events`,
@@ -202,6 +232,16 @@ export function globalKeys(prefix = "jq"): GlobalKeys {
 /** The pending LIST of one priority. */
 export function pendingKey(keys: QueueKeys, priority: number | string): string {
   return `${keys.pendingPrefix}${priority}`;
+}
+
+/** The dependencies HASH of job `id` (see `QueueKeys.waiting`). */
+export function dependenciesKey(keys: QueueKeys, id: string): string {
+  return `${keys.jobPrefix}${id}:d`;
+}
+
+/** The dependents SET of job `id` (see `QueueKeys.waiting`). */
+export function dependentsKey(keys: QueueKeys, id: string): string {
+  return `${keys.jobPrefix}${id}:r`;
 }
 
 /** The key pattern matching every key of `queue` (for SCAN in tests and purges). */

@@ -46,11 +46,20 @@ export interface QueueReadsOptions {
 const MAX_EVENT_STREAMS = 1000;
 
 function emptyCounts(): StateCounts {
-  return { pending: 0, scheduled: 0, running: 0, completed: 0, failed: 0, cancelled: 0, total: 0 };
+  return {
+    pending: 0,
+    scheduled: 0,
+    running: 0,
+    completed: 0,
+    failed: 0,
+    cancelled: 0,
+    waiting: 0,
+    total: 0,
+  };
 }
 
 function total(c: StateCounts): number {
-  return c.pending + c.scheduled + c.running + c.completed + c.failed + c.cancelled;
+  return c.pending + c.scheduled + c.running + c.completed + c.failed + c.cancelled + c.waiting;
 }
 
 /** Adds `from`'s counts into `into`. */
@@ -182,6 +191,7 @@ export class QueueReads {
       completed: counts.completed,
       failed: counts.failed,
       cancelled: counts.cancelled,
+      waiting: counts.waiting,
       latency_ms: inspected.oldestReadyAt === null ? 0 : Math.max(0, now - inspected.oldestReadyAt),
     };
   }

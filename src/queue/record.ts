@@ -65,10 +65,22 @@ export const F = {
   /** The job's own backoff policy, JSON. */
   backoff: 18,
   idempotencyKey: 19,
+  /** How many dependencies the job has (absent: none). */
+  depsTotal: 20,
+  /** How many of them completed. */
+  depsDone: 21,
+  /** How many of them failed or were cancelled. */
+  depsFailed: 22,
+  /** `on_dependency_failure`: "c" cancel, "i" ignore, absent fail. */
+  depPolicy: 23,
+  /** 1 when other jobs depend on this one (its `:r` SET exists). */
+  dependents: 24,
+  /** 1 when some of its dependencies are in other queues (they are told when it stops waiting). */
+  depsElsewhere: 25,
 } as const;
 
 /** Number of record positions. */
-export const RECORD_FIELDS = 20;
+export const RECORD_FIELDS = 26;
 
 /**
  * A stored record as a 0-based array (absent fields undefined/null/false).
@@ -107,6 +119,10 @@ export interface NewRecord {
   backoff: string;
   /** Idempotency key or "". */
   idempotencyKey: string;
+  /** Number of dependencies (0: none; then the record ends where it did). */
+  depsTotal?: number;
+  /** The dependency policy's code ("" fail, "c" cancel, "i" ignore). */
+  depPolicy?: string;
 }
 
 /**
@@ -132,6 +148,11 @@ export function newRecord(job: NewRecord): Packed[] {
     r.push(job.backoff || false);
   }
   if (job.idempotencyKey) r.push(job.idempotencyKey);
+  if (job.depsTotal) {
+    // Enqueue counts what is done already and sets the state (waiting or not).
+    while (r.length < F.depsTotal) r.push(false);
+    r.push(job.depsTotal, 0, 0, job.depPolicy || false);
+  }
   return r;
 }
 
@@ -171,6 +192,25 @@ function history(value: Packed | undefined): AttemptError[] {
       at: isoOrNull(Number(at)) ?? new Date(0).toISOString(),
     };
   });
+}
+
+/** The dependency part of a `Job`, from its record. */
+function dependencyFields(
+  r: Packed[],
+): Pick<Job, "dependencies" | "on_dependency_failure" | "has_dependents"> {
+  const total = num(r[F.depsTotal]) ?? 0;
+  const hasDependents = r[F.dependents] === 1 || r[F.dependents] === true;
+  if (total <= 0) {
+    return { dependencies: null, on_dependency_failure: null, has_dependents: hasDependents };
+  }
+  const completed = num(r[F.depsDone]) ?? 0;
+  const failed = num(r[F.depsFailed]) ?? 0;
+  const code = r[F.depPolicy];
+  return {
+    dependencies: { total, completed, failed, pending: Math.max(0, total - completed - failed) },
+    on_dependency_failure: code === "c" ? "cancel" : code === "i" ? "ignore" : "fail",
+    has_dependents: hasDependents,
+  };
 }
 
 /** The state a record's state code names (pending when unknown). */
@@ -225,5 +265,6 @@ export function recordToJob(id: string, r: Packed[], queue: string): Job | null 
     lease_expires_at: status === "running" ? isoOrNull(num(r[F.leaseExpiresAt])) : null,
     cancel_requested: r[F.cancel] === true || r[F.cancel] === 1,
     backoff: backoff ? json(backoff) as BackoffPolicy : null,
+    ...dependencyFields(r),
   };
 }

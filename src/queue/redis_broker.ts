@@ -20,12 +20,14 @@ import {
   QueueFullError,
   QueueNotFoundError,
   StorageFormatError,
+  UnknownDependencyError,
 } from "./errors.ts";
 import {
   type CancelOutcome,
   type ClaimedJob,
   type Completion,
   DEFAULTS,
+  type DependencyInfo,
   type EnqueueInput,
   type EnqueueResult,
   type FailInput,
@@ -56,6 +58,14 @@ import { groupQueues, type QueueGroup } from "./queue_groups.ts";
 import { KNOWN_QUEUES_TTL_MS, QueueRegistry } from "./queue_registry.ts";
 import { claimOrder, type QueueSelection, type WeightedQueue } from "./queue_selection.ts";
 import { QueueReads } from "./queue_reads.ts";
+import { FlowOutbox } from "./flow_outbox.ts";
+import { externalDependencies, orderByDependencies } from "./dependency_order.ts";
+import {
+  type DependencyPage,
+  readDependencies,
+  readDependents,
+  withResults,
+} from "./dependency_reads.ts";
 
 /** Options of a `RedisBroker`. Give `url` or an existing `client`. */
 export interface RedisBrokerOptions {
@@ -234,6 +244,8 @@ export class RedisBroker implements Broker {
   #enqueueQueue: PendingEnqueue[] = [];
   /** Events waiting for `onEvents` (see `#report`). */
   #reported: LifecycleEvent[] = [];
+  /** The flow outbox's drain (`flow_outbox.ts`). */
+  readonly #flows: FlowOutbox;
 
   constructor(options: RedisBrokerOptions) {
     this.defaultQueue = options.queue ?? "default";
@@ -290,6 +302,15 @@ export class RedisBroker implements Broker {
       cmd: (run) => this.#raw(run),
       blocking: () => this.#blocking,
       cluster: this.#cluster,
+      clock: this.#clock,
+    });
+    this.#flows = new FlowOutbox({
+      queue: async (name) => {
+        const state = await this.#known(name);
+        return state ? { keys: state.keys, scripts: await this.#ours(state) } : null;
+      },
+      cmd: (run) => this.#raw(run),
+      queueOfId: (id) => this.#queueOfId(id),
       clock: this.#clock,
     });
     this.#groupScripts = GroupScripts.create(this.#client, this.#scriptConfig);
@@ -491,6 +512,8 @@ export class RedisBroker implements Broker {
    * succeeds or fails on its own (a taken caller-chosen id refuses only that job).
    */
   enqueue(input: EnqueueInput): Promise<EnqueueResult> {
+    // With dependencies: checked and written on its own (all or nothing, never shared).
+    if (input?.depends_on !== undefined) return this.enqueueBatch([input]).then(([r]) => r);
     const home = this.#defaultKnown ? this.#registry.homeName : null;
     if (home === null) return this.#home().then(() => this.enqueue(input));
     let job: EncodedJob;
@@ -548,13 +571,71 @@ export class RedisBroker implements Broker {
       home,
     }));
     const out = new Array<EnqueueResult>(jobs.length);
-    const indexed = jobs.map((job, index) => ({ job, index }));
+    let indexed = jobs.map((job, index) => ({ job, index }));
+    const withDeps = jobs.some((job) => job.dependsOn.length > 0);
+    if (withDeps) {
+      // Dependencies first (enqueue.lua links to their records); every one
+      // outside the batch must exist, checked before anything is written.
+      indexed = orderByDependencies(jobs).order.map((index) => ({ job: jobs[index], index }));
+      await this.#checkDependencies(externalDependencies(jobs));
+    }
+    const queues: string[] = [];
     for (const [queue, items] of Map.groupBy(indexed, (x) => x.job.queue)) {
       const state = await this.#target(queue);
       const results = await (await state.scripts).enqueueMany(items.map((x) => x.job), now);
       items.forEach((x, i) => out[x.index] = results[i]);
+      queues.push(queue);
     }
+    // Links into other queues, and outcomes settled at once, go out now.
+    if (withDeps) await this.#drain(queues);
     return out;
+  }
+
+  /** UnknownDependencyError naming every id of `ids` that no job has. */
+  async #checkDependencies(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const found = await Promise.all(ids.map(async (id) => {
+      const state = await this.#known(this.#queueOfId(id));
+      if (!state) return false;
+      return await this.#cmdOn(state, (c) => c.exists(state.keys.jobPrefix + id)) === 1;
+    }));
+    const missing = ids.filter((_, i) => !found[i]);
+    if (missing.length > 0) throw new UnknownDependencyError(missing);
+  }
+
+  /**
+   * Drains the flow outboxes of `queues` (`flow_outbox.ts`). A failure here
+   * loses nothing: the entries stay for the next drain (maintenance).
+   */
+  async #drain(queues: Iterable<string>): Promise<void> {
+    try {
+      await this.#flows.drain(queues);
+    } catch {
+      // Left in the outbox; maintenance delivers it.
+    }
+  }
+
+  async dependencies(id: string): Promise<DependencyInfo[] | null> {
+    const parsed = parseJobId(id, await this.#home());
+    const state = parsed && await this.#known(parsed.queue);
+    if (!parsed || !state) return null;
+    const deps = await this.#cmdOn(state, (c) => readDependencies(c, state.keys, parsed.id));
+    if (!deps) return null;
+    // Each completed dependency's result, from its own record (any queue: one command each).
+    return await withResults(deps, async (dep) => {
+      const owner = await this.#known(this.#queueOfId(dep));
+      return owner ? await this.#raw((c) => c.getBuffer(owner.keys.jobPrefix + dep)) : null;
+    });
+  }
+
+  async dependents(id: string, cursor?: string, count = 100): Promise<DependencyPage> {
+    const parsed = parseJobId(id, await this.#home());
+    const state = parsed && await this.#known(parsed.queue);
+    if (!parsed || !state) return { ids: [], next_cursor: null };
+    return await this.#cmdOn(
+      state,
+      (c) => readDependents(c, state.keys, parsed.id, cursor ?? "0", count),
+    );
   }
 
   /** The queues served, with weights (every known queue, weight 1, when serving all). */
@@ -621,10 +702,19 @@ export class RedisBroker implements Broker {
         "result_json" in a ? String(a.result_json) : jsonText(a.result, "result"),
       ),
     }));
-    return await this.#perQueue(
+    let outbox: Set<string> | null = null;
+    const acked = await this.#perQueue(
       encoded,
-      async (state, items) => await (await this.#acks(state)).completeMany(items, this.#clock()),
+      async (state, items) =>
+        await (await this.#acks(state)).completeMany(
+          items,
+          this.#clock(),
+          () => (outbox ??= new Set()).add(state.name),
+        ),
     );
+    // Dependents in other queues hear of it right away (maintenance if this process dies now).
+    if (outbox) await this.#drain(outbox);
+    return acked;
   }
 
   /**
@@ -661,6 +751,8 @@ export class RedisBroker implements Broker {
       timedOut: failure.timed_out,
     });
     if (outcome === null) throw new LeaseLostError(id);
+    // An end reaches the job's dependents through the outbox (empty for most).
+    if (outcome !== "scheduled") await this.#drain([state.name]);
     return outcome;
   }
 
@@ -725,6 +817,9 @@ export class RedisBroker implements Broker {
       );
       this.#beatRecorded(group.ownersKey, now, sent);
       for (const reply of replies) addMaintenance(total, reply);
+      // The fallback of the flow outbox: what a process that died left undelivered.
+      const outboxes = group.queues.filter((_, i) => replies[i].outbox);
+      if (outboxes.length > 0) await this.#drain(outboxes.map((k) => this.#stateOfKeys(k).name));
     }
     return total;
   }
@@ -828,6 +923,7 @@ export class RedisBroker implements Broker {
       });
       signals.visited(state.keys, sentAt, reply.nextDueAt, reply.running);
       addMaintenance(total, reply);
+      if (reply.outbox) await this.#drain([state.name]);
     }
     // The dead are forgotten once their leases here are taken back.
     if (dead.length > 0) await this.#raw((c) => c.zrem(ownersKey, ...dead));
@@ -884,6 +980,7 @@ export class RedisBroker implements Broker {
         this.#clock(),
       );
     }
+    await this.#drain((await this.#served()).map((q) => q.name));
     // Cluster: its heartbeats are in the deployment's key, not the queues'.
     if (this.#signals) {
       await this.#raw((c) => c.zrem(globalKeys(this.#prefix).owners, owner));
@@ -901,12 +998,17 @@ export class RedisBroker implements Broker {
 
   async cancel(id: string): Promise<CancelOutcome> {
     const job = await this.#queueOfInput(id);
-    return await (await this.#ours(job.state)).cancel(job.id, this.#clock());
+    const outcome = await (await this.#ours(job.state)).cancel(job.id, this.#clock());
+    // The cancel cascades to its dependents, per their policies.
+    if (outcome === "cancelled") await this.#drain([job.state.name]);
+    return outcome;
   }
 
-  async requeue(id: string): Promise<void> {
+  async requeue(id: string, options: { revive_dependents?: boolean } = {}): Promise<void> {
     const job = await this.#queueOfInput(id);
-    await (await this.#ours(job.state)).requeue(job.id, this.#clock());
+    const revive = options.revive_dependents === true;
+    await (await this.#ours(job.state)).requeue(job.id, this.#clock(), revive);
+    if (revive) await this.#drain([job.state.name]);
   }
 
   async purge(state: "failed" | "completed" | "cancelled", queue?: string): Promise<number> {
@@ -920,10 +1022,11 @@ export class RedisBroker implements Broker {
       if (!known) throw new QueueNotFoundError(name);
       const scripts = await this.#ours(known);
       // Bounded batches keep each script call short; other clients run in between.
+      // Jobs a flow still needs are kept (and looked at again only after a retention).
       for (;;) {
-        const n = await scripts.purge(state, 1000);
-        total += n;
-        if (n < 1000) break;
+        const { deleted, examined } = await scripts.purge(state, 1000);
+        total += deleted;
+        if (examined < 1000 || deleted === 0) break;
       }
     }
     return total;

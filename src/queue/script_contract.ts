@@ -52,7 +52,18 @@ export interface ScriptSpec {
 /** Every script's contract. */
 export const SCRIPTS = {
   enqueue: {
-    keys: ["priorities", "scheduled", "stats", "wake", "events", "meta"],
+    keys: [
+      "priorities",
+      "scheduled",
+      "stats",
+      "wake",
+      "events",
+      "meta",
+      "waiting",
+      "failed",
+      "cancelled",
+      "outbox",
+    ],
     args: ["now", "strict", "jobs"],
   },
   claim: {
@@ -62,12 +73,22 @@ export const SCRIPTS = {
     rest: ["jobPrefix", "pendingPrefix"],
   },
   complete: {
-    keys: ["running", "completed", "stats", "events"],
+    keys: [
+      "running",
+      "completed",
+      "stats",
+      "events",
+      "waiting",
+      "priorities",
+      "scheduled",
+      "wake",
+      "outbox",
+    ],
     args: ["now"],
     rest: ["id", "token", "resultJson"],
   },
   fail: {
-    keys: ["running", "scheduled", "failed", "cancelled", "stats", "events", "job"],
+    keys: ["running", "scheduled", "failed", "cancelled", "stats", "events", "job", "outbox"],
     args: ["id", "token", "now", "message", "retryable", "retryDelayMs", "timedOut"],
   },
   renew: {
@@ -76,7 +97,7 @@ export const SCRIPTS = {
     rest: ["id", "token"],
   },
   release: {
-    keys: ["running", "priorities", "failed", "stats", "wake", "events"],
+    keys: ["running", "priorities", "failed", "stats", "wake", "events", "outbox"],
     args: ["now", "restoreAttempt", "reason"],
     rest: ["id", "token"],
   },
@@ -96,6 +117,7 @@ export const SCRIPTS = {
       "stats",
       "wake",
       "events",
+      "outbox",
     ],
     args: ["now", "limit", "owner", "streakFrom", "deadAfterMs", "judged"],
     rest: ["jobPrefix", "pendingPrefix", "idempotencyPrefix", "trim"],
@@ -110,20 +132,47 @@ export const SCRIPTS = {
       "wake",
       "events",
       "owners",
+      "outbox",
     ],
     args: ["now", "owner", "reason"],
   },
   cancel: {
-    keys: ["priorities", "scheduled", "cancelled", "stats", "events", "job"],
+    keys: ["priorities", "scheduled", "cancelled", "stats", "events", "job", "waiting", "outbox"],
     args: ["id", "now", "cancelChannel"],
   },
   requeue: {
-    keys: ["priorities", "failed", "cancelled", "stats", "wake", "events", "job"],
-    args: ["id", "now"],
+    keys: ["priorities", "failed", "cancelled", "stats", "wake", "events", "job", "outbox"],
+    args: ["id", "now", "revive"],
   },
   purge: {
-    keys: ["finished", "stats"],
+    keys: ["finished", "stats", "outbox"],
     args: ["state", "limit"],
+  },
+  // Flows (`_flow.lua`): the outbox's deliveries, run in the receiving queue's slot.
+  resolve: {
+    keys: [
+      "waiting",
+      "priorities",
+      "scheduled",
+      "failed",
+      "cancelled",
+      "stats",
+      "wake",
+      "events",
+      "outbox",
+    ],
+    args: ["now", "dependency", "outcome", "dependencyType", "value"],
+    rest: ["dependent"],
+  },
+  link: {
+    keys: ["outbox"],
+    args: ["dependent", "mode"],
+    rest: ["dependency"],
+  },
+  outbox_done: {
+    keys: ["outbox"],
+    args: [],
+    rest: ["member", "score"],
   },
   pause: {
     keys: ["meta", "priorities", "wake"],

@@ -17,7 +17,12 @@
 import { Cluster } from "ioredis";
 import type { RedisClient } from "./connect.ts";
 import { type SentWrite, toQueueError, toWriteError, whenReady } from "./connect.ts";
-import { InvalidInputError, InvalidStateError, JobNotFoundError } from "./errors.ts";
+import {
+  InvalidInputError,
+  InvalidStateError,
+  JobNotFoundError,
+  UnknownDependencyError,
+} from "./errors.ts";
 import type { QueueKeys } from "./keys.ts";
 import type { CancelOutcome, EnqueueResult, FailOutcome, Lease, RenewStatus } from "./job.ts";
 import type { EncodedJob } from "./validate.ts";
@@ -52,14 +57,14 @@ type ScriptCall = (...args: Arg[]) => Promise<unknown>;
 let sources: Promise<Record<ScriptName, string>> | null = null;
 
 /**
- * Reads the scripts once per process, each prefixed with `_lib.lua`. Paths are
+ * Reads the scripts once per process, each prefixed with `_lib.lua` and `_flow.lua`. Paths are
  * relative to this module, so it works from any cwd and from Web Workers.
  */
 export function loadScriptSources(): Promise<Record<ScriptName, string>> {
   sources ??= (async () => {
     const read = (name: string) =>
       Deno.readTextFile(new URL(`./scripts/${name}.lua`, import.meta.url));
-    const lib = await read("_lib");
+    const lib = `${await read("_lib")}\n${await read("_flow")}`;
     const entries = await Promise.all(
       SCRIPT_NAMES.map(async (name) => [name, `${lib}\n${await read(name)}`] as const),
     );
@@ -95,8 +100,13 @@ function enqueueTuple(job: EncodedJob): Packable[] {
     job.callerId,
     new Embedded(newRecord(job)),
   ];
-  // Only a limited job carries the 8th field: an unlimited one costs the script nothing.
-  if (job.waitingLimit >= 0) tuple.push(job.waitingLimit);
+  // Only a job with dependencies or a waiting limit carries the 8th and 9th
+  // fields: any other costs the script nothing.
+  if (job.dependsOn.length > 0) tuple.push(job.dependsOn);
+  if (job.waitingLimit >= 0) {
+    if (job.dependsOn.length === 0) tuple.push(false);
+    tuple.push(job.waitingLimit);
+  }
   return tuple;
 }
 
@@ -131,6 +141,8 @@ export function mapScriptError(
       return new InvalidStateError(id, match[2] ?? "unknown", operation);
     case "EXISTS":
       return new InvalidInputError(`a job with id ${id || match[2]} already exists`, "id");
+    case "UNKNOWN_DEPENDENCY":
+      return new UnknownDependencyError((match[2] ?? "").split(",").filter(Boolean));
     default:
       return error;
   }
@@ -244,10 +256,15 @@ export class QueueScripts {
     return out;
   }
 
-  /** complete.lua for many leases: one script call, one round trip. */
+  /**
+   * complete.lua for many leases: one script call, one round trip. Per
+   * lease: true when acked; `onOutbox` is called when a completion left its
+   * outcome in the flow outbox (dependents in other queues).
+   */
   async completeMany(
     acks: Array<Lease & { resultJson: string }>,
     now: number,
+    onOutbox?: () => void,
   ): Promise<boolean[]> {
     if (acks.length === 0) return [];
     const rest: Arg[] = [];
@@ -256,7 +273,11 @@ export class QueueScripts {
       rest,
       errorId: acks.length === 1 ? acks[0].id : "",
     }) as number[];
-    return reply.map((code) => toNumber(code) === 1);
+    return reply.map((code) => {
+      const n = toNumber(code);
+      if (n === 3) onOutbox?.();
+      return n === 1 || n === 3;
+    });
   }
 
   /** fail.lua: the outcome, or null when the lease was lost. */
@@ -339,16 +360,80 @@ export class QueueScripts {
     ) as CancelOutcome;
   }
 
-  /** requeue.lua. Throws JobNotFoundError / InvalidStateError. */
-  async requeue(id: string, now: number): Promise<void> {
-    await this.#run("requeue", { id, now }, { job: this.#keys.jobPrefix + id }, { errorId: id });
+  /**
+   * requeue.lua; `revive`: also bring back the dependents its end took down.
+   * Throws JobNotFoundError / InvalidStateError.
+   */
+  async requeue(id: string, now: number, revive = false): Promise<void> {
+    await this.#run("requeue", { id, now, revive: revive ? "1" : "0" }, {
+      job: this.#keys.jobPrefix + id,
+    }, { errorId: id });
   }
 
-  /** purge.lua: deletes up to `limit` jobs of a finished state; returns how many. */
-  async purge(state: "completed" | "failed" | "cancelled", limit: number): Promise<number> {
+  /**
+   * purge.lua: deletes up to `limit` jobs of a finished state; returns how
+   * many were deleted and how many looked at (kept ones were needed by a flow).
+   */
+  async purge(
+    state: "completed" | "failed" | "cancelled",
+    limit: number,
+  ): Promise<{ deleted: number; examined: number }> {
+    const [deleted, examined] = await this.#run("purge", { state, limit }, {
+      finished: this.#keys[state],
+    }) as [number, number];
+    return { deleted: toNumber(deleted), examined: toNumber(examined) };
+  }
+
+  /**
+   * resolve.lua: delivers `dependency`'s outcome to `dependents` of this
+   * queue (`outcome`: "c", "f" or "x"; `value`: result JSON or error, or "").
+   */
+  async resolve(
+    dependency: string,
+    outcome: string,
+    type: string,
+    value: string,
+    dependents: string[],
+    now: number,
+  ): Promise<void> {
+    await this.#run("resolve", { now, dependency, outcome, dependencyType: type, value }, {}, {
+      rest: dependents,
+    });
+  }
+
+  /** outbox_done.lua: removes delivered outbox entries still as they were read. */
+  async outboxDone(entries: Array<{ member: string; score: string }>): Promise<number> {
+    if (entries.length === 0) return 0;
     return toNumber(
-      await this.#run("purge", { state, limit }, { finished: this.#keys[state] }),
+      await this.#run("outbox_done", {}, {}, {
+        rest: entries.flatMap((e) => [e.member, e.score]),
+      }),
     );
+  }
+
+  /**
+   * link.lua: links `dependent` (another queue's) into `dependencies` of
+   * this queue; per dependency null while it has not ended, else its packed
+   * outcome (`[code, type, value]` MessagePack) to deliver. Mode `unpin`:
+   * the dependent stopped waiting (every answer null).
+   */
+  async link(
+    dependent: string,
+    dependencies: string[],
+    mode: "link" | "unpin" = "link",
+  ): Promise<Array<Uint8Array | null>> {
+    const argv = buildCall(
+      "link",
+      this.#keys,
+      this.#constants,
+      { dependent, mode },
+      {},
+      dependencies,
+    );
+    const reply = await runScript(this.#client, "link", argv, null, {
+      buffers: true,
+    }) as Uint8Array[];
+    return reply.map((r) => r.length === 0 ? null : r);
   }
 
   /** pause.lua: true when the flag changed. */

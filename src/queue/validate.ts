@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DEFAULTS, type EnqueueInput, LIMITS } from "./job.ts";
+import { DEFAULTS, DEPENDENCY_POLICIES, type EnqueueInput, LIMITS } from "./job.ts";
 import { InvalidInputError, PayloadTooLargeError } from "./errors.ts";
 import { isUuid, jobIdFor, parseJobId } from "./job_id.ts";
 import { isValidQueueName, QUEUE_NAME_RULE } from "./keys.ts";
@@ -41,6 +41,57 @@ export interface EncodedJob {
   callerId: boolean;
   /** `EnqueueInput.waiting_limit`, or -1 for none. */
   waitingLimit: number;
+  /** Ids of the jobs it depends on, canonical and distinct (empty: none). */
+  dependsOn: string[];
+  /** Number of dependencies (the record's count). */
+  depsTotal: number;
+  /** The dependency policy's record code: "" fail, "c" cancel, "i" ignore. */
+  depPolicy: string;
+}
+
+/**
+ * The canonical, distinct ids of `input.depends_on` (at most
+ * `LIMITS.maxDependencies`, none the job's own `id`); InvalidInputError otherwise.
+ */
+function encodeDependencies(input: EnqueueInput, id: string, home: string): string[] {
+  const list = input.depends_on;
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) {
+    throw new InvalidInputError("depends_on must be an array of job ids", "depends_on");
+  }
+  if (list.length > LIMITS.maxDependencies) {
+    throw new InvalidInputError(
+      `depends_on lists ${list.length} jobs; the limit is ${LIMITS.maxDependencies}`,
+      "depends_on",
+    );
+  }
+  const out = new Set<string>();
+  for (const dep of list) {
+    const parsed = parseJobId(dep, home);
+    if (!parsed) {
+      throw new InvalidInputError(
+        `depends_on must list job ids (got ${JSON.stringify(dep)})`,
+        "depends_on",
+      );
+    }
+    if (parsed.id === id) {
+      throw new InvalidInputError("a job cannot depend on itself", "depends_on");
+    }
+    out.add(parsed.id);
+  }
+  return [...out];
+}
+
+function encodePolicy(input: EnqueueInput): string {
+  const policy = input.on_dependency_failure;
+  if (policy === undefined || policy === "fail") return "";
+  if (!DEPENDENCY_POLICIES.includes(policy)) {
+    throw new InvalidInputError(
+      `on_dependency_failure must be one of ${DEPENDENCY_POLICIES.join(", ")}`,
+      "on_dependency_failure",
+    );
+  }
+  return policy === "cancel" ? "c" : "i";
 }
 
 function intInRange(value: unknown, min: number, max: number, field: string): number {
@@ -173,8 +224,13 @@ export function encodeJob(input: EnqueueInput, now: number, place: JobPlace): En
       "idempotency_key",
     );
   }
+  const id = jobIdOf(input, place);
+  const dependsOn = encodeDependencies(input, id, place.home);
   return {
-    id: jobIdOf(input, place),
+    id,
+    dependsOn,
+    depsTotal: dependsOn.length,
+    depPolicy: dependsOn.length > 0 ? encodePolicy(input) : "",
     queue: place.queue,
     type,
     payload: encodePayload(input),

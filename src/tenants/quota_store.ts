@@ -119,17 +119,17 @@ export class QuotaStore {
     if (this.#noted.size < 10_000) this.#noted.add(queue);
   }
 
-  /** Jobs pending or scheduled in each of `queues`, in order. */
+  /** Jobs pending, scheduled or waiting (for dependencies) in each of `queues`, in order. */
   async waitingIn(queues: readonly string[]): Promise<number[]> {
     if (queues.length === 0) return [];
     const counts = await this.#do(() =>
       Promise.all(
         queues.map((q) =>
-          this.#client.hmget(queueKeys(q, this.#prefix).stats, "pending", "scheduled")
+          this.#client.hmget(queueKeys(q, this.#prefix).stats, "pending", "scheduled", "waiting")
         ),
       )
     );
-    return counts.map(([p, s]) => Number(p ?? 0) + Number(s ?? 0));
+    return counts.map((held) => held.reduce((sum, n) => sum + Number(n ?? 0), 0));
   }
 
   /**

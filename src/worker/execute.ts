@@ -11,6 +11,7 @@ import { NonRetryableError } from "../jobs/definition.ts";
 import { LIMITS } from "../queue/job.ts";
 import { oversizeBytes } from "../queue/validate.ts";
 import type { LogLine, RunRequest, RunResult } from "./messages.ts";
+import type { DependencyInfo } from "../queue/job.ts";
 
 /** Where a running job's side output goes. */
 export interface ExecuteHooks {
@@ -106,8 +107,20 @@ export async function executeJob(
       .join("; ");
     return { id, ok: false, error: `invalid payload: ${issues}`, retryable: false };
   }
+  let dependencies: DependencyInfo[] = [];
+  if (request.dependencies_json !== undefined) {
+    try {
+      dependencies = JSON.parse(request.dependencies_json) ?? [];
+    } catch {
+      return { id, ok: false, error: "the job's dependencies could not be read", retryable: true };
+    }
+  }
   const progress = progressReporter(id, hooks);
   const ctx: JobContext = {
+    dependencies,
+    resultsOf: <R>(def: { readonly type: string }) =>
+      dependencies.filter((d) => d.type === def.type && d.status === "completed")
+        .map((d) => d.result as R),
     jobId: id,
     type: request.type,
     attempt: request.attempt,

@@ -21,6 +21,11 @@ export interface RunRequest {
   payload_json: string;
   attempt: number;
   max_attempts: number;
+  /**
+   * The job's dependencies as they ended (`DependencyInfo[]`) as JSON
+   * text, for a job that has any (`ctx.dependencies`); absent otherwise.
+   */
+  dependencies_json?: string;
 }
 
 /** Why the runner aborted a job; the thread passes it on as the signal's reason. */

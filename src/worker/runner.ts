@@ -424,12 +424,25 @@ export class Runner {
     this.#held.set(job.id, held);
     this.#active++;
     this.#deadlines.arm(held.deadlineAt);
-    this.#pool.dispatch({
+    const request = {
       id: job.id,
       type: job.type,
       payload_json: job.payload_json,
       attempt: job.attempt,
       max_attempts: job.max_attempts,
+    };
+    if (job.dependency_count === 0) {
+      this.#pool.dispatch(request);
+      return;
+    }
+    // A job of a flow reads its dependencies' outcomes first (one read on its own slot).
+    this.#o.broker.dependencies(job.id).then((deps) => {
+      this.#pool.dispatch({ ...request, dependencies_json: JSON.stringify(deps ?? []) });
+      this.#pool.flush();
+    }, (error) => {
+      this.#o.log.warn("reading a job's dependencies failed", { job_id: job.id, error });
+      this.#pool.dispatch({ ...request, dependencies_json: "!" });
+      this.#pool.flush();
     });
   }
 

@@ -122,6 +122,12 @@ Deno.test("every documented status is answered, and every answer is documented",
 
     const J = "/api/v1/jobs";
     const B = "/api/v1/jobs/batch";
+    const F = "/api/v1/flows";
+    const flowJob = (ref: string, dependsOn?: string[]) => ({
+      ...COMPUTE,
+      ref,
+      ...(dependsOn ? { depends_on: dependsOn } : {}),
+    });
     const get = (target: Hono, path: string) => () => request(target, "GET", path);
     const post = (target: Hono, path: string, body: string, type?: string) => () =>
       request(target, "POST", path, body, type);
@@ -206,6 +212,28 @@ Deno.test("every documented status is answered, and every answer is documented",
         after(cancelled, (id) => post(app, `${J}/${id}/retry`, "")()),
       ),
       at(`POST ${J}/{id}/retry`, 400, "invalid_job_id", post(app, `${J}/not-a-uuid/retry`, "")),
+      at(
+        `POST ${J}/{id}/retry`,
+        200,
+        undefined,
+        after(
+          cancelled,
+          (id) => post(app, `${J}/${id}/retry`, json({ revive_dependents: true }))(),
+        ),
+      ),
+      at(`POST ${J}/{id}/retry`, 400, "invalid_json", post(app, `${J}/${uuid()}/retry`, "{")),
+      at(
+        `POST ${J}/{id}/retry`,
+        413,
+        "payload_too_large",
+        post(app, `${J}/${uuid()}/retry`, json({ x: "y".repeat(2000) })),
+      ),
+      at(
+        `POST ${J}/{id}/retry`,
+        422,
+        "validation_error",
+        post(app, `${J}/${uuid()}/retry`, json({ revive_dependents: "yes" })),
+      ),
       at(`POST ${J}/{id}/retry`, 404, "not_found", post(app, `${J}/${uuid()}/retry`, "")),
       at(
         `POST ${J}/{id}/retry`,
@@ -213,6 +241,61 @@ Deno.test("every documented status is answered, and every answer is documented",
         "invalid_state",
         after(enqueue, (id) => post(app, `${J}/${id}/retry`, "")()),
       ),
+      at(`GET ${J}/{id}`, 400, "invalid_query", get(app, `${J}/${uuid()}?dependents_cursor=x`)),
+      at(
+        `POST ${J}`,
+        422,
+        "unknown_dependency",
+        post(app, J, json({ ...COMPUTE, depends_on: [uuid()] })),
+      ),
+      at(
+        `POST ${B}`,
+        422,
+        "unknown_dependency",
+        post(app, B, json({ jobs: [{ ...COMPUTE, depends_on: [uuid()] }] })),
+      ),
+      at(`POST ${F}`, 201, undefined, post(app, F, json({ jobs: [flowJob("a")] }))),
+      at(`POST ${F}`, 400, "invalid_json", post(app, F, "{")),
+      at(
+        `POST ${F}`,
+        413,
+        "payload_too_large",
+        post(app, F, json({ jobs: [big(17 * 1024 * 1024)] })),
+      ),
+      at(`POST ${F}`, 415, "unsupported_media_type", post(app, F, "{}", "text/plain")),
+      at(`POST ${F}`, 422, "validation_error", post(app, F, json({ jobs: [] }))),
+      at(
+        `POST ${F}`,
+        422,
+        "unknown_job_type",
+        post(app, F, json({ jobs: [{ ...flowJob("a"), type: "fax" }] })),
+      ),
+      at(
+        `POST ${F}`,
+        422,
+        "invalid_payload",
+        post(app, F, json({ jobs: [{ ...flowJob("a"), payload: { duration_ms: -1 } }] })),
+      ),
+      at(
+        `POST ${F}`,
+        422,
+        "duplicate_ref",
+        post(app, F, json({ jobs: [flowJob("a"), flowJob("a")] })),
+      ),
+      at(`POST ${F}`, 422, "unknown_ref", post(app, F, json({ jobs: [flowJob("a", ["b"])] }))),
+      at(`POST ${F}`, 422, "cycle", post(app, F, json({ jobs: [flowJob("a", ["a"])] }))),
+      at(
+        `POST ${F}`,
+        422,
+        "unknown_dependency",
+        post(app, F, json({ jobs: [flowJob("a", [uuid()])] })),
+      ),
+      at(`POST ${F}`, 503, "overloaded", post(tight, F, json({ jobs: [flowJob("a")] })), [
+        "Retry-After",
+      ]),
+      at(`GET ${F}/{id}`, 200, undefined, after(enqueue, (id) => get(app, `${F}/${id}`)())),
+      at(`GET ${F}/{id}`, 400, "invalid_job_id", get(app, `${F}/not-a-uuid`)),
+      at(`GET ${F}/{id}`, 404, "not_found", get(app, `${F}/${uuid()}`)),
       at("GET /api/v1/stats", 200, undefined, get(app, "/api/v1/stats")),
       at("GET /api/v1/stats", 400, "invalid_query", get(app, "/api/v1/stats?queues=x")),
       at("GET /api/v1/stats", 404, "not_found", get(app, "/api/v1/stats?queue=nosuch")),
@@ -265,6 +348,8 @@ Deno.test("every documented status is answered, and every answer is documented",
     const brokerRoutes: Array<[string, string, string?]> = [
       ["POST /api/v1/jobs", "/api/v1/jobs", json(COMPUTE)],
       ["POST /api/v1/jobs/batch", "/api/v1/jobs/batch", json({ jobs: [COMPUTE] })],
+      ["POST /api/v1/flows", "/api/v1/flows", json({ jobs: [{ ...COMPUTE, ref: "a" }] })],
+      ["GET /api/v1/flows/{id}", `/api/v1/flows/${uuid()}`],
       ["GET /api/v1/jobs", "/api/v1/jobs"],
       ["DELETE /api/v1/jobs", "/api/v1/jobs?status=failed"],
       ["GET /api/v1/jobs/{id}", `/api/v1/jobs/${uuid()}`],
@@ -641,6 +726,7 @@ Deno.test("every documented status is answered, and every answer is documented",
         [`PUT ${S}/{name}`, slowApp, "PUT", `${S}/slow`, JT],
         [`PUT ${T}/{name}`, slowApp, "PUT", `${T}/slow`, JT],
         [`POST ${K}`, slowKeyed, "POST", K, asAdmin],
+        ["POST /api/v1/flows", slowApp, "POST", "/api/v1/flows", JT],
       ] as const
     ) {
       cases.push(at(op, 408, "request_timeout", stalled(target, method, path, headers)));

@@ -822,3 +822,74 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "dashboard: a job's dependencies and dependents, linked, and its flow drawn",
+  ignore: !hasChromium(),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const queue = `dashflow${Date.now()}`;
+    const { base, broker, close } = await startStack(queue);
+    let browser: Browser | null = null;
+    const pageErrors: string[] = [];
+    try {
+      // A long first job keeps its dependents waiting while the page looks.
+      const root = await broker.enqueue({ type: "compute", payload: { duration_ms: 20_000 } });
+      const mid = await broker.enqueue({
+        type: "compute",
+        payload: { duration_ms: 1 },
+        depends_on: [root.id],
+      });
+      const leaf = await broker.enqueue({
+        type: "compute",
+        payload: { duration_ms: 1 },
+        depends_on: [mid.id],
+        on_dependency_failure: "cancel",
+      });
+      browser = await launchChromium();
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+      page.on("pageerror", (error) => pageErrors.push(String(error)));
+      await page.goto(base + "/");
+      await page.waitForSelector('#conn[data-mode="live"]', { timeout: 10_000 });
+      await page.waitForFunction(
+        () => document.querySelector("#count-waiting")?.textContent === "2",
+        null,
+        { timeout: 10_000 },
+      );
+      await page.selectOption("#filter-state", "waiting");
+      await page.click(`#jobs-body tr[data-job-id="${mid.id}"] button`, { timeout: 10_000 });
+      await waitDetailStatus(page, mid.id, "waiting");
+      await page.waitForSelector('#detail-content [data-flow="dependencies"] li', {
+        timeout: 10_000,
+      });
+      const dependencies = await page.locator('[data-flow="dependencies"] button').evaluateAll(
+        (nodes) => nodes.map((n) => n.getAttribute("data-job")),
+      );
+      assert.deepStrictEqual(dependencies, [root.id]);
+      const dependents = await page.locator('[data-flow="dependents"] li').allTextContents();
+      assert.strictEqual(dependents.length, 1);
+      assert.match(dependents[0], /waiting/);
+      // The graph: three nodes, two edges, the current one marked.
+      assert.strictEqual(await page.locator(".flow-graph g.node").count(), 3);
+      assert.strictEqual(await page.locator(".flow-graph line").count(), 2);
+      assert.strictEqual(
+        await page.locator(".flow-graph g.node.current").getAttribute("data-job"),
+        mid.id,
+      );
+      // A dependent's link opens it; a node of the graph opens its job.
+      await page.click(`[data-flow="dependents"] button[data-job="${leaf.id}"]`);
+      await waitDetailStatus(page, leaf.id, "waiting");
+      await page.waitForSelector(`.flow-graph g.node.current[data-job="${leaf.id}"]`);
+      await page.click(`.flow-graph g.node[data-job="${root.id}"]`);
+      await waitDetailStatus(page, root.id, "running");
+      assert.deepStrictEqual(pageErrors, []);
+    } catch (error) {
+      await failureShot(browser, "dashboard_flow_failure.png");
+      throw error;
+    } finally {
+      await browser?.close().catch(() => {});
+      await close();
+    }
+  },
+});

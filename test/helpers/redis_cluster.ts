@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Cluster } from "ioredis";
 import { freePort } from "./redis_server.ts";
 
 /**
@@ -153,4 +154,30 @@ function spawnNode(dir: string, port: number): Deno.ChildProcess {
     stdout: "null",
     stderr: "null",
   }).spawn();
+}
+
+/** Two queue names whose keys live on different masters. */
+export async function queuesOnTwoMasters(
+  admin: Cluster,
+  prefix: string,
+): Promise<[string, string]> {
+  const masterOf = async (queue: string) => {
+    const key = `${prefix}:{${queue}}:probe`;
+    await admin.set(key, "1");
+    for (const [i, node] of admin.nodes("master").entries()) {
+      // A master that does not own the slot answers MOVED.
+      if ((await node.exists(key).catch(() => 0)) === 1) {
+        await admin.del(key);
+        return i;
+      }
+    }
+    throw new Error(`no master holds ${key}`);
+  };
+  const first = "qa";
+  const home = await masterOf(first);
+  for (let i = 0; i < 50; i++) {
+    const other = `qb${i}`;
+    if ((await masterOf(other)) !== home) return [first, other];
+  }
+  throw new Error("no two queues on different masters");
 }

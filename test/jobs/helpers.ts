@@ -27,6 +27,8 @@ export function fakeContext(overrides: { jobId?: string; type?: string } = {}): 
     signal: controller.signal,
     log: { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") },
     progress: (p) => void progress.push(p),
+    dependencies: [],
+    resultsOf: () => [],
   };
   return { ctx, progress, logs, controller };
 }

@@ -12,10 +12,18 @@ import { QueueNotFoundError } from "../../src/queue/errors.ts";
 
 /** Counts for one type (or the totals). */
 export function counts(partial: Partial<Stats> = {}): Stats {
-  const base = { pending: 0, scheduled: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
+  const base = {
+    pending: 0,
+    scheduled: 0,
+    running: 0,
+    completed: 0,
+    failed: 0,
+    cancelled: 0,
+    waiting: 0,
+  };
   const merged = { ...base, ...partial };
   const total = merged.pending + merged.scheduled + merged.running + merged.completed +
-    merged.failed + merged.cancelled;
+    merged.failed + merged.cancelled + merged.waiting;
   return { retried: 0, by_type: {}, by_queue: {}, ...merged, total: partial.total ?? total };
 }
 
@@ -30,6 +38,7 @@ export function queueInfo(name: string, partial: Partial<QueueInfo> = {}): Queue
     completed: 0,
     failed: 0,
     cancelled: 0,
+    waiting: 0,
     latency_ms: 0,
     ...partial,
   };

@@ -21,7 +21,14 @@ function samples(text: string, name: string): string[] {
 Deno.test("queue metrics: jobs by queue and state, latency in seconds, paused 1/0", async () => {
   const broker = fakeBroker();
   broker.queues_ = [
-    queueInfo("emails", { pending: 7, scheduled: 2, running: 3, completed: 99, latency_ms: 1500 }),
+    queueInfo("emails", {
+      pending: 7,
+      scheduled: 2,
+      running: 3,
+      waiting: 5,
+      completed: 99,
+      latency_ms: 1500,
+    }),
     queueInfo("reports", { paused: true, pending: 4, latency_ms: 250 }),
     queueInfo("idle"),
   ];
@@ -30,11 +37,12 @@ Deno.test("queue metrics: jobs by queue and state, latency in seconds, paused 1/
   assert.strictEqual(value(text, 'jobqueue_queue_jobs{queue="emails",state="pending"}'), 7);
   assert.strictEqual(value(text, 'jobqueue_queue_jobs{queue="emails",state="scheduled"}'), 2);
   assert.strictEqual(value(text, 'jobqueue_queue_jobs{queue="emails",state="running"}'), 3);
+  assert.strictEqual(value(text, 'jobqueue_queue_jobs{queue="emails",state="waiting"}'), 5);
   assert.strictEqual(value(text, 'jobqueue_queue_jobs{queue="reports",state="pending"}'), 4);
   assert.strictEqual(value(text, 'jobqueue_queue_jobs{queue="idle",state="pending"}'), 0);
   // Only the states waiting or running now: finished ones are the jobqueue_jobs_* counters.
   assert.doesNotMatch(text, /jobqueue_queue_jobs\{[^}]*state="(completed|failed|cancelled)"/);
-  assert.strictEqual(samples(text, "jobqueue_queue_jobs").length, 9);
+  assert.strictEqual(samples(text, "jobqueue_queue_jobs").length, 12);
 
   assert.strictEqual(value(text, 'jobqueue_queue_latency_seconds{queue="emails"}'), 1.5);
   assert.strictEqual(value(text, 'jobqueue_queue_latency_seconds{queue="reports"}'), 0.25);
@@ -77,7 +85,7 @@ Deno.test("queue metrics: a scrape reports at most MAX_QUEUE_SERIES queues, the 
   const text = await metrics.text();
   assert.strictEqual(value(text, "jobqueue_queues"), 150);
   assert.strictEqual(value(text, "jobqueue_queues_reported"), 100);
-  assert.strictEqual(samples(text, "jobqueue_queue_jobs").length, 300);
+  assert.strictEqual(samples(text, "jobqueue_queue_jobs").length, 400);
   assert.strictEqual(samples(text, "jobqueue_queue_latency_seconds").length, 100);
   assert.strictEqual(samples(text, "jobqueue_queue_paused").length, 100);
   assert.strictEqual(value(text, 'jobqueue_queue_jobs{queue="q149",state="pending"}'), 149);

@@ -7,35 +7,16 @@
 import assert from "node:assert/strict";
 import { Cluster } from "ioredis";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
-import { clusterTestsEnabled, TestRedisCluster } from "../helpers/redis_cluster.ts";
+import {
+  clusterTestsEnabled,
+  queuesOnTwoMasters,
+  TestRedisCluster,
+} from "../helpers/redis_cluster.ts";
 import type { ClaimedJob } from "../../src/queue/job.ts";
 import { createLogger } from "../../src/log.ts";
 import { Runner } from "../../src/worker/runner.ts";
 
 const enabled = clusterTestsEnabled();
-
-/** Two queue names whose keys live on different masters. */
-async function queuesOnTwoMasters(admin: Cluster, prefix: string): Promise<[string, string]> {
-  const masterOf = async (queue: string) => {
-    const key = `${prefix}:{${queue}}:probe`;
-    await admin.set(key, "1");
-    for (const [i, node] of admin.nodes("master").entries()) {
-      // A master that does not own the slot answers MOVED.
-      if ((await node.exists(key).catch(() => 0)) === 1) {
-        await admin.del(key);
-        return i;
-      }
-    }
-    throw new Error(`no master holds ${key}`);
-  };
-  const first = "qa";
-  const home = await masterOf(first);
-  for (let i = 0; i < 50; i++) {
-    const other = `qb${i}`;
-    if ((await masterOf(other)) !== home) return [first, other];
-  }
-  throw new Error("no two queues on different masters");
-}
 
 Deno.test({
   name: "cluster: one broker serves two queues on different masters; both drain; pause holds",

@@ -35,7 +35,24 @@ async function started() {
 
 Deno.test("cluster signals: subscribes to every queue's wakes and due times", async () => {
   const { sub } = await started();
-  assert.deepStrictEqual(sub.patterns, ["jq:{*}:wake", "jq:{*}:scheduled", "jq:{*}:running"]);
+  assert.deepStrictEqual(sub.patterns, [
+    "jq:{*}:wake",
+    "jq:{*}:scheduled",
+    "jq:{*}:running",
+    "jq:{*}:outbox",
+  ]);
+});
+
+Deno.test("cluster signals: a flow outbox entry asks for a visit when its grace ends", async () => {
+  const { sub, signals, a, b } = await started();
+  signals.visited(a, signals.seq, null, false);
+  signals.visited(b, signals.seq, null, false);
+  assert.strictEqual(signals.attentionAt(a), Infinity);
+  sub.emit("pmessage", "jq:{*}:outbox", a.outbox, "5000");
+  assert.strictEqual(signals.attentionAt(a), 5000);
+  assert.strictEqual(signals.attentionAt(b), Infinity, "only the queue it names");
+  signals.visited(a, signals.seq, null, false);
+  assert.strictEqual(signals.attentionAt(a), Infinity, "a visit settles it");
 });
 
 Deno.test("cluster signals: a queue may have work until a claim sent after its last wake finds it empty", async () => {

@@ -76,7 +76,8 @@ Deno.test("newRecord: pending, scheduled, and with backoff and idempotency key",
   assert.strictEqual(later[F.scheduledFor], 1_800_000_001_000);
   assert.strictEqual(later.length, F.scheduledFor + 1);
   const full = unpackRecord(packRecord({ ...base, backoff: "{}", idempotencyKey: "k" }))!;
-  assert.strictEqual(full.length, RECORD_FIELDS);
+  // A job of no flow ends at its idempotency key: no dependency fields.
+  assert.strictEqual(full.length, F.idempotencyKey + 1);
   assert.strictEqual(full[F.scheduledFor], false);
   assert.strictEqual(full[F.backoff], "{}");
   assert.strictEqual(full[F.idempotencyKey], "k");
@@ -84,4 +85,17 @@ Deno.test("newRecord: pending, scheduled, and with backoff and idempotency key",
   assert.strictEqual(job?.backoff, null);
   assert.strictEqual(job?.scheduled_for, null);
   assert.strictEqual(job?.timeout_ms, 300000);
+  assert.strictEqual(job?.dependencies, null);
+  const waiting = unpackRecord(packRecord({ ...base, depsTotal: 3, depPolicy: "c" }))!;
+  assert.strictEqual(waiting.length, F.depPolicy + 1);
+  assert.deepStrictEqual(waiting.slice(F.depsTotal), [3, 0, 0, "c"]);
+  assert.deepStrictEqual(
+    decodeJob("id", packRecord({ ...base, depsTotal: 3 }), "q")?.dependencies,
+    {
+      total: 3,
+      completed: 0,
+      failed: 0,
+      pending: 3,
+    },
+  );
 });

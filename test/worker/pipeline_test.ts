@@ -37,6 +37,7 @@ function job(i: number, timeoutMs = 0): ClaimedJob {
     lease_expires_at: Date.now() + 60_000,
     backoff: null,
     created_at: Date.now(),
+    dependency_count: 0,
   };
 }
 

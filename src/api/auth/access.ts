@@ -48,6 +48,8 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
   { method: "POST", path: `${V1}/schedules/:name/pause`, access: "admin" },
   { method: "POST", path: `${V1}/schedules/:name/resume`, access: "admin" },
   { method: "POST", path: `${V1}/schedules/:name/trigger`, access: "admin" },
+  { method: "POST", path: `${V1}/flows`, access: "submit" },
+  { method: "GET", path: `${V1}/flows/:id`, access: "read" },
   { method: "GET", path: `${V1}/events`, access: "read" },
   { method: "GET", path: `${V1}/tenants`, access: "admin" },
   { method: "GET", path: `${V1}/tenants/:name`, access: "read" },

@@ -1,12 +1,13 @@
 /**
  * One job: status, cancel, retry.
  *
- * - `GET /jobs/:id` → the job (404 when unknown or expired; 400 when the id is not a UUID).
+ * - `GET /jobs/:id?dependents_cursor=` → the job (404 when unknown or expired; 400 when
+ *   the id is not a UUID), with its dependents' ids (a page) when it has any.
  * - `DELETE /jobs/:id` → 200 `{job_id, status: "cancelled"}` for a waiting job;
  *   202 `{job_id, status: "cancel_requested"}` for a running one (its handler is
  *   signalled); 409 for a finished job.
- * - `POST /jobs/:id/retry` → 200 `{job_id, status: "pending"}` for a failed or
- *   cancelled job; 409 otherwise.
+ * - `POST /jobs/:id/retry` (optional body `{"revive_dependents": true}`) → 200
+ *   `{job_id, status: "pending"}` for a failed or cancelled job; 409 otherwise.
  *
  * A job of another tenant than the key's answers 404 on each, as an unknown
  * one does, before anything is read or changed.
@@ -16,11 +17,32 @@
 import { Hono } from "hono";
 import { HttpError } from "../errors.ts";
 import type { RouteDeps } from "../deps.ts";
-import { parseOr400 } from "../validation.ts";
-import { jobIdSchema } from "../schemas.ts";
+import { parseOr400, parseOr422 } from "../validation.ts";
+import { jobIdSchema, retrySchema } from "../schemas.ts";
+import { readLimited } from "../body.ts";
 import { producerOf, scheduledJobResponse } from "../schedule_jobs.ts";
 import { callerTenant, jobVisible } from "../tenant_scope.ts";
 import type { Context } from "hono";
+
+/** Longest retry body: `{"revive_dependents": true}` with room to spare. */
+const MAX_RETRY_BODY = 1024;
+
+/**
+ * A retry's options: none without a body; else a JSON object
+ * `{revive_dependents?: boolean}` (400 invalid_json, 422 validation_error).
+ */
+async function retryOptions(request: Request): Promise<{ revive_dependents?: boolean }> {
+  const bytes = await readLimited(request, MAX_RETRY_BODY);
+  const text = new TextDecoder().decode(bytes);
+  if (text.trim() === "") return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "invalid_json", "request body is not valid JSON");
+  }
+  return parseOr422(retrySchema, body, "retry");
+}
 
 /** The path's job id, checked, and visible to the caller (else the 404 of an unknown job). */
 async function jobId(deps: RouteDeps, c: Context): Promise<string> {
@@ -37,12 +59,20 @@ export function jobRoutes(deps: RouteDeps): Hono {
 
   app.get("/jobs/:id", async (c) => {
     const id = await jobId(deps, c);
+    const cursor = c.req.query("dependents_cursor");
+    if (cursor !== undefined && !/^\d{1,20}$/.test(cursor)) {
+      throw new HttpError(400, "invalid_query", "invalid dependents_cursor");
+    }
     // The schedule that produced it is read at the same time: one round trip, not two.
     const [job, producer] = await deps.call(
       Promise.all([deps.broker.get(id), producerOf(deps, id)]),
     );
     if (!job) throw new HttpError(404, "not_found", `job ${id} not found`);
-    return c.json(scheduledJobResponse(job, producer));
+    const answer = scheduledJobResponse(job, producer);
+    if (job.has_dependents) {
+      answer.dependents = await deps.call(deps.broker.dependents(id, cursor));
+    }
+    return c.json(answer);
   });
 
   app.delete("/jobs/:id", async (c) => {
@@ -53,7 +83,8 @@ export function jobRoutes(deps: RouteDeps): Hono {
 
   app.post("/jobs/:id/retry", async (c) => {
     const id = await jobId(deps, c);
-    await deps.write(deps.broker.requeue(id), "change");
+    const options = await retryOptions(c.req.raw);
+    await deps.write(deps.broker.requeue(id, options), "change");
     return c.json({ job_id: id, status: "pending" });
   });
 

@@ -15,8 +15,9 @@
  *   purged}`, in one queue or every queue.
  *
  * A key confined to a tenant names its queues relative to it
- * (`tenant_scope.ts`): its submits land in its queues, its lists and purges
- * reach only them, and its quotas apply (`tenant_quota.ts`).
+ * (`tenant_scope.ts`): its submits land in its queues, its dependencies must
+ * be its own jobs, its lists and purges reach only its queues, and its quotas
+ * apply (`tenant_quota.ts`).
  *
  * Writes (submit, batch, purge) answer `503 unavailable` only when nothing
  * was stored or changed, and `503 outcome_unknown` (retry with the same
@@ -26,7 +27,8 @@
  * @module
  */
 import { Hono } from "hono";
-import type { EnqueueInput } from "../../queue/job.ts";
+import type { EnqueueInput, EnqueueResult } from "../../queue/job.ts";
+import { withFollowUp } from "../../flows/follow_up.ts";
 import { LIMITS } from "../../queue/job.ts";
 import { prepareEnqueue, type PrepareFailure } from "../../jobs/prepare.ts";
 import { readJsonBody } from "../body.ts";
@@ -44,7 +46,7 @@ import {
 import { jobToResponse } from "../serialize.ts";
 import { checkQueueName } from "../queue_param.ts";
 import { scheduleJobsPage } from "../schedule_jobs.ts";
-import { callerTenant, ownName, ownPathName, pathSegment } from "../tenant_scope.ts";
+import { callerTenant, jobVisible, ownName, ownPathName, pathSegment } from "../tenant_scope.ts";
 import { applyQuota, pendingQuotaExceeded } from "../tenant_quota.ts";
 import { QueueFullError } from "../../queue/errors.ts";
 import { TENANT_DEFAULT_QUEUE, visibleTo } from "../../tenants/names.ts";
@@ -67,7 +69,11 @@ function idempotencyHeader(value: string | undefined): string | undefined {
   return value;
 }
 
-function toInput(request: SubmitJobRequest, idempotencyKey?: string): EnqueueInput {
+/** The broker input of a request's job fields (a submit, a follow-up, a flow job). */
+export function toInput(
+  request: Omit<SubmitJobRequest, "on_complete" | "depends_on" | "idempotency_key">,
+  idempotencyKey?: string,
+): EnqueueInput {
   const input: EnqueueInput = {
     type: request.type,
     queue: request.queue,
@@ -78,7 +84,8 @@ function toInput(request: SubmitJobRequest, idempotencyKey?: string): EnqueueInp
     delay_ms: request.delay_ms,
     run_at: request.run_at === undefined ? undefined : new Date(request.run_at),
     backoff: request.backoff,
-    idempotency_key: idempotencyKey ?? request.idempotency_key,
+    idempotency_key: idempotencyKey,
+    on_dependency_failure: request.on_dependency_failure,
   };
   return input;
 }
@@ -113,9 +120,22 @@ function refusal(failure: PrepareFailure, prefix: string): HttpError {
   }
 }
 
+/** A submit's broker input, and its follow-up's when it has `on_complete`. */
+interface PreparedSubmit {
+  input: EnqueueInput;
+  followUp?: EnqueueInput;
+}
+
+/** The registry's checks of one job's input, or the HttpError of its refusal. */
+export function admitted(deps: RouteDeps, input: EnqueueInput, prefix: string): EnqueueInput {
+  const prepared = prepareEnqueue(deps.registry, input);
+  if (!prepared.ok) throw refusal(prepared, prefix);
+  return prepared.input;
+}
+
 /**
- * Validates one submit body into a broker input, or throws an HttpError. A
- * tenant's job goes to its own queue (the one it or its type names, else
+ * Validates one submit body into broker inputs, or throws an HttpError. A
+ * tenant's jobs go to its own queues (the one named, else the type's, else
  * `default`, in the tenant's namespace).
  */
 function prepare(
@@ -124,19 +144,55 @@ function prepare(
   tenant: string | null,
   key?: string,
   index?: number,
-): EnqueueInput {
+): PreparedSubmit {
   const prefix = index === undefined ? [] : ["jobs", index];
   const where = [...prefix, "queue"].join(".");
   if (body !== null && typeof body === "object" && "queue" in body) {
     checkQueueName((body as { queue: unknown }).queue, where);
   }
   const request = parseOr422(submitJobSchema, body, "job", prefix);
-  const prepared = prepareEnqueue(deps.registry, toInput(request, key));
-  if (!prepared.ok) throw refusal(prepared, prefix.join("."));
+  const input = admitted(deps, {
+    ...toInput(request, key ?? request.idempotency_key),
+    depends_on: request.depends_on,
+  }, prefix.join("."));
+  if (tenant !== null) input.queue = ownName(tenant, input.queue ?? TENANT_DEFAULT_QUEUE, where);
+  if (!request.on_complete) return { input };
+  const followUp = admitted(
+    deps,
+    toInput(request.on_complete),
+    [...prefix, "on_complete"].join("."),
+  );
   if (tenant !== null) {
-    prepared.input.queue = ownName(tenant, prepared.input.queue ?? TENANT_DEFAULT_QUEUE, where);
+    followUp.queue = ownName(
+      tenant,
+      followUp.queue ?? TENANT_DEFAULT_QUEUE,
+      [...prefix, "on_complete", "queue"].join("."),
+    );
   }
-  return prepared.input;
+  return { input, followUp };
+}
+
+/**
+ * A tenant's dependencies must be its own jobs: another tenant's id is
+ * refused as an unknown one (422 `unknown_dependency`), saying nothing of it.
+ */
+async function ownDependencies(
+  deps: RouteDeps,
+  tenant: string | null,
+  inputs: EnqueueInput[],
+): Promise<void> {
+  if (tenant === null) return;
+  const foreign: string[] = [];
+  for (const input of inputs) {
+    for (const id of input.depends_on ?? []) {
+      if (!(await jobVisible(deps, tenant, id))) foreign.push(id);
+    }
+  }
+  if (foreign.length > 0) {
+    throw new HttpError(422, "unknown_dependency", `unknown dependencies: ${foreign.join(", ")}`, {
+      ids: foreign,
+    });
+  }
 }
 
 /** A tenant's submits past its `max_pending`, as the 429 of its quota. */
@@ -147,6 +203,17 @@ function quotaRefusal(tenant: string | null) {
     }
     throw error;
   };
+}
+
+/** The inputs of prepared submits, a follow-up right after its job. */
+async function withFollowUps(deps: RouteDeps, items: PreparedSubmit[]): Promise<EnqueueInput[]> {
+  if (items.every((item) => !item.followUp)) return items.map((item) => item.input);
+  const home = await deps.call(deps.broker.homeQueue());
+  return items.flatMap((item) =>
+    item.followUp
+      ? withFollowUp(item.input, item.followUp, home, deps.broker.defaultQueue)
+      : [item.input]
+  );
 }
 
 /** Routes of the jobs collection, mounted under `/api/v1`. */
@@ -160,16 +227,29 @@ export function jobsRoutes(deps: RouteDeps): Hono {
     const key = idempotencyHeader(c.req.header("idempotency-key"));
     const body = await readJsonBody(c.req.raw, deps.maxBodyBytes, ticket);
     const tenant = callerTenant(c);
-    const input = prepare(deps, body, tenant, key);
-    if (tenant !== null && deps.quotas) await applyQuota(deps.quotas, tenant, [input]);
-    const result = await deps.write(gate.run(() => deps.broker.enqueue(input)), "submit")
-      .catch(quotaRefusal(tenant));
+    const prepared = prepare(deps, body, tenant, key);
+    let result: EnqueueResult;
+    let followUp: string | undefined;
+    if (prepared.followUp) {
+      const inputs = await withFollowUps(deps, [prepared]);
+      await ownDependencies(deps, tenant, [prepared.input]);
+      if (tenant !== null && deps.quotas) await applyQuota(deps.quotas, tenant, inputs);
+      const written = await deps.write(deps.broker.enqueueBatch(inputs), "submit");
+      [result, followUp] = [written[0], written[1].id];
+    } else {
+      const input = prepared.input;
+      await ownDependencies(deps, tenant, [input]);
+      if (tenant !== null && deps.quotas) await applyQuota(deps.quotas, tenant, [input]);
+      result = await deps.write(gate.run(() => deps.broker.enqueue(input)), "submit")
+        .catch(quotaRefusal(tenant));
+    }
+    const answer = { job_id: result.id, ...(followUp ? { on_complete_id: followUp } : {}) };
     if (!result.created) {
       c.header("Idempotent-Replayed", "true");
-      return c.json({ job_id: result.id }, 200);
+      return c.json(answer, 200);
     }
     c.header("Location", `${BASE}/${pathSegment(result.id)}`);
-    return c.json({ job_id: result.id }, 201);
+    return c.json(answer, 201);
   });
 
   app.post("/jobs/batch", async (c) => {
@@ -177,11 +257,13 @@ export function jobsRoutes(deps: RouteDeps): Hono {
     const body = await readJsonBody(c.req.raw, deps.maxBatchBodyBytes, ticket);
     const { jobs } = parseOr422(submitBatchSchema, body, "batch");
     const tenant = callerTenant(c);
-    const results: Array<{ job_id: string; created: boolean } | ErrorBody> = [];
-    const valid: Array<{ index: number; input: EnqueueInput }> = [];
+    const results: Array<
+      { job_id: string; created: boolean; on_complete_id?: string } | ErrorBody
+    > = [];
+    const valid: Array<{ index: number; prepared: PreparedSubmit }> = [];
     jobs.forEach((item, index) => {
       try {
-        valid.push({ index, input: prepare(deps, item, tenant, undefined, index) });
+        valid.push({ index, prepared: prepare(deps, item, tenant, undefined, index) });
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
         results[index] = error.toBody();
@@ -190,25 +272,33 @@ export function jobsRoutes(deps: RouteDeps): Hono {
     if (valid.length === 0) {
       throw new HttpError(422, "validation_error", "no valid job in the batch", { results });
     }
-    const inputs = valid.map((v) => v.input);
+    const inputs = await withFollowUps(deps, valid.map((v) => v.prepared));
+    await ownDependencies(deps, tenant, valid.map((v) => v.prepared.input));
     if (tenant !== null && deps.quotas) await applyQuota(deps.quotas, tenant, inputs);
     const written = await deps.write(deps.broker.enqueueBatch(inputs), "batch");
+    // Each follow-up came right after its job.
+    let at = 0;
+    let created = 0;
     let full = 0;
-    valid.forEach(({ index, input }, i) => {
-      if (written[i].full) {
+    for (const { index, prepared } of valid) {
+      const w = written[at++];
+      if (w.created) created++;
+      if (w.full) {
         full++;
-        results[index] = pendingQuotaExceeded(tenant ?? "", input.waiting_limit ?? 0).toBody();
-      } else results[index] = { job_id: written[i].id, created: written[i].created };
-    });
+        results[index] = pendingQuotaExceeded(tenant ?? "", prepared.input.waiting_limit ?? 0)
+          .toBody();
+      } else {
+        results[index] = prepared.followUp
+          ? { job_id: w.id, created: w.created, on_complete_id: written[at++].id }
+          : { job_id: w.id, created: w.created };
+      }
+    }
     // Every valid job refused by the quota: the request as a whole was.
     if (full === valid.length && tenant !== null) {
       throw pendingQuotaExceeded(tenant, (await deps.quotas?.get(tenant))?.max_pending ?? 0);
     }
     const rejected = jobs.length - valid.length + full;
-    return c.json(
-      { results, created: written.filter((w) => w.created).length, rejected },
-      rejected ? 207 : 201,
-    );
+    return c.json({ results, created, rejected }, rejected ? 207 : 201);
   });
 
   app.get("/jobs", async (c) => {

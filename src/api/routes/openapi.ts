@@ -38,6 +38,7 @@ import {
 } from "./openapi_auth.ts";
 import { schedulePaths, scheduleSchemas } from "./openapi_schedules.ts";
 import { tenantPaths, tenantSchemas } from "./openapi_tenants.ts";
+import { flowPaths, flowSchemas } from "./openapi_flows.ts";
 
 /** Request body limits of the app the document describes. */
 export interface BodyLimits {
@@ -80,6 +81,7 @@ function schemaComponents(registry: JobRegistry): Json {
     Job: jsonSchema(s.jobResponseSchema, "output"),
     JobList: jsonSchema(s.jobListResponseSchema, "output"),
     JobAction: jsonSchema(s.jobActionResponseSchema, "output"),
+    Retry: jsonSchema(s.retrySchema, "input"),
     Purge: jsonSchema(s.purgeResponseSchema, "output"),
     Stats: jsonSchema(s.statsResponseSchema, "output"),
     Queue: jsonSchema(s.queueResponseSchema, "output"),
@@ -202,8 +204,9 @@ function jobsPaths(limits: BodyLimits): Json {
               "type's schema (`invalid_payload`, field paths in details.issues), or the " +
               "operator's policy refuses it (`validation_error`, field paths in details.issues: " +
               "a literal private or loopback address, a file destination outside " +
-              "DATA_PROCESS_OUTPUT_DIR)",
-            ["validation_error", "unknown_job_type", "invalid_payload"],
+              "DATA_PROCESS_OUTPUT_DIR), or depends_on names a job that does not exist " +
+              "(`unknown_dependency`, the ids in details.ids; nothing stored)",
+            ["validation_error", "unknown_job_type", "invalid_payload", "unknown_dependency"],
           ),
         },
       },
@@ -257,8 +260,10 @@ function jobsPaths(limits: BodyLimits): Json {
           ...submitErrors(limits.maxBatchBodyBytes),
           "422": errorResponse(
             "The body does not match SubmitBatch apart from its items (`validation_error`), " +
-              "or no item is valid (`validation_error`, details.results as in 207)",
-            ["validation_error"],
+              "no item is valid (`validation_error`, details.results as in 207), or an item's " +
+              "depends_on names a job that does not exist (`unknown_dependency`, the ids in " +
+              "details.ids; nothing stored)",
+            ["validation_error", "unknown_dependency"],
           ),
         },
       },
@@ -267,10 +272,20 @@ function jobsPaths(limits: BodyLimits): Json {
       get: {
         operationId: "getJob",
         summary: "Job status and result",
-        parameters: [idParam],
+        parameters: [idParam, {
+          name: "dependents_cursor",
+          in: "query",
+          required: false,
+          description: "dependents.next_cursor of the previous answer: the next page of dependents",
+          schema: { type: "string", pattern: "^\\d{1,20}$" },
+        }],
         responses: {
           "200": ok("The job", ref("Job")),
-          "400": responseRef("InvalidJobId"),
+          "400": errorResponse(
+            "The id is not a UUID (`invalid_job_id`), or dependents_cursor is not a cursor " +
+              "(`invalid_query`)",
+            ["invalid_job_id", "invalid_query"],
+          ),
           "404": responseRef("NotFound"),
           ...unavailable,
         },
@@ -296,10 +311,22 @@ function jobsPaths(limits: BodyLimits): Json {
       post: {
         operationId: "retryJob",
         summary: "Requeue a failed or cancelled job with fresh attempts",
+        description: "Its dependents that its end took down stay ended unless the body asks " +
+          "`revive_dependents`.",
         parameters: [idParam],
+        requestBody: {
+          required: false,
+          description: "Optional; at most 1024 bytes (else 413).",
+          ...json(ref("Retry")),
+        },
         responses: {
           "200": ok("Requeued", ref("JobAction")),
-          "400": responseRef("InvalidJobId"),
+          "400": errorResponse(
+            "The id is not a UUID (`invalid_job_id`), or the body is not JSON (`invalid_json`)",
+            ["invalid_job_id", "invalid_json"],
+          ),
+          "413": errorResponse("The body is over 1024 bytes", ["payload_too_large"]),
+          "422": errorResponse("The body has an unknown or mistyped field", ["validation_error"]),
           "404": responseRef("NotFound"),
           "409": errorResponse("Not failed or cancelled", ["invalid_state"]),
           ...writeUnavailable,
@@ -464,6 +491,7 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
       ...authPaths(),
       ...schedulePaths(limits.maxBodyBytes),
       ...tenantPaths(),
+      ...flowPaths(limits.maxBatchBodyBytes),
       ...probePaths("", ""),
       ...probePaths("/api/v1", "V1"),
     }),
@@ -473,6 +501,7 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
         ...authSchemas(),
         ...scheduleSchemas(),
         ...tenantSchemas(),
+        ...flowSchemas(),
       },
       responses: { ...RESPONSES, ...AUTH_RESPONSES },
       headers: { ...HEADERS, ...AUTH_HEADERS },

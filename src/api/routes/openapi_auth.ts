@@ -211,7 +211,7 @@ function honoPath(path: string): string {
 
 /**
  * Adds `security` and the auth answers to every operation of `paths`, and
- * the cross-site 415 to POSTs without a request body (the guard refuses
+ * the cross-site 415 to POSTs without a required request body (the guard refuses
  * those on listed routes only; test/api/auth_routes_test.ts makes every
  * route listed).
  */
@@ -227,7 +227,8 @@ export function withSecurity(paths: Json): Json {
       const all = op.responses as Json;
       // An operation's own answer of a status (e.g. submits' 429, which adds quotas) wins.
       for (const [status, answer] of Object.entries(responses)) all[status] ??= answer;
-      if (method === "post" && !op.requestBody) {
+      const body = op.requestBody as { required?: boolean } | undefined;
+      if (method === "post" && (!body || body.required === false)) {
         all["415"] = errorResponse(
           "Neither Content-Type: application/json nor an Authorization header was sent: a " +
             "request a browser could send from another site (refused, nothing changed)",

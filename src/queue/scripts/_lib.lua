@@ -47,7 +47,13 @@ local F_PROGRESS = 17
 local F_CANCEL = 18
 local F_BACKOFF = 19
 local F_IDEMPOTENCY_KEY = 20
-local RECORD_FIELDS = 20
+local F_DEPS_TOTAL = 21
+local F_DEPS_DONE = 22
+local F_DEPS_FAILED = 23
+local F_DEP_POLICY = 24
+local F_DEPENDENTS = 25
+local F_DEPS_ELSEWHERE = 26
+local RECORD_FIELDS = 26
 -- Started and finished times are stored as ms since created (small integers
 -- pack in fewer bytes than epoch ms; record.ts adds created back).
 
@@ -68,7 +74,8 @@ local RUNNING = 2
 local COMPLETED = 3
 local FAILED = 4
 local CANCELLED = 5
-local STATE_NAMES = { [0] = "pending", "scheduled", "running", "completed", "failed", "cancelled" }
+local WAITING = 6
+local STATE_NAMES = { [0] = "pending", "scheduled", "running", "completed", "failed", "cancelled", "waiting" }
 
 -- The record of a job key, or nil when the key is missing.
 local function load(key)
@@ -98,6 +105,11 @@ local function packJob(job)
   end
   for i = top + 1, RECORD_FIELDS do job[i] = nil end
   return cmsgpack.pack(job)
+end
+
+-- Rewrites a record keeping its expiry (a finished job's, or none).
+local function saveKeepTtl(key, job)
+  redis.call("SET", key, packJob(job), "KEEPTTL")
 end
 
 -- Writes a record. SET drops any TTL; `ttl` (ms) sets a new one (finished jobs).
@@ -296,10 +308,48 @@ local function ownerOf(token)
   return string.match(token, "^([^.:]+)%.")
 end
 
+-- How long after an outbox entry is written a Cluster maintainer looks at
+-- the queue: its writer delivers it at once, so a look finds it only when
+-- the writer died in between (standalone maintenance looks at every queue anyway).
+local OUTBOX_GRACE_MS = 2000
+
+-- Adds `member` to the flow outbox (flow_outbox.ts drains it), noting it in
+-- `outboxTouched` (complete.lua tells its caller to drain). On Cluster
+-- (PUBLISH_WAKES) it also announces, on the channel named like the outbox
+-- key, when maintenance should look (cluster_signals.ts), so an entry
+-- a dying process left is found without waiting for the queue's turn.
+local outboxTouched = false
+local function toOutbox(outboxKey, now, member)
+  outboxTouched = true
+  redis.call("ZADD", outboxKey, now, member)
+  if PUBLISH_WAKES then
+    redis.call("PUBLISH", outboxKey, string.format("%.0f", now + OUTBOX_GRACE_MS))
+  end
+end
+
+-- A finished job's flow keys (its dependencies HASH, its dependents SET)
+-- expire with its record; a job others depend on is put in the outbox, so
+-- its outcome reaches them, and one with dependencies in other queues too,
+-- so they stop keeping themselves for it (`_flow.lua`, flow_outbox.ts).
+-- Free for a job outside any flow: two record fields read.
+local function finishedDependent(job, id, now, outboxKey)
+  redis.call("PEXPIRE", jobPrefix .. id .. ":d", finishedTtlMs)
+  if job[F_DEPS_ELSEWHERE] then toOutbox(outboxKey, now, "u:" .. id) end
+end
+
+local function finishFlow(job, id, now, outboxKey)
+  if job[F_DEPS_TOTAL] then finishedDependent(job, id, now, outboxKey) end
+  if job[F_DEPENDENTS] then
+    redis.call("PEXPIRE", jobPrefix .. id .. ":r", finishedTtlMs)
+    toOutbox(outboxKey, now, "d:" .. id)
+  end
+end
+
 -- Finishes one job: state, finish time, lease ended, counted in `<state>`, saved
 -- with the finished TTL (a backstop: maintain deletes it at retention), added
 -- to the state's ZSET; the idempotency key lives as long as the job it points at.
-local function finish(key, job, finishedKey, statsKey, state, id, now)
+-- `outboxKey`: the queue's flow outbox (see finishFlow).
+local function finish(key, job, finishedKey, statsKey, state, id, now, outboxKey)
   job[F_STATE] = state
   job[F_FINISHED_AT] = sinceCreated(job, now)
   endLease(job)
@@ -309,29 +359,67 @@ local function finish(key, job, finishedKey, statsKey, state, id, now)
   if job[F_IDEMPOTENCY_KEY] then
     redis.call("PEXPIRE", idempotencyPrefix .. job[F_IDEMPOTENCY_KEY], finishedTtlMs)
   end
+  finishFlow(job, id, now, outboxKey)
 end
 
--- Deletes finished jobs (their records, and the idempotency keys that still
--- point at them); returns their records' types for the caller's tallies.
-local function forget(ids)
+-- True when a finished job others depend on must stay: its outcome is not
+-- delivered yet (in the outbox), or a dependent has not finished (it reads
+-- the result when it runs): of its own queue (looked at), or of another
+-- queue (its `:w` SET, kept by link.lua). Only jobs with dependents pay the look.
+local function pinned(job, id, outboxKey)
+  if not job[F_DEPENDENTS] then return false end
+  if redis.call("ZSCORE", outboxKey, "d:" .. id) then return true end
+  if redis.call("EXISTS", jobPrefix .. id .. ":w") == 1 then
+    redis.call("PEXPIRE", jobPrefix .. id .. ":w", finishedTtlMs)
+    return true
+  end
+  local own = string.match(id, "^(.*):[^:]*$") or ""
+  for _, d in ipairs(redis.call("SMEMBERS", jobPrefix .. id .. ":r")) do
+    if (string.match(d, "^(.*):[^:]*$") or "") == own then
+      local dj = load(jobPrefix .. d)
+      local st = dj and dj[F_STATE]
+      if st and st ~= COMPLETED and st ~= FAILED and st ~= CANCELLED then return true end
+    end
+  end
+  return false
+end
+
+-- Deletes finished jobs (their records, flow keys, and the idempotency keys
+-- that still point at them), except those `pinned` (each given a fresh
+-- retention in `finishedKey`); returns their records' types (false for a
+-- record already gone) and the ids deleted, for the caller's tallies and ZREM.
+local function forget(ids, finishedKey, outboxKey, now)
   local types = {}
   local keys = {}
+  local gone = {}
   for _, id in ipairs(ids) do
     local key = jobPrefix .. id
     local job = load(key)
-    if job then
+    if job and pinned(job, id, outboxKey) then
+      redis.call("ZADD", finishedKey, now, id)
+      redis.call("PEXPIRE", key, finishedTtlMs)
+      job = nil
+      key = nil
+    elseif job then
+      gone[#gone + 1] = id
+      if job[F_DEPS_TOTAL] then keys[#keys + 1] = key .. ":d" end
+      if job[F_DEPENDENTS] then
+        keys[#keys + 1] = key .. ":r"
+        keys[#keys + 1] = key .. ":w"
+      end
       types[#types + 1] = job[F_TYPE]
       if job[F_IDEMPOTENCY_KEY] then
         local idem = idempotencyPrefix .. job[F_IDEMPOTENCY_KEY]
         if redis.call("GET", idem) == id then redis.call("DEL", idem) end
       end
     else
+      gone[#gone + 1] = id
       types[#types + 1] = false
     end
-    keys[#keys + 1] = key
+    if key then keys[#keys + 1] = key end
   end
   for i = 1, #keys, 1000 do redis.call("DEL", unpack(keys, i, math.min(i + 999, #keys))) end
-  return types
+  return types, gone
 end
 
 -- Taking back running jobs whose holder is gone (its lease expired, or its
@@ -371,11 +459,11 @@ local function reap(r, ids, reason, now)
       dropToken(job)
       if job[F_CANCEL] then
         outcome = "cancelled"
-        finish(key, job, k.cancelled, k.stats, CANCELLED, id, now)
+        finish(key, job, k.cancelled, k.stats, CANCELLED, id, now, k.outbox)
         addEvent(r.cancelledEvents, { id, jtype, attempt })
       elseif attempt >= tonumber(job[F_MAX_ATTEMPTS]) then
         outcome = "failed"
-        finish(key, job, k.failed, k.stats, FAILED, id, now)
+        finish(key, job, k.failed, k.stats, FAILED, id, now, k.outbox)
         addEvent(r.failedEvents, { id, jtype, attempt, reason })
       else
         outcome = "pending"

@@ -8,6 +8,8 @@
 -- KEYS[4] stats: HASH of counters
 -- KEYS[5] events: STREAM of lifecycle events
 -- KEYS[6] job: the job's record STRING
+-- KEYS[7] waiting: ZSET of jobs waiting for dependencies
+-- KEYS[8] outbox: ZSET, the flow outbox (the cancel reaches the job's dependents from there)
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] id: job id
@@ -24,6 +26,8 @@ local cancelledKey = KEYS[3]
 local statsKey = KEYS[4]
 local eventsKey = KEYS[5]
 local jobKey = KEYS[6]
+local waitingKey = KEYS[7]
+local outboxKey = KEYS[8]
 local id = ARGV[9]
 local now = tonumber(ARGV[10])
 local cancelChannel = ARGV[11]
@@ -31,16 +35,18 @@ local cancelChannel = ARGV[11]
 local job = load(jobKey)
 if not job then return redis.error_reply("JQ_NOT_FOUND " .. id) end
 local state = job[F_STATE]
-if state == PENDING or state == SCHEDULED then
+if state == PENDING or state == SCHEDULED or state == WAITING then
   if state == PENDING then
     -- LREM scans the priority's list: cancelling a pending job is rare.
     removePending(prioritiesKey, job[F_PRIORITY], id)
+  elseif state == WAITING then
+    redis.call("ZREM", waitingKey, id)
   else
     redis.call("ZREM", scheduledKey, id)
   end
   stat(statsKey, STATE_NAMES[state], job[F_TYPE], -1)
   dropToken(job) -- a late ack of the attempt before must not take this cancel for its own
-  finish(jobKey, job, cancelledKey, statsKey, CANCELLED, id, now)
+  finish(jobKey, job, cancelledKey, statsKey, CANCELLED, id, now, outboxKey)
   event("cancelled", { "id", "t", "a" }, { id, job[F_TYPE], job[F_ATTEMPTS] or 0 })
   return { "cancelled", writeEvents(eventsKey, now) }
 end

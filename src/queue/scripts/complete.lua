@@ -7,24 +7,40 @@
 -- KEYS[2] completed: ZSET of completed job ids (score = finish ms)
 -- KEYS[3] stats: HASH of counters
 -- KEYS[4] events: STREAM of lifecycle events
+-- KEYS[5] waiting: ZSET of jobs waiting for dependencies (score = since ms)
+-- KEYS[6] priorities: ZSET of the priorities with a non-empty pending list
+-- KEYS[7] scheduled: ZSET of job ids waiting for a time (score = due ms)
+-- KEYS[8] wake: LIST of wake markers idle runners block on
+-- KEYS[9] outbox: ZSET, the flow outbox (dependents in other queues)
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms
 -- ARGV[10..] (id, token, resultJson) repeated: job id, lease token, result JSON text
 --
--- Returns { acked, events }: one integer per triple, 1 when completed (also
+-- Returns { acked, events }: one integer per triple, 1 when completed (3
+-- when completed and something went to the flow outbox: its outcome for
+-- dependents in other queues, or its own end for its dependencies in
+-- other queues; also
 -- when this token had completed it already: a retried ack whose reply was
 -- lost; its event is returned again, not written again), 0 when the lease was
 -- lost (the job is not running or the token is stale; nothing changed for
--- it); events as writeEvents returns them.
+-- it); events as writeEvents returns them. A completed job others depend on
+-- (F_DEPENDENTS) releases its dependents of this queue here (_flow.lua).
 
 local runningKey = KEYS[1]
 local completedKey = KEYS[2]
 local statsKey = KEYS[3]
 local eventsKey = KEYS[4]
+local waitingKey = KEYS[5]
+local prioritiesKey = KEYS[6]
+local scheduledKey = KEYS[7]
+local wakeKey = KEYS[8]
+local outboxKey = KEYS[9]
 local now = tonumber(ARGV[9])
 local restFrom = 10
 
+-- The flow keys (_flow.lua), made for the first completed job others depend on.
+local flow = nil
 local out = {}
 local ids = {}
 local doneArgs = {}
@@ -46,12 +62,23 @@ for i = restFrom, #ARGV, 3 do
     if job[F_IDEMPOTENCY_KEY] then
       redis.call("PEXPIRE", idempotencyPrefix .. job[F_IDEMPOTENCY_KEY], finishedTtlMs)
     end
+    local code = 1
+    if job[F_DEPS_TOTAL] or job[F_DEPENDENTS] then
+      outboxTouched = false
+      if job[F_DEPS_TOTAL] then finishedDependent(job, id, now, outboxKey) end
+      if job[F_DEPENDENTS] then
+        flow = flow or { waiting = waitingKey, priorities = prioritiesKey,
+          scheduled = scheduledKey, wake = wakeKey, outbox = outboxKey, stats = statsKey }
+        releaseDependents(flow, id, job, now)
+      end
+      if outboxTouched then code = 3 end
+    end
     addEvent(completed, { id, job[F_TYPE], job[F_ATTEMPTS], dur })
     ids[#ids + 1] = id
     doneArgs[#doneArgs + 1] = now
     doneArgs[#doneArgs + 1] = id
     tally(byType, job[F_TYPE])
-    out[#out + 1] = 1
+    out[#out + 1] = code
   elseif job and job[F_STATE] == COMPLETED and job[F_TOKEN] == token then
     local started = tonumber(job[F_STARTED_AT]) or 0
     local finished = tonumber(job[F_FINISHED_AT]) or started

@@ -10,6 +10,10 @@
 -- KEYS[4] wake: LIST of wake markers idle runners block on
 -- KEYS[5] events: STREAM of lifecycle events
 -- KEYS[6] meta: HASH of queue metadata (`paused`: no wake marker while paused)
+-- KEYS[7] waiting: ZSET of jobs waiting for dependencies (score = since ms)
+-- KEYS[8] failed: ZSET of dead job ids (a dependency already failed)
+-- KEYS[9] cancelled: ZSET of cancelled job ids (a dependency already failed, policy cancel)
+-- KEYS[10] outbox: ZSET, the flow outbox (links into other queues' dependencies)
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms (the events' time)
@@ -20,17 +24,21 @@
 --   [id (UUID), type, priority (0..100), due time epoch ms (0 = ready now),
 --   idempotency key or "", true when the id was chosen by the caller (checked
 --   for collisions) or false when freshly generated (a random UUID), the packed
---   record (state pending, or scheduled with its due time), and optionally a
---   waiting limit: the job is refused (outcome 3, nothing written) when the
---   queue already holds that many jobs pending or scheduled (a tenant's
---   quota, src/tenants/quota.ts)]
+--   record (state pending, or scheduled with its due time), for a job with
+--   dependencies their ids (else absent, or false when a waiting limit
+--   follows; _flow.lua: the job waits, or is ready or ended at once by what
+--   they are), and optionally a waiting limit: the job is refused (outcome 3,
+--   nothing written) when the queue already holds that many jobs pending,
+--   scheduled or waiting (a tenant's quota, src/tenants/quota.ts)]
 --
 -- Returns { outcomes, events }: one outcome per job, 1 when created, the
 -- existing job's id when the idempotency key matched, 2 when a caller-chosen
 -- id is taken (non-strict only), 3 when its waiting limit was reached;
 -- events as writeEvents returns them.
 -- Error codes: JQ_EXISTS <id> (strict: a job with a caller-chosen id already
--- exists); then nothing at all was written.
+-- exists); JQ_UNKNOWN_DEPENDENCY <id,...> (a dependency of this queue that
+-- no job has; jobs with dependencies are always sent strict); then nothing
+-- at all was written.
 
 local prioritiesKey = KEYS[1]
 local scheduledKey = KEYS[2]
@@ -38,6 +46,10 @@ local statsKey = KEYS[3]
 local wakeKey = KEYS[4]
 local eventsKey = KEYS[5]
 local metaKey = KEYS[6]
+local waitingKey = KEYS[7]
+local failedKey = KEYS[8]
+local cancelledKey = KEYS[9]
+local outboxKey = KEYS[10]
 local now = tonumber(ARGV[9])
 local strict = ARGV[10] == "1"
 local jobs = cmsgpack.unpack(ARGV[11])
@@ -57,6 +69,9 @@ if strict then
   end
 end
 
+local unknown = unknownDependencies(jobs)
+if unknown then return redis.error_reply("JQ_UNKNOWN_DEPENDENCY " .. unknown) end
+
 local pending = {}
 local scheduledArgs = {}
 local pendingByType = {}
@@ -64,15 +79,24 @@ local scheduledByType = {}
 local out = {}
 local any = false
 local enqueued = eventGroup("enqueued", { "id", "t", "p" })
--- Jobs pending or scheduled, read only when a job carries a waiting limit
--- (then kept up to date as this call adds jobs).
-local waiting = nil
+-- Jobs pending, scheduled or waiting, read only when a job carries a waiting
+-- limit (then kept up to date as this call adds jobs).
+local held = nil
 local function atLimit(limit)
-  if not waiting then
-    local counts = redis.call("HMGET", statsKey, "pending", "scheduled")
-    waiting = (tonumber(counts[1]) or 0) + (tonumber(counts[2]) or 0)
+  if not held then
+    local counts = redis.call("HMGET", statsKey, "pending", "scheduled", "waiting")
+    held = (tonumber(counts[1]) or 0) + (tonumber(counts[2]) or 0) + (tonumber(counts[3]) or 0)
   end
-  return waiting >= limit
+  return held >= limit
+end
+-- The flow keys and event groups (_flow.lua), made for the first job with dependencies.
+local flow = nil
+local function flowKeys()
+  flow = flow or { waiting = waitingKey, failed = failedKey, cancelled = cancelledKey,
+    stats = statsKey, outbox = outboxKey,
+    failedEvents = eventGroup("failed", { "id", "t", "a", "err" }),
+    cancelledEvents = eventGroup("cancelled", { "id", "t", "a" }) }
+  return flow
 end
 
 for n, j in ipairs(jobs) do
@@ -87,17 +111,21 @@ for n, j in ipairs(jobs) do
     out[n] = existing
   elseif (not strict) and j[6] and redis.call("EXISTS", jobPrefix .. id) == 1 then
     out[n] = 2
-  elseif j[8] and atLimit(j[8]) then
+  elseif j[9] and atLimit(j[9]) then
     out[n] = 3
   else
-    if waiting then waiting = waiting + 1 end
+    if held then held = held + 1 end
     -- The first enqueue with a key wins; later ones get its id back. The key
     -- lives as long as its job: no expiry until the job finishes, when
     -- finish() gives it the job's retention (a job delayed or retried past
     -- RETENTION_MS keeps answering with its id).
     if ik ~= "" then redis.call("SET", idempotencyPrefix .. ik, id) end
-    redis.call("SET", jobPrefix .. id, j[7])
-    if due > 0 then
+    local record = j[7]
+    if j[8] then record = holdForDependencies(flowKeys(), j, now) end
+    if record then redis.call("SET", jobPrefix .. id, record) end
+    if not record then
+      -- Waiting for its dependencies, or ended by one (_flow.lua).
+    elseif due > 0 then
       scheduledArgs[#scheduledArgs + 1] = due
       scheduledArgs[#scheduledArgs + 1] = id
       tally(scheduledByType, jtype)

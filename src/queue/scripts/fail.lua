@@ -8,6 +8,7 @@
 -- KEYS[5] stats: HASH of counters
 -- KEYS[6] events: STREAM of lifecycle events
 -- KEYS[7] job: the job's record STRING
+-- KEYS[8] outbox: ZSET, the flow outbox (a job others depend on goes there when it ends)
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] id: job id
@@ -32,6 +33,7 @@ local cancelledKey = KEYS[4]
 local statsKey = KEYS[5]
 local eventsKey = KEYS[6]
 local jobKey = KEYS[7]
+local outboxKey = KEYS[8]
 local id = ARGV[9]
 local token = ARGV[10]
 local now = tonumber(ARGV[11])
@@ -86,7 +88,7 @@ end
 
 local outcome
 if job[F_CANCEL] then
-  finish(jobKey, job, cancelledKey, statsKey, CANCELLED, id, now)
+  finish(jobKey, job, cancelledKey, statsKey, CANCELLED, id, now, outboxKey)
   event("cancelled", { "id", "t", "a", "dur" }, { id, jtype, attempt, dur })
   outcome = "cancelled"
 elseif retryable and attempt < tonumber(job[F_MAX_ATTEMPTS]) then
@@ -103,7 +105,7 @@ elseif retryable and attempt < tonumber(job[F_MAX_ATTEMPTS]) then
     { id, jtype, attempt, dur, message, retryDelayMs })
   outcome = "scheduled"
 else
-  finish(jobKey, job, failedKey, statsKey, FAILED, id, now)
+  finish(jobKey, job, failedKey, statsKey, FAILED, id, now, outboxKey)
   event("failed", { "id", "t", "a", "dur", "err" }, { id, jtype, attempt, dur, message })
   outcome = "failed"
 end

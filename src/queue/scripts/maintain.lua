@@ -6,13 +6,14 @@
 -- their keys share a slot (standalone Redis: all of them; Cluster: one).
 --
 -- KEYS[1] owners: ZSET of lease owners (score = last heartbeat ms)
--- KEYS[2..] (priorities, scheduled, running, completed, failed, cancelled, stats, wake, events) once per queue:
+-- KEYS[2..] (priorities, scheduled, running, completed, failed, cancelled, stats, wake, events, outbox) once per queue:
 --   priorities: ZSET of the priorities with a non-empty pending list;
 --   scheduled: ZSET of job ids waiting for a time (score = due ms); running:
 --   ZSET of running job ids (score = lease expiry ms); completed, failed,
 --   cancelled: ZSETs of finished job ids (score = finish ms); stats: HASH of
 --   counters; wake: LIST of wake markers idle runners block on; events:
---   STREAM of lifecycle events
+--   STREAM of lifecycle events; outbox: ZSET, the flow outbox (reaped jobs
+--   others depend on go there; its jobs are kept past retention)
 --
 -- ARGV[1..8] the queue constants (_lib.lua); their prefixes are unused here:
 --          each queue's own follow at the end
@@ -36,13 +37,15 @@
 --          nothing can be due yet)
 --
 -- Returns { results, events }: one result per queue, in order,
--- {promoted, reaped, trimmed, next_due_at, oldest_finished, recovered, running}
+-- {promoted, reaped, trimmed, next_due_at, oldest_finished, recovered, running, outbox}
 -- where next_due_at is the earliest scheduled due time or lease expiry,
 -- oldest_finished is the oldest finish time left in the finished sets (only
 -- when trimming ran), -1 meaning none for both; recovered is a flat array, 4
 -- entries per reaped job: id, type, attempt, outcome ("pending", "failed" or
 -- "cancelled"); running is 1 when some job is running (held by any owner),
--- else 0; events as writeEvents returns them, every queue's in turn.
+-- else 0; outbox is 1 when the queue's flow outbox holds entries (the caller
+-- drains it: flow_outbox.ts), else 0; events as writeEvents returns them,
+-- every queue's in turn.
 -- Each step first peeks at its set's head, so an idle queue costs a handful of
 -- O(1) reads per call.
 -- No error codes.
@@ -57,7 +60,7 @@ local deadAfterMs = tonumber(ARGV[13])
 local judged = ARGV[14]
 local restFrom = 15
 
-local QUEUE_KEYS = 9
+local QUEUE_KEYS = 10
 local QUEUE_ARGS = 4
 local queueCount = (#KEYS - keysFrom + 1) / QUEUE_KEYS
 
@@ -130,6 +133,7 @@ local function maintainQueue(q)
     cancelled = q.cancelled,
     stats = q.stats,
     wake = q.wake,
+    outbox = q.outbox,
   }, eventGroup("recovered", { "id", "t", "a", "out" }), eventGroup("failed", { "id", "t", "a", "err" }),
     eventGroup("cancelled", { "id", "t", "a" }))
 
@@ -161,9 +165,9 @@ local function maintainQueue(q)
       local h = head(finishedKey)
       if h and h <= cutoff then
         local old = redis.call("ZRANGEBYSCORE", finishedKey, "-inf", cutoff, "LIMIT", 0, limit)
-        forget(old)
-        callChunked("ZREM", finishedKey, old)
-        trimmed = trimmed + #old
+        local _, gone = forget(old, finishedKey, q.outbox, now)
+        callChunked("ZREM", finishedKey, gone)
+        trimmed = trimmed + #gone
         h = head(finishedKey)
       end
       if h and (oldest < 0 or h < oldest) then oldest = h end
@@ -176,25 +180,31 @@ local function maintainQueue(q)
   if schedHead then nextDue = schedHead end
   if runHead and (nextDue < 0 or runHead < nextDue) then nextDue = runHead end
   return { #due, r.count, trimmed, string.format("%.0f", nextDue), string.format("%.0f", oldest),
-    r.recovered, runHead and 1 or 0 }
+    r.recovered, runHead and 1 or 0, q.outboxed and redis.call("EXISTS", q.outbox) or 0 }
 end
 
 -- An idle deployment pays O(1) however many queues it has: when no queue
--- has a scheduled or running job (an empty ZSET does not exist), one EXISTS
+-- has a scheduled or running job or an outbox entry (an empty ZSET does not exist), one EXISTS
 -- says so and promotion and reaping are skipped everywhere; likewise one
 -- EXISTS over the finished sets of the queues whose trim is due.
 local busyKeys = {}
 local finishedKeys = {}
+local outboxKeys = {}
 for i = 1, queueCount do
   local k = keysFrom + (i - 1) * QUEUE_KEYS
   busyKeys[#busyKeys + 1] = KEYS[k + 1]
   busyKeys[#busyKeys + 1] = KEYS[k + 2]
+  busyKeys[#busyKeys + 1] = KEYS[k + 9]
+  outboxKeys[#outboxKeys + 1] = KEYS[k + 9]
   if ARGV[restFrom + (i - 1) * QUEUE_ARGS + 3] == "1" then
     for f = 3, 5 do finishedKeys[#finishedKeys + 1] = KEYS[k + f] end
   end
 end
 local anyBusy = #busyKeys > 0 and redis.call("EXISTS", unpack(busyKeys)) > 0
 local anyFinished = #finishedKeys > 0 and redis.call("EXISTS", unpack(finishedKeys)) > 0
+-- Outbox entries are rare (a writer delivers its own at once): one EXISTS
+-- over every queue's outbox, and a queue's own only when some has one.
+local anyOutbox = anyBusy and redis.call("EXISTS", unpack(outboxKeys)) > 0
 
 local results = {}
 local events = {}
@@ -211,8 +221,10 @@ for i = 1, queueCount do
     stats = KEYS[k + 6],
     wake = KEYS[k + 7],
     events = KEYS[k + 8],
+    outbox = KEYS[k + 9],
     busy = anyBusy,
     trim = anyFinished and ARGV[a + 3] == "1",
+    outboxed = anyOutbox,
   }
   if q.busy or q.trim then
     jobPrefix = ARGV[a]
@@ -222,7 +234,7 @@ for i = 1, queueCount do
     results[i] = maintainQueue(q)
     for _, entry in ipairs(writeEvents(q.events, now)) do events[#events + 1] = entry end
   else
-    results[i] = { 0, 0, 0, "-1", "-1", {}, 0 }
+    results[i] = { 0, 0, 0, "-1", "-1", {}, 0, 0 }
   end
 end
 -- The dead are forgotten once their leases here are taken back (elsewhere

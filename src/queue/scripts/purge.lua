@@ -3,26 +3,31 @@
 --
 -- KEYS[1] finished: the finished state's ZSET (completed, failed or cancelled)
 -- KEYS[2] stats: HASH of counters
+-- KEYS[3] outbox: ZSET, the flow outbox (jobs whose outcome is undelivered are kept)
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] state: the state's name ("completed", "failed" or "cancelled")
 -- ARGV[10] limit: most jobs to delete in this call
 --
--- Returns { deleted, events }: how many were deleted (the caller repeats
--- until fewer than limit); events is always empty. No error codes.
+-- Returns { { deleted, examined }, events }: how many were deleted and how
+-- many were looked at (the caller repeats while examined reaches limit and
+-- some were deleted); a job a waiting job still needs is kept, with a fresh
+-- retention (_lib.lua's pinned); events is always empty. No error codes.
 
 local finishedKey = KEYS[1]
 local statsKey = KEYS[2]
+local outboxKey = KEYS[3]
 local state = ARGV[9]
 local limit = tonumber(ARGV[10])
 
 local ids = redis.call("ZRANGE", finishedKey, 0, limit - 1)
 local byType = {}
 local unknown = 0
-for _, jtype in ipairs(forget(ids)) do
+local types, gone = forget(ids, finishedKey, outboxKey, tonumber(redis.call("TIME")[1]) * 1000)
+for _, jtype in ipairs(types) do
   if jtype then tally(byType, jtype) else unknown = unknown + 1 end
 end
 statBatch(statsKey, state, byType, -1)
 if unknown > 0 then redis.call("HINCRBY", statsKey, state, -unknown) end
-callChunked("ZREM", finishedKey, ids)
-return { #ids, {} }
+callChunked("ZREM", finishedKey, gone)
+return { { #gone, #ids }, {} }

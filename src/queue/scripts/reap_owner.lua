@@ -11,6 +11,7 @@
 -- KEYS[6] wake: LIST of wake markers idle runners block on
 -- KEYS[7] events: STREAM of lifecycle events
 -- KEYS[8] owners: ZSET of lease owners (score = last heartbeat ms)
+-- KEYS[9] outbox: ZSET, the flow outbox (a job others depend on goes there when it ends)
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms
@@ -28,6 +29,7 @@ local statsKey = KEYS[5]
 local wakeKey = KEYS[6]
 local eventsKey = KEYS[7]
 local ownersKey = KEYS[8]
+local outboxKey = KEYS[9]
 local now = tonumber(ARGV[9])
 local owner = ARGV[10]
 local reason = ARGV[11]
@@ -39,6 +41,7 @@ local r = newReaper({
   cancelled = cancelledKey,
   stats = statsKey,
   wake = wakeKey,
+  outbox = outboxKey,
 }, eventGroup("recovered", { "id", "t", "a", "out" }), eventGroup("failed", { "id", "t", "a", "err" }),
   eventGroup("cancelled", { "id", "t", "a" }))
 reap(r, heldBy(runningKey, owner), reason, now)

@@ -7,6 +7,7 @@
 -- KEYS[4] stats: HASH of counters
 -- KEYS[5] wake: LIST of wake markers idle runners block on
 -- KEYS[6] events: STREAM of lifecycle events
+-- KEYS[7] outbox: ZSET, the flow outbox (a job others depend on goes there when it ends)
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms
@@ -23,6 +24,7 @@ local failedKey = KEYS[3]
 local statsKey = KEYS[4]
 local wakeKey = KEYS[5]
 local eventsKey = KEYS[6]
+local outboxKey = KEYS[7]
 local now = tonumber(ARGV[9])
 local restoreAttempt = ARGV[10] == "1"
 local reason = ARGV[11]
@@ -52,7 +54,7 @@ for i = restFrom, #ARGV, 2 do
     end
     if (not restoreAttempt) and attempt >= tonumber(job[F_MAX_ATTEMPTS]) then
       -- The kept attempt was the last one: a pending job could never run again.
-      finish(key, job, failedKey, statsKey, FAILED, id, now)
+      finish(key, job, failedKey, statsKey, FAILED, id, now, outboxKey)
       addEvent(dead, { id, jtype, attempt, reason })
     else
       job[F_STATE] = PENDING

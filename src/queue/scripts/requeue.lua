@@ -8,10 +8,13 @@
 -- KEYS[5] wake: LIST of wake markers idle runners block on
 -- KEYS[6] events: STREAM of lifecycle events
 -- KEYS[7] job: the job's record STRING
+-- KEYS[8] outbox: ZSET, the flow outbox (a `v:` entry revives the job's dependents)
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] id: job id
 -- ARGV[10] now: epoch ms
+-- ARGV[11] revive: "1" to bring back the dependents this job's end took down
+--          (through the outbox: _flow.lua's reviveDependent), "0" to leave them ended
 --
 -- Returns { 1, events }: events as writeEvents returns them.
 -- Error codes: JQ_NOT_FOUND; JQ_INVALID_STATE <state> unless failed or cancelled.
@@ -23,8 +26,10 @@ local statsKey = KEYS[4]
 local wakeKey = KEYS[5]
 local eventsKey = KEYS[6]
 local jobKey = KEYS[7]
+local outboxKey = KEYS[8]
 local id = ARGV[9]
 local now = tonumber(ARGV[10])
+local revive = ARGV[11] == "1"
 
 local job = load(jobKey)
 if not job then return redis.error_reply("JQ_NOT_FOUND " .. id) end
@@ -49,5 +54,10 @@ save(jobKey, job)
 pushPending(prioritiesKey, job[F_PRIORITY], { id })
 stat(statsKey, "pending", job[F_TYPE], 1)
 wake(wakeKey)
+if job[F_DEPENDENTS] then
+  redis.call("PERSIST", jobPrefix .. id .. ":r")
+  if revive then toOutbox(outboxKey, now, "v:" .. id) end
+end
+if job[F_DEPS_TOTAL] then redis.call("PERSIST", jobPrefix .. id .. ":d") end
 event("requeued", { "id", "t" }, { id, job[F_TYPE] })
 return { 1, writeEvents(eventsKey, now) }

@@ -1,0 +1,66 @@
+/**
+ * Flows: a graph of jobs created in one request, and the graph a job belongs to.
+ *
+ * - `POST /flows` `{jobs: [{ref, ...job, depends_on: [ref or id]}]}` → 201
+ *   `{jobs: {ref: id}}`: every job validated first (a bad one: 422 naming its
+ *   index; duplicate refs, unknown refs, cycles: 422 naming them; an
+ *   unknown job id: 422 `unknown_dependency`), then written in one script
+ *   call per queue, so a flow within one queue is all or nothing.
+ * - `GET /flows/:id` → `{nodes, edges, truncated}` around any job of the flow.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { readJsonBody } from "../body.ts";
+import { HttpError } from "../errors.ts";
+import type { RouteDeps } from "../deps.ts";
+import { parseOr400, parseOr422 } from "../validation.ts";
+import { flowJobSchema, flowSchema, jobIdSchema } from "../schemas.ts";
+import { checkQueueName } from "../queue_param.ts";
+import { admitted, toInput } from "./jobs.ts";
+import { buildFlow, type FlowJob, FlowRefusal } from "../../flows/build.ts";
+import { flowGraph } from "../../flows/graph.ts";
+
+/** Routes of flows, mounted under `/api/v1`. */
+export function flowRoutes(deps: RouteDeps): Hono {
+  const app = new Hono();
+
+  app.post("/flows", async (c) => {
+    using ticket = deps.bodies.ticket();
+    const body = await readJsonBody(c.req.raw, deps.maxBatchBodyBytes, ticket);
+    const { jobs } = parseOr422(flowSchema, body, "flow");
+    const parsed: FlowJob[] = jobs.map((item, index) => {
+      const prefix = ["jobs", index];
+      if (item !== null && typeof item === "object" && "queue" in item) {
+        checkQueueName((item as { queue: unknown }).queue, [...prefix, "queue"].join("."));
+      }
+      const request = parseOr422(flowJobSchema, item, "flow job", prefix);
+      return {
+        ref: request.ref,
+        input: admitted(deps, toInput(request), prefix.join(".")),
+        dependsOn: request.depends_on ?? [],
+      };
+    });
+    const home = await deps.call(deps.broker.homeQueue());
+    let flow;
+    try {
+      flow = buildFlow(parsed, home, deps.broker.defaultQueue);
+    } catch (error) {
+      if (error instanceof FlowRefusal) {
+        throw new HttpError(422, error.code, error.message, error.details);
+      }
+      throw error;
+    }
+    await deps.write(deps.broker.enqueueBatch(flow.inputs), "batch");
+    return c.json({ jobs: flow.ids }, 201);
+  });
+
+  app.get("/flows/:id", async (c) => {
+    const id = parseOr400(jobIdSchema, c.req.param("id"), "invalid_job_id", "job id");
+    const graph = await deps.call(flowGraph(deps.broker, id));
+    if (!graph) throw new HttpError(404, "not_found", `job ${id} not found`);
+    return c.json(graph);
+  });
+
+  return app;
+}
