@@ -370,3 +370,75 @@ Deno.test("tenants: submit_rate refuses with Retry-After; a quota change reaches
     await redis.close();
   }
 });
+
+Deno.test("tenants: flows, dependencies and follow-ups stay in the tenant's namespace", async () => {
+  const redis = await TestRedis.start();
+  const api = await authApp(redis);
+  try {
+    const acme = await tenantKey(api, "acme");
+    const globex = await tenantKey(api, "globex");
+    const theirs = (await call(api.app, "POST", "/api/v1/jobs", globex, COMPUTE)).body.job_id;
+    const flow = await call(api.app, "POST", "/api/v1/flows", acme, {
+      jobs: [{ ref: "a", ...COMPUTE }, { ref: "b", ...COMPUTE, depends_on: ["a"] }],
+    });
+    assert.strictEqual(flow.status, 201, JSON.stringify(flow.body));
+    assert.match(flow.body.jobs.a, /^acme\/default:/);
+    assert.match(flow.body.jobs.b, /^acme\/default:/);
+    const graph = await call(api.app, "GET", `/api/v1/flows/${seg(flow.body.jobs.b)}`, acme);
+    assert.strictEqual(graph.status, 200);
+    assert.strictEqual(graph.body.nodes.length, 2);
+    assert.strictEqual(
+      (await call(api.app, "GET", `/api/v1/flows/${seg(flow.body.jobs.b)}`, globex)).status,
+      404,
+    );
+    // Another tenant's job as a dependency is as unknown as a job that never existed.
+    for (
+      const body of [
+        { ...COMPUTE, depends_on: [theirs] },
+        { jobs: [{ ref: "x", ...COMPUTE, depends_on: [theirs] }] },
+      ]
+    ) {
+      const path = "jobs" in body ? "/api/v1/flows" : "/api/v1/jobs";
+      const refused = await call(api.app, "POST", path, acme, body);
+      assert.strictEqual(refused.status, 422, path);
+      assert.strictEqual(refused.body.error.code, "unknown_dependency");
+    }
+    const chained = await call(api.app, "POST", "/api/v1/jobs", acme, {
+      ...COMPUTE,
+      on_complete: COMPUTE,
+    });
+    assert.strictEqual(chained.status, 201, JSON.stringify(chained.body));
+    assert.match(chained.body.on_complete_id, /^acme\/default:/);
+  } finally {
+    await api.close();
+    await redis.close();
+  }
+});
+
+Deno.test("tenants: a flow past max_pending is refused whole, nothing written", async () => {
+  const redis = await TestRedis.start();
+  const api = await authApp(redis);
+  try {
+    const acme = await tenantKey(api, "acme");
+    await api.quotas.set("acme", { max_pending: 2, submit_rate: null });
+    const flow = await call(api.app, "POST", "/api/v1/flows", acme, {
+      jobs: [
+        { ref: "a", ...COMPUTE },
+        { ref: "b", ...COMPUTE, depends_on: ["a"] },
+        { ref: "c", ...COMPUTE, depends_on: ["b"] },
+      ],
+    });
+    assert.strictEqual(flow.status, 429);
+    assert.strictEqual(flow.body.error.code, "quota_exceeded");
+    const chained = await call(api.app, "POST", "/api/v1/jobs", acme, {
+      ...COMPUTE,
+      on_complete: COMPUTE,
+    });
+    assert.strictEqual(chained.status, 201, "a job and its follow-up fit the 2 places");
+    const stats = (await call(api.app, "GET", "/api/v1/stats", acme)).body;
+    assert.strictEqual(stats.total, 2, "the refused flow wrote nothing");
+  } finally {
+    await api.close();
+    await redis.close();
+  }
+});

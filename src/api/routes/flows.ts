@@ -8,6 +8,10 @@
  *   call per queue, so a flow within one queue is all or nothing.
  * - `GET /flows/:id` → `{nodes, edges, truncated}` around any job of the flow.
  *
+ * A key confined to a tenant builds flows in its own queues, from its own
+ * jobs only, within its quotas; its graph shows none of another tenant's
+ * jobs, and another tenant's id is 404.
+ *
  * @module
  */
 import { Hono } from "hono";
@@ -17,7 +21,10 @@ import type { RouteDeps } from "../deps.ts";
 import { parseOr400, parseOr422 } from "../validation.ts";
 import { flowJobSchema, flowSchema, jobIdSchema } from "../schemas.ts";
 import { checkQueueName } from "../queue_param.ts";
-import { admitted, toInput } from "./jobs.ts";
+import { admitted, ownDependencies, toInput } from "./jobs.ts";
+import { callerTenant, jobVisible, ownName } from "../tenant_scope.ts";
+import { applyQuota } from "../tenant_quota.ts";
+import { TENANT_DEFAULT_QUEUE, visibleTo } from "../../tenants/names.ts";
 import { buildFlow, type FlowJob, FlowRefusal } from "../../flows/build.ts";
 import { flowGraph } from "../../flows/graph.ts";
 
@@ -29,17 +36,22 @@ export function flowRoutes(deps: RouteDeps): Hono {
     using ticket = deps.bodies.ticket();
     const body = await readJsonBody(c.req.raw, deps.maxBatchBodyBytes, ticket);
     const { jobs } = parseOr422(flowSchema, body, "flow");
+    const tenant = callerTenant(c);
     const parsed: FlowJob[] = jobs.map((item, index) => {
       const prefix = ["jobs", index];
       if (item !== null && typeof item === "object" && "queue" in item) {
         checkQueueName((item as { queue: unknown }).queue, [...prefix, "queue"].join("."));
       }
       const request = parseOr422(flowJobSchema, item, "flow job", prefix);
-      return {
-        ref: request.ref,
-        input: admitted(deps, toInput(request), prefix.join(".")),
-        dependsOn: request.depends_on ?? [],
-      };
+      const input = admitted(deps, toInput(request), prefix.join("."));
+      if (tenant !== null) {
+        input.queue = ownName(
+          tenant,
+          input.queue ?? TENANT_DEFAULT_QUEUE,
+          [...prefix, "queue"].join("."),
+        );
+      }
+      return { ref: request.ref, input, dependsOn: request.depends_on ?? [] };
     });
     const home = await deps.call(deps.broker.homeQueue());
     let flow;
@@ -51,15 +63,27 @@ export function flowRoutes(deps: RouteDeps): Hono {
       }
       throw error;
     }
+    await ownDependencies(deps, tenant, flow.inputs);
+    if (tenant !== null && deps.quotas) await applyQuota(deps.quotas, tenant, flow.inputs);
     await deps.write(deps.broker.enqueueBatch(flow.inputs), "batch");
     return c.json({ jobs: flow.ids }, 201);
   });
 
   app.get("/flows/:id", async (c) => {
     const id = parseOr400(jobIdSchema, c.req.param("id"), "invalid_job_id", "job id");
-    const graph = await deps.call(flowGraph(deps.broker, id));
+    const tenant = callerTenant(c);
+    const visible = await jobVisible(deps, tenant, id);
+    const graph = visible ? await deps.call(flowGraph(deps.broker, id)) : null;
     if (!graph) throw new HttpError(404, "not_found", `job ${id} not found`);
-    return c.json(graph);
+    if (tenant === null) return c.json(graph);
+    // Another tenant's jobs in the graph (a link an admin made) are left out, with their edges.
+    const nodes = graph.nodes.filter((n) => visibleTo(tenant, n.queue));
+    const shown = new Set(nodes.map((n) => n.job_id));
+    return c.json({
+      ...graph,
+      nodes,
+      edges: graph.edges.filter((e) => shown.has(e.from) && shown.has(e.to)),
+    });
   });
 
   return app;

@@ -176,7 +176,7 @@ function prepare(
  * A tenant's dependencies must be its own jobs: another tenant's id is
  * refused as an unknown one (422 `unknown_dependency`), saying nothing of it.
  */
-async function ownDependencies(
+export async function ownDependencies(
   deps: RouteDeps,
   tenant: string | null,
   inputs: EnqueueInput[],
