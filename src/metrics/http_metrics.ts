@@ -67,14 +67,16 @@ function normalizeMethod(method: string): string {
   return METHODS.has(m) ? m : "OTHER";
 }
 
+/** What the dashboard's files are labelled: one label for all of them, whatever the path. */
+export const STATIC_ROUTE = "static";
+
 function routeLabel(c: Context, status: number): string {
-  // The last matched route that is a handler (middleware is registered as ALL).
-  const routes = c.req.matchedRoutes;
-  for (let i = routes.length - 1; i >= 0; i--) {
-    if (routes[i].method !== "ALL") return routes[i].path;
-  }
-  if (status === 404) return "unmatched";
-  return routes.length > 0 ? routes[routes.length - 1].path : "unmatched";
+  // The handler that answered is the last one the chain ran (`routeIndex`), not the last
+  // one that matched: the dashboard's catch-all (GET /*) matches every GET after the API's.
+  const route = c.req.matchedRoutes[c.req.routeIndex];
+  if (!route || route.method === "ALL") return "unmatched";
+  if (route.path === "/*") return status === 404 ? "unmatched" : STATIC_ROUTE;
+  return route.path;
 }
 
 /** The process-wide HTTP metrics: `httpMetricsMiddleware()` records into them, `ClusterMetrics` exposes them. */

@@ -5,6 +5,9 @@ import { ClusterMetrics } from "../../src/metrics/cluster_metrics.ts";
 import { HttpMetrics } from "../../src/metrics/http_metrics.ts";
 import { value } from "./exposition.ts";
 import { fakeBroker } from "./fake_broker.ts";
+import { buildApiApp } from "../../src/roles/api_app.ts";
+import { loadRegistry } from "../../src/jobs/registry.ts";
+import { createLogger } from "../../src/log.ts";
 
 Deno.test("HTTP middleware labels by route pattern, not raw path", async () => {
   const http = new HttpMetrics();
@@ -33,4 +36,38 @@ Deno.test("HTTP middleware labels by route pattern, not raw path", async () => {
   assert.match(text, /jobqueue_http_request_duration_seconds_bucket/);
   assert.doesNotMatch(text, /abc|def/);
   await metrics.close();
+});
+
+Deno.test("the composed API labels each route by its pattern, the dashboard's files as one", async () => {
+  const broker = fakeBroker();
+  const api = buildApiApp({
+    broker,
+    registry: await loadRegistry(),
+    log: createLogger({ level: "silent" }),
+  });
+  try {
+    for (
+      const path of [
+        "/api/v1/jobs/0b6c3d1e-8f4a-4b2c-9d7e-1a2b3c4d5e6f",
+        "/api/v1/stats",
+        "/api/v1/queues/default",
+        "/",
+        "/app.js",
+        "/api/v1/nope",
+      ]
+    ) {
+      await (await api.app.request(path)).body?.cancel();
+    }
+    const text = await (await api.app.request("/metrics")).text();
+    const routes = new Set(
+      [...text.matchAll(/jobqueue_http_requests_total\{[^}]*route="([^"]*)"/g)].map((m) => m[1]),
+    );
+    for (
+      const want of ["/api/v1/jobs/:id", "/api/v1/stats", "/api/v1/queues/:name", "static"]
+    ) assert.ok(routes.has(want), `${want} in ${[...routes]}`);
+    assert.ok(routes.has("unmatched"), `unmatched in ${[...routes]}`);
+    assert.ok(!routes.has("/*"), "no catch-all label");
+  } finally {
+    await api.close();
+  }
 });
