@@ -166,6 +166,31 @@ function linkList(title, jobs, onOpen, kind) {
   ];
 }
 
+/** How long a graph is reused while the job's state stays the same (the detail refreshes often). */
+const GRAPH_FRESH_MS = 5000;
+
+/** @type {{id: string, status: string, at: number, graph: Promise<any>} | null} */
+let lastGraph = null;
+
+/**
+ * The graph around `id`, read again when the job's state changed or the
+ * last read is a few seconds old: a big flow costs a read per job.
+ *
+ * @param {string} id
+ * @param {string} status
+ */
+function cachedFlow(id, status) {
+  const now = Date.now();
+  if (
+    !lastGraph || lastGraph.id !== id || lastGraph.status !== status ||
+    now - lastGraph.at > GRAPH_FRESH_MS
+  ) {
+    lastGraph = { id, status, at: now, graph: getFlow(id) };
+    lastGraph.graph.catch(() => (lastGraph = null));
+  }
+  return lastGraph.graph;
+}
+
 /**
  * The flow section of job `job`'s detail, or null when it is in no flow.
  *
@@ -177,7 +202,7 @@ export async function flowSection(job, onOpen) {
   const id = String(job.job_id ?? job.id ?? "");
   const inFlow = job.dependencies || (job.dependents && job.dependents.ids?.length);
   if (!inFlow) return null;
-  const graph = await getFlow(id);
+  const graph = await cachedFlow(id, String(job.status ?? ""));
   const byId = new Map((graph.nodes ?? []).map((/** @type {any} */ n) => [n.job_id, n]));
   const edges = graph.edges ?? [];
   const of = (/** @type {string} */ other) =>

@@ -147,10 +147,15 @@ export class FlowOutbox {
     return touched;
   }
 
-  /** `u:<id>`: a job stopped waiting; its dependencies in other queues need not stay for it. */
+  /** `u:<id>`: a job finished; its dependencies in other queues need not stay for it. */
   async #unpin(queue: string, id: string): Promise<string[]> {
     const q = await this.#d.queue(queue);
     if (!q) return [];
+    // Its links first, when still to be made (a job that ended at its enqueue):
+    // unpinned before being linked, a dependency would keep itself for it.
+    if (await this.#d.cmd((c) => c.zscore(q.keys.outbox, `l:${id}`)) !== null) {
+      await this.#link(queue, id);
+    }
     const deps = await this.#d.cmd((c) => c.hkeys(`${q.keys.jobPrefix}${id}:d`));
     const elsewhere = deps.filter((dep) => this.#d.queueOfId(dep) !== queue);
     for (const [target, ids] of byQueue(elsewhere, this.#d.queueOfId)) {

@@ -744,15 +744,16 @@ export class RedisBroker implements Broker {
     const delay = Math.max(0, Math.round(Number(failure.retry_delay_ms) || 0));
     const message = String(failure.message ?? "").slice(0, MAX_ERROR_CHARS);
     const state = this.#state(this.#queueOfId(id));
+    let outbox = false;
     const outcome = await (await this.#acks(state)).fail(id, token, this.#clock(), {
       message,
       retryable: failure.retryable,
       retryDelayMs: delay,
       timedOut: failure.timed_out,
-    });
+    }, () => outbox = true);
     if (outcome === null) throw new LeaseLostError(id);
-    // An end reaches the job's dependents through the outbox (empty for most).
-    if (outcome !== "scheduled") await this.#drain([state.name]);
+    // The end reaches the job's flow through the outbox (maintenance if this process dies now).
+    if (outbox) await this.#drain([state.name]);
     return outcome;
   }
 

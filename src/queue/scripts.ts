@@ -280,12 +280,16 @@ export class QueueScripts {
     });
   }
 
-  /** fail.lua: the outcome, or null when the lease was lost. */
+  /**
+   * fail.lua: the outcome, or null when the lease was lost; `onOutbox` is
+   * called when the end went to the flow outbox (the caller drains it).
+   */
   async fail(
     id: string,
     token: string,
     now: number,
     failure: FailCall,
+    onOutbox?: () => void,
   ): Promise<FailOutcome | null> {
     const reply = await this.#run(
       "fail",
@@ -301,6 +305,10 @@ export class QueueScripts {
       { job: this.#keys.jobPrefix + id },
       { errorId: id },
     );
+    if (Array.isArray(reply)) {
+      onOutbox?.();
+      return String(reply[0]) as FailOutcome;
+    }
     return typeof reply === "string" ? reply as FailOutcome : null;
   }
 

@@ -304,4 +304,16 @@ export function flowSuite(name: string, setup: () => Promise<SuiteHarness>): voi
     await runOne(b, y2.id, null);
     assert.deepStrictEqual((await b.dependencies(y1.id))?.[0].result, "fixed");
   });
+
+  test("a released job with a due time ahead is scheduled, at its priority", async (_h, b) => {
+    const a = await b.enqueue(job());
+    const later = await b.enqueue(job({ depends_on: [a.id], delay_ms: 60_000 }));
+    const high = await b.enqueue(job({ depends_on: [a.id], priority: 9 }));
+    const low = await b.enqueue(job({ depends_on: [a.id], priority: 1 }));
+    assert.strictEqual(await status(b, later.id), "waiting");
+    await runOne(b, a.id, null);
+    assert.strictEqual(await status(b, later.id), "scheduled");
+    const claimed = await claimAll(b);
+    assert.deepStrictEqual(claimed.map((j) => j.id), [high.id, low.id], "priority order");
+  });
 }

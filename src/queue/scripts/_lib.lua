@@ -369,10 +369,9 @@ end
 local function pinned(job, id, outboxKey)
   if not job[F_DEPENDENTS] then return false end
   if redis.call("ZSCORE", outboxKey, "d:" .. id) then return true end
-  if redis.call("EXISTS", jobPrefix .. id .. ":w") == 1 then
-    redis.call("PEXPIRE", jobPrefix .. id .. ":w", finishedTtlMs)
-    return true
-  end
+  -- The SET expires a retention (and slack) after its last link: a member
+  -- left by a lost `u:` race cannot keep the job for ever.
+  if redis.call("EXISTS", jobPrefix .. id .. ":w") == 1 then return true end
   local own = string.match(id, "^(.*):[^:]*$") or ""
   for _, d in ipairs(redis.call("SMEMBERS", jobPrefix .. id .. ":r")) do
     if (string.match(d, "^(.*):[^:]*$") or "") == own then
@@ -396,8 +395,11 @@ local function forget(ids, finishedKey, outboxKey, now)
     local key = jobPrefix .. id
     local job = load(key)
     if job and pinned(job, id, outboxKey) then
+      -- Kept another retention, with its flow keys.
       redis.call("ZADD", finishedKey, now, id)
       redis.call("PEXPIRE", key, finishedTtlMs)
+      redis.call("PEXPIRE", key .. ":r", finishedTtlMs)
+      if job[F_DEPS_TOTAL] then redis.call("PEXPIRE", key .. ":d", finishedTtlMs) end
       job = nil
       key = nil
     elseif job then

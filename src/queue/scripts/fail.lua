@@ -24,7 +24,9 @@
 -- or 0 when the lease was lost (nothing changed); events as writeEvents
 -- returns them. When this token's own fail already ran (a retried ack whose
 -- reply was lost), the outcome it reached is returned, with its events again
--- (returned, not written twice), and nothing changes.
+-- (returned, not written twice), and nothing changes. An end that went to
+-- the flow outbox (a job others depend on, or with dependencies elsewhere)
+-- returns { { outcome, 1 }, events }: the caller drains the outbox.
 
 local runningKey = KEYS[1]
 local scheduledKey = KEYS[2]
@@ -109,4 +111,5 @@ else
   event("failed", { "id", "t", "a", "dur", "err" }, { id, jtype, attempt, dur, message })
   outcome = "failed"
 end
+if outboxTouched then return { { outcome, 1 }, writeEvents(eventsKey, now) } end
 return { outcome, writeEvents(eventsKey, now) }
