@@ -122,6 +122,7 @@ export interface RouteDeps {
 
 /**
  * What a write request was, for the retry advice of its `outcome_unknown`:
- * a single submit, a batch, or a change to existing jobs (cancel, retry, purge).
+ * a single submit, a batch, a flow, or a change to existing jobs (cancel,
+ * retry, purge).
  */
-export type WriteKind = "submit" | "batch" | "change";
+export type WriteKind = "submit" | "batch" | "flow" | "change";

@@ -100,6 +100,9 @@ const OUTCOME_UNKNOWN_ADVICE: Record<WriteKind | "any", string> = {
     "stored (all of them or none). Retry it with the same idempotency_key on each item: items " +
     "already stored answer created: false with their job id (items without a key may be " +
     "created twice)",
+  flow: "the queue did not answer in time: the flow may or may not have been stored (the jobs " +
+    "of each queue all or none). A flow has no idempotency key: sending it again may create it " +
+    "twice, so look for its jobs (GET /api/v1/jobs?status=waiting) before you do",
   change: "the queue did not answer in time: the change may or may not have been applied. " +
     "Repeating the request is safe: a cancel or retry that was applied answers 409 the second " +
     "time, a purge purges what is left",

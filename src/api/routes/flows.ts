@@ -5,7 +5,8 @@
  *   `{jobs: {ref: id}}`: every job validated first (a bad one: 422 naming its
  *   index; duplicate refs, unknown refs, cycles: 422 naming them; an
  *   unknown job id: 422 `unknown_dependency`), then written in one script
- *   call per queue, so a flow within one queue is all or nothing.
+ *   call per queue, so a flow within one queue is all or nothing. A flow has
+ *   no idempotency key (503 `outcome_unknown` says so).
  * - `GET /flows/:id` → `{nodes, edges, truncated}` around any job of the flow.
  *
  * A key confined to a tenant builds flows in its own queues, from its own
@@ -65,7 +66,7 @@ export function flowRoutes(deps: RouteDeps): Hono {
     }
     await ownDependencies(deps, tenant, flow.inputs);
     if (tenant !== null && deps.quotas) await applyQuota(deps.quotas, tenant, flow.inputs);
-    await deps.write(deps.broker.enqueueBatch(flow.inputs), "batch");
+    await deps.write(deps.broker.enqueueBatch(flow.inputs), "flow");
     return c.json({ jobs: flow.ids }, 201);
   });
 

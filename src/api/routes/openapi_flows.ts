@@ -75,7 +75,16 @@ export function flowPaths(maxBytes: number): Json {
               "unknown_dependency",
             ],
           ),
-          "503": responseRef("SubmitUnavailable"),
+          "503": errorResponse(
+            "Redis could not be reached, or refuses writes, and nothing was stored " +
+              "(`unavailable`, with Retry-After), the queue's data was written by another " +
+              "storage format (`storage_format`), the request bodies in flight are over the " +
+              "process's budget (`overloaded`, with Retry-After), or the write was sent and no " +
+              "answer came in time (`outcome_unknown`, with Retry-After): a flow has no " +
+              "idempotency key, so look for its jobs before sending it again",
+            ["unavailable", "storage_format", "overloaded", "outcome_unknown"],
+            ["Retry-After"],
+          ),
           "500": responseRef("InternalError"),
         },
       },
