@@ -47,7 +47,13 @@ import type { LifecycleEvent, StoredEvent } from "../events/lifecycle.ts";
 import { afterMicrotasks } from "../timing/after_microtasks.ts";
 import { globalKeys, isValidQueueName, type QueueKeys, queueKeys } from "./keys.ts";
 import { JobListing } from "./job_listing.ts";
-import { ENQUEUE_CHUNK, QueueScripts, SCRIPT_COMMANDS, type ScriptConfig } from "./scripts.ts";
+import {
+  ENQUEUE_CHUNK,
+  QueueScripts,
+  runAtomically,
+  SCRIPT_COMMANDS,
+  type ScriptConfig,
+} from "./scripts.ts";
 import { GroupScripts, type MaintainReply, type OwnerHeartbeat } from "./group_scripts.ts";
 import { ClusterSignals } from "./cluster_signals.ts";
 import { WorkWaiter } from "./work_waiter.ts";
@@ -580,11 +586,25 @@ export class RedisBroker implements Broker {
       await this.#checkDependencies(externalDependencies(jobs));
     }
     const queues: string[] = [];
-    for (const [queue, items] of Map.groupBy(indexed, (x) => x.job.queue)) {
-      const state = await this.#target(queue);
-      const results = await (await state.scripts).enqueueMany(items.map((x) => x.job), now);
-      items.forEach((x, i) => out[x.index] = results[i]);
-      queues.push(queue);
+    const groups = [...Map.groupBy(indexed, (x) => x.job.queue)];
+    if (groups.length > 1 && !this.#cluster && jobs.length <= ENQUEUE_CHUNK) {
+      // Several queues on one Redis: one MULTI/EXEC, so a batch (a flow) across queues is
+      // all or nothing too, as a one-queue batch is in its one script call.
+      const calls = [];
+      for (const [queue, items] of groups) {
+        const state = await this.#target(queue);
+        calls.push((await state.scripts).enqueueCall(items.map((x) => x.job), now));
+        queues.push(queue);
+      }
+      const results = await runAtomically(calls);
+      groups.forEach(([, items], g) => items.forEach((x, i) => out[x.index] = results[g][i]));
+    } else {
+      for (const [queue, items] of groups) {
+        const state = await this.#target(queue);
+        const results = await (await state.scripts).enqueueMany(items.map((x) => x.job), now);
+        items.forEach((x, i) => out[x.index] = results[i]);
+        queues.push(queue);
+      }
     }
     // Links into other queues, and outcomes settled at once, go out now.
     if (withDeps) await this.#drain(queues);

@@ -90,6 +90,74 @@ export interface ScriptConfig {
 /** One enqueue outcome: created, matched an idempotency key, or refused (taken id). */
 export type EnqueueOutcome = EnqueueResult | { id: string; exists: true };
 
+/** enqueue.lua's arguments for `jobs`. */
+function enqueueArgs(jobs: EncodedJob[], strict: boolean, now: number): ArgsOf<"enqueue"> {
+  // One argument for the whole batch: per-argument client costs stay flat.
+  // Each record is packed in place (Embedded), not into a buffer of its own.
+  const batch = jobs.map(enqueueTuple);
+  // Sized from the first job so a uniform batch fits without regrowing.
+  const packed = pack(batch, 64 + jobs.length * (160 + (jobs[0]?.payload.length ?? 0)));
+  return { now, strict: strict ? "1" : "0", jobs: packed };
+}
+
+/** enqueue.lua's reply for `jobs`, one outcome each. */
+function enqueueOutcomes(jobs: EncodedJob[], reply: Array<string | number>): EnqueueOutcome[] {
+  return jobs.map((job, i) => {
+    const r = reply[i];
+    if (typeof r === "string") return { id: r, created: false };
+    const code = toNumber(r);
+    if (code === 2) return { id: job.id, exists: true };
+    return code === 3 ? { id: job.id, created: false, full: true } : { id: job.id, created: true };
+  });
+}
+
+/** A script call built but not sent (`QueueScripts.enqueueCall`), and how to read its reply. */
+export interface PreparedCall<T> {
+  client: RedisClient;
+  name: ScriptName;
+  argv: Arg[];
+  onEvents: ((events: LifecycleEvent[]) => void) | null;
+  read(reply: unknown): T;
+}
+
+/**
+ * Runs `calls` (all on one client: standalone Redis) in one MULTI/EXEC, so
+ * they apply together or, when the connection fails first, not at all; no
+ * other client's command runs between them. A script error in one of them
+ * (its own refusal, e.g. JQ_EXISTS) does not undo the others: callers check
+ * what can refuse before. Replies in order.
+ */
+export async function runAtomically<T>(calls: PreparedCall<T>[]): Promise<T[]> {
+  const client = calls[0].client;
+  if (calls.some((c) => c.client !== client)) throw new Error("runAtomically: one client only");
+  let status = "";
+  let replies: Array<[Error | null, unknown]>;
+  try {
+    if (client.status !== "ready") await whenReady(client);
+    status = client.status;
+    const multi = client.multi() as unknown as Record<string, ScriptCall> & {
+      exec(): Promise<Array<[Error | null, unknown]> | null>;
+    };
+    for (const call of calls) multi[commandOf(call.name)].apply(multi, call.argv);
+    const answer = await multi.exec();
+    if (answer === null) throw new Error("MULTI was discarded");
+    replies = answer;
+  } catch (error) {
+    throw mapScriptError(error, "", calls[0].name, { client, status });
+  }
+  return calls.map((call, i) => {
+    const [error, raw] = replies[i];
+    if (error) throw mapScriptError(error, "", call.name, { client, status });
+    const reply = raw as [unknown, WireValue[][]];
+    if (call.onEvents && reply[1] && reply[1].length > 0) {
+      const events: LifecycleEvent[] = [];
+      for (const entry of reply[1]) events.push(...decodeEntry(entry));
+      if (events.length > 0) call.onEvents(events);
+    }
+    return call.read(reply[0]);
+  });
+}
+
 function enqueueTuple(job: EncodedJob): Packable[] {
   const tuple: Packable[] = [
     job.id,
@@ -212,26 +280,32 @@ export class QueueScripts {
    * only that job is refused and reported as `{ id, exists: true }`.
    */
   async #enqueueCall(jobs: EncodedJob[], strict: boolean, now: number): Promise<EnqueueOutcome[]> {
-    // One argument for the whole batch: per-argument client costs stay flat.
-    // Each record is packed in place (Embedded), not into a buffer of its own.
-    const batch = jobs.map(enqueueTuple);
-    // Sized from the first job so a uniform batch fits without regrowing.
-    const packed = pack(batch, 64 + jobs.length * (160 + (jobs[0]?.payload.length ?? 0)));
     // JQ_EXISTS names the colliding id itself (a batch has many); nothing was written.
-    const reply = await this.#run("enqueue", {
-      now,
-      strict: strict ? "1" : "0",
-      jobs: packed,
-    }, {}) as Array<string | number>;
-    return jobs.map((job, i) => {
-      const r = reply[i];
-      if (typeof r === "string") return { id: r, created: false };
-      const code = toNumber(r);
-      if (code === 2) return { id: job.id, exists: true };
-      return code === 3
-        ? { id: job.id, created: false, full: true }
-        : { id: job.id, created: true };
-    });
+    const reply = await this.#run("enqueue", enqueueArgs(jobs, strict, now), {}) as Array<
+      string | number
+    >;
+    return enqueueOutcomes(jobs, reply);
+  }
+
+  /**
+   * enqueue.lua's strict call for `jobs` (at most `ENQUEUE_CHUNK`), not sent:
+   * `runAtomically` sends the calls of several queues in one MULTI/EXEC.
+   */
+  enqueueCall(jobs: EncodedJob[], now: number): PreparedCall<EnqueueResult[]> {
+    const argv = buildCall(
+      "enqueue",
+      this.#keys,
+      this.#constants,
+      enqueueArgs(jobs, true, now),
+      {},
+    );
+    return {
+      client: this.#client,
+      name: "enqueue",
+      argv,
+      onEvents: this.#onEvents,
+      read: (reply) => enqueueOutcomes(jobs, reply as Array<string | number>) as EnqueueResult[],
+    };
   }
 
   /**

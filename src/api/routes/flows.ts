@@ -5,8 +5,9 @@
  *   `{jobs: {ref: id}}`: every job validated first (a bad one: 422 naming its
  *   index; duplicate refs, unknown refs, cycles: 422 naming them; an
  *   unknown job id: 422 `unknown_dependency`), then written in one script
- *   call per queue, so a flow within one queue is all or nothing. A flow has
- *   no idempotency key (503 `outcome_unknown` says so).
+ *   call per queue, all in one MULTI/EXEC on standalone Redis, so a flow is
+ *   all or nothing (on Cluster, across masters, per queue). A flow has no
+ *   idempotency key (503 `outcome_unknown` says so).
  * - `GET /flows/:id` → `{nodes, edges, truncated}` around any job of the flow.
  *
  * A key confined to a tenant builds flows in its own queues, from its own
