@@ -45,7 +45,8 @@ let lastCounts = "";
 /** @param {any} stats */
 function renderStats(stats) {
   if (!stats || typeof stats !== "object") return;
-  for (const state of [...STATES, "total", "retried"]) {
+  const lifetime = ["completed_total", "failed_total", "cancelled_total"];
+  for (const state of [...STATES, "total", "retried", ...lifetime]) {
     const node = document.getElementById(`count-${state}`);
     if (node) node.textContent = formatCount(stats[state]);
   }

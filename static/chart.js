@@ -29,14 +29,15 @@ export class ThroughputChart {
   /**
    * Adds a stats snapshot.
    *
-   * @param {{completed?: number, failed?: number}} stats
+   * @param {{completed_total?: number, failed_total?: number}} stats
    */
   add(stats) {
     const now = Date.now() / 1000;
+    // The lifetime totals: they only grow (the counts of now drop with retention and purges).
     const sample = {
       t: now,
-      completed: Number(stats.completed) || 0,
-      failed: Number(stats.failed) || 0,
+      completed: Number(stats.completed_total) || 0,
+      failed: Number(stats.failed_total) || 0,
     };
     const prev = this.last;
     this.last = sample;

@@ -305,18 +305,28 @@ const countsSchema = z.object({
   pending: z.int(),
   scheduled: z.int(),
   running: z.int(),
-  completed: z.int(),
-  failed: z.int(),
+  completed: z.int().describe("Completed jobs there now (retention and purges remove them)"),
+  failed: z.int().describe("The dead set now"),
   cancelled: z.int(),
   waiting: z.int().describe("Waiting for dependencies"),
-  total: z.int(),
+  total: z.int().describe("Jobs in any state now: the sum of the seven states"),
 });
 
+/** Lifetime counts: never go down (not on purge, retention or a retry). */
+const lifetimeSchema = z.object({
+  completed_total: z.int().describe("Every job that ever completed"),
+  failed_total: z.int().describe("Every job that ever reached the dead set"),
+  cancelled_total: z.int().describe("Every job that was ever cancelled"),
+});
+
+const statsCountsSchema = countsSchema.extend(lifetimeSchema.shape);
+
 /** `GET /api/v1/stats`. */
-export const statsResponseSchema = countsSchema.extend({
-  retried: z.int(),
-  by_type: z.record(z.string(), countsSchema),
-  by_queue: z.record(z.string(), countsSchema),
+export const statsResponseSchema = statsCountsSchema.extend({
+  retried: z.int().describe("Retries scheduled, ever (the same as retried_total)"),
+  retried_total: z.int().describe("Retries scheduled, ever"),
+  by_type: z.record(z.string(), statsCountsSchema),
+  by_queue: z.record(z.string(), statsCountsSchema),
 });
 
 /** One queue's summary. */

@@ -46,7 +46,7 @@
 import { Hono } from "hono";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Broker } from "../queue/broker.ts";
-import type { QueueInfo, StateCounts, Stats } from "../queue/job.ts";
+import type { QueueInfo, Stats, StatsCounts } from "../queue/job.ts";
 import type { LifecycleEventKind, StoredEvent } from "../events/lifecycle.ts";
 import { EventFeed } from "../events/feed.ts";
 import { withTimeout } from "../timing/timeout.ts";
@@ -284,13 +284,26 @@ export class ClusterMetrics {
     this.#up.set(1);
     this.#scrapeSeconds.set((performance.now() - t0) / 1000);
     const byType = Object.entries(stats.by_type ?? {});
-    const pick = (f: (c: StateCounts) => number) =>
+    const pick = (f: (c: StatsCounts) => number) =>
       new Map(byType.map(([type, c]) => [type, f(c)] as [string, number]));
-    this.#mirror(this.#started, "started", pick((c) => c.completed + c.failed + c.running));
-    this.#mirror(this.#completed, "completed", pick((c) => c.completed));
-    this.#mirror(this.#failed, "failed", pick((c) => c.failed));
-    this.#mirror(this.#cancelled, "cancelled", pick((c) => c.cancelled));
-    this.#mirror(this.#enqueued, "enqueued", pick((c) => c.total));
+    // The lifetime totals (they never go down): the counters are right whatever was purged.
+    this.#mirror(
+      this.#started,
+      "started",
+      pick((c) => c.completed_total + c.failed_total + c.running),
+    );
+    this.#mirror(this.#completed, "completed", pick((c) => c.completed_total));
+    this.#mirror(this.#failed, "failed", pick((c) => c.failed_total));
+    this.#mirror(this.#cancelled, "cancelled", pick((c) => c.cancelled_total));
+    // Every job seen: what is in a live state, and every arrival in a finished one.
+    this.#mirror(
+      this.#enqueued,
+      "enqueued",
+      pick((c) =>
+        c.pending + c.scheduled + c.running + c.waiting + c.completed_total + c.failed_total +
+        c.cancelled_total
+      ),
+    );
     const retried = this.#mirrorOf("retried").update(new Map([["", stats.retried ?? 0]])).get("");
     this.#retried.reset();
     if (retried !== undefined) this.#retried.inc(retried);

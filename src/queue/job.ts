@@ -312,16 +312,32 @@ export interface StateCounts {
 }
 
 /**
- * Queue statistics. `completed`, `failed` and `cancelled` count every job that
- * reached that state, including those whose record has since expired, so the
- * numbers stay right after retention removes the jobs.
+ * Lifetime counts: every job that ever reached a finished state. They never go
+ * down: not when retention or a purge removes the jobs, not when a retry takes
+ * one out of the dead set (the state counts say what is there now).
  */
-export interface Stats extends StateCounts {
-  /** Retry attempts scheduled after a failure or an expired lease. */
+export interface LifetimeCounts {
+  completed_total: number;
+  failed_total: number;
+  cancelled_total: number;
+}
+
+/** The counts of one queue or type: what each state holds now, and the lifetime totals. */
+export type StatsCounts = StateCounts & LifetimeCounts;
+
+/**
+ * Queue statistics. The state counts are the jobs in each state now (a
+ * finished job leaves its state when retention or a purge removes it, or a
+ * retry takes it back); the `_total` counts never go down.
+ */
+export interface Stats extends StatsCounts {
+  /** Retry attempts scheduled after a failure or an expired lease (never goes down). */
   retried: number;
-  by_type: Record<string, StateCounts>;
+  /** The same as `retried`, named as the lifetime count it is. */
+  retried_total: number;
+  by_type: Record<string, StatsCounts>;
   /** The same counts per queue (only the one asked for, when a queue was). */
-  by_queue: Record<string, StateCounts>;
+  by_queue: Record<string, StatsCounts>;
 }
 
 /** One queue's summary (`Broker.queues`). */

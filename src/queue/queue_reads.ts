@@ -17,7 +17,13 @@ import type { RedisClient } from "./connect.ts";
 import { toQueueError } from "./connect.ts";
 import type { BlockingPool } from "./blocking.ts";
 import { InvalidInputError, QueueNotFoundError } from "./errors.ts";
-import { JOB_STATES, type QueueInfo, type StateCounts, type Stats } from "./job.ts";
+import {
+  JOB_STATES,
+  type QueueInfo,
+  type StateCounts,
+  type Stats,
+  type StatsCounts,
+} from "./job.ts";
 import { isValidQueueName, type QueueKeys } from "./keys.ts";
 import type { QueueScripts } from "./scripts.ts";
 import { KNOWN_QUEUES_TTL_MS, type QueueRegistry } from "./queue_registry.ts";
@@ -45,7 +51,7 @@ export interface QueueReadsOptions {
 /** Most queues one events read covers (the known queues, in name order). */
 const MAX_EVENT_STREAMS = 1000;
 
-function emptyCounts(): StateCounts {
+function emptyCounts(): StatsCounts {
   return {
     pending: 0,
     scheduled: 0,
@@ -55,6 +61,9 @@ function emptyCounts(): StateCounts {
     cancelled: 0,
     waiting: 0,
     total: 0,
+    completed_total: 0,
+    failed_total: 0,
+    cancelled_total: 0,
   };
 }
 
@@ -62,33 +71,56 @@ function total(c: StateCounts): number {
   return c.pending + c.scheduled + c.running + c.completed + c.failed + c.cancelled + c.waiting;
 }
 
+/** The finished states: their counters count arrivals, `<state>_gone` counts departures. */
+const FINISHED = ["completed", "failed", "cancelled"] as const;
+
 /** Adds `from`'s counts into `into`. */
-function addCounts(into: StateCounts, from: StateCounts): void {
+function addCounts(into: StatsCounts, from: StatsCounts): void {
   for (const state of JOB_STATES) into[state] += from[state];
+  for (const state of FINISHED) into[`${state}_total`] += from[`${state}_total`];
   into.total = total(into);
 }
 
-/** A stats HASH (`<state>`, `<state>|<type>`, `retried`) as counts. */
+/**
+ * A stats HASH as counts. Its fields: `<state>` and `<state>|<type>` (for
+ * the live states, what is there now; for a finished state, every arrival,
+ * so its lifetime total), `<state>_gone` and `<state>_gone|<type>` (a
+ * finished state's departures: retention, purge, retry), and `retried`. A
+ * finished state holds now its arrivals minus its departures.
+ */
 function parseStats(raw: Record<string, string>): Omit<Stats, "by_queue"> {
-  const stats = { ...emptyCounts(), retried: Number(raw.retried ?? 0), by_type: {} } as Omit<
+  const retried = Number(raw.retried ?? 0);
+  const stats = { ...emptyCounts(), retried, retried_total: retried, by_type: {} } as Omit<
     Stats,
     "by_queue"
   >;
+  const gone = { top: emptyCounts(), byType: new Map<string, StatsCounts>() };
   for (const [field, value] of Object.entries(raw)) {
     const bar = field.indexOf("|");
-    const state = (bar < 0 ? field : field.slice(0, bar)) as keyof StateCounts;
+    const name = bar < 0 ? field : field.slice(0, bar);
+    const departed = name.endsWith("_gone");
+    const state = (departed ? name.slice(0, -5) : name) as keyof StateCounts;
     if (!JOB_STATES.includes(state as typeof JOB_STATES[number])) continue;
     const n = Number(value) || 0;
-    if (bar < 0) {
-      stats[state] = n;
-    } else {
-      const type = field.slice(bar + 1);
-      const counts = stats.by_type[type] ??= emptyCounts();
-      counts[state] = n;
+    const type = bar < 0 ? null : field.slice(bar + 1);
+    let into: StatsCounts;
+    if (type === null) into = departed ? gone.top : stats;
+    else if (!departed) into = stats.by_type[type] ??= emptyCounts();
+    else {
+      into = gone.byType.get(type) ?? emptyCounts();
+      gone.byType.set(type, into);
     }
+    into[state] = n;
   }
-  stats.total = total(stats);
-  for (const counts of Object.values(stats.by_type)) counts.total = total(counts);
+  const settle = (counts: StatsCounts, departures: StatsCounts | undefined) => {
+    for (const state of FINISHED) {
+      counts[`${state}_total`] = counts[state];
+      counts[state] = Math.max(0, counts[state] - (departures?.[state] ?? 0));
+    }
+    counts.total = total(counts);
+  };
+  settle(stats, gone.top);
+  for (const [type, counts] of Object.entries(stats.by_type)) settle(counts, gone.byType.get(type));
   return stats;
 }
 
@@ -159,13 +191,20 @@ export class QueueReads {
       ? (await this.#all()).filter((s) => only?.(s.name) ?? true)
       : [await this.#stateOrThrow(queue)];
     const raws = await this.#o.cmd((c) => Promise.all(states.map((s) => c.hgetall(s.keys.stats))));
-    const out: Stats = { ...emptyCounts(), retried: 0, by_type: {}, by_queue: {} };
+    const out: Stats = {
+      ...emptyCounts(),
+      retried: 0,
+      retried_total: 0,
+      by_type: {},
+      by_queue: {},
+    };
     raws.forEach((raw, i) => {
       const one = parseStats(raw);
-      const { retried: _retried, by_type: _byType, ...counts } = one;
+      const { retried: _retried, retried_total: _total, by_type: _byType, ...counts } = one;
       out.by_queue[states[i].name] = counts;
       addCounts(out, one);
       out.retried += one.retried;
+      out.retried_total += one.retried;
       for (const [type, counts] of Object.entries(one.by_type)) {
         addCounts(out.by_type[type] ??= emptyCounts(), counts);
       }

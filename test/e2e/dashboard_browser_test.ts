@@ -457,6 +457,14 @@ Deno.test({
       const gone = await fetch(`${base}/api/v1/jobs/${dead}`);
       await gone.body?.cancel();
       assert.strictEqual(gone.status, 404, "the purged job is gone");
+      // The dead set is empty now; the job did fail, and the tile says so.
+      await page.waitForFunction(
+        () =>
+          document.querySelector("#count-failed")?.textContent === "0" &&
+          document.querySelector("#count-failed_total")?.textContent === "1",
+        null,
+        { timeout: 10_000 },
+      );
       assert.strictEqual(confirms.length, 3, `three confirmations: ${confirms.join(" | ")}`);
       assert.match(confirms[0], /^Cancel job/);
       assert.match(confirms[1], /^Retry job/);

@@ -53,6 +53,27 @@ Deno.test("cluster metrics: spec names from broker.stats(), counters never go do
   await metrics.close();
 });
 
+Deno.test("cluster metrics: the finished counters are the lifetime totals, right from a first scrape after a purge", async () => {
+  const broker = fakeBroker();
+  const metrics = new ClusterMetrics(broker, { http: false, feed: false });
+  // A fresh API process after the dead set was purged: nothing there now, 3 ever.
+  broker.stats_ = counts({
+    failed: 0,
+    failed_total: 3,
+    completed: 1,
+    completed_total: 7,
+    by_type: {
+      email: counts({ failed: 0, failed_total: 3, completed: 1, completed_total: 7 }),
+    },
+  });
+  broker.queues_ = [queueInfo("default")];
+  const text = await metrics.text();
+  assert.strictEqual(value(text, 'jobqueue_jobs_failed_total{job_type="email"}'), 3);
+  assert.strictEqual(value(text, 'jobqueue_jobs_completed_total{job_type="email"}'), 7);
+  assert.strictEqual(value(text, 'jobqueue_jobs_enqueued_total{job_type="email"}'), 10);
+  await metrics.close();
+});
+
 Deno.test("cluster metrics: Redis down answers 200 with jobqueue_redis_up 0", async () => {
   const broker = fakeBroker();
   broker.stats = () => Promise.reject(new Error("down"));

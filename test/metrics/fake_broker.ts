@@ -24,7 +24,18 @@ export function counts(partial: Partial<Stats> = {}): Stats {
   const merged = { ...base, ...partial };
   const total = merged.pending + merged.scheduled + merged.running + merged.completed +
     merged.failed + merged.cancelled + merged.waiting;
-  return { retried: 0, by_type: {}, by_queue: {}, ...merged, total: partial.total ?? total };
+  // Lifetime totals default to what is there (nothing purged or expired), unless given.
+  return {
+    retried: 0,
+    by_type: {},
+    by_queue: {},
+    ...merged,
+    completed_total: partial.completed_total ?? merged.completed,
+    failed_total: partial.failed_total ?? merged.failed,
+    cancelled_total: partial.cancelled_total ?? merged.cancelled,
+    retried_total: partial.retried_total ?? partial.retried ?? 0,
+    total: partial.total ?? total,
+  };
 }
 
 /** One queue's summary: zero counts, not paused, no latency, unless given. */

@@ -23,12 +23,15 @@ import {
   JOB_STATES,
   type JobState,
   LIMITS,
+  type Stats,
 } from "../../src/queue/job.ts";
 
 /** Options for a broker made by the harness. */
 export interface MakeOptions {
   /** Fake time source. */
   clock?: () => number;
+  /** How long finished jobs are kept. */
+  retentionMs?: number;
 }
 
 /** What the suite needs from an implementation, per test. */
@@ -761,6 +764,44 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     assert.strictEqual(after.failed, 0);
     assert.strictEqual(after.total, 60 - stats.failed);
     await assertStatsConsistent(b);
+  });
+
+  test("finished states count what is there now; their _total counts never go down", async (h) => {
+    const clock = fakeClock();
+    const b = await h.make({ clock: clock.now, retentionMs: 60_000 });
+    const ids = [];
+    for (let i = 0; i < 4; i++) ids.push((await b.enqueue({ type: "n", payload: i })).id);
+    const jobs = await b.claim(4);
+    await b.complete(jobs[0].id, jobs[0].token, 1);
+    for (const j of jobs.slice(1, 4)) {
+      await b.fail(j.id, j.token, { message: "x", retryable: false, retry_delay_ms: 0 });
+    }
+    const pick = (s: Stats | Stats["by_type"][string]) => [
+      s.completed,
+      s.completed_total,
+      s.failed,
+      s.failed_total,
+      s.pending,
+    ];
+    let stats = await b.stats();
+    assert.deepStrictEqual(pick(stats), [1, 1, 3, 3, 0]);
+    // A retry takes one out of the dead set: it is pending now, and it did fail.
+    await b.requeue(jobs[1].id);
+    stats = await b.stats();
+    assert.deepStrictEqual(pick(stats), [1, 1, 2, 3, 1]);
+    // A purge empties the dead set; the lifetime total stays.
+    assert.strictEqual(await b.purge("failed"), 2);
+    stats = await b.stats();
+    assert.deepStrictEqual(pick(stats), [1, 1, 0, 3, 1]);
+    assert.deepStrictEqual(pick(stats.by_type.n), [1, 1, 0, 3, 1]);
+    // Retention removes the completed one; the total stays.
+    clock.advance(61_000);
+    await b.maintain();
+    stats = await b.stats();
+    assert.deepStrictEqual(pick(stats), [0, 1, 0, 3, 1]);
+    assert.deepStrictEqual(pick(stats.by_type.n), [0, 1, 0, 3, 1]);
+    assert.strictEqual(stats.total, 1, "total: what is there now");
+    assert.strictEqual(stats.by_queue[Object.keys(stats.by_queue)[0]].failed_total, 3);
   });
 
   test("release returns jobs to pending, restoring the attempt unless told otherwise", async (h) => {

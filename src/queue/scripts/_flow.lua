@@ -172,7 +172,7 @@ local function reviveDependent(Q, did, pid, now)
   redis.call("HSET", dkey, pid, "0")
   redis.call("PERSIST", dkey)
   redis.call("ZREM", state == FAILED and Q.failed or Q.cancelled, did)
-  stat(Q.stats, STATE_NAMES[state], jtype, -1)
+  stat(Q.stats, STATE_NAMES[state] .. "_gone", jtype, 1)
   job[F_DEPS_FAILED] = failed
   job[F_STATE] = WAITING
   job[F_FINISHED_AT] = false

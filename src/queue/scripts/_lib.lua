@@ -387,6 +387,14 @@ end
 -- that still point at them), except those `pinned` (each given a fresh
 -- retention in `finishedKey`); returns their records' types (false for a
 -- record already gone) and the ids deleted, for the caller's tallies and ZREM.
+-- Counts departures from a finished state (retention, purge): `byType` as
+-- tally gathered them, plus `unknown` jobs whose record had expired (counted
+-- without a type). The arrivals counters are lifetime totals and never move.
+local function departed(statsKey, state, byType, unknown)
+  statBatch(statsKey, state .. "_gone", byType, 1)
+  if unknown > 0 then redis.call("HINCRBY", statsKey, state .. "_gone", unknown) end
+end
+
 local function forget(ids, finishedKey, outboxKey, now)
   local types = {}
   local keys = {}

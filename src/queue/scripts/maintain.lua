@@ -156,16 +156,21 @@ local function maintainQueue(q)
   reapDone(r)
 
   -- Retention: drop finished jobs (and their idempotency keys) past their time.
-  -- Counters stay: completed/failed/cancelled count every job that got there.
+  -- Their states' lifetime totals stay; the departures counters go up.
   local cutoff = now - retentionMs
   local trimmed = 0
   local oldest = -1
   if q.trim then
-    for _, finishedKey in ipairs({ q.completed, q.failed, q.cancelled }) do
+    for s, finishedKey in ipairs({ q.completed, q.failed, q.cancelled }) do
       local h = head(finishedKey)
       if h and h <= cutoff then
         local old = redis.call("ZRANGEBYSCORE", finishedKey, "-inf", cutoff, "LIMIT", 0, limit)
-        local _, gone = forget(old, finishedKey, q.outbox, now)
+        local types, gone = forget(old, finishedKey, q.outbox, now)
+        local byType, unknown = {}, 0
+        for _, jtype in ipairs(types) do
+          if jtype then tally(byType, jtype) else unknown = unknown + 1 end
+        end
+        departed(q.stats, ({ "completed", "failed", "cancelled" })[s], byType, unknown)
         callChunked("ZREM", finishedKey, gone)
         trimmed = trimmed + #gone
         h = head(finishedKey)

@@ -1,5 +1,6 @@
 -- purge.lua: deletes up to N jobs of one finished state (e.g. empty the dead set).
--- Unlike retention, purging forgets the jobs: their counters go down too.
+-- The state's arrivals counter (its lifetime total) stays; its departures
+-- counter (`<state>_gone`, per type too) goes up, so the state holds fewer now.
 --
 -- KEYS[1] finished: the finished state's ZSET (completed, failed or cancelled)
 -- KEYS[2] stats: HASH of counters
@@ -27,7 +28,6 @@ local types, gone = forget(ids, finishedKey, outboxKey, tonumber(redis.call("TIM
 for _, jtype in ipairs(types) do
   if jtype then tally(byType, jtype) else unknown = unknown + 1 end
 end
-statBatch(statsKey, state, byType, -1)
-if unknown > 0 then redis.call("HINCRBY", statsKey, state, -unknown) end
+departed(statsKey, state, byType, unknown)
 callChunked("ZREM", finishedKey, gone)
 return { { #gone, #ids }, {} }

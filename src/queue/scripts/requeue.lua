@@ -40,7 +40,8 @@ if not from then
   return redis.error_reply("JQ_INVALID_STATE " .. (STATE_NAMES[state] or "unknown"))
 end
 redis.call("ZREM", from, id)
-stat(statsKey, STATE_NAMES[state], job[F_TYPE], -1)
+-- It leaves the dead (or cancelled) set: a departure; the lifetime total stays.
+stat(statsKey, STATE_NAMES[state] .. "_gone", job[F_TYPE], 1)
 -- Alive again: no expiry until it finishes anew (SET without PX drops the TTL).
 if job[F_IDEMPOTENCY_KEY] then
   redis.call("PERSIST", idempotencyPrefix .. job[F_IDEMPOTENCY_KEY])
