@@ -34,6 +34,20 @@ export interface MaintainReply {
   outbox: boolean;
 }
 
+/** What claim.lua answers. */
+export interface ClaimReply {
+  jobs: ClaimedJob[];
+  /** False when the liveness check refused the claim. */
+  alive: boolean;
+  /**
+   * Epoch ms (the caller's clock) when a rate lets held-back ready work
+   * start; null when nothing was held back by a rate.
+   */
+  retryAt: number | null;
+  /** Claimed ids holding a concurrency slot: their end should wake a waiting claimer. */
+  slotted: string[];
+}
+
 /** What maintain.lua needs to record a heartbeat and judge silent owners. */
 export interface OwnerHeartbeat {
   /** The calling process; "" records none and judges none from the owners key. */
@@ -132,11 +146,14 @@ export class GroupScripts {
     tokenBase: string,
     serverClockOffsetMs?: number,
     liveness?: { owner: string; freshMs: number },
-  ): Promise<{ jobs: ClaimedJob[]; alive: boolean }> {
+  ): Promise<ClaimReply> {
     const argv = buildGroupCall(
       "claim",
       { owners: ownersKey },
-      queues.map((keys) => ({ keys, rest: [keys.jobPrefix, keys.pendingPrefix] })),
+      queues.map((keys) => ({
+        keys,
+        rest: [keys.jobPrefix, keys.pendingPrefix, keys.limitPrefix],
+      })),
       this.#constants,
       {
         max,
@@ -148,9 +165,13 @@ export class GroupScripts {
         freshMs: liveness?.freshMs ?? 0,
       },
     );
-    const [flat, alive] = await runScript(this.#client, "claim", argv, this.#onEvents, {
-      buffers: true,
-    }) as [Uint8Array[], number];
+    const [flat, alive, retryAt, slotted] = await runScript(
+      this.#client,
+      "claim",
+      argv,
+      this.#onEvents,
+      { buffers: true },
+    ) as [Uint8Array[], number, Uint8Array, Uint8Array[]];
     const jobs: ClaimedJob[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const r = unpackRecord(flat[i + 1]);
@@ -173,7 +194,13 @@ export class GroupScripts {
         ),
       );
     }
-    return { jobs, alive: toNumber(alive) === 1 };
+    const retry = retryAt && retryAt.length > 0 ? Number(utf8.decode(retryAt)) : null;
+    return {
+      jobs,
+      alive: toNumber(alive) === 1,
+      retryAt: retry,
+      slotted: (slotted ?? []).map((id) => utf8.decode(id)),
+    };
   }
 
   /**

@@ -56,6 +56,8 @@ import { encodeBatch, type EncodedJob, encodeJob, oversizeBytes, queueOf } from 
 import { parseJobId } from "./job_id.ts";
 import { groupQueues, type QueueGroup } from "./queue_groups.ts";
 import { KNOWN_QUEUES_TTL_MS, QueueRegistry } from "./queue_registry.ts";
+import { type LimitEntry, LimitStore } from "../limits/limit_store.ts";
+import type { Limit, LimitScope } from "../limits/limit.ts";
 import { claimOrder, type QueueSelection, type WeightedQueue } from "./queue_selection.ts";
 import { QueueReads } from "./queue_reads.ts";
 import { FlowOutbox } from "./flow_outbox.ts";
@@ -246,6 +248,10 @@ export class RedisBroker implements Broker {
   #reported: LifecycleEvent[] = [];
   /** The flow outbox's drain (`flow_outbox.ts`). */
   readonly #flows: FlowOutbox;
+  /** Flow control's limits (`src/limits/`). */
+  readonly #limits: LimitStore;
+  /** Claimed ids holding a concurrency slot: their end wakes their queue (`#freeSlots`). */
+  readonly #slotted = new Set<string>();
 
   constructor(options: RedisBrokerOptions) {
     this.defaultQueue = options.queue ?? "default";
@@ -331,7 +337,37 @@ export class RedisBroker implements Broker {
       run: (command) => this.#raw(command),
       main: this.#client,
       release: (leases) => this.release(leases, { restoreAttempt: true, reason: "wait abandoned" }),
+      onSlotted: (ids) => {
+        for (const id of ids) this.#slotted.add(id);
+      },
     });
+    this.#limits = new LimitStore({
+      run: (command) => this.#raw(command),
+      keys: globalKeys(this.#prefix),
+      queues: () => this.#registry.list(),
+      mirror: async (queue, version, limits, formatChecked) => {
+        const state = this.#state(queue);
+        const scripts = formatChecked ? await state.scripts : await this.#ours(state);
+        await scripts.syncLimits(version, limits);
+      },
+    });
+  }
+
+  /**
+   * Flow control: the jobs among `ids` that held a concurrency slot have
+   * ended, so a claimer sleeping on that limit is woken (once per queue).
+   * Costs nothing while no claimed job held a slot.
+   */
+  #freeSlots(ids: readonly string[]): void {
+    if (this.#slotted.size === 0) return;
+    const queues = new Set<string>();
+    for (const id of ids) {
+      if (this.#slotted.delete(id)) queues.add(this.#queueOfId(id));
+    }
+    for (const queue of queues) {
+      // A lost wake only delays: the sleeping claimer's wait ends anyway.
+      this.#ours(this.#state(queue)).then((s) => s.wake()).catch(() => {});
+    }
   }
 
   /**
@@ -475,6 +511,8 @@ export class RedisBroker implements Broker {
       if (found !== STORAGE_FORMAT) {
         throw new StorageFormatError(state.name, String(found), STORAGE_FORMAT);
       }
+      // A queue this process had not used: the deployment's type limits reach it too.
+      await this.#limits.syncQueue(state.name);
       state.formatOk = true;
     })().catch((error) => {
       if (!(error instanceof StorageFormatError)) state.formatChecked = null;
@@ -712,6 +750,7 @@ export class RedisBroker implements Broker {
           () => (outbox ??= new Set()).add(state.name),
         ),
     );
+    this.#freeSlots(acks.map((a) => a.id));
     // Dependents in other queues hear of it right away (maintenance if this process dies now).
     if (outbox) await this.#drain(outbox);
     return acked;
@@ -750,6 +789,7 @@ export class RedisBroker implements Broker {
       retryDelayMs: delay,
       timedOut: failure.timed_out,
     });
+    this.#freeSlots([id]);
     if (outcome === null) throw new LeaseLostError(id);
     // An end reaches the job's dependents through the outbox (empty for most).
     if (outcome !== "scheduled") await this.#drain([state.name]);
@@ -769,6 +809,7 @@ export class RedisBroker implements Broker {
     if (leases.length === 0) return [];
     if (!this.#defaultKnown) await this.#home();
     const reason = (options.reason ?? "released").slice(0, MAX_ERROR_CHARS);
+    this.#freeSlots(leases.map((l) => l.id));
     return await this.#perQueue(
       leases,
       async (state, items) =>
@@ -1116,6 +1157,25 @@ export class RedisBroker implements Broker {
   async readEvents(cursor: string, blockMs: number, count = 100): Promise<StoredEvent[]> {
     await this.#home();
     return await this.#reads.events(cursor, blockMs, count);
+  }
+
+  async limits(): Promise<LimitEntry[]> {
+    return await this.#limits.list();
+  }
+
+  async setLimit(scope: LimitScope, name: string, limit: Limit): Promise<boolean> {
+    await this.#home();
+    return await this.#limits.set(scope, name, limit);
+  }
+
+  async removeLimit(scope: LimitScope, name: string): Promise<boolean> {
+    await this.#home();
+    return await this.#limits.remove(scope, name);
+  }
+
+  async declareLimits(declared: ReadonlyArray<{ type: string; limit: Limit | null }>) {
+    await this.#home();
+    await this.#limits.declare(declared);
   }
 
   async ping(): Promise<boolean> {

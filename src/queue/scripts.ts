@@ -57,7 +57,8 @@ type ScriptCall = (...args: Arg[]) => Promise<unknown>;
 let sources: Promise<Record<ScriptName, string>> | null = null;
 
 /**
- * Reads the scripts once per process, each prefixed with `_lib.lua` and `_flow.lua`. Paths are
+ * Reads the scripts once per process, each prefixed with `_lib.lua` and `_flow.lua` (claim.lua
+ * also with `_limits.lua`). Paths are
  * relative to this module, so it works from any cwd and from Web Workers.
  */
 export function loadScriptSources(): Promise<Record<ScriptName, string>> {
@@ -65,8 +66,12 @@ export function loadScriptSources(): Promise<Record<ScriptName, string>> {
     const read = (name: string) =>
       Deno.readTextFile(new URL(`./scripts/${name}.lua`, import.meta.url));
     const lib = `${await read("_lib")}\n${await read("_flow")}`;
+    // Flow control's functions only where they run (claim.lua).
+    const limits = await read("_limits");
     const entries = await Promise.all(
-      SCRIPT_NAMES.map(async (name) => [name, `${lib}\n${await read(name)}`] as const),
+      SCRIPT_NAMES.map(async (name) =>
+        [name, `${lib}\n${name === "claim" ? `${limits}\n` : ""}${await read(name)}`] as const
+      ),
     );
     return Object.fromEntries(entries) as Record<ScriptName, string>;
   })();
@@ -439,6 +444,20 @@ export class QueueScripts {
   /** pause.lua: true when the flag changed. */
   async setPaused(paused: boolean): Promise<boolean> {
     return toNumber(await this.#run("pause", { paused: paused ? "1" : "0" }, {})) === 1;
+  }
+
+  /** wake.lua: wakes one idle claimer (a concurrency slot was freed). */
+  async wake(): Promise<void> {
+    await this.#run("wake", {}, {});
+  }
+
+  /**
+   * limits_sync.lua: the limits applying to this queue (field -> encoded
+   * limit) as of deployment `version`; false when a newer one was there.
+   */
+  async syncLimits(version: number, limits: ReadonlyArray<[string, string]>): Promise<boolean> {
+    const reply = await this.#run("limits_sync", { version }, {}, { rest: limits.flat() });
+    return toNumber(reply) === 1;
   }
 
   /** inspect.lua: the paused flag and since when the oldest pending job is ready. */

@@ -6,11 +6,13 @@
 -- a slot (standalone Redis: all of them; Cluster: one queue per call).
 --
 -- KEYS[1] owners: ZSET of lease owners (score = last heartbeat ms)
--- KEYS[2..] (priorities, running, stats, wake, events, meta) once per queue, in claim order:
+-- KEYS[2..] (priorities, running, stats, wake, events, meta, heldTypes, limits) once per queue, in claim order:
 --   priorities: ZSET of the priorities with a non-empty pending list;
 --   running: ZSET of running job ids (score = lease expiry ms); stats: HASH of
 --   counters; wake: LIST of wake markers idle runners block on; events: STREAM
---   of lifecycle events; meta: HASH of queue metadata (`paused`)
+--   of lifecycle events; meta: HASH of queue metadata (`paused`, `limited`);
+--   heldTypes: SET of types with parked jobs; limits: HASH of the queue's
+--   limits (flow control, _limits.lua; read only while meta's `limited` is "1")
 --
 -- ARGV[1..8] the queue constants (_lib.lua); their prefixes are unused here:
 --          each queue's own follow at the end
@@ -30,13 +32,16 @@
 --          (SIGSTOP, a GC pause, a partition) and could not run the jobs. Such
 --          a claim takes nothing and passes the wake marker on. 0 = no check
 --          (a claim sent there and then is its own proof of life).
--- ARGV[16..] (jobPrefix, pendingPrefix) once per queue, in the order of KEYS
+-- ARGV[16..] (jobPrefix, pendingPrefix, limitPrefix) once per queue, in the order of KEYS
 --
--- Returns { { claimed, alive }, events }: claimed is a flat array, 2 entries
--- per job: id, the job's packed record as updated (state running, attempts,
--- started, lease token and expiry); alive is 0 when the liveness check
--- refused the claim, else 1; events as writeEvents returns them, every
--- queue's in turn. No error codes.
+-- Returns { { claimed, alive, retryAt, slotted }, events }: claimed is a flat
+-- array, 2 entries per job: id, the job's packed record as updated (state
+-- running, attempts, started, lease token and expiry); alive is 0 when the
+-- liveness check refused the claim, else 1; retryAt is "" or, when ready work
+-- was held back by a rate, the epoch ms the earliest such limit lets a start
+-- in (the caller sleeps until then); slotted lists the claimed ids that hold
+-- a concurrency slot (their end should wake a waiting claimer); events as
+-- writeEvents returns them, every queue's in turn. No error codes.
 
 local ownersKey = KEYS[1]
 local keysFrom = 2
@@ -49,13 +54,14 @@ local owner = ARGV[14]
 local freshMs = tonumber(ARGV[15])
 local restFrom = 16
 
-local QUEUE_KEYS = 6
+local QUEUE_KEYS = 8
+local QUEUE_ARGS = 3
 local queueCount = (#KEYS - keysFrom + 1) / QUEUE_KEYS
 
 -- The keys and prefixes of the i-th queue.
 local function queueAt(i)
   local k = keysFrom + (i - 1) * QUEUE_KEYS
-  local a = restFrom + (i - 1) * 2
+  local a = restFrom + (i - 1) * QUEUE_ARGS
   return {
     priorities = KEYS[k],
     running = KEYS[k + 1],
@@ -63,8 +69,11 @@ local function queueAt(i)
     wake = KEYS[k + 3],
     events = KEYS[k + 4],
     meta = KEYS[k + 5],
+    heldTypes = KEYS[k + 6],
+    limits = KEYS[k + 7],
     jobPrefix = ARGV[a],
     pendingPrefix = ARGV[a + 1],
+    limitPrefix = ARGV[a + 2],
   }
 end
 
@@ -96,13 +105,52 @@ local events = {}
 local n = 0
 local need = max
 
+-- A claim's writes in one queue, gathered and done once (finishBatch).
+local function newBatch()
+  return {
+    expiry = now + leaseMs,
+    runningArgs = {},
+    byType = {},
+    started = eventGroup("started", { "id", "t", "a", "q" }),
+  }
+end
+
+-- Starts a pending job: running under a fresh lease, in the batch's writes.
+local function start(b, id, job)
+  n = n + 1
+  local attempt = (job[F_ATTEMPTS] or 0) + 1
+  job[F_ATTEMPTS] = attempt
+  job[F_STATE] = RUNNING
+  job[F_STARTED_AT] = sinceCreated(job, now)
+  job[F_TOKEN] = tokenBase .. ":" .. n
+  job[F_LEASE_EXPIRES_AT] = b.expiry
+  local packed = packJob(job)
+  redis.call("SET", jobPrefix .. id, packed)
+  b.runningArgs[#b.runningArgs + 1] = b.expiry
+  b.runningArgs[#b.runningArgs + 1] = id
+  tally(b.byType, job[F_TYPE])
+  addEvent(b.started, { id, job[F_TYPE], attempt, job[F_STARTED_AT] })
+  out[#out + 1] = id
+  out[#out + 1] = packed
+end
+
+-- The batch's set and counter writes.
+local function finishBatch(q, b)
+  -- On Cluster, the first lease in a queue with none is published (its
+  -- expiry, on the channel named like the running key): idle workers there
+  -- look at the owners key often only while they know jobs run somewhere.
+  if PUBLISH_WAKES and #b.runningArgs > 0 and redis.call("EXISTS", q.running) == 0 then
+    redis.call("PUBLISH", q.running, b.runningArgs[1])
+  end
+  callChunked("ZADD", q.running, b.runningArgs)
+  statBatch(q.stats, "pending", b.byType, -1)
+  statBatch(q.stats, "running", b.byType, 1)
+end
+
 -- Claims up to `need` jobs from queue q (its prefixes already set).
 local function claimFrom(q, prios)
-  local expiry = now + leaseMs
   local drained = {}
-  local runningArgs = {}
-  local byType = {}
-  local started = eventGroup("started", { "id", "t", "a", "q" })
+  local b = newBatch()
   for _, p in ipairs(prios) do
     if need <= 0 then break end
     local list = pendingPrefix .. p
@@ -113,40 +161,15 @@ local function claimFrom(q, prios)
     if ids then
       need = need - #ids
       for _, id in ipairs(ids) do
-        local key = jobPrefix .. id
-        local job = load(key)
+        local job = load(jobPrefix .. id)
         -- Only a pending record is claimed: an id whose job is gone or moved on
         -- (which the scripts never leave behind) is dropped, never run twice.
-        if job and job[F_STATE] == PENDING then
-          n = n + 1
-          local attempt = (job[F_ATTEMPTS] or 0) + 1
-          job[F_ATTEMPTS] = attempt
-          job[F_STATE] = RUNNING
-          job[F_STARTED_AT] = sinceCreated(job, now)
-          job[F_TOKEN] = tokenBase .. ":" .. n
-          job[F_LEASE_EXPIRES_AT] = expiry
-          local packed = packJob(job)
-          redis.call("SET", key, packed)
-          runningArgs[#runningArgs + 1] = expiry
-          runningArgs[#runningArgs + 1] = id
-          tally(byType, job[F_TYPE])
-          addEvent(started, { id, job[F_TYPE], attempt, job[F_STARTED_AT] })
-          out[#out + 1] = id
-          out[#out + 1] = packed
-        end
+        if job and job[F_STATE] == PENDING then start(b, id, job) end
       end
     end
   end
   if #drained > 0 then callChunked("ZREM", q.priorities, drained) end
-  -- On Cluster, the first lease in a queue with none is published (its
-  -- expiry, on the channel named like the running key): idle workers there
-  -- look at the owners key often only while they know jobs run somewhere.
-  if PUBLISH_WAKES and #runningArgs > 0 and redis.call("EXISTS", q.running) == 0 then
-    redis.call("PUBLISH", q.running, runningArgs[1])
-  end
-  callChunked("ZADD", q.running, runningArgs)
-  statBatch(q.stats, "pending", byType, -1)
-  statBatch(q.stats, "running", byType, 1)
+  finishBatch(q, b)
   -- Chain wake: work is left, so let another idle runner take it; with nothing
   -- left, drop stale markers so idle runners don't spin on empty claims.
   if #prios > #drained then
@@ -156,32 +179,181 @@ local function claimFrom(q, prios)
   end
 end
 
+-- Most jobs one claim parks (moves from the pending lists to their type's
+-- held list): a queue holding a million limited jobs is sorted out over many
+-- claims, each of bounded cost.
+local PARK_MAX = 256
+
+-- Flow control's answers: the earliest time a rate lets held-back work in,
+-- and the claimed ids holding a concurrency slot.
+local retryAt = nil
+local slotted = {}
+
+-- Claims from a queue with limits (meta `limited`, _limits.lua). A job is
+-- claimed only when its queue's and its type's limits have room; a job of a
+-- type without room is parked in the type's held list (still pending, never
+-- handed to a worker) and the claim goes on with the jobs behind it; held
+-- lists are served first, so each type keeps its order. Nothing is claimed
+-- to be put back.
+local function claimLimited(q, prios)
+  local b = newBatch()
+  local prefix = q.limitPrefix
+  local specs = {}
+  local flat = redis.call("HGETALL", q.limits)
+  for i = 1, #flat, 2 do specs[flat[i]] = flat[i + 1] end
+  local function running(field)
+    return tonumber(redis.call("HGET", q.stats, field)) or 0
+  end
+  local ql = parseLimit(specs["q"])
+  local qs = ql and openScope(prefix, "q", ql, running("running"), now) or nil
+  -- Each type's scope, opened on first sight; false: the type has no limit.
+  local scopes = {}
+  local function scopeOf(jtype)
+    local s = scopes[jtype]
+    if s == nil then
+      local l = parseLimit(specs["t:" .. jtype])
+      s = l and openScope(prefix, "t:" .. jtype, l, running("running|" .. jtype), now) or false
+      scopes[jtype] = s
+    end
+    return s
+  end
+  local function roomOf(s)
+    if not s then return math.huge end
+    return s.room - s.taken
+  end
+  local budget = math.min(need, roomOf(qs))
+  local function take(s, id, job)
+    start(b, id, job)
+    budget = budget - 1
+    need = need - 1
+    if qs then qs.taken = qs.taken + 1 end
+    if s then s.taken = s.taken + 1 end
+    if (s and s.limit.conc > 0) or (qs and qs.limit.conc > 0) then slotted[#slotted + 1] = id end
+  end
+
+  -- Held jobs first: they were ahead in line.
+  local heldReady = false
+  local blocked = {}
+  for _, jtype in ipairs(redis.call("SMEMBERS", q.heldTypes)) do
+    local s = scopeOf(jtype)
+    local list = prefix .. "h:" .. jtype
+    local want = math.min(budget, roomOf(s))
+    if want > 0 then
+      for _, id in ipairs(redis.call("LPOP", list, want) or {}) do
+        local job = load(jobPrefix .. id)
+        if job and job[F_STATE] == PENDING then take(s, id, job) end
+      end
+    end
+    if redis.call("LLEN", list) == 0 then
+      redis.call("SREM", q.heldTypes, jtype)
+    elseif roomOf(s) > 0 then
+      heldReady = true
+    else
+      blocked[s.field] = s
+    end
+  end
+
+  -- Then the pending lists, parking what may not start.
+  local drained = {}
+  local parked = 0
+  local parkedByType = {}
+  for _, p in ipairs(prios) do
+    if budget <= 0 or parked >= PARK_MAX then break end
+    local list = pendingPrefix .. p
+    local empty = false
+    while budget > 0 and parked < PARK_MAX do
+      local count = math.min(budget, PARK_MAX - parked)
+      local ids = redis.call("LPOP", list, count)
+      if not ids then empty = true; break end
+      for _, id in ipairs(ids) do
+        local job = load(jobPrefix .. id)
+        if job and job[F_STATE] == PENDING then
+          local s = scopeOf(job[F_TYPE])
+          if roomOf(s) > 0 then
+            take(s, id, job)
+          else
+            group(parkedByType, job[F_TYPE], id)
+            parked = parked + 1
+            blocked[s.field] = s
+          end
+        end
+      end
+      if #ids < count then empty = true; break end
+    end
+    if empty or redis.call("LLEN", list) == 0 then drained[#drained + 1] = p end
+  end
+  for jtype, ids in pairs(parkedByType) do
+    callChunked("RPUSH", prefix .. "h:" .. jtype, ids)
+    redis.call("SADD", q.heldTypes, jtype)
+  end
+  if #drained > 0 then callChunked("ZREM", q.priorities, drained) end
+  finishBatch(q, b)
+  if qs then chargeScope(qs, now) end
+  for _, s in pairs(scopes) do
+    if s then chargeScope(s, now) end
+  end
+
+  -- Wake another claimer only for work it could take now; otherwise sleep
+  -- until a rate lets a start in (retryAt) or a slot is freed (the ack of a
+  -- slotted job wakes the queue).
+  local left = #prios > #drained or heldReady
+  local readyLeft = false
+  if left and qs and roomOf(qs) <= 0 then
+    blocked[qs.field] = qs
+  elseif parked >= PARK_MAX or (left and need <= 0) then
+    readyLeft = true
+  end
+  local counts = prefix .. "n"
+  for field, s in pairs(blocked) do
+    local why = s.why
+    if s.limit.max > 0 and s.limit.per > 0 and s.rateRoom - s.taken <= 0 then
+      why = why or "rate"
+      local at = rateFreeAt(s, s.used + s.taken)
+      if at and (not retryAt or at < retryAt) then retryAt = at end
+    end
+    redis.call("HINCRBY", counts, field .. "|" .. (why or "concurrency"), 1)
+  end
+  if readyLeft then wake(q.wake) else redis.call("DEL", q.wake) end
+  -- No limit left and nothing parked: claims here take the plain path again.
+  if #flat == 0 and redis.call("EXISTS", q.heldTypes) == 0 then
+    redis.call("HDEL", q.meta, "limited")
+  end
+end
+
 -- Idle runners call this constantly: when no queue has work (an empty
--- priorities ZSET does not exist), one EXISTS over all of them answers,
--- however many queues are served.
-local prioritiesKeys = {}
-for i = 1, queueCount do prioritiesKeys[i] = KEYS[keysFrom + (i - 1) * QUEUE_KEYS] end
-if queueCount == 0 or redis.call("EXISTS", unpack(prioritiesKeys)) == 0 then
-  return { { {}, 1 }, {} }
+-- priorities ZSET or held SET does not exist), one EXISTS over all of them
+-- answers, however many queues are served.
+local readyKeys = {}
+for i = 1, queueCount do
+  local k = keysFrom + (i - 1) * QUEUE_KEYS
+  readyKeys[#readyKeys + 1] = KEYS[k]
+  readyKeys[#readyKeys + 1] = KEYS[k + 6]
+end
+if queueCount == 0 or redis.call("EXISTS", unpack(readyKeys)) == 0 then
+  return { { {}, 1, "", {} }, {} }
 end
 
 for i = 1, queueCount do
   if need <= 0 then break end
   local q = queueAt(i)
   local prios = redis.call("ZRANGE", q.priorities, 0, -1, "REV")
-  if #prios > 0 then
-    if redis.call("HGET", q.meta, "paused") == "1" then
+  -- Parked jobs alone (no pending list) are ready work too; one queue served
+  -- passed the EXISTS above, so it holds some.
+  if #prios > 0 or queueCount == 1 or redis.call("EXISTS", q.heldTypes) == 1 then
+    local meta = redis.call("HMGET", q.meta, "paused", "limited")
+    if meta[1] == "1" then
       -- Nobody claims here until resume (which wakes runners again): a marker
       -- left in the list would only wake them for nothing.
       redis.call("DEL", q.wake)
-    else
+    elseif #prios > 0 or meta[2] == "1" then
       if not checkClaimer(q) then break end
       jobPrefix = q.jobPrefix
       pendingPrefix = q.pendingPrefix
       eventGroups = {}
-      claimFrom(q, prios)
+      if meta[2] == "1" then claimLimited(q, prios) else claimFrom(q, prios) end
       for _, entry in ipairs(writeEvents(q.events, now)) do events[#events + 1] = entry end
     end
   end
 end
-return { { out, alive and 1 or 0 }, events }
+local retry = retryAt and string.format("%.0f", retryAt) or ""
+return { { out, alive and 1 or 0, retry, slotted }, events }

@@ -1,0 +1,59 @@
+/**
+ * A flow-control limit, as `defineJob({ limits })` declares it, the API takes
+ * and shows it, and the claim script reads it (`encodeLimit`): a **rate**
+ * (at most `max` job starts in any window of `per_ms`, cluster-wide) and/or a
+ * **concurrency** (at most N running at once, cluster-wide), at the scope of
+ * a job type or of a queue.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** The scopes a limit applies to. */
+export const LIMIT_SCOPES = ["type", "queue"] as const;
+
+/** A limit's scope. */
+export type LimitScope = typeof LIMIT_SCOPES[number];
+
+/** Longest rate window: a day. */
+export const MAX_LIMIT_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** Most starts per window: the rate's log holds at most one entry per start. */
+export const MAX_LIMIT_RATE = 1_000_000;
+/** Highest concurrency cap. */
+export const MAX_LIMIT_CONCURRENCY = 1_000_000;
+
+/** What `PUT /limits/:scope/:name` takes (and `defineJob({ limits })`). */
+export const limitSchema = z.object({
+  rate: z.object({
+    max: z.int().min(1).max(MAX_LIMIT_RATE).describe("Most job starts in any window"),
+    per_ms: z.int().min(1).max(MAX_LIMIT_WINDOW_MS).describe("The window, in ms"),
+  }).strict().nullable().default(null)
+    .describe(
+      "At most max job starts in any window of per_ms, over every worker (a sliding log " +
+        "kept in Redis; bursts of up to max). null: no rate limit",
+    ),
+  concurrency: z.int().min(1).max(MAX_LIMIT_CONCURRENCY).nullable().default(null)
+    .describe("Most jobs running at once, over every worker. null: no cap"),
+}).strict().refine((l) => l.rate !== null || l.concurrency !== null, {
+  message: "a limit needs a rate or a concurrency (DELETE removes one)",
+  path: ["rate"],
+});
+
+/** A limit. */
+export type Limit = z.output<typeof limitSchema>;
+
+/** What `defineJob({ limits })` accepts: the type's own limit, fields optional. */
+export type LimitInput = z.input<typeof limitSchema>;
+
+/**
+ * The form the claim script parses (`_limits.lua`'s parseLimit):
+ * `"max,per_ms,concurrency"`, 0 where a part is absent.
+ */
+export function encodeLimit(limit: Limit): string {
+  return `${limit.rate?.max ?? 0},${limit.rate?.per_ms ?? 0},${limit.concurrency ?? 0}`;
+}
+
+/** The field of a scope in a queue's limits HASH (`QueueKeys.limits`). */
+export function limitField(scope: LimitScope, name: string): string {
+  return scope === "queue" ? "q" : `t:${name}`;
+}

@@ -1,0 +1,180 @@
+/**
+ * Flow control inside claim.lua, on one broker with a settable clock: a
+ * limited job is simply not claimed (parked, still pending, no attempt
+ * charged), rates hold over any window, concurrency counts running jobs and
+ * comes back when they end, limits persist and an unlimited queue's keys
+ * stay as they were.
+ */
+import assert from "node:assert/strict";
+import { redisTest } from "./redis_harness.ts";
+import type { RedisBroker } from "../../src/queue/redis_broker.ts";
+
+function fakeClock(start = 1_800_000_000_000) {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => (t += ms) };
+}
+
+async function enqueueMixed(b: RedisBroker, a: number, other: number): Promise<void> {
+  const jobs = [];
+  for (let i = 0; i < Math.max(a, other); i++) {
+    if (i < a) jobs.push({ type: "a", payload: i });
+    if (i < other) jobs.push({ type: "b", payload: i });
+  }
+  await b.enqueueBatch(jobs);
+}
+
+redisTest(
+  "a type's concurrency: its jobs wait, others pass, a slot comes back at the end",
+  async (h) => {
+    const b = await h.makeRedis();
+    await b.setLimit("type", "a", { rate: null, concurrency: 2 });
+    await enqueueMixed(b, 10, 5);
+    const first = await b.claim(20);
+    assert.deepStrictEqual(first.map((j) => j.type).sort(), ["a", "a", "b", "b", "b", "b", "b"]);
+    assert.deepStrictEqual(await b.claim(20), [], "no slot: nothing claimed");
+    // The held jobs are pending, never started: no attempt charged.
+    const stats = await b.stats();
+    assert.deepStrictEqual([stats.pending, stats.running], [8, 7]);
+    const page = await b.list({ state: "pending", limit: 100 });
+    for (const job of page.jobs) assert.strictEqual(job.attempts, 0);
+    const done = first.find((j) => j.type === "a")!;
+    await b.complete(done.id, done.token, null);
+    const next = await b.claim(20);
+    assert.deepStrictEqual(next.map((j) => j.type), ["a"]);
+    // In order: the held jobs keep their FIFO order.
+    assert.deepStrictEqual(next[0].payload, 2);
+    // A failed (retried) and a released job free their slots too.
+    const other = first.filter((j) => j.type === "a").find((j) => j.id !== done.id)!;
+    await b.fail(other.id, other.token, { message: "x", retryable: false, retry_delay_ms: 0 });
+    await b.release([{ id: next[0].id, token: next[0].token }]);
+    const again = await b.claim(20);
+    assert.deepStrictEqual(again.map((j) => j.type), ["a", "a"]);
+  },
+);
+
+redisTest(
+  "a rate: at most max starts in any window, the claim says when the next may start",
+  async (h) => {
+    const clock = fakeClock();
+    const b = await h.makeRedis({ clock: clock.now });
+    await b.setLimit("queue", h.queue, { rate: { max: 3, per_ms: 1000 }, concurrency: null });
+    await b.enqueueBatch(Array.from({ length: 20 }, (_, i) => ({ type: "t", payload: i })));
+    const starts: number[] = [];
+    for (let step = 0; step < 40; step++) {
+      for (const _ of await b.claim(10)) starts.push(clock.now());
+      clock.advance(100);
+    }
+    // 4 s of claims every 100 ms: 3 at 0, 1000, 2000, 3000.
+    assert.strictEqual(starts.length, 12);
+    for (const t of starts) {
+      assert.ok(starts.filter((s) => s >= t && s < t + 1000).length <= 3, `window at ${t}`);
+    }
+    const limits = await b.limits();
+    assert.deepStrictEqual(limits.map((l) => [l.scope, l.name, l.source]), [[
+      "queue",
+      h.queue,
+      "api",
+    ]]);
+  },
+);
+
+redisTest("a rate across batches: one window, however the starts were claimed", async (h) => {
+  const clock = fakeClock();
+  const b = await h.makeRedis({ clock: clock.now });
+  await b.setLimit("type", "a", { rate: { max: 5, per_ms: 1000 }, concurrency: null });
+  await enqueueMixed(b, 20, 3);
+  // Queued a, b, a, b, a, b, a, a, ...
+  assert.deepStrictEqual((await b.claim(2)).map((j) => j.type), ["a", "b"]);
+  clock.advance(400);
+  const second = await b.claim(20);
+  assert.deepStrictEqual(second.map((j) => j.type).sort(), ["a", "a", "a", "a", "b", "b"]);
+  clock.advance(500); // 900 ms after the first start: still in its window
+  assert.deepStrictEqual(await b.claim(20), []);
+  clock.advance(100); // the first start left the window, the next four not yet
+  assert.deepStrictEqual((await b.claim(20)).map((j) => j.type), ["a"]);
+  clock.advance(400);
+  assert.strictEqual((await b.claim(20)).length, 4);
+});
+
+redisTest(
+  "removing a limit lets the parked jobs run and the queue takes the plain path again",
+  async (h) => {
+    const b = await h.makeRedis();
+    await b.setLimit("type", "a", { rate: null, concurrency: 1 });
+    await enqueueMixed(b, 5, 0);
+    assert.strictEqual((await b.claim(10)).length, 1);
+    assert.strictEqual((await b.claim(10)).length, 0);
+    assert.strictEqual(await b.removeLimit("type", "a"), true);
+    assert.strictEqual(await b.removeLimit("type", "a"), false);
+    assert.strictEqual((await b.claim(10)).length, 4);
+    assert.deepStrictEqual(await b.claim(10), []);
+    assert.strictEqual(await h.redis.hget(b.keys.meta, "limited"), null);
+    assert.strictEqual(await h.redis.exists(b.keys.heldTypes), 0);
+  },
+);
+
+redisTest(
+  "limits persist in Redis, declared ones yield to runtime ones, new queues get type limits",
+  async (h) => {
+    const b = await h.makeRedis();
+    await b.declareLimits([{ type: "a", limit: { rate: null, concurrency: 1 } }]);
+    await b.setLimit("type", "a", { rate: null, concurrency: 3 });
+    const fresh = await h.makeRedis({ queue: `${h.queue}-other` });
+    const listed = await fresh.limits();
+    assert.deepStrictEqual(listed, [{
+      scope: "type",
+      name: "a",
+      limit: { rate: null, concurrency: 3 },
+      source: "api",
+      declared: { rate: null, concurrency: 1 },
+    }]);
+    // A queue first used after the limit was set is limited too.
+    await fresh.enqueueBatch(Array.from({ length: 5 }, () => ({ type: "a", payload: 0 })));
+    assert.strictEqual((await fresh.claim(10)).length, 3);
+    await b.removeLimit("type", "a");
+    assert.deepStrictEqual((await b.limits()).map((l) => [l.source, l.limit.concurrency]), [[
+      "code",
+      1,
+    ]]);
+  },
+);
+
+redisTest("no limit configured: the claim path writes no limits key and no flag", async (h) => {
+  const b = await h.makeRedis();
+  await b.enqueueBatch(Array.from({ length: 5 }, () => ({ type: "a", payload: 0 })));
+  assert.strictEqual((await b.claim(10)).length, 5);
+  const keys = await h.keys();
+  assert.deepStrictEqual(keys.filter((k) => /:(l:|held|limits)/.test(k)), []);
+  assert.strictEqual(await h.redis.hget(b.keys.meta, "limited"), null);
+});
+
+redisTest(
+  "a waiting claim held back by a rate sleeps until the next start is allowed",
+  async (h) => {
+    const b = await h.makeRedis();
+    await b.setLimit("type", "a", { rate: { max: 2, per_ms: 400 }, concurrency: null });
+    await enqueueMixed(b, 6, 0);
+    const t0 = Date.now();
+    assert.strictEqual((await b.claim(10)).length, 2);
+    assert.deepStrictEqual(await b.claim(10), []);
+    const next = await b.claim(10, { waitMs: 5_000 });
+    const waited = Date.now() - t0;
+    assert.strictEqual(next.length, 2);
+    assert.ok(waited >= 390 && waited < 1_500, `woken after ${waited} ms`);
+  },
+);
+
+redisTest("a waiting claim held back by concurrency is woken when a slot frees", async (h) => {
+  const b = await h.makeRedis();
+  const other = await h.makeRedis();
+  await b.setLimit("type", "a", { rate: null, concurrency: 1 });
+  await enqueueMixed(b, 3, 0);
+  const [held] = await b.claim(10);
+  const waiting = other.claim(10, { waitMs: 10_000 });
+  await new Promise((r) => setTimeout(r, 200));
+  const t0 = Date.now();
+  await b.complete(held.id, held.token, null);
+  const got = await waiting;
+  assert.strictEqual(got.length, 1);
+  assert.ok(Date.now() - t0 < 1_000, "woken by the freed slot, not by the wait's end");
+});
