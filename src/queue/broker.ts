@@ -255,6 +255,18 @@ export interface Broker {
   readEvents(cursor: string, blockMs: number, count?: number): Promise<StoredEvent[]>;
 
   /** True when Redis answers within the timeout. */
+  /**
+   * Back-pressure (RateLimitedError): the job goes back to scheduled for
+   * `delayMs` without charging an attempt; `pause` also holds its type or
+   * its queue that long on every worker. False when the lease was lost.
+   */
+  defer(
+    id: string,
+    token: string,
+    delayMs: number,
+    pause?: { scope: "type" | "queue"; type: string } | null,
+  ): Promise<boolean>;
+
   /** Flow control: every limit in force (`src/limits/`). */
   limits(): Promise<LimitEntry[]>;
 

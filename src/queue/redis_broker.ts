@@ -57,7 +57,8 @@ import { parseJobId } from "./job_id.ts";
 import { groupQueues, type QueueGroup } from "./queue_groups.ts";
 import { KNOWN_QUEUES_TTL_MS, QueueRegistry } from "./queue_registry.ts";
 import { type LimitEntry, LimitStore } from "../limits/limit_store.ts";
-import type { Limit, LimitScope } from "../limits/limit.ts";
+import { type Limit, limitField, type LimitScope } from "../limits/limit.ts";
+import { clampRetryAfter } from "../limits/rate_limited_error.ts";
 import { claimOrder, type QueueSelection, type WeightedQueue } from "./queue_selection.ts";
 import { QueueReads } from "./queue_reads.ts";
 import { FlowOutbox } from "./flow_outbox.ts";
@@ -1157,6 +1158,21 @@ export class RedisBroker implements Broker {
   async readEvents(cursor: string, blockMs: number, count = 100): Promise<StoredEvent[]> {
     await this.#home();
     return await this.#reads.events(cursor, blockMs, count);
+  }
+
+  async defer(
+    id: string,
+    token: string,
+    delayMs: number,
+    pause: { scope: "type" | "queue"; type: string } | null = null,
+  ): Promise<boolean> {
+    if (!this.#defaultKnown) await this.#home();
+    const state = this.#state(this.#queueOfId(id));
+    const field = pause ? limitField(pause.scope, pause.type) : "";
+    const delay = clampRetryAfter(delayMs);
+    const ok = await (await this.#ours(state)).defer(id, token, this.#clock(), delay, field);
+    this.#freeSlots([id]);
+    return ok;
   }
 
   async limits(): Promise<LimitEntry[]> {

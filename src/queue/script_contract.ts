@@ -190,6 +190,10 @@ export const SCRIPTS = {
     keys: ["wake"],
     args: [],
   },
+  defer: {
+    keys: ["running", "scheduled", "stats", "events", "job", "limits", "meta"],
+    args: ["id", "token", "now", "delayMs", "pauseField"],
+  },
   limits_sync: {
     keys: ["limits", "meta", "heldTypes", "wake"],
     args: ["version"],

@@ -309,6 +309,27 @@ export class QueueScripts {
     return typeof reply === "string" ? reply as FailOutcome : null;
   }
 
+  /**
+   * defer.lua: a rate-limited job back to scheduled for `delayMs`, its
+   * attempt given back; `pauseField` ("t:<type>", "q" or "") pauses that
+   * scope as long. False when the lease was lost.
+   */
+  async defer(
+    id: string,
+    token: string,
+    now: number,
+    delayMs: number,
+    pauseField: string,
+  ): Promise<boolean> {
+    const reply = await this.#run(
+      "defer",
+      { id, token, now, delayMs, pauseField },
+      { job: this.#keys.jobPrefix + id },
+      { errorId: id },
+    );
+    return toNumber(reply) === 1;
+  }
+
   /** renew.lua for many leases in one call. */
   async renew(leases: Lease[], leaseMs: number, now: number): Promise<RenewStatus[]> {
     if (leases.length === 0) return [];

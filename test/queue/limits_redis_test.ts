@@ -178,3 +178,31 @@ redisTest("a waiting claim held back by concurrency is woken when a slot frees",
   assert.strictEqual(got.length, 1);
   assert.ok(Date.now() - t0 < 1_000, "woken by the freed slot, not by the wait's end");
 });
+
+redisTest(
+  "a rate-limited handler: back to scheduled, no attempt charged, its type paused that long",
+  async (h) => {
+    const clock = fakeClock();
+    const b = await h.makeRedis({ clock: clock.now });
+    await enqueueMixed(b, 3, 1);
+    const [first] = await b.claim(1);
+    assert.strictEqual(first.type, "a");
+    assert.strictEqual(
+      await b.defer(first.id, first.token, 2_000, { scope: "type", type: "a" }),
+      true,
+    );
+    assert.strictEqual(await b.defer(first.id, first.token, 2_000), false, "the lease is gone");
+    const job = await b.get(first.id);
+    assert.deepStrictEqual([job?.status, job?.attempts], ["scheduled", 0]);
+    // The type waits on every claimer; other types do not.
+    assert.deepStrictEqual((await b.claim(10)).map((j) => j.type), ["b"]);
+    clock.advance(1_500);
+    assert.deepStrictEqual(await b.claim(10), []);
+    clock.advance(600);
+    await b.maintain();
+    assert.deepStrictEqual((await b.claim(10)).map((j) => j.type), ["a", "a", "a"]);
+    // The pause ran out and no limit is set: the queue is back on the plain path.
+    assert.deepStrictEqual(await b.claim(10), []);
+    assert.strictEqual(await h.redis.hget(b.keys.meta, "limited"), null);
+  },
+);

@@ -199,20 +199,42 @@ local function claimLimited(q, prios)
   local b = newBatch()
   local prefix = q.limitPrefix
   local specs = {}
+  local live = 0
+  local expired = {}
   local flat = redis.call("HGETALL", q.limits)
-  for i = 1, #flat, 2 do specs[flat[i]] = flat[i + 1] end
+  for i = 1, #flat, 2 do
+    local field, value = flat[i], flat[i + 1]
+    if string.sub(field, 1, 2) == "p:" and (tonumber(value) or 0) <= now then
+      expired[#expired + 1] = field -- a handler's pause that ran out
+    else
+      specs[field] = value
+      live = live + 1
+    end
+  end
+  if #expired > 0 then redis.call("HDEL", q.limits, unpack(expired)) end
   local function running(field)
     return tonumber(redis.call("HGET", q.stats, field)) or 0
   end
-  local ql = parseLimit(specs["q"])
-  local qs = ql and openScope(prefix, "q", ql, running("running"), now) or nil
-  -- Each type's scope, opened on first sight; false: the type has no limit.
+  -- The scope of `field` ("q" or "t:<type>"), or nil when nothing limits it.
+  local function open(field, runningField)
+    local l = parseLimit(specs[field])
+    local pausedUntil = tonumber(specs["p:" .. field])
+    if not l and not pausedUntil then return nil end
+    local s = openScope(prefix, field, l or parseLimit("0,0,0"), l and running(runningField) or 0, now)
+    if pausedUntil then
+      s.room = 0
+      s.why = "paused"
+      s.pausedUntil = pausedUntil
+    end
+    return s
+  end
+  local qs = open("q", "running")
+  -- Each type's scope, opened on first sight; false: nothing limits the type.
   local scopes = {}
   local function scopeOf(jtype)
     local s = scopes[jtype]
     if s == nil then
-      local l = parseLimit(specs["t:" .. jtype])
-      s = l and openScope(prefix, "t:" .. jtype, l, running("running|" .. jtype), now) or false
+      s = open("t:" .. jtype, "running|" .. jtype) or false
       scopes[jtype] = s
     end
     return s
@@ -306,16 +328,17 @@ local function claimLimited(q, prios)
   local counts = prefix .. "n"
   for field, s in pairs(blocked) do
     local why = s.why
-    if s.limit.max > 0 and s.limit.per > 0 and s.rateRoom - s.taken <= 0 then
+    local at = s.pausedUntil
+    if not at and s.limit.max > 0 and s.limit.per > 0 and s.rateRoom - s.taken <= 0 then
       why = why or "rate"
-      local at = rateFreeAt(s, s.used + s.taken)
-      if at and (not retryAt or at < retryAt) then retryAt = at end
+      at = rateFreeAt(s, s.used + s.taken)
     end
+    if at and (not retryAt or at < retryAt) then retryAt = at end
     redis.call("HINCRBY", counts, field .. "|" .. (why or "concurrency"), 1)
   end
   if readyLeft then wake(q.wake) else redis.call("DEL", q.wake) end
   -- No limit left and nothing parked: claims here take the plain path again.
-  if #flat == 0 and redis.call("EXISTS", q.heldTypes) == 0 then
+  if live == 0 and redis.call("EXISTS", q.heldTypes) == 0 then
     redis.call("HDEL", q.meta, "limited")
   end
 end

@@ -1,6 +1,6 @@
 -- limits_sync.lua: mirrors the deployment's limits into one queue's slot
 -- (flow control, src/limits/limit_store.ts), where claim.lua reads them:
--- the limits that apply here replace the queue's, unless a newer version was
+-- the limits that apply here replace the queue's (pauses stay), unless a newer version was
 -- mirrored already (two writers racing leave the newest). Sets meta's
 -- `limited` while a limit applies or jobs are still parked, so claims of an
 -- unlimited queue never read the limits; wakes a claimer, which re-reads them.
@@ -26,10 +26,15 @@ local restFrom = 10
 
 local have = tonumber(redis.call("HGET", metaKey, "limits_v")) or -1
 if version < have then return { 0, {} } end
-redis.call("DEL", limitsKey)
+-- Pauses a handler asked for (`p:` fields, defer.lua) are not limits: they stay.
+local old = {}
+for _, field in ipairs(redis.call("HKEYS", limitsKey)) do
+  if string.sub(field, 1, 2) ~= "p:" then old[#old + 1] = field end
+end
+if #old > 0 then redis.call("HDEL", limitsKey, unpack(old)) end
 for i = restFrom, #ARGV, 2 do redis.call("HSET", limitsKey, ARGV[i], ARGV[i + 1]) end
 redis.call("HSET", metaKey, "limits_v", version)
-if #ARGV >= restFrom or redis.call("EXISTS", heldTypesKey) == 1 then
+if redis.call("EXISTS", limitsKey) == 1 or redis.call("EXISTS", heldTypesKey) == 1 then
   redis.call("HSET", metaKey, "limited", "1")
 else
   redis.call("HDEL", metaKey, "limited")
