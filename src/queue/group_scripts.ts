@@ -44,8 +44,11 @@ export interface ClaimReply {
    * start; null when nothing was held back by a rate.
    */
   retryAt: number | null;
-  /** Claimed ids holding a concurrency slot: their end should wake a waiting claimer. */
-  slotted: string[];
+  /**
+   * Wake keys of the queues claimed from where a concurrency limit applies:
+   * the end of any job there should wake a claimer waiting for the slot.
+   */
+  capped: string[];
 }
 
 /** What maintain.lua needs to record a heartbeat and judge silent owners. */
@@ -165,7 +168,7 @@ export class GroupScripts {
         freshMs: liveness?.freshMs ?? 0,
       },
     );
-    const [flat, alive, retryAt, slotted] = await runScript(
+    const [flat, alive, retryAt, capped] = await runScript(
       this.#client,
       "claim",
       argv,
@@ -199,7 +202,7 @@ export class GroupScripts {
       jobs,
       alive: toNumber(alive) === 1,
       retryAt: retry,
-      slotted: (slotted ?? []).map((id) => utf8.decode(id)),
+      capped: (capped ?? []).map((key) => utf8.decode(key)),
     };
   }
 

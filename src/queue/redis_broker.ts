@@ -251,8 +251,8 @@ export class RedisBroker implements Broker {
   readonly #flows: FlowOutbox;
   /** Flow control's limits (`src/limits/`). */
   readonly #limits: LimitStore;
-  /** Claimed ids holding a concurrency slot: their end wakes their queue (`#freeSlots`). */
-  readonly #slotted = new Set<string>();
+  /** Queues with a concurrency limit, as the last claim there said: every job's end wakes them. */
+  readonly #capped = new Set<string>();
 
   constructor(options: RedisBrokerOptions) {
     this.defaultQueue = options.queue ?? "default";
@@ -338,8 +338,10 @@ export class RedisBroker implements Broker {
       run: (command) => this.#raw(command),
       main: this.#client,
       release: (leases) => this.release(leases, { restoreAttempt: true, reason: "wait abandoned" }),
-      onSlotted: (ids) => {
-        for (const id of ids) this.#slotted.add(id);
+      onCapped: (keys, capped) => {
+        const { name } = this.#stateOfKeys(keys);
+        if (capped) this.#capped.add(name);
+        else this.#capped.delete(name);
       },
     });
     this.#limits = new LimitStore({
@@ -355,15 +357,17 @@ export class RedisBroker implements Broker {
   }
 
   /**
-   * Flow control: the jobs among `ids` that held a concurrency slot have
-   * ended, so a claimer sleeping on that limit is woken (once per queue).
-   * Costs nothing while no claimed job held a slot.
+   * Flow control: jobs among `ids` ended in a queue with a concurrency
+   * limit, so a claimer sleeping there for a slot is woken (once per queue;
+   * any job's end, since a job claimed before the limit was set counts too).
+   * Costs nothing while no queue this process claims from is capped.
    */
   #freeSlots(ids: readonly string[]): void {
-    if (this.#slotted.size === 0) return;
+    if (this.#capped.size === 0) return;
     const queues = new Set<string>();
     for (const id of ids) {
-      if (this.#slotted.delete(id)) queues.add(this.#queueOfId(id));
+      const queue = this.#queueOfId(id);
+      if (this.#capped.has(queue)) queues.add(queue);
     }
     for (const queue of queues) {
       // A lost wake only delays: the sleeping claimer's wait ends anyway.

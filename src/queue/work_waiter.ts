@@ -34,6 +34,7 @@ import type { BlockingPool } from "./blocking.ts";
 import { type RedisClient, toQueueError, whenReady } from "./connect.ts";
 import type { ClaimedJob, Lease } from "./job.ts";
 import type { QueueGroup } from "./queue_groups.ts";
+import type { QueueKeys } from "./keys.ts";
 import { type ClaimReply, GroupScripts } from "./group_scripts.ts";
 import type { ScriptConfig } from "./scripts.ts";
 import { LIVENESS } from "./liveness.ts";
@@ -69,8 +70,11 @@ export interface WorkWaiterOptions {
   beat(ownersKey: string): Promise<void>;
   /** On Cluster: the published wakes claims wait on instead of BLPOP. */
   signals?: ClusterSignals;
-  /** Claimed ids holding a concurrency slot (flow control): their end wakes the queue. */
-  onSlotted?(ids: string[]): void;
+  /**
+   * Flow control: after each claim, whether each queue it tried has a
+   * concurrency limit (then every job's end there wakes the queue).
+   */
+  onCapped?(queue: QueueKeys, capped: boolean): void;
 }
 
 /** Blocking claims over groups of queues. */
@@ -240,7 +244,10 @@ export class WorkWaiter {
     if (key === undefined) return;
     if (reply.retryAt === null) this.#retryAt.delete(key);
     else this.#retryAt.set(key, reply.retryAt);
-    if (reply.slotted.length > 0) this.#o.onSlotted?.(reply.slotted);
+    const { onCapped } = this.#o;
+    if (onCapped) {
+      for (const keys of group.queues) onCapped(keys, reply.capped.includes(keys.wake));
+    }
   }
 
   /** ms until the earliest remembered retry time of `groups` (<= 0: due), or Infinity. */

@@ -148,3 +148,35 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a limit set at runtime holds on every running worker within a second",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const redis = await TestRedis.start();
+    const broker = testBroker(redis.url, "runtime");
+    await broker.enqueueBatch(Array.from({ length: 400 }, () => ({
+      type: "compute",
+      payload: { duration_ms: 100, mode: "sleep" as const },
+    })));
+    const workers = spawnWorkers(redis.url, broker, 2);
+    try {
+      await waitFor("both running freely", async () => (await broker.stats()).running > 20, 30_000);
+      await broker.setLimit("type", "compute", { rate: null, concurrency: 2 });
+      // Jobs started before the change end within 100 ms; from then on at most 2 run.
+      await sleep(1_000);
+      let most = 0;
+      const until = Date.now() + 1_000;
+      while (Date.now() < until) {
+        most = Math.max(most, (await broker.stats()).running);
+        await sleep(50);
+      }
+      assert.ok(most <= 2 && most > 0, `${most} running after the change`);
+    } finally {
+      await stopAll(workers);
+      await broker.close();
+      await redis.stop();
+    }
+  },
+});

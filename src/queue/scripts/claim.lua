@@ -34,13 +34,14 @@
 --          (a claim sent there and then is its own proof of life).
 -- ARGV[16..] (jobPrefix, pendingPrefix, limitPrefix) once per queue, in the order of KEYS
 --
--- Returns { { claimed, alive, retryAt, slotted }, events }: claimed is a flat
+-- Returns { { claimed, alive, retryAt, capped }, events }: claimed is a flat
 -- array, 2 entries per job: id, the job's packed record as updated (state
 -- running, attempts, started, lease token and expiry); alive is 0 when the
 -- liveness check refused the claim, else 1; retryAt is "" or, when ready work
 -- was held back by a rate, the epoch ms the earliest such limit lets a start
--- in (the caller sleeps until then); slotted lists the claimed ids that hold
--- a concurrency slot (their end should wake a waiting claimer); events as
+-- in (the caller sleeps until then); capped lists the wake keys of the queues
+-- claimed from where a concurrency limit applies (the end of any job there
+-- should wake a claimer that may be waiting for the slot); events as
 -- writeEvents returns them, every queue's in turn. No error codes.
 
 local ownersKey = KEYS[1]
@@ -185,9 +186,9 @@ end
 local PARK_MAX = 256
 
 -- Flow control's answers: the earliest time a rate lets held-back work in,
--- and the claimed ids holding a concurrency slot.
+-- and the queues with a concurrency limit.
 local retryAt = nil
-local slotted = {}
+local capped = {}
 
 -- Claims from a queue with limits (meta `limited`, _limits.lua). A job is
 -- claimed only when its queue's and its type's limits have room; a job of a
@@ -212,6 +213,13 @@ local function claimLimited(q, prios)
     end
   end
   if #expired > 0 then redis.call("HDEL", q.limits, unpack(expired)) end
+  for field, value in pairs(specs) do
+    local l = string.sub(field, 1, 2) ~= "p:" and parseLimit(value)
+    if l and l.conc > 0 then
+      capped[#capped + 1] = q.wake
+      break
+    end
+  end
   local function running(field)
     return tonumber(redis.call("HGET", q.stats, field)) or 0
   end
@@ -250,7 +258,6 @@ local function claimLimited(q, prios)
     need = need - 1
     if qs then qs.taken = qs.taken + 1 end
     if s then s.taken = s.taken + 1 end
-    if (s and s.limit.conc > 0) or (qs and qs.limit.conc > 0) then slotted[#slotted + 1] = id end
   end
 
   -- Held jobs first: they were ahead in line.
@@ -317,7 +324,7 @@ local function claimLimited(q, prios)
 
   -- Wake another claimer only for work it could take now; otherwise sleep
   -- until a rate lets a start in (retryAt) or a slot is freed (the ack of a
-  -- slotted job wakes the queue).
+  -- capped queue's job wakes it).
   local left = #prios > #drained or heldReady
   local readyLeft = false
   if left and qs and roomOf(qs) <= 0 then
@@ -379,4 +386,4 @@ for i = 1, queueCount do
   end
 end
 local retry = retryAt and string.format("%.0f", retryAt) or ""
-return { { out, alive and 1 or 0, retry, slotted }, events }
+return { { out, alive and 1 or 0, retry, capped }, events }
