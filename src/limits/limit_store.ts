@@ -13,7 +13,7 @@
  * @module
  */
 import type { RedisClient } from "../queue/connect.ts";
-import type { GlobalKeys } from "../queue/keys.ts";
+import type { GlobalKeys, QueueKeys } from "../queue/keys.ts";
 import { encodeLimit, type Limit, limitField, limitSchema, type LimitScope } from "./limit.ts";
 
 /** One limit as `GET /limits` shows it. */
@@ -26,6 +26,19 @@ export interface LimitEntry {
   source: "api" | "code";
   /** What `defineJob` declares (type scope), shown also while overridden. */
   declared: Limit | null;
+  /** What it holds back, summed over the queues it applies in. */
+  held: HeldBack;
+}
+
+/** Work a limit holds back. */
+export interface HeldBack {
+  /**
+   * Ready jobs of the type parked now, waiting for room (type scope); null
+   * for a queue's limit, whose jobs wait in the pending lists.
+   */
+  jobs: number | null;
+  /** Claims that found ready work held back by it, by reason, since the queue began. */
+  claims: { rate: number; concurrency: number; paused: number };
 }
 
 /** What the store needs of its broker. */
@@ -35,6 +48,8 @@ export interface LimitStoreDeps {
   keys: GlobalKeys;
   /** Every known queue. */
   queues(): Promise<string[]>;
+  /** A queue's keys. */
+  queueKeys(queue: string): QueueKeys;
   /**
    * Mirrors `limits` (field -> encoded) at `version` into `queue`;
    * `formatChecked`: the caller is the queue's format check itself.
@@ -46,6 +61,9 @@ export interface LimitStoreDeps {
     formatChecked: boolean,
   ): Promise<void>;
 }
+
+/** Placeholder until `list` reads what is held back. */
+const NOTHING_HELD: HeldBack = { jobs: null, claims: { rate: 0, concurrency: 0, paused: 0 } };
 
 /** The deployment's limits, read in one go. */
 interface Snapshot {
@@ -83,9 +101,38 @@ export class LimitStore {
     this.#d = deps;
   }
 
-  /** Every limit in force, sorted by scope and name. */
+  /** Every limit in force, sorted by scope and name, with what each holds back. */
   async list(): Promise<LimitEntry[]> {
-    return (await this.#snapshot()).entries;
+    const { entries } = await this.#snapshot();
+    if (entries.length === 0) return entries;
+    const queues = await this.#d.queues();
+    await Promise.all(entries.map(async (entry) => {
+      entry.held = await this.#held(entry, queues);
+    }));
+    return entries;
+  }
+
+  async #held(entry: LimitEntry, queues: string[]): Promise<HeldBack> {
+    const field = limitField(entry.scope, entry.name);
+    const where = entry.scope === "queue" ? queues.filter((q) => q === entry.name) : queues;
+    const held: HeldBack = {
+      jobs: entry.scope === "type" ? 0 : null,
+      claims: { rate: 0, concurrency: 0, paused: 0 },
+    };
+    await Promise.all(where.map(async (queue) => {
+      const { limitPrefix } = this.#d.queueKeys(queue);
+      const [parked, counts] = await this.#d.run((c) =>
+        Promise.all([
+          entry.scope === "type" ? c.llen(`${limitPrefix}h:${entry.name}`) : Promise.resolve(0),
+          c.hmget(`${limitPrefix}n`, `${field}|rate`, `${field}|concurrency`, `${field}|paused`),
+        ])
+      );
+      if (held.jobs !== null) held.jobs += parked;
+      held.claims.rate += Number(counts[0] ?? 0);
+      held.claims.concurrency += Number(counts[1] ?? 0);
+      held.claims.paused += Number(counts[2] ?? 0);
+    }));
+    return held;
   }
 
   /** Sets the runtime limit of `scope`/`name`; true when there was none. */
@@ -177,7 +224,7 @@ export class LimitStore {
       const declared = code.has(field) ? parse(code.get(field)!) : null;
       const limit = set ?? declared;
       if (!limit) continue;
-      entries.push({ ...where, limit, source: set ? "api" : "code", declared });
+      entries.push({ ...where, limit, source: set ? "api" : "code", declared, held: NOTHING_HELD });
     }
     entries.sort((a, b) =>
       a.scope === b.scope

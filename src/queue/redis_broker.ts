@@ -348,6 +348,7 @@ export class RedisBroker implements Broker {
       run: (command) => this.#raw(command),
       keys: globalKeys(this.#prefix),
       queues: () => this.#registry.list(),
+      queueKeys: (queue) => this.#state(queue).keys,
       mirror: async (queue, version, limits, formatChecked) => {
         const state = this.#state(queue);
         const scripts = formatChecked ? await state.scripts : await this.#ours(state);

@@ -32,6 +32,13 @@ redisTest(
     const first = await b.claim(20);
     assert.deepStrictEqual(first.map((j) => j.type).sort(), ["a", "a", "b", "b", "b", "b", "b"]);
     assert.deepStrictEqual(await b.claim(20), [], "no slot: nothing claimed");
+    // What the limit holds back: 8 parked jobs, and the claims that found them (why: concurrency).
+    const [entry] = await b.limits();
+    assert.strictEqual(entry.held.jobs, 8);
+    assert.ok(
+      entry.held.claims.concurrency >= 1 && entry.held.claims.rate === 0,
+      JSON.stringify(entry),
+    );
     // The held jobs are pending, never started: no attempt charged.
     const stats = await b.stats();
     assert.deepStrictEqual([stats.pending, stats.running], [8, 7]);
@@ -127,6 +134,7 @@ redisTest(
       limit: { rate: null, concurrency: 3 },
       source: "api",
       declared: { rate: null, concurrency: 1 },
+      held: { jobs: 0, claims: { rate: 0, concurrency: 0, paused: 0 } },
     }]);
     // A queue first used after the limit was set is limited too.
     await fresh.enqueueBatch(Array.from({ length: 5 }, () => ({ type: "a", payload: 0 })));

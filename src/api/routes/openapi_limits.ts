@@ -33,6 +33,13 @@ export function limitSchemas(): Json {
             "api: set with PUT (wins); code: declared by defineJob({ limits })",
           ),
           declared: limitSchema.nullable().describe("What the type's code declares, if anything"),
+          held: z.object({
+            jobs: z.int().nullable().describe(
+              "Ready jobs of the type parked now, waiting for room (null for a queue's limit)",
+            ),
+            claims: z.object({ rate: z.int(), concurrency: z.int(), paused: z.int() })
+              .describe("Claims that found ready work held back by this limit, by reason"),
+          }),
         })),
       }),
       "output",
