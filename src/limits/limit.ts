@@ -34,6 +34,10 @@ export const limitSchema = z.object({
     ),
   concurrency: z.int().min(1).max(MAX_LIMIT_CONCURRENCY).nullable().default(null)
     .describe("Most jobs running at once, over every worker. null: no cap"),
+  per_group: z.boolean().optional().describe(
+    "A job type's limit only: applies to each group (the submit's `group`) apart, and claims " +
+      "rotate fairly between the groups with ready work",
+  ),
 }).strict().refine((l) => l.rate !== null || l.concurrency !== null, {
   message: "a limit needs a rate or a concurrency (DELETE removes one)",
   path: ["rate"],
@@ -47,10 +51,12 @@ export type LimitInput = z.input<typeof limitSchema>;
 
 /**
  * The form the claim script parses (`_limits.lua`'s parseLimit):
- * `"max,per_ms,concurrency"`, 0 where a part is absent.
+ * `"max,per_ms,concurrency"`, 0 where a part is absent, then `",g"` for a
+ * per-group limit.
  */
 export function encodeLimit(limit: Limit): string {
-  return `${limit.rate?.max ?? 0},${limit.rate?.per_ms ?? 0},${limit.concurrency ?? 0}`;
+  const base = `${limit.rate?.max ?? 0},${limit.rate?.per_ms ?? 0},${limit.concurrency ?? 0}`;
+  return limit.per_group ? `${base},g` : base;
 }
 
 /** The field of a scope in a queue's limits HASH (`QueueKeys.limits`). */

@@ -103,3 +103,35 @@ Deno.test("a limit set over HTTP is listed, obeyed by the next claim, replaced a
     await api.close();
   }
 });
+
+Deno.test("a group over 256 bytes is 422 naming it; per_group is a type's limit only", async () => {
+  const api = await startApi();
+  try {
+    const submit = (group: string) =>
+      api.app.request("/api/v1/jobs", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ type: "compute", payload: { duration_ms: 1 }, group }),
+      });
+    const error = await assertError(await submit("g".repeat(257)), 422, "validation_error");
+    assert.ok(JSON.stringify(error.details).includes('"group"'), JSON.stringify(error));
+    const ok = await submit("g".repeat(256));
+    assert.strictEqual(ok.status, 201);
+    const { job_id } = await ok.json();
+    const job = await (await api.app.request(`/api/v1/jobs/${job_id}`)).json();
+    assert.strictEqual(job.group, "g".repeat(256));
+    const q = api.broker.defaultQueue;
+    const refused = await assertError(
+      await put(api.app, `queue/${q}`, { concurrency: 2, per_group: true }),
+      422,
+      "validation_error",
+    );
+    assert.match(refused.message, /^per_group: /);
+    assert.strictEqual(
+      (await put(api.app, "type/compute", { concurrency: 2, per_group: true })).status,
+      201,
+    );
+  } finally {
+    await api.close();
+  }
+});

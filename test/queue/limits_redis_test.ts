@@ -214,3 +214,69 @@ redisTest(
     assert.strictEqual(await h.redis.hget(b.keys.meta, "limited"), null);
   },
 );
+
+redisTest(
+  "per-group concurrency: each group has its own cap and the groups take turns",
+  async (h) => {
+    const b = await h.makeRedis();
+    await b.setLimit("type", "a", { rate: null, concurrency: 2, per_group: true });
+    // Group A's 500 jobs are all ahead of B's 10 in the queue.
+    await b.enqueueBatch(
+      Array.from({ length: 500 }, (_, i) => ({ type: "a", payload: i, group: "A" })),
+    );
+    await b.enqueueBatch(
+      Array.from({ length: 10 }, (_, i) => ({ type: "a", payload: i, group: "B" })),
+    );
+    const done = { A: 0, B: 0 };
+    let aDoneWhenBFinished = -1;
+    for (let round = 0; round < 400 && aDoneWhenBFinished < 0; round++) {
+      const jobs = await b.claim(10);
+      const running = await b.stats();
+      assert.ok(running.running <= 4, `${running.running} running: two per group at most`);
+      for (const job of jobs) {
+        const group = (await b.get(job.id))!.group as "A" | "B";
+        await b.complete(job.id, job.token, null);
+        done[group]++;
+      }
+      if (done.B === 10) aDoneWhenBFinished = done.A;
+    }
+    // Fair turns: B's ten ran two at a time beside A's two, not after A's 500.
+    assert.ok(
+      aDoneWhenBFinished >= 0 && aDoneWhenBFinished <= 20,
+      `A had ${aDoneWhenBFinished} done`,
+    );
+  },
+);
+
+redisTest(
+  "a group's slot is its own: a job of a full group waits while another group's starts",
+  async (h) => {
+    const b = await h.makeRedis();
+    await b.setLimit("type", "a", { rate: null, concurrency: 1, per_group: true });
+    await b.enqueueBatch([
+      { type: "a", payload: 1, group: "x" },
+      { type: "a", payload: 2, group: "x" },
+      { type: "a", payload: 3, group: "y" },
+      { type: "a", payload: 4 },
+    ]);
+    const first = await b.claim(10);
+    assert.deepStrictEqual(first.map((j) => j.payload).sort(), [1, 3, 4]);
+    assert.deepStrictEqual(await b.claim(10), []);
+    const x = first.find((j) => j.payload === 1)!;
+    await b.fail(x.id, x.token, { message: "no", retryable: false, retry_delay_ms: 0 });
+    assert.deepStrictEqual((await b.claim(10)).map((j) => j.payload), [2]);
+    assert.strictEqual((await b.get(x.id))?.group, "x");
+  },
+);
+
+redisTest("a group over 256 bytes is refused", async (h) => {
+  const b = await h.makeRedis();
+  await assert.rejects(
+    () => b.enqueue({ type: "a", payload: 0, group: "é".repeat(129) }),
+    (e: Error & { field?: string }) => e.field === "group",
+  );
+  assert.strictEqual(
+    (await b.enqueue({ type: "a", payload: 0, group: "é".repeat(128) })).created,
+    true,
+  );
+});

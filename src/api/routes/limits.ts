@@ -79,6 +79,9 @@ export function limitsRoutes(deps: RouteDeps): Hono {
     using ticket = deps.bodies.ticket();
     const body = await readJsonBody(c.req.raw, MAX_LIMIT_BODY_BYTES, ticket);
     const limit = parseOr422(limitSchema, body, "limit");
+    if (limit.per_group && scope !== "type") {
+      throw invalid("per_group", "only a job type's limit can apply per group");
+    }
     const created = await deps.write(deps.broker.setLimit(scope, name, limit), "change");
     return c.json({ scope, name, limit }, created ? 201 : 200);
   });

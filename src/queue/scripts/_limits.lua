@@ -18,11 +18,40 @@
 -- Entries read per LRANGE while pruning a rate log.
 local LOG_PAGE = 32
 
--- The limit of an encoded spec, or nil when it is malformed.
+-- The limit of an encoded spec, or nil when it is malformed; a trailing ",g"
+-- makes it per group.
 local function parseLimit(text)
-  local max, per, conc = string.match(text or "", "^(%d+),(%d+),(%d+)$")
+  local max, per, conc, g = string.match(text or "", "^(%d+),(%d+),(%d+)(,?g?)$")
   if not max then return nil end
-  return { max = tonumber(max), per = tonumber(per), conc = tonumber(conc) }
+  return { max = tonumber(max), per = tonumber(per), conc = tonumber(conc), perGroup = g == ",g" }
+end
+
+-- Groups: a type's per-group limit counts each group's running jobs in a
+-- ZSET of their ids (`${limitPrefix}g:<field>`): the stats HASH has no
+-- per-group counters, and the ack scripts stay unaware of groups, so the
+-- count is taken here and ended jobs are dropped from it as it is read (at
+-- most the cap's number of entries plus those ended since the last claim).
+local GROUP_KEY_TTL_MS = 24 * 60 * 60 * 1000
+
+-- Running jobs of group scope `field`, forgetting those no longer running.
+local function groupRunning(prefix, field, jobPrefix)
+  local key = prefix .. "g:" .. field
+  local ids = redis.call("ZRANGE", key, 0, -1)
+  local gone = {}
+  for _, id in ipairs(ids) do
+    local raw = redis.call("GET", jobPrefix .. id)
+    local job = raw and cmsgpack.unpack(raw)
+    if not job or job[F_STATE] ~= RUNNING then gone[#gone + 1] = id end
+  end
+  if #gone > 0 then redis.call("ZREM", key, unpack(gone)) end
+  return #ids - #gone
+end
+
+-- Counts a start in its group's running set.
+local function groupStarted(prefix, field, id, now)
+  local key = prefix .. "g:" .. field
+  redis.call("ZADD", key, now, id)
+  redis.call("PEXPIRE", key, GROUP_KEY_TTL_MS)
 end
 
 -- Starts logged in (now - per, now]; drops older entries.

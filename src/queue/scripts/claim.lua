@@ -184,6 +184,8 @@ end
 -- held list): a queue holding a million limited jobs is sorted out over many
 -- claims, each of bounded cost.
 local PARK_MAX = 256
+-- Most groups of one per-group type one claim looks at (its ring rotates on).
+local RING_VISITS = 64
 
 -- Flow control's answers: the earliest time a rate lets held-back work in,
 -- and the queues with a concurrency limit.
@@ -237,15 +239,47 @@ local function claimLimited(q, prios)
     return s
   end
   local qs = open("q", "running")
-  -- Each type's scope, opened on first sight; false: nothing limits the type.
+  -- Each type's scope, opened on first sight; false: nothing limits the type;
+  -- for a per-group limit, a marker (`perGroup`) whose groups have scopes.
   local scopes = {}
   local function scopeOf(jtype)
     local s = scopes[jtype]
     if s == nil then
-      s = open("t:" .. jtype, "running|" .. jtype) or false
+      local l = parseLimit(specs["t:" .. jtype])
+      if l and l.perGroup then
+        s = { perGroup = true, limit = l, pausedUntil = tonumber(specs["p:t:" .. jtype]) }
+      else
+        s = open("t:" .. jtype, "running|" .. jtype) or false
+      end
       scopes[jtype] = s
     end
     return s
+  end
+  -- A group's scope under its type's per-group marker `m` (opened once per claim).
+  local function groupScope(jtype, m, g)
+    local field = "t:" .. jtype .. "|" .. g
+    local s = scopes[field]
+    if not s then
+      s = openScope(prefix, field, m.limit, groupRunning(prefix, field, jobPrefix), now)
+      s.group = true
+      if m.pausedUntil then
+        s.room = 0
+        s.why = "paused"
+        s.pausedUntil = m.pausedUntil
+      end
+      scopes[field] = s
+    end
+    return s
+  end
+  -- The scope a job starts under, and the held list it waits in ("<type>" or
+  -- "<type>|<group>"), with its group for the type's ring.
+  local function scopeFor(jtype, job)
+    local s = scopeOf(jtype)
+    if s and s.perGroup then
+      local g = job[F_GROUP] or ""
+      return groupScope(jtype, s, g), jtype .. "|" .. g, g
+    end
+    return s, jtype, nil
   end
   local function roomOf(s)
     if not s then return math.huge end
@@ -257,35 +291,96 @@ local function claimLimited(q, prios)
     budget = budget - 1
     need = need - 1
     if qs then qs.taken = qs.taken + 1 end
-    if s then s.taken = s.taken + 1 end
+    if s then
+      s.taken = s.taken + 1
+      if s.group then groupStarted(prefix, s.field, id, now) end
+    end
   end
 
-  -- Held jobs first: they were ahead in line.
-  local heldReady = false
   local blocked = {}
-  for _, jtype in ipairs(redis.call("SMEMBERS", q.heldTypes)) do
-    local s = scopeOf(jtype)
-    local list = prefix .. "h:" .. jtype
-    local want = math.min(budget, roomOf(s))
-    if want > 0 then
-      for _, id in ipairs(redis.call("LPOP", list, want) or {}) do
-        local job = load(jobPrefix .. id)
-        if job and job[F_STATE] == PENDING then take(s, id, job) end
-      end
-    end
-    if redis.call("LLEN", list) == 0 then
-      redis.call("SREM", q.heldTypes, jtype)
-    elseif roomOf(s) > 0 then
-      heldReady = true
+  local parked = 0
+  local parkedByList = {}
+  local ringOf = {}
+  -- Takes a pending job when its scopes have room, else parks it.
+  local function place(id, job)
+    local jtype = job[F_TYPE]
+    local s, listKey, g = scopeFor(jtype, job)
+    if roomOf(s) > 0 then
+      take(s, id, job)
     else
+      group(parkedByList, listKey, id)
+      if g then ringOf[listKey] = { jtype, g } end
+      parked = parked + 1
       blocked[s.field] = s
+    end
+  end
+
+  -- Held jobs first: they were ahead in line. A per-group type's groups
+  -- take turns (its ring rotates one group per visit, at most RING_VISITS
+  -- per claim), so a group with a million jobs cannot starve one with ten.
+  local heldReady = false
+  for _, member in ipairs(redis.call("SMEMBERS", q.heldTypes)) do
+    if string.sub(member, 1, 2) == "g:" then
+      local jtype = string.sub(member, 3)
+      local ring = prefix .. "ring:" .. jtype
+      local m = scopeOf(jtype)
+      local visits = math.min(redis.call("LLEN", ring), RING_VISITS)
+      for _ = 1, visits do
+        if budget <= 0 then
+          heldReady = true
+          break
+        end
+        local g = redis.call("LMOVE", ring, ring, "LEFT", "RIGHT")
+        local s = (m and m.perGroup) and groupScope(jtype, m, g) or m
+        local list = prefix .. "h:" .. jtype .. "|" .. g
+        local want = math.min(budget, roomOf(s))
+        if want > 0 then
+          for _, id in ipairs(redis.call("LPOP", list, want) or {}) do
+            local job = load(jobPrefix .. id)
+            if job and job[F_STATE] == PENDING then take(s, id, job) end
+          end
+        end
+        if redis.call("LLEN", list) == 0 then
+          redis.call("RPOP", ring) -- g, just rotated to the tail
+        elseif roomOf(s) > 0 then
+          heldReady = true
+        else
+          blocked[s.field] = s
+        end
+      end
+      if redis.call("LLEN", ring) == 0 then redis.call("SREM", q.heldTypes, member) end
+    else
+      local jtype = member
+      local s = scopeOf(jtype)
+      local list = prefix .. "h:" .. jtype
+      if s and s.perGroup then
+        -- Parked before its limit became per group: sorted into the groups.
+        local count = math.min(budget, PARK_MAX - parked)
+        for _, id in ipairs(count > 0 and redis.call("LPOP", list, count) or {}) do
+          local job = load(jobPrefix .. id)
+          if job and job[F_STATE] == PENDING then place(id, job) end
+        end
+      else
+        local want = math.min(budget, roomOf(s))
+        if want > 0 then
+          for _, id in ipairs(redis.call("LPOP", list, want) or {}) do
+            local job = load(jobPrefix .. id)
+            if job and job[F_STATE] == PENDING then take(s, id, job) end
+          end
+        end
+      end
+      if redis.call("LLEN", list) == 0 then
+        redis.call("SREM", q.heldTypes, jtype)
+      elseif s and not s.perGroup and roomOf(s) <= 0 then
+        blocked[s.field] = s
+      else
+        heldReady = true
+      end
     end
   end
 
   -- Then the pending lists, parking what may not start.
   local drained = {}
-  local parked = 0
-  local parkedByType = {}
   for _, p in ipairs(prios) do
     if budget <= 0 or parked >= PARK_MAX then break end
     local list = pendingPrefix .. p
@@ -296,30 +391,28 @@ local function claimLimited(q, prios)
       if not ids then empty = true; break end
       for _, id in ipairs(ids) do
         local job = load(jobPrefix .. id)
-        if job and job[F_STATE] == PENDING then
-          local s = scopeOf(job[F_TYPE])
-          if roomOf(s) > 0 then
-            take(s, id, job)
-          else
-            group(parkedByType, job[F_TYPE], id)
-            parked = parked + 1
-            blocked[s.field] = s
-          end
-        end
+        if job and job[F_STATE] == PENDING then place(id, job) end
       end
       if #ids < count then empty = true; break end
     end
     if empty or redis.call("LLEN", list) == 0 then drained[#drained + 1] = p end
   end
-  for jtype, ids in pairs(parkedByType) do
-    callChunked("RPUSH", prefix .. "h:" .. jtype, ids)
-    redis.call("SADD", q.heldTypes, jtype)
+  for listKey, ids in pairs(parkedByList) do
+    local len = callChunked("RPUSH", prefix .. "h:" .. listKey, ids)
+    local ring = ringOf[listKey]
+    if ring then
+      -- A group with nothing parked before joins its type's ring.
+      if len == #ids then redis.call("RPUSH", prefix .. "ring:" .. ring[1], ring[2]) end
+      redis.call("SADD", q.heldTypes, "g:" .. ring[1])
+    else
+      redis.call("SADD", q.heldTypes, listKey)
+    end
   end
   if #drained > 0 then callChunked("ZREM", q.priorities, drained) end
   finishBatch(q, b)
   if qs then chargeScope(qs, now) end
   for _, s in pairs(scopes) do
-    if s then chargeScope(s, now) end
+    if s and not s.perGroup then chargeScope(s, now) end
   end
 
   -- Wake another claimer only for work it could take now; otherwise sleep
