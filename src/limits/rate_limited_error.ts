@@ -17,8 +17,12 @@ export const MIN_RATE_LIMITED_MS = 10;
 /** Longest delay, in ms (larger ones are cut to it): an hour. */
 export const MAX_RATE_LIMITED_MS = 60 * 60 * 1000;
 
-/** What a RateLimitedError may pause besides its job. */
-export type RateLimitedScope = "type" | "queue";
+/** What a RateLimitedError may pause besides its job (`group`: its type's jobs of its group). */
+export type RateLimitedScope = "type" | "queue" | "group";
+
+function isScope(value: unknown): value is RateLimitedScope {
+  return value === "type" || value === "queue" || value === "group";
+}
 
 /** `retryAfterMs` brought into the documented bounds. */
 export function clampRetryAfter(ms: number): number {
@@ -38,7 +42,7 @@ export class RateLimitedError extends Error {
     super(options.message ?? `rate limited: retry in ${ms} ms`);
     this.name = "RateLimitedError";
     this.retryAfterMs = ms;
-    this.scope = options.scope === "type" || options.scope === "queue" ? options.scope : null;
+    this.scope = isScope(options.scope) ? options.scope : null;
   }
 }
 
@@ -59,7 +63,7 @@ export function rateLimitOf(
     const scope = (error as { scope?: unknown }).scope;
     return {
       delay_ms: clampRetryAfter((error as unknown as { retryAfterMs: number }).retryAfterMs),
-      scope: scope === "type" || scope === "queue" ? scope : null,
+      scope: isScope(scope) ? scope : null,
     };
   }
   return null;

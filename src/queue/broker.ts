@@ -264,7 +264,7 @@ export interface Broker {
     id: string,
     token: string,
     delayMs: number,
-    pause?: { scope: "type" | "queue"; type: string } | null,
+    pause?: { scope: "type" | "queue" | "group"; type: string; group?: string } | null,
   ): Promise<boolean>;
 
   /** Flow control: every limit in force (`src/limits/`). */

@@ -93,6 +93,7 @@ class Claimed implements ClaimedJob {
     readonly backoff: BackoffPolicy | null,
     readonly created_at: number,
     readonly dependency_count: number,
+    readonly group: string | null,
   ) {}
 
   get payload(): unknown {
@@ -194,6 +195,7 @@ export class GroupScripts {
           typeof bo === "string" && bo !== "" ? JSON.parse(bo) as BackoffPolicy : null,
           toNumber(r[F.createdAt]),
           typeof r[F.depsTotal] === "number" ? r[F.depsTotal] as number : 0,
+          typeof r[F.group] === "string" ? r[F.group] as string : null,
         ),
       );
     }

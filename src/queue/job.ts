@@ -252,6 +252,8 @@ export interface ClaimedJob {
   created_at: number;
   /** How many dependencies it had (0: none; the runner reads their results when > 0). */
   dependency_count: number;
+  /** Its flow-control group, or null. */
+  group?: string | null;
 }
 
 /** A lease the runner holds: job id + fencing token. */

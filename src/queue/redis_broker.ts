@@ -1169,11 +1169,15 @@ export class RedisBroker implements Broker {
     id: string,
     token: string,
     delayMs: number,
-    pause: { scope: "type" | "queue"; type: string } | null = null,
+    pause: { scope: "type" | "queue" | "group"; type: string; group?: string } | null = null,
   ): Promise<boolean> {
     if (!this.#defaultKnown) await this.#home();
     const state = this.#state(this.#queueOfId(id));
-    const field = pause ? limitField(pause.scope, pause.type) : "";
+    const field = !pause
+      ? ""
+      : pause.scope === "group"
+      ? `t:${pause.type}|${pause.group ?? ""}`
+      : limitField(pause.scope, pause.type);
     const delay = clampRetryAfter(delayMs);
     const ok = await (await this.#ours(state)).defer(id, token, this.#clock(), delay, field);
     this.#freeSlots([id]);

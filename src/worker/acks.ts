@@ -30,7 +30,7 @@ export interface Failure {
 /** What a RateLimitedError asked for (`RunResult.rate_limited`). */
 export interface RateLimit {
   delay_ms: number;
-  scope: "type" | "queue" | null;
+  scope: "type" | "queue" | "group" | null;
 }
 
 /** Settings for `Acker`. */
@@ -86,7 +86,9 @@ export class Acker {
   defer(job: ClaimedJob, limited: RateLimit): void {
     this.#track(
       (async () => {
-        const pause = limited.scope ? { scope: limited.scope, type: job.type } : null;
+        const pause = limited.scope
+          ? { scope: limited.scope, type: job.type, group: job.group ?? "" }
+          : null;
         const deferred = await this.#retrying(
           "defer",
           () => this.#o.broker.defer(job.id, job.token, limited.delay_ms, pause),

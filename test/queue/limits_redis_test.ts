@@ -280,3 +280,23 @@ redisTest("a group over 256 bytes is refused", async (h) => {
     true,
   );
 });
+
+redisTest(
+  "a rate-limited handler pausing its group holds that group's jobs, not the others'",
+  async (h) => {
+    const clock = fakeClock();
+    const b = await h.makeRedis({ clock: clock.now });
+    await b.enqueueBatch([
+      { type: "a", payload: 1, group: "x" },
+      { type: "a", payload: 2, group: "x" },
+      { type: "a", payload: 3, group: "y" },
+    ]);
+    const [first] = await b.claim(1);
+    assert.strictEqual(first.group, "x");
+    await b.defer(first.id, first.token, 1_000, { scope: "group", type: "a", group: "x" });
+    assert.deepStrictEqual((await b.claim(10)).map((j) => j.payload), [3]);
+    clock.advance(1_100);
+    await b.maintain();
+    assert.deepStrictEqual((await b.claim(10)).map((j) => j.payload).sort(), [1, 2]);
+  },
+);

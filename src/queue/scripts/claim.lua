@@ -262,10 +262,12 @@ local function claimLimited(q, prios)
     if not s then
       s = openScope(prefix, field, m.limit, groupRunning(prefix, field, jobPrefix), now)
       s.group = true
-      if m.pausedUntil then
+      -- The type paused, or this group alone (RateLimitedError's scope "group").
+      local pausedUntil = m.pausedUntil or tonumber(specs["p:" .. field])
+      if pausedUntil then
         s.room = 0
         s.why = "paused"
-        s.pausedUntil = m.pausedUntil
+        s.pausedUntil = pausedUntil
       end
       scopes[field] = s
     end
@@ -275,9 +277,23 @@ local function claimLimited(q, prios)
   -- "<type>|<group>"), with its group for the type's ring.
   local function scopeFor(jtype, job)
     local s = scopeOf(jtype)
+    local g = job[F_GROUP]
     if s and s.perGroup then
-      local g = job[F_GROUP] or ""
+      g = g or ""
       return groupScope(jtype, s, g), jtype .. "|" .. g, g
+    end
+    -- Its group alone paused (RateLimitedError's scope "group"): it waits in the group's list.
+    local field = g and ("t:" .. jtype .. "|" .. g)
+    if field and specs["p:" .. field] then
+      local ps = scopes[field]
+      if not ps then
+        ps = openScope(prefix, field, parseLimit("0,0,0"), 0, now)
+        ps.room = 0
+        ps.why = "paused"
+        ps.pausedUntil = tonumber(specs["p:" .. field])
+        scopes[field] = ps
+      end
+      return ps, jtype .. "|" .. g, g
     end
     return s, jtype, nil
   end
