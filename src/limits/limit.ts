@@ -34,12 +34,25 @@ export const limitSchema = z.object({
     ),
   concurrency: z.int().min(1).max(MAX_LIMIT_CONCURRENCY).nullable().default(null)
     .describe("Most jobs running at once, over every worker. null: no cap"),
+  circuit: z.object({
+    failure_rate: z.number().gt(0).max(1).describe(
+      "Opens when at least this share of the calls in the window failed (0 < x <= 1)",
+    ),
+    window_ms: z.int().min(1).max(MAX_LIMIT_WINDOW_MS).describe("The sliding window, in ms"),
+    min_calls: z.int().min(1).max(1_000_000).describe("Fewer calls in the window never open it"),
+    cooldown_ms: z.int().min(1).max(MAX_LIMIT_WINDOW_MS).describe("How long it stays open"),
+    probes: z.int().min(1).max(1000).default(1)
+      .describe("Jobs let through half-open; all must succeed to close it"),
+  }).strict().optional().describe(
+    "A job type's circuit breaker: while open its jobs are not claimed (they wait, no " +
+      "attempt charged); after the cooldown a few probes run, and it closes when they succeed",
+  ),
   per_group: z.boolean().optional().describe(
     "A job type's limit only: applies to each group (the submit's `group`) apart, and claims " +
       "rotate fairly between the groups with ready work",
   ),
-}).strict().refine((l) => l.rate !== null || l.concurrency !== null, {
-  message: "a limit needs a rate or a concurrency (DELETE removes one)",
+}).strict().refine((l) => l.rate !== null || l.concurrency !== null || l.circuit !== undefined, {
+  message: "a limit needs a rate, a concurrency or a circuit (DELETE removes one)",
   path: ["rate"],
 });
 
@@ -57,6 +70,20 @@ export type LimitInput = z.input<typeof limitSchema>;
 export function encodeLimit(limit: Limit): string {
   const base = `${limit.rate?.max ?? 0},${limit.rate?.per_ms ?? 0},${limit.concurrency ?? 0}`;
   return limit.per_group ? `${base},g` : base;
+}
+
+/**
+ * A circuit breaker as circuit.lua and claim.lua read it (field `c:t:<type>`):
+ * `"permille,window_ms,min_calls,cooldown_ms,probes"`.
+ */
+export function encodeCircuit(circuit: NonNullable<Limit["circuit"]>): string {
+  return [
+    Math.round(circuit.failure_rate * 1000),
+    circuit.window_ms,
+    circuit.min_calls,
+    circuit.cooldown_ms,
+    circuit.probes,
+  ].join(",");
 }
 
 /** The field of a scope in a queue's limits HASH (`QueueKeys.limits`). */

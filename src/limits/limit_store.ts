@@ -14,7 +14,14 @@
  */
 import type { RedisClient } from "../queue/connect.ts";
 import type { GlobalKeys, QueueKeys } from "../queue/keys.ts";
-import { encodeLimit, type Limit, limitField, limitSchema, type LimitScope } from "./limit.ts";
+import {
+  encodeCircuit,
+  encodeLimit,
+  type Limit,
+  limitField,
+  limitSchema,
+  type LimitScope,
+} from "./limit.ts";
 
 /** One limit as `GET /limits` shows it. */
 export interface LimitEntry {
@@ -38,7 +45,12 @@ export interface HeldBack {
    */
   jobs: number | null;
   /** Claims that found ready work held back by it, by reason, since the queue began. */
-  claims: { rate: number; concurrency: number; paused: number };
+  claims: { rate: number; concurrency: number; paused: number; circuit: number };
+  /**
+   * A type's circuit breaker (null: none): the worst state over its queues,
+   * and how many transitions it made.
+   */
+  circuit: { state: "closed" | "open" | "half_open"; transitions: number } | null;
 }
 
 /** What the store needs of its broker. */
@@ -63,7 +75,11 @@ export interface LimitStoreDeps {
 }
 
 /** Placeholder until `list` reads what is held back. */
-const NOTHING_HELD: HeldBack = { jobs: null, claims: { rate: 0, concurrency: 0, paused: 0 } };
+const NOTHING_HELD: HeldBack = {
+  jobs: null,
+  claims: { rate: 0, concurrency: 0, paused: 0, circuit: 0 },
+  circuit: null,
+};
 
 /** The deployment's limits, read in one go. */
 interface Snapshot {
@@ -115,22 +131,43 @@ export class LimitStore {
   async #held(entry: LimitEntry, queues: string[]): Promise<HeldBack> {
     const field = limitField(entry.scope, entry.name);
     const where = entry.scope === "queue" ? queues.filter((q) => q === entry.name) : queues;
+    const breaker = entry.scope === "type" && entry.limit.circuit !== undefined;
     const held: HeldBack = {
       jobs: entry.scope === "type" ? 0 : null,
-      claims: { rate: 0, concurrency: 0, paused: 0 },
+      claims: { rate: 0, concurrency: 0, paused: 0, circuit: 0 },
+      circuit: breaker ? { state: "closed", transitions: 0 } : null,
     };
+    const rank = { closed: 0, half_open: 1, open: 2 } as const;
     await Promise.all(where.map(async (queue) => {
-      const { limitPrefix } = this.#d.queueKeys(queue);
-      const [parked, counts] = await this.#d.run((c) =>
+      const { limitPrefix, limits } = this.#d.queueKeys(queue);
+      const [parked, counts, state] = await this.#d.run((c) =>
         Promise.all([
           entry.scope === "type" ? c.llen(`${limitPrefix}h:${entry.name}`) : Promise.resolve(0),
-          c.hmget(`${limitPrefix}n`, `${field}|rate`, `${field}|concurrency`, `${field}|paused`),
+          c.hmget(
+            `${limitPrefix}n`,
+            `${field}|rate`,
+            `${field}|concurrency`,
+            `${field}|paused`,
+            `${field}|circuit`,
+            `${field}|transitions`,
+          ),
+          breaker ? c.hget(limits, `o:${field}`) : Promise.resolve(null),
         ])
       );
       if (held.jobs !== null) held.jobs += parked;
       held.claims.rate += Number(counts[0] ?? 0);
       held.claims.concurrency += Number(counts[1] ?? 0);
       held.claims.paused += Number(counts[2] ?? 0);
+      held.claims.circuit += Number(counts[3] ?? 0);
+      if (held.circuit) {
+        held.circuit.transitions += Number(counts[4] ?? 0);
+        const now = state?.startsWith("open:")
+          ? "open"
+          : state?.startsWith("half:")
+          ? "half_open"
+          : "closed";
+        if (rank[now] > rank[held.circuit.state]) held.circuit.state = now;
+      }
     }));
     return held;
   }
@@ -203,7 +240,13 @@ export class LimitStore {
     const here: Array<[string, string]> = [];
     for (const entry of snapshot.entries) {
       if (entry.scope === "queue" && entry.name !== queue) continue;
-      here.push([limitField(entry.scope, entry.name), encodeLimit(entry.limit)]);
+      const { circuit } = entry.limit;
+      if (entry.limit.rate !== null || entry.limit.concurrency !== null) {
+        here.push([limitField(entry.scope, entry.name), encodeLimit(entry.limit)]);
+      }
+      if (circuit && entry.scope === "type") {
+        here.push([`c:t:${entry.name}`, encodeCircuit(circuit)]);
+      }
     }
     await this.#d.mirror(queue, snapshot.version, here, formatChecked);
   }

@@ -49,6 +49,8 @@ export interface ClaimReply {
    * the end of any job there should wake a claimer waiting for the slot.
    */
   capped: string[];
+  /** (wake key, type) of the types with a circuit breaker in the queues claimed from. */
+  circuits: Array<[string, string]>;
 }
 
 /** What maintain.lua needs to record a heartbeat and judge silent owners. */
@@ -169,13 +171,13 @@ export class GroupScripts {
         freshMs: liveness?.freshMs ?? 0,
       },
     );
-    const [flat, alive, retryAt, capped] = await runScript(
+    const [flat, alive, retryAt, capped, circuitPairs] = await runScript(
       this.#client,
       "claim",
       argv,
       this.#onEvents,
       { buffers: true },
-    ) as [Uint8Array[], number, Uint8Array, Uint8Array[]];
+    ) as [Uint8Array[], number, Uint8Array, Uint8Array[], Uint8Array[]];
     const jobs: ClaimedJob[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const r = unpackRecord(flat[i + 1]);
@@ -205,6 +207,7 @@ export class GroupScripts {
       alive: toNumber(alive) === 1,
       retryAt: retry,
       capped: (capped ?? []).map((key) => utf8.decode(key)),
+      circuits: pairsOf((circuitPairs ?? []).map((v) => utf8.decode(v))),
     };
   }
 
@@ -270,4 +273,11 @@ export class GroupScripts {
       };
     });
   }
+}
+
+/** [a, b, c, d] -> [[a, b], [c, d]]. */
+function pairsOf(flat: string[]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
+  return out;
 }

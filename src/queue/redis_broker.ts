@@ -253,6 +253,10 @@ export class RedisBroker implements Broker {
   readonly #limits: LimitStore;
   /** Queues with a concurrency limit, as the last claim there said: every job's end wakes them. */
   readonly #capped = new Set<string>();
+  /** Types with a circuit breaker per queue, as the last claim there said. */
+  readonly #circuitTypes = new Map<string, Set<string>>();
+  /** Claimed jobs of those types (id -> type): their outcome feeds the breaker (`#outcomes`). */
+  readonly #circuitJobs = new Map<string, string>();
 
   constructor(options: RedisBrokerOptions) {
     this.defaultQueue = options.queue ?? "default";
@@ -338,6 +342,11 @@ export class RedisBroker implements Broker {
       run: (command) => this.#raw(command),
       main: this.#client,
       release: (leases) => this.release(leases, { restoreAttempt: true, reason: "wait abandoned" }),
+      onCircuits: (keys, types) => {
+        const { name } = this.#stateOfKeys(keys);
+        if (types.length > 0) this.#circuitTypes.set(name, new Set(types));
+        else this.#circuitTypes.delete(name);
+      },
       onCapped: (keys, capped) => {
         const { name } = this.#stateOfKeys(keys);
         if (capped) this.#capped.add(name);
@@ -355,6 +364,37 @@ export class RedisBroker implements Broker {
         await scripts.syncLimits(version, limits);
       },
     });
+  }
+
+  /**
+   * Circuit breakers: the outcomes of ended jobs of types with a breaker go
+   * to circuit.lua (after the acks; a lost call only delays a transition).
+   * Nothing while no claimed job's type has one.
+   */
+  #outcomes(ended: ReadonlyArray<{ id: string; ok: boolean }>): void {
+    if (this.#circuitJobs.size === 0) return;
+    const byQueue = new Map<string, Map<string, { ok: number; failed: number }>>();
+    for (const { id, ok } of ended) {
+      const type = this.#circuitJobs.get(id);
+      if (type === undefined) continue;
+      this.#circuitJobs.delete(id);
+      const queue = this.#queueOfId(id);
+      let types = byQueue.get(queue);
+      if (!types) byQueue.set(queue, types = new Map());
+      const tally = types.get(type) ?? { ok: 0, failed: 0 };
+      if (ok) tally.ok++;
+      else tally.failed++;
+      types.set(type, tally);
+    }
+    for (const [queue, types] of byQueue) {
+      this.#ours(this.#state(queue)).then((s) => s.circuit(this.#clock(), types)).catch(() => {});
+    }
+  }
+
+  /** A job that ends without an outcome (released, deferred) leaves the breaker's count. */
+  #noOutcome(ids: readonly string[]): void {
+    if (this.#circuitJobs.size === 0) return;
+    for (const id of ids) this.#circuitJobs.delete(id);
   }
 
   /**
@@ -722,13 +762,23 @@ export class RedisBroker implements Broker {
     const leaseMs = options.leaseMs ?? DEFAULTS.leaseMs;
     const waitMs = options.waitMs ?? 0;
     const groups = await this.#claimGroups();
+    let jobs: ClaimedJob[];
     if (waitMs > 0) {
       const signal = this.#serve.queues === "all"
         ? AbortSignal.any([this.#queuesChanged.signal, ...(options.signal ? [options.signal] : [])])
         : options.signal;
-      return await this.#waiter.claim(groups, n, leaseMs, waitMs, signal);
+      jobs = await this.#waiter.claim(groups, n, leaseMs, waitMs, signal);
+    } else {
+      jobs = await this.#waiter.claimReady(groups, n, leaseMs, options.onlyWoken === true);
     }
-    return await this.#waiter.claimReady(groups, n, leaseMs, options.onlyWoken === true);
+    if (this.#circuitTypes.size > 0) {
+      for (const job of jobs) {
+        if (this.#circuitTypes.get(this.#queueOfId(job.id))?.has(job.type)) {
+          this.#circuitJobs.set(job.id, job.type);
+        }
+      }
+    }
+    return jobs;
   }
 
   async complete(id: string, token: string, result: unknown): Promise<void> {
@@ -757,6 +807,9 @@ export class RedisBroker implements Broker {
         ),
     );
     this.#freeSlots(acks.map((a) => a.id));
+    this.#outcomes(
+      acks.map((a, i) => ({ id: a.id, ok: acked[i] === true })).filter((_, i) => acked[i]),
+    );
     // Dependents in other queues hear of it right away (maintenance if this process dies now).
     if (outbox) await this.#drain(outbox);
     return acked;
@@ -796,7 +849,11 @@ export class RedisBroker implements Broker {
       timedOut: failure.timed_out,
     });
     this.#freeSlots([id]);
-    if (outcome === null) throw new LeaseLostError(id);
+    if (outcome === null) {
+      this.#noOutcome([id]);
+      throw new LeaseLostError(id);
+    }
+    this.#outcomes([{ id, ok: false }]);
     // An end reaches the job's dependents through the outbox (empty for most).
     if (outcome !== "scheduled") await this.#drain([state.name]);
     return outcome;
@@ -816,6 +873,7 @@ export class RedisBroker implements Broker {
     if (!this.#defaultKnown) await this.#home();
     const reason = (options.reason ?? "released").slice(0, MAX_ERROR_CHARS);
     this.#freeSlots(leases.map((l) => l.id));
+    this.#noOutcome(leases.map((l) => l.id));
     return await this.#perQueue(
       leases,
       async (state, items) =>
@@ -1181,6 +1239,7 @@ export class RedisBroker implements Broker {
     const delay = clampRetryAfter(delayMs);
     const ok = await (await this.#ours(state)).defer(id, token, this.#clock(), delay, field);
     this.#freeSlots([id]);
+    this.#noOutcome([id]);
     return ok;
   }
 

@@ -194,6 +194,11 @@ export const SCRIPTS = {
     keys: ["running", "scheduled", "stats", "events", "job", "limits", "meta"],
     args: ["id", "token", "now", "delayMs", "pauseField"],
   },
+  circuit: {
+    keys: ["limits", "wake"],
+    args: ["now", "limitPrefix"],
+    rest: ["jobType", "succeeded", "failed"],
+  },
   limits_sync: {
     keys: ["limits", "meta", "heldTypes", "wake"],
     args: ["version"],

@@ -481,6 +481,25 @@ export class QueueScripts {
     return toNumber(reply) === 1;
   }
 
+  /**
+   * circuit.lua: outcomes of jobs of types with a circuit breaker (type ->
+   * succeeded, failed); the breakers' transitions.
+   */
+  async circuit(
+    now: number,
+    outcomes: ReadonlyMap<string, { ok: number; failed: number }>,
+  ): Promise<Array<{ type: string; from: string; to: string }>> {
+    const rest = [...outcomes].flatMap(([type, o]) => [type, o.ok, o.failed]);
+    const reply = await this.#run("circuit", { now, limitPrefix: this.#keys.limitPrefix }, {}, {
+      rest,
+    }) as string[];
+    const out = [];
+    for (let i = 0; i + 2 < reply.length; i += 3) {
+      out.push({ type: String(reply[i]), from: String(reply[i + 1]), to: String(reply[i + 2]) });
+    }
+    return out;
+  }
+
   /** inspect.lua: the paused flag and since when the oldest pending job is ready. */
   async inspect(): Promise<{ paused: boolean; oldestReadyAt: number | null }> {
     const [paused, oldest] = await this.#run("inspect", {}, {}) as [number, string];

@@ -75,6 +75,8 @@ export interface WorkWaiterOptions {
    * concurrency limit (then every job's end there wakes the queue).
    */
   onCapped?(queue: QueueKeys, capped: boolean): void;
+  /** Flow control: after each claim, the types with a circuit breaker in each queue it tried. */
+  onCircuits?(queue: QueueKeys, types: string[]): void;
 }
 
 /** Blocking claims over groups of queues. */
@@ -244,9 +246,14 @@ export class WorkWaiter {
     if (key === undefined) return;
     if (reply.retryAt === null) this.#retryAt.delete(key);
     else this.#retryAt.set(key, reply.retryAt);
-    const { onCapped } = this.#o;
+    const { onCapped, onCircuits } = this.#o;
     if (onCapped) {
       for (const keys of group.queues) onCapped(keys, reply.capped.includes(keys.wake));
+    }
+    if (onCircuits) {
+      for (const keys of group.queues) {
+        onCircuits(keys, reply.circuits.filter(([wake]) => wake === keys.wake).map(([, t]) => t));
+      }
     }
   }
 

@@ -89,7 +89,11 @@ Deno.test("a limit set over HTTP is listed, obeyed by the next claim, replaced a
       limit: { rate: { max: 100, per_ms: 1000 }, concurrency: 3 },
       source: "api",
       declared: null,
-      held: { jobs: null, claims: { rate: 0, concurrency: 2, paused: 0 } },
+      held: {
+        jobs: null,
+        claims: { rate: 0, concurrency: 2, paused: 0, circuit: 0 },
+        circuit: null,
+      },
     }]);
     res = await api.app.request(`${L}/queue/${q}`, { method: "DELETE" });
     assert.deepStrictEqual(await res.json(), { scope: "queue", name: q, deleted: true });

@@ -134,7 +134,7 @@ redisTest(
       limit: { rate: null, concurrency: 3 },
       source: "api",
       declared: { rate: null, concurrency: 1 },
-      held: { jobs: 0, claims: { rate: 0, concurrency: 0, paused: 0 } },
+      held: { jobs: 0, claims: { rate: 0, concurrency: 0, paused: 0, circuit: 0 }, circuit: null },
     }]);
     // A queue first used after the limit was set is limited too.
     await fresh.enqueueBatch(Array.from({ length: 5 }, () => ({ type: "a", payload: 0 })));
@@ -298,5 +298,47 @@ redisTest(
     clock.advance(1_100);
     await b.maintain();
     assert.deepStrictEqual((await b.claim(10)).map((j) => j.payload).sort(), [1, 2]);
+  },
+);
+
+redisTest(
+  "a circuit breaker opens at the failure rate, holds the type, probes after the cooldown, closes",
+  async (h) => {
+    const clock = fakeClock();
+    const b = await h.makeRedis({ clock: clock.now });
+    const circuit = {
+      failure_rate: 0.5,
+      window_ms: 10_000,
+      min_calls: 3,
+      cooldown_ms: 1_000,
+      probes: 1,
+    };
+    await b.setLimit("type", "a", { rate: null, concurrency: null, circuit });
+    await enqueueMixed(b, 8, 2);
+    const settle = () => new Promise((r) => setTimeout(r, 50)); // outcomes are sent after the acks
+    const fails = (await b.claim(6)).filter((j) => j.type === "a").slice(0, 3);
+    for (const j of fails) {
+      await b.fail(j.id, j.token, { message: "down", retryable: false, retry_delay_ms: 0 });
+    }
+    await settle();
+    const state = async () => (await b.limits())[0].held.circuit;
+    assert.deepStrictEqual(await state(), { state: "open", transitions: 1 });
+    // Open: the type's jobs wait (no attempt charged), other types pass.
+    const during = await b.claim(10);
+    assert.ok(during.every((j) => j.type === "b"), JSON.stringify(during.map((j) => j.type)));
+    for (const j of during) await b.complete(j.id, j.token, null);
+    const waiting = (await b.list({ state: "pending", limit: 100 })).jobs;
+    assert.ok(waiting.every((j) => j.attempts === 0));
+    // The cooldown ends: one probe, and nothing more until it reports.
+    clock.advance(1_001);
+    const claimed = await b.claim(10);
+    const probe = claimed.filter((j) => j.type === "a");
+    assert.strictEqual(probe.length, 1, JSON.stringify(claimed.map((j) => j.type)));
+    assert.deepStrictEqual(await b.claim(10), []);
+    assert.deepStrictEqual((await state())?.state, "half_open");
+    await b.complete(probe[0].id, probe[0].token, null);
+    await settle();
+    assert.deepStrictEqual(await state(), { state: "closed", transitions: 3 });
+    assert.strictEqual((await b.claim(20)).length, 3, "closed: the three left start");
   },
 );

@@ -82,6 +82,9 @@ export function limitsRoutes(deps: RouteDeps): Hono {
     if (limit.per_group && scope !== "type") {
       throw invalid("per_group", "only a job type's limit can apply per group");
     }
+    if (limit.circuit && scope !== "type") {
+      throw invalid("circuit", "circuit breakers are a job type's");
+    }
     const created = await deps.write(deps.broker.setLimit(scope, name, limit), "change");
     return c.json({ scope, name, limit }, created ? 201 : 200);
   });

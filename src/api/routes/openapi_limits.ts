@@ -37,8 +37,18 @@ export function limitSchemas(): Json {
             jobs: z.int().nullable().describe(
               "Ready jobs of the type parked now, waiting for room (null for a queue's limit)",
             ),
-            claims: z.object({ rate: z.int(), concurrency: z.int(), paused: z.int() })
-              .describe("Claims that found ready work held back by this limit, by reason"),
+            claims: z.object({
+              rate: z.int(),
+              concurrency: z.int(),
+              paused: z.int(),
+              circuit: z.int(),
+            }).describe("Claims that found ready work held back by this limit, by reason"),
+            circuit: z.object({
+              state: z.enum(["closed", "open", "half_open"]),
+              transitions: z.int(),
+            }).nullable().describe(
+              "The type's circuit breaker: its state and transitions (null: none)",
+            ),
           }),
         })),
       }),

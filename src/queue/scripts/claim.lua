@@ -34,14 +34,15 @@
 --          (a claim sent there and then is its own proof of life).
 -- ARGV[16..] (jobPrefix, pendingPrefix, limitPrefix) once per queue, in the order of KEYS
 --
--- Returns { { claimed, alive, retryAt, capped }, events }: claimed is a flat
+-- Returns { { claimed, alive, retryAt, capped, circuits }, events }: claimed is a flat
 -- array, 2 entries per job: id, the job's packed record as updated (state
 -- running, attempts, started, lease token and expiry); alive is 0 when the
 -- liveness check refused the claim, else 1; retryAt is "" or, when ready work
 -- was held back by a rate, the epoch ms the earliest such limit lets a start
 -- in (the caller sleeps until then); capped lists the wake keys of the queues
 -- claimed from where a concurrency limit applies (the end of any job there
--- should wake a claimer that may be waiting for the slot); events as
+-- should wake a claimer that may be waiting for the slot); circuits, pairs
+-- (wake key, type) of the types with a circuit breaker there; events as
 -- writeEvents returns them, every queue's in turn. No error codes.
 
 local ownersKey = KEYS[1]
@@ -191,6 +192,7 @@ local RING_VISITS = 64
 -- and the queues with a concurrency limit.
 local retryAt = nil
 local capped = {}
+local circuits = {}
 
 -- Claims from a queue with limits (meta `limited`, _limits.lua). A job is
 -- claimed only when its queue's and its type's limits have room; a job of a
@@ -222,6 +224,12 @@ local function claimLimited(q, prios)
       break
     end
   end
+  for field in pairs(specs) do
+    if string.sub(field, 1, 4) == "c:t:" then
+      circuits[#circuits + 1] = q.wake
+      circuits[#circuits + 1] = string.sub(field, 5)
+    end
+  end
   local function running(field)
     return tonumber(redis.call("HGET", q.stats, field)) or 0
   end
@@ -239,6 +247,40 @@ local function claimLimited(q, prios)
     return s
   end
   local qs = open("q", "running")
+  -- A type's circuit breaker (circuit.lua moves it; here it only lets jobs
+  -- through): open, none until the cooldown ends, then half-open, `probes` of
+  -- them, and no more until they report.
+  local probing = {}
+  local function circuitOf(jtype, s)
+    local state = specs["o:t:" .. jtype]
+    if not state then return s end
+    local config = specs["c:t:" .. jtype]
+    if not config then
+      -- The breaker was removed: its last state goes with it.
+      redis.call("HDEL", q.limits, "o:t:" .. jtype)
+      return s
+    end
+    local probes = tonumber(string.match(config, ",(%d+)$")) or 1
+    s = s or openScope(prefix, "t:" .. jtype, parseLimit("0,0,0"), 0, now)
+    local openUntil = tonumber(string.match(state, "^open:(%d+)$"))
+    if openUntil and openUntil > now then
+      s.room = 0
+      s.why = "circuit"
+      s.pausedUntil = openUntil
+      return s
+    end
+    local left, good = probes, 0
+    if openUntil then
+      redis.call("HINCRBY", prefix .. "n", "t:" .. jtype .. "|transitions", 1)
+    else
+      left, good = string.match(state, "^half:(%d+):(%d+)$")
+      left, good = tonumber(left) or 0, tonumber(good) or 0
+    end
+    if left < s.room then s.room = left end
+    if s.room <= 0 then s.why = "circuit" end
+    probing[jtype] = { s = s, left = left, good = good, field = "o:t:" .. jtype }
+    return s
+  end
   -- Each type's scope, opened on first sight; false: nothing limits the type;
   -- for a per-group limit, a marker (`perGroup`) whose groups have scopes.
   local scopes = {}
@@ -249,7 +291,7 @@ local function claimLimited(q, prios)
       if l and l.perGroup then
         s = { perGroup = true, limit = l, pausedUntil = tonumber(specs["p:t:" .. jtype]) }
       else
-        s = open("t:" .. jtype, "running|" .. jtype) or false
+        s = circuitOf(jtype, open("t:" .. jtype, "running|" .. jtype)) or false
       end
       scopes[jtype] = s
     end
@@ -427,6 +469,9 @@ local function claimLimited(q, prios)
   if #drained > 0 then callChunked("ZREM", q.priorities, drained) end
   finishBatch(q, b)
   if qs then chargeScope(qs, now) end
+  for _, p in pairs(probing) do
+    redis.call("HSET", q.limits, p.field, "half:" .. math.max(0, p.left - p.s.taken) .. ":" .. p.good)
+  end
   for _, s in pairs(scopes) do
     if s and not s.perGroup then chargeScope(s, now) end
   end
@@ -495,4 +540,4 @@ for i = 1, queueCount do
   end
 end
 local retry = retryAt and string.format("%.0f", retryAt) or ""
-return { { out, alive and 1 or 0, retry, capped }, events }
+return { { out, alive and 1 or 0, retry, capped, circuits }, events }

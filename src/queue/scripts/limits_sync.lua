@@ -26,10 +26,12 @@ local restFrom = 10
 
 local have = tonumber(redis.call("HGET", metaKey, "limits_v")) or -1
 if version < have then return { 0, {} } end
--- Pauses a handler asked for (`p:` fields, defer.lua) are not limits: they stay.
+-- Pauses a handler asked for (`p:` fields, defer.lua) and circuit breakers'
+-- states (`o:`, circuit.lua) are not limits: they stay.
 local old = {}
 for _, field in ipairs(redis.call("HKEYS", limitsKey)) do
-  if string.sub(field, 1, 2) ~= "p:" then old[#old + 1] = field end
+  local kind = string.sub(field, 1, 2)
+  if kind ~= "p:" and kind ~= "o:" then old[#old + 1] = field end
 end
 if #old > 0 then redis.call("HDEL", limitsKey, unpack(old)) end
 for i = restFrom, #ARGV, 2 do redis.call("HSET", limitsKey, ARGV[i], ARGV[i + 1]) end
