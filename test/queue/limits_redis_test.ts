@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { redisTest } from "./redis_harness.ts";
 import type { RedisBroker } from "../../src/queue/redis_broker.ts";
+import { ClusterMetrics } from "../../src/metrics/cluster_metrics.ts";
 
 function fakeClock(start = 1_800_000_000_000) {
   let t = start;
@@ -342,3 +343,27 @@ redisTest(
     assert.strictEqual((await b.claim(20)).length, 3, "closed: the three left start");
   },
 );
+
+redisTest("the cluster metrics show held-back work and circuit breakers", async (h) => {
+  const b = await h.makeRedis();
+  await b.setLimit("type", "a", {
+    rate: null,
+    concurrency: 1,
+    circuit: { failure_rate: 1, window_ms: 60_000, min_calls: 1, cooldown_ms: 60_000, probes: 1 },
+  });
+  await enqueueMixed(b, 3, 0);
+  const [job] = await b.claim(10);
+  assert.deepStrictEqual(await b.claim(10), []);
+  await b.fail(job.id, job.token, { message: "down", retryable: false, retry_delay_ms: 0 });
+  await new Promise((r) => setTimeout(r, 50));
+  const metrics = new ClusterMetrics(b, { http: false, feed: false });
+  assert.strictEqual(await metrics.refresh(), true);
+  const text = await metrics.registry.metrics();
+  assert.match(text, /jobqueue_limit_held_jobs\{scope="type",name="a"\} 2/);
+  assert.match(
+    text,
+    /jobqueue_limit_held_back_claims_total\{scope="type",name="a",reason="concurrency"\} [1-9]/,
+  );
+  assert.match(text, /jobqueue_circuit_state\{scope="type",name="a"\} 2/);
+  assert.match(text, /jobqueue_circuit_transitions_total\{scope="type",name="a"\} 1/);
+});
