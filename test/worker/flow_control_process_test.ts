@@ -180,3 +180,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "fair groups over 2 worker processes: B's 50 jobs finish long before A's 5,000",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const redis = await TestRedis.start();
+    const broker = testBroker(redis.url, "fair");
+    await broker.setLimit("type", "compute", { rate: null, concurrency: 2, per_group: true });
+    const job = (group: string) => ({
+      type: "compute",
+      group,
+      payload: { duration_ms: 20, mode: "sleep" as const },
+    });
+    await broker.enqueueBatch(Array.from({ length: 5_000 }, () => job("A")));
+    const b = (await broker.enqueueBatch(Array.from({ length: 50 }, () => job("B")))).map((r) =>
+      r.id
+    );
+    const workers = spawnWorkers(redis.url, broker, 2);
+    try {
+      let aDone = 0;
+      await waitFor("all of B done", async () => {
+        const [stats, bJobs] = await Promise.all([broker.stats(), jobsOf(broker, b)]);
+        const bDone = bJobs.filter((j) => j.status === "completed").length;
+        aDone = stats.completed - bDone;
+        return bDone === 50;
+      }, 40_000);
+      console.log(`group A had ${aDone} of 5000 done when B's 50 were`);
+      // Equal turns (two of each at a time): about 50 of A's; without them, all 5,000 first.
+      assert.ok(aDone <= 120, `${aDone} of A's jobs finished before B's 50`);
+    } finally {
+      await stopAll(workers);
+      await broker.close();
+      await redis.stop();
+    }
+  },
+});
