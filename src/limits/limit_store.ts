@@ -74,6 +74,9 @@ export interface LimitStoreDeps {
   ): Promise<void>;
 }
 
+/** Most groups of a type whose parked jobs `GET /limits` counts (a read, not a claim). */
+const MAX_GROUPS_READ = 1000;
+
 /** Placeholder until `list` reads what is held back. */
 const NOTHING_HELD: HeldBack = {
   jobs: null,
@@ -128,6 +131,18 @@ export class LimitStore {
     return entries;
   }
 
+  /** A per-group type's parked jobs, over the first `MAX_GROUPS_READ` groups of its ring. */
+  async #parkedInGroups(limitPrefix: string, type: string): Promise<number> {
+    const groups = await this.#d.run((c) =>
+      c.lrange(`${limitPrefix}ring:${type}`, 0, MAX_GROUPS_READ - 1)
+    );
+    if (groups.length === 0) return 0;
+    const lengths = await this.#d.run((c) =>
+      Promise.all(groups.map((g) => c.llen(`${limitPrefix}h:${type}|${g}`)))
+    );
+    return lengths.reduce((a, b) => a + b, 0);
+  }
+
   async #held(entry: LimitEntry, queues: string[]): Promise<HeldBack> {
     const field = limitField(entry.scope, entry.name);
     const where = entry.scope === "queue" ? queues.filter((q) => q === entry.name) : queues;
@@ -154,7 +169,9 @@ export class LimitStore {
           breaker ? c.hget(limits, `o:${field}`) : Promise.resolve(null),
         ])
       );
-      if (held.jobs !== null) held.jobs += parked;
+      if (held.jobs !== null) {
+        held.jobs += parked + await this.#parkedInGroups(limitPrefix, entry.name);
+      }
       held.claims.rate += Number(counts[0] ?? 0);
       held.claims.concurrency += Number(counts[1] ?? 0);
       held.claims.paused += Number(counts[2] ?? 0);

@@ -242,6 +242,8 @@ redisTest(
       if (done.B === 10) aDoneWhenBFinished = done.A;
     }
     // Fair turns: B's ten ran two at a time beside A's two, not after A's 500.
+    const [entry] = await b.limits();
+    assert.ok(entry.held.jobs! > 400, `held: ${JSON.stringify(entry.held)}`);
     assert.ok(
       aDoneWhenBFinished >= 0 && aDoneWhenBFinished <= 20,
       `A had ${aDoneWhenBFinished} done`,
