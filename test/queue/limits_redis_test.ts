@@ -44,7 +44,21 @@ redisTest(
     const stats = await b.stats();
     assert.deepStrictEqual([stats.pending, stats.running], [8, 7]);
     const page = await b.list({ state: "pending", limit: 100 });
+    assert.strictEqual(page.jobs.length, 8, "parked jobs are listed as pending");
     for (const job of page.jobs) assert.strictEqual(job.attempts, 0);
+    // Page by page too, parked ones included.
+    const seen = new Set<string>();
+    let cursor: string | null = null;
+    do {
+      const p: { jobs: Array<{ id: string }>; next_cursor: string | null } = await b.list({
+        state: "pending",
+        limit: 3,
+        cursor,
+      });
+      for (const job of p.jobs) seen.add(job.id);
+      cursor = p.next_cursor;
+    } while (cursor);
+    assert.strictEqual(seen.size, 8);
     const done = first.find((j) => j.type === "a")!;
     await b.complete(done.id, done.token, null);
     const next = await b.claim(20);
@@ -331,6 +345,7 @@ redisTest(
     assert.ok(during.every((j) => j.type === "b"), JSON.stringify(during.map((j) => j.type)));
     for (const j of during) await b.complete(j.id, j.token, null);
     const waiting = (await b.list({ state: "pending", limit: 100 })).jobs;
+    assert.strictEqual(waiting.length, 4, "the type's parked jobs are listed");
     assert.ok(waiting.every((j) => j.attempts === 0));
     // The cooldown ends: one probe, and nothing more until it reports.
     clock.advance(1_001);
