@@ -217,3 +217,72 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a type's circuit breaker over 2 worker processes: opens, holds its jobs, probes, closes",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const redis = await TestRedis.start();
+    const broker = testBroker(redis.url, "circuit");
+    let up = false;
+    let calls = 0;
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+      calls++;
+      return new Response(up ? "ok" : "down", { status: up ? 200 : 500 });
+    });
+    await broker.setLimit("type", "webhook", {
+      rate: null,
+      concurrency: null,
+      circuit: { failure_rate: 1, window_ms: 10_000, min_calls: 3, cooldown_ms: 1_500, probes: 1 },
+    });
+    const ids = (await broker.enqueueBatch(Array.from({ length: 20 }, () => ({
+      type: "webhook",
+      payload: { url: `http://127.0.0.1:${server.addr.port}/`, method: "POST" as const },
+      max_attempts: 1,
+    })))).map((r) => r.id);
+    const workers = Array.from(
+      { length: 2 },
+      () =>
+        spawnWorker(redis.url, [
+          "--queue",
+          broker.defaultQueue,
+          "--concurrency",
+          "2",
+          "--threads",
+          "1",
+        ], {
+          OUTBOUND_ALLOW: "127.0.0.1",
+        }),
+    );
+    const circuit = async () => (await broker.limits())[0].held.circuit;
+    try {
+      await waitFor("the breaker open", async () => (await circuit())?.state === "open", 30_000);
+      const failedAtOpen = (await broker.stats()).failed;
+      const callsAtOpen = calls;
+      await sleep(500);
+      // Open: nobody calls the target; the waiting jobs were charged nothing.
+      assert.ok(calls - callsAtOpen <= 4, `${calls - callsAtOpen} calls while open`);
+      const pending = (await jobsOf(broker, ids)).filter((j) => j.status === "pending");
+      assert.ok(pending.length >= 10, `${pending.length} waiting`);
+      for (const job of pending) assert.strictEqual(job.attempts, 0);
+      up = true;
+      await waitFor("all done", async () => {
+        const s = await broker.stats();
+        return s.completed + s.failed === 20;
+      }, 30_000);
+      const stats = await broker.stats();
+      assert.ok(
+        stats.failed <= failedAtOpen + 4,
+        `${stats.failed} failed, ${failedAtOpen} at open`,
+      );
+      assert.deepStrictEqual((await circuit())?.state, "closed");
+      assert.ok((await circuit())!.transitions >= 3);
+    } finally {
+      await stopAll(workers);
+      await server.shutdown();
+      await broker.close();
+      await redis.stop();
+    }
+  },
+});
