@@ -806,10 +806,11 @@ export class RedisBroker implements Broker {
           () => (outbox ??= new Set()).add(state.name),
         ),
     );
-    this.#freeSlots(acks.map((a) => a.id));
-    this.#outcomes(
-      acks.map((a, i) => ({ id: a.id, ok: acked[i] === true })).filter((_, i) => acked[i]),
-    );
+    // Flow control: nothing to build unless a queue is capped or a type has a breaker.
+    if (this.#capped.size > 0) this.#freeSlots(acks.map((a) => a.id));
+    if (this.#circuitJobs.size > 0) {
+      this.#outcomes(acks.flatMap((a, i) => acked[i] ? [{ id: a.id, ok: true }] : []));
+    }
     // Dependents in other queues hear of it right away (maintenance if this process dies now).
     if (outbox) await this.#drain(outbox);
     return acked;
@@ -872,8 +873,8 @@ export class RedisBroker implements Broker {
     if (leases.length === 0) return [];
     if (!this.#defaultKnown) await this.#home();
     const reason = (options.reason ?? "released").slice(0, MAX_ERROR_CHARS);
-    this.#freeSlots(leases.map((l) => l.id));
-    this.#noOutcome(leases.map((l) => l.id));
+    if (this.#capped.size > 0) this.#freeSlots(leases.map((l) => l.id));
+    if (this.#circuitJobs.size > 0) this.#noOutcome(leases.map((l) => l.id));
     return await this.#perQueue(
       leases,
       async (state, items) =>

@@ -96,6 +96,12 @@ export class WorkWaiter {
    * then instead of sleeping until a wake: no poll, no missed token.
    */
   readonly #retryAt = new Map<string, number>();
+  /**
+   * Some claim reported a concurrency limit / a circuit breaker: until then,
+   * claims skip the per-queue reports (the plain path's cost stays as it was).
+   */
+  #cappedSeen = false;
+  #circuitsSeen = false;
 
   constructor(options: WorkWaiterOptions) {
     this.#o = options;
@@ -247,10 +253,13 @@ export class WorkWaiter {
     if (reply.retryAt === null) this.#retryAt.delete(key);
     else this.#retryAt.set(key, reply.retryAt);
     const { onCapped, onCircuits } = this.#o;
-    if (onCapped) {
+    if (onCapped && (reply.capped.length > 0 || this.#cappedSeen)) {
+      this.#cappedSeen = true;
       for (const keys of group.queues) onCapped(keys, reply.capped.includes(keys.wake));
     }
-    if (onCircuits) {
+    if (onCircuits && (reply.circuits.length > 0 || this.#circuitsSeen)) {
+      // Once a breaker was seen, every claim says which remain (they can be removed).
+      this.#circuitsSeen = true;
       for (const keys of group.queues) {
         onCircuits(keys, reply.circuits.filter(([wake]) => wake === keys.wake).map(([, t]) => t));
       }
