@@ -242,6 +242,9 @@ export const shortId = (id) => id.slice(id.lastIndexOf(":") + 1).slice(0, 8);
 /** @returns {Promise<any>} */
 export const getSchedules = () => request("/schedules");
 
+/** Flow control's limits and what they hold back (admin scope). */
+export const getLimits = () => request("/limits");
+
 /**
  * Pauses, resumes or triggers a schedule (`trigger` answers `{job_id, tick}`).
  *

@@ -12,6 +12,7 @@ import { renderSubmitForm } from "./form.js";
 import { errorText, JobDetail, JobList } from "./jobs.js";
 import { startLive } from "./live.js";
 import { QueuePanel } from "./queues.js";
+import { LimitsPanel } from "./limits.js";
 import { SchedulePanel } from "./schedules.js";
 
 const STATES = [
@@ -38,6 +39,7 @@ const detail = new JobDetail({ onChanged: () => list.load() });
 const list = new JobList({ onOpen: (id) => detail.open(id) });
 const queues = new QueuePanel({ onQueues: (names) => list.setQueues(names) });
 const schedules = new SchedulePanel({ onOpenJob: (id) => detail.open(id) });
+const limits = new LimitsPanel();
 
 /** @type {string} */
 let lastCounts = "";
@@ -129,6 +131,7 @@ function start() {
   getStats().then(renderStats).catch(() => {});
   loadTypes();
   schedules.start();
+  limits.start();
   // The job list waits for the queue list, which picks the queue it shows.
   queues.refresh().then(() => {
     if (!list.started) list.load();

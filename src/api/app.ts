@@ -30,6 +30,7 @@ import { keysRoutes } from "./routes/keys.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { schedulesRoutes } from "./routes/schedules.ts";
 import { tenantsRoutes } from "./routes/tenants.ts";
+import { limitsRoutes } from "./routes/limits.ts";
 import { flowRoutes } from "./routes/flows.ts";
 import { apiGuard } from "./auth/guard.ts";
 import { setJsonResponseHeaders } from "./response_headers.ts";
@@ -154,6 +155,7 @@ export function createApp(deps: ApiDeps): Hono {
   app.route(API_BASE, schedulesRoutes(routeDeps));
   app.route(API_BASE, tenantsRoutes(routeDeps));
   app.route(API_BASE, flowRoutes(routeDeps));
+  app.route(API_BASE, limitsRoutes(routeDeps));
 
   installErrorHandlers(app, log);
 

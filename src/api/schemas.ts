@@ -81,6 +81,15 @@ const jobOptions = {
     .describe("Run no earlier than this instant (ISO-8601); exclusive with delay_ms"),
   backoff: backoffSchema.optional(),
   on_dependency_failure: dependencyPolicySchema.optional(),
+  group: z.string().min(1).refine(
+    (g) => new TextEncoder().encode(g).length <= LIMITS.maxGroupBytes,
+    {
+      message: `at most ${LIMITS.maxGroupBytes} bytes`,
+    },
+  ).optional().describe(
+    `Flow control's group (a tenant, a customer, a domain; at most ${LIMITS.maxGroupBytes} ` +
+      "bytes): a per_group limit of the type applies to each group apart, claims rotate between groups",
+  ),
 };
 
 /** `delay_ms` and `run_at` exclude each other (a refine, stated for JSON Schema too). */
@@ -279,6 +288,7 @@ export const jobResponseSchema = z.object({
     pending: z.int(),
   }).nullable().describe("Its dependencies' tally (null: none)"),
   on_dependency_failure: dependencyPolicySchema.nullable(),
+  group: z.string().nullable().describe("Its flow-control group (null: none)"),
   dependents: z.object({
     ids: z.array(jobIdOutput),
     next_cursor: z.string().nullable()

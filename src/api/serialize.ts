@@ -29,5 +29,6 @@ export function jobToResponse(job: Job): Record<string, unknown> {
     error_history: job.error_history,
     dependencies: job.dependencies,
     on_dependency_failure: job.on_dependency_failure,
+    group: job.group,
   };
 }

@@ -91,7 +91,10 @@ export interface TimedOutEvent extends EventBase {
   hard: boolean;
 }
 
-/** A lease was given back without finishing the job: it is pending again. */
+/**
+ * A lease was given back without finishing the job: it is pending again (or
+ * scheduled, when its handler was rate limited: defer.lua).
+ */
 export interface ReleasedEvent extends EventBase {
   kind: "released";
   /** Attempts counted after the release. */
@@ -152,7 +155,7 @@ export const EVENT_SOURCES: { readonly [K in LifecycleEventKind]: readonly strin
   failed: ["fail", "release", "maintain", "reap_owner", "enqueue", "resolve"],
   cancelled: ["cancel", "fail", "maintain", "reap_owner", "enqueue", "resolve"],
   timed_out: ["fail"],
-  released: ["release"],
+  released: ["release", "defer"],
   recovered: ["maintain", "reap_owner"],
   requeued: ["requeue"],
 };

@@ -16,6 +16,7 @@
  */
 import { z } from "zod";
 import { type AdmitIssue, defineJob, NonRetryableError } from "./definition.ts";
+import { rateLimitedByResponse } from "./retry_after.ts";
 import { readBounded } from "./bounded_read.ts";
 import { anyUrlSchema, httpUrlSchema } from "./url_fields.ts";
 import { guardedFetch } from "./guarded_http.ts";
@@ -121,7 +122,9 @@ async function fetchRecords(
   }
   if (!response.ok) {
     await response.body?.cancel().catch(() => {});
-    throw statusError(response.status, url);
+    // A 429 saying when to come back: then, without losing an attempt.
+    throw rateLimitedByResponse(response, `source ${url} answered 429`) ??
+      statusError(response.status, url);
   }
   let read;
   try {

@@ -9,6 +9,7 @@
 import type { z } from "zod";
 import type { BackoffPolicy, DependencyInfo } from "../queue/job.ts";
 import type { JobSettings } from "./job_settings.ts";
+import type { LimitInput } from "../limits/limit.ts";
 
 /**
  * Deno permissions a handler needs. Jobs of a type run only on Web Worker
@@ -104,6 +105,17 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
   readonly admit?: (payload: z.output<S>, settings: JobSettings) => AdmitIssue[];
   /** The queue jobs of this type go to when a submit names none (else the default queue). */
   readonly queue?: string;
+  /**
+   * Flow control for the type, over every worker (`src/limits/`): at most
+   * `rate.max` starts in any `rate.per_ms`, at most `concurrency` running.
+   * A runtime limit (`PUT /api/v1/limits/type/<type>`) wins over this one.
+   *
+   * @example
+   * ```ts
+   * limits: { rate: { max: 20, per_ms: 1000 }, concurrency: 5 }
+   * ```
+   */
+  readonly limits?: LimitInput;
 }
 
 /** A submit-time policy problem: dotted path into the payload and message. */

@@ -11,6 +11,7 @@
  */
 import { z } from "zod";
 import { defineJob, NonRetryableError } from "./definition.ts";
+import { rateLimitedByResponse } from "./retry_after.ts";
 import { readBounded } from "./bounded_read.ts";
 import { httpUrlSchema } from "./url_fields.ts";
 import { guardedFetch } from "./guarded_http.ts";
@@ -116,6 +117,9 @@ export const webhookJob = defineJob({
       const message = `webhook ${payload.method} ${payload.url} answered ${response.status}: ${
         text.slice(0, 200)
       }`;
+      // A 429 saying when to come back: then, without losing an attempt.
+      const limited = rateLimitedByResponse(response, message);
+      if (limited) throw limited;
       if (isRetryableStatus(response.status)) throw new Error(message);
       throw new NonRetryableError(message);
     }

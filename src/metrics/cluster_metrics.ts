@@ -43,6 +43,8 @@
  *
  * @module
  */
+import { LimitMetrics } from "./limit_metrics.ts";
+import type { LimitEntry } from "../limits/limit_store.ts";
 import { Hono } from "hono";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Broker } from "../queue/broker.ts";
@@ -154,6 +156,7 @@ export class ClusterMetrics {
   readonly #up: Gauge<string>;
   readonly #scrapeSeconds: Gauge<string>;
   readonly duration: Histogram<"job_type" | "status">;
+  readonly #limits: LimitMetrics;
 
   constructor(broker: Broker, options: ClusterMetricsOptions = {}) {
     this.#broker = broker;
@@ -243,6 +246,7 @@ export class ClusterMetrics {
       buckets: [...DURATION_BUCKETS],
       registers,
     });
+    this.#limits = new LimitMetrics(this.registry);
   }
 
   /**
@@ -270,10 +274,15 @@ export class ClusterMetrics {
     const t0 = performance.now();
     let stats: Stats;
     let queues: QueueInfo[];
+    let limits: LimitEntry[] | null;
     try {
-      // One round of reads: both side by side, under one deadline.
-      [stats, queues] = await withTimeout(
-        Promise.all([this.#broker.stats(), this.#broker.queues()]),
+      // One round of reads: all side by side, under one deadline (flow control's may fail alone).
+      [stats, queues, limits] = await withTimeout(
+        Promise.all([
+          this.#broker.stats(),
+          this.#broker.queues(),
+          Promise.resolve().then(() => this.#broker.limits()).catch(() => null),
+        ]),
         this.#statsTimeoutMs,
       );
     } catch {
@@ -308,6 +317,7 @@ export class ClusterMetrics {
     this.#retried.reset();
     if (retried !== undefined) this.#retried.inc(retried);
     this.#setQueues(queues);
+    if (limits) this.#limits.update(limits);
     return true;
   }
 

@@ -29,6 +29,8 @@ import type {
 } from "./job.ts";
 import type { StoredEvent } from "../events/lifecycle.ts";
 import type { DependencyPage } from "./dependency_reads.ts";
+import type { LimitEntry } from "../limits/limit_store.ts";
+import type { Limit, LimitScope } from "../limits/limit.ts";
 
 /** Options for a claim. */
 export interface ClaimOptions {
@@ -253,6 +255,33 @@ export interface Broker {
   readEvents(cursor: string, blockMs: number, count?: number): Promise<StoredEvent[]>;
 
   /** True when Redis answers within the timeout. */
+  /**
+   * Back-pressure (RateLimitedError): the job goes back to scheduled for
+   * `delayMs` without charging an attempt; `pause` also holds its type or
+   * its queue that long on every worker. False when the lease was lost.
+   */
+  defer(
+    id: string,
+    token: string,
+    delayMs: number,
+    pause?: { scope: "type" | "queue" | "group"; type: string; group?: string } | null,
+  ): Promise<boolean>;
+
+  /** Flow control: every limit in force (`src/limits/`). */
+  limits(): Promise<LimitEntry[]>;
+
+  /**
+   * Sets the runtime limit of a job type or a queue, effective on every
+   * worker at its next claim; true when there was none (a declared one may apply).
+   */
+  setLimit(scope: LimitScope, name: string, limit: Limit): Promise<boolean>;
+
+  /** Removes a runtime limit (a type's declared one applies again); false when none. */
+  removeLimit(scope: LimitScope, name: string): Promise<boolean>;
+
+  /** Records the limits job types declare in code (`defineJob({ limits })`; null: none). */
+  declareLimits(declared: ReadonlyArray<{ type: string; limit: Limit | null }>): Promise<void>;
+
   ping(): Promise<boolean>;
 
   /** Closes every connection. */

@@ -34,6 +34,25 @@ export interface MaintainReply {
   outbox: boolean;
 }
 
+/** What claim.lua answers. */
+export interface ClaimReply {
+  jobs: ClaimedJob[];
+  /** False when the liveness check refused the claim. */
+  alive: boolean;
+  /**
+   * Epoch ms (the caller's clock) when a rate lets held-back ready work
+   * start; null when nothing was held back by a rate.
+   */
+  retryAt: number | null;
+  /**
+   * Wake keys of the queues claimed from where a concurrency limit applies:
+   * the end of any job there should wake a claimer waiting for the slot.
+   */
+  capped: string[];
+  /** (wake key, type) of the types with a circuit breaker in the queues claimed from. */
+  circuits: Array<[string, string]>;
+}
+
 /** What maintain.lua needs to record a heartbeat and judge silent owners. */
 export interface OwnerHeartbeat {
   /** The calling process; "" records none and judges none from the owners key. */
@@ -76,6 +95,7 @@ class Claimed implements ClaimedJob {
     readonly backoff: BackoffPolicy | null,
     readonly created_at: number,
     readonly dependency_count: number,
+    readonly group: string | null,
   ) {}
 
   get payload(): unknown {
@@ -132,11 +152,14 @@ export class GroupScripts {
     tokenBase: string,
     serverClockOffsetMs?: number,
     liveness?: { owner: string; freshMs: number },
-  ): Promise<{ jobs: ClaimedJob[]; alive: boolean }> {
+  ): Promise<ClaimReply> {
     const argv = buildGroupCall(
       "claim",
       { owners: ownersKey },
-      queues.map((keys) => ({ keys, rest: [keys.jobPrefix, keys.pendingPrefix] })),
+      queues.map((keys) => ({
+        keys,
+        rest: [keys.jobPrefix, keys.pendingPrefix, keys.limitPrefix],
+      })),
       this.#constants,
       {
         max,
@@ -148,9 +171,13 @@ export class GroupScripts {
         freshMs: liveness?.freshMs ?? 0,
       },
     );
-    const [flat, alive] = await runScript(this.#client, "claim", argv, this.#onEvents, {
-      buffers: true,
-    }) as [Uint8Array[], number];
+    const [flat, alive, retryAt, capped, circuitPairs] = await runScript(
+      this.#client,
+      "claim",
+      argv,
+      this.#onEvents,
+      { buffers: true },
+    ) as [Uint8Array[], number, Uint8Array, Uint8Array[], Uint8Array[]];
     const jobs: ClaimedJob[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const r = unpackRecord(flat[i + 1]);
@@ -170,10 +197,18 @@ export class GroupScripts {
           typeof bo === "string" && bo !== "" ? JSON.parse(bo) as BackoffPolicy : null,
           toNumber(r[F.createdAt]),
           typeof r[F.depsTotal] === "number" ? r[F.depsTotal] as number : 0,
+          typeof r[F.group] === "string" ? r[F.group] as string : null,
         ),
       );
     }
-    return { jobs, alive: toNumber(alive) === 1 };
+    const retry = retryAt && retryAt.length > 0 ? Number(utf8.decode(retryAt)) : null;
+    return {
+      jobs,
+      alive: toNumber(alive) === 1,
+      retryAt: retry,
+      capped: (capped ?? []).map((key) => utf8.decode(key)),
+      circuits: pairsOf((circuitPairs ?? []).map((v) => utf8.decode(v))),
+    };
   }
 
   /**
@@ -238,4 +273,11 @@ export class GroupScripts {
       };
     });
   }
+}
+
+/** [a, b, c, d] -> [[a, b], [c, d]]. */
+function pairsOf(flat: string[]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
+  return out;
 }

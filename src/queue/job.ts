@@ -47,6 +47,8 @@ export const LIMITS = {
   errorHistory: 10,
   maxTypeLength: 128,
   maxIdempotencyKeyLength: 256,
+  /** Longest `group`, in bytes of UTF-8 (flow control). */
+  maxGroupBytes: 256,
   /** Most dependencies one job may list (`depends_on`). */
   maxDependencies: 1000,
   /** Most jobs one flow (`POST /flows`) may create. */
@@ -138,6 +140,8 @@ export interface Job {
   on_dependency_failure: DependencyPolicy | null;
   /** True when other jobs depend on it (list them with `Broker.dependents`). */
   has_dependents: boolean;
+  /** Its flow-control group, or null. */
+  group: string | null;
 }
 
 /** How many of a job's dependencies completed, failed (or were cancelled), or are pending. */
@@ -183,6 +187,12 @@ export interface EnqueueInput {
   backoff?: BackoffPolicy;
   /** The same key within retention returns the first job's id instead of a new job. */
   idempotency_key?: string;
+  /**
+   * Flow control: the job's group (a tenant, a customer, a target domain),
+   * at most `LIMITS.maxGroupBytes` bytes of UTF-8; a `per_group` limit of
+   * its type applies to each group apart, and claims rotate between groups.
+   */
+  group?: string;
   /**
    * Caller-chosen id: a UUID, or `<queue>:<uuid>` naming this job's queue;
    * generated when absent. The job's id names its queue either way.
@@ -242,6 +252,8 @@ export interface ClaimedJob {
   created_at: number;
   /** How many dependencies it had (0: none; the runner reads their results when > 0). */
   dependency_count: number;
+  /** Its flow-control group, or null. */
+  group?: string | null;
 }
 
 /** A lease the runner holds: job id + fencing token. */

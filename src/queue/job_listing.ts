@@ -30,6 +30,14 @@ export type RunCommand = <T>(run: (client: RedisClient) => Promise<T>) => Promis
  * const page = await listing.list({ state: "completed", limit: 20 });
  * ```
  */
+/**
+ * Cursor positions from here on name flow control's held lists (the n-th is
+ * HELD_BASE + n), past every priority (at most LIMITS.maxPriority, 100).
+ */
+const HELD_BASE = 200;
+/** Held lists a listing walks (the cursor's position has three digits). */
+const MAX_HELD_LISTS = 799;
+
 export class JobListing {
   readonly #queue: string;
   readonly #keys: QueueKeys;
@@ -71,14 +79,23 @@ export class JobListing {
    */
   async #listPending(query: ListQuery, limit: number): Promise<JobPage> {
     const start = query.cursor ? decodePendingCursor(query.cursor) : null;
-    const prios = (await this.#cmd((c) => c.zrange(this.#keys.priorities, 0, -1, "REV")))
-      .map(Number).filter((p) => start === null || p <= start.priority);
+    // Flow control's parked jobs come after the pending lists (see HELD_BASE).
+    const inHeld = start !== null && start.priority >= HELD_BASE;
+    const prios = inHeld
+      ? []
+      : (await this.#cmd((c) => c.zrange(this.#keys.priorities, 0, -1, "REV")))
+        .map(Number).filter((p) => start === null || p <= start.priority);
+    const held = await this.#heldLists();
+    const lists: Array<{ position: number; key: string }> = [
+      ...prios.map((p) => ({ position: p, key: pendingKey(this.#keys, p) })),
+      ...held.map((key, i) => ({ position: HELD_BASE + i, key }))
+        .filter(({ position }) => start === null || !inHeld || position >= start.priority),
+    ];
     const chunk = query.type ? Math.min(1000, limit * 4) : limit;
     const jobs: Job[] = [];
     let last: { priority: number; index: number; id: string } | null = null;
     let more = false;
-    for (const priority of prios) {
-      const list = pendingKey(this.#keys, priority);
+    for (const { position: priority, key: list } of lists) {
       let index = 0;
       if (start && priority === start.priority) {
         index = await this.#cmd(async (c) => {
@@ -112,6 +129,27 @@ export class JobListing {
       jobs,
       next_cursor: more && last ? encodePendingCursor(last) : null,
     };
+  }
+
+  /**
+   * Flow control's held lists (parked pending jobs, `QueueKeys.limitPrefix`),
+   * sorted by type, then group (a type or group first parked between two
+   * pages shifts the positions after it: the next page may repeat or skip some).
+   */
+  async #heldLists(): Promise<string[]> {
+    const prefix = this.#keys.limitPrefix;
+    const members = (await this.#cmd((c) => c.smembers(this.#keys.heldTypes))).sort();
+    const out: string[] = [];
+    for (const member of members) {
+      if (!member.startsWith("g:")) {
+        out.push(`${prefix}h:${member}`);
+        continue;
+      }
+      const type = member.slice(2);
+      const groups = await this.#cmd((c) => c.lrange(`${prefix}ring:${type}`, 0, MAX_HELD_LISTS));
+      for (const g of groups.sort()) out.push(`${prefix}h:${type}|${g}`);
+    }
+    return out.slice(0, MAX_HELD_LISTS);
   }
 
   async #listZset(state: ZsetState, query: ListQuery, limit: number): Promise<JobPage> {

@@ -104,6 +104,26 @@ export interface QueueKeys {
    * deployment's key there too, read by the broker: see `#maintainCluster`).
    */
   owners: string;
+  /**
+   * Flow control (`src/limits/`). HASH of the limits that apply in this
+   * queue, mirrored from the deployment's (`GlobalKeys.limits`): `q` -> the
+   * queue's own, `t:<type>` -> a type's, each `"max,per_ms,concurrency"`;
+   * `v` -> the version mirrored (a stale mirror never overwrites a newer one).
+   * The meta HASH's `limited` is "1" while it or `heldTypes` exists: claims
+   * read the limits only then.
+   */
+  limits: string;
+  /** SET of the job types with jobs parked in a held LIST (see `limitPrefix`). */
+  heldTypes: string;
+  /**
+   * Prefix of the limits' state: `${limitPrefix}h:<type>` LIST of pending ids
+   * of a type the claim found limited (parked in claim order, claimed first
+   * once the type has room); `${limitPrefix}r:<field>` LIST, a rate's sliding
+   * log (`"<ms>:<starts>"`, oldest first) and `${limitPrefix}s:<field>` STRING,
+   * the starts it holds; `${limitPrefix}n` HASH of held-back claim counts
+   * (`<field>|rate`, `<field>|concurrency`).
+   */
+  limitPrefix: string;
 }
 
 /** The ZSET states (every state but pending, which lives in per-priority LISTs). */
@@ -145,6 +165,9 @@ export function queueKeys(queue: string, prefix = "jq"): QueueKeys {
     meta: `${base}meta`,
     idempotencyPrefix: `${base}i:`,
     owners: `${base}owners`,
+    limits: `${base}limits`,
+    heldTypes: `${base}held`,
+    limitPrefix: `${base}l:`,
   };
 }
 
@@ -206,6 +229,15 @@ export interface GlobalKeys {
    * accepts writes, for `/ready`; see `write_probe.ts`.
    */
   writeProbe: string;
+  /**
+   * HASH of the limits set at runtime (`PUT /limits/:scope/:name`):
+   * `<scope>:<name>` -> JSON (`src/limits/limit.ts`); they win over `limitsCode`.
+   */
+  limits: string;
+  /** HASH of the limits job types declare in code (`defineJob({ limits })`), same shape. */
+  limitsCode: string;
+  /** STRING: the limits' version, incremented by every change (queues mirror it). */
+  limitsVersion: string;
 }
 
 /** Builds the deployment's keys. */
@@ -226,6 +258,9 @@ export function globalKeys(prefix = "jq"): GlobalKeys {
     writeProbe: `${base}write_probe`,
     tenants: `${base}tenants`,
     tenantRatePrefix: `${base}tr:`,
+    limits: `${base}limits`,
+    limitsCode: `${base}limits_code`,
+    limitsVersion: `${base}limits_v`,
   };
 }
 

@@ -77,10 +77,12 @@ export const F = {
   dependents: 24,
   /** 1 when some of its dependencies are in other queues (they are told when it stops waiting). */
   depsElsewhere: 25,
+  /** Flow control: the job's group (absent: none). */
+  group: 26,
 } as const;
 
 /** Number of record positions. */
-export const RECORD_FIELDS = 26;
+export const RECORD_FIELDS = 27;
 
 /**
  * A stored record as a 0-based array (absent fields undefined/null/false).
@@ -123,6 +125,8 @@ export interface NewRecord {
   depsTotal?: number;
   /** The dependency policy's code ("" fail, "c" cancel, "i" ignore). */
   depPolicy?: string;
+  /** Flow control's group, or "" (then the record ends where it did). */
+  group?: string;
 }
 
 /**
@@ -152,6 +156,10 @@ export function newRecord(job: NewRecord): Packed[] {
     // Enqueue counts what is done already and sets the state (waiting or not).
     while (r.length < F.depsTotal) r.push(false);
     r.push(job.depsTotal, 0, 0, job.depPolicy || false);
+  }
+  if (job.group) {
+    while (r.length < F.group) r.push(false);
+    r.push(job.group);
   }
   return r;
 }
@@ -266,5 +274,6 @@ export function recordToJob(id: string, r: Packed[], queue: string): Job | null 
     cancel_requested: r[F.cancel] === true || r[F.cancel] === 1,
     backoff: backoff ? json(backoff) as BackoffPolicy : null,
     ...dependencyFields(r),
+    group: text(r[F.group]),
   };
 }

@@ -62,6 +62,9 @@ import { encodeBatch, type EncodedJob, encodeJob, oversizeBytes, queueOf } from 
 import { parseJobId } from "./job_id.ts";
 import { groupQueues, type QueueGroup } from "./queue_groups.ts";
 import { KNOWN_QUEUES_TTL_MS, QueueRegistry } from "./queue_registry.ts";
+import { type LimitEntry, LimitStore } from "../limits/limit_store.ts";
+import { type Limit, limitField, type LimitScope } from "../limits/limit.ts";
+import { clampRetryAfter } from "../limits/rate_limited_error.ts";
 import { claimOrder, type QueueSelection, type WeightedQueue } from "./queue_selection.ts";
 import { QueueReads } from "./queue_reads.ts";
 import { FlowOutbox } from "./flow_outbox.ts";
@@ -252,6 +255,14 @@ export class RedisBroker implements Broker {
   #reported: LifecycleEvent[] = [];
   /** The flow outbox's drain (`flow_outbox.ts`). */
   readonly #flows: FlowOutbox;
+  /** Flow control's limits (`src/limits/`). */
+  readonly #limits: LimitStore;
+  /** Queues with a concurrency limit, as the last claim there said: every job's end wakes them. */
+  readonly #capped = new Set<string>();
+  /** Types with a circuit breaker per queue, as the last claim there said. */
+  readonly #circuitTypes = new Map<string, Set<string>>();
+  /** Claimed jobs of those types (id -> type): their outcome feeds the breaker (`#outcomes`). */
+  readonly #circuitJobs = new Map<string, string>();
 
   constructor(options: RedisBrokerOptions) {
     this.defaultQueue = options.queue ?? "default";
@@ -337,7 +348,78 @@ export class RedisBroker implements Broker {
       run: (command) => this.#raw(command),
       main: this.#client,
       release: (leases) => this.release(leases, { restoreAttempt: true, reason: "wait abandoned" }),
+      onCircuits: (keys, types) => {
+        const { name } = this.#stateOfKeys(keys);
+        if (types.length > 0) this.#circuitTypes.set(name, new Set(types));
+        else this.#circuitTypes.delete(name);
+      },
+      onCapped: (keys, capped) => {
+        const { name } = this.#stateOfKeys(keys);
+        if (capped) this.#capped.add(name);
+        else this.#capped.delete(name);
+      },
     });
+    this.#limits = new LimitStore({
+      run: (command) => this.#raw(command),
+      keys: globalKeys(this.#prefix),
+      queues: () => this.#registry.list(),
+      queueKeys: (queue) => this.#state(queue).keys,
+      mirror: async (queue, version, limits, formatChecked) => {
+        const state = this.#state(queue);
+        const scripts = formatChecked ? await state.scripts : await this.#ours(state);
+        await scripts.syncLimits(version, limits);
+      },
+    });
+  }
+
+  /**
+   * Circuit breakers: the outcomes of ended jobs of types with a breaker go
+   * to circuit.lua (after the acks; a lost call only delays a transition).
+   * Nothing while no claimed job's type has one.
+   */
+  #outcomes(ended: ReadonlyArray<{ id: string; ok: boolean }>): void {
+    if (this.#circuitJobs.size === 0) return;
+    const byQueue = new Map<string, Map<string, { ok: number; failed: number }>>();
+    for (const { id, ok } of ended) {
+      const type = this.#circuitJobs.get(id);
+      if (type === undefined) continue;
+      this.#circuitJobs.delete(id);
+      const queue = this.#queueOfId(id);
+      let types = byQueue.get(queue);
+      if (!types) byQueue.set(queue, types = new Map());
+      const tally = types.get(type) ?? { ok: 0, failed: 0 };
+      if (ok) tally.ok++;
+      else tally.failed++;
+      types.set(type, tally);
+    }
+    for (const [queue, types] of byQueue) {
+      this.#ours(this.#state(queue)).then((s) => s.circuit(this.#clock(), types)).catch(() => {});
+    }
+  }
+
+  /** A job that ends without an outcome (released, deferred) leaves the breaker's count. */
+  #noOutcome(ids: readonly string[]): void {
+    if (this.#circuitJobs.size === 0) return;
+    for (const id of ids) this.#circuitJobs.delete(id);
+  }
+
+  /**
+   * Flow control: jobs among `ids` ended in a queue with a concurrency
+   * limit, so a claimer sleeping there for a slot is woken (once per queue;
+   * any job's end, since a job claimed before the limit was set counts too).
+   * Costs nothing while no queue this process claims from is capped.
+   */
+  #freeSlots(ids: readonly string[]): void {
+    if (this.#capped.size === 0) return;
+    const queues = new Set<string>();
+    for (const id of ids) {
+      const queue = this.#queueOfId(id);
+      if (this.#capped.has(queue)) queues.add(queue);
+    }
+    for (const queue of queues) {
+      // A lost wake only delays: the sleeping claimer's wait ends anyway.
+      this.#ours(this.#state(queue)).then((s) => s.wake()).catch(() => {});
+    }
   }
 
   /**
@@ -481,6 +563,8 @@ export class RedisBroker implements Broker {
       if (found !== STORAGE_FORMAT) {
         throw new StorageFormatError(state.name, String(found), STORAGE_FORMAT);
       }
+      // A queue this process had not used: the deployment's type limits reach it too.
+      await this.#limits.syncQueue(state.name);
       state.formatOk = true;
     })().catch((error) => {
       if (!(error instanceof StorageFormatError)) state.formatChecked = null;
@@ -698,13 +782,23 @@ export class RedisBroker implements Broker {
     const leaseMs = options.leaseMs ?? DEFAULTS.leaseMs;
     const waitMs = options.waitMs ?? 0;
     const groups = await this.#claimGroups();
+    let jobs: ClaimedJob[];
     if (waitMs > 0) {
       const signal = this.#serve.queues === "all"
         ? AbortSignal.any([this.#queuesChanged.signal, ...(options.signal ? [options.signal] : [])])
         : options.signal;
-      return await this.#waiter.claim(groups, n, leaseMs, waitMs, signal);
+      jobs = await this.#waiter.claim(groups, n, leaseMs, waitMs, signal);
+    } else {
+      jobs = await this.#waiter.claimReady(groups, n, leaseMs, options.onlyWoken === true);
     }
-    return await this.#waiter.claimReady(groups, n, leaseMs, options.onlyWoken === true);
+    if (this.#circuitTypes.size > 0) {
+      for (const job of jobs) {
+        if (this.#circuitTypes.get(this.#queueOfId(job.id))?.has(job.type)) {
+          this.#circuitJobs.set(job.id, job.type);
+        }
+      }
+    }
+    return jobs;
   }
 
   async complete(id: string, token: string, result: unknown): Promise<void> {
@@ -732,6 +826,11 @@ export class RedisBroker implements Broker {
           () => (outbox ??= new Set()).add(state.name),
         ),
     );
+    // Flow control: nothing to build unless a queue is capped or a type has a breaker.
+    if (this.#capped.size > 0) this.#freeSlots(acks.map((a) => a.id));
+    if (this.#circuitJobs.size > 0) {
+      this.#outcomes(acks.flatMap((a, i) => acked[i] ? [{ id: a.id, ok: true }] : []));
+    }
     // Dependents in other queues hear of it right away (maintenance if this process dies now).
     if (outbox) await this.#drain(outbox);
     return acked;
@@ -771,7 +870,12 @@ export class RedisBroker implements Broker {
       retryDelayMs: delay,
       timedOut: failure.timed_out,
     }, () => outbox = true);
-    if (outcome === null) throw new LeaseLostError(id);
+    this.#freeSlots([id]);
+    if (outcome === null) {
+      this.#noOutcome([id]);
+      throw new LeaseLostError(id);
+    }
+    this.#outcomes([{ id, ok: false }]);
     // The end reaches the job's flow through the outbox (maintenance if this process dies now).
     if (outbox) await this.#drain([state.name]);
     return outcome;
@@ -790,6 +894,8 @@ export class RedisBroker implements Broker {
     if (leases.length === 0) return [];
     if (!this.#defaultKnown) await this.#home();
     const reason = (options.reason ?? "released").slice(0, MAX_ERROR_CHARS);
+    if (this.#capped.size > 0) this.#freeSlots(leases.map((l) => l.id));
+    if (this.#circuitJobs.size > 0) this.#noOutcome(leases.map((l) => l.id));
     return await this.#perQueue(
       leases,
       async (state, items) =>
@@ -1137,6 +1243,45 @@ export class RedisBroker implements Broker {
   async readEvents(cursor: string, blockMs: number, count = 100): Promise<StoredEvent[]> {
     await this.#home();
     return await this.#reads.events(cursor, blockMs, count);
+  }
+
+  async defer(
+    id: string,
+    token: string,
+    delayMs: number,
+    pause: { scope: "type" | "queue" | "group"; type: string; group?: string } | null = null,
+  ): Promise<boolean> {
+    if (!this.#defaultKnown) await this.#home();
+    const state = this.#state(this.#queueOfId(id));
+    const field = !pause
+      ? ""
+      : pause.scope === "group"
+      ? `t:${pause.type}|${pause.group ?? ""}`
+      : limitField(pause.scope, pause.type);
+    const delay = clampRetryAfter(delayMs);
+    const ok = await (await this.#ours(state)).defer(id, token, this.#clock(), delay, field);
+    this.#freeSlots([id]);
+    this.#noOutcome([id]);
+    return ok;
+  }
+
+  async limits(): Promise<LimitEntry[]> {
+    return await this.#limits.list();
+  }
+
+  async setLimit(scope: LimitScope, name: string, limit: Limit): Promise<boolean> {
+    await this.#home();
+    return await this.#limits.set(scope, name, limit);
+  }
+
+  async removeLimit(scope: LimitScope, name: string): Promise<boolean> {
+    await this.#home();
+    return await this.#limits.remove(scope, name);
+  }
+
+  async declareLimits(declared: ReadonlyArray<{ type: string; limit: Limit | null }>) {
+    await this.#home();
+    await this.#limits.declare(declared);
   }
 
   async ping(): Promise<boolean> {

@@ -30,7 +30,10 @@ export const QUEUE_CONSTANTS = [
 export type QueueConstant = typeof QUEUE_CONSTANTS[number];
 
 /** Keys that are fields of `QueueKeys` (the rest are resolved per call). */
-type QueueKeyName = Exclude<keyof QueueKeys, "jobPrefix" | "pendingPrefix" | "idempotencyPrefix">;
+type QueueKeyName = Exclude<
+  keyof QueueKeys,
+  "jobPrefix" | "pendingPrefix" | "idempotencyPrefix" | "limitPrefix"
+>;
 
 /** One script's contract. */
 export interface ScriptSpec {
@@ -68,9 +71,9 @@ export const SCRIPTS = {
   },
   claim: {
     keys: ["owners"],
-    queueKeys: ["priorities", "running", "stats", "wake", "events", "meta"],
+    queueKeys: ["priorities", "running", "stats", "wake", "events", "meta", "heldTypes", "limits"],
     args: ["max", "now", "leaseMs", "tokenBase", "clockOffsetMs", "owner", "freshMs"],
-    rest: ["jobPrefix", "pendingPrefix"],
+    rest: ["jobPrefix", "pendingPrefix", "limitPrefix"],
   },
   complete: {
     keys: [
@@ -181,6 +184,25 @@ export const SCRIPTS = {
   inspect: {
     keys: ["meta", "priorities"],
     args: [],
+  },
+  // Flow control (`src/limits/`).
+  wake: {
+    keys: ["wake"],
+    args: [],
+  },
+  defer: {
+    keys: ["running", "scheduled", "stats", "events", "job", "limits", "meta"],
+    args: ["id", "token", "now", "delayMs", "pauseField"],
+  },
+  circuit: {
+    keys: ["limits", "wake"],
+    args: ["now", "limitPrefix"],
+    rest: ["jobType", "succeeded", "failed"],
+  },
+  limits_sync: {
+    keys: ["limits", "meta", "heldTypes", "wake"],
+    args: ["version"],
+    rest: ["field", "limit"],
   },
   // The schedules' scripts touch only the deployment's keys (`GlobalKeys`, passed as
   // per-call keys); they take the queue constants like every script, and ignore them.

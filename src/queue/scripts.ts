@@ -57,7 +57,8 @@ type ScriptCall = (...args: Arg[]) => Promise<unknown>;
 let sources: Promise<Record<ScriptName, string>> | null = null;
 
 /**
- * Reads the scripts once per process, each prefixed with `_lib.lua` and `_flow.lua`. Paths are
+ * Reads the scripts once per process, each prefixed with `_lib.lua` and `_flow.lua` (claim.lua
+ * also with `_limits.lua`). Paths are
  * relative to this module, so it works from any cwd and from Web Workers.
  */
 export function loadScriptSources(): Promise<Record<ScriptName, string>> {
@@ -65,8 +66,12 @@ export function loadScriptSources(): Promise<Record<ScriptName, string>> {
     const read = (name: string) =>
       Deno.readTextFile(new URL(`./scripts/${name}.lua`, import.meta.url));
     const lib = `${await read("_lib")}\n${await read("_flow")}`;
+    // Flow control's functions only where they run (claim.lua).
+    const limits = await read("_limits");
     const entries = await Promise.all(
-      SCRIPT_NAMES.map(async (name) => [name, `${lib}\n${await read(name)}`] as const),
+      SCRIPT_NAMES.map(async (name) =>
+        [name, `${lib}\n${name === "claim" ? `${limits}\n` : ""}${await read(name)}`] as const
+      ),
     );
     return Object.fromEntries(entries) as Record<ScriptName, string>;
   })();
@@ -386,6 +391,27 @@ export class QueueScripts {
     return typeof reply === "string" ? reply as FailOutcome : null;
   }
 
+  /**
+   * defer.lua: a rate-limited job back to scheduled for `delayMs`, its
+   * attempt given back; `pauseField` ("t:<type>", "q" or "") pauses that
+   * scope as long. False when the lease was lost.
+   */
+  async defer(
+    id: string,
+    token: string,
+    now: number,
+    delayMs: number,
+    pauseField: string,
+  ): Promise<boolean> {
+    const reply = await this.#run(
+      "defer",
+      { id, token, now, delayMs, pauseField },
+      { job: this.#keys.jobPrefix + id },
+      { errorId: id },
+    );
+    return toNumber(reply) === 1;
+  }
+
   /** renew.lua for many leases in one call. */
   async renew(leases: Lease[], leaseMs: number, now: number): Promise<RenewStatus[]> {
     if (leases.length === 0) return [];
@@ -521,6 +547,39 @@ export class QueueScripts {
   /** pause.lua: true when the flag changed. */
   async setPaused(paused: boolean): Promise<boolean> {
     return toNumber(await this.#run("pause", { paused: paused ? "1" : "0" }, {})) === 1;
+  }
+
+  /** wake.lua: wakes one idle claimer (a concurrency slot was freed). */
+  async wake(): Promise<void> {
+    await this.#run("wake", {}, {});
+  }
+
+  /**
+   * limits_sync.lua: the limits applying to this queue (field -> encoded
+   * limit) as of deployment `version`; false when a newer one was there.
+   */
+  async syncLimits(version: number, limits: ReadonlyArray<[string, string]>): Promise<boolean> {
+    const reply = await this.#run("limits_sync", { version }, {}, { rest: limits.flat() });
+    return toNumber(reply) === 1;
+  }
+
+  /**
+   * circuit.lua: outcomes of jobs of types with a circuit breaker (type ->
+   * succeeded, failed); the breakers' transitions.
+   */
+  async circuit(
+    now: number,
+    outcomes: ReadonlyMap<string, { ok: number; failed: number }>,
+  ): Promise<Array<{ type: string; from: string; to: string }>> {
+    const rest = [...outcomes].flatMap(([type, o]) => [type, o.ok, o.failed]);
+    const reply = await this.#run("circuit", { now, limitPrefix: this.#keys.limitPrefix }, {}, {
+      rest,
+    }) as string[];
+    const out = [];
+    for (let i = 0; i + 2 < reply.length; i += 3) {
+      out.push({ type: String(reply[i]), from: String(reply[i + 1]), to: String(reply[i + 2]) });
+    }
+    return out;
   }
 
   /** inspect.lua: the paused flag and since when the oldest pending job is ready. */

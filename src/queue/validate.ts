@@ -37,6 +37,8 @@ export interface EncodedJob {
   backoff: string;
   /** Idempotency key, or "". */
   idempotencyKey: string;
+  /** Flow control's group, or "". */
+  group: string;
   /** True when the caller chose the id (checked for collisions); false for a fresh random UUID. */
   callerId: boolean;
   /** `EnqueueInput.waiting_limit`, or -1 for none. */
@@ -224,6 +226,14 @@ export function encodeJob(input: EnqueueInput, now: number, place: JobPlace): En
       "idempotency_key",
     );
   }
+  const group = input.group;
+  if (
+    group !== undefined &&
+    (typeof group !== "string" || group.length === 0 ||
+      utf8Bytes(group) > LIMITS.maxGroupBytes)
+  ) {
+    throw new InvalidInputError(`group must be 1..${LIMITS.maxGroupBytes} bytes`, "group");
+  }
   const id = jobIdOf(input, place);
   const dependsOn = encodeDependencies(input, id, place.home);
   return {
@@ -241,6 +251,7 @@ export function encodeJob(input: EnqueueInput, now: number, place: JobPlace): En
     createdAt: now,
     backoff: encodeBackoff(input),
     idempotencyKey: key ?? "",
+    group: group ?? "",
     callerId: input.id !== undefined && !(input.fresh_id === true && isFreshShape(input.id, place)),
     waitingLimit: input.waiting_limit === undefined
       ? -1
@@ -328,4 +339,11 @@ export function encodeBatch(
     }
   });
   return jobs;
+}
+
+const encoder = new TextEncoder();
+
+/** Bytes of `text` in UTF-8. */
+function utf8Bytes(text: string): number {
+  return encoder.encode(text).length;
 }

@@ -34,7 +34,8 @@ import type { BlockingPool } from "./blocking.ts";
 import { type RedisClient, toQueueError, whenReady } from "./connect.ts";
 import type { ClaimedJob, Lease } from "./job.ts";
 import type { QueueGroup } from "./queue_groups.ts";
-import { GroupScripts } from "./group_scripts.ts";
+import type { QueueKeys } from "./keys.ts";
+import { type ClaimReply, GroupScripts } from "./group_scripts.ts";
 import type { ScriptConfig } from "./scripts.ts";
 import { LIVENESS } from "./liveness.ts";
 import type { ClusterSignals } from "./cluster_signals.ts";
@@ -69,6 +70,13 @@ export interface WorkWaiterOptions {
   beat(ownersKey: string): Promise<void>;
   /** On Cluster: the published wakes claims wait on instead of BLPOP. */
   signals?: ClusterSignals;
+  /**
+   * Flow control: after each claim, whether each queue it tried has a
+   * concurrency limit (then every job's end there wakes the queue).
+   */
+  onCapped?(queue: QueueKeys, capped: boolean): void;
+  /** Flow control: after each claim, the types with a circuit breaker in each queue it tried. */
+  onCircuits?(queue: QueueKeys, types: string[]): void;
 }
 
 /** Blocking claims over groups of queues. */
@@ -82,6 +90,18 @@ export class WorkWaiter {
   readonly #handingBack = new Set<Promise<void>>();
   /** The next queue an idle wait's end re-checks (Cluster; see `cluster_signals.ts`). */
   #recheck = 0;
+  /**
+   * Flow control: per group (its first queue's wake key), when a rate lets
+   * the ready work the last claim held back start (our clock). A wait ends
+   * then instead of sleeping until a wake: no poll, no missed token.
+   */
+  readonly #retryAt = new Map<string, number>();
+  /**
+   * Some claim reported a concurrency limit / a circuit breaker: until then,
+   * claims skip the per-queue reports (the plain path's cost stays as it was).
+   */
+  #cappedSeen = false;
+  #circuitsSeen = false;
 
   constructor(options: WorkWaiterOptions) {
     this.#o = options;
@@ -109,6 +129,7 @@ export class WorkWaiter {
     for (;;) {
       const left = deadline - performance.now();
       if (signal?.aborted || left < MIN_WAIT_MS) return [];
+      const wait = Math.min(left, Math.max(1, this.#untilRetry(groups)));
       // A heartbeat the claim will still find fresh, unless the owner's
       // timer keeps it so (a worker's runner beats every second).
       for (const { ownersKey } of groups) {
@@ -117,7 +138,7 @@ export class WorkWaiter {
         }
       }
       // Standalone: every served queue is in the one group.
-      const { jobs, refused } = await this.#waitAndClaim(groups[0], max, leaseMs, left, signal);
+      const { jobs, refused } = await this.#waitAndClaim(groups[0], max, leaseMs, wait, signal);
       if (jobs.length > 0) return jobs;
       // Woken for nothing (another runner took it): wait out the rest. Refused
       // as not alive (this process paused past the heartbeat's freshness):
@@ -168,6 +189,7 @@ export class WorkWaiter {
         )
       );
       jobs.push(...got.jobs);
+      this.#noteReply(group, got);
       if (signals) {
         // Cluster: one queue per group.
         const keys = group.queues[0];
@@ -197,6 +219,10 @@ export class WorkWaiter {
     const queues = groups.map((group) => group.queues[0]);
     for (;;) {
       if (signal?.aborted) return [];
+      // A rate's time came: look there again, as if woken.
+      for (const group of groups) {
+        if (this.#untilRetry([group]) <= 0) signals.suspect(group.queues[0]);
+      }
       const woken = groups.filter((group) => signals.mayHaveWork(group.queues[0]));
       if (woken.length > 0) {
         const jobs = await this.#claimNow(woken, max, leaseMs);
@@ -209,13 +235,46 @@ export class WorkWaiter {
       }
       const left = deadline - performance.now();
       if (left < MIN_WAIT_MS) return [];
-      if (!await signals.whenWoken(queues, left, signal)) {
+      const wait = Math.min(left, Math.max(1, this.#untilRetry(groups)));
+      if (!await signals.whenWoken(queues, wait, signal)) {
+        if (wait < left && !signal?.aborted) continue;
         if (!signal?.aborted && deadline - performance.now() < MIN_WAIT_MS) {
           signals.suspect(queues[this.#recheck++ % queues.length]);
         }
         return [];
       }
     }
+  }
+
+  /** Remembers what flow control said in a claim's reply. */
+  #noteReply(group: QueueGroup, reply: ClaimReply): void {
+    const key = group.queues[0]?.wake;
+    if (key === undefined) return;
+    if (reply.retryAt === null) this.#retryAt.delete(key);
+    else this.#retryAt.set(key, reply.retryAt);
+    const { onCapped, onCircuits } = this.#o;
+    if (onCapped && (reply.capped.length > 0 || this.#cappedSeen)) {
+      this.#cappedSeen = true;
+      for (const keys of group.queues) onCapped(keys, reply.capped.includes(keys.wake));
+    }
+    if (onCircuits && (reply.circuits.length > 0 || this.#circuitsSeen)) {
+      // Once a breaker was seen, every claim says which remain (they can be removed).
+      this.#circuitsSeen = true;
+      for (const keys of group.queues) {
+        onCircuits(keys, reply.circuits.filter(([wake]) => wake === keys.wake).map(([, t]) => t));
+      }
+    }
+  }
+
+  /** ms until the earliest remembered retry time of `groups` (<= 0: due), or Infinity. */
+  #untilRetry(groups: readonly QueueGroup[]): number {
+    if (this.#retryAt.size === 0) return Infinity;
+    let at = Infinity;
+    for (const group of groups) {
+      const t = this.#retryAt.get(group.queues[0]?.wake ?? "");
+      if (t !== undefined && t < at) at = t;
+    }
+    return at === Infinity ? Infinity : at - this.#o.clock();
   }
 
   /** Resolves when jobs claimed for abandoned waits have been handed back. */
@@ -251,8 +310,8 @@ export class WorkWaiter {
           offsetMs,
           liveness,
         );
-        const [marker, { jobs, alive }] = await Promise.all([popped, claimed]);
-        return { marker, jobs, alive };
+        const [marker, reply] = await Promise.all([popped, claimed]);
+        return { marker, ...reply };
       },
       timeoutMs,
       signal,
@@ -265,6 +324,7 @@ export class WorkWaiter {
     );
     if (result.kind === "reply") {
       const { jobs, alive } = result.value;
+      this.#noteReply(group, result.value);
       return { jobs, refused: alive ? [] : [group.ownersKey] };
     }
     if (result.kind === "error") throw toQueueError(result.error);

@@ -27,6 +27,12 @@ export interface Failure {
   timedOut?: "soft" | "hard";
 }
 
+/** What a RateLimitedError asked for (`RunResult.rate_limited`). */
+export interface RateLimit {
+  delay_ms: number;
+  scope: "type" | "queue" | "group" | null;
+}
+
 /** Settings for `Acker`. */
 export interface AckerOptions {
   broker: Broker;
@@ -35,6 +41,8 @@ export interface AckerOptions {
   typeBackoff(type: string): BackoffPolicy | undefined;
   /** Called once per job when its ack finished (or was given up), to free its slot. */
   done(id: string): void;
+  /** A job was deferred until `at` (epoch ms): maintenance should promote it then. */
+  due?(at: number): void;
 }
 
 const MAX_BATCH = 500;
@@ -69,6 +77,27 @@ export class Acker {
   /** Records a failed attempt now. */
   fail(job: ClaimedJob, failure: Failure): void {
     this.#track(this.#fail(job, failure));
+  }
+
+  /**
+   * The handler was rate limited (RateLimitedError): the job goes back to
+   * scheduled, no attempt charged; `scope` pauses its type or queue too.
+   */
+  defer(job: ClaimedJob, limited: RateLimit): void {
+    this.#track(
+      (async () => {
+        const pause = limited.scope
+          ? { scope: limited.scope, type: job.type, group: job.group ?? "" }
+          : null;
+        const deferred = await this.#retrying(
+          "defer",
+          () => this.#o.broker.defer(job.id, job.token, limited.delay_ms, pause),
+          job.id,
+        );
+        if (deferred) this.#o.due?.(Date.now() + limited.delay_ms);
+        this.#o.done(job.id);
+      })(),
+    );
   }
 
   /** Resolves when every queued ack has been sent. */

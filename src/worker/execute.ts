@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { rateLimitOf } from "../limits/rate_limited_error.ts";
 import type { JobContext, JobDefinition, JobLogger } from "../jobs/definition.ts";
 import { NonRetryableError } from "../jobs/definition.ts";
 import { LIMITS } from "../queue/job.ts";
@@ -145,6 +146,10 @@ export async function executeJob(
     }
     return { id, ok: true, result_json: text };
   } catch (error) {
+    const limited = rateLimitOf(error);
+    if (limited) {
+      return { id, ok: false, error: errorMessage(error), retryable: true, rate_limited: limited };
+    }
     return { id, ok: false, error: errorMessage(error), retryable: isRetryable(error) };
   } finally {
     progress.stop();

@@ -49,6 +49,8 @@ export type RunResult =
     error: string;
     /** False for NonRetryableError, `retryable === false` errors and invalid payloads. */
     retryable: boolean;
+    /** A RateLimitedError: back to scheduled after `delay_ms`, no attempt charged. */
+    rate_limited?: { delay_ms: number; scope: "type" | "queue" | "group" | null };
   };
 
 /** A throttled progress report. */

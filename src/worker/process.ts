@@ -14,6 +14,7 @@ import { Registry } from "prom-client";
 import { LegacyDataError } from "../queue/queue_registry.ts";
 import { describeSelection, type QueueSelection } from "../queue/queue_selection.ts";
 import { loadRegistry } from "../jobs/registry.ts";
+import { declaredLimits } from "../limits/declared.ts";
 import { permissionsFor } from "../jobs/definition.ts";
 import { type JobSettings, jobSettings } from "../jobs/job_settings.ts";
 import { EventBus } from "../events/bus.ts";
@@ -138,6 +139,18 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     owner: options.owner ?? ownerFromSupervisor(),
   });
 
+  // The types' declared limits hold from this worker's first claim (a bad one stops the start).
+  let declared;
+  try {
+    declared = declaredLimits(registry.list());
+  } catch (error) {
+    removeListeners();
+    await broker.close();
+    throw error;
+  }
+  await broker.declareLimits(declared).catch((error) =>
+    log.warn("declared limits not recorded; the ones in Redis apply", { error })
+  );
   // Data this release cannot take over is said at start, not only per claim.
   broker.homeQueue().catch((error) => {
     if (error instanceof LegacyDataError) log.error(error.message);

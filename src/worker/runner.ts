@@ -196,6 +196,10 @@ export class Runner {
       log: options.log,
       typeBackoff: (type) => this.#o.definitionOf(type)?.defaults?.backoff,
       done: (id) => this.#dropLease(id),
+      // A deferred job is due then: this process's next heartbeat promotes it.
+      due: (at) => {
+        if (this.#nextDueAt === null || at < this.#nextDueAt) this.#nextDueAt = at;
+      },
     });
   }
 
@@ -562,6 +566,8 @@ export class Runner {
         this.#acker.complete(job, r.result_json);
       } else if (held.aborted === "cancel") {
         this.#acker.fail(job, { message: "cancelled", retryable: false });
+      } else if (r.rate_limited) {
+        this.#acker.defer(job, r.rate_limited);
       } else {
         this.#acker.fail(job, { message: r.error, retryable: r.retryable });
       }

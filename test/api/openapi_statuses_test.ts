@@ -706,6 +706,77 @@ Deno.test("every documented status is answered, and every answer is documented",
       ),
       at(`DELETE ${T}/{name}`, 503, "unavailable", () => request(tenantsDown, "DELETE", `${T}/p`)),
     );
+    // Flow control's limits (a generous cap: other cases here claim compute jobs).
+    const L = "/api/v1/limits";
+    const cap = json({ concurrency: 1000 });
+    const limitPut = (target: Hono, path: string, body: string, headers: Json = JT) =>
+      send(target, "PUT", `${L}/${path}`, headers as Record<string, string>, body);
+    cases.push(
+      at(`GET ${L}`, 200, undefined, get(app, L)),
+      at(`GET ${L}`, 403, "forbidden", send(tenanted, "GET", L, asFull)),
+      at(`GET ${L}`, 503, "unavailable", get(down, L)),
+      at(`PUT ${L}/{scope}/{name}`, 201, undefined, limitPut(app, "type/email", cap)),
+      at(`PUT ${L}/{scope}/{name}`, 200, undefined, twice(limitPut(app, "type/webhook", cap))),
+      at(`PUT ${L}/{scope}/{name}`, 400, "invalid_json", limitPut(app, "type/compute", "{")),
+      at(
+        `PUT ${L}/{scope}/{name}`,
+        403,
+        "forbidden",
+        limitPut(tenanted, "type/compute", cap, asFull),
+      ),
+      at(
+        `PUT ${L}/{scope}/{name}`,
+        413,
+        "payload_too_large",
+        limitPut(app, "type/compute", json({ concurrency: 1, x: "x".repeat(5000) })),
+      ),
+      at(
+        `PUT ${L}/{scope}/{name}`,
+        415,
+        "unsupported_media_type",
+        limitPut(app, "type/compute", cap, { "content-type": "text/plain" }),
+      ),
+      at(
+        `PUT ${L}/{scope}/{name}`,
+        422,
+        "validation_error",
+        limitPut(app, "type/compute", json({ concurrency: 0 })),
+      ),
+      at(`PUT ${L}/{scope}/{name}`, 503, "unavailable", limitPut(down, "type/compute", cap)),
+      at(
+        `DELETE ${L}/{scope}/{name}`,
+        200,
+        undefined,
+        after(async () => {
+          await broker.setLimit("type", "data_process", { rate: null, concurrency: 1000 });
+          return "type/data_process";
+        }, (path) => request(app, "DELETE", `${L}/${path}`)),
+      ),
+      at(
+        `DELETE ${L}/{scope}/{name}`,
+        403,
+        "forbidden",
+        send(tenanted, "DELETE", `${L}/type/email`, asFull),
+      ),
+      at(
+        `DELETE ${L}/{scope}/{name}`,
+        404,
+        "not_found",
+        () => request(app, "DELETE", `${L}/type/compute`),
+      ),
+      at(
+        `DELETE ${L}/{scope}/{name}`,
+        422,
+        "validation_error",
+        () => request(app, "DELETE", `${L}/bogus/x`),
+      ),
+      at(
+        `DELETE ${L}/{scope}/{name}`,
+        503,
+        "unavailable",
+        () => request(down, "DELETE", `${L}/type/email`),
+      ),
+    );
     // A body that stops after one byte: 408 once it falls behind the (here tiny) pace.
     const slowOptions = { bodyGraceMs: 50, bodyMinBytesPerS: 1_000_000 };
     const slowApp = composed({ ...slowOptions, quotas, schedules: scheduling.service });
@@ -727,6 +798,7 @@ Deno.test("every documented status is answered, and every answer is documented",
         [`PUT ${T}/{name}`, slowApp, "PUT", `${T}/slow`, JT],
         [`POST ${K}`, slowKeyed, "POST", K, asAdmin],
         ["POST /api/v1/flows", slowApp, "POST", "/api/v1/flows", JT],
+        [`PUT ${L}/{scope}/{name}`, slowApp, "PUT", `${L}/type/compute`, JT],
       ] as const
     ) {
       cases.push(at(op, 408, "request_timeout", stalled(target, method, path, headers)));

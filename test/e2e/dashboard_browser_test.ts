@@ -668,6 +668,19 @@ Deno.test({
       await waitDetailStatus(page, home, "completed");
       await waitQueueRow(page, "default", { counts: { completed: "3" } });
 
+      // Flow control: a limit set through the API shows in its panel (refreshed every 5 s).
+      const put = await fetch(`${base}/api/v1/limits/type/compute`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ concurrency: 7 }),
+      });
+      assert.strictEqual(put.status, 201, await put.text());
+      await page.waitForFunction(
+        () => document.getElementById("limits-body")?.textContent?.includes("7 at once"),
+        undefined,
+        { timeout: 10_000 },
+      );
+
       await Deno.mkdir(OUT_DIR, { recursive: true });
       await page.screenshot({ path: `${OUT_DIR}/dashboard_queues.png`, fullPage: true });
       assert.deepStrictEqual(dialogs, [], "no dialog may fire");

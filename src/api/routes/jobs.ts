@@ -86,6 +86,7 @@ export function toInput(
     backoff: request.backoff,
     idempotency_key: idempotencyKey,
     on_dependency_failure: request.on_dependency_failure,
+    group: request.group,
   };
   return input;
 }

@@ -39,6 +39,7 @@ import {
 import { schedulePaths, scheduleSchemas } from "./openapi_schedules.ts";
 import { tenantPaths, tenantSchemas } from "./openapi_tenants.ts";
 import { flowPaths, flowSchemas } from "./openapi_flows.ts";
+import { limitPaths, limitSchemas } from "./openapi_limits.ts";
 
 /** Request body limits of the app the document describes. */
 export interface BodyLimits {
@@ -492,6 +493,7 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
       ...schedulePaths(limits.maxBodyBytes),
       ...tenantPaths(),
       ...flowPaths(limits.maxBatchBodyBytes),
+      ...limitPaths(),
       ...probePaths("", ""),
       ...probePaths("/api/v1", "V1"),
     }),
@@ -502,6 +504,7 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
         ...scheduleSchemas(),
         ...tenantSchemas(),
         ...flowSchemas(),
+        ...limitSchemas(),
       },
       responses: { ...RESPONSES, ...AUTH_RESPONSES },
       headers: { ...HEADERS, ...AUTH_HEADERS },
