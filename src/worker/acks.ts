@@ -41,7 +41,7 @@ export interface AckerOptions {
   typeBackoff(type: string): BackoffPolicy | undefined;
   /** Called once per job when its ack finished (or was given up), to free its slot. */
   done(id: string): void;
-  /** A job was deferred until `at` (epoch ms): maintenance should promote it then. */
+  /** A job was deferred or its retry scheduled until `at` (epoch ms): promote it then. */
   due?(at: number): void;
 }
 
@@ -133,7 +133,7 @@ export class Acker {
   async #fail(job: ClaimedJob, failure: Failure): Promise<void> {
     const policy = job.backoff ?? this.#o.typeBackoff(job.type) ?? DEFAULT_BACKOFF;
     const delay = backoffDelayMs(policy, job.attempt);
-    await this.#retrying(
+    const outcome = await this.#retrying(
       "fail",
       () =>
         this.#o.broker.fail(job.id, job.token, {
@@ -144,6 +144,8 @@ export class Acker {
         }),
       job.id,
     );
+    // A retry waits `delay`: this process promotes it on time, not at its next beat.
+    if (outcome === "scheduled") this.#o.due?.(Date.now() + delay);
     this.#o.done(job.id);
   }
 

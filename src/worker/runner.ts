@@ -45,6 +45,12 @@ export const MAX_HELD_FACTOR = 2;
  * so claims stay whole batches instead of one per thread's share.
  */
 export const FAST_TURNAROUND_MS = 2;
+
+/** Closest two due-time maintenance calls of one process (`#armDue`). */
+export const MIN_DUE_GAP_MS = 40;
+
+/** Due times further off than this are left to the beats. */
+const MAX_DUE_TIMER_MS = 60_000;
 /** Weight of the newest result in that average. */
 const TURNAROUND_WEIGHT = 0.05;
 
@@ -159,6 +165,9 @@ export class Runner {
   #leasesHeld = false;
   /** From the last maintenance: the earliest scheduled job or lease expiry. */
   #nextDueAt: number | null = null;
+  /** The one-shot timer of the earliest due time known, and that time. */
+  #dueTimer?: ReturnType<typeof setTimeout>;
+  #dueTimerAt = Infinity;
   /** Redis outages are logged once per streak, not per retry. */
   readonly #outages: OutageLog;
 
@@ -196,10 +205,8 @@ export class Runner {
       log: options.log,
       typeBackoff: (type) => this.#o.definitionOf(type)?.defaults?.backoff,
       done: (id) => this.#dropLease(id),
-      // A deferred job is due then: this process's next heartbeat promotes it.
-      due: (at) => {
-        if (this.#nextDueAt === null || at < this.#nextDueAt) this.#nextDueAt = at;
-      },
+      // A deferred job or a retry is due then: promoted at that time (#armDue).
+      due: (at) => this.#armDue(at),
     });
   }
 
@@ -253,6 +260,8 @@ export class Runner {
     } finally {
       clearInterval(this.#renewTimer);
       clearInterval(this.#beatTimer);
+      clearTimeout(this.#dueTimer);
+      this.#dueTimerAt = -Infinity; // none armed from now on
       await this.#leave();
       this.#deadlines.clear();
       await unsubscribe().catch(() => {});
@@ -366,6 +375,7 @@ export class Runner {
           const result = await this.#o.broker.maintain({ onlyDue: true });
           this.#leasesHeld = result.running;
           this.#nextDueAt = result.next_due_at;
+          if (result.next_due_at !== null) this.#armDue(result.next_due_at);
           this.#outages.ok("maintenance");
         } else {
           await this.#o.broker.heartbeat();
@@ -387,6 +397,32 @@ export class Runner {
       }
     })().finally(() => (this.#beating = null));
     return this.#beating;
+  }
+
+  /**
+   * Runs maintenance at `at` (a delayed job's or a retry's due time, a lease's
+   * expiry), so it becomes runnable then, not at the next beat up to a second
+   * (or, idle, `idleMaintainMs`) later. One timer, for the earliest time
+   * known; timers at least `MIN_DUE_GAP_MS` apart, so a stream of distinct
+   * due times costs at most one maintenance call per gap. Promotion is one
+   * atomic script: any number of processes may run it at once.
+   */
+  #armDue(at: number): void {
+    if (this.#nextDueAt === null || at < this.#nextDueAt) this.#nextDueAt = at;
+    const fireAt = Math.max(at, this.#lastMaintain + MIN_DUE_GAP_MS);
+    if (fireAt >= this.#dueTimerAt || this.#stopMode !== null) return;
+    // Far off: the beats get there (and a timer would hold the event loop for nothing).
+    if (fireAt - Date.now() > MAX_DUE_TIMER_MS) return;
+    clearTimeout(this.#dueTimer);
+    this.#dueTimerAt = fireAt;
+    this.#dueTimer = setTimeout(() => {
+      this.#dueTimerAt = Infinity;
+      // After a beat in flight (it may be a bare heartbeat): then one that maintains.
+      void (async () => {
+        await this.#beating;
+        await this.#heartbeat();
+      })();
+    }, Math.max(0, fireAt - Date.now()));
   }
 
   /**

@@ -1,0 +1,60 @@
+/**
+ * Retries run at their time, not at the next maintenance beat: through a
+ * real worker, a webhook answered 500 three times with a 300 ms backoff is
+ * tried again ~300 ms after each failure (each gap was ~1 s when due jobs
+ * waited for the 1 s beat).
+ */
+import assert from "node:assert/strict";
+import { TestRedis } from "../helpers/redis_server.ts";
+import { createLogger } from "../../src/log.ts";
+import { startWorkerProcess } from "../../src/worker/process.ts";
+import { jobSettingsFromEnv } from "../../src/jobs/job_settings.ts";
+import { testBroker, waitFor } from "./helpers.ts";
+
+Deno.test({
+  name: "a 300 ms backoff: each retry starts ~300 ms after the failure, not at the next beat",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const redis = await TestRedis.start();
+    const broker = testBroker(redis.url, "retrytiming");
+    const calls: number[] = [];
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+      calls.push(performance.now());
+      return calls.length <= 3 ? new Response("down", { status: 500 }) : new Response("ok");
+    });
+    const worker = await startWorkerProcess({
+      redisUrl: redis.url,
+      queue: broker.defaultQueue,
+      concurrency: 4,
+      threads: 1,
+      handleSignals: false,
+      scheduler: false,
+      log: createLogger({ level: "silent" }),
+      jobSettings: { ...jobSettingsFromEnv(), outboundAllow: ["127.0.0.1"] },
+    });
+    try {
+      const { id } = await broker.enqueue({
+        type: "webhook",
+        payload: { url: `http://127.0.0.1:${server.addr.port}/hook`, method: "POST" },
+        max_attempts: 5,
+        backoff: { kind: "exponential", base_ms: 300, factor: 1, max_ms: 300, jitter: 0 },
+      });
+      const job = await waitFor("the webhook delivered", async () => {
+        const j = await broker.get(id);
+        return j?.status === "completed" || j?.status === "failed" ? j : null;
+      }, 20_000);
+      assert.strictEqual(job.status, "completed", JSON.stringify(job.error));
+      assert.strictEqual(calls.length, 4);
+      const gaps = calls.slice(1).map((t, i) => Math.round(t - calls[i]));
+      // 300 ms plus the handler's own round trip; well under the ~1 s a beat would take.
+      for (const gap of gaps) assert.ok(gap >= 290 && gap < 600, `gaps ${gaps.join(", ")} ms`);
+    } finally {
+      worker.stop();
+      await worker.exitCode;
+      await server.shutdown();
+      await broker.close();
+      await redis.stop();
+    }
+  },
+});
