@@ -384,3 +384,19 @@ redisTest("the cluster metrics show held-back work and circuit breakers", async 
   assert.match(text, /jobqueue_circuit_state\{scope="type",name="a"\} 2/);
   assert.match(text, /jobqueue_circuit_transitions_total\{scope="type",name="a"\} 1/);
 });
+
+redisTest("limits survive a Redis restart (AOF) and still hold the claim", async (h) => {
+  const b = await h.makeRedis();
+  await b.setLimit("type", "a", { rate: null, concurrency: 1 });
+  await enqueueMixed(b, 3, 0);
+  assert.strictEqual((await b.claim(10)).length, 1);
+  await b.close();
+  await h.server.stop("SIGKILL");
+  await h.server.restart();
+  const after = await h.makeRedis();
+  assert.deepStrictEqual((await after.limits()).map((l) => [l.name, l.limit.concurrency]), [[
+    "a",
+    1,
+  ]]);
+  assert.deepStrictEqual(await after.claim(10), [], "the one slot is still taken");
+}, { aof: true });

@@ -3,7 +3,7 @@
 -- the limits that apply here replace the queue's (pauses stay), unless a newer version was
 -- mirrored already (two writers racing leave the newest). Sets meta's
 -- `limited` while a limit applies or jobs are still parked, so claims of an
--- unlimited queue never read the limits; wakes a claimer, which re-reads them.
+-- unlimited queue never read the limits; wakes the waiting claimers, which re-read them.
 --
 -- KEYS[1] limits: HASH of the queue's limits (field -> "max,per_ms,concurrency")
 -- KEYS[2] meta: HASH of queue metadata (`limited`, `limits_v`)
@@ -41,5 +41,10 @@ if redis.call("EXISTS", limitsKey) == 1 or redis.call("EXISTS", heldTypesKey) ==
 else
   redis.call("HDEL", metaKey, "limited")
 end
-wake(wakeKey)
+-- Every waiting claimer (as many as the wake list holds) looks again, so
+-- each learns the new limits (and that a capped queue's job ends wake it).
+redis.call("LPUSH", wakeKey, "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1",
+  "1", "1")
+redis.call("LTRIM", wakeKey, 0, 15)
+if PUBLISH_WAKES then redis.call("PUBLISH", wakeKey, "") end
 return { 1, {} }
