@@ -33,7 +33,8 @@
  *
  * @module
  */
-import { queueKeys } from "../../src/queue/keys.ts";
+import { globalKeys, queueKeys } from "../../src/queue/keys.ts";
+import { limitSchema } from "../../src/limits/limit.ts";
 import { Redis } from "ioredis";
 import { createClient } from "../../src/client.ts";
 import { loadConfig } from "../../src/config.ts";
@@ -59,6 +60,12 @@ export interface BenchOptions {
   httpConnections: number;
   /** API keys during the http phase: off (default), on (one key), both (off/on/on/off). */
   auth: "off" | "on" | "both";
+  /**
+   * `--type-rate <max>/<per_ms>`: a rate limit on the bench's job types
+   * (flow control, set after each phase's reset), to measure what a limit
+   * far above the achieved rate costs; absent: no limit.
+   */
+  typeRate: { max: number; per_ms: number } | null;
 }
 
 /** Parses `--flag value` pairs. */
@@ -84,7 +91,15 @@ export function parseArgs(args: string[], env: Record<string, string | undefined
     httpSeconds: num("http-seconds", 10),
     httpConnections: num("http-connections", 100),
     auth: authFlag(flags.auth ?? env.BENCH_AUTH ?? "off"),
+    typeRate: rateFlag(flags["type-rate"]),
   };
+}
+
+function rateFlag(value: string | undefined): BenchOptions["typeRate"] {
+  if (value === undefined) return null;
+  const m = /^(\d+)\/(\d+)$/.exec(value);
+  if (!m) throw new Error("--type-rate must be <max>/<per_ms>, e.g. 1000000/1000");
+  return { max: Number(m[1]), per_ms: Number(m[2]) };
 }
 
 function authFlag(value: string): BenchOptions["auth"] {
@@ -503,6 +518,16 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
     await cleanup(redis, all);
     await cleanup(redis, "jq:{#}:*");
     await cleanup(redis, `${BULK_PREFIX}:*`);
+    if (o.typeRate) {
+      // Gone with the reset: in again for the next phase, as `PUT /limits` writes it (a
+      // broker would register a queue of its own, and the phase's would not be the home one).
+      const g = globalKeys();
+      const limit = JSON.stringify(limitSchema.parse({ rate: o.typeRate }));
+      for (const type of [benchNoop.type, benchLatency.type]) {
+        await redis.hset(g.limits, `type:${type}`, limit);
+      }
+      await redis.incr(g.limitsVersion);
+    }
   };
   try {
     await reset();
