@@ -136,7 +136,10 @@ Deno.test({
         `${kills} kills, ${starts.length} starts (${reran} reruns) for ${ids.length} nodes`,
       );
       assert.strictEqual(kills, 20);
-      assert.ok(reran > 0, "the kills hit running jobs");
+      // A kill can take a job claimed but not yet started (its start never logged): its
+      // attempt was charged all the same, so a job with more than one shows the kill too.
+      const charged = jobs.filter((j) => j.attempts > 1).length;
+      assert.ok(reran + charged > 0, "the kills hit claimed jobs");
     } finally {
       victim.kill("SIGKILL");
       steady.kill("SIGTERM");
