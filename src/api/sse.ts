@@ -26,6 +26,7 @@ import type { Stats } from "../queue/job.ts";
 import type { StoredEvent } from "../events/lifecycle.ts";
 import { EventFeed } from "../events/feed.ts";
 import { visibleTo } from "../tenants/names.ts";
+import { queueInId } from "../queue/job_id.ts";
 
 /** Options for `eventsRoutes`. */
 export interface EventsRoutesOptions {
@@ -204,9 +205,7 @@ export function eventsRoutes(broker: Broker, options: EventsRoutesOptions = {}):
     let homeName: string | null = null;
     home?.then((name) => (homeName = name));
     const visible = (e: StoredEvent) => {
-      const id = e.event.job_id;
-      const colon = id.lastIndexOf(":");
-      const queue = colon < 0 ? homeName : id.slice(0, colon);
+      const queue = queueInId(e.event.job_id) ?? homeName;
       return queue !== null && visibleTo(tenant, queue);
     };
     const unsubscribe = feed.subscribe((events) =>

@@ -45,6 +45,7 @@ export async function applyQuota(
     const targets = new Map<string, number>();
     for (const input of inputs) targets.set(input.queue!, (targets.get(input.queue!) ?? 0) + 1);
     const queues = [...new Set([...await quotas.queuesOf(tenant), ...targets.keys()])];
+    for (const queue of targets.keys()) quotas.noteQueue(queue);
     const waiting = await quotas.waitingIn(queues);
     const total = waiting.reduce((a, b) => a + b, 0);
     if (total >= max) throw pendingQuotaExceeded(tenant, max);
@@ -53,11 +54,9 @@ export async function applyQuota(
     // they are checked here, before the write, and not in the script.
     if (inputs.some((input) => (input.depends_on?.length ?? 0) > 0)) {
       if (total + inputs.length > max) throw pendingQuotaExceeded(tenant, max);
-      for (const queue of targets.keys()) quotas.noteQueue(queue);
       return await chargeRate(quotas, tenant, quota.submit_rate, inputs.length);
     }
     const byQueue = new Map(queues.map((q, i) => [q, waiting[i]]));
-    for (const queue of targets.keys()) quotas.noteQueue(queue);
     for (const input of inputs) {
       const queue = input.queue!;
       // What the other queues hold, plus what this request sends them (as if all were written):

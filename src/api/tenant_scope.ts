@@ -9,6 +9,7 @@
  */
 import type { Context } from "hono";
 import { qualify, visibleTo } from "../tenants/names.ts";
+import { queueInId } from "../queue/job_id.ts";
 import type { RouteDeps } from "./deps.ts";
 import { HttpError } from "./errors.ts";
 
@@ -52,8 +53,7 @@ export async function jobVisible(
   id: string,
 ): Promise<boolean> {
   if (tenant === null) return true;
-  const colon = id.lastIndexOf(":");
-  const queue = colon < 0 ? await deps.call(deps.broker.homeQueue()) : id.slice(0, colon);
+  const queue = queueInId(id) ?? await deps.call(deps.broker.homeQueue());
   return visibleTo(tenant, queue);
 }
 

@@ -37,6 +37,15 @@ export function jobIdFor(queue: string, home: string, uuid: string): string {
 }
 
 /**
+ * The queue a job id names, or null for a plain UUID (a job of the home
+ * queue). No validation: for ids already checked or handed out.
+ */
+export function queueInId(id: string): string | null {
+  const colon = id.lastIndexOf(":");
+  return colon < 0 ? null : id.slice(0, colon);
+}
+
+/**
  * The queue and canonical id of `id`, or null when it is not a job id. A
  * plain UUID belongs to the home queue.
  *

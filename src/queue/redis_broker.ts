@@ -59,7 +59,7 @@ import { ClusterSignals } from "./cluster_signals.ts";
 import { WorkWaiter } from "./work_waiter.ts";
 import { isOwnerId, judgeSilent, LIVENESS, newOwnerId } from "./liveness.ts";
 import { encodeBatch, type EncodedJob, encodeJob, oversizeBytes, queueOf } from "./validate.ts";
-import { parseJobId } from "./job_id.ts";
+import { parseJobId, queueInId } from "./job_id.ts";
 import { groupQueues, type QueueGroup } from "./queue_groups.ts";
 import { KNOWN_QUEUES_TTL_MS, QueueRegistry } from "./queue_registry.ts";
 import { type LimitEntry, LimitStore } from "../limits/limit_store.ts";
@@ -493,8 +493,7 @@ export class RedisBroker implements Broker {
 
   /** The queue a job id names; for ids this broker handed out (claims), no validation. */
   #queueOfId(id: string): string {
-    const colon = id.lastIndexOf(":");
-    return colon < 0 ? this.#registry.homeName ?? this.defaultQueue : id.slice(0, colon);
+    return queueInId(id) ?? this.#registry.homeName ?? this.defaultQueue;
   }
 
   /**
