@@ -6,6 +6,9 @@
  */
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import type { Job } from "../../src/queue/job.ts";
+import { startWorkerProcess, type WorkerProcess } from "../../src/worker/process.ts";
+import { createLogger } from "../../src/log.ts";
+import { jobSettingsFromEnv } from "../../src/jobs/job_settings.ts";
 export { processAlive } from "../helpers/process.ts";
 
 const root = new URL("../../", import.meta.url);
@@ -89,4 +92,29 @@ export async function jobsById(broker: RedisBroker, ids: string[]): Promise<Job[
     if (!j) throw new Error(`job ${ids[i]} is missing`);
     return j;
   });
+}
+
+/**
+ * An in-process worker (runner, threads, broker) on `queue` whose built-in
+ * types may reach loopback servers the test starts (`OUTBOUND_ALLOW`).
+ */
+export function startLoopbackWorker(redisUrl: string, queue: string): Promise<WorkerProcess> {
+  return startWorkerProcess({
+    redisUrl,
+    queue,
+    concurrency: 4,
+    threads: 1,
+    handleSignals: false,
+    scheduler: false,
+    log: createLogger({ level: "error" }),
+    jobSettings: { ...jobSettingsFromEnv(), outboundAllow: ["127.0.0.1"] },
+  });
+}
+
+/** The job once it completed or failed for good (within 20 s). */
+export function finished(broker: RedisBroker, id: string): Promise<Job> {
+  return waitFor("the job finished", async () => {
+    const j = await broker.get(id);
+    return j?.status === "completed" || j?.status === "failed" ? j : null;
+  }, 20_000);
 }

@@ -5,10 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { TestRedis } from "../helpers/redis_server.ts";
-import { createLogger } from "../../src/log.ts";
-import { startWorkerProcess } from "../../src/worker/process.ts";
-import { jobSettingsFromEnv } from "../../src/jobs/job_settings.ts";
-import { testBroker, waitFor } from "./helpers.ts";
+import { finished, startLoopbackWorker, testBroker } from "./helpers.ts";
 
 Deno.test({
   name: "a webhook answered 429 + Retry-After twice, then 200, completes with attempts 1",
@@ -24,26 +21,14 @@ Deno.test({
         ? new Response("slow down", { status: 429, headers: { "retry-after": "0" } })
         : new Response("ok");
     });
-    const worker = await startWorkerProcess({
-      redisUrl: redis.url,
-      queue: broker.defaultQueue,
-      concurrency: 4,
-      threads: 1,
-      handleSignals: false,
-      scheduler: false,
-      log: createLogger({ level: "error" }),
-      jobSettings: { ...jobSettingsFromEnv(), outboundAllow: ["127.0.0.1"] },
-    });
+    const worker = await startLoopbackWorker(redis.url, broker.defaultQueue);
     try {
       const { id } = await broker.enqueue({
         type: "webhook",
         payload: { url: `http://127.0.0.1:${server.addr.port}/hook`, method: "POST" },
         max_attempts: 1,
       });
-      const job = await waitFor("the webhook delivered", async () => {
-        const j = await broker.get(id);
-        return j?.status === "completed" || j?.status === "failed" ? j : null;
-      }, 20_000);
+      const job = await finished(broker, id);
       assert.strictEqual(job.status, "completed", JSON.stringify(job.error));
       assert.strictEqual(job.attempts, 1);
       assert.strictEqual(calls, 3);

@@ -6,10 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { TestRedis } from "../helpers/redis_server.ts";
-import { createLogger } from "../../src/log.ts";
-import { startWorkerProcess } from "../../src/worker/process.ts";
-import { jobSettingsFromEnv } from "../../src/jobs/job_settings.ts";
-import { testBroker, waitFor } from "./helpers.ts";
+import { finished, startLoopbackWorker, testBroker } from "./helpers.ts";
 
 Deno.test({
   name: "a 300 ms backoff: each retry starts ~300 ms after the failure, not at the next beat",
@@ -23,16 +20,7 @@ Deno.test({
       calls.push(performance.now());
       return calls.length <= 3 ? new Response("down", { status: 500 }) : new Response("ok");
     });
-    const worker = await startWorkerProcess({
-      redisUrl: redis.url,
-      queue: broker.defaultQueue,
-      concurrency: 4,
-      threads: 1,
-      handleSignals: false,
-      scheduler: false,
-      log: createLogger({ level: "silent" }),
-      jobSettings: { ...jobSettingsFromEnv(), outboundAllow: ["127.0.0.1"] },
-    });
+    const worker = await startLoopbackWorker(redis.url, broker.defaultQueue);
     try {
       const { id } = await broker.enqueue({
         type: "webhook",
@@ -40,10 +28,7 @@ Deno.test({
         max_attempts: 5,
         backoff: { kind: "exponential", base_ms: 300, factor: 1, max_ms: 300, jitter: 0 },
       });
-      const job = await waitFor("the webhook delivered", async () => {
-        const j = await broker.get(id);
-        return j?.status === "completed" || j?.status === "failed" ? j : null;
-      }, 20_000);
+      const job = await finished(broker, id);
       assert.strictEqual(job.status, "completed", JSON.stringify(job.error));
       assert.strictEqual(calls.length, 4);
       const gaps = calls.slice(1).map((t, i) => Math.round(t - calls[i]));
