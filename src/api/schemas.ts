@@ -324,6 +324,7 @@ const countsSchema = z.object({
 
 /** Lifetime counts: never go down (not on purge, retention or a retry). */
 const lifetimeSchema = z.object({
+  started_total: z.int().describe("Every attempt ever started (a job tried three times counts 3)"),
   completed_total: z.int().describe("Every job that ever completed"),
   failed_total: z.int().describe("Every job that ever reached the dead set"),
   cancelled_total: z.int().describe("Every job that was ever cancelled"),

@@ -10,9 +10,8 @@
  * - `jobqueue_jobs_completed_total{job_type}`, `_failed_total` (reached the dead
  *   set), `_cancelled_total`: the broker's per-type counters (`Broker.stats()`),
  *   which keep counting after retention removes the jobs.
- * - `jobqueue_jobs_started_total{job_type}`: completed + failed + running of
- *   the type, i.e. jobs a worker has picked up. A retried job counts once when
- *   its retry starts within the same scrape interval as the failure, else again.
+ * - `jobqueue_jobs_started_total{job_type}`: attempts started, counted by
+ *   the claim script (a job tried three times counts 3).
  * - `jobqueue_jobs_enqueued_total{job_type}`: the type's `total` (every job in
  *   any state; finished states are the counters above).
  * - `jobqueue_jobs_retried_total`: retries scheduled after a failure or expired lease.
@@ -24,10 +23,13 @@
  * - `jobqueue_queue_paused{queue}`: 1 while the queue is paused, else 0.
  * - `jobqueue_queues`: how many queues exist; `jobqueue_queues_reported`: how
  *   many of them this scrape reported.
- * - `jobqueue_job_duration_seconds{job_type,status}`: attempt run times taken
- *   from the lifecycle stream (`duration_ms` of completed, retry_scheduled,
- *   failed and cancelled events; status is the event's kind), observed since
- *   this API process started reading.
+ * - `jobqueue_job_duration_seconds{job_type,status}`: run times of the
+ *   attempts a worker reported (status: how the attempt ended, `completed`,
+ *   `retry_scheduled`, `failed` or `cancelled`), kept in Redis by the scripts
+ *   that end attempts (`Broker.durations()`), so it counts every attempt once
+ *   whether or not anyone was scraping, and reads the same on every replica.
+ *   An attempt whose worker died (its lease expired) reported no run time and
+ *   is not in it.
  *
  * Queue names are chosen by operators, so the `queue` label is capped: a
  * scrape reports at most `MAX_QUEUE_SERIES` (100) queues, the ones with the
@@ -37,20 +39,20 @@
  * queue. A scrape is one round of reads: `broker.stats()` and
  * `broker.queues()`, side by side.
  *
- * Purging the dead set or requeueing a job lowers the broker's counters; a
- * Prometheus counter must never go down, so each counter here mirrors only the
- * increases it sees between scrapes (a drop is absorbed, not reported as a reset).
+ * The counters come from lifetime totals in Redis, which never go down; as a
+ * second guard each counter here mirrors only the increases it sees between
+ * scrapes (a drop, e.g. a Redis restored from an older dump, is absorbed, not
+ * reported as a reset).
  *
  * @module
  */
 import { LimitMetrics } from "./limit_metrics.ts";
 import type { LimitEntry } from "../limits/limit_store.ts";
 import { Hono } from "hono";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
 import type { Broker } from "../queue/broker.ts";
-import type { QueueInfo, Stats, StatsCounts } from "../queue/job.ts";
-import type { LifecycleEventKind, StoredEvent } from "../events/lifecycle.ts";
-import { EventFeed } from "../events/feed.ts";
+import type { DurationSeries, QueueInfo, Stats, StatsCounts } from "../queue/job.ts";
+import { StoredHistogram } from "./stored_histogram.ts";
 import { withTimeout } from "../timing/timeout.ts";
 import { defaultHttpMetrics, type HttpMetrics } from "./http_metrics.ts";
 import { DURATION_BUCKETS, PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
@@ -107,11 +109,6 @@ function pendingOf(q: QueueInfo): number {
 export interface ClusterMetricsOptions {
   /** HTTP metrics to expose alongside; default `defaultHttpMetrics`. False: none. */
   http?: HttpMetrics | false;
-  /**
-   * Where durations come from: a shared `EventFeed` (e.g. the one SSE uses), a
-   * new one (default), or false to skip the duration histogram.
-   */
-  feed?: EventFeed | false;
   /** Longest wait for a scrape's reads (`broker.stats()`, `broker.queues()`). Default 5000 ms. */
   statsTimeoutMs?: number;
   /** More registries of this process exposed alongside (the scheduler loop's metrics). */
@@ -136,10 +133,7 @@ export class ClusterMetrics {
   readonly #broker: Broker;
   readonly #http: HttpMetrics | null;
   readonly #statsTimeoutMs: number;
-  readonly #feed: EventFeed | null;
-  readonly #ownFeed: boolean;
   readonly #extra: Registry[];
-  #unsubscribe: (() => void) | null = null;
   #mirrors = new Map<string, MonotonicMirror>();
 
   readonly #started: Collect<"job_type">;
@@ -155,7 +149,7 @@ export class ClusterMetrics {
   readonly #queuesReported: Gauge<string>;
   readonly #up: Gauge<string>;
   readonly #scrapeSeconds: Gauge<string>;
-  readonly duration: Histogram<"job_type" | "status">;
+  readonly #duration: StoredHistogram;
   readonly #limits: LimitMetrics;
 
   constructor(broker: Broker, options: ClusterMetricsOptions = {}) {
@@ -163,19 +157,12 @@ export class ClusterMetrics {
     this.#http = options.http === false ? null : options.http ?? defaultHttpMetrics;
     this.#statsTimeoutMs = options.statsTimeoutMs ?? 5000;
     this.#extra = options.extra ?? [];
-    if (options.feed === false) {
-      this.#feed = null;
-      this.#ownFeed = false;
-    } else {
-      this.#feed = options.feed ?? new EventFeed(broker);
-      this.#ownFeed = options.feed === undefined;
-    }
     const registers = [this.registry];
     const counter = (name: string, help: string) =>
       new Counter({ name, help, labelNames: ["job_type"] as const, registers });
     this.#started = counter(
       "jobqueue_jobs_started_total",
-      "Jobs picked up by any worker (completed + failed + running), cluster-wide.",
+      "Attempts started by any worker (a job tried three times counts 3), cluster-wide.",
     );
     this.#completed = counter(
       "jobqueue_jobs_completed_total",
@@ -238,35 +225,13 @@ export class ClusterMetrics {
       help: "Time the last scrape spent reading statistics from Redis.",
       registers,
     });
-    this.duration = new Histogram({
+    this.#duration = new StoredHistogram({
       name: "jobqueue_job_duration_seconds",
-      help: "Run time of job attempts, cluster-wide, from the lifecycle stream " +
-        "(observed since this API process started).",
-      labelNames: ["job_type", "status"] as const,
-      buckets: [...DURATION_BUCKETS],
-      registers,
+      help: "Run time of job attempts by how they ended, cluster-wide (kept in Redis).",
+      bounds: DURATION_BUCKETS,
+      registry: this.registry,
     });
     this.#limits = new LimitMetrics(this.registry);
-  }
-
-  /**
-   * Starts following the lifecycle stream for the duration histogram. Called
-   * by the first scrape, so a process nobody scrapes never reads the stream.
-   */
-  start(): void {
-    if (this.#unsubscribe || !this.#feed) return;
-    this.#unsubscribe = this.#feed.subscribe((events) => this.observeEvents(events));
-  }
-
-  /** Feeds stream entries to the duration histogram (exposed for tests). */
-  observeEvents(events: readonly StoredEvent[]): void {
-    for (const { event } of events) {
-      if (!DURATION_EVENTS.has(event.kind) || !("duration_ms" in event)) continue;
-      const ms = event.duration_ms;
-      // Absent: e.g. a pending job cancelled, or a lease reaped: no attempt reported a time.
-      if (ms === undefined || !Number.isFinite(ms) || ms < 0) continue;
-      this.duration.observe({ job_type: event.type || "unknown", status: event.kind }, ms / 1000);
-    }
   }
 
   /** Reads the stats from Redis and updates every cluster-wide series. */
@@ -275,13 +240,15 @@ export class ClusterMetrics {
     let stats: Stats;
     let queues: QueueInfo[];
     let limits: LimitEntry[] | null;
+    let durations: DurationSeries[];
     try {
       // One round of reads: all side by side, under one deadline (flow control's may fail alone).
-      [stats, queues, limits] = await withTimeout(
+      [stats, queues, limits, durations] = await withTimeout(
         Promise.all([
           this.#broker.stats(),
           this.#broker.queues(),
           Promise.resolve().then(() => this.#broker.limits()).catch(() => null),
+          this.#broker.durations(),
         ]),
         this.#statsTimeoutMs,
       );
@@ -299,7 +266,7 @@ export class ClusterMetrics {
     this.#mirror(
       this.#started,
       "started",
-      pick((c) => c.completed_total + c.failed_total + c.running),
+      pick((c) => c.started_total),
     );
     this.#mirror(this.#completed, "completed", pick((c) => c.completed_total));
     this.#mirror(this.#failed, "failed", pick((c) => c.failed_total));
@@ -317,6 +284,11 @@ export class ClusterMetrics {
     this.#retried.reset();
     if (retried !== undefined) this.#retried.inc(retried);
     this.#setQueues(queues);
+    this.#duration.set(durations.map((d) => ({
+      labels: { job_type: d.type || "unknown", status: d.status },
+      counts: d.counts,
+      sum: d.sum_ms / 1000,
+    })));
     if (limits) this.#limits.update(limits);
     return true;
   }
@@ -354,7 +326,6 @@ export class ClusterMetrics {
 
   /** Refreshes and renders the exposition text (cluster + HTTP metrics). */
   async text(): Promise<string> {
-    this.start();
     await this.refresh();
     const registries = [this.registry];
     if (this.#http) registries.push(this.#http.registry);
@@ -372,18 +343,8 @@ export class ClusterMetrics {
     return app;
   }
 
-  /** Stops following the stream (and closes the feed if this object created it). */
-  async close(): Promise<void> {
-    this.#unsubscribe?.();
-    this.#unsubscribe = null;
-    if (this.#ownFeed) await this.#feed?.close();
+  /** Nothing to stop: every scrape reads Redis afresh (kept for the callers' shutdown order). */
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 }
-
-/** The events that end an attempt and carry its run time. */
-const DURATION_EVENTS = new Set<LifecycleEventKind>([
-  "completed",
-  "retry_scheduled",
-  "failed",
-  "cancelled",
-]);

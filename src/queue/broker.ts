@@ -14,6 +14,7 @@ import type {
   ClaimedJob,
   Completion,
   DependencyInfo,
+  DurationSeries,
   EnqueueInput,
   EnqueueResult,
   FailInput,
@@ -231,6 +232,20 @@ export interface Broker {
    * (`QueueNotFoundError` for an unknown one).
    */
   stats(queue?: string, only?: (queue: string) => boolean): Promise<Stats>;
+
+  /**
+   * The attempt-duration histogram over every queue, as the finishing
+   * scripts keep it in Redis (so it covers every attempt, whoever reads).
+   */
+  durations(): Promise<DurationSeries[]>;
+
+  /**
+   * Calls `listener` when a job is announced due at `at` (epoch ms) ahead of
+   * every other in its queue, as this broker's claims hear it (an idle wait
+   * that ended on it, or on Cluster a published due time), so a runner can
+   * promote it on time. Returns the unsubscribe.
+   */
+  onDue(listener: (at: number) => void): () => void;
 
   /** Every known queue's summary, by name. */
   queues(): Promise<QueueInfo[]>;

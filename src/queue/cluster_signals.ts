@@ -70,8 +70,12 @@ export class ClusterSignals {
   readonly #announced = new Map<string, Announced>();
   readonly #listeners = new Set<(wakeKey: string | null, closed: boolean) => void>();
 
-  constructor(client: RedisClient, prefix: string) {
+  readonly #onDue: (at: number) => void;
+
+  /** `onDue`: a due time was announced in some queue (every subscriber hears it). */
+  constructor(client: RedisClient, prefix: string, onDue: (at: number) => void = () => {}) {
     this.#client = client;
+    this.#onDue = onDue;
     this.#patterns = [
       `${prefix}:{*}:wake`,
       `${prefix}:{*}:scheduled`,
@@ -95,8 +99,10 @@ export class ClusterSignals {
     let ready = false;
     sub.on("pmessage", (pattern: string, channel: string, message: string) => {
       if (pattern === this.#patterns[0]) this.#woken(channel);
-      else if (pattern === this.#patterns[1]) this.#due(channel, Number(message));
-      else if (pattern === this.#patterns[2]) this.#leasedElsewhere(channel, Number(message));
+      else if (pattern === this.#patterns[1]) {
+        this.#due(channel, Number(message));
+        if (Number.isFinite(Number(message))) this.#onDue(Number(message));
+      } else if (pattern === this.#patterns[2]) this.#leasedElsewhere(channel, Number(message));
       else if (pattern === this.#patterns[3]) this.#outboxWritten(channel, Number(message));
     });
     // A subscription made again after a drop has missed what was sent meanwhile.

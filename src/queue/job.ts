@@ -329,9 +329,26 @@ export interface StateCounts {
  * one out of the dead set (the state counts say what is there now).
  */
 export interface LifetimeCounts {
+  /** Attempts ever started (a job retried twice counts 3), counted by the claim. */
+  started_total: number;
   completed_total: number;
   failed_total: number;
   cancelled_total: number;
+}
+
+/**
+ * One series of the attempt-duration histogram kept in Redis (summed over
+ * queues): how the attempts of `type` that ended as `status` (`completed`,
+ * `retry_scheduled`, `failed`, `cancelled`) were spread over
+ * `DURATION_BUCKETS`. Counts only grow.
+ */
+export interface DurationSeries {
+  type: string;
+  status: string;
+  /** Attempts per bucket, NOT cumulative: `counts[i]` ran for at most bound i (and more than bound i-1); the last entry is past every bound. */
+  counts: number[];
+  /** Their summed run time, ms. */
+  sum_ms: number;
 }
 
 /** The counts of one queue or type: what each state holds now, and the lifetime totals. */

@@ -79,8 +79,26 @@ export interface QueueKeys {
    * (`flow_outbox.ts`), so a crash in between loses nothing.
    */
   outbox: string;
-  /** HASH of counters: `<state>` and `<state>|<type>`, plus `retried`. */
+  /**
+   * HASH of counters: `<state>` and `<state>|<type>`, `<state>_gone` (a
+   * finished state's departures), `started` (attempts ever started), plus
+   * `retried`.
+   */
   stats: string;
+  /**
+   * HASH, the attempt-duration histogram (counts only grow):
+   * `<status>|<bucket>|<type>` -> attempts whose run time fell in bucket
+   * (1-based index into `DURATION_BUCKETS`, one past the last = +Inf), and
+   * `<status>|s|<type>` -> their summed run time, ms. Written by the scripts
+   * that end an attempt (complete.lua, fail.lua).
+   */
+  durations: string;
+  /**
+   * LIST of due times (epoch ms) announced to idle runners on standalone
+   * Redis: a job scheduled ahead of every other one pushes its time, and the
+   * runner whose BLPOP pops it sleeps until then (`announceDue` in _lib.lua).
+   */
+  dues: string;
   /** LIST of wake-up markers; idle runners block on it (BLPOP). */
   wake: string;
   /** STREAM of lifecycle events, capped (MAXLEN ~). */
@@ -159,6 +177,8 @@ export function queueKeys(queue: string, prefix = "jq"): QueueKeys {
     waiting: `${base}waiting`,
     outbox: `${base}outbox`,
     stats: `${base}stats`,
+    durations: `${base}durations`,
+    dues: `${base}dues`,
     wake: `${base}wake`,
     events: `${base}events`,
     cancelChannel: `${base}cancel`,

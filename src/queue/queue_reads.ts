@@ -14,10 +14,12 @@
  * @module
  */
 import type { RedisClient } from "./connect.ts";
+import { addDurations } from "./durations.ts";
 import { toQueueError } from "./connect.ts";
 import type { BlockingPool } from "./blocking.ts";
 import { InvalidInputError, QueueNotFoundError } from "./errors.ts";
 import {
+  type DurationSeries,
   JOB_STATES,
   type QueueInfo,
   type StateCounts,
@@ -61,6 +63,7 @@ function emptyCounts(): StatsCounts {
     cancelled: 0,
     waiting: 0,
     total: 0,
+    started_total: 0,
     completed_total: 0,
     failed_total: 0,
     cancelled_total: 0,
@@ -71,6 +74,9 @@ function total(c: StateCounts): number {
   return c.pending + c.scheduled + c.running + c.completed + c.failed + c.cancelled + c.waiting;
 }
 
+/** The stats field counting attempts started (claim.lua). */
+const STARTED = "started";
+
 /** The finished states: their counters count arrivals, `<state>_gone` counts departures. */
 const FINISHED = ["completed", "failed", "cancelled"] as const;
 
@@ -78,6 +84,7 @@ const FINISHED = ["completed", "failed", "cancelled"] as const;
 function addCounts(into: StatsCounts, from: StatsCounts): void {
   for (const state of JOB_STATES) into[state] += from[state];
   for (const state of FINISHED) into[`${state}_total`] += from[`${state}_total`];
+  into.started_total += from.started_total;
   into.total = total(into);
 }
 
@@ -98,6 +105,11 @@ function parseStats(raw: Record<string, string>): Omit<Stats, "by_queue"> {
   for (const [field, value] of Object.entries(raw)) {
     const bar = field.indexOf("|");
     const name = bar < 0 ? field : field.slice(0, bar);
+    if (name === STARTED) {
+      const into = bar < 0 ? stats : stats.by_type[field.slice(bar + 1)] ??= emptyCounts();
+      into.started_total = Number(value) || 0;
+      continue;
+    }
     const departed = name.endsWith("_gone");
     const state = (departed ? name.slice(0, -5) : name) as keyof StateCounts;
     if (!JOB_STATES.includes(state as typeof JOB_STATES[number])) continue;
@@ -210,6 +222,20 @@ export class QueueReads {
       }
     });
     return out;
+  }
+
+  /**
+   * The attempt-duration histogram over every queue (those `only` accepts):
+   * each queue's durations HASH, summed per type and status.
+   */
+  async durations(only?: (queue: string) => boolean): Promise<DurationSeries[]> {
+    const states = (await this.#all()).filter((s) => only?.(s.name) ?? true);
+    const raws = await this.#o.cmd((c) =>
+      Promise.all(states.map((s) => c.hgetall(s.keys.durations)))
+    );
+    const series = new Map<string, DurationSeries>();
+    for (const raw of raws) addDurations(series, raw);
+    return [...series.values()];
   }
 
   async #info(state: ReadableQueue): Promise<QueueInfo> {

@@ -28,6 +28,7 @@ import {
   type Completion,
   DEFAULTS,
   type DependencyInfo,
+  type DurationSeries,
   type EnqueueInput,
   type EnqueueResult,
   type FailInput,
@@ -244,6 +245,8 @@ export class RedisBroker implements Broker {
   readonly #waiter: WorkWaiter;
   /** Cluster only: published wakes and due times (`cluster_signals.ts`). */
   readonly #signals: ClusterSignals | null;
+  /** Listeners of announced due times (`onDue`). */
+  readonly #dueListeners = new Set<(at: number) => void>();
   /** Cluster: when maintenance last visited a queue in turn, and which is next. */
   #recheckedAt = 0;
   #recheck = 0;
@@ -334,7 +337,10 @@ export class RedisBroker implements Broker {
     // Surfaced on first use; avoid an unhandled rejection in between.
     this.#groupScripts.catch(() => {});
     this.#blocking = new BlockingPool(this.#client, "jq:block");
-    this.#signals = this.#cluster ? new ClusterSignals(this.#client, this.#prefix) : null;
+    const onDue = (at: number) => {
+      for (const listener of this.#dueListeners) listener(at);
+    };
+    this.#signals = this.#cluster ? new ClusterSignals(this.#client, this.#prefix, onDue) : null;
     this.#waiter = new WorkWaiter({
       signals: this.#signals ?? undefined,
       blocking: this.#blocking,
@@ -353,6 +359,7 @@ export class RedisBroker implements Broker {
         if (types.length > 0) this.#circuitTypes.set(name, new Set(types));
         else this.#circuitTypes.delete(name);
       },
+      onDue,
       onCapped: (keys, capped) => {
         const { name } = this.#stateOfKeys(keys);
         if (capped) this.#capped.add(name);
@@ -1177,6 +1184,16 @@ export class RedisBroker implements Broker {
   async stats(queue?: string, only?: (queue: string) => boolean): Promise<Stats> {
     await this.#home();
     return await this.#reads.stats(queue, only);
+  }
+
+  onDue(listener: (at: number) => void): () => void {
+    this.#dueListeners.add(listener);
+    return () => this.#dueListeners.delete(listener);
+  }
+
+  async durations(): Promise<DurationSeries[]> {
+    await this.#home();
+    return await this.#reads.durations();
   }
 
   async queues(): Promise<QueueInfo[]> {

@@ -66,6 +66,7 @@ export const SCRIPTS = {
       "failed",
       "cancelled",
       "outbox",
+      "dues",
     ],
     args: ["now", "strict", "jobs"],
   },
@@ -86,12 +87,24 @@ export const SCRIPTS = {
       "scheduled",
       "wake",
       "outbox",
+      "durations",
     ],
     args: ["now"],
     rest: ["id", "token", "resultJson"],
   },
   fail: {
-    keys: ["running", "scheduled", "failed", "cancelled", "stats", "events", "job", "outbox"],
+    keys: [
+      "running",
+      "scheduled",
+      "failed",
+      "cancelled",
+      "stats",
+      "events",
+      "job",
+      "outbox",
+      "durations",
+      "dues",
+    ],
     args: ["id", "token", "now", "message", "retryable", "retryDelayMs", "timedOut"],
   },
   renew: {
@@ -191,7 +204,7 @@ export const SCRIPTS = {
     args: [],
   },
   defer: {
-    keys: ["running", "scheduled", "stats", "events", "job", "limits", "meta"],
+    keys: ["running", "scheduled", "stats", "events", "job", "limits", "meta", "dues"],
     args: ["id", "token", "now", "delayMs", "pauseField"],
   },
   circuit: {

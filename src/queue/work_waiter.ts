@@ -77,6 +77,11 @@ export interface WorkWaiterOptions {
   onCapped?(queue: QueueKeys, capped: boolean): void;
   /** Flow control: after each claim, the types with a circuit breaker in each queue it tried. */
   onCircuits?(queue: QueueKeys, types: string[]): void;
+  /**
+   * A wait ended on a queue's dues LIST: a job was scheduled ahead of every
+   * other there, due at `at` (epoch ms). Standalone Redis only.
+   */
+  onDue?(at: number): void;
 }
 
 /** Blocking claims over groups of queues. */
@@ -293,13 +298,16 @@ export class WorkWaiter {
     const { clock, tokenBase, owner } = this.#o;
     const liveness = { owner, freshMs: LIVENESS.claimFreshMs };
     const wakeKeys = group.queues.map((q) => q.wake);
+    // The dues lists too: a due time announced there ends the wait, so the
+    // runner can sleep until it (an idle beat may be seconds away).
+    const dueKeys = group.queues.map((q) => q.dues);
     const result = await this.#o.blocking.run(
       async (c) => {
         const scripts = await this.#scriptsOn(c);
         await whenReady(c);
         // Both leave in this order, in one tick: the claim waits in the
         // connection behind the BLPOP.
-        const popped = c.blpop(...wakeKeys, blockSeconds(timeoutMs));
+        const popped = c.blpop(...wakeKeys, ...dueKeys, blockSeconds(timeoutMs));
         const claimed = scripts.claim(
           group.ownersKey,
           group.queues,
@@ -318,17 +326,25 @@ export class WorkWaiter {
       // The wait was abandoned but the claim still ran: give its jobs back
       // untouched (no attempt charged) and pass the marker on.
       ({ marker, jobs }) => {
+        if (marker && dueKeys.includes(marker[0])) this.#dueAt(marker[1]);
         if (jobs.length > 0) this.#handBack(jobs);
-        else if (marker) this.#wakeAnother(marker[0]);
+        else if (marker && !dueKeys.includes(marker[0])) this.#wakeAnother(marker[0]);
       },
     );
     if (result.kind === "reply") {
-      const { jobs, alive } = result.value;
+      const { jobs, alive, marker } = result.value;
+      if (marker && dueKeys.includes(marker[0])) this.#dueAt(marker[1]);
       this.#noteReply(group, result.value);
       return { jobs, refused: alive ? [] : [group.ownersKey] };
     }
     if (result.kind === "error") throw toQueueError(result.error);
     return { jobs: [], refused: [] };
+  }
+
+  /** Hands a popped due time to the broker's listener. */
+  #dueAt(value: string): void {
+    const at = Number(value);
+    if (Number.isFinite(at)) this.#o.onDue?.(at);
   }
 
   #scriptsOn(client: RedisClient): Promise<GroupScripts> {

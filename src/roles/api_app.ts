@@ -46,9 +46,9 @@ export function buildApiApp(
   extra: { registries?: Registry[] } = {},
 ): ApiApp {
   const log = deps.log ?? createLogger({ fields: { role: "api" } });
-  // One events-stream reader per process, shared by SSE clients and the duration histogram.
+  // One events-stream reader per process, shared by the SSE clients.
   const feed = new EventFeed(deps.broker);
-  const metrics = new ClusterMetrics(deps.broker, { feed, extra: extra.registries });
+  const metrics = new ClusterMetrics(deps.broker, { extra: extra.registries });
   const app = new Hono();
   app.use("*", httpMetricsMiddleware());
   // The stream and /metrics are mounted before the versioned API: they get its checks here.

@@ -249,6 +249,9 @@ export class Runner {
       const held = this.#held.get(id);
       if (held) this.#abort(held, "cancel");
     });
+    // A job scheduled ahead of every other (a delayed submit, a retry, made
+    // anywhere): promoted at its time, not at the next idle beat.
+    const unwatchDue = broker.onDue((at) => this.#armDue(at));
     this.#renewTimer = setInterval(() => void this.#renew(), Math.max(100, leaseMs / 3));
     // The first heartbeat before the first claim: a waiting claim is refused
     // to an owner Redis has not heard from.
@@ -258,6 +261,7 @@ export class Runner {
       await this.#claimLoop();
       await this.#drain();
     } finally {
+      unwatchDue();
       clearInterval(this.#renewTimer);
       clearInterval(this.#beatTimer);
       clearTimeout(this.#dueTimer);

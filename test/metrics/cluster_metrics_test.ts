@@ -1,10 +1,10 @@
 /**
  * The API's cluster-wide `/metrics`: the spec's names from `broker.stats()`,
- * counters that never go down, durations from the event stream, and a real
+ * counters that never go down, durations kept in Redis, and a real
  * Prometheus scraping them.
  */
 import assert from "node:assert/strict";
-import type { LifecycleEvent, StoredEvent } from "../../src/events/lifecycle.ts";
+import { DURATION_BUCKETS } from "../../src/metrics/prometheus.ts";
 import { Hono } from "hono";
 import { ClusterMetrics } from "../../src/metrics/cluster_metrics.ts";
 import { HttpMetrics } from "../../src/metrics/http_metrics.ts";
@@ -18,7 +18,7 @@ import { createLogger } from "../../src/log.ts";
 
 Deno.test("cluster metrics: spec names from broker.stats(), counters never go down", async () => {
   const broker = fakeBroker();
-  const metrics = new ClusterMetrics(broker, { http: false, feed: false });
+  const metrics = new ClusterMetrics(broker, { http: false });
   broker.stats_ = counts({
     pending: 2,
     running: 1,
@@ -55,7 +55,7 @@ Deno.test("cluster metrics: spec names from broker.stats(), counters never go do
 
 Deno.test("cluster metrics: the finished counters are the lifetime totals, right from a first scrape after a purge", async () => {
   const broker = fakeBroker();
-  const metrics = new ClusterMetrics(broker, { http: false, feed: false });
+  const metrics = new ClusterMetrics(broker, { http: false });
   // A fresh API process after the dead set was purged: nothing there now, 3 ever.
   broker.stats_ = counts({
     failed: 0,
@@ -77,54 +77,47 @@ Deno.test("cluster metrics: the finished counters are the lifetime totals, right
 Deno.test("cluster metrics: Redis down answers 200 with jobqueue_redis_up 0", async () => {
   const broker = fakeBroker();
   broker.stats = () => Promise.reject(new Error("down"));
-  const metrics = new ClusterMetrics(broker, { http: false, feed: false });
+  const metrics = new ClusterMetrics(broker, { http: false });
   const res = await metrics.routes().request("/metrics");
   assert.strictEqual(res.status, 200);
   assert.strictEqual(value(await res.text(), "jobqueue_redis_up"), 0);
   await metrics.close();
 });
 
-Deno.test("duration histogram comes from the stream's attempt-ending events", async () => {
-  const metrics = new ClusterMetrics(fakeBroker(), { http: false, feed: false });
-  const base = { job_id: "j", type: "email", at: 0 };
-  const stored = (event: LifecycleEvent): StoredEvent => ({ cursor: "1-0", event });
-  metrics.observeEvents([
-    stored({ ...base, kind: "completed", attempt: 1, duration_ms: 2000 }),
-    stored({ ...base, kind: "completed", attempt: 1, duration_ms: 4000 }),
-    stored({
-      ...base,
-      kind: "retry_scheduled",
-      attempt: 1,
-      duration_ms: 5,
-      error: "x",
-      retry_in_ms: 1,
-    }),
-    stored({ ...base, kind: "failed", attempt: 3, duration_ms: 10, error: "x" }),
-    stored({ ...base, kind: "failed", attempt: 3, error: "lease expired" }), // reaped: no duration
-    stored({ ...base, kind: "cancelled", attempt: 0 }), // never ran: no duration
-    stored({ ...base, kind: "started", attempt: 1, queued_ms: 3 }),
-  ]);
+Deno.test("duration histogram: the stored per-bucket counts, exported cumulative with sum and count", async () => {
+  const broker = fakeBroker();
+  const metrics = new ClusterMetrics(broker, { http: false });
+  const counts = new Array(DURATION_BUCKETS.length + 1).fill(0);
+  // 2 s and 4 s completed attempts: buckets le=2.5 (index 8) and le=5 (index 9); one past 300 s.
+  counts[DURATION_BUCKETS.indexOf(2.5)] = 1;
+  counts[DURATION_BUCKETS.indexOf(5)] = 1;
+  counts[DURATION_BUCKETS.length] = 1;
+  broker.durations_ = [
+    { type: "email", status: "completed", counts, sum_ms: 2000 + 4000 + 400_000 },
+    {
+      type: "email",
+      status: "retry_scheduled",
+      counts: counts.map((_, i) => i === 0 ? 1 : 0),
+      sum_ms: 5,
+    },
+  ];
   const text = await metrics.text();
+  const completed = 'job_type="email",status="completed"';
+  assert.strictEqual(value(text, `jobqueue_job_duration_seconds_bucket{le="1",${completed}}`), 0);
+  assert.strictEqual(value(text, `jobqueue_job_duration_seconds_bucket{le="2.5",${completed}}`), 1);
+  assert.strictEqual(value(text, `jobqueue_job_duration_seconds_bucket{le="5",${completed}}`), 2);
+  assert.strictEqual(value(text, `jobqueue_job_duration_seconds_bucket{le="300",${completed}}`), 2);
   assert.strictEqual(
-    value(
-      text,
-      'jobqueue_job_duration_seconds_bucket{le="2.5",job_type="email",status="completed"}',
-    ),
-    1,
+    value(text, `jobqueue_job_duration_seconds_bucket{le="+Inf",${completed}}`),
+    3,
   );
-  assert.strictEqual(
-    value(text, 'jobqueue_job_duration_seconds_count{job_type="email",status="completed"}'),
-    2,
-  );
+  assert.strictEqual(value(text, `jobqueue_job_duration_seconds_count{${completed}}`), 3);
+  assert.strictEqual(value(text, `jobqueue_job_duration_seconds_sum{${completed}}`), 406);
   assert.strictEqual(
     value(text, 'jobqueue_job_duration_seconds_count{job_type="email",status="retry_scheduled"}'),
     1,
   );
-  assert.strictEqual(
-    value(text, 'jobqueue_job_duration_seconds_count{job_type="email",status="failed"}'),
-    1,
-  );
-  assert.doesNotMatch(text, /status="cancelled"|status="dead"/);
+  assert.match(text, /# TYPE jobqueue_job_duration_seconds histogram/);
   await metrics.close();
 });
 
@@ -136,7 +129,7 @@ Deno.test({
     const redis = await TestRedis.start();
     // Own key prefix: with REDIS_URL set the server is shared, and other tests' queues must not count.
     const broker = new RedisBroker({ url: redis.url, queue: "a", prefix: `mq${Date.now()}` });
-    const metrics = new ClusterMetrics(broker, { http: false, feed: false });
+    const metrics = new ClusterMetrics(broker, { http: false });
     try {
       await broker.enqueue({ type: "email", payload: { n: 1 } });
       await broker.enqueue({ type: "email", payload: { n: 2 }, queue: "b" });
@@ -296,7 +289,7 @@ Deno.test({
         10_000,
       );
       assert.strictEqual(started, 3);
-      // The durations arrived through the events stream.
+      // The durations were counted in Redis by complete.lua.
       await waitForQuery(
         base,
         'sum(jobqueue_job_duration_seconds_count{job_type="email",status="completed"})',

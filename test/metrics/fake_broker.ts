@@ -1,12 +1,12 @@
 /**
- * A Broker stub for metrics/SSE unit tests: stats(), queues() (with
+ * A Broker stub for metrics/SSE unit tests: stats(), durations(), queues() (with
  * queueInfo() and setPaused() over the same list) and readEvents() do
  * something; every other method throws.
  *
  * @module
  */
 import type { Broker } from "../../src/queue/broker.ts";
-import type { QueueInfo, Stats } from "../../src/queue/job.ts";
+import type { DurationSeries, QueueInfo, Stats } from "../../src/queue/job.ts";
 import type { StoredEvent } from "../../src/events/lifecycle.ts";
 import { QueueNotFoundError } from "../../src/queue/errors.ts";
 
@@ -30,6 +30,7 @@ export function counts(partial: Partial<Stats> = {}): Stats {
     by_type: {},
     by_queue: {},
     ...merged,
+    started_total: partial.started_total ?? merged.completed + merged.failed + merged.running,
     completed_total: partial.completed_total ?? merged.completed,
     failed_total: partial.failed_total ?? merged.failed,
     cancelled_total: partial.cancelled_total ?? merged.cancelled,
@@ -60,6 +61,8 @@ export function fakeBroker(): Broker & {
   stats_: Stats;
   /** What `queues()` returns (a copy), in this order. */
   queues_: QueueInfo[];
+  /** What `durations()` returns (a copy). */
+  durations_: DurationSeries[];
   events: StoredEvent[];
   statsCalls: number;
   queuesCalls: number;
@@ -73,6 +76,7 @@ export function fakeBroker(): Broker & {
     homeQueue: () => Promise.resolve("fake"),
     stats_: counts(),
     queues_: [] as QueueInfo[],
+    durations_: [] as DurationSeries[],
     events: [] as StoredEvent[],
     statsCalls: 0,
     queuesCalls: 0,
@@ -80,6 +84,9 @@ export function fakeBroker(): Broker & {
     stats() {
       fake.statsCalls++;
       return Promise.resolve(structuredClone(fake.stats_));
+    },
+    durations() {
+      return Promise.resolve(structuredClone(fake.durations_));
     },
     queues() {
       fake.queuesCalls++;

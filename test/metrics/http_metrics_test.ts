@@ -16,7 +16,7 @@ Deno.test("HTTP middleware labels by route pattern, not raw path", async () => {
   const api = new Hono();
   api.get("/jobs/:id", (c) => c.json({ id: c.req.param("id") }));
   app.route("/api/v1", api);
-  const metrics = new ClusterMetrics(fakeBroker(), { http, feed: false });
+  const metrics = new ClusterMetrics(fakeBroker(), { http });
   app.route("/", metrics.routes());
   await (await app.request("/api/v1/jobs/abc")).text();
   await (await app.request("/api/v1/jobs/def")).text();

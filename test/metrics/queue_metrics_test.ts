@@ -32,7 +32,7 @@ Deno.test("queue metrics: jobs by queue and state, latency in seconds, paused 1/
     queueInfo("reports", { paused: true, pending: 4, latency_ms: 250 }),
     queueInfo("idle"),
   ];
-  const metrics = new ClusterMetrics(broker, { http: false, feed: false });
+  const metrics = new ClusterMetrics(broker, { http: false });
   const text = await metrics.text();
   assert.strictEqual(value(text, 'jobqueue_queue_jobs{queue="emails",state="pending"}'), 7);
   assert.strictEqual(value(text, 'jobqueue_queue_jobs{queue="emails",state="scheduled"}'), 2);
@@ -81,7 +81,7 @@ Deno.test("queue metrics: a scrape reports at most MAX_QUEUE_SERIES queues, the 
     { length: 150 },
     (_, i) => queueInfo(`q${String(i).padStart(3, "0")}`, { pending: i, latency_ms: i }),
   );
-  const metrics = new ClusterMetrics(broker, { http: false, feed: false });
+  const metrics = new ClusterMetrics(broker, { http: false });
   const text = await metrics.text();
   assert.strictEqual(value(text, "jobqueue_queues"), 150);
   assert.strictEqual(value(text, "jobqueue_queues_reported"), 100);
@@ -131,7 +131,7 @@ Deno.test("reportedQueues: most pending first, ties by name, deterministic whate
 Deno.test("queue metrics: queues() failing reads as Redis down and keeps the last queue series", async () => {
   const broker = fakeBroker();
   broker.queues_ = [queueInfo("emails", { pending: 3 })];
-  const metrics = new ClusterMetrics(broker, { http: false, feed: false });
+  const metrics = new ClusterMetrics(broker, { http: false });
   let text = await metrics.text();
   assert.strictEqual(value(text, "jobqueue_redis_up"), 1);
   broker.queues = () => Promise.reject(new Error("down"));

@@ -134,7 +134,8 @@ redisTest(
     for (const id of [p1.id, p2.id, d.id]) assert.strictEqual(await b.get(id), null);
     const p = `jq:{${h.queue}}:`;
     const left = (await h.keys()).filter((k) => k !== `${p}wake`);
-    assert.deepStrictEqual(left, [`${p}events`, `${p}meta`, `${p}stats`]);
+    // The durations HASH stays, like the stats: lifetime counts, not per job.
+    assert.deepStrictEqual(left, [`${p}durations`, `${p}events`, `${p}meta`, `${p}stats`]);
   },
 );
 

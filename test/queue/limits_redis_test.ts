@@ -373,7 +373,7 @@ redisTest("the cluster metrics show held-back work and circuit breakers", async 
   assert.deepStrictEqual(await b.claim(10), []);
   await b.fail(job.id, job.token, { message: "down", retryable: false, retry_delay_ms: 0 });
   await new Promise((r) => setTimeout(r, 50));
-  const metrics = new ClusterMetrics(b, { http: false, feed: false });
+  const metrics = new ClusterMetrics(b, { http: false });
   assert.strictEqual(await metrics.refresh(), true);
   const text = await metrics.registry.metrics();
   assert.match(text, /jobqueue_limit_held_jobs\{scope="type",name="a"\} 2/);

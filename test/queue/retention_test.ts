@@ -48,10 +48,12 @@ redisTest(
       [1, 1, 1],
     );
     const p = `jq:{${h.queue}}:`;
-    // `wake` may hold a stale marker; it is one of the fixed keys, like seq and stats.
+    // `wake` may hold a stale marker; it is one of the fixed keys, like seq, stats and durations.
     // Heartbeats go to the deployment's owners key on standalone Redis, not the queue's.
     const left = (await h.keys()).filter((k) => k !== `${p}wake`);
     assert.deepStrictEqual(left, [
+      `${p}dues`,
+      `${p}durations`,
       `${p}events`,
       `${p}j:${stays.id}`,
       `${p}meta`,

@@ -16,6 +16,7 @@ import {
 } from "../../src/queue/script_contract.ts";
 import { F, RECORD_FIELDS } from "../../src/queue/record.ts";
 import { JOB_STATES } from "../../src/queue/job.ts";
+import { DURATION_BUCKETS } from "../../src/metrics/prometheus.ts";
 import { EVENT_SOURCES, type LifecycleEventKind } from "../../src/events/lifecycle.ts";
 import { EVENT_FIELDS, fieldOfWireName } from "../../src/events/wire.ts";
 
@@ -126,6 +127,15 @@ for (const name of SCRIPT_NAMES) {
     assert.deepStrictEqual(p.rawSlots, [], "no KEYS[n]/ARGV[n] in the body: use the named locals");
   });
 }
+
+Deno.test("script contract: _lib.lua's duration buckets are DURATION_BUCKETS in ms", () => {
+  const m = /local DURATION_BUCKETS_MS = \{([^}]*)\}/.exec(read("_lib"));
+  assert.ok(m, "DURATION_BUCKETS_MS");
+  assert.deepStrictEqual(
+    m[1].split(",").map((s) => Number(s.trim())),
+    DURATION_BUCKETS.map((s) => Math.round(s * 1000)),
+  );
+});
 
 Deno.test("script contract: _lib.lua names the queue constants in order", () => {
   const p = parse(read("_lib"));

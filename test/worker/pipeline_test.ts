@@ -121,6 +121,9 @@ class FakeBroker {
   onCancelRequested() {
     return Promise.resolve(() => Promise.resolve());
   }
+  onDue() {
+    return () => {};
+  }
 }
 
 /** A pool whose handlers finish when the test says so. */

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { TestRedis } from "../helpers/redis_server.ts";
+import { clusterTestsEnabled, TestRedisCluster } from "../helpers/redis_cluster.ts";
 import { finished, startLoopbackWorker, testBroker } from "./helpers.ts";
 
 Deno.test({
@@ -40,6 +41,81 @@ Deno.test({
       await server.shutdown();
       await broker.close();
       await redis.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "a delayed submit to an idle worker starts at its time (±50 ms), not at the next idle beat",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const redis = await TestRedis.start();
+    const broker = testBroker(redis.url, "delaytiming");
+    const worker = await startLoopbackWorker(redis.url, broker.defaultQueue);
+    try {
+      const lates: number[] = [];
+      for (const delay of [300, 700, 1500]) {
+        // Idle long enough for the worker's beats to be idle ones (every 5 s).
+        await new Promise((r) => setTimeout(r, 1200));
+        const submitted = Date.now();
+        const { id } = await broker.enqueue({
+          type: "compute",
+          payload: { duration_ms: 0 },
+          delay_ms: delay,
+        });
+        const job = await finished(broker, id);
+        assert.strictEqual(job.status, "completed", JSON.stringify(job.error));
+        lates.push(Date.parse(job.started_at!) - (submitted + delay));
+      }
+      for (const late of lates) {
+        assert.ok(late >= -5 && late <= 50, `late by ${lates.join(", ")} ms`);
+      }
+    } finally {
+      worker.stop();
+      await worker.exitCode;
+      await broker.close();
+      await redis.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "on Redis Cluster too: a delayed submit starts at its time, with two idle workers",
+  ignore: !clusterTestsEnabled(),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const cluster = await TestRedisCluster.start();
+    const broker = testBroker(cluster.url, "delaycluster");
+    // Two workers hear the due time; promotion is one atomic script, so both may run it.
+    const workers = [
+      await startLoopbackWorker(cluster.url, broker.defaultQueue),
+      await startLoopbackWorker(cluster.url, broker.defaultQueue),
+    ];
+    try {
+      const lates: number[] = [];
+      for (const delay of [300, 900]) {
+        await new Promise((r) => setTimeout(r, 1200));
+        const submitted = Date.now();
+        const { id } = await broker.enqueue({
+          type: "compute",
+          payload: { duration_ms: 0 },
+          delay_ms: delay,
+        });
+        const job = await finished(broker, id);
+        assert.strictEqual(job.status, "completed", JSON.stringify(job.error));
+        assert.strictEqual(job.attempts, 1);
+        lates.push(Date.parse(job.started_at!) - (submitted + delay));
+      }
+      for (const late of lates) {
+        assert.ok(late >= -5 && late <= 50, `late by ${lates.join(", ")} ms`);
+      }
+    } finally {
+      for (const w of workers) w.stop();
+      await Promise.all(workers.map((w) => w.exitCode));
+      await broker.close();
+      cluster.killSync();
     }
   },
 });

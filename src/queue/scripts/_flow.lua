@@ -78,7 +78,7 @@ local function releaseWaiting(Q, id, job, now)
     job[F_STATE] = SCHEDULED
     save(key, job)
     redis.call("ZADD", Q.scheduled, due, id)
-    announceDue(Q.scheduled, due)
+    announceDue(Q.scheduled, nil, due)
     stat(Q.stats, "scheduled", jtype, 1)
   else
     job[F_STATE] = PENDING

@@ -143,6 +143,37 @@ local function tally(byType, jtype)
   byType[jtype] = (byType[jtype] or 0) + 1
 end
 
+-- The attempt-duration histogram's bucket bounds in ms: DURATION_BUCKETS
+-- (src/metrics/prometheus.ts) times 1000, checked by the contract test.
+local DURATION_BUCKETS_MS = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
+  60000, 120000, 300000 }
+
+-- Counts one attempt's run time `dur` (ms) of `jtype` that ended as `status`
+-- in a batch's histogram tally `h`: the durations HASH fields are
+-- `<status>|<bucket>|<type>` (bucket: the index of the first bound >= dur, 1
+-- based, #bounds + 1 past the last) and `<status>|s|<type>` (the sum, ms).
+local function tallyDuration(h, status, jtype, dur)
+  dur = math.max(0, tonumber(dur) or 0)
+  local b = #DURATION_BUCKETS_MS + 1
+  for i, bound in ipairs(DURATION_BUCKETS_MS) do
+    if dur <= bound then
+      b = i
+      break
+    end
+  end
+  local bucket = status .. "|" .. b .. "|" .. jtype
+  h[bucket] = (h[bucket] or 0) + 1
+  local sum = status .. "|s|" .. jtype
+  h[sum] = (h[sum] or 0) + dur
+end
+
+-- Writes a batch's histogram tally: one HINCRBY per field it touched. The
+-- counts only grow, so every API replica reads the same cluster-wide
+-- histogram, from the first scrape and across restarts.
+local function writeDurations(durationsKey, h)
+  for field, n in pairs(h) do redis.call("HINCRBY", durationsKey, field, n) end
+end
+
 -- Lifecycle events (src/events/lifecycle.ts). A script records each event of
 -- its transitions in a group of its kind; writeEvents, the script's last
 -- step, turns each group into ONE stream entry (an XADD per job cost ~2.5 us
@@ -267,15 +298,24 @@ local function wake(wakeKey)
   if PUBLISH_WAKES then redis.call("PUBLISH", wakeKey, "") end
 end
 
--- On Cluster, after jobs were scheduled for `dueMs` or later: when the
--- earliest scheduled job is now one of them, publishes its time on the
--- channel named like the scheduled key, so idle maintainers (which visit only
--- the queues they know to be due) learn when to promote it.
-local function announceDue(scheduledKey, dueMs)
-  if not PUBLISH_WAKES then return end
+-- After jobs were scheduled for `dueMs` or later: when the earliest
+-- scheduled job is now one of them, tells the workers its time, so one sleeps
+-- until then and promotes it on time (not at its next idle beat, seconds
+-- later). On Cluster it is published on the channel named like the scheduled
+-- key (every worker listens: cluster_signals.ts); on standalone Redis it is
+-- pushed on the queue's dues LIST (`duesKey`), which idle runners' BLPOP
+-- watches beside the wake lists (work_waiter.ts), so it costs an idle worker
+-- nothing. A nil `duesKey` (a path rare enough to leave to maintenance)
+-- tells standalone workers nothing.
+local function announceDue(scheduledKey, duesKey, dueMs)
+  if not PUBLISH_WAKES and not duesKey then return end
   local first = redis.call("ZRANGE", scheduledKey, 0, 0, "WITHSCORES")
-  if first[2] and tonumber(first[2]) >= dueMs then
+  if not (first[2] and tonumber(first[2]) >= dueMs) then return end
+  if PUBLISH_WAKES then
     redis.call("PUBLISH", scheduledKey, first[2])
+  elseif redis.call("LPUSH", duesKey, first[2]) > 4 then
+    -- One reader acts on the earliest; older entries only wake it early.
+    redis.call("LTRIM", duesKey, 0, 3)
   end
 end
 

@@ -147,6 +147,8 @@ local function finishBatch(q, b)
   callChunked("ZADD", q.running, b.runningArgs)
   statBatch(q.stats, "pending", b.byType, -1)
   statBatch(q.stats, "running", b.byType, 1)
+  -- Attempts started, ever (`started_total`): a count of starts, not of states.
+  statBatch(q.stats, "started", b.byType, 1)
 end
 
 -- Claims up to `need` jobs from queue q (its prefixes already set).

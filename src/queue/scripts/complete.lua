@@ -12,6 +12,7 @@
 -- KEYS[7] scheduled: ZSET of job ids waiting for a time (score = due ms)
 -- KEYS[8] wake: LIST of wake markers idle runners block on
 -- KEYS[9] outbox: ZSET, the flow outbox (dependents in other queues)
+-- KEYS[10] durations: HASH, the attempt-duration histogram (_lib.lua tallyDuration)
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms
@@ -36,6 +37,7 @@ local prioritiesKey = KEYS[6]
 local scheduledKey = KEYS[7]
 local wakeKey = KEYS[8]
 local outboxKey = KEYS[9]
+local durationsKey = KEYS[10]
 local now = tonumber(ARGV[9])
 local restFrom = 10
 
@@ -45,6 +47,7 @@ local out = {}
 local ids = {}
 local doneArgs = {}
 local byType = {}
+local durations = {}
 local completed = eventGroup("completed", { "id", "t", "a", "dur" })
 for i = restFrom, #ARGV, 3 do
   local id = ARGV[i]
@@ -74,6 +77,7 @@ for i = restFrom, #ARGV, 3 do
       if outboxTouched then code = 3 end
     end
     addEvent(completed, { id, job[F_TYPE], job[F_ATTEMPTS], dur })
+    tallyDuration(durations, "completed", job[F_TYPE], dur)
     ids[#ids + 1] = id
     doneArgs[#doneArgs + 1] = now
     doneArgs[#doneArgs + 1] = id
@@ -94,4 +98,5 @@ callChunked("ZREM", runningKey, ids)
 callChunked("ZADD", completedKey, doneArgs)
 statBatch(statsKey, "running", byType, -1)
 statBatch(statsKey, "completed", byType, 1)
+writeDurations(durationsKey, durations)
 return { out, writeEvents(eventsKey, now) }

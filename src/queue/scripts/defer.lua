@@ -12,6 +12,7 @@
 -- KEYS[5] job: STRING, the job's record
 -- KEYS[6] limits: HASH of the queue's limits (flow control)
 -- KEYS[7] meta: HASH of queue metadata (`limited`)
+-- KEYS[8] dues: LIST of due times announced to idle runners (standalone Redis)
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] id: the job id
@@ -30,6 +31,7 @@ local eventsKey = KEYS[4]
 local jobKey = KEYS[5]
 local limitsKey = KEYS[6]
 local metaKey = KEYS[7]
+local duesKey = KEYS[8]
 local id = ARGV[9]
 local token = ARGV[10]
 local now = tonumber(ARGV[11])
@@ -51,7 +53,7 @@ job[F_SCHEDULED_FOR] = due
 save(jobKey, job)
 redis.call("ZADD", scheduledKey, due, id)
 stat(statsKey, "scheduled", jtype, 1)
-announceDue(scheduledKey, due)
+announceDue(scheduledKey, duesKey, due)
 if pauseField ~= "" then
   local field = "p:" .. pauseField
   local pausedUntil = tonumber(redis.call("HGET", limitsKey, field)) or 0

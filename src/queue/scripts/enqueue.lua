@@ -14,6 +14,7 @@
 -- KEYS[8] failed: ZSET of dead job ids (a dependency already failed)
 -- KEYS[9] cancelled: ZSET of cancelled job ids (a dependency already failed, policy cancel)
 -- KEYS[10] outbox: ZSET, the flow outbox (links into other queues' dependencies)
+-- KEYS[11] dues: LIST of due times announced to idle runners (standalone Redis)
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms (the events' time)
@@ -50,6 +51,7 @@ local waitingKey = KEYS[7]
 local failedKey = KEYS[8]
 local cancelledKey = KEYS[9]
 local outboxKey = KEYS[10]
+local duesKey = KEYS[11]
 local now = tonumber(ARGV[9])
 local strict = ARGV[10] == "1"
 local jobs = cmsgpack.unpack(ARGV[11])
@@ -144,7 +146,7 @@ callChunked("ZADD", scheduledKey, scheduledArgs)
 if #scheduledArgs > 0 then
   local earliest = scheduledArgs[1]
   for i = 3, #scheduledArgs, 2 do earliest = math.min(earliest, scheduledArgs[i]) end
-  announceDue(scheduledKey, earliest)
+  announceDue(scheduledKey, duesKey, earliest)
 end
 statBatch(statsKey, "pending", pendingByType, 1)
 statBatch(statsKey, "scheduled", scheduledByType, 1)

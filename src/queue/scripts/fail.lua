@@ -9,6 +9,8 @@
 -- KEYS[6] events: STREAM of lifecycle events
 -- KEYS[7] job: the job's record STRING
 -- KEYS[8] outbox: ZSET, the flow outbox (a job others depend on goes there when it ends)
+-- KEYS[9] durations: HASH, the attempt-duration histogram (_lib.lua tallyDuration)
+-- KEYS[10] dues: LIST of due times announced to idle runners (standalone Redis)
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] id: job id
@@ -36,6 +38,8 @@ local statsKey = KEYS[5]
 local eventsKey = KEYS[6]
 local jobKey = KEYS[7]
 local outboxKey = KEYS[8]
+local durationsKey = KEYS[9]
+local duesKey = KEYS[10]
 local id = ARGV[9]
 local token = ARGV[10]
 local now = tonumber(ARGV[11])
@@ -80,6 +84,7 @@ if state ~= RUNNING then
 end
 
 local dur = runningFor(job, now)
+local durations = {}
 redis.call("ZREM", runningKey, id)
 stat(statsKey, "running", jtype, -1)
 pushError(job, attempt, message, now)
@@ -93,6 +98,7 @@ if job[F_CANCEL] then
   finish(jobKey, job, cancelledKey, statsKey, CANCELLED, id, now, outboxKey)
   event("cancelled", { "id", "t", "a", "dur" }, { id, jtype, attempt, dur })
   outcome = "cancelled"
+  tallyDuration(durations, "cancelled", jtype, dur)
 elseif retryable and attempt < tonumber(job[F_MAX_ATTEMPTS]) then
   local due = now + retryDelayMs
   job[F_STATE] = SCHEDULED
@@ -100,16 +106,19 @@ elseif retryable and attempt < tonumber(job[F_MAX_ATTEMPTS]) then
   endLease(job)
   save(jobKey, job)
   redis.call("ZADD", scheduledKey, due, id)
-  announceDue(scheduledKey, due)
+  announceDue(scheduledKey, duesKey, due)
   stat(statsKey, "scheduled", jtype, 1)
   redis.call("HINCRBY", statsKey, "retried", 1)
   event("retry_scheduled", { "id", "t", "a", "dur", "err", "retry" },
     { id, jtype, attempt, dur, message, retryDelayMs })
   outcome = "scheduled"
+  tallyDuration(durations, "retry_scheduled", jtype, dur)
 else
   finish(jobKey, job, failedKey, statsKey, FAILED, id, now, outboxKey)
   event("failed", { "id", "t", "a", "dur", "err" }, { id, jtype, attempt, dur, message })
   outcome = "failed"
+  tallyDuration(durations, "failed", jtype, dur)
 end
+writeDurations(durationsKey, durations)
 if outboxTouched then return { { outcome, 1 }, writeEvents(eventsKey, now) } end
 return { outcome, writeEvents(eventsKey, now) }
