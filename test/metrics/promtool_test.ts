@@ -62,6 +62,10 @@ Deno.test({
       await (await api.app.request("/api/v1/stats")).body?.cancel();
       const apiText = await (await api.app.request("/metrics")).text();
       assert.match(apiText, /jobqueue_jobs_completed_total/);
+      assert.match(
+        apiText,
+        /jobqueue_job_duration_seconds_bucket\{le="\+Inf",job_type="email",status="completed"\} 1/,
+      );
       assert.strictEqual(await lint(apiText), "", "the API's /metrics");
 
       const worker = new WorkerMetrics();
