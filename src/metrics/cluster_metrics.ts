@@ -22,6 +22,8 @@
  * - `jobqueue_queue_latency_seconds{queue}`: age of the queue's oldest pending
  *   job (since it became ready); 0 when none is pending.
  * - `jobqueue_queue_paused{queue}`: 1 while the queue is paused, else 0.
+ * - `jobqueue_workers`: worker processes registered and beating (not stale), cluster-wide
+ *   (`Broker.workers()`, see `src/queue/worker_presence.ts`).
  * - `jobqueue_queues`: how many queues exist; `jobqueue_queues_reported`: how
  *   many of them this scrape reported.
  * - `jobqueue_job_duration_seconds{job_type,status}`: attempt run times taken
@@ -48,6 +50,7 @@ import type { LimitEntry } from "../limits/limit_store.ts";
 import { Hono } from "hono";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Broker } from "../queue/broker.ts";
+import { isStale, type WorkerRecord } from "../queue/worker_presence.ts";
 import type { QueueInfo, Stats, StatsCounts } from "../queue/job.ts";
 import type { LifecycleEventKind, StoredEvent } from "../events/lifecycle.ts";
 import { EventFeed } from "../events/feed.ts";
@@ -154,6 +157,7 @@ export class ClusterMetrics {
   readonly #queues: Gauge<string>;
   readonly #queuesReported: Gauge<string>;
   readonly #up: Gauge<string>;
+  readonly #workers: Gauge<string>;
   readonly #scrapeSeconds: Gauge<string>;
   readonly duration: Histogram<"job_type" | "status">;
   readonly #limits: LimitMetrics;
@@ -233,6 +237,11 @@ export class ClusterMetrics {
       help: "1 when the last scrape read the queue statistics from Redis, else 0.",
       registers,
     });
+    this.#workers = new Gauge({
+      name: "jobqueue_workers",
+      help: "Worker processes registered and beating (not stale), cluster-wide.",
+      registers,
+    });
     this.#scrapeSeconds = new Gauge({
       name: "jobqueue_stats_scrape_duration_seconds",
       help: "Time the last scrape spent reading statistics from Redis.",
@@ -275,13 +284,16 @@ export class ClusterMetrics {
     let stats: Stats;
     let queues: QueueInfo[];
     let limits: LimitEntry[] | null;
+    let workers: WorkerRecord[] | null;
     try {
-      // One round of reads: all side by side, under one deadline (flow control's may fail alone).
-      [stats, queues, limits] = await withTimeout(
+      // One round of reads: all side by side, under one deadline (flow control's and the
+      // worker registry's may fail alone).
+      [stats, queues, limits, workers] = await withTimeout(
         Promise.all([
           this.#broker.stats(),
           this.#broker.queues(),
           Promise.resolve().then(() => this.#broker.limits()).catch(() => null),
+          Promise.resolve().then(() => this.#broker.workers()).catch(() => null),
         ]),
         this.#statsTimeoutMs,
       );
@@ -318,6 +330,10 @@ export class ClusterMetrics {
     if (retried !== undefined) this.#retried.inc(retried);
     this.#setQueues(queues);
     if (limits) this.#limits.update(limits);
+    if (workers) {
+      const now = Date.now();
+      this.#workers.set(workers.filter((w) => !isStale(w, now)).length);
+    }
     return true;
   }
 
