@@ -4,8 +4,9 @@
  * started_at, version), how long that lasts, and how a reader judges it.
  *
  * Cost, because an idle worker's budget is 2 Redis commands a second: a beat
- * is one command, `SET <record> PX <ttl> GET`, every `PRESENCE.beatMs`,
- * piggy-backed on the runner's heartbeat (no timer of its own). The reply is
+ * is one command, `SET <record> PX <ttl> GET`, every `PRESENCE.beatMs`
+ * (`busyBeatMs` while it holds jobs), piggy-backed on the runner's heartbeat
+ * (no timer of its own). The reply is
  * the previous record, which is how a drain request reaches the worker:
  * `worker_drain.lua` writes it into the record, and the next beat reads it
  * back. The index ZSET (`GlobalKeys.workers`) is written only when the reply
@@ -24,12 +25,18 @@ import type { WeightedQueue } from "./queue_selection.ts";
 
 /** Worker registry timings, ms. */
 export const PRESENCE = {
-  /** How often a worker writes its record (0.2 commands a second). */
-  beatMs: 5_000,
-  /** A record whose last beat is older than this is stale (two beats missed, plus slack). */
-  staleAfterMs: 12_000,
+  /**
+   * How often an idle worker writes its record: 0.125 commands a second, which
+   * its idle budget (2 a second, measured with 20 queues at ~1.75 without
+   * the registry) can take; slower means a drain is noticed later.
+   */
+  beatMs: 8_000,
+  /** How often a worker holding jobs writes it (its in-flight count moves; drains are quicker). */
+  busyBeatMs: 2_000,
+  /** A record whose last beat is older than this is stale (two idle beats missed, plus slack). */
+  staleAfterMs: 20_000,
   /** A record expires this long after its last beat. */
-  ttlMs: 30_000,
+  ttlMs: 40_000,
 } as const;
 
 /** Most workers one listing returns (the oldest registrations first). */

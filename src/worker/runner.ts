@@ -107,9 +107,11 @@ export interface RunnerOptions {
   /**
    * How often the runner's heartbeat also writes this process's record in the
    * worker registry (`broker.beatWorker`, whose reply carries a drain
-   * request): `PRESENCE.beatMs`.
+   * request): `PRESENCE.beatMs`, and `presenceBusyMs` while it holds jobs.
    */
   presenceMs?: number;
+  /** `presenceMs` while jobs are held: `PRESENCE.busyBeatMs`. */
+  presenceBusyMs?: number;
 }
 
 interface Held {
@@ -201,6 +203,7 @@ export class Runner {
       // included).
       idleWaitMs: 20_000,
       presenceMs: PRESENCE.beatMs,
+      presenceBusyMs: PRESENCE.busyBeatMs,
       // Absent and undefined both mean "use the default".
       ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     } as Required<Omit<RunnerOptions, "pool">>;
@@ -398,8 +401,9 @@ export class Runner {
       } catch (error) {
         this.#outages.failed(due ? "maintenance" : "heartbeat", error);
       }
-      // Every few beats (0.2 commands a second): the registry's record.
-      if (now - this.#lastPresence >= this.#o.presenceMs - 50) await this.#presence(now);
+      // Every few beats (idle: 0.125 commands a second): the registry's record.
+      const presenceMs = this.#held.size > 0 ? this.#o.presenceBusyMs : this.#o.presenceMs;
+      if (now - this.#lastPresence >= presenceMs - 50) await this.#presence(now);
       const { maxRssMb } = this.#o;
       if (maxRssMb > 0) {
         const rss = Deno.memoryUsage().rss;

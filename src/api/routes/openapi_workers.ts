@@ -25,7 +25,8 @@ const worker = z.object({
   started_at: z.string().describe("ISO-8601"),
   uptime_ms: z.int(),
   last_beat_at: z.string().describe(
-    `ISO-8601 of the last beat (one every ${PRESENCE.beatMs / 1000} s)`,
+    `ISO-8601 of the last beat (one every ${PRESENCE.beatMs / 1000} s, ` +
+      `${PRESENCE.busyBeatMs / 1000} s while it holds jobs)`,
   ),
   version: z.string(),
   draining: z.boolean().describe("Stopped claiming: finishing its running jobs, then exits"),

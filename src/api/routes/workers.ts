@@ -6,7 +6,7 @@
  *   last beat is older than `stale_after_ms` (two beats missed; its record
  *   expires a little later unless it beats again).
  * - `POST /workers/:id/drain` → 202 `{id, already_requested}`:
- *   the worker stops claiming at its next beat (within ~5 s), lets its
+ *   the worker stops claiming at its next beat (within 2 s while it runs jobs, 8 s idle), lets its
  *   running jobs finish and exits 0 (its supervisor does not restart it).
  *   404 `not_found` for a worker not registered.
  *

@@ -19,7 +19,9 @@ local now = tonumber(ARGV[9])
 local raw = redis.call("GET", workerKey)
 if not raw then return redis.error_reply("JQ_NOT_FOUND worker") end
 local record = cjson.decode(raw)
-if record.drain_requested_at then return { 0, {} } end
+-- JSON null decodes to cjson.null, which Lua counts as true.
+local asked = record.drain_requested_at
+if asked ~= nil and asked ~= cjson.null then return { 0, {} } end
 record.drain_requested_at = now
 redis.call("SET", workerKey, cjson.encode(record), "KEEPTTL")
 return { 1, {} }
