@@ -345,3 +345,65 @@ Deno.test({
     }
   },
 });
+
+/** The README's CLI block (after `<!-- readme-test: cli -->`): its `deno task jq` lines. */
+async function readmeCommands(): Promise<string[][]> {
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const at = readme.indexOf("<!-- readme-test: cli -->");
+  assert.ok(at >= 0, "README has the cli marker");
+  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at));
+  assert.ok(block);
+  return block[1].split("\n")
+    .map((line) => line.replace(/\s+#.*$/, "").trim())
+    .filter((line) => line.startsWith("deno task jq "))
+    .map((line) =>
+      [...line.slice("deno task jq ".length).matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2])
+    );
+}
+
+Deno.test({
+  name: "jq: the README's examples run as written against the real API",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const s = await startService();
+    try {
+      // What the examples name: a queue "reports", a cancelled job, a schedule, a worker, a key.
+      const job = (await s.broker.enqueue({
+        type: "compute",
+        queue: "reports",
+        payload: { duration_ms: 1 },
+      })).id;
+      await s.broker.cancel(job);
+      await s.api("/api/v1/queues");
+      const created = await fetch(`${s.url}/api/v1/schedules`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${s.admin}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          name: "nightly",
+          cron: "30 2 * * *",
+          type: "compute",
+          payload: { duration_ms: 1 },
+        }),
+      });
+      assert.strictEqual(created.status, 201, await created.text());
+      await s.broker.beatWorker(report);
+      const key = JSON.parse((await s.jq(["keys", "create", "--name", "gone", "--json"])).out).id;
+      const vars: Record<string, string> = {
+        $JOB_ID: job,
+        $WORKER_ID: s.broker.owner,
+        $KEY_ID: key,
+      };
+      const commands = await readmeCommands();
+      assert.ok(commands.length >= 14, `${commands.length} examples`);
+      for (const words of commands) {
+        const args = words.map((w) => vars[w] ?? w);
+        const ran = await s.jq(args);
+        assert.strictEqual(ran.code, 0, `jq ${args.join(" ")}: ${ran.err}`);
+        assert.ok(ran.out.length > 0, `jq ${args.join(" ")} printed something`);
+      }
+    } finally {
+      await s.close();
+    }
+  },
+});
