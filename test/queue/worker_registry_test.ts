@@ -10,6 +10,7 @@ import { globalKeys, workerKey } from "../../src/queue/keys.ts";
 import { isStale, PRESENCE, type WorkerReport } from "../../src/queue/worker_presence.ts";
 import { totalCalls } from "../helpers/idle.ts";
 import { JobNotFoundError } from "../../src/queue/errors.ts";
+import { ClusterMetrics } from "../../src/metrics/cluster_metrics.ts";
 
 const G = globalKeys();
 
@@ -127,6 +128,23 @@ Deno.test("a reaped owner (stopped, or seen dead by its supervisor) leaves the r
     assert.strictEqual(await h.redis.exists(workerKey(G, worker.owner)), 0);
     assert.strictEqual(await h.redis.zcard(G.workers), 0);
   } finally {
+    await h.cleanup();
+  }
+});
+
+Deno.test("jobqueue_workers counts the registered workers that are not stale, cluster-wide", async () => {
+  const h = await redisHarness();
+  const metrics = new ClusterMetrics(await h.makeRedis(), { http: false, feed: false });
+  try {
+    const scrape = async () => /^jobqueue_workers (\d+)$/m.exec(await metrics.text())?.[1];
+    assert.strictEqual(await scrape(), "0");
+    await (await h.makeRedis()).beatWorker(report());
+    await (await h.makeRedis()).beatWorker(report());
+    const stale = await h.makeRedis({ clock: () => Date.now() - PRESENCE.staleAfterMs - 1_000 });
+    await stale.beatWorker(report());
+    assert.strictEqual(await scrape(), "2");
+  } finally {
+    await metrics.close();
     await h.cleanup();
   }
 });
