@@ -28,6 +28,8 @@ export interface WorkerRegistryOptions {
 export class WorkerRegistry {
   readonly #o: WorkerRegistryOptions;
   readonly #keys: GlobalKeys;
+  /** This broker's owner is in the index (a failed ZADD is retried at the next beat). */
+  #indexed = false;
 
   constructor(options: WorkerRegistryOptions) {
     this.#o = options;
@@ -35,7 +37,8 @@ export class WorkerRegistry {
   }
 
   /**
-   * Writes `record` (one command), and indexes it when it was absent.
+   * Writes `record` (one command), and indexes it when it was absent (or the
+   * last indexing failed).
    * Returns the drain request the previous record carried, if any.
    */
   async beat(record: WorkerRecord): Promise<number | null> {
@@ -43,8 +46,12 @@ export class WorkerRegistry {
     const previous = await this.#o.raw((c) =>
       c.set(key, JSON.stringify(record), "PX", PRESENCE.ttlMs, "GET")
     );
-    if (previous === null) {
+    // Absent before: a first beat, or one after the record expired (a reader may have
+    // dropped the index entry since).
+    if (previous === null || !this.#indexed) {
+      this.#indexed = false;
       await this.#o.raw((c) => c.zadd(this.#keys.workers, record.beat_at, record.id));
+      this.#indexed = true;
     }
     return parseWorkerRecord(previous)?.drain_requested_at ?? null;
   }
