@@ -32,6 +32,7 @@ import { schedulesRoutes } from "./routes/schedules.ts";
 import { tenantsRoutes } from "./routes/tenants.ts";
 import { limitsRoutes } from "./routes/limits.ts";
 import { flowRoutes } from "./routes/flows.ts";
+import { workersRoutes } from "./routes/workers.ts";
 import { apiGuard } from "./auth/guard.ts";
 import { setJsonResponseHeaders } from "./response_headers.ts";
 
@@ -156,6 +157,7 @@ export function createApp(deps: ApiDeps): Hono {
   app.route(API_BASE, tenantsRoutes(routeDeps));
   app.route(API_BASE, flowRoutes(routeDeps));
   app.route(API_BASE, limitsRoutes(routeDeps));
+  app.route(API_BASE, workersRoutes(routeDeps));
 
   installErrorHandlers(app, log);
 

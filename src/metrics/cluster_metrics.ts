@@ -21,6 +21,8 @@
  * - `jobqueue_queue_latency_seconds{queue}`: age of the queue's oldest pending
  *   job (since it became ready); 0 when none is pending.
  * - `jobqueue_queue_paused{queue}`: 1 while the queue is paused, else 0.
+ * - `jobqueue_workers`: worker processes registered and beating (not stale), cluster-wide
+ *   (`Broker.workers()`, see `src/queue/worker_presence.ts`).
  * - `jobqueue_queues`: how many queues exist; `jobqueue_queues_reported`: how
  *   many of them this scrape reported.
  * - `jobqueue_job_duration_seconds{job_type,status}`: run times of the
@@ -53,6 +55,7 @@ import { Counter, Gauge, Registry } from "prom-client";
 import type { Broker } from "../queue/broker.ts";
 import type { DurationSeries, QueueInfo, Stats, StatsCounts } from "../queue/job.ts";
 import { StoredHistogram } from "./stored_histogram.ts";
+import { isStale, type WorkerRecord } from "../queue/worker_presence.ts";
 import { withTimeout } from "../timing/timeout.ts";
 import { defaultHttpMetrics, type HttpMetrics } from "./http_metrics.ts";
 import { DURATION_BUCKETS, PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
@@ -148,6 +151,7 @@ export class ClusterMetrics {
   readonly #queues: Gauge<string>;
   readonly #queuesReported: Gauge<string>;
   readonly #up: Gauge<string>;
+  readonly #workers: Gauge<string>;
   readonly #scrapeSeconds: Gauge<string>;
   readonly #duration: StoredHistogram;
   readonly #limits: LimitMetrics;
@@ -220,6 +224,11 @@ export class ClusterMetrics {
       help: "1 when the last scrape read the queue statistics from Redis, else 0.",
       registers,
     });
+    this.#workers = new Gauge({
+      name: "jobqueue_workers",
+      help: "Worker processes registered and beating (not stale), cluster-wide.",
+      registers,
+    });
     this.#scrapeSeconds = new Gauge({
       name: "jobqueue_stats_scrape_duration_seconds",
       help: "Time the last scrape spent reading statistics from Redis.",
@@ -241,14 +250,17 @@ export class ClusterMetrics {
     let queues: QueueInfo[];
     let limits: LimitEntry[] | null;
     let durations: DurationSeries[];
+    let workers: WorkerRecord[] | null;
     try {
-      // One round of reads: all side by side, under one deadline (flow control's may fail alone).
-      [stats, queues, limits, durations] = await withTimeout(
+      // One round of reads: all side by side, under one deadline (flow control's and the
+      // worker registry's may fail alone).
+      [stats, queues, limits, durations, workers] = await withTimeout(
         Promise.all([
           this.#broker.stats(),
           this.#broker.queues(),
           Promise.resolve().then(() => this.#broker.limits()).catch(() => null),
           this.#broker.durations(),
+          Promise.resolve().then(() => this.#broker.workers()).catch(() => null),
         ]),
         this.#statsTimeoutMs,
       );
@@ -290,6 +302,10 @@ export class ClusterMetrics {
       sum: d.sum_ms / 1000,
     })));
     if (limits) this.#limits.update(limits);
+    if (workers) {
+      const now = Date.now();
+      this.#workers.set(workers.filter((w) => !isStale(w, now)).length);
+    }
     return true;
   }
 

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { WorkerRecord, WorkerReport } from "./worker_presence.ts";
 import type {
   CancelOutcome,
   ClaimedJob,
@@ -189,6 +190,23 @@ export interface Broker {
    * as for any crash, or end failed/cancelled. Returns how many.
    */
   reapOwner(owner: string, reason: string): Promise<number>;
+
+  /**
+   * Writes this owner's record in the worker registry (`worker_presence.ts`):
+   * one command; its queues come from what the broker serves. Returns the
+   * epoch ms a drain was requested (`drainWorker`), or null.
+   */
+  beatWorker(report: WorkerReport): Promise<number | null>;
+
+  /** The registered worker processes (at most `MAX_LISTED_WORKERS`), oldest registration first. */
+  workers(): Promise<WorkerRecord[]>;
+
+  /**
+   * Asks worker `owner` to drain (graceful stop) at its next beat. True when
+   * asked now, false when it already was; `JobNotFoundError` for a worker
+   * not registered.
+   */
+  drainWorker(owner: string): Promise<boolean>;
 
   /**
    * Cancels a job. Pending/scheduled: cancelled at once. Running: flagged, and

@@ -258,6 +258,17 @@ export interface GlobalKeys {
   limitsCode: string;
   /** STRING: the limits' version, incremented by every change (queues mirror it). */
   limitsVersion: string;
+  /**
+   * ZSET, the index of registered worker processes: owner id, score = epoch ms
+   * it registered (re-added now and then); see `src/queue/worker_presence.ts`.
+   */
+  workers: string;
+  /**
+   * Prefix of each worker process's presence: `${workerPrefix}${owner}` is a
+   * STRING holding its JSON record, written by its beats with an expiry, so
+   * it vanishes when the process dies (see `worker_presence.ts`).
+   */
+  workerPrefix: string;
 }
 
 /** Builds the deployment's keys. */
@@ -281,7 +292,14 @@ export function globalKeys(prefix = "jq"): GlobalKeys {
     limits: `${base}limits`,
     limitsCode: `${base}limits_code`,
     limitsVersion: `${base}limits_v`,
+    workers: `${base}workers`,
+    workerPrefix: `${base}worker:`,
   };
+}
+
+/** The presence STRING of worker process `owner` (see `GlobalKeys.workerPrefix`). */
+export function workerKey(keys: GlobalKeys, owner: string): string {
+  return `${keys.workerPrefix}${owner}`;
 }
 
 /** The pending LIST of one priority. */

@@ -68,6 +68,8 @@ import { type Limit, limitField, type LimitScope } from "../limits/limit.ts";
 import { clampRetryAfter } from "../limits/rate_limited_error.ts";
 import { claimOrder, type QueueSelection, type WeightedQueue } from "./queue_selection.ts";
 import { QueueReads } from "./queue_reads.ts";
+import { WorkerRegistry } from "./worker_registry.ts";
+import type { WorkerRecord, WorkerReport } from "./worker_presence.ts";
 import { FlowOutbox } from "./flow_outbox.ts";
 import { externalDependencies, orderByDependencies } from "./dependency_order.ts";
 import {
@@ -229,6 +231,7 @@ export class RedisBroker implements Broker {
   readonly #serve: QueueSelection;
   readonly #registry: QueueRegistry;
   readonly #reads: QueueReads;
+  readonly #workers: WorkerRegistry;
   readonly #states = new Map<string, QueueState>();
   readonly #stateByKeys = new WeakMap<QueueKeys, QueueState>();
   readonly #groupScripts: Promise<GroupScripts>;
@@ -294,6 +297,11 @@ export class RedisBroker implements Broker {
     }
     this.#cluster = this.#client instanceof Cluster;
     this.#clock = options.clock ?? Date.now;
+    this.#workers = new WorkerRegistry({
+      prefix: this.#prefix,
+      clock: this.#clock,
+      raw: (run) => this.#raw(run),
+    });
     this.#commandTimeoutMs = options.commandTimeoutMs;
     this.#retentionMs = options.retentionMs ?? DEFAULTS.retentionMs;
     this.#maintainBatch = options.maintainBatch ?? 1000;
@@ -1118,7 +1126,29 @@ export class RedisBroker implements Broker {
     if (this.#signals) {
       await this.#raw((c) => c.zrem(globalKeys(this.#prefix).owners, owner));
     }
+    // Gone from the worker registry now, not when its record expires.
+    await this.#workers.forget(owner);
     return total;
+  }
+
+  beatWorker(report: WorkerReport): Promise<number | null> {
+    const serve = this.#serve;
+    return this.#workers.beat({
+      ...report,
+      id: this.owner,
+      queues: serve.queues,
+      queue_order: serve.order,
+      beat_at: this.#clock(),
+    });
+  }
+
+  workers(): Promise<WorkerRecord[]> {
+    return this.#workers.list();
+  }
+
+  async drainWorker(owner: string): Promise<boolean> {
+    if (!isOwnerId(owner)) throw new JobNotFoundError(owner);
+    return await this.#workers.drain(owner);
   }
 
   /** The known queue of a job id given by a caller, or JobNotFoundError. */

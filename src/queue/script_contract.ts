@@ -235,6 +235,15 @@ export const SCRIPTS = {
     keys: ["scheduleDue", "schedules", "scheduleState"],
     args: ["now", "limit"],
   },
+  // The worker registry's scripts touch only the deployment's keys, like the schedules'.
+  worker_drain: {
+    keys: ["worker"],
+    args: ["now"],
+  },
+  worker_prune: {
+    keys: ["workers", "worker"],
+    args: ["owner"],
+  },
   tenant_rate: {
     keys: ["rate"],
     args: ["now", "interval", "window", "cost"],

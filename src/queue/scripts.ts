@@ -23,7 +23,7 @@ import {
   JobNotFoundError,
   UnknownDependencyError,
 } from "./errors.ts";
-import type { QueueKeys } from "./keys.ts";
+import { type GlobalKeys, type QueueKeys, queueKeys, workerKey } from "./keys.ts";
 import type { CancelOutcome, EnqueueResult, FailOutcome, Lease, RenewStatus } from "./job.ts";
 import type { EncodedJob } from "./validate.ts";
 import { Embedded, pack, type Packable } from "./msgpack.ts";
@@ -34,6 +34,7 @@ import {
   buildCall,
   type CallKeysOf,
   constantsArgv,
+  globalConstantsArgv,
   SCRIPT_NAMES,
   type ScriptName,
   SCRIPTS,
@@ -645,4 +646,45 @@ export async function runScript(
     if (events.length > 0) onEvents(events);
   }
   return reply[0];
+}
+
+/**
+ * worker_drain.lua: asks worker `owner` to drain. True when the request was
+ * written, false when one was already there; `JobNotFoundError` when no such
+ * worker is registered.
+ */
+export async function drainWorkerScript(
+  client: RedisClient,
+  keys: GlobalKeys,
+  prefix: string,
+  owner: string,
+  now: number,
+): Promise<boolean> {
+  await defineScripts(client);
+  const argv = buildCall(
+    "worker_drain",
+    queueKeys("default", prefix),
+    globalConstantsArgv(prefix, 0),
+    { now },
+    { worker: workerKey(keys, owner) },
+  );
+  return toNumber(await runScript(client, "worker_drain", argv, null, { errorId: owner })) === 1;
+}
+
+/** worker_prune.lua: drops `owner` from the worker index if its record is gone. */
+export async function pruneWorkerScript(
+  client: RedisClient,
+  keys: GlobalKeys,
+  prefix: string,
+  owner: string,
+): Promise<boolean> {
+  await defineScripts(client);
+  const argv = buildCall(
+    "worker_prune",
+    queueKeys("default", prefix),
+    globalConstantsArgv(prefix, 0),
+    { owner },
+    { workers: keys.workers, worker: workerKey(keys, owner) },
+  );
+  return toNumber(await runScript(client, "worker_prune", argv, null)) === 1;
 }

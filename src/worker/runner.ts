@@ -29,6 +29,8 @@ import type { Logger } from "../log.ts";
 import { Acker } from "./acks.ts";
 import { sleep } from "../timing/sleep.ts";
 import { LIVENESS } from "../queue/liveness.ts";
+import { PRESENCE, type WorkerReport } from "../queue/worker_presence.ts";
+import { VERSION } from "../version.ts";
 import { TimeoutError, withTimeout } from "../timing/timeout.ts";
 import type { AbortReason, LogLine, ProgressUpdate, RunRequest, RunResult } from "./messages.ts";
 import type { PoolEvents, PoolStats } from "./pool.ts";
@@ -102,6 +104,14 @@ export interface RunnerOptions {
   idleMaintainMs?: number;
   /** Longest idle wait on Redis. */
   idleWaitMs?: number;
+  /**
+   * How often the runner's heartbeat also writes this process's record in the
+   * worker registry (`broker.beatWorker`, whose reply carries a drain
+   * request): `PRESENCE.beatMs`, and `presenceBusyMs` while it holds jobs.
+   */
+  presenceMs?: number;
+  /** `presenceMs` while jobs are held: `PRESENCE.busyBeatMs`. */
+  presenceBusyMs?: number;
 }
 
 interface Held {
@@ -170,6 +180,11 @@ export class Runner {
   #dueTimerAt = Infinity;
   /** Redis outages are logged once per streak, not per retry. */
   readonly #outages: OutageLog;
+  /** `Date.now()` of the last worker-registry beat sent. */
+  #lastPresence = -Infinity;
+  /** When a drain was requested through the registry (null: never). */
+  #drainRequestedAt: number | null = null;
+  readonly #startedAt = Date.now();
 
   constructor(options: RunnerOptions) {
     this.#o = {
@@ -187,6 +202,8 @@ export class Runner {
       // costs Redis three commands (the idle budget is 2 a second, heartbeats
       // included).
       idleWaitMs: 20_000,
+      presenceMs: PRESENCE.beatMs,
+      presenceBusyMs: PRESENCE.busyBeatMs,
       // Absent and undefined both mean "use the default".
       ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     } as Required<Omit<RunnerOptions, "pool">>;
@@ -388,6 +405,9 @@ export class Runner {
       } catch (error) {
         this.#outages.failed(due ? "maintenance" : "heartbeat", error);
       }
+      // Every few beats (idle: 0.125 commands a second): the registry's record.
+      const presenceMs = this.#held.size > 0 ? this.#o.presenceBusyMs : this.#o.presenceMs;
+      if (now - this.#lastPresence >= presenceMs - 50) await this.#presence(now);
       const { maxRssMb } = this.#o;
       if (maxRssMb > 0) {
         const rss = Deno.memoryUsage().rss;
@@ -401,6 +421,44 @@ export class Runner {
       }
     })().finally(() => (this.#beating = null));
     return this.#beating;
+  }
+
+  /**
+   * Writes this process's record in the worker registry; a drain request in
+   * the reply stops claims as SIGTERM would (running jobs finish, exit 0).
+   */
+  async #presence(now: number): Promise<void> {
+    this.#lastPresence = now;
+    const s = this.snapshot();
+    const report: WorkerReport = {
+      host: hostname(),
+      pid: Deno.pid,
+      concurrency: s.concurrency,
+      threads: s.threads,
+      in_flight: s.in_flight,
+      rss_bytes: Deno.memoryUsage().rss,
+      started_at: this.#startedAt,
+      version: VERSION,
+      draining: this.#stopMode !== null,
+      drain_requested_at: this.#drainRequestedAt,
+    };
+    let requested: number | null;
+    try {
+      requested = await this.#o.broker.beatWorker(report);
+      this.#outages.ok("worker registry");
+    } catch (error) {
+      this.#outages.failed("worker registry", error);
+      return;
+    }
+    if (requested === null || this.#drainRequestedAt !== null) return;
+    this.#drainRequestedAt = requested;
+    this.#o.log.info("drain requested through the worker registry", {
+      requested_at: new Date(requested).toISOString(),
+      in_flight: this.#held.size,
+    });
+    this.#stop("graceful");
+    // The record says so at once, not a beat later.
+    this.#lastPresence = -Infinity;
   }
 
   /**
@@ -689,5 +747,14 @@ export class Runner {
         resolve();
       });
     });
+  }
+}
+
+/** This machine's name, or "unknown" without the permission to read it. */
+function hostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "unknown";
   }
 }

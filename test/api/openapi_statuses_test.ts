@@ -4,6 +4,7 @@
  * with its schema, media type and headers. Only 500 internal_error, which
  * no correct request can provoke, is not triggered.
  */
+import type { WorkerReport } from "../../src/queue/worker_presence.ts";
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import { createApp } from "../../src/api/app.ts";
@@ -777,6 +778,23 @@ Deno.test("every documented status is answered, and every answer is documented",
         () => request(down, "DELETE", `${L}/type/email`),
       ),
     );
+    // The worker registry: this broker registers as a worker, and is asked to drain.
+    const W = "/api/v1/workers";
+    await broker.beatWorker(testReport());
+    const drain = `${W}/${broker.owner}/drain`;
+    cases.push(
+      at(`GET ${W}`, 200, undefined, get(app, W)),
+      at(`GET ${W}`, 403, "forbidden", send(tenanted, "GET", W, asFull)),
+      at(`GET ${W}`, 503, "unavailable", get(down, W)),
+      at(`POST ${W}/{id}/drain`, 202, undefined, post(app, drain, "")),
+      at(`POST ${W}/{id}/drain`, 403, "forbidden", send(tenanted, "POST", drain, asFull)),
+      at(`POST ${W}/{id}/drain`, 404, "not_found", post(app, `${W}/nosuch/drain`, "")),
+      at(`POST ${W}/{id}/drain`, 415, "unsupported_media_type", send(app, "POST", drain, {})),
+      at(`POST ${W}/{id}/drain`, 503, "unavailable", post(down, drain, "")),
+      at(`POST ${W}/{id}/drain`, 503, "outcome_unknown", post(unanswered, drain, ""), [
+        "Retry-After",
+      ]),
+    );
     // A body that stops after one byte: 408 once it falls behind the (here tiny) pace.
     const slowOptions = { bodyGraceMs: 50, bodyMinBytesPerS: 1_000_000 };
     const slowApp = composed({ ...slowOptions, quotas, schedules: scheduling.service });
@@ -862,3 +880,19 @@ Deno.test("every documented status is answered, and every answer is documented",
     await redis.close();
   }
 });
+
+/** A worker's beat as a test process reports it. */
+function testReport(): WorkerReport {
+  return {
+    host: "test",
+    pid: Deno.pid,
+    concurrency: 1,
+    threads: 1,
+    in_flight: 0,
+    rss_bytes: 1,
+    started_at: Date.now(),
+    version: "test",
+    draining: false,
+    drain_requested_at: null,
+  };
+}

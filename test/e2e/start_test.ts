@@ -93,8 +93,15 @@ Deno.test("deno task start runs the spec's email and data_process examples to co
     const eml = await Deno.readTextFile(`${service.dataDir}/outbox/${outbox[0]}`);
     assert.match(eml, /^Subject: Welcome!/m);
 
+    // The all-in-one's worker registered itself like any worker process.
+    const { workers } = await json(await fetch(`${base}/api/v1/workers`)) as {
+      workers: Array<{ stale: boolean; version: string }>;
+    };
+    assert.strictEqual(workers.length, 1);
+    assert.strictEqual(workers[0].stale, false);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /jobqueue_jobs_completed_total\{job_type="email"\} 1/);
+    assert.match(metrics, /^jobqueue_workers 1$/m);
     const page = await fetch(`${base}/`);
     assert.match(await page.text(), /<html/i);
   } finally {

@@ -16,6 +16,9 @@ import { metricsGuard } from "../../src/api/auth/metrics_guard.ts";
 import { installErrorHandlers } from "../../src/api/app.ts";
 import { createLogger } from "../../src/log.ts";
 
+/** The alert rules compose mounts as /etc/prometheus/alerts.yml. */
+const ALERTS_FILE = new URL("../../deploy/prometheus/alerts.yml", import.meta.url).pathname;
+
 Deno.test("cluster metrics: spec names from broker.stats(), counters never go down", async () => {
   const broker = fakeBroker();
   const metrics = new ClusterMetrics(broker, { http: false });
@@ -339,6 +342,8 @@ Deno.test({
     const prom = await startPrometheus(async (dir) => {
       await Deno.writeTextFile(`${dir}/metrics_token`, token);
       return shipped.replaceAll("/tmp/metrics_token", `${dir}/metrics_token`)
+        // The alerts compose mounts there: the repo's file.
+        .replace("/etc/prometheus/alerts.yml", ALERTS_FILE)
         .replace('"api:8080"', `"127.0.0.1:${server.addr.port}"`)
         .replace("scrape_interval: 5s", "scrape_interval: 1s");
     });
@@ -350,6 +355,13 @@ Deno.test({
         1,
       );
       assert.strictEqual(refused, 0, "every scrape carried the token");
+      // The shipped alert rules loaded (deploy/prometheus/alerts.yml, via rule_files).
+      const rules = await (await fetch(`${base}/api/v1/rules`)).json() as {
+        data: { groups: Array<{ name: string; rules: Array<{ name: string; health: string }> }> };
+      };
+      const group = rules.data.groups.find((g) => g.name === "jobqueue");
+      assert.ok(group, JSON.stringify(rules));
+      assert.strictEqual(group.rules.length, 6);
       const anonymous = await fetch(`http://127.0.0.1:${server.addr.port}/metrics`);
       assert.strictEqual(anonymous.status, 401, "and the endpoint does ask for it");
       await anonymous.body?.cancel();

@@ -58,6 +58,8 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
   { method: "GET", path: `${V1}/limits`, access: "admin" },
   { method: "PUT", path: `${V1}/limits/:scope/:name`, access: "admin" },
   { method: "DELETE", path: `${V1}/limits/:scope/:name`, access: "admin" },
+  { method: "GET", path: `${V1}/workers`, access: "read" },
+  { method: "POST", path: `${V1}/workers/:id/drain`, access: "admin" },
   { method: "POST", path: `${V1}/keys`, access: "admin" },
   { method: "GET", path: `${V1}/keys`, access: "admin" },
   { method: "DELETE", path: `${V1}/keys/:id`, access: "admin" },

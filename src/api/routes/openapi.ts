@@ -8,6 +8,8 @@
  *
  * @module
  */
+import { workerPaths, workerSchemas } from "./openapi_workers.ts";
+import { VERSION } from "../../version.ts";
 import { Hono } from "hono";
 import type { JobRegistry } from "../../jobs/registry.ts";
 import { WHATWG_URL_KEYWORD } from "../../jobs/url_fields.ts";
@@ -485,7 +487,7 @@ function metaPaths(): Json {
 export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
   return {
     openapi: "3.1.0",
-    info: { title: "Job queue API", version: "1.0.0", description: DESCRIPTION },
+    info: { title: "Job queue API", version: VERSION, description: DESCRIPTION },
     paths: withSecurity({
       ...jobsPaths(limits),
       ...metaPaths(),
@@ -494,6 +496,7 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
       ...tenantPaths(),
       ...flowPaths(limits.maxBatchBodyBytes),
       ...limitPaths(),
+      ...workerPaths(),
       ...probePaths("", ""),
       ...probePaths("/api/v1", "V1"),
     }),
@@ -505,6 +508,7 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
         ...tenantSchemas(),
         ...flowSchemas(),
         ...limitSchemas(),
+        ...workerSchemas(),
       },
       responses: { ...RESPONSES, ...AUTH_RESPONSES },
       headers: { ...HEADERS, ...AUTH_HEADERS },
