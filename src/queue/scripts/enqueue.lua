@@ -14,6 +14,10 @@
 -- KEYS[8] failed: ZSET of dead job ids (a dependency already failed)
 -- KEYS[9] cancelled: ZSET of cancelled job ids (a dependency already failed, policy cancel)
 -- KEYS[10] outbox: ZSET, the flow outbox (links into other queues' dependencies)
+-- KEYS[11] webhookSubs: HASH, the queue's webhook subscriptions mirror (_webhooks.lua)
+-- KEYS[12] webhookDeliveries: HASH of webhook deliveries (id -> MessagePack)
+-- KEYS[13] webhookDue: ZSET of webhook deliveries to send (score = due ms)
+-- KEYS[14] webhookWake: LIST of wake markers the webhook dispatcher blocks on
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms (the events' time)
@@ -50,6 +54,11 @@ local waitingKey = KEYS[7]
 local failedKey = KEYS[8]
 local cancelledKey = KEYS[9]
 local outboxKey = KEYS[10]
+local webhookSubsKey = KEYS[11]
+local webhookDeliveriesKey = KEYS[12]
+local webhookDueKey = KEYS[13]
+local webhookWakeKey = KEYS[14]
+webhookQueue(outboxKey, webhookSubsKey, webhookDeliveriesKey, webhookDueKey, webhookWakeKey)
 local now = tonumber(ARGV[9])
 local strict = ARGV[10] == "1"
 local jobs = cmsgpack.unpack(ARGV[11])

@@ -9,6 +9,10 @@
 -- KEYS[6] events: STREAM of lifecycle events
 -- KEYS[7] job: the job's record STRING
 -- KEYS[8] outbox: ZSET, the flow outbox (a job others depend on goes there when it ends)
+-- KEYS[9] webhookSubs: HASH, the queue's webhook subscriptions mirror (_webhooks.lua)
+-- KEYS[10] webhookDeliveries: HASH of webhook deliveries (id -> MessagePack)
+-- KEYS[11] webhookDue: ZSET of webhook deliveries to send (score = due ms)
+-- KEYS[12] webhookWake: LIST of wake markers the webhook dispatcher blocks on
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] id: job id
@@ -36,6 +40,11 @@ local statsKey = KEYS[5]
 local eventsKey = KEYS[6]
 local jobKey = KEYS[7]
 local outboxKey = KEYS[8]
+local webhookSubsKey = KEYS[9]
+local webhookDeliveriesKey = KEYS[10]
+local webhookDueKey = KEYS[11]
+local webhookWakeKey = KEYS[12]
+webhookQueue(outboxKey, webhookSubsKey, webhookDeliveriesKey, webhookDueKey, webhookWakeKey)
 local id = ARGV[9]
 local token = ARGV[10]
 local now = tonumber(ARGV[11])
