@@ -24,6 +24,8 @@
  * - `jobqueue_queue_paused{queue}`: 1 while the queue is paused, else 0.
  * - `jobqueue_queues`: how many queues exist; `jobqueue_queues_reported`: how
  *   many of them this scrape reported.
+ * - `jobqueue_webhook_deliveries_total{outcome}`, `jobqueue_webhook_delivery_latency_seconds`:
+ *   completion webhooks, from Redis (`webhook_metrics.ts`).
  * - `jobqueue_job_duration_seconds{job_type,status}`: attempt run times taken
  *   from the lifecycle stream (`duration_ms` of completed, retry_scheduled,
  *   failed and cancelled events; status is the event's kind), observed since
@@ -54,6 +56,7 @@ import { EventFeed } from "../events/feed.ts";
 import { withTimeout } from "../timing/timeout.ts";
 import { defaultHttpMetrics, type HttpMetrics } from "./http_metrics.ts";
 import { DURATION_BUCKETS, PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
+import { emptyWebhookStats, webhookMetricsText, type WebhookStats } from "./webhook_metrics.ts";
 
 /**
  * A counter that follows an external running total but never goes down:
@@ -116,6 +119,8 @@ export interface ClusterMetricsOptions {
   statsTimeoutMs?: number;
   /** More registries of this process exposed alongside (the scheduler loop's metrics). */
   extra?: Registry[];
+  /** The webhook delivery counters (`webhook_metrics.ts`); absent: no webhook series. */
+  webhookStats?: () => Promise<WebhookStats>;
 }
 
 type Collect<T extends string> = Counter<T>;
@@ -157,12 +162,15 @@ export class ClusterMetrics {
   readonly #scrapeSeconds: Gauge<string>;
   readonly duration: Histogram<"job_type" | "status">;
   readonly #limits: LimitMetrics;
+  readonly #webhookStats: (() => Promise<WebhookStats>) | null;
+  #webhooks: WebhookStats = emptyWebhookStats();
 
   constructor(broker: Broker, options: ClusterMetricsOptions = {}) {
     this.#broker = broker;
     this.#http = options.http === false ? null : options.http ?? defaultHttpMetrics;
     this.#statsTimeoutMs = options.statsTimeoutMs ?? 5000;
     this.#extra = options.extra ?? [];
+    this.#webhookStats = options.webhookStats ?? null;
     if (options.feed === false) {
       this.#feed = null;
       this.#ownFeed = false;
@@ -282,6 +290,8 @@ export class ClusterMetrics {
           this.#broker.stats(),
           this.#broker.queues(),
           Promise.resolve().then(() => this.#broker.limits()).catch(() => null),
+          // Counters only ever grow in Redis: a failed read keeps the last values.
+          this.#webhookStats?.().then((w) => void (this.#webhooks = w)).catch(() => {}),
         ]),
         this.#statsTimeoutMs,
       );
@@ -359,7 +369,9 @@ export class ClusterMetrics {
     const registries = [this.registry];
     if (this.#http) registries.push(this.#http.registry);
     registries.push(...this.#extra);
-    return await Registry.merge(registries).metrics();
+    const text = await Registry.merge(registries).metrics();
+    if (!this.#webhookStats) return text;
+    return `${text.endsWith("\n") ? text : `${text}\n`}${webhookMetricsText(this.#webhooks)}`;
   }
 
   /** `GET /metrics` as a Hono sub-app. */

@@ -35,26 +35,9 @@ import type { Logger } from "../log.ts";
 import { decodeDelivery, type Delivery, deliveryBody, signatureHeaders } from "./delivery.ts";
 import { DEFAULT_RETRY_DELAYS_MS, nextDelayMs, retryableStatus } from "./retry.ts";
 import { WebhookStore } from "./store.ts";
+import { LATENCY_BUCKETS } from "../metrics/webhook_metrics.ts";
 
-/** The delivery latency histogram's bucket bounds, seconds (job finish -> delivered). */
-export const LATENCY_BUCKETS: readonly number[] = [
-  0.005,
-  0.01,
-  0.025,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
-  2.5,
-  5,
-  10,
-  30,
-  60,
-  300,
-  1800,
-  3600,
-];
+export { LATENCY_BUCKETS };
 
 /** Longest idle block before looking again (new queues, lost wake markers). */
 export const IDLE_MS = 1000;

@@ -22,6 +22,11 @@ import {
 import { visibleTo } from "../tenants/names.ts";
 import { decodeDelivery, type Delivery } from "./delivery.ts";
 import { isSecret, newSecret } from "./secret.ts";
+import {
+  addWebhookStats,
+  emptyWebhookStats,
+  type WebhookStats,
+} from "../metrics/webhook_metrics.ts";
 import type { CallbackEvent } from "./events.ts";
 
 export type { StoredSubscription };
@@ -140,7 +145,8 @@ export class WebhookStore {
   async #remirror(added: StoredSubscription[], removed: StoredSubscription[]): Promise<void> {
     await this.#do(async () => {
       const queues = await this.#client.hkeys(globalKeys(this.#prefix).queues);
-      for (const sub of added) {
+      // A queue named by one is mirrored even before it has jobs (it is not known yet).
+      for (const sub of [...added, ...removed]) {
         if (sub.queue !== null && !queues.includes(sub.queue)) queues.push(sub.queue);
       }
       const touched = queues.filter((q) => [...added, ...removed].some((s) => appliesTo(s, q)));
@@ -148,6 +154,11 @@ export class WebhookStore {
       const subs = await allSubscriptions(this.#client, this.#prefix);
       await Promise.all(touched.map((q) => mirrorQueue(this.#client, this.#prefix, q, subs)));
     });
+  }
+
+  /** True when the deployment's secret is `WEBHOOK_SECRET` (not a generated one). */
+  get secretFromEnv(): boolean {
+    return this.#envSecret !== undefined;
   }
 
   /**
@@ -213,6 +224,19 @@ export class WebhookStore {
       }
       found.sort((a, b) => b.score - a.score);
       return found.slice(0, limit).map((f) => f.delivery);
+    });
+  }
+
+  /** Every queue's delivery counters, summed (`/metrics`). */
+  async stats(): Promise<WebhookStats> {
+    return await this.#do(async () => {
+      const out = emptyWebhookStats();
+      const queues = await this.#client.hkeys(globalKeys(this.#prefix).queues);
+      const hashes = await Promise.all(
+        queues.map((q) => this.#client.hgetall(queueKeys(q, this.#prefix).webhookStats)),
+      );
+      for (const hash of hashes) addWebhookStats(out, hash);
+      return out;
     });
   }
 
