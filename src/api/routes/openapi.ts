@@ -40,6 +40,7 @@ import { schedulePaths, scheduleSchemas } from "./openapi_schedules.ts";
 import { tenantPaths, tenantSchemas } from "./openapi_tenants.ts";
 import { flowPaths, flowSchemas } from "./openapi_flows.ts";
 import { limitPaths, limitSchemas } from "./openapi_limits.ts";
+import { webhookPaths, webhookSchemas } from "./openapi_webhooks.ts";
 
 /** Request body limits of the app the document describes. */
 export interface BodyLimits {
@@ -494,6 +495,7 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
       ...tenantPaths(),
       ...flowPaths(limits.maxBatchBodyBytes),
       ...limitPaths(),
+      ...webhookPaths(),
       ...probePaths("", ""),
       ...probePaths("/api/v1", "V1"),
     }),
@@ -505,6 +507,7 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
         ...tenantSchemas(),
         ...flowSchemas(),
         ...limitSchemas(),
+        ...webhookSchemas(),
       },
       responses: { ...RESPONSES, ...AUTH_RESPONSES },
       headers: { ...HEADERS, ...AUTH_HEADERS },

@@ -33,7 +33,7 @@ import {
 import type { Delivery } from "../../webhooks/delivery.ts";
 
 /** Largest subscription body. */
-const MAX_WEBHOOK_BODY = 8 * 1024;
+export const MAX_WEBHOOK_BODY = 8 * 1024;
 
 function store(deps: RouteDeps): WebhookStore {
   if (!deps.webhooks) {
@@ -80,9 +80,11 @@ export function webhookRoutes(deps: RouteDeps): Hono {
 
   app.post("/webhooks", async (c) => {
     const tenant = callerTenant(c);
+    // A ticket: the body must keep the server's pace (a stalled one is 408, not a held request).
+    using ticket = deps.bodies.ticket();
     const body = parseOr422(
       createWebhookSchema,
-      await readJsonBody(c.req.raw, MAX_WEBHOOK_BODY),
+      await readJsonBody(c.req.raw, MAX_WEBHOOK_BODY, ticket),
       "webhook",
     );
     assertWebhookUrl(body.url, "url");
