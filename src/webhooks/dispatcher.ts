@@ -35,7 +35,7 @@ import type { Logger } from "../log.ts";
 import { decodeDelivery, type Delivery, deliveryBody, signatureHeaders } from "./delivery.ts";
 import { DEFAULT_RETRY_DELAYS_MS, nextDelayMs, retryableStatus } from "./retry.ts";
 import { WebhookStore } from "./store.ts";
-import { LATENCY_BUCKETS } from "../metrics/webhook_metrics.ts";
+import { LATENCY_BUCKETS } from "./stats.ts";
 
 export { LATENCY_BUCKETS };
 

@@ -22,11 +22,7 @@ import {
 import { visibleTo } from "../tenants/names.ts";
 import { decodeDelivery, type Delivery } from "./delivery.ts";
 import { isSecret, newSecret } from "./secret.ts";
-import {
-  addWebhookStats,
-  emptyWebhookStats,
-  type WebhookStats,
-} from "../metrics/webhook_metrics.ts";
+import { addWebhookStats, emptyWebhookStats, type WebhookStats } from "./stats.ts";
 import type { CallbackEvent } from "./events.ts";
 
 export type { StoredSubscription };

@@ -18,7 +18,7 @@ import { startReceiver } from "./receiver.ts";
 const log = createLogger({ level: "silent" });
 let seq = 0;
 
-async function setup(redis: TestRedis) {
+function setup(redis: TestRedis) {
   const queue = `wh_${Date.now().toString(36)}_${seq++}`;
   const broker = new RedisBroker({ url: redis.url, queue, commandTimeoutMs: 2000 });
   const client = new Redis(redis.url);
@@ -67,7 +67,7 @@ async function setup(redis: TestRedis) {
 
 Deno.test("webhooks: recorded with the transition, retried on 503 with one webhook-id, delivered once", async () => {
   const redis = await TestRedis.start();
-  const t = await setup(redis);
+  const t = setup(redis);
   const secret = await t.store.secret();
   const receiver = startReceiver(secret, (n) => n < 2 ? 503 : 200);
   try {
@@ -109,7 +109,7 @@ Deno.test("webhooks: recorded with the transition, retried on 503 with one webho
 
 Deno.test("webhooks: given up after the last attempt, listed as failed, redelivered with the same id", async () => {
   const redis = await TestRedis.start();
-  const t = await setup(redis);
+  const t = setup(redis);
   const secret = await t.store.secret();
   let up = false;
   const receiver = startReceiver(secret, () => up ? 200 : 500);
@@ -152,7 +152,7 @@ Deno.test("webhooks: given up after the last attempt, listed as failed, redelive
 
 Deno.test("webhooks: a 4xx gives up at once; a private address is refused unless allowed", async () => {
   const redis = await TestRedis.start();
-  const t = await setup(redis);
+  const t = setup(redis);
   const secret = await t.store.secret();
   const gone = startReceiver(secret, () => 410);
   const never = startReceiver(secret);
@@ -191,7 +191,7 @@ Deno.test("webhooks: a 4xx gives up at once; a private address is refused unless
 
 Deno.test("webhooks: a job without a callback in a queue without subscriptions writes no webhook key", async () => {
   const redis = await TestRedis.start();
-  const t = await setup(redis);
+  const t = setup(redis);
   try {
     const { id } = await t.broker.enqueue({ type: "email", payload: {} });
     await t.finish(id, "completed");
@@ -206,7 +206,7 @@ Deno.test("webhooks: a job without a callback in a queue without subscriptions w
 
 Deno.test("webhooks: a subscription gets its queue's and type's ends, signed with its own secret", async () => {
   const redis = await TestRedis.start();
-  const t = await setup(redis);
+  const t = setup(redis);
   let secret = "";
   const receiver = startReceiver(() => secret);
   try {
