@@ -97,6 +97,8 @@ export class WebhookDispatcher {
   #queues: { at: number; names: string[] } | null = null;
   #resyncAt = 0;
   #loop: Promise<void> | null = null;
+  /** Timers waking this loop for retries due sooner than `IDLE_MS`. */
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(options: DispatcherOptions) {
     this.#o = {
@@ -137,6 +139,8 @@ export class WebhookDispatcher {
   /** Stops claiming, lets the requests in flight end (each within its deadline), disconnects. */
   async stop(): Promise<void> {
     this.#stop.abort();
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
     this.#blocking.disconnect();
     await this.#loop;
     await Promise.allSettled([...this.#inFlight]);
@@ -173,7 +177,7 @@ export class WebhookDispatcher {
       for (const c of r.claimed) {
         claimed++;
         const delivery = decodeDelivery(c.id, queue, c.record);
-        this.#track(this.#attempt(scripts, c.id, token, delivery));
+        this.#track(this.#attempt(queue, scripts, c.id, token, delivery));
       }
     }
     if (this.#stop.signal.aborted) return;
@@ -243,6 +247,7 @@ export class WebhookDispatcher {
 
   /** Sends one claimed attempt and records its outcome. */
   async #attempt(
+    queue: string,
     scripts: QueueScripts,
     id: string,
     token: string,
@@ -305,6 +310,20 @@ export class WebhookDispatcher {
       error: result.error,
       status: result.status,
     });
+    if (delay < IDLE_MS) this.#wakeIn(queue, delay);
+  }
+
+  /**
+   * A retry due sooner than an idle wait lasts: a wake marker for its queue
+   * then, so the loop (maybe blocked already) takes it on time.
+   */
+  #wakeIn(queue: string, ms: number): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (this.#stop.signal.aborted) return;
+      this.#client.lpush(queueKeys(queue, this.#prefix).webhookWake, "1").catch(() => {});
+    }, ms);
+    this.#timers.add(timer);
   }
 
   /** One HTTP attempt. */

@@ -12,6 +12,7 @@ import { queueKeys } from "../../src/queue/keys.ts";
 import { createLogger } from "../../src/log.ts";
 import { WebhookDispatcher } from "../../src/webhooks/dispatcher.ts";
 import { WebhookStore } from "../../src/webhooks/store.ts";
+import { QueueScripts } from "../../src/queue/scripts.ts";
 import { TestRedis } from "../helpers/redis_server.ts";
 import { startReceiver } from "./receiver.ts";
 
@@ -242,6 +243,58 @@ Deno.test("webhooks: a subscription gets its queue's and type's ends, signed wit
     const after = await t.broker.enqueue({ type: "email", payload: {} });
     await t.finish(after.id, "failed");
     assert.strictEqual(await t.client.hlen(t.keys.webhookSubs), 1);
+  } finally {
+    await receiver.close();
+    await t.close();
+    await redis.close();
+  }
+});
+
+Deno.test("webhooks: a lease expiring on the last attempt records the delivery; a dead dispatcher's attempt is sent again", async () => {
+  const redis = await TestRedis.start();
+  const t = setup(redis);
+  const secret = await t.store.secret();
+  const receiver = startReceiver(secret);
+  try {
+    const { id } = await t.broker.enqueue({
+      type: "email",
+      payload: {},
+      max_attempts: 1,
+      callback_url: receiver.url,
+    });
+    // The worker holding it dies: its lease runs out, maintenance ends it dead (maintain.lua).
+    const [held] = await t.broker.claim(1, { leaseMs: 30 });
+    assert.strictEqual(held.id, id);
+    await new Promise((r) => setTimeout(r, 60));
+    await t.broker.maintain();
+    assert.strictEqual((await t.broker.get(id))?.status, "failed");
+    // A dispatcher claims the delivery and dies before answering (its lease: 100 ms).
+    const scripts = await QueueScripts.create(t.client, t.keys, {
+      retentionMs: 1000,
+      finishedTtlMs: 1000,
+      eventsMaxLen: 0,
+      errorHistory: 0,
+    });
+    const dead = await scripts.webhookClaim(10, 100, "dead.1", Date.now());
+    assert.strictEqual(dead.claimed.length, 1);
+    const [claimed] = dead.claimed;
+    // Another dispatcher finds nothing due until that lease ends, then sends it.
+    const started = Date.now();
+    t.dispatcher();
+    const [ok] = await receiver.accepted(1);
+    assert.ok(Date.now() - started >= 80, "not sent while the dead one's lease held");
+    assert.strictEqual(ok.id, claimed.id);
+    assert.strictEqual(ok.body?.type, "job.failed");
+    // The dead one's late outcome is refused (its token is stale).
+    const late = await scripts.webhookDone({
+      delivery: claimed.id,
+      token: "dead.1",
+      outcome: "failed",
+      keepFailedMs: 1000,
+      maxFailed: 10,
+      buckets: [1],
+    }, Date.now());
+    assert.strictEqual(late, false);
   } finally {
     await receiver.close();
     await t.close();
