@@ -275,7 +275,7 @@ export const SCRIPTS = {
       "token",
       "outcome",
       "retryAt",
-      "error",
+      "lastError",
       "status",
       "keepFailedMs",
       "maxFailed",

@@ -634,7 +634,7 @@ export class QueueScripts {
       token: outcome.token,
       outcome: outcome.outcome,
       retryAt: outcome.retryAt ?? 0,
-      error: outcome.error ?? "",
+      lastError: outcome.error ?? "",
       status: outcome.status ?? 0,
       keepFailedMs: outcome.keepFailedMs,
       maxFailed: outcome.maxFailed,

@@ -17,8 +17,8 @@
 -- MessagePack record with the attempt counted and the token set) per
 -- delivery; next_due is the earliest due time left (after the claim), or -1.
 
-local deliveriesKey = KEYS[1]
-local dueKey = KEYS[2]
+local webhookDeliveriesKey = KEYS[1]
+local webhookDueKey = KEYS[2]
 local now = tonumber(ARGV[9])
 local max = tonumber(ARGV[10])
 local leaseMs = tonumber(ARGV[11])
@@ -26,22 +26,22 @@ local token = ARGV[12]
 
 local out = {}
 local lease = {}
-for _, did in ipairs(redis.call("ZRANGEBYSCORE", dueKey, "-inf", now, "LIMIT", 0, max)) do
-  local raw = redis.call("HGET", deliveriesKey, did)
+for _, did in ipairs(redis.call("ZRANGEBYSCORE", webhookDueKey, "-inf", now, "LIMIT", 0, max)) do
+  local raw = redis.call("HGET", webhookDeliveriesKey, did)
   if raw then
     local d = cmsgpack.unpack(raw)
     d[6] = (tonumber(d[6]) or 0) + 1
     d[7] = token
     raw = cmsgpack.pack(d)
-    redis.call("HSET", deliveriesKey, did, raw)
+    redis.call("HSET", webhookDeliveriesKey, did, raw)
     lease[#lease + 1] = now + leaseMs
     lease[#lease + 1] = did
     out[#out + 1] = did
     out[#out + 1] = raw
   else
-    redis.call("ZREM", dueKey, did)
+    redis.call("ZREM", webhookDueKey, did)
   end
 end
-callChunked("ZADD", dueKey, lease)
-local first = redis.call("ZRANGE", dueKey, 0, 0, "WITHSCORES")
+callChunked("ZADD", webhookDueKey, lease)
+local first = redis.call("ZRANGE", webhookDueKey, 0, 0, "WITHSCORES")
 return { { out, first[2] or "-1" }, {} }

@@ -15,7 +15,7 @@
 -- ARGV[11] token: the claim's token
 -- ARGV[12] outcome: "delivered", "retry", "failed" or "dropped"
 -- ARGV[13] retryAt: epoch ms of the next attempt (outcome retry)
--- ARGV[14] error: what went wrong ("" when delivered)
+-- ARGV[14] lastError: what went wrong ("" when delivered)
 -- ARGV[15] status: the receiver's HTTP status, or 0 for none
 -- ARGV[16] keepFailedMs: how long given-up deliveries are kept
 -- ARGV[17] maxFailed: most given-up deliveries kept in this queue
@@ -23,68 +23,68 @@
 --
 -- Returns { 1, {} } when recorded, { 0, {} } when the claim no longer holds (nothing changed).
 
-local deliveriesKey = KEYS[1]
-local dueKey = KEYS[2]
-local failedKey = KEYS[3]
-local statsKey = KEYS[4]
+local webhookDeliveriesKey = KEYS[1]
+local webhookDueKey = KEYS[2]
+local webhookFailedKey = KEYS[3]
+local webhookStatsKey = KEYS[4]
 local now = tonumber(ARGV[9])
 local delivery = ARGV[10]
 local token = ARGV[11]
 local outcome = ARGV[12]
 local retryAt = tonumber(ARGV[13])
-local message = ARGV[14]
+local lastError = ARGV[14]
 local status = tonumber(ARGV[15])
 local keepFailedMs = tonumber(ARGV[16])
 local maxFailed = tonumber(ARGV[17])
 local buckets = ARGV[18]
 
-local raw = redis.call("HGET", deliveriesKey, delivery)
+local raw = redis.call("HGET", webhookDeliveriesKey, delivery)
 if not raw then return { 0, {} } end
 local d = cmsgpack.unpack(raw)
 if d[7] ~= token then return { 0, {} } end
 
 if outcome == "delivered" or outcome == "dropped" then
-  redis.call("HDEL", deliveriesKey, delivery)
-  redis.call("ZREM", dueKey, delivery)
+  redis.call("HDEL", webhookDeliveriesKey, delivery)
+  redis.call("ZREM", webhookDueKey, delivery)
   if outcome == "delivered" then
-    redis.call("HINCRBY", statsKey, "delivered", 1)
+    redis.call("HINCRBY", webhookStatsKey, "delivered", 1)
     local seconds = math.max(0, now - (tonumber(d[5]) or now)) / 1000
     local le = "+Inf"
     for bound in string.gmatch(buckets, "[^,]+") do
       if seconds <= tonumber(bound) then le = bound; break end
     end
-    redis.call("HINCRBY", statsKey, "lat:" .. le, 1)
-    redis.call("HINCRBY", statsKey, "lat:count", 1)
-    redis.call("HINCRBYFLOAT", statsKey, "lat:sum", seconds)
+    redis.call("HINCRBY", webhookStatsKey, "lat:" .. le, 1)
+    redis.call("HINCRBY", webhookStatsKey, "lat:count", 1)
+    redis.call("HINCRBYFLOAT", webhookStatsKey, "lat:sum", seconds)
   end
   return { 1, {} }
 end
 
 d[7] = false
-d[9] = message
+d[9] = lastError
 d[10] = status
 if outcome == "retry" then
-  redis.call("HSET", deliveriesKey, delivery, cmsgpack.pack(d))
-  redis.call("ZADD", dueKey, retryAt, delivery)
-  redis.call("HINCRBY", statsKey, "retried", 1)
+  redis.call("HSET", webhookDeliveriesKey, delivery, cmsgpack.pack(d))
+  redis.call("ZADD", webhookDueKey, retryAt, delivery)
+  redis.call("HINCRBY", webhookStatsKey, "retried", 1)
   return { 1, {} }
 end
 
 d[11] = now
-redis.call("HSET", deliveriesKey, delivery, cmsgpack.pack(d))
-redis.call("ZREM", dueKey, delivery)
-redis.call("ZADD", failedKey, now, delivery)
-redis.call("HINCRBY", statsKey, "failed", 1)
+redis.call("HSET", webhookDeliveriesKey, delivery, cmsgpack.pack(d))
+redis.call("ZREM", webhookDueKey, delivery)
+redis.call("ZADD", webhookFailedKey, now, delivery)
+redis.call("HINCRBY", webhookStatsKey, "failed", 1)
 -- Bounded retention: the oldest go first, by age and then by count.
-local gone = redis.call("ZRANGEBYSCORE", failedKey, "-inf", now - keepFailedMs, "LIMIT", 0, 100)
-local excess = redis.call("ZCARD", failedKey) - #gone - maxFailed
+local gone = redis.call("ZRANGEBYSCORE", webhookFailedKey, "-inf", now - keepFailedMs, "LIMIT", 0, 100)
+local excess = redis.call("ZCARD", webhookFailedKey) - #gone - maxFailed
 if excess > 0 then
-  for _, id in ipairs(redis.call("ZRANGE", failedKey, #gone, #gone + math.min(excess, 100) - 1)) do
+  for _, id in ipairs(redis.call("ZRANGE", webhookFailedKey, #gone, #gone + math.min(excess, 100) - 1)) do
     gone[#gone + 1] = id
   end
 end
 if #gone > 0 then
-  callChunked("ZREM", failedKey, gone)
-  callChunked("HDEL", deliveriesKey, gone)
+  callChunked("ZREM", webhookFailedKey, gone)
+  callChunked("HDEL", webhookDeliveriesKey, gone)
 end
 return { 1, {} }

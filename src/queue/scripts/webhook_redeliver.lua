@@ -13,23 +13,23 @@
 --
 -- Returns { 1, {} }. Error codes: JQ_NOT_FOUND when it is not a given-up delivery.
 
-local deliveriesKey = KEYS[1]
-local dueKey = KEYS[2]
-local failedKey = KEYS[3]
-local wakeKey = KEYS[4]
+local webhookDeliveriesKey = KEYS[1]
+local webhookDueKey = KEYS[2]
+local webhookFailedKey = KEYS[3]
+local webhookWakeKey = KEYS[4]
 local now = tonumber(ARGV[9])
 local delivery = ARGV[10]
 
-local raw = redis.call("HGET", deliveriesKey, delivery)
-if not raw or not redis.call("ZSCORE", failedKey, delivery) then
+local raw = redis.call("HGET", webhookDeliveriesKey, delivery)
+if not raw or not redis.call("ZSCORE", webhookFailedKey, delivery) then
   return redis.error_reply("JQ_NOT_FOUND " .. delivery)
 end
 local d = cmsgpack.unpack(raw)
 d[6] = 0
 d[7] = false
 d[11] = false
-redis.call("HSET", deliveriesKey, delivery, cmsgpack.pack(d))
-redis.call("ZREM", failedKey, delivery)
-redis.call("ZADD", dueKey, now, delivery)
-wake(wakeKey)
+redis.call("HSET", webhookDeliveriesKey, delivery, cmsgpack.pack(d))
+redis.call("ZREM", webhookFailedKey, delivery)
+redis.call("ZADD", webhookDueKey, now, delivery)
+wake(webhookWakeKey)
 return { 1, {} }
