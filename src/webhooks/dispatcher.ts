@@ -9,7 +9,8 @@
  *   deduplicate by `webhook-id`, the same on every attempt).
  * - **Prompt**: idle, it blocks on every queue's wake list (BLPOP; the
  *   scripts push a marker with each delivery) until the earliest due retry,
- *   at most `IDLE_MS`. On Redis Cluster, whose BLPOP cannot span slots, it
+ *   at most `IDLE_MS` (a new queue is seen within as long), and claims only
+ *   where a marker or a due time says there is work. On Redis Cluster, whose BLPOP cannot span slots, it
  *   polls every `CLUSTER_POLL_MS` instead.
  * - **Bounded**: at most `concurrency` requests in flight, each with a
  *   deadline (`timeoutMs`), its answer's body read at most `MAX_BODY_BYTES`,
@@ -40,15 +41,20 @@ import { LATENCY_BUCKETS } from "./stats.ts";
 export { LATENCY_BUCKETS };
 
 /** Longest idle block before looking again (new queues, lost wake markers). */
-export const IDLE_MS = 1000;
+export const IDLE_MS = 5000;
 /** Poll interval on Cluster. */
-export const CLUSTER_POLL_MS = 100;
+export const CLUSTER_POLL_MS = 250;
 /** Most bytes of a receiver's answer read (then dropped). */
 export const MAX_BODY_BYTES = 4096;
 /** How often the subscription mirrors are rebuilt as a backstop (webhook_mirror.ts). */
 export const RESYNC_MS = 60_000;
+/**
+ * How often every queue is looked at, markers or not: a lease another
+ * dispatcher took and never ended is found within it after it expires.
+ */
+export const SWEEP_MS = 30_000;
 /** How often the known queues are read again. */
-const QUEUES_TTL_MS = 2000;
+const QUEUES_TTL_MS = IDLE_MS;
 
 /** A dispatcher's settings. */
 export interface DispatcherOptions {
@@ -95,6 +101,11 @@ export class WebhookDispatcher {
   readonly #owner = crypto.randomUUID().slice(0, 8);
   #claims = 0;
   #queues: { at: number; names: string[] } | null = null;
+  /** Per queue, the earliest due delivery the last claim saw (absent: not looked at yet). */
+  readonly #nextDue = new Map<string, number>();
+  /** Queues with a wake marker (or a full batch) to look at next pass. */
+  readonly #woken = new Set<string>();
+  #sweepAt = 0;
   #resyncAt = 0;
   #loop: Promise<void> | null = null;
   /** Timers waking this loop for retries due sooner than `IDLE_MS`. */
@@ -160,20 +171,38 @@ export class WebhookDispatcher {
     }
   }
 
-  /** One pass: claim what is due in every queue, then wait for work or a free slot. */
+  /**
+   * One pass: claim in the queues that may have something (woken by a
+   * marker, due by what the last claim saw, or not looked at yet), then wait
+   * for a marker, the earliest due time or a free slot. Idle, that is one
+   * BLPOP per `IDLE_MS` and a read of the known queues as often: nothing is
+   * claimed on a timeout before anything is due.
+   */
   async #pass(): Promise<void> {
     const queues = await this.#knownQueues();
     await this.#resync(queues);
+    const now = this.#o.clock();
+    // Now and then every queue: another dispatcher may have claimed there and died since.
+    const sweep = now >= this.#sweepAt;
+    if (sweep) this.#sweepAt = now + SWEEP_MS;
+    const targets = queues.filter((q) =>
+      sweep || this.#woken.has(q) || (this.#nextDue.get(q) ?? -Infinity) <= now
+    );
+    this.#woken.clear();
     let claimed = 0;
-    let nextDue = Infinity;
-    for (const queue of queues) {
+    for (const queue of targets) {
       const free = this.#o.concurrency - this.#inFlight.size;
-      if (free <= 0) break;
+      if (free <= 0) {
+        this.#woken.add(queue); // not looked at: look again once a slot frees
+        continue;
+      }
       const scripts = await this.#queueScripts(queue);
       const token = `${this.#owner}.${++this.#claims}`;
       const lease = this.#o.timeoutMs + 5000;
       const r = await scripts.webhookClaim(free, lease, token, this.#o.clock());
-      if (r.nextDue !== null) nextDue = Math.min(nextDue, r.nextDue);
+      this.#nextDue.set(queue, r.nextDue ?? Infinity);
+      // A full batch may leave more: wake another dispatcher to help (and this one's next pass).
+      if (r.claimed.length === free) this.#wake(queue);
       for (const c of r.claimed) {
         claimed++;
         const delivery = decodeDelivery(c.id, queue, c.record);
@@ -185,10 +214,18 @@ export class WebhookDispatcher {
       await Promise.race(this.#inFlight);
       return;
     }
-    if (claimed > 0) return;
-    const wait = Math.min(IDLE_MS, Math.max(0, nextDue - this.#o.clock()));
+    if (claimed > 0 || this.#woken.size > 0) return;
+    let earliest = this.#sweepAt;
+    for (const q of queues) earliest = Math.min(earliest, this.#nextDue.get(q) ?? -Infinity);
+    const wait = Math.min(IDLE_MS, Math.max(0, earliest - this.#o.clock()));
     if (wait <= 0) return;
-    await this.#idle(queues, wait);
+    const woken = await this.#idle(queues, wait);
+    if (woken !== null) this.#woken.add(woken);
+  }
+
+  /** A wake marker for `queue` (this and every other dispatcher look there). */
+  #wake(queue: string): void {
+    this.#client.lpush(queueKeys(queue, this.#prefix).webhookWake, "1").catch(() => {});
   }
 
   #track(work: Promise<void>): void {
@@ -198,18 +235,25 @@ export class WebhookDispatcher {
     this.#inFlight.add(p);
   }
 
-  /** Waits up to `ms` for a wake marker of any queue (or polls, on Cluster). */
-  async #idle(queues: string[], ms: number): Promise<void> {
+  /**
+   * Waits up to `ms` for a wake marker of any queue; the queue woken, or null.
+   * On Cluster (no BLPOP across slots) it sleeps `CLUSTER_POLL_MS` and then
+   * looks at every queue.
+   */
+  async #idle(queues: string[], ms: number): Promise<string | null> {
     if (this.#cluster || queues.length === 0) {
       await sleep(this.#cluster ? Math.min(ms, CLUSTER_POLL_MS) : ms, this.#stop.signal)
         .catch(() => {});
-      return;
+      if (this.#cluster) { for (const q of queues) this.#woken.add(q); }
+      return null;
     }
-    const keys = queues.map((q) => queueKeys(q, this.#prefix).webhookWake);
+    const keys = new Map(queues.map((q) => [queueKeys(q, this.#prefix).webhookWake, q]));
     try {
-      await this.#blocking.blpop(...keys, Math.max(0.01, ms / 1000));
+      const popped = await this.#blocking.blpop(...keys.keys(), Math.max(0.01, ms / 1000));
+      return popped ? keys.get(popped[0]) ?? null : null;
     } catch (error) {
       if (!this.#stop.signal.aborted) throw error;
+      return null;
     }
   }
 
@@ -310,6 +354,10 @@ export class WebhookDispatcher {
       error: result.error,
       status: result.status,
     });
+    this.#nextDue.set(
+      queue,
+      Math.min(this.#nextDue.get(queue) ?? Infinity, this.#o.clock() + delay),
+    );
     if (delay < IDLE_MS) this.#wakeIn(queue, delay);
   }
 
@@ -320,8 +368,7 @@ export class WebhookDispatcher {
   #wakeIn(queue: string, ms: number): void {
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      if (this.#stop.signal.aborted) return;
-      this.#client.lpush(queueKeys(queue, this.#prefix).webhookWake, "1").catch(() => {});
+      if (!this.#stop.signal.aborted) this.#wake(queue);
     }, ms);
     this.#timers.add(timer);
   }
