@@ -13,6 +13,8 @@ import { QUEUE_NAME_RULE, QUEUE_NAME_SOURCE } from "./queue/keys.ts";
 import { DEFAULT_BODY_GRACE_MS, DEFAULT_BODY_MIN_BYTES_PER_S } from "./api/body_deadline.ts";
 import { DEFAULT_HEADER_TIMEOUT_MS } from "./api/http_server.ts";
 import { parseAllowEntry } from "./jobs/outbound_guard.ts";
+import { isSecret } from "./webhooks/secret.ts";
+import { DEFAULT_RETRY_DELAYS_MS } from "./webhooks/retry.ts";
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const list = z.string().transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
@@ -187,7 +189,42 @@ export const SETTINGS = {
       }
     }).default([]),
     doc:
-      "Non-public destinations the built-in types may reach anyway: comma list of hosts, host:port, ports, IPs or CIDRs (e.g. `hooks.internal,10.0.0.0/8,127.0.0.1:9000`). Default: public addresses only.",
+      "Non-public destinations the built-in types and webhooks may reach anyway: comma list of hosts, host:port, ports, IPs or CIDRs (e.g. `hooks.internal,10.0.0.0/8,127.0.0.1:9000`). Default: public addresses only.",
+  },
+  WEBHOOKS: {
+    schema: z.enum(["on", "off"]).default("on"),
+    doc:
+      "on: every worker process also sends completion webhooks (see Webhooks); off: this process does not (deliveries wait in Redis for one that does).",
+  },
+  WEBHOOK_SECRET: {
+    schema: z.string().refine(isSecret, {
+      message: "WEBHOOK_SECRET must be whsec_ followed by the base64 of 24 to 64 bytes",
+    }).optional(),
+    doc:
+      "Signs per-job `callback_url` deliveries (`whsec_…`, e.g. `whsec_$(openssl rand -base64 32)`); unset: one generated once and kept in Redis (`GET /api/v1/webhooks/secret`). Set it alike on the API and the workers.",
+  },
+  WEBHOOK_TIMEOUT_MS: {
+    schema: int(100, 60_000).default(10_000),
+    doc: "Deadline of one webhook request (a timeout is retried like a network error).",
+  },
+  WEBHOOK_CONCURRENCY: {
+    schema: int(1, 1000).default(16),
+    doc: "Webhook requests in flight at most, per worker process.",
+  },
+  WEBHOOK_RETRY_DELAYS_MS: {
+    schema: list.transform((items, ctx) => {
+      const delays = items.map(Number);
+      if (
+        delays.length === 0 || delays.length > 20 ||
+        delays.some((d) => !Number.isInteger(d) || d < 1 || d > 86_400_000)
+      ) {
+        ctx.addIssue({ code: "custom", message: "1 to 20 delays, each 1 ms to 24 h" });
+        return z.NEVER;
+      }
+      return delays;
+    }).default([...DEFAULT_RETRY_DELAYS_MS]),
+    doc:
+      "Delays between webhook attempts (comma list, ms, ±10 % jitter; attempts = delays + 1). Default 8 attempts over ~1 h: `5000,30000,120000,300000,600000,900000,1800000`.",
   },
 } as const;
 

@@ -141,3 +141,47 @@ Deno.test("README: the flow request is accepted as written", async () => {
     await api.close();
   }
 });
+
+Deno.test("README: the webhook receiver verifies a signed delivery and refuses a forged one", async () => {
+  const { Webhook } = await import("standardwebhooks");
+  const secret = `whsec_${btoa("r".repeat(32))}`;
+  const dir = await Deno.makeTempDir({ prefix: "jq-readme-" });
+  const file = `${dir}/receiver.ts`;
+  await Deno.writeTextFile(file, block("webhook-receiver", "ts"));
+  const before = Deno.env.get("WEBHOOK_SECRET");
+  Deno.env.set("WEBHOOK_SECRET", secret);
+  const logged: unknown[][] = [];
+  const log = console.log;
+  console.log = (...args: unknown[]) => void logged.push(args);
+  try {
+    const { handle } = await import(new URL(`file://${file}`).href) as {
+      handle(request: Request): Promise<Response>;
+    };
+    const body = JSON.stringify({
+      type: "job.completed",
+      timestamp: new Date().toISOString(),
+      data: { job_id: "j1", status: "completed" },
+    });
+    const signed = (text: string) => {
+      const at = new Date();
+      return new Request("http://x/", {
+        method: "POST",
+        body: text,
+        headers: {
+          "webhook-id": "j1~1",
+          "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+          "webhook-signature": new Webhook(secret).sign("j1~1", at, body),
+        },
+      });
+    };
+    assert.strictEqual((await handle(signed(body))).status, 204);
+    assert.strictEqual((await handle(signed(body))).status, 204, "a repeat is acknowledged");
+    assert.deepStrictEqual(logged, [["job.completed", "j1", "completed"]], "handled once");
+    assert.strictEqual((await handle(signed(body.replace("j1", "j2")))).status, 400);
+  } finally {
+    console.log = log;
+    if (before === undefined) Deno.env.delete("WEBHOOK_SECRET");
+    else Deno.env.set("WEBHOOK_SECRET", before);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

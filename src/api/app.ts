@@ -31,6 +31,7 @@ import { authRoutes } from "./routes/auth.ts";
 import { schedulesRoutes } from "./routes/schedules.ts";
 import { tenantsRoutes } from "./routes/tenants.ts";
 import { limitsRoutes } from "./routes/limits.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 import { flowRoutes } from "./routes/flows.ts";
 import { workersRoutes } from "./routes/workers.ts";
 import { apiGuard } from "./auth/guard.ts";
@@ -95,6 +96,7 @@ export function createApp(deps: ApiDeps): Hono {
     auth: deps.auth ?? null,
     schedules: deps.schedules ?? null,
     quotas: deps.quotas ?? null,
+    webhooks: deps.webhooks ?? null,
     maxBodyBytes: deps.maxBodyBytes ?? LIMITS.maxPayloadBytes,
     maxBatchBodyBytes: deps.maxBatchBodyBytes ?? MAX_BATCH_BODY_BYTES,
     bodies: new BodyBudget(
@@ -158,6 +160,7 @@ export function createApp(deps: ApiDeps): Hono {
   app.route(API_BASE, flowRoutes(routeDeps));
   app.route(API_BASE, limitsRoutes(routeDeps));
   app.route(API_BASE, workersRoutes(routeDeps));
+  app.route(API_BASE, webhookRoutes(routeDeps));
 
   installErrorHandlers(app, log);
 

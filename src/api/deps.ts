@@ -13,6 +13,7 @@ import type { WriteCheck } from "../queue/write_probe.ts";
 import type { Authenticator } from "../auth/authenticator.ts";
 import type { ScheduleService } from "../schedules/service.ts";
 import type { QuotaStore } from "../tenants/quota_store.ts";
+import type { WebhookStore } from "../webhooks/store.ts";
 
 /**
  * Dependencies of the API process's HTTP surface. `createApp` (the versioned
@@ -83,6 +84,8 @@ export interface ApiDeps {
   schedules?: ScheduleService;
   /** Tenants' quotas (`/tenants`, enforced on tenant keys' submits); absent: none. */
   quotas?: QuotaStore;
+  /** Webhook subscriptions and deliveries (`/webhooks`); absent: those routes answer 503. */
+  webhooks?: WebhookStore;
 }
 
 /** Resolved settings the routes use. */
@@ -99,6 +102,8 @@ export interface RouteDeps {
   schedules: ScheduleService | null;
   /** Tenants' quotas, when this process keeps them. */
   quotas: QuotaStore | null;
+  /** Webhook subscriptions and deliveries, when this process has them. */
+  webhooks: WebhookStore | null;
   /** Largest accepted body of a single submit. */
   maxBodyBytes: number;
   /** Largest accepted batch body. */

@@ -6,7 +6,8 @@
  * @module
  */
 import { z } from "zod";
-import { DEPENDENCY_POLICIES, JOB_STATES, LIMITS } from "../queue/job.ts";
+import { CALLBACK_EVENTS, DEPENDENCY_POLICIES, JOB_STATES, LIMITS } from "../queue/job.ts";
+import { MAX_CALLBACK_URL_LENGTH } from "../queue/validate.ts";
 import { QUEUE_NAME_RULE, QUEUE_NAME_SOURCE } from "../queue/keys.ts";
 
 /** Longest accepted `delay_ms`: one year. */
@@ -64,6 +65,20 @@ const dependencyPolicySchema = z.enum(DEPENDENCY_POLICIES).describe(
     "propagating), cancel (also propagating), or ignore (run once every dependency finished)",
 );
 
+/** A webhook URL: absolute http(s), no credentials (the outbound guard checks its address). */
+export const webhookUrlSchema = z.string().min(1).max(MAX_CALLBACK_URL_LENGTH).refine((u) => {
+  try {
+    const url = new URL(u);
+    return (url.protocol === "http:" || url.protocol === "https:") && !url.username &&
+      !url.password;
+  } catch {
+    return false;
+  }
+}, { message: "must be an absolute http or https URL without credentials" });
+
+/** Webhook events: a non-empty subset of `completed`, `failed` (dead), `cancelled`. */
+export const webhookEventsSchema = z.array(z.enum(CALLBACK_EVENTS)).min(1).max(3);
+
 /** The options every submitted job may carry, whatever its kind of submit. */
 const jobOptions = {
   type: z.string().min(1).max(LIMITS.maxTypeLength).describe("A registered job type"),
@@ -90,6 +105,12 @@ const jobOptions = {
     `Flow control's group (a tenant, a customer, a domain; at most ${LIMITS.maxGroupBytes} ` +
       "bytes): a per_group limit of the type applies to each group apart, claims rotate between groups",
   ),
+  callback_url: webhookUrlSchema.optional().describe(
+    "Completion webhook: POSTed (Standard Webhooks, signed with the deployment's webhook " +
+      "secret, GET /webhooks/secret) when the job ends in one of callback_events",
+  ),
+  callback_events: webhookEventsSchema.optional()
+    .describe("The ends callback_url is sent for; default all three (failed: dead)"),
 };
 
 /** `delay_ms` and `run_at` exclude each other (a refine, stated for JSON Schema too). */
@@ -289,6 +310,9 @@ export const jobResponseSchema = z.object({
   }).nullable().describe("Its dependencies' tally (null: none)"),
   on_dependency_failure: dependencyPolicySchema.nullable(),
   group: z.string().nullable().describe("Its flow-control group (null: none)"),
+  callback_url: z.string().nullable().describe("Its completion webhook's URL (null: none)"),
+  callback_events: z.array(z.enum(CALLBACK_EVENTS)).nullable()
+    .describe("The ends its completion webhook is sent for (null: no webhook)"),
   dependents: z.object({
     ids: z.array(jobIdOutput),
     next_cursor: z.string().nullable()

@@ -30,5 +30,7 @@ export function jobToResponse(job: Job): Record<string, unknown> {
     dependencies: job.dependencies,
     on_dependency_failure: job.on_dependency_failure,
     group: job.group,
+    callback_url: job.callback_url,
+    callback_events: job.callback_events,
   };
 }

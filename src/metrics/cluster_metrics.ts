@@ -32,6 +32,8 @@
  *   whether or not anyone was scraping, and reads the same on every replica.
  *   An attempt whose worker died (its lease expired) reported no run time and
  *   is not in it.
+ * - `jobqueue_webhook_deliveries_total{outcome}`, `jobqueue_webhook_delivery_latency_seconds`:
+ *   completion webhooks, from Redis (`webhook_metrics.ts`).
  *
  * Queue names are chosen by operators, so the `queue` label is capped: a
  * scrape reports at most `MAX_QUEUE_SERIES` (100) queues, the ones with the
@@ -59,6 +61,7 @@ import { isStale, type WorkerRecord } from "../queue/worker_presence.ts";
 import { withTimeout } from "../timing/timeout.ts";
 import { defaultHttpMetrics, type HttpMetrics } from "./http_metrics.ts";
 import { DURATION_BUCKETS, PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
+import { emptyWebhookStats, webhookMetricsText, type WebhookStats } from "./webhook_metrics.ts";
 
 /**
  * A counter that follows an external running total but never goes down:
@@ -116,6 +119,8 @@ export interface ClusterMetricsOptions {
   statsTimeoutMs?: number;
   /** More registries of this process exposed alongside (the scheduler loop's metrics). */
   extra?: Registry[];
+  /** The webhook delivery counters (`webhook_metrics.ts`); absent: no webhook series. */
+  webhookStats?: () => Promise<WebhookStats>;
 }
 
 type Collect<T extends string> = Counter<T>;
@@ -155,12 +160,15 @@ export class ClusterMetrics {
   readonly #scrapeSeconds: Gauge<string>;
   readonly #duration: StoredHistogram;
   readonly #limits: LimitMetrics;
+  readonly #webhookStats: (() => Promise<WebhookStats>) | null;
+  #webhooks: WebhookStats = emptyWebhookStats();
 
   constructor(broker: Broker, options: ClusterMetricsOptions = {}) {
     this.#broker = broker;
     this.#http = options.http === false ? null : options.http ?? defaultHttpMetrics;
     this.#statsTimeoutMs = options.statsTimeoutMs ?? 5000;
     this.#extra = options.extra ?? [];
+    this.#webhookStats = options.webhookStats ?? null;
     const registers = [this.registry];
     const counter = (name: string, help: string) =>
       new Counter({ name, help, labelNames: ["job_type"] as const, registers });
@@ -261,6 +269,8 @@ export class ClusterMetrics {
           Promise.resolve().then(() => this.#broker.limits()).catch(() => null),
           this.#broker.durations(),
           Promise.resolve().then(() => this.#broker.workers()).catch(() => null),
+          // Counters only ever grow in Redis: a failed read keeps the last values.
+          this.#webhookStats?.().then((w) => void (this.#webhooks = w)).catch(() => {}),
         ]),
         this.#statsTimeoutMs,
       );
@@ -346,7 +356,9 @@ export class ClusterMetrics {
     const registries = [this.registry];
     if (this.#http) registries.push(this.#http.registry);
     registries.push(...this.#extra);
-    return await Registry.merge(registries).metrics();
+    const text = await Registry.merge(registries).metrics();
+    if (!this.#webhookStats) return text;
+    return `${text.endsWith("\n") ? text : `${text}\n`}${webhookMetricsText(this.#webhooks)}`;
   }
 
   /** `GET /metrics` as a Hono sub-app. */

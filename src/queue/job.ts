@@ -142,7 +142,17 @@ export interface Job {
   has_dependents: boolean;
   /** Its flow-control group, or null. */
   group: string | null;
+  /** Its completion webhook's URL, or null (`src/webhooks/`). */
+  callback_url: string | null;
+  /** The events its completion webhook is sent for, or null without one. */
+  callback_events: CallbackEvent[] | null;
 }
+
+/** The job ends a completion webhook can be sent for (`failed`: dead, attempts exhausted). */
+export const CALLBACK_EVENTS = ["completed", "failed", "cancelled"] as const;
+
+/** One of `CALLBACK_EVENTS`. */
+export type CallbackEvent = typeof CALLBACK_EVENTS[number];
 
 /** How many of a job's dependencies completed, failed (or were cancelled), or are pending. */
 export interface DependencyCounts {
@@ -193,6 +203,13 @@ export interface EnqueueInput {
    * its type applies to each group apart, and claims rotate between groups.
    */
   group?: string;
+  /**
+   * Completion webhook: an http(s) URL POSTed (Standard Webhooks, signed with
+   * the deployment's secret) when the job ends in one of `callback_events`.
+   */
+  callback_url?: string;
+  /** The ends `callback_url` is sent for; default all of `CALLBACK_EVENTS`. */
+  callback_events?: CallbackEvent[];
   /**
    * Caller-chosen id: a UUID, or `<queue>:<uuid>` naming this job's queue;
    * generated when absent. The job's id names its queue either way.

@@ -142,6 +142,32 @@ export interface QueueKeys {
    * (`<field>|rate`, `<field>|concurrency`).
    */
   limitPrefix: string;
+  /**
+   * Completion webhooks (`src/webhooks/`). HASH, the queue's mirror of the
+   * subscriptions that apply to it: subscription id -> `"<events>|<type>"`
+   * (events as letters: `c` completed, `f` failed, `x` cancelled; type ""
+   * for every type). The finishing scripts read it (one HGETALL per call)
+   * to record deliveries atomically with the transition; empty costs ~nothing.
+   */
+  webhookSubs: string;
+  /**
+   * HASH of this queue's webhook deliveries: delivery id -> MessagePack
+   * `[job id, event, subscription id, url, finished ms, attempts, lease token,
+   * job record, last error, last status, given-up ms]` (`webhooks/delivery.ts`);
+   * field `#seq` is the counter delivery ids are made from.
+   */
+  webhookDeliveries: string;
+  /** ZSET of deliveries to send: delivery id, score = due epoch ms (a claim pushes it a lease ahead). */
+  webhookDue: string;
+  /** ZSET of given-up deliveries: delivery id, score = epoch ms given up (bounded retention). */
+  webhookFailed: string;
+  /** LIST of wake markers the webhook dispatcher blocks on (BLPOP), capped at 16. */
+  webhookWake: string;
+  /**
+   * HASH of webhook delivery counters: `delivered`, `retried`, `failed`, and the
+   * latency histogram `lat:<le>` (non-cumulative counts per bucket), `lat:sum` (s), `lat:count`.
+   */
+  webhookStats: string;
 }
 
 /** The ZSET states (every state but pending, which lives in per-priority LISTs). */
@@ -188,6 +214,12 @@ export function queueKeys(queue: string, prefix = "jq"): QueueKeys {
     limits: `${base}limits`,
     heldTypes: `${base}held`,
     limitPrefix: `${base}l:`,
+    webhookSubs: `${base}wh:subs`,
+    webhookDeliveries: `${base}wh:d`,
+    webhookDue: `${base}wh:due`,
+    webhookFailed: `${base}wh:failed`,
+    webhookWake: `${base}wh:wake`,
+    webhookStats: `${base}wh:stats`,
   };
 }
 
@@ -269,6 +301,17 @@ export interface GlobalKeys {
    * it vanishes when the process dies (see `worker_presence.ts`).
    */
   workerPrefix: string;
+  /**
+   * HASH of webhook subscriptions: id -> JSON `{id, url, events, queue, type,
+   * tenant, secret, created_at}` (`src/webhooks/subscriptions.ts`); each queue
+   * it applies to mirrors it (`QueueKeys.webhookSubs`).
+   */
+  webhooks: string;
+  /**
+   * STRING: the deployment's webhook secret (`whsec_...`), generated once
+   * (SET NX) when `WEBHOOK_SECRET` is not set; signs per-job callbacks.
+   */
+  webhookSecret: string;
 }
 
 /** Builds the deployment's keys. */
@@ -294,6 +337,8 @@ export function globalKeys(prefix = "jq"): GlobalKeys {
     limitsVersion: `${base}limits_v`,
     workers: `${base}workers`,
     workerPrefix: `${base}worker:`,
+    webhooks: `${base}webhooks`,
+    webhookSecret: `${base}webhook_secret`,
   };
 }
 

@@ -18,6 +18,7 @@ import { Cluster } from "ioredis";
 import type { RedisClient } from "./connect.ts";
 import { type GlobalKeys, isValidQueueName } from "./keys.ts";
 import { InvalidInputError, QueueError } from "./errors.ts";
+import { mirrorNewQueue } from "./webhook_mirror.ts";
 
 /** Most queues one deployment may hold: each costs workers serving "every queue" keys per wait. */
 export const MAX_QUEUES = 1000;
@@ -176,7 +177,10 @@ export class QueueRegistry {
     const added = await this.#cmd(async (c) => {
       if ((await c.hexists(this.#keys.queues, queue)) === 1) return true;
       if ((await c.hlen(this.#keys.queues)) >= MAX_QUEUES) return false;
-      await c.hsetnx(this.#keys.queues, queue, Date.now());
+      if ((await c.hsetnx(this.#keys.queues, queue, Date.now())) === 1) {
+        // A new queue: the webhook subscriptions that cover it start here (webhook_mirror.ts).
+        await mirrorNewQueue(c, this.#prefix, queue);
+      }
       return true;
     });
     if (!added) {

@@ -79,10 +79,15 @@ export const F = {
   depsElsewhere: 25,
   /** Flow control: the job's group (absent: none). */
   group: 26,
+  /**
+   * Completion webhook: `"<events>|<url>"`, events as letters (`c` completed,
+   * `f` failed, `x` cancelled); absent: none (`src/webhooks/`).
+   */
+  callback: 27,
 } as const;
 
 /** Number of record positions. */
-export const RECORD_FIELDS = 27;
+export const RECORD_FIELDS = 28;
 
 /**
  * A stored record as a 0-based array (absent fields undefined/null/false).
@@ -97,6 +102,14 @@ export function unpackRecord(data: Uint8Array | null | undefined): Packed[] | nu
   } catch {
     return null;
   }
+  return recordOf(raw);
+}
+
+/**
+ * A record already unpacked (e.g. embedded in a webhook delivery) as a 0-based
+ * array, from either form; null when it is not one.
+ */
+export function recordOf(raw: Packed): Packed[] | null {
   if (Array.isArray(raw)) return raw;
   if (raw === null || typeof raw !== "object") return null;
   const out: Packed[] = [];
@@ -127,6 +140,8 @@ export interface NewRecord {
   depPolicy?: string;
   /** Flow control's group, or "" (then the record ends where it did). */
   group?: string;
+  /** The completion webhook as stored (`"<events>|<url>"`), or "". */
+  callback?: string;
 }
 
 /**
@@ -160,6 +175,10 @@ export function newRecord(job: NewRecord): Packed[] {
   if (job.group) {
     while (r.length < F.group) r.push(false);
     r.push(job.group);
+  }
+  if (job.callback) {
+    while (r.length < F.callback) r.push(false);
+    r.push(job.callback);
   }
   return r;
 }
@@ -275,5 +294,20 @@ export function recordToJob(id: string, r: Packed[], queue: string): Job | null 
     backoff: backoff ? json(backoff) as BackoffPolicy : null,
     ...dependencyFields(r),
     group: text(r[F.group]),
+    ...callbackFields(r),
   };
+}
+
+/** The webhook letters of `callback_events` (record form). */
+const CALLBACK_LETTERS = { c: "completed", f: "failed", x: "cancelled" } as const;
+
+/** A record's completion webhook, as `Job` shows it. */
+function callbackFields(r: Packed[]): Pick<Job, "callback_url" | "callback_events"> {
+  const stored = text(r[F.callback]);
+  const bar = stored ? stored.indexOf("|") : -1;
+  if (!stored || bar < 0) return { callback_url: null, callback_events: null };
+  const events = [...stored.slice(0, bar)].map((l) =>
+    CALLBACK_LETTERS[l as keyof typeof CALLBACK_LETTERS]
+  ).filter(Boolean);
+  return { callback_url: stored.slice(bar + 1), callback_events: events };
 }

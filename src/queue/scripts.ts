@@ -58,7 +58,8 @@ type ScriptCall = (...args: Arg[]) => Promise<unknown>;
 let sources: Promise<Record<ScriptName, string>> | null = null;
 
 /**
- * Reads the scripts once per process, each prefixed with `_lib.lua` and `_flow.lua` (claim.lua
+ * Reads the scripts once per process, each prefixed with `_lib.lua`, `_webhooks.lua` and
+ * `_flow.lua` (claim.lua
  * also with `_limits.lua`). Paths are
  * relative to this module, so it works from any cwd and from Web Workers.
  */
@@ -66,7 +67,7 @@ export function loadScriptSources(): Promise<Record<ScriptName, string>> {
   sources ??= (async () => {
     const read = (name: string) =>
       Deno.readTextFile(new URL(`./scripts/${name}.lua`, import.meta.url));
-    const lib = `${await read("_lib")}\n${await read("_flow")}`;
+    const lib = `${await read("_lib")}\n${await read("_webhooks")}\n${await read("_flow")}`;
     // Flow control's functions only where they run (claim.lua).
     const limits = await read("_limits");
     const entries = await Promise.all(
@@ -182,6 +183,20 @@ function enqueueTuple(job: EncodedJob): Packable[] {
     tuple.push(job.waitingLimit);
   }
   return tuple;
+}
+
+/** One webhook attempt's outcome as webhook_done.lua takes it. */
+export interface WebhookOutcomeCall {
+  delivery: string;
+  token: string;
+  outcome: "delivered" | "retry" | "failed" | "dropped";
+  retryAt?: number;
+  error?: string;
+  status?: number;
+  keepFailedMs: number;
+  maxFailed: number;
+  /** The latency histogram's upper bounds, seconds. */
+  buckets: readonly number[];
 }
 
 /** A failed attempt as fail.lua takes it. */
@@ -581,6 +596,57 @@ export class QueueScripts {
       out.push({ type: String(reply[i]), from: String(reply[i + 1]), to: String(reply[i + 2]) });
     }
     return out;
+  }
+
+  /**
+   * webhook_claim.lua: up to `max` due webhook deliveries, each claimed for
+   * `leaseMs` under `token`; their MessagePack records and the earliest due
+   * time left (null: none).
+   */
+  async webhookClaim(
+    max: number,
+    leaseMs: number,
+    token: string,
+    now: number,
+  ): Promise<{ claimed: Array<{ id: string; record: Uint8Array }>; nextDue: number | null }> {
+    const argv = buildCall(
+      "webhook_claim",
+      this.#keys,
+      this.#constants,
+      { now, max, leaseMs, token },
+      {},
+    );
+    const [flat, next] = await runScript(this.#client, "webhook_claim", argv, null, {
+      buffers: true,
+    }) as [Uint8Array[], Uint8Array];
+    const claimed = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      claimed.push({ id: utf8.decode(flat[i]), record: flat[i + 1] });
+    }
+    const due = toNumber(next);
+    return { claimed, nextDue: due < 0 ? null : due };
+  }
+
+  /** webhook_done.lua: an attempt's outcome; false when its claim no longer held. */
+  async webhookDone(outcome: WebhookOutcomeCall, now: number): Promise<boolean> {
+    const reply = await this.#run("webhook_done", {
+      now,
+      delivery: outcome.delivery,
+      token: outcome.token,
+      outcome: outcome.outcome,
+      retryAt: outcome.retryAt ?? 0,
+      lastError: outcome.error ?? "",
+      status: outcome.status ?? 0,
+      keepFailedMs: outcome.keepFailedMs,
+      maxFailed: outcome.maxFailed,
+      buckets: outcome.buckets.join(","),
+    }, {});
+    return toNumber(reply) === 1;
+  }
+
+  /** webhook_redeliver.lua: a given-up delivery due again. Throws JobNotFoundError when it is not one. */
+  async webhookRedeliver(delivery: string, now: number): Promise<void> {
+    await this.#run("webhook_redeliver", { now, delivery }, {}, { errorId: delivery });
   }
 
   /** inspect.lua: the paused flag and since when the oldest pending job is ready. */

@@ -5,7 +5,14 @@
  *
  * @module
  */
-import { DEFAULTS, DEPENDENCY_POLICIES, type EnqueueInput, LIMITS } from "./job.ts";
+import {
+  CALLBACK_EVENTS,
+  type CallbackEvent,
+  DEFAULTS,
+  DEPENDENCY_POLICIES,
+  type EnqueueInput,
+  LIMITS,
+} from "./job.ts";
 import { InvalidInputError, PayloadTooLargeError } from "./errors.ts";
 import { isUuid, jobIdFor, parseJobId } from "./job_id.ts";
 import { isValidQueueName, QUEUE_NAME_RULE } from "./keys.ts";
@@ -39,6 +46,8 @@ export interface EncodedJob {
   idempotencyKey: string;
   /** Flow control's group, or "". */
   group: string;
+  /** The completion webhook as the record stores it (`"<events>|<url>"`), or "". */
+  callback: string;
   /** True when the caller chose the id (checked for collisions); false for a fresh random UUID. */
   callerId: boolean;
   /** `EnqueueInput.waiting_limit`, or -1 for none. */
@@ -252,11 +261,69 @@ export function encodeJob(input: EnqueueInput, now: number, place: JobPlace): En
     backoff: encodeBackoff(input),
     idempotencyKey: key ?? "",
     group: group ?? "",
+    callback: encodeCallback(input),
     callerId: input.id !== undefined && !(input.fresh_id === true && isFreshShape(input.id, place)),
     waitingLimit: input.waiting_limit === undefined
       ? -1
       : intInRange(input.waiting_limit, 0, Number.MAX_SAFE_INTEGER, "waiting_limit"),
   };
+}
+
+/** Longest `callback_url`. */
+export const MAX_CALLBACK_URL_LENGTH = 2048;
+
+const CALLBACK_LETTER: Record<CallbackEvent, string> = {
+  completed: "c",
+  failed: "f",
+  cancelled: "x",
+};
+
+/**
+ * The record form of the job's completion webhook: `"<letters>|<url>"`, or ""
+ * without one. The URL must be absolute http(s) with no credentials; the
+ * outbound guard's checks of its address happen at the API and at delivery.
+ */
+function encodeCallback(input: EnqueueInput): string {
+  const url = input.callback_url;
+  const events = input.callback_events;
+  if (url === undefined) {
+    if (events !== undefined) {
+      throw new InvalidInputError("callback_events needs a callback_url", "callback_events");
+    }
+    return "";
+  }
+  const problem = callbackUrlProblem(url);
+  if (problem) throw new InvalidInputError(`callback_url ${problem}`, "callback_url");
+  const chosen = events ?? CALLBACK_EVENTS;
+  if (
+    !Array.isArray(chosen) || chosen.length === 0 ||
+    chosen.some((e) => !CALLBACK_EVENTS.includes(e))
+  ) {
+    throw new InvalidInputError(
+      `callback_events must be a non-empty list of ${CALLBACK_EVENTS.join(", ")}`,
+      "callback_events",
+    );
+  }
+  const letters = CALLBACK_EVENTS.filter((e) => chosen.includes(e)).map((e) => CALLBACK_LETTER[e]);
+  return `${letters.join("")}|${url}`;
+}
+
+/** Why `url` cannot be a webhook URL (absolute http(s), no credentials), or null. */
+export function callbackUrlProblem(url: unknown): string | null {
+  if (typeof url !== "string" || url.length === 0 || url.length > MAX_CALLBACK_URL_LENGTH) {
+    return `must be a URL of 1..${MAX_CALLBACK_URL_LENGTH} characters`;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "is not a valid URL";
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    return "must be an http or https URL";
+  }
+  if (parsed.username || parsed.password) return "must not carry credentials";
+  return null;
 }
 
 /**

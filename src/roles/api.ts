@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { WebhookStore } from "../webhooks/store.ts";
 import type { Config } from "../config.ts";
 import { buildApiApp } from "./api_app.ts";
 import { EventBus } from "../events/bus.ts";
@@ -83,6 +84,16 @@ export async function serveApi(
     }),
     globalKeys().writeProbe,
   );
+  // Its own connection: subscription changes and delivery lists are rare, never on a submit's path.
+  const webhookClient = connect(redisUrl, {
+    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+    connectionName: "jq-api-webhooks",
+  });
+  const webhooks = new WebhookStore({
+    client: webhookClient,
+    homeQueue: () => broker.homeQueue(),
+    secret: config.WEBHOOK_SECRET,
+  });
   const http = buildApiApp({
     broker,
     registry,
@@ -90,6 +101,7 @@ export async function serveApi(
     schedules: schedules.service,
     auth: auth.authenticator,
     quotas: auth.quotas,
+    webhooks,
     metricsToken: config.METRICS_TOKEN,
     maxBodyBytes: config.MAX_BODY_BYTES,
     bodyBudgetBytes: config.API_BODY_BUDGET_MB * 1024 * 1024,
@@ -128,6 +140,7 @@ export async function serveApi(
       await schedules.close().catch(() => {});
       await broker.close().catch(() => {});
       writeProbe.close();
+      webhookClient.disconnect();
       await auth.close();
       log.info("api stopped");
     })();

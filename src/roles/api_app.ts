@@ -48,7 +48,11 @@ export function buildApiApp(
   const log = deps.log ?? createLogger({ fields: { role: "api" } });
   // One events-stream reader per process, shared by the SSE clients.
   const feed = new EventFeed(deps.broker);
-  const metrics = new ClusterMetrics(deps.broker, { extra: extra.registries });
+  const webhooks = deps.webhooks;
+  const metrics = new ClusterMetrics(deps.broker, {
+    extra: extra.registries,
+    webhookStats: webhooks && (() => webhooks.stats()),
+  });
   const app = new Hono();
   app.use("*", httpMetricsMiddleware());
   // The stream and /metrics are mounted before the versioned API: they get its checks here.

@@ -29,6 +29,7 @@ import {
 import { resolveModules, ThreadPool } from "./pool.ts";
 import { Runner } from "./runner.ts";
 import { type Schedules, startSchedules } from "../schedules/runtime.ts";
+import { type DispatcherOptions, WebhookDispatcher } from "../webhooks/dispatcher.ts";
 import { ScheduleMetrics } from "../metrics/schedule_metrics.ts";
 
 /** Settings of a worker process. Durations in ms. */
@@ -66,6 +67,11 @@ export interface WorkerProcessOptions {
   scheduler?: boolean;
   /** Per-command Redis deadline (REDIS_COMMAND_TIMEOUT_MS). */
   commandTimeoutMs?: number;
+  /**
+   * Completion webhooks sent from this process (`src/webhooks/`): its
+   * settings, or false for none. Default: on, with the defaults.
+   */
+  webhooks?: false | Omit<DispatcherOptions, "url" | "log" | "homeQueue">;
   /** Extra lifecycle observers (logging, tests). */
   observers?: Observer[];
   log?: Logger;
@@ -170,6 +176,16 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   const definitions = registry;
   // Resolved once: the threads' permissions and what their handlers obey must agree.
   const settings = options.jobSettings ?? jobSettings();
+  // Any number of processes send webhooks; each attempt is leased to one (src/webhooks/).
+  const webhooks = options.webhooks === false ? null : new WebhookDispatcher({
+    outboundAllow: settings.outboundAllow,
+    commandTimeoutMs: options.commandTimeoutMs,
+    ...options.webhooks,
+    url: options.redisUrl,
+    log,
+    homeQueue: () => broker.homeQueue(),
+  });
+  webhooks?.start();
   const started = new Runner({
     broker,
     log,
@@ -212,6 +228,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       removeListeners();
       await server?.shutdown().catch(() => {});
       await schedules?.close().catch(() => {});
+      await webhooks?.stop().catch(() => {});
       await broker.close().catch(() => {});
     }
   })();

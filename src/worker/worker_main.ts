@@ -70,6 +70,12 @@ if (import.meta.main) {
       retentionMs: config.RETENTION_MS,
       scheduler: config.SCHEDULER === "on",
       commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+      webhooks: config.WEBHOOKS === "off" ? false : {
+        secret: config.WEBHOOK_SECRET,
+        timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+        concurrency: config.WEBHOOK_CONCURRENCY,
+        retryDelaysMs: config.WEBHOOK_RETRY_DELAYS_MS,
+      },
       log,
     });
   } catch (error) {

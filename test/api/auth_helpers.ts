@@ -15,6 +15,7 @@ import type { Scope } from "../../src/auth/scopes.ts";
 import type { Hono } from "hono";
 import { TestRedis } from "../helpers/redis_server.ts";
 import { QuotaStore } from "../../src/tenants/quota_store.ts";
+import { WebhookStore } from "../../src/webhooks/store.ts";
 import type { ScheduleService } from "../../src/schedules/service.ts";
 
 /** One API process's app with auth. */
@@ -24,6 +25,7 @@ export interface AuthApp {
   store: KeyStore;
   broker: RedisBroker;
   quotas: QuotaStore;
+  webhooks: WebhookStore;
   close(): Promise<void>;
 }
 
@@ -48,8 +50,10 @@ export async function authApp(
     queue: options.queue ?? `auth_${Date.now().toString(36)}_${seq++}`,
     commandTimeoutMs: 1000,
   });
+  const webhooks = new WebhookStore({ client, homeQueue: () => broker.homeQueue() });
   const http = buildApiApp({
     broker,
+    webhooks,
     registry: await loadRegistry(),
     log: createLogger({ level: "silent" }),
     auth,
@@ -64,6 +68,7 @@ export async function authApp(
     store,
     broker,
     quotas,
+    webhooks,
     async close() {
       await http.close();
       await broker.close();

@@ -27,6 +27,8 @@ import { connect, type RedisClient } from "../../src/queue/connect.ts";
 import { freePort } from "../helpers/redis_server.ts";
 import { startSchedules } from "../../src/schedules/runtime.ts";
 import { QuotaStore } from "../../src/tenants/quota_store.ts";
+import { MAX_SUBSCRIPTIONS, WebhookStore } from "../../src/webhooks/store.ts";
+import { queueKeys } from "../../src/queue/keys.ts";
 
 const log = createLogger({ level: "silent" });
 const COMPUTE = { type: "compute", payload: { duration_ms: 1 } };
@@ -473,6 +475,10 @@ Deno.test("every documented status is answered, and every answer is documented",
         ["POST /api/v1/jobs/{id}/retry", `${J}/${jobId}/retry`],
         ["POST /api/v1/queues/{name}/pause", `/api/v1/queues/${broker.defaultQueue}/pause`],
         ["POST /api/v1/queues/{name}/resume", `/api/v1/queues/${broker.defaultQueue}/resume`],
+        [
+          "POST /api/v1/webhooks/deliveries/{id}/redeliver",
+          "/api/v1/webhooks/deliveries/x~1/redeliver",
+        ],
       ]
     ) {
       cases.push(at(op, 415, "unsupported_media_type", send(app, "POST", path, {})));
@@ -779,21 +785,137 @@ Deno.test("every documented status is answered, and every answer is documented",
       ),
     );
     // The worker registry: this broker registers as a worker, and is asked to drain.
-    const W = "/api/v1/workers";
+    const WK = "/api/v1/workers";
     await broker.beatWorker(testReport());
-    const drain = `${W}/${broker.owner}/drain`;
+    const drain = `${WK}/${broker.owner}/drain`;
     cases.push(
-      at(`GET ${W}`, 200, undefined, get(app, W)),
-      at(`GET ${W}`, 403, "forbidden", send(tenanted, "GET", W, asFull)),
-      at(`GET ${W}`, 503, "unavailable", get(down, W)),
-      at(`POST ${W}/{id}/drain`, 202, undefined, post(app, drain, "")),
-      at(`POST ${W}/{id}/drain`, 403, "forbidden", send(tenanted, "POST", drain, asFull)),
-      at(`POST ${W}/{id}/drain`, 404, "not_found", post(app, `${W}/nosuch/drain`, "")),
-      at(`POST ${W}/{id}/drain`, 415, "unsupported_media_type", send(app, "POST", drain, {})),
-      at(`POST ${W}/{id}/drain`, 503, "unavailable", post(down, drain, "")),
-      at(`POST ${W}/{id}/drain`, 503, "outcome_unknown", post(unanswered, drain, ""), [
+      at(`GET ${WK}`, 200, undefined, get(app, WK)),
+      at(`GET ${WK}`, 403, "forbidden", send(tenanted, "GET", WK, asFull)),
+      at(`GET ${WK}`, 503, "unavailable", get(down, WK)),
+      at(`POST ${WK}/{id}/drain`, 202, undefined, post(app, drain, "")),
+      at(`POST ${WK}/{id}/drain`, 403, "forbidden", send(tenanted, "POST", drain, asFull)),
+      at(`POST ${WK}/{id}/drain`, 404, "not_found", post(app, `${WK}/nosuch/drain`, "")),
+      at(`POST ${WK}/{id}/drain`, 415, "unsupported_media_type", send(app, "POST", drain, {})),
+      at(`POST ${WK}/{id}/drain`, 503, "unavailable", post(down, drain, "")),
+      at(`POST ${WK}/{id}/drain`, 503, "outcome_unknown", post(unanswered, drain, ""), [
         "Retry-After",
       ]),
+    );
+    // Completion webhooks: a store on the test's Redis, one on a dead one, none (503).
+    const webhooks = new WebhookStore({ client: keyClient, homeQueue: () => broker.homeQueue() });
+    const hooked = composed({ webhooks });
+    const hookedKeyed = composed({ webhooks, auth: new Authenticator({ mode: "on", store }) });
+    const hooksDown = createApp({
+      broker,
+      registry,
+      log,
+      webhooks: new WebhookStore({ client: deadClient, homeQueue: () => broker.homeQueue() }),
+    });
+    const W = "/api/v1/webhooks";
+    const hook = json({ url: "https://hooks.example.com/x" });
+    const hookPost = (target: Hono, body: string, headers: Json = JT) =>
+      send(target, "POST", W, headers as Record<string, string>, body);
+    const asHookTenant = await tenantKey("hooks");
+    const made = async () =>
+      (await (await hooked.request(W, { method: "POST", headers: JT, body: hook })).json()).id;
+    // A given-up delivery of a job's callback, to redeliver.
+    const failedDelivery = async () => {
+      const { id } = await broker.enqueue({ ...COMPUTE, callback_url: "https://h.example.com/" });
+      await broker.cancel(id);
+      const keys = queueKeys(broker.defaultQueue);
+      const [delivery] = await keyClient.zrange(keys.webhookDue, 0, 0);
+      await keyClient.zrem(keys.webhookDue, delivery);
+      await keyClient.zadd(keys.webhookFailed, Date.now(), delivery);
+      return encodeURIComponent(delivery);
+    };
+    const tooMany = async () => {
+      const filler: string[] = [];
+      for (let i = 0; i < MAX_SUBSCRIPTIONS; i++) filler.push(`fill${i}`, "{}");
+      await keyClient.hset("jq:{#}:webhooks", ...filler);
+      const res = await hooked.request(W, { method: "POST", headers: JT, body: hook });
+      await keyClient.hdel("jq:{#}:webhooks", ...filler.filter((_, i) => i % 2 === 0));
+      return res;
+    };
+    cases.push(
+      at(`POST ${W}`, 201, undefined, hookPost(hooked, hook), ["Location"]),
+      at(`POST ${W}`, 400, "invalid_json", hookPost(hooked, "{")),
+      at(`POST ${W}`, 409, "conflict", tooMany),
+      at(
+        `POST ${W}`,
+        413,
+        "payload_too_large",
+        hookPost(hooked, json({ url: `https://h.example.com/${"x".repeat(9000)}` })),
+      ),
+      at(
+        `POST ${W}`,
+        415,
+        "unsupported_media_type",
+        hookPost(hooked, hook, { "content-type": "text/plain" }),
+      ),
+      at(`POST ${W}`, 422, "validation_error", hookPost(hooked, json({ url: "http://10.0.0.1/" }))),
+      at(`POST ${W}`, 503, "unavailable", hookPost(app, hook)),
+      at(`POST ${W}`, 503, "unavailable", hookPost(hooksDown, hook)),
+      at(`GET ${W}`, 200, undefined, get(hooked, W)),
+      at(`GET ${W}`, 503, "unavailable", get(hooksDown, W)),
+      at(`GET ${W}/secret`, 200, undefined, get(hooked, `${W}/secret`)),
+      at(
+        `GET ${W}/secret`,
+        403,
+        "forbidden",
+        send(hookedKeyed, "GET", `${W}/secret`, asHookTenant),
+      ),
+      at(`GET ${W}/secret`, 503, "unavailable", get(hooksDown, `${W}/secret`)),
+      at(`GET ${W}/deliveries`, 200, undefined, get(hooked, `${W}/deliveries?status=pending`)),
+      at(
+        `GET ${W}/deliveries`,
+        404,
+        "not_found",
+        send(hookedKeyed, "GET", `${W}/deliveries?queue=other%2Fdefault`, asHookTenant),
+      ),
+      at(`GET ${W}/deliveries`, 422, "validation_error", get(hooked, `${W}/deliveries?limit=0`)),
+      at(`GET ${W}/deliveries`, 503, "unavailable", get(hooksDown, `${W}/deliveries`)),
+      at(
+        `POST ${W}/deliveries/{id}/redeliver`,
+        202,
+        undefined,
+        after(
+          failedDelivery,
+          (id) => request(hooked, "POST", `${W}/deliveries/${id}/redeliver`, "{}"),
+        ),
+      ),
+      at(
+        `POST ${W}/deliveries/{id}/redeliver`,
+        404,
+        "not_found",
+        post(hooked, `${W}/deliveries/nope~1/redeliver`, "{}"),
+      ),
+      at(
+        `POST ${W}/deliveries/{id}/redeliver`,
+        503,
+        "unavailable",
+        post(hooksDown, `${W}/deliveries/${crypto.randomUUID()}~1/redeliver`, "{}"),
+      ),
+      at(
+        `GET ${W}/{id}`,
+        200,
+        undefined,
+        after(made, (id) => request(hooked, "GET", `${W}/${id}`)),
+      ),
+      at(`GET ${W}/{id}`, 404, "not_found", get(hooked, `${W}/whsub_none`)),
+      at(`GET ${W}/{id}`, 503, "unavailable", get(hooksDown, `${W}/whsub_none`)),
+      at(
+        `DELETE ${W}/{id}`,
+        200,
+        undefined,
+        after(made, (id) => request(hooked, "DELETE", `${W}/${id}`)),
+      ),
+      at(`DELETE ${W}/{id}`, 404, "not_found", () => request(hooked, "DELETE", `${W}/whsub_none`)),
+      at(
+        `DELETE ${W}/{id}`,
+        503,
+        "unavailable",
+        () => request(hooksDown, "DELETE", `${W}/whsub_none`),
+      ),
     );
     // A body that stops after one byte: 408 once it falls behind the (here tiny) pace.
     const slowOptions = { bodyGraceMs: 50, bodyMinBytesPerS: 1_000_000 };
@@ -817,6 +939,7 @@ Deno.test("every documented status is answered, and every answer is documented",
         [`POST ${K}`, slowKeyed, "POST", K, asAdmin],
         ["POST /api/v1/flows", slowApp, "POST", "/api/v1/flows", JT],
         [`PUT ${L}/{scope}/{name}`, slowApp, "PUT", `${L}/type/compute`, JT],
+        [`POST ${W}`, composed({ ...slowOptions, webhooks }), "POST", W, JT],
       ] as const
     ) {
       cases.push(at(op, 408, "request_timeout", stalled(target, method, path, headers)));

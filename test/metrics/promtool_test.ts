@@ -10,6 +10,9 @@ import { buildApiApp } from "../../src/roles/api_app.ts";
 import { loadRegistry } from "../../src/jobs/registry.ts";
 import { createLogger } from "../../src/log.ts";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
+import { Redis } from "ioredis";
+import { queueKeys } from "../../src/queue/keys.ts";
+import { WebhookStore } from "../../src/webhooks/store.ts";
 import { TestRedis } from "../helpers/redis_server.ts";
 
 function promtoolBinary(): string | null {
@@ -50,8 +53,19 @@ Deno.test({
   async fn() {
     const redis = await TestRedis.start();
     const broker = new RedisBroker({ url: redis.url, queue: `lint${Date.now()}` });
+    const client = new Redis(redis.url);
+    // Webhook series too, with a delivered and a retried attempt counted (as webhook_done.lua does).
+    await client.hset(queueKeys(broker.defaultQueue).webhookStats, {
+      delivered: 1,
+      retried: 1,
+      "lat:0.05": 1,
+      "lat:count": 1,
+      "lat:sum": 0.02,
+    });
+    await client.hset("jq:{#}:queues", broker.defaultQueue, Date.now());
     const api = buildApiApp({
       broker,
+      webhooks: new WebhookStore({ client, homeQueue: () => broker.homeQueue() }),
       registry: await loadRegistry(),
       log: createLogger({ level: "silent" }),
     });
@@ -66,6 +80,7 @@ Deno.test({
         apiText,
         /jobqueue_job_duration_seconds_bucket\{le="\+Inf",job_type="email",status="completed"\} 1/,
       );
+      assert.match(apiText, /jobqueue_webhook_delivery_latency_seconds_bucket\{le="0.05"\} 1/);
       assert.strictEqual(await lint(apiText), "", "the API's /metrics");
 
       const worker = new WorkerMetrics();
@@ -79,6 +94,7 @@ Deno.test({
       assert.strictEqual(await lint(workerText), "", "a worker's /metrics");
     } finally {
       await api.close();
+      client.disconnect();
       await broker.close();
       await redis.close();
     }

@@ -28,6 +28,7 @@
  */
 import { Hono } from "hono";
 import type { EnqueueInput, EnqueueResult } from "../../queue/job.ts";
+import { assertWebhookUrl } from "../../webhooks/url_check.ts";
 import { withFollowUp } from "../../flows/follow_up.ts";
 import { LIMITS } from "../../queue/job.ts";
 import { prepareEnqueue, type PrepareFailure } from "../../jobs/prepare.ts";
@@ -87,6 +88,8 @@ export function toInput(
     idempotency_key: idempotencyKey,
     on_dependency_failure: request.on_dependency_failure,
     group: request.group,
+    callback_url: request.callback_url,
+    callback_events: request.callback_events,
   };
   return input;
 }
@@ -129,6 +132,7 @@ interface PreparedSubmit {
 
 /** The registry's checks of one job's input, or the HttpError of its refusal. */
 export function admitted(deps: RouteDeps, input: EnqueueInput, prefix: string): EnqueueInput {
+  assertWebhookUrl(input.callback_url, prefix ? `${prefix}.callback_url` : "callback_url");
   const prepared = prepareEnqueue(deps.registry, input);
   if (!prepared.ok) throw refusal(prepared, prefix);
   return prepared.input;

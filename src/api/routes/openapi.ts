@@ -42,6 +42,7 @@ import { schedulePaths, scheduleSchemas } from "./openapi_schedules.ts";
 import { tenantPaths, tenantSchemas } from "./openapi_tenants.ts";
 import { flowPaths, flowSchemas } from "./openapi_flows.ts";
 import { limitPaths, limitSchemas } from "./openapi_limits.ts";
+import { webhookPaths, webhookSchemas } from "./openapi_webhooks.ts";
 
 /** Request body limits of the app the document describes. */
 export interface BodyLimits {
@@ -497,6 +498,7 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
       ...flowPaths(limits.maxBatchBodyBytes),
       ...limitPaths(),
       ...workerPaths(),
+      ...webhookPaths(),
       ...probePaths("", ""),
       ...probePaths("/api/v1", "V1"),
     }),
@@ -509,6 +511,7 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
         ...flowSchemas(),
         ...limitSchemas(),
         ...workerSchemas(),
+        ...webhookSchemas(),
       },
       responses: { ...RESPONSES, ...AUTH_RESPONSES },
       headers: { ...HEADERS, ...AUTH_HEADERS },

@@ -54,7 +54,8 @@ local F_DEP_POLICY = 24
 local F_DEPENDENTS = 25
 local F_DEPS_ELSEWHERE = 26
 local F_GROUP = 27
-local RECORD_FIELDS = 27
+local F_CALLBACK = 28
+local RECORD_FIELDS = 28
 -- Started and finished times are stored as ms since created (small integers
 -- pack in fewer bytes than epoch ms; record.ts adds created back).
 
@@ -386,6 +387,10 @@ local function finishFlow(job, id, now, outboxKey)
   end
 end
 
+-- Completion webhooks: set by _webhooks.lua (included after this file), which
+-- records a job's deliveries in the same script as its transition.
+local webhookFinished = nil
+
 -- Finishes one job: state, finish time, lease ended, counted in `<state>`, saved
 -- with the finished TTL (a backstop: maintain deletes it at retention), added
 -- to the state's ZSET; the idempotency key lives as long as the job it points at.
@@ -401,6 +406,7 @@ local function finish(key, job, finishedKey, statsKey, state, id, now, outboxKey
     redis.call("PEXPIRE", idempotencyPrefix .. job[F_IDEMPOTENCY_KEY], finishedTtlMs)
   end
   finishFlow(job, id, now, outboxKey)
+  webhookFinished(job, id, state, now, outboxKey)
 end
 
 -- True when a finished job others depend on must stay: its outcome is not

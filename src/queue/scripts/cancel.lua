@@ -10,6 +10,10 @@
 -- KEYS[6] job: the job's record STRING
 -- KEYS[7] waiting: ZSET of jobs waiting for dependencies
 -- KEYS[8] outbox: ZSET, the flow outbox (the cancel reaches the job's dependents from there)
+-- KEYS[9] webhookSubs: HASH, the queue's webhook subscriptions mirror (_webhooks.lua)
+-- KEYS[10] webhookDeliveries: HASH of webhook deliveries (id -> MessagePack)
+-- KEYS[11] webhookDue: ZSET of webhook deliveries to send (score = due ms)
+-- KEYS[12] webhookWake: LIST of wake markers the webhook dispatcher blocks on
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] id: job id
@@ -28,6 +32,11 @@ local eventsKey = KEYS[5]
 local jobKey = KEYS[6]
 local waitingKey = KEYS[7]
 local outboxKey = KEYS[8]
+local webhookSubsKey = KEYS[9]
+local webhookDeliveriesKey = KEYS[10]
+local webhookDueKey = KEYS[11]
+local webhookWakeKey = KEYS[12]
+webhookQueue(outboxKey, webhookSubsKey, webhookDeliveriesKey, webhookDueKey, webhookWakeKey)
 local id = ARGV[9]
 local now = tonumber(ARGV[10])
 local cancelChannel = ARGV[11]

@@ -13,6 +13,10 @@
 -- KEYS[8] wake: LIST of wake markers idle runners block on
 -- KEYS[9] outbox: ZSET, the flow outbox (dependents in other queues)
 -- KEYS[10] durations: HASH, the attempt-duration histogram (_lib.lua tallyDuration)
+-- KEYS[11] webhookSubs: HASH, the queue's webhook subscriptions mirror (_webhooks.lua)
+-- KEYS[12] webhookDeliveries: HASH of webhook deliveries (id -> MessagePack)
+-- KEYS[13] webhookDue: ZSET of webhook deliveries to send (score = due ms)
+-- KEYS[14] webhookWake: LIST of wake markers the webhook dispatcher blocks on
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms
@@ -38,6 +42,11 @@ local scheduledKey = KEYS[7]
 local wakeKey = KEYS[8]
 local outboxKey = KEYS[9]
 local durationsKey = KEYS[10]
+local webhookSubsKey = KEYS[11]
+local webhookDeliveriesKey = KEYS[12]
+local webhookDueKey = KEYS[13]
+local webhookWakeKey = KEYS[14]
+webhookQueue(outboxKey, webhookSubsKey, webhookDeliveriesKey, webhookDueKey, webhookWakeKey)
 local now = tonumber(ARGV[9])
 local restFrom = 10
 
@@ -61,6 +70,7 @@ for i = restFrom, #ARGV, 3 do
     job[F_FINISHED_AT] = sinceCreated(job, now)
     endLease(job)
     save(key, job, finishedTtlMs)
+    webhookFinished(job, id, COMPLETED, now, outboxKey)
     -- The idempotency key lives as long as the job it points at.
     if job[F_IDEMPOTENCY_KEY] then
       redis.call("PEXPIRE", idempotencyPrefix .. job[F_IDEMPOTENCY_KEY], finishedTtlMs)

@@ -15,6 +15,10 @@
 -- KEYS[9] cancelled: ZSET of cancelled job ids (a dependency already failed, policy cancel)
 -- KEYS[10] outbox: ZSET, the flow outbox (links into other queues' dependencies)
 -- KEYS[11] dues: LIST of due times announced to idle runners (standalone Redis)
+-- KEYS[12] webhookSubs: HASH, the queue's webhook subscriptions mirror (_webhooks.lua)
+-- KEYS[13] webhookDeliveries: HASH of webhook deliveries (id -> MessagePack)
+-- KEYS[14] webhookDue: ZSET of webhook deliveries to send (score = due ms)
+-- KEYS[15] webhookWake: LIST of wake markers the webhook dispatcher blocks on
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms (the events' time)
@@ -52,6 +56,11 @@ local failedKey = KEYS[8]
 local cancelledKey = KEYS[9]
 local outboxKey = KEYS[10]
 local duesKey = KEYS[11]
+local webhookSubsKey = KEYS[12]
+local webhookDeliveriesKey = KEYS[13]
+local webhookDueKey = KEYS[14]
+local webhookWakeKey = KEYS[15]
+webhookQueue(outboxKey, webhookSubsKey, webhookDeliveriesKey, webhookDueKey, webhookWakeKey)
 local now = tonumber(ARGV[9])
 local strict = ARGV[10] == "1"
 local jobs = cmsgpack.unpack(ARGV[11])

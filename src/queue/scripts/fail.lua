@@ -11,6 +11,10 @@
 -- KEYS[8] outbox: ZSET, the flow outbox (a job others depend on goes there when it ends)
 -- KEYS[9] durations: HASH, the attempt-duration histogram (_lib.lua tallyDuration)
 -- KEYS[10] dues: LIST of due times announced to idle runners (standalone Redis)
+-- KEYS[11] webhookSubs: HASH, the queue's webhook subscriptions mirror (_webhooks.lua)
+-- KEYS[12] webhookDeliveries: HASH of webhook deliveries (id -> MessagePack)
+-- KEYS[13] webhookDue: ZSET of webhook deliveries to send (score = due ms)
+-- KEYS[14] webhookWake: LIST of wake markers the webhook dispatcher blocks on
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] id: job id
@@ -40,6 +44,11 @@ local jobKey = KEYS[7]
 local outboxKey = KEYS[8]
 local durationsKey = KEYS[9]
 local duesKey = KEYS[10]
+local webhookSubsKey = KEYS[11]
+local webhookDeliveriesKey = KEYS[12]
+local webhookDueKey = KEYS[13]
+local webhookWakeKey = KEYS[14]
+webhookQueue(outboxKey, webhookSubsKey, webhookDeliveriesKey, webhookDueKey, webhookWakeKey)
 local id = ARGV[9]
 local token = ARGV[10]
 local now = tonumber(ARGV[11])

@@ -6,14 +6,16 @@
 -- their keys share a slot (standalone Redis: all of them; Cluster: one).
 --
 -- KEYS[1] owners: ZSET of lease owners (score = last heartbeat ms)
--- KEYS[2..] (priorities, scheduled, running, completed, failed, cancelled, stats, wake, events, outbox) once per queue:
+-- KEYS[2..] (priorities, scheduled, running, completed, failed, cancelled, stats, wake, events, outbox, webhookSubs, webhookDeliveries, webhookDue, webhookWake) once per queue:
 --   priorities: ZSET of the priorities with a non-empty pending list;
 --   scheduled: ZSET of job ids waiting for a time (score = due ms); running:
 --   ZSET of running job ids (score = lease expiry ms); completed, failed,
 --   cancelled: ZSETs of finished job ids (score = finish ms); stats: HASH of
 --   counters; wake: LIST of wake markers idle runners block on; events:
 --   STREAM of lifecycle events; outbox: ZSET, the flow outbox (reaped jobs
---   others depend on go there; its jobs are kept past retention)
+--   others depend on go there; its jobs are kept past retention);
+--   webhookSubs, webhookDeliveries, webhookDue, webhookWake: the queue's
+--   webhook keys (a reaped job's end records its deliveries: _webhooks.lua)
 --
 -- ARGV[1..8] the queue constants (_lib.lua); their prefixes are unused here:
 --          each queue's own follow at the end
@@ -60,7 +62,7 @@ local deadAfterMs = tonumber(ARGV[13])
 local judged = ARGV[14]
 local restFrom = 15
 
-local QUEUE_KEYS = 10
+local QUEUE_KEYS = 14
 local QUEUE_ARGS = 4
 local queueCount = (#KEYS - keysFrom + 1) / QUEUE_KEYS
 
@@ -231,6 +233,7 @@ for i = 1, queueCount do
     trim = anyFinished and ARGV[a + 3] == "1",
     outboxed = anyOutbox,
   }
+  webhookQueue(q.outbox, KEYS[k + 10], KEYS[k + 11], KEYS[k + 12], KEYS[k + 13])
   if q.busy or q.trim then
     jobPrefix = ARGV[a]
     pendingPrefix = ARGV[a + 1]

@@ -12,6 +12,10 @@
 -- KEYS[7] events: STREAM of lifecycle events
 -- KEYS[8] owners: ZSET of lease owners (score = last heartbeat ms)
 -- KEYS[9] outbox: ZSET, the flow outbox (a job others depend on goes there when it ends)
+-- KEYS[10] webhookSubs: HASH, the queue's webhook subscriptions mirror (_webhooks.lua)
+-- KEYS[11] webhookDeliveries: HASH of webhook deliveries (id -> MessagePack)
+-- KEYS[12] webhookDue: ZSET of webhook deliveries to send (score = due ms)
+-- KEYS[13] webhookWake: LIST of wake markers the webhook dispatcher blocks on
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms
@@ -30,6 +34,11 @@ local wakeKey = KEYS[6]
 local eventsKey = KEYS[7]
 local ownersKey = KEYS[8]
 local outboxKey = KEYS[9]
+local webhookSubsKey = KEYS[10]
+local webhookDeliveriesKey = KEYS[11]
+local webhookDueKey = KEYS[12]
+local webhookWakeKey = KEYS[13]
+webhookQueue(outboxKey, webhookSubsKey, webhookDeliveriesKey, webhookDueKey, webhookWakeKey)
 local now = tonumber(ARGV[9])
 local owner = ARGV[10]
 local reason = ARGV[11]

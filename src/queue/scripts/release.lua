@@ -8,6 +8,10 @@
 -- KEYS[5] wake: LIST of wake markers idle runners block on
 -- KEYS[6] events: STREAM of lifecycle events
 -- KEYS[7] outbox: ZSET, the flow outbox (a job others depend on goes there when it ends)
+-- KEYS[8] webhookSubs: HASH, the queue's webhook subscriptions mirror (_webhooks.lua)
+-- KEYS[9] webhookDeliveries: HASH of webhook deliveries (id -> MessagePack)
+-- KEYS[10] webhookDue: ZSET of webhook deliveries to send (score = due ms)
+-- KEYS[11] webhookWake: LIST of wake markers the webhook dispatcher blocks on
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms
@@ -25,6 +29,11 @@ local statsKey = KEYS[4]
 local wakeKey = KEYS[5]
 local eventsKey = KEYS[6]
 local outboxKey = KEYS[7]
+local webhookSubsKey = KEYS[8]
+local webhookDeliveriesKey = KEYS[9]
+local webhookDueKey = KEYS[10]
+local webhookWakeKey = KEYS[11]
+webhookQueue(outboxKey, webhookSubsKey, webhookDeliveriesKey, webhookDueKey, webhookWakeKey)
 local now = tonumber(ARGV[9])
 local restoreAttempt = ARGV[10] == "1"
 local reason = ARGV[11]

@@ -13,6 +13,10 @@
 -- KEYS[7] wake: LIST of wake markers idle runners block on
 -- KEYS[8] events: STREAM of lifecycle events
 -- KEYS[9] outbox: ZSET, the flow outbox
+-- KEYS[10] webhookSubs: HASH, the queue's webhook subscriptions mirror (_webhooks.lua)
+-- KEYS[11] webhookDeliveries: HASH of webhook deliveries (id -> MessagePack)
+-- KEYS[12] webhookDue: ZSET of webhook deliveries to send (score = due ms)
+-- KEYS[13] webhookWake: LIST of wake markers the webhook dispatcher blocks on
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms
@@ -36,6 +40,11 @@ local statsKey = KEYS[6]
 local wakeKey = KEYS[7]
 local eventsKey = KEYS[8]
 local outboxKey = KEYS[9]
+local webhookSubsKey = KEYS[10]
+local webhookDeliveriesKey = KEYS[11]
+local webhookDueKey = KEYS[12]
+local webhookWakeKey = KEYS[13]
+webhookQueue(outboxKey, webhookSubsKey, webhookDeliveriesKey, webhookDueKey, webhookWakeKey)
 local now = tonumber(ARGV[9])
 local dependency = ARGV[10]
 local outcome = ARGV[11]
