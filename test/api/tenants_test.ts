@@ -84,7 +84,12 @@ Deno.test("tenants: another tenant's jobs, queues and stats answer as unknown on
 
     // Every job route: another tenant's id is 404 with the body of an id that does not exist.
     const unknown = `acme/default:${crypto.randomUUID()}`;
-    for (const [method, suffix] of [["GET", ""], ["DELETE", ""], ["POST", "/retry"]] as const) {
+    for (
+      const [method, suffix] of [["GET", ""], ["DELETE", ""], ["POST", "/retry"], [
+        "POST",
+        "/run",
+      ]] as const
+    ) {
       const theirs = await call(app, method, `/api/v1/jobs/${seg(acmeId)}${suffix}`, globex);
       const none = await call(app, method, `/api/v1/jobs/${seg(unknown)}${suffix}`, acme);
       assert.strictEqual(theirs.status, 404, `${method} ${suffix}`);
