@@ -143,6 +143,11 @@ export class JobList {
       this.wantedQueue = f.queue;
       this.offerQueue(f.queue);
       this.queueSelect.value = f.queue;
+    } else if (this.wantedQueue) {
+      // No queue in the URL: the usual choice, as on a first visit.
+      this.wantedQueue = "";
+      const names = this.queueNames.split("\n").filter(Boolean);
+      this.queueSelect.value = names.includes("default") ? "default" : names[0] ?? "";
     }
     if (f.type) {
       if (![...this.typeSelect.options].some((o) => o.value === f.type)) {
