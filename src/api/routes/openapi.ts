@@ -510,6 +510,14 @@ function metaPaths(): Json {
       get: {
         operationId: "streamEvents",
         summary: "Server-Sent Events: queue statistics and job lifecycle events",
+        parameters: [{
+          name: "batch",
+          in: "query",
+          required: false,
+          description: "1: one `event: batch` message a second instead (data: " +
+            '{"stats", "jobs": [job events], "dropped"}), however many jobs move',
+          schema: { const: "1" },
+        }],
         responses: {
           "200": {
             description: "An endless event stream: `event: stats` (data: Stats JSON) about " +
