@@ -173,6 +173,20 @@ Deno.test({
         await page.setViewportSize({ width: 1280, height: 900 });
       }
 
+      // 1b. Required fields left empty: a human message, not the validator's wording.
+      await page.goto(`${base}/#/`);
+      await page.waitForSelector("#submit-box form");
+      await page.selectOption("#submit-type", "email");
+      await page.click("#submit-box button[type=submit]");
+      await page.waitForFunction(
+        () =>
+          document.querySelector('#submit-box [name="to"]')?.getAttribute("aria-invalid") ===
+            "true",
+      );
+      const describedBy = await page.getAttribute('#submit-box [name="to"]', "aria-describedby");
+      const toError = await page.textContent(`#${describedBy!.split(" ").pop()}`);
+      assert.strictEqual(toError, "Required: fill this in.");
+
       // 2. The queue page: that queue only, its jobs.
       await page.goto(`${base}/#/queues/reports?state=pending`);
       await page.waitForFunction(() =>
