@@ -86,7 +86,7 @@ export const getJobTypes = () => request("/job-types");
  *
  * @param {{status: string, queue?: string, type?: string, limit?: number,
  *   cursor?: string | null}} q
- * @returns {Promise<{jobs: any[], next_cursor: string | null}>}
+ * @returns {Promise<{jobs: any[], next_cursor: string | null, total?: number}>}
  */
 export function listJobs(q) {
   const params = new URLSearchParams({ status: q.status, limit: String(q.limit ?? 20) });
@@ -95,6 +95,42 @@ export function listJobs(q) {
   if (q.cursor) params.set("cursor", q.cursor);
   return request(`/jobs?${params}`);
 }
+
+/**
+ * Jobs of one queue whose id starts with `prefix`, in any state.
+ *
+ * @param {string} prefix
+ * @param {string} [queue]
+ * @returns {Promise<{jobs: any[], total: number, truncated: boolean}>}
+ */
+export function findJobs(prefix, queue) {
+  const params = new URLSearchParams({ id_prefix: prefix, limit: "50" });
+  if (queue) params.set("queue", queue);
+  return request(`/jobs?${params}`);
+}
+
+/** @param {string} id a scheduled job: it runs now */
+export const runJobNow = (id) => request(`/jobs/${encodeURIComponent(id)}/run`, { method: "POST" });
+
+/**
+ * Requeues every dead job of `queue` (of `type`): `{retried, more}`.
+ *
+ * @param {string} [queue]
+ * @param {string} [type]
+ */
+export const retryAllFailed = (queue, type) =>
+  request("/jobs/retry", {
+    method: "POST",
+    body: JSON.stringify({ status: "failed", queue, type }),
+  });
+
+/**
+ * Cancels these jobs: `{results, cancelled, refused}`.
+ *
+ * @param {string[]} ids
+ */
+export const cancelJobs = (ids) =>
+  request("/jobs/cancel", { method: "POST", body: JSON.stringify({ ids }) });
 
 /**
  * @param {string} id

@@ -1,6 +1,7 @@
 /**
  * Dashboard entry: wires the live feed, counts, queues panel, chart, per-type
- * table, job list, detail panel and submit form together.
+ * table, job list, detail panel and submit form together, and shows the
+ * view the URL names (router.js, views.js).
  *
  * @module
  */
@@ -9,8 +10,11 @@ import { applyScopes, forgetKey, storeKey, whoAmI } from "./auth.js";
 import { ThroughputChart } from "./chart.js";
 import { byId, el, replace } from "./dom.js";
 import { renderSubmitForm } from "./form.js";
-import { errorText, JobDetail, JobList } from "./jobs.js";
+import { errorText, JobDetail } from "./jobs.js";
+import { JobList } from "./job_list.js";
 import { startLive } from "./live.js";
+import { startRouter } from "./router.js";
+import { closeDetail, listFiltersChanged, openJob, showView } from "./views.js";
 import { QueuePanel } from "./queues.js";
 import { LimitsPanel } from "./limits.js";
 import { SchedulePanel } from "./schedules.js";
@@ -35,10 +39,13 @@ const chart = new ThroughputChart(
   /** @type {HTMLCanvasElement} */ (byId("throughput")),
   byId("throughput-summary"),
 );
-const detail = new JobDetail({ onChanged: () => list.load() });
-const list = new JobList({ onOpen: (id) => detail.open(id) });
+const detail = new JobDetail({ onChanged: () => list.load(), onClose: () => closeDetail() });
+const list = new JobList({
+  onOpen: (id) => openJob(id, "jobs"),
+  onFilters: (filters) => listFiltersChanged(filters),
+});
 const queues = new QueuePanel({ onQueues: (names) => list.setQueues(names) });
-const schedules = new SchedulePanel({ onOpenJob: (id) => detail.open(id) });
+const schedules = new SchedulePanel({ onOpenJob: (id) => openJob(id, "schedules") });
 const limits = new LimitsPanel();
 
 /** @type {string} */
@@ -106,7 +113,7 @@ async function loadTypes() {
     }));
     list.setTypes(list_.map((t) => String(t.type)));
     renderSubmitForm(box, list_, (id) => {
-      detail.open(id);
+      openJob(id, "submit");
       list.load();
       queues.refreshSoon(); // a submit may have made a new queue
     });
@@ -119,6 +126,11 @@ async function loadTypes() {
 }
 
 function start() {
+  startRouter((route) => showView(route, { list, detail, queues }));
+  document.addEventListener("keydown", (e) => {
+    // Escape closes the job detail (the only overlay), wherever the focus is.
+    if (e.key === "Escape" && detail.isOpen && !e.defaultPrevented) closeDetail();
+  });
   startLive({
     onStats: renderStats,
     onJobEvent: (event) => {

@@ -275,6 +275,16 @@ export function renderSubmitForm(root, types, onSubmitted) {
 }
 
 /**
+ * The validator's wording made human where it is not: a required field left
+ * empty reaches the API as missing ("expected string, received undefined").
+ *
+ * @param {string} message
+ */
+export function humanMessage(message) {
+  return /received undefined$/.test(message) ? "Required: fill this in." : message;
+}
+
+/**
  * The API's 422 `details` in one shape: `[{path: string[], message}]`. Accepts
  * arrays of `{path: "a.b" | ["a","b"], message}` and `{field: message}` maps.
  *
@@ -302,7 +312,7 @@ export function normalizeDetails(details) {
       if (item && typeof item === "object") {
         out.push({
           path: toPath(item.path ?? item.field ?? item.loc),
-          message: String(item.message ?? item.msg ?? "invalid"),
+          message: humanMessage(String(item.message ?? item.msg ?? "invalid")),
         });
       } else out.push({ path: [], message: String(item) });
     }

@@ -1,25 +1,14 @@
 /**
- * The job list (one queue's jobs by state, with queue and type filters and
- * cursor pagination) and the job detail panel with its actions. Everything
- * from the API is rendered as text.
+ * The job detail panel (`#/jobs/<id>`) with its actions: payload, result,
+ * progress, error history, schedule, dependencies and dependents (flow.js).
+ * Everything from the API is rendered as text.
  *
  * @module
  */
-import {
-  ApiError,
-  cancelJob,
-  getJob,
-  jobId,
-  listJobs,
-  purgeFailed,
-  retryJob,
-  shortId,
-} from "./api.js";
-import { ago, byId, el, noteRow, pretty, replace, when } from "./dom.js";
+import { ApiError, cancelJob, getJob, jobId, retryJob, runJobNow } from "./api.js";
+import { byId, el, pretty, replace, when } from "./dom.js";
 import { flowSection } from "./flow.js";
 
-const PAGE_SIZE = 20;
-const COLUMNS = 7;
 const FINISHED = new Set(["completed", "failed", "cancelled"]);
 
 /** @param {string} status */
@@ -36,189 +25,12 @@ function notice(box, message, kind = "ok") {
   box.hidden = false;
 }
 
-/** The job list section. */
-export class JobList {
-  /** @param {{onOpen: (id: string) => void}} opts */
-  constructor(opts) {
-    this.onOpen = opts.onOpen;
-    this.queueSelect = /** @type {HTMLSelectElement} */ (byId("filter-queue"));
-    this.stateSelect = /** @type {HTMLSelectElement} */ (byId("filter-state"));
-    this.typeSelect = /** @type {HTMLSelectElement} */ (byId("filter-type"));
-    this.body = byId("jobs-body");
-    this.info = byId("jobs-info");
-    this.prev = /** @type {HTMLButtonElement} */ (byId("jobs-prev"));
-    this.next = /** @type {HTMLButtonElement} */ (byId("jobs-next"));
-    this.purge = /** @type {HTMLButtonElement} */ (byId("purge-failed"));
-    this.notice = byId("jobs-notice");
-    /** Cursors of the pages before the current one. @type {(string | null)[]} */
-    this.history = [];
-    /** @type {string | null} */
-    this.cursor = null;
-    /** @type {string | null} */
-    this.nextCursor = null;
-    this.loading = false;
-    this.again = false;
-    /** Whether a load was ever asked for. */
-    this.started = false;
-    /** @type {ReturnType<typeof setTimeout> | null} */
-    this.throttle = null;
-    /** The queue names the select offers, joined (to rebuild it only on a change). */
-    this.queueNames = "";
-
-    const reset = () => {
-      this.history = [];
-      this.cursor = null;
-      this.load();
-    };
-    this.reset = reset;
-    this.queueSelect.addEventListener("change", reset);
-    this.stateSelect.addEventListener("change", reset);
-    this.typeSelect.addEventListener("change", reset);
-    this.next.addEventListener("click", () => {
-      if (!this.nextCursor) return;
-      this.history.push(this.cursor);
-      this.cursor = this.nextCursor;
-      this.load();
-    });
-    this.prev.addEventListener("click", () => {
-      if (this.history.length === 0) return;
-      this.cursor = this.history.pop() ?? null;
-      this.load();
-    });
-    this.purge.addEventListener("click", async () => {
-      const queue = this.queueSelect.value;
-      const where = queue ? `of queue ${queue}` : "of every queue";
-      if (!confirm(`Delete every job in the dead set (failed) ${where}? This cannot be undone.`)) {
-        return;
-      }
-      try {
-        const res = await purgeFailed(queue || undefined);
-        const n = res?.purged ?? res?.deleted ?? res?.count;
-        notice(this.notice, n === undefined ? "Dead jobs purged." : `Purged ${n} dead job(s).`);
-        reset();
-      } catch (error) {
-        notice(this.notice, `Purge failed: ${errorText(error)}`, "error");
-      }
-    });
-  }
-
-  /**
-   * Offers these queues in the filter. Keeps the chosen queue while it is
-   * listed; else picks "default" if there is one, else the first. The value
-   * "" (no queue list yet) lists the deployment's default queue.
-   *
-   * @param {string[]} names
-   */
-  setQueues(names) {
-    if (names.length === 0 || names.join("\n") === this.queueNames) return;
-    this.queueNames = names.join("\n");
-    const current = this.queueSelect.value;
-    replace(this.queueSelect, names.map((name) => el("option", { value: name, text: name })));
-    const chosen = names.includes(current)
-      ? current
-      : names.includes("default")
-      ? "default"
-      : names[0];
-    this.queueSelect.value = chosen;
-    if (chosen !== current) this.reset();
-  }
-
-  /** @param {string[]} types */
-  setTypes(types) {
-    const current = this.typeSelect.value;
-    replace(
-      this.typeSelect,
-      el("option", { value: "", text: "All types" }),
-      types.map((t) => el("option", { value: t, text: t })),
-    );
-    if (types.includes(current)) this.typeSelect.value = current;
-  }
-
-  /** Refreshes the first page soon (live updates); later pages stay put while read. */
-  refreshSoon() {
-    if (this.cursor !== null || this.throttle !== null) return;
-    this.throttle = setTimeout(() => {
-      this.throttle = null;
-      this.load();
-    }, 500);
-  }
-
-  async load() {
-    this.started = true;
-    if (this.loading) {
-      this.again = true;
-      return;
-    }
-    this.loading = true;
-    const state = this.stateSelect.value;
-    const queue = this.queueSelect.value;
-    this.purge.hidden = state !== "failed";
-    this.body.setAttribute("aria-busy", "true");
-    try {
-      const page = await listJobs({
-        status: state,
-        queue: queue || undefined,
-        type: this.typeSelect.value || undefined,
-        limit: PAGE_SIZE,
-        cursor: this.cursor,
-      });
-      this.nextCursor = page?.next_cursor ?? null;
-      const jobs = Array.isArray(page?.jobs) ? page.jobs : [];
-      replace(
-        this.body,
-        jobs.length === 0
-          ? noteRow(COLUMNS, queue ? `No ${state} jobs in queue ${queue}.` : `No ${state} jobs.`)
-          : jobs.map((job) => this.row(job)),
-      );
-      const pageNo = this.history.length + 1;
-      this.info.textContent = `Page ${pageNo} · ${jobs.length} job(s)`;
-      this.prev.disabled = this.history.length === 0;
-      this.next.disabled = !this.nextCursor;
-    } catch (error) {
-      replace(
-        this.body,
-        noteRow(COLUMNS, `Could not load jobs: ${errorText(error)}`, "error-text"),
-      );
-    } finally {
-      this.body.removeAttribute("aria-busy");
-      this.loading = false;
-      if (this.again) {
-        this.again = false;
-        this.load();
-      }
-    }
-  }
-
-  /** @param {any} job */
-  row(job) {
-    const id = jobId(job);
-    const open = el("button", {
-      type: "button",
-      class: "link",
-      title: `Show job ${id}`,
-      "aria-label": `Show job ${id}`,
-      onclick: () => this.onOpen(id),
-      text: shortId(id),
-    });
-    return el(
-      "tr",
-      { dataset: { jobId: id } },
-      el("td", {}, open),
-      el("td", { text: job.queue ?? "" }),
-      el("td", { text: job.type ?? "" }),
-      el("td", {}, badge(String(job.status ?? ""))),
-      el("td", { class: "num", text: `${job.attempts ?? 0}/${job.max_attempts ?? "?"}` }),
-      el("td", { class: "num", text: String(job.priority ?? "") }),
-      el("td", { title: job.created_at ?? "", text: ago(job.created_at) }),
-    );
-  }
-}
-
 /** The detail panel of one job. */
 export class JobDetail {
-  /** @param {{onChanged: () => void}} opts */
+  /** @param {{onChanged: () => void, onClose: () => void}} opts */
   constructor(opts) {
     this.onChanged = opts.onChanged;
+    this.onClose = opts.onClose;
     this.panel = byId("detail");
     this.content = byId("detail-content");
     this.notice = byId("detail-notice");
@@ -228,11 +40,17 @@ export class JobDetail {
     this.job = null;
     /** @type {ReturnType<typeof setInterval> | null} */
     this.timer = null;
-    byId("detail-close").addEventListener("click", () => this.close());
+    byId("detail-close").addEventListener("click", () => this.onClose());
+  }
+
+  /** Whether a job is shown. */
+  get isOpen() {
+    return this.id !== null;
   }
 
   /** @param {string} id */
   async open(id) {
+    if (this.id === id && !this.panel.hidden) return;
     this.id = id;
     this.notice.hidden = true;
     this.panel.hidden = false;
@@ -307,6 +125,13 @@ export class JobDetail {
     ];
     if (job.lease_expires_at) facts.push(["Lease until", timeCell(job.lease_expires_at)]);
     if (job.cancel_requested) facts.push(["Cancel", "requested"]);
+    if (job.schedule) {
+      facts.push([
+        "Schedule",
+        `${job.schedule}${job.schedule_tick ? ` · tick ${job.schedule_tick}` : ""}`,
+      ]);
+    }
+    if (job.group) facts.push(["Group", String(job.group)]);
     if (job.dependencies) {
       const d = job.dependencies;
       facts.push([
@@ -334,6 +159,14 @@ export class JobDetail {
         "data-needs": "admin",
         text: "Cancel job",
         onclick: () => this.act("cancel"),
+      }));
+    }
+    if (status === "scheduled") {
+      actions.append(el("button", {
+        type: "button",
+        "data-needs": "admin",
+        text: "Run now",
+        onclick: () => this.act("run"),
       }));
     }
     if (status === "failed" || status === "cancelled") {
@@ -397,26 +230,25 @@ export class JobDetail {
     );
   }
 
-  /** @param {"cancel" | "retry"} action */
+  /** @param {"cancel" | "retry" | "run"} action */
   async act(action) {
     const id = this.id;
     if (!id) return;
-    const question = action === "cancel"
-      ? `Cancel job ${id}? A running job is asked to stop.`
-      : `Retry job ${id} with fresh attempts?`;
-    if (!confirm(question)) return;
+    const words = {
+      cancel: [`Cancel job ${id}? A running job is asked to stop.`, "Cancel requested.", "Cancel"],
+      retry: [`Retry job ${id} with fresh attempts?`, "Job requeued.", "Retry"],
+      run: [`Run scheduled job ${id} now, ahead of its time?`, "Job pending: it runs now.", "Run"],
+    }[action];
+    if (!confirm(words[0])) return;
     try {
       if (action === "cancel") await cancelJob(id);
-      else await retryJob(id);
-      notice(this.notice, action === "cancel" ? "Cancel requested." : "Job requeued.");
+      else if (action === "retry") await retryJob(id);
+      else await runJobNow(id);
+      notice(this.notice, words[1]);
       await this.refresh();
       this.onChanged();
     } catch (error) {
-      notice(
-        this.notice,
-        `${action === "cancel" ? "Cancel" : "Retry"} failed: ${errorText(error)}`,
-        "error",
-      );
+      notice(this.notice, `${words[2]} failed: ${errorText(error)}`, "error");
     }
   }
 }

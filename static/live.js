@@ -84,7 +84,7 @@ export function startLive(handlers) {
     }
     closeStream();
     if (pollTimer === null) setMode("connecting");
-    const stream = openEventStream("/api/v1/events", authHeaders(), {
+    const stream = openEventStream("/api/v1/events?batch=1", authHeaders(), {
       onOpen: () => {},
       onMessage: (event, data) => {
         try {
@@ -93,6 +93,14 @@ export function startLive(handlers) {
             stopPolling();
             setMode("live");
             handlers.onStats(JSON.parse(data));
+          } else if (event === "batch") {
+            // One message a second, whatever the load (sse.ts): stats and the jobs that moved.
+            const batch = JSON.parse(data);
+            lastStatsAt = Date.now();
+            stopPolling();
+            setMode("live");
+            if (batch.stats) handlers.onStats(batch.stats);
+            for (const e of batch.jobs ?? []) handlers.onJobEvent(e);
           } else if (event === "job") handlers.onJobEvent(JSON.parse(data));
         } catch {
           // a malformed frame: wait for the next one

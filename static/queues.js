@@ -11,6 +11,7 @@
 import { getQueues, setQueuePaused } from "./api.js";
 import { byId, duration, el, noteRow, replace } from "./dom.js";
 import { errorText } from "./jobs.js";
+import { formatRoute } from "./router.js";
 
 const COUNTS = [
   "pending",
@@ -51,6 +52,20 @@ export class QueuePanel {
     this.again = false;
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.throttle = null;
+    /** The one queue shown (its own page, `#/queues/<name>`), or null: all. */
+    this.only = /** @type {string | null} */ (null);
+  }
+
+  /**
+   * Shows one queue's row only (its page: counts, latency, pause), or all.
+   *
+   * @param {string | null} name
+   */
+  focus(name) {
+    if (this.only === name) return;
+    this.only = name;
+    byId("queues-h").textContent = name === null ? "Queues" : `Queue ${name}`;
+    if (this.loaded) this.render();
   }
 
   /** Refreshes within a second (live events; many events, one request). */
@@ -113,7 +128,14 @@ export class QueuePanel {
       );
       return;
     }
-    for (const q of this.queues) this.update(this.rowOf(q.name), q);
+    for (const q of this.queues) {
+      const row = this.rowOf(q.name);
+      this.update(row, q);
+      row.tr.hidden = this.only !== null && q.name !== this.only;
+    }
+    if (this.only !== null && !names.includes(this.only)) {
+      this.show(`No queue named ${this.only} (yet): one appears with its first job.`, "error");
+    }
     // Queues are only ever added: reorder (rebuild) only when the order changed.
     const order = names.map((name) => /** @type {Row} */ (this.rows.get(name)).tr);
     const current = Array.from(this.body.children);
@@ -145,7 +167,11 @@ export class QueuePanel {
     const tr = el(
       "tr",
       { dataset: { queue: name } },
-      el("th", { scope: "row", text: name }),
+      el(
+        "th",
+        { scope: "row" },
+        el("a", { href: formatRoute({ view: "queue", name, params: {} }), text: name }),
+      ),
       el("td", {}, el("div", { class: "queue-state" }, status, button)),
       COUNTS.map((s) => counts[s]),
       latency,

@@ -22,6 +22,7 @@ import { HttpError, outcomeUnknown, toHttpError } from "./errors.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/job.ts";
 import { jobsRoutes } from "./routes/jobs.ts";
+import { jobsBulkRoutes } from "./routes/jobs_bulk.ts";
 import { jobTypesRoutes } from "./routes/job_types.ts";
 import { openApiRoutes } from "./routes/openapi.ts";
 import { statsRoutes } from "./routes/stats.ts";
@@ -148,6 +149,7 @@ export function createApp(deps: ApiDeps): Hono {
   app.route("/", health);
   app.route(API_BASE, health);
   app.route(API_BASE, jobsRoutes(routeDeps));
+  app.route(API_BASE, jobsBulkRoutes(routeDeps));
   app.route(API_BASE, jobRoutes(routeDeps));
   app.route(API_BASE, statsRoutes(routeDeps));
   app.route(API_BASE, queuesRoutes(routeDeps));

@@ -210,6 +210,24 @@ export const retrySchema = z.object({
   ),
 }).strict();
 
+/** Most ids in one `POST /jobs/cancel`. */
+export const MAX_BULK_IDS = 1000;
+/** Most jobs one `POST /jobs/retry` requeues (`more` says some are left). */
+export const MAX_BULK_RETRY = 10_000;
+
+/** `POST /api/v1/jobs/retry` body: which dead jobs to requeue. */
+export const bulkRetrySchema = z.object({
+  status: z.literal("failed").describe("Only dead jobs are retried in bulk"),
+  queue: queueNameSchema.optional().describe("The queue; default the deployment's default queue"),
+  type: z.string().min(1).max(LIMITS.maxTypeLength).optional().describe("Only jobs of this type"),
+}).strict();
+
+/** `POST /api/v1/jobs/cancel` body. */
+export const bulkIdsSchema = z.object({
+  ids: z.array(jobIdSchema).min(1).max(MAX_BULK_IDS)
+    .describe(`1 to ${MAX_BULK_IDS} job ids`),
+}).strict();
+
 /** `GET /api/v1/jobs` query. */
 export const listQuerySchema = z.object({
   status: z.enum(JOB_STATES).default("pending").describe("The state to list"),
@@ -227,6 +245,12 @@ export const listQuerySchema = z.object({
   cursor: z.string().min(1).max(MAX_CURSOR_LENGTH).optional()
     .describe(
       "next_cursor of the previous page of the same status; any other string answers 422 invalid_input",
+    ),
+  id_prefix: z.string().regex(/^[0-9a-f-]{1,36}$/).optional()
+    .describe(
+      "Search instead of list: up to `limit` jobs of the queue whose id (its UUID) starts with " +
+        "this, in any state (status and type filter only when given); bounded work, " +
+        "`truncated` says the search stopped before looking at every job",
     ),
 }).strict();
 
@@ -324,12 +348,43 @@ export const jobResponseSchema = z.object({
 export const jobListResponseSchema = z.object({
   jobs: z.array(jobResponseSchema),
   next_cursor: z.string().nullable(),
+  total: z.int().min(0).optional().describe(
+    "Jobs matching the filter (queue, status, type) in all pages, from the queue's counters " +
+      "(one read, no scan); an id search: the jobs found. Absent for a schedule's jobs",
+  ),
+  truncated: z.boolean().optional().describe(
+    "An id search only: true when it stopped at its budget (some jobs were not looked at)",
+  ),
 });
 
 /** Answer of cancel and retry. */
 export const jobActionResponseSchema = z.object({
   job_id: jobIdOutput,
   status: z.enum(["cancelled", "cancel_requested", "pending"]),
+});
+
+/** Answer of a bulk retry. */
+export const bulkRetryResponseSchema = z.object({
+  retried: z.int().min(0),
+  more: z.boolean().describe(
+    `True when the call stopped at ${MAX_BULK_RETRY} jobs and more dead jobs match: call again`,
+  ),
+});
+
+/** Answer of a bulk cancel: one result per id, in the order given. */
+export const bulkCancelResponseSchema = z.object({
+  results: z.array(z.union([
+    z.object({
+      job_id: z.string(),
+      status: z.enum(["cancelled", "cancel_requested"]),
+    }),
+    z.object({
+      job_id: z.string(),
+      error: z.object({ code: z.string(), message: z.string() }),
+    }),
+  ])),
+  cancelled: z.int().min(0).describe("Ids cancelled or asked to stop"),
+  refused: z.int().min(0).describe("Ids with an error (unknown, finished, unavailable)"),
 });
 
 /** Answer of purge. */

@@ -71,8 +71,10 @@ export function staticRoutes(dir: string): Hono {
   const root = () => rootReal ??= Deno.realPath(dir);
 
   app.on(["GET", "HEAD"], "/*", async (c, next) => {
-    const rel = safeRelativePath(new URL(c.req.url).pathname);
-    if (rel === null) return c.text("bad path", 400);
+    const asked = safeRelativePath(new URL(c.req.url).pathname);
+    if (asked === null) return c.text("bad path", 400);
+    // Browsers and bookmark tools ask for /favicon.ico whatever the page links: the SVG icon.
+    const rel = asked === "favicon.ico" ? "favicon.svg" : asked;
     const type = TYPES[extname(rel)];
     if (!type) return await next();
     let base: string;

@@ -20,6 +20,7 @@ import type {
   EnqueueResult,
   FailInput,
   FailOutcome,
+  IdSearch,
   Job,
   JobPage,
   Lease,
@@ -223,6 +224,13 @@ export interface Broker {
   requeue(id: string, options?: { revive_dependents?: boolean }): Promise<void>;
 
   /**
+   * Makes a scheduled job (a delayed one, or a retry waiting out its
+   * backoff) pending now. Throws `JobNotFoundError`, or `InvalidStateError`
+   * when it is not scheduled.
+   */
+  runNow(id: string): Promise<void>;
+
+  /**
    * Deletes finished jobs of one state (e.g. purge the dead set), in `queue`
    * or in every queue. Returns how many.
    */
@@ -240,6 +248,13 @@ export interface Broker {
 
   /** A page of the ids of the jobs that depend on `id` (about `count`, default 100). */
   dependents(id: string, cursor?: string, count?: number): Promise<DependencyPage>;
+
+  /**
+   * Up to `limit` jobs of `queue` (default: the default queue) whose id
+   * starts with `prefix` (UUID characters), in any state; bounded work
+   * (`IdSearch.truncated`). An unknown queue finds nothing.
+   */
+  findByIdPrefix(prefix: string, limit: number, queue?: string): Promise<IdSearch>;
 
   /** Jobs of one queue in one state, paginated. Finished states: newest first. */
   list(query: ListQuery): Promise<JobPage>;

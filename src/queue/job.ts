@@ -317,6 +317,13 @@ export interface JobPage {
   next_cursor: string | null;
 }
 
+/** Jobs of one queue whose id starts with a prefix (`Broker.findByIdPrefix`). */
+export interface IdSearch {
+  jobs: Job[];
+  /** True when the search stopped at its budget before looking at every job of the queue. */
+  truncated: boolean;
+}
+
 /** Listing query. */
 export interface ListQuery {
   state: JobState;

@@ -9,7 +9,14 @@
 import type { RedisClient } from "./connect.ts";
 import { decodeJob } from "./record.ts";
 import { InvalidInputError } from "./errors.ts";
-import { FINISHED_STATES, type Job, JOB_STATES, type JobPage, type ListQuery } from "./job.ts";
+import {
+  FINISHED_STATES,
+  type IdSearch,
+  type Job,
+  JOB_STATES,
+  type JobPage,
+  type ListQuery,
+} from "./job.ts";
 import { pendingKey, type QueueKeys, type ZsetState } from "./keys.ts";
 import {
   decodeCursor,
@@ -38,6 +45,24 @@ const HELD_BASE = 200;
 /** Held lists a listing walks (the cursor's position has three digits). */
 const MAX_HELD_LISTS = 799;
 
+/** States kept in ZSETs, searched by ZSCAN. */
+const ZSET_STATES = [
+  "scheduled",
+  "running",
+  "completed",
+  "failed",
+  "cancelled",
+  "waiting",
+] as const;
+/**
+ * Ids an id search looks at, at most, per queue: ZSCAN and LRANGE steps of
+ * SEARCH_STEP, so one search is a few dozen short commands, never one long one.
+ */
+const SEARCH_BUDGET = 200_000;
+const SEARCH_STEP = 1000;
+/** An id prefix: UUID characters only, so it is never a glob pattern. */
+const ID_PREFIX = /^[0-9a-f-]{1,36}$/;
+
 export class JobListing {
   readonly #queue: string;
   readonly #keys: QueueKeys;
@@ -60,6 +85,53 @@ export class JobListing {
     return ids.map((id, i) =>
       decodeJob(id, (records[i]?.[1] ?? null) as Uint8Array | null, this.#queue)
     );
+  }
+
+  /**
+   * Up to `limit` jobs whose id (the UUID, without a queue) starts with
+   * `prefix`, in any state: ZSCAN MATCH over each state ZSET (Redis filters),
+   * then the pending lists read in steps. Bounded by SEARCH_BUDGET ids looked
+   * at (`truncated` says it stopped there), so a search never blocks Redis.
+   */
+  async findByIdPrefix(prefix: string, limit: number): Promise<IdSearch> {
+    if (!ID_PREFIX.test(prefix)) throw new InvalidInputError("invalid id prefix", "id_prefix");
+    const found = new Set<string>();
+    let budget = SEARCH_BUDGET;
+    let truncated = false;
+    const full = () => found.size >= limit;
+    for (const state of ZSET_STATES) {
+      let cursor = "0";
+      do {
+        if (full()) break;
+        if (budget <= 0) {
+          truncated = true;
+          break;
+        }
+        const [next, members] = await this.#cmd((c) =>
+          c.zscan(this.#keys[state], cursor, "MATCH", `${prefix}*`, "COUNT", SEARCH_STEP)
+        );
+        budget -= SEARCH_STEP;
+        cursor = next;
+        // ZSCAN answers member, score pairs (a member may come twice: the Set keeps one).
+        for (let i = 0; i < members.length && !full(); i += 2) found.add(members[i]);
+      } while (cursor !== "0");
+    }
+    const prios = full() ? [] : await this.#cmd((c) => c.zrange(this.#keys.priorities, 0, -1));
+    for (const p of prios) {
+      const list = pendingKey(this.#keys, p);
+      for (let index = 0; !full(); index += SEARCH_STEP) {
+        if (budget <= 0) {
+          truncated = true;
+          break;
+        }
+        const ids = await this.#cmd((c) => c.lrange(list, index, index + SEARCH_STEP - 1));
+        budget -= SEARCH_STEP;
+        for (const id of ids) if (id.startsWith(prefix) && !full()) found.add(id);
+        if (ids.length < SEARCH_STEP) break;
+      }
+    }
+    const jobs = (await this.#records([...found])).filter((j): j is Job => j !== null);
+    return { jobs, truncated };
   }
 
   async list(query: ListQuery): Promise<JobPage> {

@@ -34,6 +34,7 @@ import {
   type FailInput,
   type FailOutcome,
   FINISHED_STATES,
+  type IdSearch,
   type Job,
   type JobPage,
   type Lease,
@@ -1174,6 +1175,11 @@ export class RedisBroker implements Broker {
     if (revive) await this.#drain([job.state.name]);
   }
 
+  async runNow(id: string): Promise<void> {
+    const job = await this.#queueOfInput(id);
+    await (await this.#ours(job.state)).runNow(job.id);
+  }
+
   async purge(state: "failed" | "completed" | "cancelled", queue?: string): Promise<number> {
     if (!FINISHED_STATES.includes(state)) {
       throw new InvalidInputError("only finished states can be purged", "state");
@@ -1209,6 +1215,14 @@ export class RedisBroker implements Broker {
     const state = await this.#known(queue);
     if (!state) return { jobs: [], next_cursor: null };
     return await state.listing.list(query);
+  }
+
+  async findByIdPrefix(prefix: string, limit: number, queue?: string): Promise<IdSearch> {
+    const name = queue ?? this.defaultQueue;
+    if (!isValidQueueName(name)) throw new InvalidInputError("invalid queue name", "queue");
+    const state = await this.#known(name);
+    if (!state) return { jobs: [], truncated: false };
+    return await state.listing.findByIdPrefix(prefix, limit);
   }
 
   async stats(queue?: string, only?: (queue: string) => boolean): Promise<Stats> {

@@ -205,6 +205,10 @@ export const SCRIPTS = {
     keys: ["priorities", "failed", "cancelled", "stats", "wake", "events", "job", "outbox"],
     args: ["id", "now", "revive"],
   },
+  run_now: {
+    keys: ["priorities", "scheduled", "stats", "wake", "job"],
+    args: ["id"],
+  },
   purge: {
     keys: ["finished", "stats", "outbox"],
     args: ["state", "limit"],

@@ -495,6 +495,14 @@ export class QueueScripts {
   }
 
   /**
+   * run_now.lua: a scheduled job (delayed, or a retry in its backoff) made
+   * pending now. Throws JobNotFoundError / InvalidStateError.
+   */
+  async runNow(id: string): Promise<void> {
+    await this.#run("run_now", { id }, { job: this.#keys.jobPrefix + id }, { errorId: id });
+  }
+
+  /**
    * purge.lua: deletes up to `limit` jobs of a finished state; returns how
    * many were deleted and how many looked at (kept ones were needed by a flow).
    */

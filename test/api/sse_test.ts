@@ -79,3 +79,55 @@ Deno.test("SSE: stats and job events, one shared reader, client limit, stops on 
     await feed.close();
   }
 });
+
+Deno.test("SSE ?batch=1: one message per interval carries the stats and every job event", async () => {
+  const broker = fakeBroker();
+  broker.stats_ = counts({ completed: 3 });
+  const feed = new EventFeed(broker, { blockMs: 20 });
+  const app = eventsRoutes(broker, { statsIntervalMs: 100, batchMs: 300, feed });
+  const ac = new AbortController();
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen() {} },
+    app.fetch,
+  );
+  try {
+    const res = await fetch(`http://127.0.0.1:${server.addr.port}/api/v1/events?batch=1`);
+    assert.strictEqual(res.status, 200);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    // 300 events arrive over ~0.6 s, while stats tick every 100 ms.
+    const started = Date.now();
+    for (let i = 0; i < 300; i++) {
+      broker.events.push({
+        cursor: `1-${i}`,
+        event: { kind: "enqueued", job_id: `job-${i}`, type: "email", at: 1, priority: 0 },
+      });
+      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 100));
+    }
+    let text = "";
+    while (!text.includes('"job_id":"job-299"')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("stream ended");
+      text += value;
+    }
+    const elapsed = Date.now() - started;
+    await reader.cancel();
+    const messages = text.split("\n\n").filter((m) => m.includes("data:"));
+    assert.ok(messages.every((m) => m.includes("event: batch")), "batch messages only");
+    // One message per 300 ms, not one per event (nor per stats tick).
+    assert.ok(
+      messages.length <= Math.ceil(elapsed / 300) + 1,
+      `${messages.length} messages in ${elapsed} ms`,
+    );
+    const jobs = messages.flatMap((m) =>
+      JSON.parse(/data: (.*)/.exec(m)![1]).jobs.map((e: { job_id: string }) => e.job_id)
+    );
+    assert.deepStrictEqual(jobs, Array.from({ length: 300 }, (_, i) => `job-${i}`));
+    const first = JSON.parse(/data: (.*)/.exec(messages[0])![1]);
+    assert.strictEqual(first.stats.completed, 3);
+    assert.strictEqual(first.dropped, 0);
+  } finally {
+    ac.abort();
+    await server.finished;
+    await feed.close();
+  }
+});

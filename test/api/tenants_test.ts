@@ -84,7 +84,12 @@ Deno.test("tenants: another tenant's jobs, queues and stats answer as unknown on
 
     // Every job route: another tenant's id is 404 with the body of an id that does not exist.
     const unknown = `acme/default:${crypto.randomUUID()}`;
-    for (const [method, suffix] of [["GET", ""], ["DELETE", ""], ["POST", "/retry"]] as const) {
+    for (
+      const [method, suffix] of [["GET", ""], ["DELETE", ""], ["POST", "/retry"], [
+        "POST",
+        "/run",
+      ]] as const
+    ) {
       const theirs = await call(app, method, `/api/v1/jobs/${seg(acmeId)}${suffix}`, globex);
       const none = await call(app, method, `/api/v1/jobs/${seg(unknown)}${suffix}`, acme);
       assert.strictEqual(theirs.status, 404, `${method} ${suffix}`);
@@ -95,6 +100,15 @@ Deno.test("tenants: another tenant's jobs, queues and stats answer as unknown on
         none.body.error.message.replace(unknown, "ID"),
       );
     }
+    // Bulk actions: another tenant's id is an unknown one, another tenant's queue a 404.
+    const bulk = await call(app, "POST", "/api/v1/jobs/cancel", globex, { ids: [acmeId] });
+    assert.strictEqual(bulk.status, 207);
+    assert.strictEqual(bulk.body.results[0].error.code, "not_found");
+    const retryTheirs = await call(app, "POST", "/api/v1/jobs/retry", globex, {
+      status: "failed",
+      queue: "acme/default",
+    });
+    assert.strictEqual(retryTheirs.status, 404);
     // ... and nothing changed: the job is still pending, seen by its tenant and by root.
     assert.strictEqual(
       (await call(app, "GET", `/api/v1/jobs/${seg(acmeId)}`, acme)).body.status,

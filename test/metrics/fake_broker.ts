@@ -121,6 +121,8 @@ export function fakeBroker(): Broker & {
     reapOwner: unsupported,
     cancel: unsupported,
     requeue: unsupported,
+    runNow: unsupported,
+    findByIdPrefix: unsupported,
     purge: unsupported,
     get: unsupported,
     list: unsupported,

@@ -430,6 +430,51 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     await assertStatsConsistent(b);
   });
 
+  test("runNow: a scheduled job is pending at once; any other state is refused", async (h) => {
+    const clock = fakeClock();
+    const b = await h.make({ clock: clock.now });
+    const later = await b.enqueue({ type: "d", payload: "later", delay_ms: 60_000, priority: 7 });
+    const other = await b.enqueue({ type: "d", payload: "other", delay_ms: 60_000 });
+    await b.runNow(later.id);
+    assert.strictEqual((await b.get(later.id))?.status, "pending");
+    const stats = await b.stats();
+    assert.strictEqual(stats.scheduled, 1);
+    assert.strictEqual(stats.pending, 1);
+    assert.deepStrictEqual((await listAll(b, "scheduled")).map((j) => j.id), [other.id]);
+    const [claimed] = await b.claim(5);
+    assert.strictEqual(claimed.id, later.id);
+    assert.strictEqual(claimed.priority, 7);
+    await assert.rejects(b.runNow(later.id), InvalidStateError); // running now
+    await assert.rejects(b.runNow(crypto.randomUUID()), JobNotFoundError);
+    // Its due time passing later promotes nothing twice.
+    clock.advance(60_000);
+    assert.strictEqual((await b.maintain()).promoted, 1);
+    await assertStatsConsistent(b);
+  });
+
+  test("findByIdPrefix: finds a job by the start of its id in any state, nothing else", async (h) => {
+    const b = await h.make();
+    const pending = await b.enqueue({ type: "s", payload: 1 });
+    const scheduled = await b.enqueue({ type: "s", payload: 2, delay_ms: 60_000 });
+    const done = await b.enqueue({ type: "s", payload: 3 });
+    for (const job of await b.claim(5)) {
+      if (job.id === done.id) await b.complete(job.id, job.token, "ok");
+    }
+    for (const { id } of [pending, scheduled, done]) {
+      const found = await b.findByIdPrefix(id.slice(0, 8), 10);
+      assert.deepStrictEqual(found.jobs.map((j) => j.id), [id]);
+      assert.strictEqual(found.truncated, false);
+      assert.deepStrictEqual((await b.findByIdPrefix(id, 10)).jobs.map((j) => j.id), [id]);
+    }
+    assert.strictEqual(await b.findByIdPrefix("", 10).catch(() => null), null);
+    assert.strictEqual(await b.findByIdPrefix("*", 10).catch(() => null), null);
+    assert.strictEqual((await b.findByIdPrefix(pending.id.slice(0, 8), 10, "nope")).jobs.length, 0);
+    // Every job starts with a hex digit: the 16 one-character prefixes find all three.
+    let all = 0;
+    for (const c of "0123456789abcdef") all += (await b.findByIdPrefix(c, 10)).jobs.length;
+    assert.strictEqual(all, 3);
+  });
+
   test("delayed enqueue (delay_ms and run_at) is promoted when due", async (h) => {
     const clock = fakeClock();
     const b = await h.make({ clock: clock.now });

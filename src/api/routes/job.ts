@@ -8,6 +8,9 @@
  *   signalled); 409 for a finished job.
  * - `POST /jobs/:id/retry` (optional body `{"revive_dependents": true}`) → 200
  *   `{job_id, status: "pending"}` for a failed or cancelled job; 409 otherwise.
+ * - `POST /jobs/:id/run` → 200 `{job_id, status: "pending"}`: a scheduled job
+ *   (delayed, or a retry in its backoff) runs now, in one script
+ *   (run_now.lua); 409 `invalid_state` unless it is scheduled.
  *
  * A job of another tenant than the key's answers 404 on each, as an unknown
  * one does, before anything is read or changed.
@@ -85,6 +88,13 @@ export function jobRoutes(deps: RouteDeps): Hono {
     const id = await jobId(deps, c);
     const options = await retryOptions(c.req.raw);
     await deps.write(deps.broker.requeue(id, options), "change");
+    return c.json({ job_id: id, status: "pending" });
+  });
+
+  app.post("/jobs/:id/run", async (c) => {
+    const id = await jobId(deps, c);
+    await deps.write(deps.broker.runNow(id), "change");
+    deps.log.info("job run now", { key: c.get("principal")?.name ?? null, job_id: id });
     return c.json({ job_id: id, status: "pending" });
   });
 

@@ -49,7 +49,8 @@ import { checkQueueName } from "../queue_param.ts";
 import { scheduleJobsPage } from "../schedule_jobs.ts";
 import { callerTenant, jobVisible, ownName, ownPathName, pathSegment } from "../tenant_scope.ts";
 import { applyQuota, pendingQuotaExceeded } from "../tenant_quota.ts";
-import { QueueFullError } from "../../queue/errors.ts";
+import { QueueFullError, QueueNotFoundError } from "../../queue/errors.ts";
+import type { JobState } from "../../queue/job.ts";
 import { TENANT_DEFAULT_QUEUE, visibleTo } from "../../tenants/names.ts";
 
 const BASE = "/api/v1/jobs";
@@ -221,6 +222,25 @@ async function withFollowUps(deps: RouteDeps, items: PreparedSubmit[]): Promise<
   );
 }
 
+/**
+ * How many jobs a list's filter matches over all its pages: the queue's
+ * counters (one HGETALL), kept by every script that moves a job, so never a
+ * scan. An unknown queue lists nothing: 0.
+ */
+async function filterTotal(
+  deps: RouteDeps,
+  state: JobState,
+  queue: string | undefined,
+  type: string | undefined,
+): Promise<number> {
+  const stats = await deps.broker.stats(queue ?? deps.broker.defaultQueue).catch((error) => {
+    if (error instanceof QueueNotFoundError) return null;
+    throw error;
+  });
+  if (stats === null) return 0;
+  return type === undefined ? stats[state] : stats.by_type[type]?.[state] ?? 0;
+}
+
 /** Routes of the jobs collection, mounted under `/api/v1`. */
 export function jobsRoutes(deps: RouteDeps): Hono {
   const app = new Hono();
@@ -323,14 +343,34 @@ export function jobsRoutes(deps: RouteDeps): Hono {
         }),
       );
     }
-    const page = await deps.call(deps.broker.list({
-      state: query.status,
-      queue: query.queue,
-      type: query.type,
-      limit: query.limit,
-      cursor: query.cursor ?? null,
-    }));
-    return c.json({ jobs: page.jobs.map(jobToResponse), next_cursor: page.next_cursor });
+    if (query.id_prefix !== undefined) {
+      const found = await deps.call(
+        deps.broker.findByIdPrefix(query.id_prefix, query.limit, query.queue),
+      );
+      // Status and type narrow a search only when they were asked for.
+      const status = c.req.query("status") === undefined ? undefined : query.status;
+      const jobs = found.jobs.filter((j) =>
+        (status === undefined || j.status === status) &&
+        (query.type === undefined || j.type === query.type)
+      );
+      return c.json({
+        jobs: jobs.map(jobToResponse),
+        next_cursor: null,
+        total: jobs.length,
+        truncated: found.truncated,
+      });
+    }
+    const [page, total] = await deps.call(Promise.all([
+      deps.broker.list({
+        state: query.status,
+        queue: query.queue,
+        type: query.type,
+        limit: query.limit,
+        cursor: query.cursor ?? null,
+      }),
+      filterTotal(deps, query.status, query.queue, query.type),
+    ]));
+    return c.json({ jobs: page.jobs.map(jobToResponse), next_cursor: page.next_cursor, total });
   });
 
   app.delete("/jobs", async (c) => {

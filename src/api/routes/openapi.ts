@@ -86,6 +86,10 @@ function schemaComponents(registry: JobRegistry): Json {
     JobList: jsonSchema(s.jobListResponseSchema, "output"),
     JobAction: jsonSchema(s.jobActionResponseSchema, "output"),
     Retry: jsonSchema(s.retrySchema, "input"),
+    BulkRetry: jsonSchema(s.bulkRetrySchema, "input"),
+    BulkRetryResponse: jsonSchema(s.bulkRetryResponseSchema, "output"),
+    BulkIds: jsonSchema(s.bulkIdsSchema, "input"),
+    BulkCancelResponse: jsonSchema(s.bulkCancelResponseSchema, "output"),
     Purge: jsonSchema(s.purgeResponseSchema, "output"),
     Stats: jsonSchema(s.statsResponseSchema, "output"),
     Queue: jsonSchema(s.queueResponseSchema, "output"),
@@ -337,6 +341,63 @@ function jobsPaths(limits: BodyLimits): Json {
         },
       },
     },
+    "/api/v1/jobs/{id}/run": {
+      post: {
+        operationId: "runJobNow",
+        summary: "Run a scheduled job now",
+        description: "A delayed job, or a retry waiting out its backoff, becomes pending at " +
+          "once (one atomic step); its priority and attempts stay. Audited in the log.",
+        parameters: [idParam],
+        responses: {
+          "200": ok("Pending now", ref("JobAction")),
+          "400": responseRef("InvalidJobId"),
+          "404": responseRef("NotFound"),
+          "409": errorResponse("Not scheduled", ["invalid_state"]),
+          ...writeUnavailable,
+        },
+      },
+    },
+    "/api/v1/jobs/retry": {
+      post: {
+        operationId: "retryJobs",
+        summary: "Retry every dead job of a queue (of one type)",
+        description: `At most ${s.MAX_BULK_RETRY} per call (\`more\`: call again); each ` +
+          "job moves on its own, atomically. Audited in the log with the key's name.",
+        requestBody: jsonBody(ref("BulkRetry"), 256 * 1024, "Which dead jobs."),
+        responses: {
+          "200": ok("Requeued", ref("BulkRetryResponse")),
+          ...jsonBodyErrors(256 * 1024),
+          "404": errorResponse("The queue is another tenant's", ["not_found"]),
+          "422": errorResponse(
+            "A field is missing, unknown or wrong (status must be failed; the queue name rule)",
+            ["validation_error"],
+          ),
+          ...writeUnavailable,
+        },
+      },
+    },
+    "/api/v1/jobs/cancel": {
+      post: {
+        operationId: "cancelJobs",
+        summary: "Cancel the given jobs",
+        description: `1 to ${s.MAX_BULK_IDS} ids; each is cancelled on its own (a running one ` +
+          "is asked to stop). Audited in the log with the key's name.",
+        requestBody: jsonBody(ref("BulkIds"), 256 * 1024, "The ids."),
+        responses: {
+          "200": ok("Every id was cancelled or asked to stop", ref("BulkCancelResponse")),
+          "207": ok(
+            "Some ids were refused: results[i].error (not_found, invalid_state, unavailable…)",
+            ref("BulkCancelResponse"),
+          ),
+          ...jsonBodyErrors(256 * 1024),
+          "422": errorResponse(
+            "No ids, over 1000, an id that is not a job id, or another field",
+            ["validation_error"],
+          ),
+          ...internal,
+        },
+      },
+    },
   };
 }
 
@@ -452,6 +513,14 @@ function metaPaths(): Json {
       get: {
         operationId: "streamEvents",
         summary: "Server-Sent Events: queue statistics and job lifecycle events",
+        parameters: [{
+          name: "batch",
+          in: "query",
+          required: false,
+          description: "1: one `event: batch` message a second instead (data: " +
+            '{"stats", "jobs": [job events], "dropped"}), however many jobs move',
+          schema: { const: "1" },
+        }],
         responses: {
           "200": {
             description: "An endless event stream: `event: stats` (data: Stats JSON) about " +
