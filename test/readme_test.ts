@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { SETTINGS } from "../src/config.ts";
 import { loadRegistry } from "../src/jobs/registry.ts";
 import type { JobContext } from "../src/jobs/definition.ts";
+import { trace } from "@opentelemetry/api";
 
 const ROOT = new URL("../", import.meta.url);
 const readme = await Deno.readTextFile(new URL("README.md", ROOT));
@@ -49,6 +50,7 @@ Deno.test("README: the job-type authoring example loads through JOB_MODULES and 
       progress: (n) => void progress.push(n),
       dependencies: [],
       resultsOf: () => [],
+      tracer: trace.getTracer("readme"),
     };
     const result = await greet.handler(ctx, checked.payload);
     assert.deepStrictEqual(result, { greeting: "hello, Ada", attempt: 2 });
@@ -120,6 +122,7 @@ Deno.test("README: the flow module's typed results work as written", async () =>
       dependencies,
       resultsOf: <R>(def: { readonly type: string }) =>
         dependencies.filter((d) => d.type === def.type).map((d) => d.result as R),
+      tracer: trace.getTracer("readme"),
     };
     assert.deepStrictEqual(await report.handler(ctx, {}), { pages: 2, words: 7 });
   } finally {

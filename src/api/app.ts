@@ -94,6 +94,7 @@ export function createApp(deps: ApiDeps): Hono {
     auth: deps.auth ?? null,
     schedules: deps.schedules ?? null,
     quotas: deps.quotas ?? null,
+    tracer: deps.tracer ?? null,
     maxBodyBytes: deps.maxBodyBytes ?? LIMITS.maxPayloadBytes,
     maxBatchBodyBytes: deps.maxBatchBodyBytes ?? MAX_BATCH_BODY_BYTES,
     bodies: new BodyBudget(

@@ -13,6 +13,7 @@ import type { WriteCheck } from "../queue/write_probe.ts";
 import type { Authenticator } from "../auth/authenticator.ts";
 import type { ScheduleService } from "../schedules/service.ts";
 import type { QuotaStore } from "../tenants/quota_store.ts";
+import type { Tracer } from "@opentelemetry/api";
 
 /**
  * Dependencies of the API process's HTTP surface. `createApp` (the versioned
@@ -83,6 +84,11 @@ export interface ApiDeps {
   schedules?: ScheduleService;
   /** Tenants' quotas (`/tenants`, enforced on tenant keys' submits); absent: none. */
   quotas?: QuotaStore;
+  /**
+   * Where submit spans go (`src/tracing/submit_span.ts`); absent: no spans,
+   * and a request's `traceparent` is stored with its jobs as it came.
+   */
+  tracer?: Tracer;
 }
 
 /** Resolved settings the routes use. */
@@ -99,6 +105,8 @@ export interface RouteDeps {
   schedules: ScheduleService | null;
   /** Tenants' quotas, when this process keeps them. */
   quotas: QuotaStore | null;
+  /** Submit spans' tracer, when this process traces. */
+  tracer: Tracer | null;
   /** Largest accepted body of a single submit. */
   maxBodyBytes: number;
   /** Largest accepted batch body. */

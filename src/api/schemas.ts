@@ -289,6 +289,9 @@ export const jobResponseSchema = z.object({
   }).nullable().describe("Its dependencies' tally (null: none)"),
   on_dependency_failure: dependencyPolicySchema.nullable(),
   group: z.string().nullable().describe("Its flow-control group (null: none)"),
+  trace_id: z.string().nullable().describe(
+    "The W3C trace id of its submit (from a traceparent header, or the API's submit span); null: none recorded",
+  ),
   dependents: z.object({
     ids: z.array(jobIdOutput),
     next_cursor: z.string().nullable()

@@ -30,5 +30,6 @@ export function jobToResponse(job: Job): Record<string, unknown> {
     dependencies: job.dependencies,
     on_dependency_failure: job.on_dependency_failure,
     group: job.group,
+    trace_id: job.trace_id,
   };
 }

@@ -142,6 +142,8 @@ export interface Job {
   has_dependents: boolean;
   /** Its flow-control group, or null. */
   group: string | null;
+  /** The trace its submit belongs to (W3C trace id, 32 hex digits), or null when none was recorded. */
+  trace_id: string | null;
 }
 
 /** How many of a job's dependencies completed, failed (or were cancelled), or are pending. */
@@ -220,6 +222,14 @@ export interface EnqueueInput {
   depends_on?: string[];
   /** What a failed or cancelled dependency does to this job; default `fail`. */
   on_dependency_failure?: DependencyPolicy;
+  /**
+   * W3C `traceparent` of the span the job's attempts continue (the submit
+   * span): stored with the job, so each attempt's span is its child. Absent:
+   * the attempts start traces of their own (when the worker traces).
+   */
+  traceparent?: string;
+  /** W3C `tracestate` going with `traceparent` (ignored without it). */
+  tracestate?: string;
 }
 
 /** Result of one enqueue. `created` is false when an idempotency key matched an earlier job. */
@@ -254,6 +264,8 @@ export interface ClaimedJob {
   dependency_count: number;
   /** Its flow-control group, or null. */
   group?: string | null;
+  /** The stored trace context (`src/tracing/trace_context.ts`), or null. */
+  trace?: string | null;
 }
 
 /** A lease the runner holds: job id + fencing token. */

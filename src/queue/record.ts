@@ -29,6 +29,7 @@ import {
   type JobState,
 } from "./job.ts";
 import { type Packed, unpack } from "./msgpack.ts";
+import { traceIdOf } from "../tracing/trace_context.ts";
 
 /** 0-based positions of the record's fields (Lua adds 1). */
 export const F = {
@@ -79,10 +80,16 @@ export const F = {
   depsElsewhere: 25,
   /** Flow control: the job's group (absent: none). */
   group: 26,
+  /**
+   * Tracing: the submit span's context, `traceparent` then `tracestate`
+   * (`src/tracing/trace_context.ts`); absent when the submit carried none
+   * and the API was not tracing.
+   */
+  trace: 28,
 } as const;
 
 /** Number of record positions. */
-export const RECORD_FIELDS = 27;
+export const RECORD_FIELDS = 29;
 
 /**
  * A stored record as a 0-based array (absent fields undefined/null/false).
@@ -127,6 +134,8 @@ export interface NewRecord {
   depPolicy?: string;
   /** Flow control's group, or "" (then the record ends where it did). */
   group?: string;
+  /** The stored trace context (`encodeTrace`), or "" (then the record ends where it did). */
+  trace?: string;
 }
 
 /**
@@ -160,6 +169,10 @@ export function newRecord(job: NewRecord): Packed[] {
   if (job.group) {
     while (r.length < F.group) r.push(false);
     r.push(job.group);
+  }
+  if (job.trace) {
+    while (r.length < F.trace) r.push(false);
+    r.push(job.trace);
   }
   return r;
 }
@@ -275,5 +288,6 @@ export function recordToJob(id: string, r: Packed[], queue: string): Job | null 
     backoff: backoff ? json(backoff) as BackoffPolicy : null,
     ...dependencyFields(r),
     group: text(r[F.group]),
+    trace_id: traceIdOf(r[F.trace]),
   };
 }

@@ -9,6 +9,7 @@ import { DEFAULTS, DEPENDENCY_POLICIES, type EnqueueInput, LIMITS } from "./job.
 import { InvalidInputError, PayloadTooLargeError } from "./errors.ts";
 import { isUuid, jobIdFor, parseJobId } from "./job_id.ts";
 import { isValidQueueName, QUEUE_NAME_RULE } from "./keys.ts";
+import { encodeTrace } from "../tracing/trace_context.ts";
 
 export { isUuid };
 
@@ -39,6 +40,8 @@ export interface EncodedJob {
   idempotencyKey: string;
   /** Flow control's group, or "". */
   group: string;
+  /** The stored trace context (`encodeTrace` of traceparent, tracestate), or "". */
+  trace: string;
   /** True when the caller chose the id (checked for collisions); false for a fresh random UUID. */
   callerId: boolean;
   /** `EnqueueInput.waiting_limit`, or -1 for none. */
@@ -234,6 +237,7 @@ export function encodeJob(input: EnqueueInput, now: number, place: JobPlace): En
   ) {
     throw new InvalidInputError(`group must be 1..${LIMITS.maxGroupBytes} bytes`, "group");
   }
+  const trace = encodeTraceInput(input);
   const id = jobIdOf(input, place);
   const dependsOn = encodeDependencies(input, id, place.home);
   return {
@@ -252,11 +256,25 @@ export function encodeJob(input: EnqueueInput, now: number, place: JobPlace): En
     backoff: encodeBackoff(input),
     idempotencyKey: key ?? "",
     group: group ?? "",
+    trace,
     callerId: input.id !== undefined && !(input.fresh_id === true && isFreshShape(input.id, place)),
     waitingLimit: input.waiting_limit === undefined
       ? -1
       : intInRange(input.waiting_limit, 0, Number.MAX_SAFE_INTEGER, "waiting_limit"),
   };
+}
+
+/** The stored trace field of `input`'s traceparent/tracestate; "" when none; InvalidInputError for a malformed one. */
+function encodeTraceInput(input: EnqueueInput): string {
+  if (input.traceparent === undefined) return "";
+  const field = encodeTrace(input.traceparent, input.tracestate);
+  if (field === null) {
+    throw new InvalidInputError(
+      "traceparent must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)",
+      "traceparent",
+    );
+  }
+  return field;
 }
 
 /**

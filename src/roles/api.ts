@@ -6,7 +6,8 @@
  *
  * @module
  */
-import type { Config } from "../config.ts";
+import { type Config, processEnv } from "../config.ts";
+import { startTracing } from "../tracing/process_tracing.ts";
 import { buildApiApp } from "./api_app.ts";
 import { EventBus } from "../events/bus.ts";
 import { LogObserver } from "../events/log_observer.ts";
@@ -43,6 +44,8 @@ export async function serveApi(
   // First: a process that must not start (no key beyond loopback) opens nothing else.
   const auth = await startApiAuth(config, redisUrl, log);
   const registry = await loadRegistry(config.JOB_MODULES);
+  // Off (null, no SDK loaded) unless an OTLP endpoint is configured.
+  const tracing = await startTracing({ service: "jobqueue-api", env: processEnv(), log });
   const bus = new EventBus((observer, event, error) =>
     log.warn("observer failed", { observer: observer.name, event: event.kind, error })
   );
@@ -90,6 +93,7 @@ export async function serveApi(
     schedules: schedules.service,
     auth: auth.authenticator,
     quotas: auth.quotas,
+    tracer: tracing?.tracer,
     metricsToken: config.METRICS_TOKEN,
     maxBodyBytes: config.MAX_BODY_BYTES,
     bodyBudgetBytes: config.API_BODY_BUDGET_MB * 1024 * 1024,
@@ -129,6 +133,8 @@ export async function serveApi(
       await broker.close().catch(() => {});
       writeProbe.close();
       await auth.close();
+      // After the last request: its submit span is among those flushed.
+      await tracing?.shutdown();
       log.info("api stopped");
     })();
     return stopping;

@@ -30,6 +30,10 @@ import { resolveModules, ThreadPool } from "./pool.ts";
 import { Runner } from "./runner.ts";
 import { type Schedules, startSchedules } from "../schedules/runtime.ts";
 import { ScheduleMetrics } from "../metrics/schedule_metrics.ts";
+import { processEnv } from "../config.ts";
+import { startTracing } from "../tracing/process_tracing.ts";
+import { workerTracing } from "../tracing/attempt_spans.ts";
+import { queueInId } from "../queue/job_id.ts";
 
 /** Settings of a worker process. Durations in ms. */
 export interface WorkerProcessOptions {
@@ -69,6 +73,11 @@ export interface WorkerProcessOptions {
   /** Extra lifecycle observers (logging, tests). */
   observers?: Observer[];
   log?: Logger;
+  /**
+   * False: no tracing whatever the environment says (tests running several
+   * workers in one process); default: as the `OTEL_*` variables say.
+   */
+  tracing?: false;
   /** Install SIGTERM/SIGINT handlers (default true). */
   handleSignals?: boolean;
   /**
@@ -126,7 +135,8 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   const bus = new EventBus((observer, event, error) =>
     log.warn("observer failed", { observer: observer.name, event: event.kind, error })
   );
-  bus.subscribe(new LogObserver(log));
+  // A job's lines carry its trace ids while this process holds it.
+  bus.subscribe(new LogObserver(log, (id) => runner?.traceOf(id) ?? null));
   for (const observer of options.observers ?? []) bus.subscribe(observer);
   const broker = new RedisBroker({
     url: options.redisUrl,
@@ -170,6 +180,12 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   const definitions = registry;
   // Resolved once: the threads' permissions and what their handlers obey must agree.
   const settings = options.jobSettings ?? jobSettings();
+  // Off (null, no SDK loaded, no per-job work) unless an OTLP endpoint is configured.
+  const tracing = options.tracing === false
+    ? null
+    : await startTracing({ service: "jobqueue-worker", env: processEnv(), log });
+  let home = broker.defaultQueue;
+  if (tracing) broker.homeQueue().then((name) => home = name, () => {});
   const started = new Runner({
     broker,
     log,
@@ -181,7 +197,9 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
         permissionsOf: (type) => permissionsFor(definitions.get(type), settings),
         settings,
         events,
+        tracing: tracing ? { spanLimits: tracing.spanLimits } : undefined,
       }),
+    tracing: tracing ? workerTracing(tracing, (id) => queueInId(id) ?? home) : undefined,
     concurrency: options.concurrency,
     leaseMs: options.leaseMs,
     drainMs: options.drainMs,
@@ -213,6 +231,8 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       await server?.shutdown().catch(() => {});
       await schedules?.close().catch(() => {});
       await broker.close().catch(() => {});
+      // After the drain: the last attempts' spans are among those flushed.
+      await tracing?.shutdown();
     }
   })();
   exitCode.then((code) => log.info("worker stopped", { exit_code: code }), () => {});
