@@ -16,10 +16,11 @@
 /** A version-00 `traceparent`: version, trace id, parent span id, flags. */
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 /**
- * Any later version (the spec: parse the first four fields, ignore the rest);
- * version ff is invalid.
+ * A later version (the spec: parse its first four fields, ignore the rest);
+ * not 00, which has exactly four, nor ff, which is invalid.
  */
-const FUTURE_TRACEPARENT = /^(?!ff)[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+const FUTURE_TRACEPARENT =
+  /^(?!ff|00)[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 /** Length of a version-00 traceparent. */
 export const TRACEPARENT_LENGTH = 55;
 /** The spec's bound on a tracestate header (32 list members of up to 256 bytes, but 512 is what implementations must propagate). */

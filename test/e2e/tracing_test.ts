@@ -89,7 +89,13 @@ Deno.test("tracing: submit, attempt and handler spans form one trace across proc
       payload: { url: `${otlp.url}/hook`, body: { hi: 1 } },
     })).job_id as string;
 
+    // 5. A caller's sampled-out trace: continued, and recorded nowhere.
+    const unsampled = (await submit(origin, "/jobs", { type: "traced", payload: {} }, {
+      traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-00`,
+    })).job_id as string;
+
     const doc = await finished(origin, one, "completed");
+    assert.strictEqual((await finished(origin, unsampled, "completed")).trace_id, CALLER_TRACE);
     assert.strictEqual(doc.trace_id, CALLER_TRACE, "the status document names the trace");
     await finished(origin, failing, "failed");
     await finished(origin, b1, "completed");
@@ -175,6 +181,9 @@ Deno.test("tracing: submit, attempt and handler spans form one trace across proc
     assert.strictEqual(client.attributes["http.response.status_code"], 200);
     assert.strictEqual(hooks.length, 1);
     assert.strictEqual(hooks[0].traceparent, `00-${client.traceId}-${client.spanId}-01`);
+
+    assert.deepStrictEqual(spans.filter((s) => s.attributes["job.id"] === unsampled), []);
+    assert.strictEqual(byName(spans, "step").length, 3, "and not its handler's span");
 
     // Logs: the job's lines carry the attempt span's ids.
     const lines = jobLines(service.output(), one);
