@@ -7,6 +7,8 @@
  *
  * - `POST /jobs`: one SERVER span, `POST /api/v1/jobs`, with `job.id`,
  *   `job.type`, `job.queue` (and the on_complete job's id); both jobs store it.
+ * - `POST /flows`: one SERVER span, `POST /api/v1/flows`, with `job.count`;
+ *   every job of the flow stores it.
  * - `POST /jobs/batch`: one SERVER span for the request and one PRODUCER
  *   child span per valid item, `enqueue <type>` with that job's attributes;
  *   each job stores its own child span, so one job's attempts nest under the
@@ -42,6 +44,8 @@ export interface SubmitSpan {
   stamp(input: EnqueueInput): void;
   /** The job `input` became (after the write). */
   job(id: string, input: EnqueueInput, defaultQueue: string, extra?: Record<string, string>): void;
+  /** Adds attributes to the request's span. */
+  note(attributes: Record<string, string | number>): void;
   /** One batch item's own span (a PRODUCER child); the request's span when none. */
   item(input: EnqueueInput): SubmitSpan;
   /** Ends the span with the answer's status (an error for 5xx). */
@@ -67,6 +71,7 @@ function incoming(headers: Headers): Incoming | null {
 
 const NOTHING: SubmitSpan = {
   stamp() {},
+  note() {},
   job() {},
   item: () => NOTHING,
   end() {},
@@ -81,6 +86,7 @@ function passThrough(context: Incoming): SubmitSpan {
       if (context.tracestate) input.tracestate = context.tracestate;
     },
     job() {},
+    note() {},
     item: () => self,
     end() {},
     fail() {},
@@ -119,6 +125,7 @@ function spanned(tracer: Tracer, span: Span, items: Span[] | null): SubmitSpan {
   return {
     stamp: stampWith(span),
     job: describe(span),
+    note: (attributes) => span.setAttributes(attributes),
     item(input) {
       if (items === null) return this;
       const child = tracer.startSpan(`enqueue ${input.type}`, { kind: PRODUCER }, withSpan(span));
@@ -126,6 +133,7 @@ function spanned(tracer: Tracer, span: Span, items: Span[] | null): SubmitSpan {
       return {
         stamp: stampWith(child),
         job: describe(child),
+        note: (attributes) => child.setAttributes(attributes),
         item() {
           return this;
         },

@@ -33,7 +33,8 @@ import { withFollowUp } from "../../flows/follow_up.ts";
 import { LIMITS } from "../../queue/job.ts";
 import { prepareEnqueue, type PrepareFailure } from "../../jobs/prepare.ts";
 import { readJsonBody } from "../body.ts";
-import { type ErrorBody, HttpError, toHttpError } from "../errors.ts";
+import { type ErrorBody, HttpError } from "../errors.ts";
+import { traced } from "../traced.ts";
 import type { RouteDeps } from "../deps.ts";
 import { SubmitGate } from "../submit_gate.ts";
 import { parseOr400, parseOr422 } from "../validation.ts";
@@ -53,21 +54,6 @@ import { QueueFullError } from "../../queue/errors.ts";
 import { TENANT_DEFAULT_QUEUE, visibleTo } from "../../tenants/names.ts";
 
 const BASE = "/api/v1/jobs";
-
-/**
- * Runs a submit under its span: the span ends with the answer's status, or
- * with the error the request ended in (the status its error body gets).
- */
-async function traced(span: SubmitSpan, handle: () => Promise<Response>): Promise<Response> {
-  try {
-    const response = await handle();
-    span.end(response.status);
-    return response;
-  } catch (error) {
-    span.fail(error, toHttpError(error).status);
-    throw error;
-  }
-}
 
 /** The request's Idempotency-Key header, checked. */
 function idempotencyHeader(value: string | undefined): string | undefined {
