@@ -18,6 +18,7 @@ import type { Logger } from "../log.ts";
 import { type Env, tracesEndpoint } from "./settings.ts";
 import { fromWire, isWireSpan } from "./span_wire.ts";
 import { TRACER_NAME } from "./names.ts";
+import { withTimeout } from "../timing/timeout.ts";
 
 /** A process's tracing, when on. */
 export interface ProcessTracing {
@@ -29,7 +30,7 @@ export interface ProcessTracing {
   readonly spanLimits: SpanLimits;
   /** Exports spans finished elsewhere (a job thread), under this process's resource. */
   exportSpans(spans: unknown[]): void;
-  /** Exports what is queued (bounded by `OTEL_BSP_EXPORT_TIMEOUT`) and stops. */
+  /** Exports what is queued (for at most `SHUTDOWN_FLUSH_MS`) and stops. */
   shutdown(): Promise<void>;
 }
 
@@ -71,6 +72,11 @@ export function spanLimitsFrom(env: Env): SpanLimits {
 
 /** Most spans one thread message may carry; more is not what `ThreadTracing` sends. */
 const MAX_SPANS_PER_MESSAGE = 1024;
+/**
+ * Longest a shutdown waits for the last spans to leave: a collector that is
+ * down must not hold up a process's exit (the SDK's own bound is 30 s).
+ */
+export const SHUTDOWN_FLUSH_MS = 5_000;
 /** The same SDK complaint (a collector down) is logged at most this often. */
 const DIAG_REPEAT_MS = 60_000;
 
@@ -135,7 +141,7 @@ export async function startTracing(options: TracingOptions): Promise<ProcessTrac
       }
     },
     shutdown() {
-      stopped ??= provider.shutdown().catch((error) =>
+      stopped ??= withTimeout(provider.shutdown(), SHUTDOWN_FLUSH_MS).catch((error) =>
         log.warn("tracing: the last spans were not exported", { error })
       );
       return stopped;

@@ -85,3 +85,22 @@ Deno.test("spans of the process and of a thread reach an OTLP receiver, decoded"
     await otlp.close();
   }
 });
+
+Deno.test("a collector that is down holds a shutdown up for at most SHUTDOWN_FLUSH_MS", async () => {
+  const { freePort } = await import("../helpers/redis_server.ts");
+  const { SHUTDOWN_FLUSH_MS } = await import("../../src/tracing/process_tracing.ts");
+  const lines: string[] = [];
+  const quiet = createLogger({ level: "warn", sink: (line) => void lines.push(line) });
+  const env = { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${freePort()}` };
+  Deno.env.set("OTEL_EXPORTER_OTLP_ENDPOINT", env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  try {
+    const tracing = await startTracing({ service: "t", env, log: quiet });
+    tracing!.tracer.startSpan("lost").end();
+    const t0 = Date.now();
+    await tracing!.shutdown();
+    assert.ok(Date.now() - t0 < SHUTDOWN_FLUSH_MS + 1_000, `took ${Date.now() - t0} ms`);
+    assert.ok(lines.some((l) => l.includes("not exported")), lines.join("\n"));
+  } finally {
+    Deno.env.delete("OTEL_EXPORTER_OTLP_ENDPOINT");
+  }
+});
