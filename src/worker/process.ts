@@ -73,11 +73,6 @@ export interface WorkerProcessOptions {
   /** Extra lifecycle observers (logging, tests). */
   observers?: Observer[];
   log?: Logger;
-  /**
-   * False: no tracing whatever the environment says (tests running several
-   * workers in one process); default: as the `OTEL_*` variables say.
-   */
-  tracing?: false;
   /** Install SIGTERM/SIGINT handlers (default true). */
   handleSignals?: boolean;
   /**
@@ -181,9 +176,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   // Resolved once: the threads' permissions and what their handlers obey must agree.
   const settings = options.jobSettings ?? jobSettings();
   // Off (null, no SDK loaded, no per-job work) unless an OTLP endpoint is configured.
-  const tracing = options.tracing === false
-    ? null
-    : await startTracing({ service: "jobqueue-worker", env: processEnv(), log });
+  const tracing = await startTracing({ service: "jobqueue-worker", env: processEnv(), log });
   let home = broker.defaultQueue;
   if (tracing) broker.homeQueue().then((name) => home = name, () => {});
   const started = new Runner({
