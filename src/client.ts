@@ -41,6 +41,8 @@ import { encodeBatch, queueOf } from "./queue/validate.ts";
 import { isUuid, jobIdFor, parseJobId } from "./queue/job_id.ts";
 import { sleep } from "./timing/sleep.ts";
 import { ClientSchedules } from "./schedules/client_schedules.ts";
+import { context, isSpanContextValid, trace } from "@opentelemetry/api";
+import { formatTraceparent } from "./tracing/trace_context.ts";
 import type { ScheduleStore } from "./schedules/store.ts";
 
 export { JobValidationError };
@@ -67,6 +69,28 @@ export interface ClientOptions {
 
 const DEFAULT_ATTEMPTS = 3;
 const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [200, 500];
+
+/**
+ * `request` with the caller's active span as its trace parent, when the
+ * application traces (an OpenTelemetry SDK registered, a span active) and
+ * the request names no `traceparent` of its own; else `request` itself.
+ * Without an SDK `context.active()` is the empty root: nothing is added.
+ */
+function withActiveTrace(request: EnqueueInput): EnqueueInput {
+  if (request.traceparent !== undefined) return request;
+  const span = trace.getSpanContext(context.active());
+  if (!span || !isSpanContextValid(span)) return request;
+  const state = span.traceState?.serialize();
+  return {
+    ...request,
+    traceparent: formatTraceparent({
+      trace_id: span.traceId,
+      span_id: span.spanId,
+      flags: span.traceFlags,
+    }),
+    ...(state ? { tracestate: state } : {}),
+  };
+}
 
 /** A refusal because a job id exists (single enqueue or a batch's JQ_EXISTS): that id. */
 function takenId(error: unknown): string | null {
@@ -224,7 +248,7 @@ export class JobClient<M extends JobMap> {
   }
 
   #prepare(request: EnqueueInput): EnqueueInput {
-    const prepared = prepareEnqueue(this.#registry, request);
+    const prepared = prepareEnqueue(this.#registry, withActiveTrace(request));
     if (!prepared.ok) throw new JobValidationError(prepared);
     return prepared.input;
   }

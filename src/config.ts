@@ -3,6 +3,11 @@
  * then command-line flags (`--worker-concurrency 50` overrides
  * `WORKER_CONCURRENCY`). The README's configuration table mirrors `SETTINGS`.
  *
+ * Not here: the OpenTelemetry variables (`OTEL_EXPORTER_OTLP_ENDPOINT`,
+ * `OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER`, ...). The SDK reads them itself,
+ * as the specification says, and `src/tracing/settings.ts` decides from them
+ * whether a process traces at all (README, Tracing).
+ *
  * @module
  */
 import { z } from "zod";

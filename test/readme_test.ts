@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { SETTINGS } from "../src/config.ts";
 import { loadRegistry } from "../src/jobs/registry.ts";
 import type { JobContext } from "../src/jobs/definition.ts";
+import { trace } from "@opentelemetry/api";
 
 const ROOT = new URL("../", import.meta.url);
 const readme = await Deno.readTextFile(new URL("README.md", ROOT));
@@ -49,6 +50,7 @@ Deno.test("README: the job-type authoring example loads through JOB_MODULES and 
       progress: (n) => void progress.push(n),
       dependencies: [],
       resultsOf: () => [],
+      tracer: trace.getTracer("readme"),
     };
     const result = await greet.handler(ctx, checked.payload);
     assert.deepStrictEqual(result, { greeting: "hello, Ada", attempt: 2 });
@@ -120,6 +122,7 @@ Deno.test("README: the flow module's typed results work as written", async () =>
       dependencies,
       resultsOf: <R>(def: { readonly type: string }) =>
         dependencies.filter((d) => d.type === def.type).map((d) => d.result as R),
+      tracer: trace.getTracer("readme"),
     };
     assert.deepStrictEqual(await report.handler(ctx, {}), { pages: 2, words: 7 });
   } finally {
@@ -183,5 +186,49 @@ Deno.test("README: the webhook receiver verifies a signed delivery and refuses a
     if (before === undefined) Deno.env.delete("WEBHOOK_SECRET");
     else Deno.env.set("WEBHOOK_SECRET", before);
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("README: the tracing example's span nests under the attempt's", async () => {
+  const { TracerProvider, InMemorySpanExporter, SimpleSpanProcessor, AlwaysOnSampler } =
+    await import("@opentelemetry/sdk-trace");
+  const { startThreadTracing } = await import("../src/tracing/thread_tracing.ts");
+  const file = new URL(`.readme_tracing_${crypto.randomUUID()}.ts`, ROOT);
+  await Deno.writeTextFile(file, section("tracing-module", true));
+  try {
+    const registry = await loadRegistry([file.href]);
+    const resize = registry.get("resize");
+    assert.ok(resize, "the example's type is registered");
+    // The tracing a job thread has: its spans handed on, the attempt's context active.
+    const posted: Array<{ name: string; parent?: { spanId: string }; attributes: unknown }> = [];
+    const tracing = startThreadTracing((span) => posted.push(span), {});
+    const attempt = new TracerProvider({
+      sampler: new AlwaysOnSampler(),
+      spanProcessors: [new SimpleSpanProcessor({ exporter: new InMemorySpanExporter() })],
+    }).getTracer("t").startSpan("run resize");
+    const c = attempt.spanContext();
+    const field = `00-${c.traceId}-${c.spanId}-01`;
+    const ctx: JobContext = {
+      jobId: crypto.randomUUID(),
+      type: "resize",
+      attempt: 1,
+      maxAttempts: 1,
+      signal: new AbortController().signal,
+      log: { debug() {}, info() {}, warn() {}, error() {} },
+      progress: () => {},
+      dependencies: [],
+      resultsOf: () => [],
+      tracer: tracing.tracer,
+    };
+    const checked = registry.validate("resize", { width: 640 });
+    assert.ok(checked.ok);
+    const result = await tracing.run(field, () => resize.handler(ctx, checked.payload));
+    assert.deepStrictEqual(result, { width: 640 });
+    assert.strictEqual(posted.length, 1);
+    assert.strictEqual(posted[0].name, "resize image");
+    assert.strictEqual(posted[0].parent?.spanId, c.spanId);
+    assert.deepStrictEqual(posted[0].attributes, { "image.width": 640 });
+  } finally {
+    await Deno.remove(file);
   }
 });

@@ -98,6 +98,7 @@ export function createApp(deps: ApiDeps): Hono {
     schedules: deps.schedules ?? null,
     quotas: deps.quotas ?? null,
     webhooks: deps.webhooks ?? null,
+    tracer: deps.tracer ?? null,
     maxBodyBytes: deps.maxBodyBytes ?? LIMITS.maxPayloadBytes,
     maxBatchBodyBytes: deps.maxBatchBodyBytes ?? MAX_BATCH_BODY_BYTES,
     bodies: new BodyBudget(

@@ -14,6 +14,7 @@ import type { Authenticator } from "../auth/authenticator.ts";
 import type { ScheduleService } from "../schedules/service.ts";
 import type { QuotaStore } from "../tenants/quota_store.ts";
 import type { WebhookStore } from "../webhooks/store.ts";
+import type { Tracer } from "@opentelemetry/api";
 
 /**
  * Dependencies of the API process's HTTP surface. `createApp` (the versioned
@@ -86,6 +87,11 @@ export interface ApiDeps {
   quotas?: QuotaStore;
   /** Webhook subscriptions and deliveries (`/webhooks`); absent: those routes answer 503. */
   webhooks?: WebhookStore;
+  /**
+   * Where submit spans go (`src/tracing/submit_span.ts`); absent: no spans,
+   * and a request's `traceparent` is stored with its jobs as it came.
+   */
+  tracer?: Tracer;
 }
 
 /** Resolved settings the routes use. */
@@ -104,6 +110,8 @@ export interface RouteDeps {
   quotas: QuotaStore | null;
   /** Webhook subscriptions and deliveries, when this process has them. */
   webhooks: WebhookStore | null;
+  /** Submit spans' tracer, when this process traces. */
+  tracer: Tracer | null;
   /** Largest accepted body of a single submit. */
   maxBodyBytes: number;
   /** Largest accepted batch body. */

@@ -337,6 +337,9 @@ export const jobResponseSchema = z.object({
   callback_url: z.string().nullable().describe("Its completion webhook's URL (null: none)"),
   callback_events: z.array(z.enum(CALLBACK_EVENTS)).nullable()
     .describe("The ends its completion webhook is sent for (null: no webhook)"),
+  trace_id: z.string().nullable().describe(
+    "The W3C trace id of its submit (from a traceparent header, or the API's submit span); null: none recorded",
+  ),
   dependents: z.object({
     ids: z.array(jobIdOutput),
     next_cursor: z.string().nullable()

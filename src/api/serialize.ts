@@ -32,5 +32,6 @@ export function jobToResponse(job: Job): Record<string, unknown> {
     group: job.group,
     callback_url: job.callback_url,
     callback_events: job.callback_events,
+    trace_id: job.trace_id,
   };
 }

@@ -11,6 +11,7 @@
  */
 import type { Logger, LogLevel } from "../log.ts";
 import type { LifecycleEvent, LifecycleEventKind, Observer } from "./lifecycle.ts";
+import type { TraceIds } from "../tracing/trace_context.ts";
 
 const LEVEL: Record<LifecycleEventKind, Exclude<LogLevel, "silent">> = {
   enqueued: "debug",
@@ -50,7 +51,14 @@ const MESSAGE: Record<LifecycleEventKind, string> = {
  */
 export class LogObserver implements Observer {
   readonly name = "log";
-  constructor(private readonly log: Logger) {}
+  /**
+   * @param traceOf In a worker: the trace ids of a job it holds (the
+   * runner's `traceOf`), added to that job's lines as `trace_id`/`span_id`.
+   */
+  constructor(
+    private readonly log: Logger,
+    private readonly traceOf?: (jobId: string) => TraceIds | null,
+  ) {}
 
   onEvent(event: LifecycleEvent): void {
     const level = LEVEL[event.kind];
@@ -58,6 +66,10 @@ export class LogObserver implements Observer {
     // usually off, and runs several times per job.
     if (!this.log.enabled(level)) return;
     const { kind, at: _at, ...fields } = event;
-    this.log[level](MESSAGE[kind], fields);
+    const ids = this.traceOf?.(event.job_id);
+    this.log[level](
+      MESSAGE[kind],
+      ids ? { ...fields, trace_id: ids.trace_id, span_id: ids.span_id } : fields,
+    );
   }
 }

@@ -10,6 +10,7 @@ import type { z } from "zod";
 import type { BackoffPolicy, DependencyInfo } from "../queue/job.ts";
 import type { JobSettings } from "./job_settings.ts";
 import type { LimitInput } from "../limits/limit.ts";
+import type { Tracer } from "@opentelemetry/api";
 
 /**
  * Deno permissions a handler needs. Jobs of a type run only on Web Worker
@@ -43,6 +44,20 @@ export interface JobContext {
   readonly log: JobLogger;
   /** Reports progress, 0..100. Cheap: throttled and batched by the runner. */
   progress(percent: number): void;
+  /**
+   * An OpenTelemetry tracer: spans a handler starts with it (active or not)
+   * are children of this attempt's span, and are exported by the worker
+   * process. A no-op tracer when the worker does not trace (see the README's
+   * Tracing section).
+   *
+   * @example
+   * ```ts
+   * await ctx.tracer.startActiveSpan("render", async (span) => {
+   *   try { return await render(payload); } finally { span.end(); }
+   * });
+   * ```
+   */
+  readonly tracer: Tracer;
   /**
    * The job's dependencies (`depends_on`) as they ended, each with its
    * result when it completed (its error when it failed): empty for a job

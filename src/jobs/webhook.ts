@@ -10,7 +10,9 @@
  * @module
  */
 import { z } from "zod";
-import { defineJob, NonRetryableError } from "./definition.ts";
+import { defineJob, type JobContext, NonRetryableError } from "./definition.ts";
+import { context, propagation } from "@opentelemetry/api";
+import { endWithError } from "../tracing/span_status.ts";
 import { rateLimitedByResponse } from "./retry_after.ts";
 import { readBounded } from "./bounded_read.ts";
 import { httpUrlSchema } from "./url_fields.ts";
@@ -89,43 +91,92 @@ export const webhookJob = defineJob({
     const refused = literalRefusal(outboundPolicy(settings.outboundAllow), new URL(payload.url));
     return refused === null ? [] : [{ path: "url", message: refused }];
   },
-  handler: async (ctx, payload): Promise<WebhookResult> => {
-    const { headers, body } = buildRequest(payload);
-    const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(payload.timeout_ms)]);
-    const policy = outboundPolicy(jobSettings().outboundAllow);
-    let response: Response;
-    let read;
-    try {
-      response = await guardedFetch(payload.url, {
-        policy,
-        method: payload.method,
-        headers,
-        body,
-        signal,
-      });
-      // The signal also aborts the body stream, so a slow body obeys the timeout too.
-      read = await readBounded(response.body, WEBHOOK_BODY_LIMIT);
-    } catch (error) {
-      if (ctx.signal.aborted) throw ctx.signal.reason;
-      if (error instanceof NonRetryableError) throw error;
-      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      throw new Error(`webhook request to ${payload.url} failed: ${reason}`, { cause: error });
-    }
-    const { bytes, truncated } = read;
-    const text = new TextDecoder().decode(bytes);
-    if (response.status >= 400) {
-      const message = `webhook ${payload.method} ${payload.url} answered ${response.status}: ${
-        text.slice(0, 200)
-      }`;
-      // A 429 saying when to come back: then, without losing an attempt.
-      const limited = rateLimitedByResponse(response, message);
-      if (limited) throw limited;
-      if (isRetryableStatus(response.status)) throw new Error(message);
-      throw new NonRetryableError(message);
-    }
-    ctx.log.info("webhook delivered", { status: response.status });
-    return { status: response.status, body: text, truncated };
-  },
+  handler: (ctx, payload): Promise<WebhookResult> =>
+    // A CLIENT span around the request, whose traceparent the request carries:
+    // the receiver's own spans nest under this attempt. (No-ops when not tracing.)
+    ctx.tracer.startActiveSpan(payload.method, {
+      kind: SPAN_KIND_CLIENT,
+      attributes: clientAttributes(payload),
+    }, async (span) => {
+      const answer = { status: 0 };
+      try {
+        const result = await send(ctx, payload, answer);
+        span.setAttribute("http.response.status_code", result.status);
+        span.end();
+        return result;
+      } catch (error) {
+        if (answer.status) span.setAttribute("http.response.status_code", answer.status);
+        endWithError(span, error);
+        throw error;
+      }
+    }),
 });
+
+/** `SpanKind.CLIENT`. */
+const SPAN_KIND_CLIENT = 2;
+
+/** The request's span attributes; the URL without credentials or query (they may be secrets). */
+function clientAttributes(payload: WebhookPayload): Record<string, string | number> {
+  const url = new URL(payload.url);
+  return {
+    "http.request.method": payload.method,
+    "server.address": url.hostname,
+    "server.port": Number(url.port || (url.protocol === "https:" ? 443 : 80)),
+    "url.full": `${url.protocol}//${url.host}${url.pathname}`,
+  };
+}
+
+/**
+ * Sends the request and reads the answer (its status also into `answer`);
+ * throws the errors the failure policy says.
+ */
+async function send(
+  ctx: JobContext,
+  payload: WebhookPayload,
+  answer: { status: number },
+): Promise<WebhookResult> {
+  const { headers, body } = buildRequest(payload);
+  propagation.inject(context.active(), headers, HEADER_SETTER);
+  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(payload.timeout_ms)]);
+  const policy = outboundPolicy(jobSettings().outboundAllow);
+  let response: Response;
+  let read;
+  try {
+    response = await guardedFetch(payload.url, {
+      policy,
+      method: payload.method,
+      headers,
+      body,
+      signal,
+    });
+    // The signal also aborts the body stream, so a slow body obeys the timeout too.
+    read = await readBounded(response.body, WEBHOOK_BODY_LIMIT);
+  } catch (error) {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    if (error instanceof NonRetryableError) throw error;
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw new Error(`webhook request to ${payload.url} failed: ${reason}`, { cause: error });
+  }
+  answer.status = response.status;
+  const { bytes, truncated } = read;
+  const text = new TextDecoder().decode(bytes);
+  if (response.status >= 400) {
+    const message = `webhook ${payload.method} ${payload.url} answered ${response.status}: ${
+      text.slice(0, 200)
+    }`;
+    // A 429 saying when to come back: then, without losing an attempt.
+    const limited = rateLimitedByResponse(response, message);
+    if (limited) throw limited;
+    if (isRetryableStatus(response.status)) throw new Error(message);
+    throw new NonRetryableError(message);
+  }
+  ctx.log.info("webhook delivered", { status: response.status });
+  return { status: response.status, body: text, truncated };
+}
+
+/** Sets propagation headers (`traceparent`, `tracestate`) on a request's Headers. */
+const HEADER_SETTER = {
+  set: (headers: Headers, key: string, value: string) => headers.set(key, value),
+};
 
 export default webhookJob;

@@ -96,6 +96,7 @@ class Claimed implements ClaimedJob {
     readonly created_at: number,
     readonly dependency_count: number,
     readonly group: string | null,
+    readonly trace: string | null,
   ) {}
 
   get payload(): unknown {
@@ -198,6 +199,7 @@ export class GroupScripts {
           toNumber(r[F.createdAt]),
           typeof r[F.depsTotal] === "number" ? r[F.depsTotal] as number : 0,
           typeof r[F.group] === "string" ? r[F.group] as string : null,
+          typeof r[F.trace] === "string" ? r[F.trace] as string : null,
         ),
       );
     }

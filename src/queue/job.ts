@@ -146,6 +146,8 @@ export interface Job {
   callback_url: string | null;
   /** The events its completion webhook is sent for, or null without one. */
   callback_events: CallbackEvent[] | null;
+  /** The trace its submit belongs to (W3C trace id, 32 hex digits), or null when none was recorded. */
+  trace_id: string | null;
 }
 
 /** The job ends a completion webhook can be sent for (`failed`: dead, attempts exhausted). */
@@ -237,6 +239,14 @@ export interface EnqueueInput {
   depends_on?: string[];
   /** What a failed or cancelled dependency does to this job; default `fail`. */
   on_dependency_failure?: DependencyPolicy;
+  /**
+   * W3C `traceparent` of the span the job's attempts continue (the submit
+   * span): stored with the job, so each attempt's span is its child. Absent:
+   * the attempts start traces of their own (when the worker traces).
+   */
+  traceparent?: string;
+  /** W3C `tracestate` going with `traceparent` (ignored without it). */
+  tracestate?: string;
 }
 
 /** Result of one enqueue. `created` is false when an idempotency key matched an earlier job. */
@@ -271,6 +281,8 @@ export interface ClaimedJob {
   dependency_count: number;
   /** Its flow-control group, or null. */
   group?: string | null;
+  /** The stored trace context (`src/tracing/trace_context.ts`), or null. */
+  trace?: string | null;
 }
 
 /** A lease the runner holds: job id + fencing token. */

@@ -29,6 +29,7 @@ import {
   type JobState,
 } from "./job.ts";
 import { type Packed, unpack } from "./msgpack.ts";
+import { traceIdOf } from "../tracing/trace_context.ts";
 
 /** 0-based positions of the record's fields (Lua adds 1). */
 export const F = {
@@ -84,10 +85,16 @@ export const F = {
    * `f` failed, `x` cancelled); absent: none (`src/webhooks/`).
    */
   callback: 27,
+  /**
+   * Tracing: the submit span's context, `traceparent` then `tracestate`
+   * (`src/tracing/trace_context.ts`); absent when the submit carried none
+   * and the API was not tracing.
+   */
+  trace: 28,
 } as const;
 
 /** Number of record positions. */
-export const RECORD_FIELDS = 28;
+export const RECORD_FIELDS = 29;
 
 /**
  * A stored record as a 0-based array (absent fields undefined/null/false).
@@ -142,6 +149,8 @@ export interface NewRecord {
   group?: string;
   /** The completion webhook as stored (`"<events>|<url>"`), or "". */
   callback?: string;
+  /** The stored trace context (`encodeTrace`), or "" (then the record ends where it did). */
+  trace?: string;
 }
 
 /**
@@ -179,6 +188,10 @@ export function newRecord(job: NewRecord): Packed[] {
   if (job.callback) {
     while (r.length < F.callback) r.push(false);
     r.push(job.callback);
+  }
+  if (job.trace) {
+    while (r.length < F.trace) r.push(false);
+    r.push(job.trace);
   }
   return r;
 }
@@ -295,6 +308,7 @@ export function recordToJob(id: string, r: Packed[], queue: string): Job | null 
     ...dependencyFields(r),
     group: text(r[F.group]),
     ...callbackFields(r),
+    trace_id: traceIdOf(r[F.trace]),
   };
 }
 

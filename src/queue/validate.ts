@@ -16,6 +16,7 @@ import {
 import { InvalidInputError, PayloadTooLargeError } from "./errors.ts";
 import { isUuid, jobIdFor, parseJobId } from "./job_id.ts";
 import { isValidQueueName, QUEUE_NAME_RULE } from "./keys.ts";
+import { encodeTrace } from "../tracing/trace_context.ts";
 
 export { isUuid };
 
@@ -48,6 +49,8 @@ export interface EncodedJob {
   group: string;
   /** The completion webhook as the record stores it (`"<events>|<url>"`), or "". */
   callback: string;
+  /** The stored trace context (`encodeTrace` of traceparent, tracestate), or "". */
+  trace: string;
   /** True when the caller chose the id (checked for collisions); false for a fresh random UUID. */
   callerId: boolean;
   /** `EnqueueInput.waiting_limit`, or -1 for none. */
@@ -243,6 +246,7 @@ export function encodeJob(input: EnqueueInput, now: number, place: JobPlace): En
   ) {
     throw new InvalidInputError(`group must be 1..${LIMITS.maxGroupBytes} bytes`, "group");
   }
+  const trace = encodeTraceInput(input);
   const id = jobIdOf(input, place);
   const dependsOn = encodeDependencies(input, id, place.home);
   return {
@@ -262,6 +266,7 @@ export function encodeJob(input: EnqueueInput, now: number, place: JobPlace): En
     idempotencyKey: key ?? "",
     group: group ?? "",
     callback: encodeCallback(input),
+    trace,
     callerId: input.id !== undefined && !(input.fresh_id === true && isFreshShape(input.id, place)),
     waitingLimit: input.waiting_limit === undefined
       ? -1
@@ -324,6 +329,19 @@ export function callbackUrlProblem(url: unknown): string | null {
   }
   if (parsed.username || parsed.password) return "must not carry credentials";
   return null;
+}
+
+/** The stored trace field of `input`'s traceparent/tracestate; "" when none; InvalidInputError for a malformed one. */
+function encodeTraceInput(input: EnqueueInput): string {
+  if (input.traceparent === undefined) return "";
+  const field = encodeTrace(input.traceparent, input.tracestate);
+  if (field === null) {
+    throw new InvalidInputError(
+      "traceparent must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)",
+      "traceparent",
+    );
+  }
+  return field;
 }
 
 /**

@@ -7,7 +7,8 @@
  * @module
  */
 import { WebhookStore } from "../webhooks/store.ts";
-import type { Config } from "../config.ts";
+import { type Config, processEnv } from "../config.ts";
+import { startTracing } from "../tracing/process_tracing.ts";
 import { buildApiApp } from "./api_app.ts";
 import { EventBus } from "../events/bus.ts";
 import { LogObserver } from "../events/log_observer.ts";
@@ -44,6 +45,8 @@ export async function serveApi(
   // First: a process that must not start (no key beyond loopback) opens nothing else.
   const auth = await startApiAuth(config, redisUrl, log);
   const registry = await loadRegistry(config.JOB_MODULES);
+  // Off (null, no SDK loaded) unless an OTLP endpoint is configured.
+  const tracing = await startTracing({ service: "jobqueue-api", env: processEnv(), log });
   const bus = new EventBus((observer, event, error) =>
     log.warn("observer failed", { observer: observer.name, event: event.kind, error })
   );
@@ -102,6 +105,7 @@ export async function serveApi(
     auth: auth.authenticator,
     quotas: auth.quotas,
     webhooks,
+    tracer: tracing?.tracer,
     metricsToken: config.METRICS_TOKEN,
     maxBodyBytes: config.MAX_BODY_BYTES,
     bodyBudgetBytes: config.API_BODY_BUDGET_MB * 1024 * 1024,
@@ -142,6 +146,8 @@ export async function serveApi(
       writeProbe.close();
       webhookClient.disconnect();
       await auth.close();
+      // After the last request: its submit span is among those flushed.
+      await tracing?.shutdown();
       log.info("api stopped");
     })();
     return stopping;

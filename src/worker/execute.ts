@@ -13,6 +13,16 @@ import { LIMITS } from "../queue/job.ts";
 import { oversizeBytes } from "../queue/validate.ts";
 import type { LogLine, RunRequest, RunResult } from "./messages.ts";
 import type { DependencyInfo } from "../queue/job.ts";
+import type { ThreadTracing } from "../tracing/thread_tracing.ts";
+import { trace } from "@opentelemetry/api";
+import { TRACER_NAME } from "../tracing/names.ts";
+
+/**
+ * The tracer handlers get when the process does not trace: the API's no-op
+ * one (nothing registered in the thread), so `ctx.tracer` code runs unchanged
+ * and costs nothing.
+ */
+const NO_TRACER = trace.getTracer(TRACER_NAME);
 
 /** Where a running job's side output goes. */
 export interface ExecuteHooks {
@@ -90,6 +100,7 @@ export async function executeJob(
   request: RunRequest,
   signal: AbortSignal,
   hooks: ExecuteHooks,
+  tracing?: ThreadTracing,
 ): Promise<RunResult> {
   const { id } = request;
   if (!definition) {
@@ -129,9 +140,13 @@ export async function executeJob(
     signal,
     log: logger(id, hooks),
     progress: (percent) => progress.report(percent),
+    tracer: tracing?.tracer ?? NO_TRACER,
   };
   try {
-    const value = await definition.handler(ctx, parsed.data);
+    const value = await (tracing
+      ? tracing.run(request.trace, () =>
+        definition.handler(ctx, parsed.data))
+      : definition.handler(ctx, parsed.data));
     // Results are stored as JSON text: serialized here, on the job's thread.
     const text = value === undefined ? "null" : JSON.stringify(value);
     if (text === undefined) throw new TypeError("the handler's result is not JSON-serializable");

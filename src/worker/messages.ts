@@ -8,6 +8,8 @@
  * @module
  */
 import type { JobSettings } from "../jobs/job_settings.ts";
+import type { SpanLimits } from "@opentelemetry/sdk-trace";
+import type { WireSpan } from "../tracing/span_wire.ts";
 
 /** One job for a thread to run. */
 export interface RunRequest {
@@ -26,6 +28,11 @@ export interface RunRequest {
    * text, for a job that has any (`ctx.dependencies`); absent otherwise.
    */
   dependencies_json?: string;
+  /**
+   * The attempt span's context (`src/tracing/trace_context.ts`) when the
+   * process traces: the handler's spans are its children.
+   */
+  trace?: string;
 }
 
 /** Why the runner aborted a job; the thread passes it on as the signal's reason. */
@@ -35,7 +42,8 @@ export type AbortReason = "timeout" | "cancel" | "shutdown" | "lease_lost";
 export type ToThread =
   /** First message: the extra job modules to load (absolute URLs). */
   // `settings`: what the built-in types obey (the thread cannot read env).
-  | { kind: "init"; modules: string[]; settings: JobSettings }
+  // `tracing`: present when the process traces (the span limits it read from env).
+  | { kind: "init"; modules: string[]; settings: JobSettings; tracing?: { spanLimits: SpanLimits } }
   | { kind: "run"; jobs: RunRequest[] }
   | { kind: "abort"; ids: string[]; reason: AbortReason };
 
@@ -75,4 +83,6 @@ export type FromThread =
   | { kind: "init_error"; error: string }
   | { kind: "results"; results: RunResult[] }
   | { kind: "progress"; updates: ProgressUpdate[] }
-  | { kind: "log"; lines: LogLine[] };
+  | { kind: "log"; lines: LogLine[] }
+  /** Finished handler spans (`span_wire.ts`), for the process to export. */
+  | { kind: "spans"; spans: WireSpan[] };

@@ -36,6 +36,7 @@ import {
   type ToThread,
 } from "./messages.ts";
 import { Batcher } from "../timing/batcher.ts";
+import type { SpanLimits } from "@opentelemetry/sdk-trace";
 
 /** Callbacks through which threads report back. */
 export interface PoolEvents {
@@ -44,6 +45,8 @@ export interface PoolEvents {
   log(lines: LogLine[]): void;
   /** A thread failed to load the registry or crashed; its jobs are lost with it. */
   fatal(error: string): void;
+  /** Finished handler spans, when the process traces (`PoolOptions.tracing`). */
+  spans?(spans: unknown[]): void;
 }
 
 /** Pool settings. */
@@ -61,6 +64,11 @@ export interface PoolOptions {
    */
   settings?: JobSettings;
   events: PoolEvents;
+  /**
+   * Set when the process traces: the threads then load the thread side of
+   * tracing (`src/tracing/thread_tracing.ts`) and post their spans back.
+   */
+  tracing?: { spanLimits: SpanLimits };
 }
 
 /** Gauges for metrics and health. */
@@ -81,6 +89,8 @@ interface Thread {
 }
 
 const THREAD_URL = new URL("./thread.ts", import.meta.url).href;
+/** Loaded by the threads only when the process traces. */
+const THREAD_TRACING_URL = new URL("../tracing/thread_tracing.ts", import.meta.url).href;
 
 /** Average dispatch-to-result time (ms) below which batches are packed onto one thread. */
 export const PACK_BELOW_MS = 2;
@@ -147,8 +157,12 @@ export class ThreadPool {
     };
     // Static imports of the extra modules let the restricted thread load them
     // without read permission (see thread.ts).
-    const source = [...options.modules, THREAD_URL].map((u) => `import ${JSON.stringify(u)};`)
-      .join("\n");
+    const entries = [
+      ...options.modules,
+      ...(options.tracing ? [THREAD_TRACING_URL] : []),
+      THREAD_URL,
+    ];
+    const source = entries.map((u) => `import ${JSON.stringify(u)};`).join("\n");
     this.#entryUrl = `data:text/javascript;base64,${btoa(source)}`;
   }
 
@@ -275,6 +289,7 @@ export class ThreadPool {
       kind: "init",
       modules: this.#options.modules,
       settings: this.#options.settings ?? jobSettings(),
+      ...(this.#options.tracing ? { tracing: this.#options.tracing } : {}),
     });
     return thread;
   }
@@ -307,6 +322,10 @@ export class ThreadPool {
         break;
       case "log":
         events.log(message.lines);
+        break;
+      case "spans":
+        // Only a tracing pool's threads send spans; anything else posting them is ignored.
+        if (this.#options.tracing && Array.isArray(message.spans)) events.spans?.(message.spans);
         break;
       case "init_error":
         thread.markReady();

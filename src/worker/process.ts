@@ -31,6 +31,10 @@ import { Runner } from "./runner.ts";
 import { type Schedules, startSchedules } from "../schedules/runtime.ts";
 import { type DispatcherOptions, WebhookDispatcher } from "../webhooks/dispatcher.ts";
 import { ScheduleMetrics } from "../metrics/schedule_metrics.ts";
+import { processEnv } from "../config.ts";
+import { startTracing } from "../tracing/process_tracing.ts";
+import { workerTracing } from "../tracing/attempt_spans.ts";
+import { queueInId } from "../queue/job_id.ts";
 
 /** Settings of a worker process. Durations in ms. */
 export interface WorkerProcessOptions {
@@ -132,7 +136,8 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   const bus = new EventBus((observer, event, error) =>
     log.warn("observer failed", { observer: observer.name, event: event.kind, error })
   );
-  bus.subscribe(new LogObserver(log));
+  // A job's lines carry its trace ids while this process holds it.
+  bus.subscribe(new LogObserver(log, (id) => runner?.traceOf(id) ?? null));
   for (const observer of options.observers ?? []) bus.subscribe(observer);
   const broker = new RedisBroker({
     url: options.redisUrl,
@@ -186,6 +191,10 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     homeQueue: () => broker.homeQueue(),
   });
   webhooks?.start();
+  // Off (null, no SDK loaded, no per-job work) unless an OTLP endpoint is configured.
+  const tracing = await startTracing({ service: "jobqueue-worker", env: processEnv(), log });
+  let home = broker.defaultQueue;
+  if (tracing) broker.homeQueue().then((name) => home = name, () => {});
   const started = new Runner({
     broker,
     log,
@@ -197,7 +206,9 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
         permissionsOf: (type) => permissionsFor(definitions.get(type), settings),
         settings,
         events,
+        tracing: tracing ? { spanLimits: tracing.spanLimits } : undefined,
       }),
+    tracing: tracing ? workerTracing(tracing, (id) => queueInId(id) ?? home) : undefined,
     concurrency: options.concurrency,
     leaseMs: options.leaseMs,
     drainMs: options.drainMs,
@@ -230,6 +241,8 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       await schedules?.close().catch(() => {});
       await webhooks?.stop().catch(() => {});
       await broker.close().catch(() => {});
+      // After the drain: the last attempts' spans are among those flushed.
+      await tracing?.shutdown();
     }
   })();
   exitCode.then((code) => log.info("worker stopped", { exit_code: code }), () => {});

@@ -34,6 +34,17 @@ import { VERSION } from "../version.ts";
 import { TimeoutError, withTimeout } from "../timing/timeout.ts";
 import type { AbortReason, LogLine, ProgressUpdate, RunRequest, RunResult } from "./messages.ts";
 import type { PoolEvents, PoolStats } from "./pool.ts";
+import type { AttemptSpan, WorkerTracing } from "../tracing/attempt_spans.ts";
+import { decodeTrace, type TraceIds } from "../tracing/trace_context.ts";
+import { afterMicrotasks } from "../timing/after_microtasks.ts";
+
+/**
+ * Whether a failed attempt of `job` runs again: a retryable error with
+ * attempts left (what fail.lua decides; the span says it before the ack).
+ */
+function willRetry(job: ClaimedJob, retryable: boolean): boolean {
+  return retryable && job.attempt < job.max_attempts;
+}
 
 /** Exit code asking the supervisor for a fresh process (EX_TEMPFAIL). */
 export const EXIT_RECYCLE = 75;
@@ -112,6 +123,8 @@ export interface RunnerOptions {
   presenceMs?: number;
   /** `presenceMs` while jobs are held: `PRESENCE.busyBeatMs`. */
   presenceBusyMs?: number;
+  /** Attempt spans, when the process traces (`src/tracing/attempt_spans.ts`). */
+  tracing?: WorkerTracing;
 }
 
 interface Held {
@@ -125,6 +138,8 @@ interface Held {
   /** A result arrived (or the job was handed back): its slot is free, the ack is on its way. */
   settled: boolean;
   lost: boolean;
+  /** The attempt's span, when the process traces. */
+  span?: AttemptSpan;
 }
 
 type StopMode = "graceful" | "recycle" | "hard" | "crash";
@@ -149,7 +164,8 @@ export interface RunnerSnapshot {
  * ```
  */
 export class Runner {
-  readonly #o: Required<Omit<RunnerOptions, "pool">>;
+  readonly #o: Required<Omit<RunnerOptions, "pool" | "tracing">>;
+  readonly #tracing: WorkerTracing | null;
   readonly #pool: JobPool;
   readonly #acker: Acker;
   /** Every lease this process holds, from claim until acked or released. */
@@ -178,6 +194,8 @@ export class Runner {
   /** The one-shot timer of the earliest due time known, and that time. */
   #dueTimer?: ReturnType<typeof setTimeout>;
   #dueTimerAt = Infinity;
+  /** Trace ids of the jobs dropped in this task (`#keepTraceIds`). */
+  readonly #recentTraceIds = new Map<string, TraceIds>();
   /** Redis outages are logged once per streak, not per retry. */
   readonly #outages: OutageLog;
   /** `Date.now()` of the last worker-registry beat sent. */
@@ -206,12 +224,14 @@ export class Runner {
       presenceBusyMs: PRESENCE.busyBeatMs,
       // Absent and undefined both mean "use the default".
       ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
-    } as Required<Omit<RunnerOptions, "pool">>;
+    } as Required<Omit<RunnerOptions, "pool" | "tracing">>;
+    this.#tracing = options.tracing ?? null;
     this.#outages = new OutageLog(this.#o.log);
     this.#pool = options.pool({
       results: (r) => this.#onResults(r),
       progress: (u) => this.#onProgress(u),
       log: (l) => this.#onLog(l),
+      spans: (s) => this.#tracing?.exportSpans(s),
       fatal: (error) => {
         this.#o.log.error("thread pool failed", { error });
         this.#stop("crash");
@@ -526,13 +546,18 @@ export class Runner {
     this.#held.set(job.id, held);
     this.#active++;
     this.#deadlines.arm(held.deadlineAt);
-    const request = {
+    const request: RunRequest = {
       id: job.id,
       type: job.type,
       payload_json: job.payload_json,
       attempt: job.attempt,
       max_attempts: job.max_attempts,
     };
+    // Tracing off: one check per job, nothing else.
+    if (this.#tracing !== null) {
+      held.span = this.#tracing.start(job);
+      request.trace = held.span.trace;
+    }
     if (job.dependency_count === 0) {
       this.#pool.dispatch(request);
       return;
@@ -591,26 +616,33 @@ export class Runner {
       .map((id) => this.#held.get(id))
       .filter((h): h is Held => h !== undefined && !h.settled);
     this.#settle(held);
-    if (held.lost) this.#dropLease(job.id);
-    else if (held.aborted === "cancel") {
+    if (held.lost) {
+      held.span?.end("lease_lost");
+      this.#dropLease(job.id);
+    } else if (held.aborted === "cancel") {
+      held.span?.end("cancelled");
       this.#acker.fail(job, { message: "cancelled", retryable: false });
     } else {
-      this.#acker.fail(job, {
-        message:
-          `timed out after ${held.timeoutMs} ms (hard: the handler ignored its abort signal)`,
-        retryable: true,
-        timedOut: "hard",
-      });
+      const message =
+        `timed out after ${held.timeoutMs} ms (hard: the handler ignored its abort signal)`;
+      held.span?.end("timed_out", message, { "job.will_retry": willRetry(job, true) });
+      this.#acker.fail(job, { message, retryable: true, timedOut: "hard" });
     }
     void this.#giveBack(mates.filter((h) => !h.lost), "a co-running job's hard timeout");
-    for (const mate of mates.filter((h) => h.lost)) this.#dropLease(mate.job.id);
+    for (const mate of mates.filter((h) => h.lost)) {
+      mate.span?.end("lease_lost");
+      this.#dropLease(mate.job.id);
+    }
     this.#stop("hard");
   }
 
   /** Releases leases without charging an attempt: these jobs never got a fair run. */
   async #giveBack(list: Held[], why: string): Promise<void> {
     if (list.length === 0) return;
-    for (const h of list) this.#settle(h);
+    for (const h of list) {
+      this.#settle(h);
+      h.span?.end("released", undefined, { "job.will_retry": true });
+    }
     try {
       // Each job's `released` event (with `why`) is logged by the log observer.
       await this.#o.broker.release(list.map((h) => ({ id: h.job.id, token: h.job.token })), {
@@ -640,7 +672,10 @@ export class Runner {
     const held = this.#held.get(id);
     if (!held) return;
     this.#settle(held);
+    // Every path ends its span first; one that did not is an attempt handed back.
+    held.span?.end("released");
     this.#held.delete(id);
+    this.#keepTraceIds(held);
     this.#wakeSlotWaiters();
   }
 
@@ -653,20 +688,23 @@ export class Runner {
       this.#settle(held);
       const { job } = held;
       if (held.lost) {
+        held.span?.end("lease_lost");
         this.#dropLease(job.id);
       } else if (held.aborted === "timeout") {
-        this.#acker.fail(job, {
-          message: `timed out after ${held.timeoutMs} ms`,
-          retryable: true,
-          timedOut: "soft",
-        });
+        const message = `timed out after ${held.timeoutMs} ms`;
+        held.span?.end("timed_out", message, { "job.will_retry": willRetry(job, true) });
+        this.#acker.fail(job, { message, retryable: true, timedOut: "soft" });
       } else if (r.ok) {
+        held.span?.end("completed");
         this.#acker.complete(job, r.result_json);
       } else if (held.aborted === "cancel") {
+        held.span?.end("cancelled");
         this.#acker.fail(job, { message: "cancelled", retryable: false });
       } else if (r.rate_limited) {
+        held.span?.end("deferred");
         this.#acker.defer(job, r.rate_limited);
       } else {
+        held.span?.end(willRetry(job, r.retryable) ? "retried" : "failed", r.error);
         this.#acker.fail(job, { message: r.error, retryable: r.retryable });
       }
     }
@@ -686,13 +724,39 @@ export class Runner {
   #onLog(lines: LogLine[]): void {
     for (const line of lines) {
       const job = this.#held.get(line.id)?.job;
+      const ids = line.id ? this.traceOf(line.id) : null;
       this.#o.log[line.level](line.message, {
         ...line.fields,
         job_id: line.id || undefined,
         type: job?.type,
         attempt: job?.attempt,
+        ...(ids ? { trace_id: ids.trace_id, span_id: ids.span_id } : {}),
       });
     }
+  }
+
+  /**
+   * The trace ids a held job's log lines carry: its attempt span's when the
+   * process traces, else the submit span's it stored; null for a job not
+   * held here or without trace context.
+   */
+  traceOf(id: string): TraceIds | null {
+    const held = this.#held.get(id);
+    if (!held) return this.#recentTraceIds.get(id) ?? null;
+    return held.span?.ids ?? (held.job.trace ? decodeTrace(held.job.trace) : null);
+  }
+
+  /**
+   * Keeps a dropped job's trace ids until the end of this task: the broker
+   * hands the events of its last ack to observers then (after the ack's
+   * caller has dropped the lease), and their log lines carry them.
+   */
+  #keepTraceIds(held: Held): void {
+    if (held.span === undefined && !held.job.trace) return;
+    const ids = held.span?.ids ?? decodeTrace(held.job.trace);
+    if (ids === null) return;
+    if (this.#recentTraceIds.size === 0) afterMicrotasks(() => this.#recentTraceIds.clear());
+    this.#recentTraceIds.set(held.job.id, ids);
   }
 
   /** One `renew` for every lease this process holds. */

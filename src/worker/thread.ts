@@ -25,6 +25,20 @@ import {
   type ToThread,
 } from "./messages.ts";
 import { Batcher } from "../timing/batcher.ts";
+import type { ThreadTracing } from "../tracing/thread_tracing.ts";
+import type { WireSpan } from "../tracing/span_wire.ts";
+import type { SpanLimits } from "@opentelemetry/sdk-trace";
+
+/**
+ * Tracing, when the process asked for it. The module is already loaded then
+ * (the pool's entry imports it), so this import needs no permission; when
+ * tracing is off nothing of the SDK is loaded here.
+ */
+async function startTracing(spanLimits: SpanLimits | undefined): Promise<void> {
+  if (spanLimits === undefined) return;
+  const { startThreadTracing } = await import("../tracing/thread_tracing.ts");
+  tracing = startThreadTracing((span) => spans.push(span), spanLimits);
+}
 
 const post = (message: FromThread) => self.postMessage(message);
 const results = new Batcher<RunResult>((items) => post({ kind: "results", results: items }));
@@ -34,6 +48,10 @@ const hooks = {
   log: (line: LogLine) => logs.push(line),
   progress: (id: string, percent: number) => progress.push({ id, percent }),
 };
+
+/** Set at init when the process traces (`src/tracing/thread_tracing.ts`). */
+let tracing: ThreadTracing | undefined;
+const spans = new Batcher<WireSpan>((items) => post({ kind: "spans", spans: items }));
 
 const running = new Map<string, AbortController>();
 let registry: Promise<JobRegistry> | null = null;
@@ -56,7 +74,7 @@ async function run(request: RunRequest): Promise<void> {
     } catch {
       definition = undefined; // unknown type: executeJob reports it
     }
-    result = await executeJob(definition, request, controller.signal, hooks);
+    result = await executeJob(definition, request, controller.signal, hooks, tracing);
   } catch (error) {
     result = { id: request.id, ok: false, error: String(error), retryable: true };
   }
@@ -91,7 +109,9 @@ self.onmessage = (event: MessageEvent<ToThread>) => {
     case "init":
       // Before any handler runs: they read their settings from here.
       configureJobSettings(message.settings);
-      registry = loadRegistry(message.modules);
+      registry = startTracing(message.tracing?.spanLimits).then(() =>
+        loadRegistry(message.modules)
+      );
       registry.then(
         (reg) => post({ kind: "ready", types: reg.types() }),
         (error) => post({ kind: "init_error", error: String(error) }),

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Tracer } from "@opentelemetry/api";
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import { createApp } from "../../src/api/app.ts";
@@ -29,7 +30,7 @@ let queueSeq = 0;
 
 /** Starts Redis (own, or REDIS_URL) and an app on a fresh queue. */
 export async function startApi(
-  options: { redis?: TestRedis; maxBodyBytes?: number } = {},
+  options: { redis?: TestRedis; maxBodyBytes?: number; tracer?: Tracer } = {},
 ): Promise<ApiFixture> {
   const redis = options.redis ?? await TestRedis.start();
   const events: LifecycleEvent[] = [];
@@ -44,6 +45,7 @@ export async function startApi(
     registry: await loadRegistry(),
     log: createLogger({ level: "silent" }),
     maxBodyBytes: options.maxBodyBytes,
+    tracer: options.tracer,
   });
   return {
     app,

@@ -7,8 +7,15 @@
  * ```sh
  * deno task bench [--redis redis://127.0.0.1:6379] [--jobs 20000] [--concurrency 50]
  *                 [--producers 100] [--idle-seconds 10] [--http-seconds 10]
- *                 [--auth off|on|both]
+ *                 [--auth off|on|both] [--otlp local|<url>]
  * ```
+ *
+ * `--otlp` (or BENCH_OTLP) turns tracing on for the bench's worker processes
+ * and its API: `OTEL_EXPORTER_OTLP_ENDPOINT` is set to `<url>`, or with
+ * `local` to a receiver started in this process that discards what it gets
+ * (`otlp_sink.ts`). The JSON line then says `tracing: "on"` and how many
+ * export requests arrived. Without it, tracing is off (as a bench with no
+ * `OTEL_*` variables), whatever this shell's environment says.
  *
  * Phases (keys are cleaned between them, like the baseline does):
  * - enqueue: P producers, each awaiting one typed-client `enqueue` at a time;
@@ -44,6 +51,7 @@ import { serveApi } from "../../src/roles/api.ts";
 import { benchLatency, benchNoop } from "./bench_jobs.ts";
 import { connect, whenReady } from "../../src/queue/connect.ts";
 import { KeyStore } from "../../src/auth/key_store.ts";
+import { startOtlpSink } from "./otlp_sink.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const WORKER_MAIN = new URL("src/worker/worker_main.ts", ROOT).pathname;
@@ -66,6 +74,8 @@ export interface BenchOptions {
    * far above the achieved rate costs; absent: no limit.
    */
   typeRate: { max: number; per_ms: number } | null;
+  /** `--otlp`: "local" (a discarding receiver here), an OTLP endpoint URL, or null (tracing off). */
+  otlp: string | null;
 }
 
 /** Parses `--flag value` pairs. */
@@ -92,6 +102,7 @@ export function parseArgs(args: string[], env: Record<string, string | undefined
     httpConnections: num("http-connections", 100),
     auth: authFlag(flags.auth ?? env.BENCH_AUTH ?? "off"),
     typeRate: rateFlag(flags["type-rate"]),
+    otlp: flags.otlp ?? env.BENCH_OTLP ?? null,
   };
 }
 
@@ -507,6 +518,30 @@ async function idleCommands(o: BenchOptions, redis: Redis, queue: string): Promi
 
 /** Runs every phase and returns the result line. */
 export async function runBench(o: BenchOptions): Promise<Record<string, unknown>> {
+  const sink = o.otlp === "local" ? startOtlpSink() : null;
+  // The worker children inherit it; the API (in this process) and its exporter read it here.
+  for (const name of OTEL_SWITCHES) Deno.env.delete(name);
+  if (o.otlp !== null) Deno.env.set("OTEL_EXPORTER_OTLP_ENDPOINT", sink?.url ?? o.otlp);
+  try {
+    return {
+      ...await runPhases(o),
+      tracing: o.otlp === null ? "off" : "on",
+      ...(sink ? { otlp_export_requests: sink.requests } : {}),
+    };
+  } finally {
+    await sink?.close();
+  }
+}
+
+/** The variables that switch tracing on or off: only `--otlp` decides in a bench. */
+const OTEL_SWITCHES = [
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+  "OTEL_SDK_DISABLED",
+  "OTEL_TRACES_EXPORTER",
+];
+
+async function runPhases(o: BenchOptions): Promise<Record<string, unknown>> {
   const redis = new Redis(o.redis, { maxRetriesPerRequest: null });
   const tag = `bench-${Deno.pid}`;
   const q = (name: string) => `${tag}-${name}`;

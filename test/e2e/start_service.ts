@@ -33,10 +33,21 @@ export interface StartedService {
   dataDir: string;
   /** SIGTERM, then cleans up; resolves with the exit code. */
   stop(): Promise<number>;
+  /** Everything the service wrote so far (stdout and stderr), when started with `capture`. */
+  output(): string;
+}
+
+/** Options of `startService`. */
+export interface StartOptions {
+  /** Keep the service's stdout and stderr (`StartedService.output`); default: discarded. */
+  capture?: boolean;
 }
 
 /** Starts `deno task start` with `env` on top of the test defaults; resolves once ready. */
-export async function startService(env: Record<string, string> = {}): Promise<StartedService> {
+export async function startService(
+  env: Record<string, string> = {},
+  options: StartOptions = {},
+): Promise<StartedService> {
   const redis = await TestRedis.start();
   const dataDir = await Deno.makeTempDir({ prefix: "jq-start-" });
   const port = freePort();
@@ -55,12 +66,21 @@ export async function startService(env: Record<string, string> = {}): Promise<St
       ...env,
     },
     stdin: "null",
-    stdout: "null",
-    stderr: "null",
+    stdout: options.capture ? "piped" : "null",
+    stderr: options.capture ? "piped" : "null",
   }).spawn();
+  const chunks: string[] = [];
+  const pumps = options.capture
+    ? [child.stdout, child.stderr].map((stream) =>
+      stream.pipeThrough(new TextDecoderStream()).pipeTo(
+        new WritableStream({ write: (text) => void chunks.push(text) }),
+      ).catch(() => {})
+    )
+    : [];
   const stop = async () => {
     child.kill("SIGTERM");
     const status = await child.status;
+    await Promise.all(pumps);
     await redis.close();
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     return status.code;
@@ -75,5 +95,5 @@ export async function startService(env: Record<string, string> = {}): Promise<St
     await stop();
     throw error;
   }
-  return { origin, redis, dataDir, stop };
+  return { origin, redis, dataDir, stop, output: () => chunks.join("") };
 }

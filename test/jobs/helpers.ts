@@ -4,6 +4,7 @@
  * @module
  */
 import type { JobContext } from "../../src/jobs/definition.ts";
+import { trace } from "@opentelemetry/api";
 
 /** A context plus what the handler reported through it. */
 export interface FakeContext {
@@ -29,6 +30,7 @@ export function fakeContext(overrides: { jobId?: string; type?: string } = {}): 
     progress: (p) => void progress.push(p),
     dependencies: [],
     resultsOf: () => [],
+    tracer: trace.getTracer("test"),
   };
   return { ctx, progress, logs, controller };
 }

@@ -16,7 +16,9 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
+import { type SubmitSpan, submitSpan } from "../../tracing/submit_span.ts";
+import { traced } from "../traced.ts";
 import { readJsonBody } from "../body.ts";
 import { HttpError } from "../errors.ts";
 import type { RouteDeps } from "../deps.ts";
@@ -34,7 +36,12 @@ import { flowGraph } from "../../flows/graph.ts";
 export function flowRoutes(deps: RouteDeps): Hono {
   const app = new Hono();
 
-  app.post("/flows", async (c) => {
+  app.post("/flows", (c) => {
+    const span = submitSpan(deps.tracer, c.req.raw.headers, "POST /api/v1/flows", false);
+    return traced(span, () => submitFlow(c, span));
+  });
+
+  const submitFlow = async (c: Context, span: SubmitSpan) => {
     using ticket = deps.bodies.ticket();
     const body = await readJsonBody(c.req.raw, deps.maxBatchBodyBytes, ticket);
     const { jobs } = parseOr422(flowSchema, body, "flow");
@@ -65,11 +72,14 @@ export function flowRoutes(deps: RouteDeps): Hono {
       }
       throw error;
     }
+    // One span for the flow: each job's attempts continue it.
+    for (const input of flow.inputs) span.stamp(input);
     await ownDependencies(deps, tenant, flow.inputs);
     if (tenant !== null && deps.quotas) await applyQuota(deps.quotas, tenant, flow.inputs);
     await deps.write(deps.broker.enqueueBatch(flow.inputs), "flow");
+    span.note({ "job.count": flow.inputs.length });
     return c.json({ jobs: flow.ids }, 201);
-  });
+  };
 
   app.get("/flows/:id", async (c) => {
     const id = parseOr400(jobIdSchema, c.req.param("id"), "invalid_job_id", "job id");

@@ -26,7 +26,8 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
+import { type SubmitSpan, submitSpan } from "../../tracing/submit_span.ts";
 import type { EnqueueInput, EnqueueResult } from "../../queue/job.ts";
 import { assertWebhookUrl } from "../../webhooks/url_check.ts";
 import { withFollowUp } from "../../flows/follow_up.ts";
@@ -34,6 +35,7 @@ import { LIMITS } from "../../queue/job.ts";
 import { prepareEnqueue, type PrepareFailure } from "../../jobs/prepare.ts";
 import { readJsonBody } from "../body.ts";
 import { type ErrorBody, HttpError } from "../errors.ts";
+import { traced } from "../traced.ts";
 import type { RouteDeps } from "../deps.ts";
 import { SubmitGate } from "../submit_gate.ts";
 import { parseOr400, parseOr422 } from "../validation.ts";
@@ -246,13 +248,20 @@ export function jobsRoutes(deps: RouteDeps): Hono {
   const app = new Hono();
   const gate = new SubmitGate();
 
-  app.post("/jobs", async (c) => {
+  app.post("/jobs", (c) => {
+    const span = submitSpan(deps.tracer, c.req.raw.headers, "POST /api/v1/jobs", false);
+    return traced(span, () => submitOne(c, span));
+  });
+
+  const submitOne = async (c: Context, span: SubmitSpan) => {
     // The body's bytes count against the isolate's budget until the answer.
     using ticket = deps.bodies.ticket();
     const key = idempotencyHeader(c.req.header("idempotency-key"));
     const body = await readJsonBody(c.req.raw, deps.maxBodyBytes, ticket);
     const tenant = callerTenant(c);
     const prepared = prepare(deps, body, tenant, key);
+    span.stamp(prepared.input);
+    if (prepared.followUp) span.stamp(prepared.followUp);
     let result: EnqueueResult;
     let followUp: string | undefined;
     if (prepared.followUp) {
@@ -269,15 +278,24 @@ export function jobsRoutes(deps: RouteDeps): Hono {
         .catch(quotaRefusal(tenant));
     }
     const answer = { job_id: result.id, ...(followUp ? { on_complete_id: followUp } : {}) };
+    span.job(result.id, prepared.input, deps.broker.defaultQueue, {
+      ...(followUp ? { "job.on_complete_id": followUp } : {}),
+      ...(result.created ? {} : { "job.replayed": "true" }),
+    });
     if (!result.created) {
       c.header("Idempotent-Replayed", "true");
       return c.json(answer, 200);
     }
     c.header("Location", `${BASE}/${pathSegment(result.id)}`);
     return c.json(answer, 201);
+  };
+
+  app.post("/jobs/batch", (c) => {
+    const span = submitSpan(deps.tracer, c.req.raw.headers, "POST /api/v1/jobs/batch", true);
+    return traced(span, () => submitBatch(c, span));
   });
 
-  app.post("/jobs/batch", async (c) => {
+  const submitBatch = async (c: Context, span: SubmitSpan) => {
     using ticket = deps.bodies.ticket();
     const body = await readJsonBody(c.req.raw, deps.maxBatchBodyBytes, ticket);
     const { jobs } = parseOr422(submitBatchSchema, body, "batch");
@@ -297,6 +315,13 @@ export function jobsRoutes(deps: RouteDeps): Hono {
     if (valid.length === 0) {
       throw new HttpError(422, "validation_error", "no valid job in the batch", { results });
     }
+    // One span per valid item: each job's attempts continue its own item's span.
+    const items = valid.map(({ prepared }) => {
+      const item = span.item(prepared.input);
+      item.stamp(prepared.input);
+      if (prepared.followUp) item.stamp(prepared.followUp);
+      return item;
+    });
     const inputs = await withFollowUps(deps, valid.map((v) => v.prepared));
     await ownDependencies(deps, tenant, valid.map((v) => v.prepared.input));
     if (tenant !== null && deps.quotas) await applyQuota(deps.quotas, tenant, inputs);
@@ -305,8 +330,15 @@ export function jobsRoutes(deps: RouteDeps): Hono {
     let at = 0;
     let created = 0;
     let full = 0;
-    for (const { index, prepared } of valid) {
-      const w = written[at++];
+    for (const [n, { index, prepared }] of valid.entries()) {
+      const w = written[at];
+      const item = items[n];
+      item.job(w.id, prepared.input, deps.broker.defaultQueue, {
+        ...(prepared.followUp ? { "job.on_complete_id": written[at + 1].id } : {}),
+        ...(w.created ? {} : { "job.replayed": "true" }),
+      });
+      item.end(w.full ? 429 : w.created ? 201 : 200);
+      at++;
       if (w.created) created++;
       if (w.full) {
         full++;
@@ -324,7 +356,7 @@ export function jobsRoutes(deps: RouteDeps): Hono {
     }
     const rejected = jobs.length - valid.length + full;
     return c.json({ results, created, rejected }, rejected ? 207 : 201);
-  });
+  };
 
   app.get("/jobs", async (c) => {
     checkQueueName(c.req.query("queue"), "queue");

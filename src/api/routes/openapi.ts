@@ -29,6 +29,7 @@ import {
   ref,
   responseRef,
   RESPONSES,
+  TRACE_HEADERS,
 } from "./openapi_parts.ts";
 import {
   AUTH_HEADERS,
@@ -187,7 +188,7 @@ function jobsPaths(limits: BodyLimits): Json {
       post: {
         operationId: "submitJob",
         summary: "Submit a job",
-        parameters: [idempotencyHeader],
+        parameters: [idempotencyHeader, ...TRACE_HEADERS],
         requestBody: jsonBody(ref("SubmitJobRequest"), limits.maxBodyBytes, "One job."),
         responses: {
           "201": ok("Created", ref("SubmitResponse"), ["Location"]),
@@ -255,6 +256,7 @@ function jobsPaths(limits: BodyLimits): Json {
         summary: "Submit many jobs",
         description: "Each item is checked on its own, like a single submit; the valid ones are " +
           "written together (all or nothing per 1000).",
+        parameters: TRACE_HEADERS,
         requestBody: jsonBody(ref("SubmitBatch"), limits.maxBatchBodyBytes, "The jobs."),
         responses: {
           "201": ok("Every item was valid and written", ref("BatchResponse")),

@@ -15,6 +15,7 @@ import {
   ok,
   ref,
   responseRef,
+  TRACE_HEADERS,
 } from "./openapi_parts.ts";
 
 /** `components.schemas` of the flows. */
@@ -47,6 +48,7 @@ export function flowPaths(maxBytes: number): Json {
         description: "Every job is checked first; nothing is written when any is refused. The " +
           "jobs of one queue are written in one atomic call (a flow within one queue is all or " +
           "nothing); a flow over several queues is one call per queue.",
+        parameters: TRACE_HEADERS,
         requestBody: {
           required: true,
           description: `At most ${maxBytes} bytes (else 413) and ${MAX_JSON_DEPTH} levels of ` +

@@ -70,6 +70,26 @@ export function jsonBodyErrors(maxBytes: number): Json {
 }
 
 /** Response headers the document refers to. */
+/**
+ * The W3C Trace Context headers a submit reads (README, Tracing): its jobs
+ * continue the caller's trace. A malformed one is ignored, never refused.
+ */
+export const TRACE_HEADERS: Json[] = [
+  {
+    name: "traceparent",
+    in: "header",
+    description: "W3C traceparent of the caller's span: the submit span (and the jobs' " +
+      "attempts) continue its trace. Malformed: ignored, a new trace.",
+    schema: { type: "string", example: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },
+  },
+  {
+    name: "tracestate",
+    in: "header",
+    description: "W3C tracestate going with traceparent (kept up to 512 characters).",
+    schema: { type: "string" },
+  },
+];
+
 export const HEADERS: Json = {
   Location: { description: "Path of the new job", schema: { type: "string" } },
   "Idempotent-Replayed": {

@@ -55,7 +55,8 @@ local F_DEPENDENTS = 25
 local F_DEPS_ELSEWHERE = 26
 local F_GROUP = 27
 local F_CALLBACK = 28
-local RECORD_FIELDS = 28
+local F_TRACE = 29
+local RECORD_FIELDS = 29
 -- Started and finished times are stored as ms since created (small integers
 -- pack in fewer bytes than epoch ms; record.ts adds created back).
 
