@@ -1230,6 +1230,15 @@ export class RedisBroker implements Broker {
     return await this.#reads.stats(queue, only);
   }
 
+  /**
+   * The known queues, as this broker's registry last read them (at most
+   * `KNOWN_QUEUES_TTL_MS` old): a list other parts of the process can share
+   * instead of reading their own (the webhook dispatcher).
+   */
+  knownQueues(): Promise<string[]> {
+    return this.#registry.list(KNOWN_QUEUES_TTL_MS);
+  }
+
   onDue(listener: (at: number) => void): () => void {
     this.#dueListeners.add(listener);
     return () => this.#dueListeners.delete(listener);

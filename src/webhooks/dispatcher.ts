@@ -42,6 +42,15 @@ export { LATENCY_BUCKETS };
 
 /** Longest idle block before looking again (new queues, lost wake markers). */
 export const IDLE_MS = 5000;
+/**
+ * The same with the process's shared list of queues (`queues` option): a new
+ * queue ends the wait as soon as that list shows it (`NEW_QUEUE_CHECK_MS`),
+ * so the block can be long and an idle worker stays within its 2 commands a
+ * second (the runner's heartbeat and registry beats take ~1.7 of them).
+ */
+export const SHARED_IDLE_MS = 20_000;
+/** How often an idle wait looks at the shared list of queues (in memory: no Redis call). */
+const NEW_QUEUE_CHECK_MS = 1000;
 /** Poll interval on Cluster. */
 export const CLUSTER_POLL_MS = 250;
 /** Most bytes of a receiver's answer read (then dropped). */
@@ -52,7 +61,7 @@ export const RESYNC_MS = 60_000;
  * How often every queue is looked at, markers or not: a lease another
  * dispatcher took and never ended is found within it after it expires.
  */
-export const SWEEP_MS = 30_000;
+export const SWEEP_MS = 60_000;
 /** How often the known queues are read again. */
 const QUEUES_TTL_MS = IDLE_MS;
 
@@ -82,15 +91,24 @@ export interface DispatcherOptions {
   resolve?: Resolver;
   commandTimeoutMs?: number;
   clock?: () => number;
+  /**
+   * The known queues as this process already reads them (e.g. the worker's
+   * broker, `RedisBroker.knownQueues`), so the dispatcher reads no list of
+   * its own and blocks for `SHARED_IDLE_MS`. Absent: it reads the list every
+   * `IDLE_MS` and blocks as long.
+   */
+  queues?: () => Promise<string[]>;
 }
 
 /** The dispatcher loop. */
 export class WebhookDispatcher {
   readonly #o: Required<
-    Omit<DispatcherOptions, "secret" | "resolve" | "prefix" | "commandTimeoutMs">
+    Omit<DispatcherOptions, "secret" | "resolve" | "prefix" | "commandTimeoutMs" | "queues">
   >;
   readonly #prefix: string;
   readonly #resolve: Resolver | undefined;
+  readonly #sharedQueues: (() => Promise<string[]>) | null;
+  readonly #idleMs: number;
   readonly #client: RedisClient;
   readonly #blocking: RedisClient;
   readonly #store: WebhookStore;
@@ -108,7 +126,7 @@ export class WebhookDispatcher {
   #sweepAt = 0;
   #resyncAt = 0;
   #loop: Promise<void> | null = null;
-  /** Timers waking this loop for retries due sooner than `IDLE_MS`. */
+  /** Timers waking this loop for retries due sooner than its idle wait. */
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(options: DispatcherOptions) {
@@ -126,6 +144,8 @@ export class WebhookDispatcher {
     };
     this.#prefix = options.prefix ?? "jq";
     this.#resolve = options.resolve;
+    this.#sharedQueues = options.queues ?? null;
+    this.#idleMs = this.#sharedQueues ? SHARED_IDLE_MS : IDLE_MS;
     const timeout = options.commandTimeoutMs ?? 3000;
     this.#client = connect(options.url, {
       commandTimeoutMs: timeout,
@@ -217,7 +237,7 @@ export class WebhookDispatcher {
     if (claimed > 0 || this.#woken.size > 0) return;
     let earliest = this.#sweepAt;
     for (const q of queues) earliest = Math.min(earliest, this.#nextDue.get(q) ?? -Infinity);
-    const wait = Math.min(IDLE_MS, Math.max(0, earliest - this.#o.clock()));
+    const wait = Math.min(this.#idleMs, Math.max(0, earliest - this.#o.clock()));
     if (wait <= 0) return;
     const woken = await this.#idle(queues, wait);
     if (woken !== null) this.#woken.add(woken);
@@ -248,16 +268,43 @@ export class WebhookDispatcher {
       return null;
     }
     const keys = new Map(queues.map((q) => [queueKeys(q, this.#prefix).webhookWake, q]));
+    const watching = this.#watchNewQueues(queues, keys.keys().next().value!);
     try {
       const popped = await this.#blocking.blpop(...keys.keys(), Math.max(0.01, ms / 1000));
       return popped ? keys.get(popped[0]) ?? null : null;
     } catch (error) {
       if (!this.#stop.signal.aborted) throw error;
       return null;
+    } finally {
+      clearInterval(watching);
     }
   }
 
+  /**
+   * During a long idle wait on `queues`: once the shared list shows a queue
+   * not among them, a marker on `wakeKey` (one the wait watches) ends it, so
+   * the next pass watches the new queue too.
+   */
+  #watchNewQueues(
+    queues: string[],
+    wakeKey: string,
+  ): ReturnType<typeof setInterval> | undefined {
+    const shared = this.#sharedQueues;
+    if (!shared) return undefined;
+    const watched = new Set(queues);
+    let woke = false;
+    return setInterval(() => {
+      if (woke) return;
+      shared().then((names) => {
+        if (woke || !names.some((n) => !watched.has(n))) return;
+        woke = true;
+        return this.#client.lpush(wakeKey, "1");
+      }).catch(() => {});
+    }, NEW_QUEUE_CHECK_MS);
+  }
+
   async #knownQueues(): Promise<string[]> {
+    if (this.#sharedQueues) return [...await this.#sharedQueues()].sort();
     const now = this.#o.clock();
     if (this.#queues && now - this.#queues.at < QUEUES_TTL_MS) return this.#queues.names;
     const names = await this.#client.hkeys(globalKeys(this.#prefix).queues);
@@ -358,7 +405,7 @@ export class WebhookDispatcher {
       queue,
       Math.min(this.#nextDue.get(queue) ?? Infinity, this.#o.clock() + delay),
     );
-    if (delay < IDLE_MS) this.#wakeIn(queue, delay);
+    if (delay < this.#idleMs) this.#wakeIn(queue, delay);
   }
 
   /**

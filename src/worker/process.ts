@@ -189,6 +189,8 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     url: options.redisUrl,
     log,
     homeQueue: () => broker.homeQueue(),
+    // The runner's list of queues: no read of its own, so the idle wait can be long.
+    queues: () => broker.knownQueues(),
   });
   webhooks?.start();
   // Off (null, no SDK loaded, no per-job work) unless an OTLP endpoint is configured.
