@@ -61,7 +61,7 @@ import { isStale, type WorkerRecord } from "../queue/worker_presence.ts";
 import { withTimeout } from "../timing/timeout.ts";
 import { defaultHttpMetrics, type HttpMetrics } from "./http_metrics.ts";
 import { DURATION_BUCKETS, PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
-import { emptyWebhookStats, webhookMetricsText, type WebhookStats } from "./webhook_metrics.ts";
+import { WebhookMetrics, type WebhookStats } from "./webhook_metrics.ts";
 
 /**
  * A counter that follows an external running total but never goes down:
@@ -161,7 +161,7 @@ export class ClusterMetrics {
   readonly #duration: StoredHistogram;
   readonly #limits: LimitMetrics;
   readonly #webhookStats: (() => Promise<WebhookStats>) | null;
-  #webhooks: WebhookStats = emptyWebhookStats();
+  readonly #webhooks: WebhookMetrics | null;
 
   constructor(broker: Broker, options: ClusterMetricsOptions = {}) {
     this.#broker = broker;
@@ -169,6 +169,7 @@ export class ClusterMetrics {
     this.#statsTimeoutMs = options.statsTimeoutMs ?? 5000;
     this.#extra = options.extra ?? [];
     this.#webhookStats = options.webhookStats ?? null;
+    this.#webhooks = this.#webhookStats ? new WebhookMetrics(this.registry) : null;
     const registers = [this.registry];
     const counter = (name: string, help: string) =>
       new Counter({ name, help, labelNames: ["job_type"] as const, registers });
@@ -270,7 +271,7 @@ export class ClusterMetrics {
           this.#broker.durations(),
           Promise.resolve().then(() => this.#broker.workers()).catch(() => null),
           // Counters only ever grow in Redis: a failed read keeps the last values.
-          this.#webhookStats?.().then((w) => void (this.#webhooks = w)).catch(() => {}),
+          this.#webhookStats?.().then((w) => this.#webhooks?.set(w)).catch(() => {}),
         ]),
         this.#statsTimeoutMs,
       );
@@ -356,9 +357,7 @@ export class ClusterMetrics {
     const registries = [this.registry];
     if (this.#http) registries.push(this.#http.registry);
     registries.push(...this.#extra);
-    const text = await Registry.merge(registries).metrics();
-    if (!this.#webhookStats) return text;
-    return `${text.endsWith("\n") ? text : `${text}\n`}${webhookMetricsText(this.#webhooks)}`;
+    return await Registry.merge(registries).metrics();
   }
 
   /** `GET /metrics` as a Hono sub-app. */

@@ -7,14 +7,14 @@
  * - `jobqueue_webhook_deliveries_total{outcome}`: attempts by outcome,
  *   `delivered` (2xx), `retried` (to be tried again), `failed` (given up).
  * - `jobqueue_webhook_delivery_latency_seconds`: from the job's end to its
- *   successful delivery (retries included), histogram.
- *
- * Rendered as exposition text here: prom-client cannot hold a histogram
- * whose buckets are counted elsewhere.
+ *   successful delivery (retries included), histogram; its buckets are
+ *   counted in Redis, so it is a `StoredHistogram` like the job durations.
  *
  * @module
  */
-import { LATENCY_BUCKETS, type WebhookStats } from "../webhooks/stats.ts";
+import { Counter, type Registry } from "prom-client";
+import { emptyWebhookStats, LATENCY_BUCKETS, type WebhookStats } from "../webhooks/stats.ts";
+import { StoredHistogram } from "./stored_histogram.ts";
 
 export {
   addWebhookStats,
@@ -23,27 +23,40 @@ export {
   type WebhookStats,
 } from "../webhooks/stats.ts";
 
-/** The exposition text of `stats` (every series present, zeros included). */
-export function webhookMetricsText(stats: WebhookStats): string {
-  const lines = [
-    "# HELP jobqueue_webhook_deliveries_total Webhook delivery attempts by outcome " +
-    "(delivered, retried, failed = given up), cluster-wide (from Redis).",
-    "# TYPE jobqueue_webhook_deliveries_total counter",
-    `jobqueue_webhook_deliveries_total{outcome="delivered"} ${stats.delivered}`,
-    `jobqueue_webhook_deliveries_total{outcome="retried"} ${stats.retried}`,
-    `jobqueue_webhook_deliveries_total{outcome="failed"} ${stats.failed}`,
-    "# HELP jobqueue_webhook_delivery_latency_seconds Time from a job's end to its webhook's " +
-    "successful delivery, cluster-wide (from Redis).",
-    "# TYPE jobqueue_webhook_delivery_latency_seconds histogram",
-  ];
-  let cumulative = 0;
-  for (const bound of LATENCY_BUCKETS) {
-    cumulative += stats.buckets.get(String(bound)) ?? 0;
-    lines.push(`jobqueue_webhook_delivery_latency_seconds_bucket{le="${bound}"} ${cumulative}`);
+const OUTCOMES = ["delivered", "retried", "failed"] as const;
+
+/** The webhook series in `registry`; `set` them from each scrape's stats. */
+export class WebhookMetrics {
+  readonly #deliveries: Counter<"outcome">;
+  readonly #latency: StoredHistogram;
+
+  constructor(registry: Registry) {
+    this.#deliveries = new Counter({
+      name: "jobqueue_webhook_deliveries_total",
+      help: "Webhook delivery attempts by outcome (delivered, retried, failed = given up), " +
+        "cluster-wide (from Redis).",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    });
+    this.#latency = new StoredHistogram({
+      name: "jobqueue_webhook_delivery_latency_seconds",
+      help: "Time from a job's end to its webhook's successful delivery, cluster-wide " +
+        "(from Redis).",
+      bounds: LATENCY_BUCKETS,
+      registry,
+    });
+    // Every series from the first scrape on, before (or without) a read of Redis.
+    this.set(emptyWebhookStats());
   }
-  // Every delivered attempt counts once, in its bucket or above the last.
-  lines.push(`jobqueue_webhook_delivery_latency_seconds_bucket{le="+Inf"} ${stats.count}`);
-  lines.push(`jobqueue_webhook_delivery_latency_seconds_sum ${stats.sum}`);
-  lines.push(`jobqueue_webhook_delivery_latency_seconds_count ${stats.count}`);
-  return `${lines.join("\n")}\n`;
+
+  /** Every series from `stats`, zeros included (the counts only grow in Redis). */
+  set(stats: WebhookStats): void {
+    // prom-client counters have no set(): rebuilt from the stored totals.
+    this.#deliveries.reset();
+    for (const outcome of OUTCOMES) this.#deliveries.inc({ outcome }, stats[outcome]);
+    const counts = [...LATENCY_BUCKETS.map((b) => String(b)), "+Inf"].map((le) =>
+      stats.buckets.get(le) ?? 0
+    );
+    this.#latency.set([{ labels: {}, counts, sum: stats.sum }]);
+  }
 }
