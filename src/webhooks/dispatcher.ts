@@ -23,8 +23,7 @@
 import { Cluster } from "ioredis";
 import { connect, type RedisClient } from "../queue/connect.ts";
 import { globalKeys, queueKeys } from "../queue/keys.ts";
-import { QueueScripts, type WebhookOutcomeCall } from "../queue/scripts.ts";
-import { DEFAULTS } from "../queue/job.ts";
+import type { QueueScripts, WebhookOutcomeCall } from "../queue/scripts.ts";
 import { allSubscriptions, mirrorQueue } from "../queue/webhook_mirror.ts";
 import { guardedFetch, type Resolver } from "../jobs/guarded_http.ts";
 import { outboundPolicy } from "../jobs/outbound_guard.ts";
@@ -113,7 +112,6 @@ export class WebhookDispatcher {
   readonly #blocking: RedisClient;
   readonly #store: WebhookStore;
   readonly #cluster: boolean;
-  readonly #scripts = new Map<string, Promise<QueueScripts>>();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #stop = new AbortController();
   readonly #owner = crypto.randomUUID().slice(0, 8);
@@ -216,7 +214,8 @@ export class WebhookDispatcher {
         this.#woken.add(queue); // not looked at: look again once a slot frees
         continue;
       }
-      const scripts = await this.#queueScripts(queue);
+      // The store shares this dispatcher's connection: one set of scripts per queue.
+      const scripts = await this.#store.queueScripts(queue);
       const token = `${this.#owner}.${++this.#claims}`;
       const lease = this.#o.timeoutMs + 5000;
       const r = await scripts.webhookClaim(free, lease, token, this.#o.clock());
@@ -320,20 +319,6 @@ export class WebhookDispatcher {
     this.#resyncAt = now + RESYNC_MS;
     const subs = await allSubscriptions(this.#client, this.#prefix);
     for (const queue of queues) await mirrorQueue(this.#client, this.#prefix, queue, subs);
-  }
-
-  async #queueScripts(queue: string): Promise<QueueScripts> {
-    let scripts = this.#scripts.get(queue);
-    if (!scripts) {
-      scripts = QueueScripts.create(this.#client, queueKeys(queue, this.#prefix), {
-        retentionMs: DEFAULTS.retentionMs,
-        finishedTtlMs: DEFAULTS.retentionMs,
-        eventsMaxLen: 0,
-        errorHistory: 0,
-      });
-      this.#scripts.set(queue, scripts);
-    }
-    return await scripts;
   }
 
   /** Sends one claimed attempt and records its outcome. */

@@ -174,7 +174,8 @@ export class WebhookStore {
     return this.#secret;
   }
 
-  async #queueScripts(queue: string): Promise<QueueScripts> {
+  /** The webhook scripts of `queue` on this store's connection (made once per queue). */
+  async queueScripts(queue: string): Promise<QueueScripts> {
     let scripts = this.#scripts.get(queue);
     if (!scripts) {
       scripts = QueueScripts.create(this.#client, queueKeys(queue, this.#prefix), {
@@ -241,7 +242,7 @@ export class WebhookStore {
     if (!DELIVERY_ID_PATTERN.test(id)) return false;
     const queue = await this.#do(() => queueOfDelivery(id, this.#home));
     if (!visibleTo(tenant, queue)) return false;
-    const scripts = await this.#queueScripts(queue);
+    const scripts = await this.queueScripts(queue);
     try {
       await scripts.webhookRedeliver(id, this.#clock());
       return true;
