@@ -71,7 +71,17 @@ export function buildApiApp(
   app.use("/metrics", metricsGuard(deps.metricsToken));
   app.route("/", metrics.routes());
   app.route("/", createApp({ ...deps, log }));
-  app.route("/", staticRoutes(deps.staticDir ?? STATIC_DIR));
+  app.route(
+    "/",
+    staticRoutes(
+      deps.staticDir ?? STATIC_DIR,
+      (path, error) =>
+        log.warn("dashboard file served unminified", {
+          path,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    ),
+  );
   // The sub-apps' handlers do not apply to the parent app that is served.
   installErrorHandlers(app, log);
   return {
