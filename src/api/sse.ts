@@ -34,6 +34,8 @@ import type { StoredEvent } from "../events/lifecycle.ts";
 import { EventFeed } from "../events/feed.ts";
 import { visibleTo } from "../tenants/names.ts";
 import { queueInId } from "../queue/job_id.ts";
+// The `principal` context variable is declared there (checked alone, this file needs it).
+import type {} from "./auth/guard.ts";
 
 /** Options for `eventsRoutes`. */
 export interface EventsRoutesOptions {

@@ -8,6 +8,8 @@
  */
 import { Hono } from "hono";
 import type { RouteDeps } from "../deps.ts";
+// The `principal` context variable is declared there (checked alone, this file needs it).
+import type {} from "../auth/guard.ts";
 
 /** The whoami route, mounted under `/api/v1`. */
 export function authRoutes(deps: RouteDeps): Hono {

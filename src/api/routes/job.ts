@@ -26,6 +26,8 @@ import { readLimited } from "../body.ts";
 import { producerOf, scheduledJobResponse } from "../schedule_jobs.ts";
 import { callerTenant, jobVisible } from "../tenant_scope.ts";
 import type { Context } from "hono";
+// The `principal` context variable is declared there (checked alone, this file needs it).
+import type {} from "../auth/guard.ts";
 
 /** Longest retry body: `{"revive_dependents": true}` with room to spare. */
 const MAX_RETRY_BODY = 1024;

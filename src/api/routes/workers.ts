@@ -21,6 +21,8 @@ import { HttpError } from "../errors.ts";
 import { callerTenant } from "../tenant_scope.ts";
 import { JobNotFoundError } from "../../queue/errors.ts";
 import { isStale, PRESENCE, type WorkerRecord } from "../../queue/worker_presence.ts";
+// The `principal` context variable is declared there (checked alone, this file needs it).
+import type {} from "../auth/guard.ts";
 
 /** Refuses a key confined to a tenant: the worker processes serve every tenant. */
 function refuseTenantKey(c: Context): void {
