@@ -236,6 +236,14 @@ export interface Broker {
    */
   purge(state: "failed" | "completed" | "cancelled", queue?: string): Promise<number>;
 
+  /**
+   * Deletes one finished job (completed, dead or cancelled) and everything
+   * that indexes it, atomically; answers the state it was deleted from.
+   * Throws `JobNotFoundError`, or `InvalidStateError` when it is not finished
+   * (a worker may hold it: cancel it first) or a waiting job still depends on it.
+   */
+  deleteJob(id: string): Promise<"completed" | "failed" | "cancelled">;
+
   /** One job, or null when unknown or expired. */
   get(id: string): Promise<Job | null>;
 

@@ -1180,6 +1180,11 @@ export class RedisBroker implements Broker {
     await (await this.#ours(job.state)).runNow(job.id);
   }
 
+  async deleteJob(id: string): Promise<"completed" | "failed" | "cancelled"> {
+    const job = await this.#queueOfInput(id);
+    return await (await this.#ours(job.state)).deleteJob(job.id, this.#clock());
+  }
+
   async purge(state: "failed" | "completed" | "cancelled", queue?: string): Promise<number> {
     if (!FINISHED_STATES.includes(state)) {
       throw new InvalidInputError("only finished states can be purged", "state");
