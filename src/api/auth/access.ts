@@ -37,6 +37,7 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
   { method: "POST", path: `${V1}/jobs/:id/run`, access: "admin" },
   { method: "POST", path: `${V1}/jobs/retry`, access: "admin" },
   { method: "POST", path: `${V1}/jobs/cancel`, access: "admin" },
+  { method: "POST", path: `${V1}/jobs/delete`, access: "admin" },
   { method: "GET", path: `${V1}/stats`, access: "read" },
   { method: "GET", path: `${V1}/queues`, access: "read" },
   { method: "GET", path: `${V1}/queues/:name`, access: "read" },
