@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { RedisInfo } from "./redis_info.ts";
 import type { WorkerRecord, WorkerReport } from "./worker_presence.ts";
 import type {
   CancelOutcome,
@@ -198,6 +199,12 @@ export interface Broker {
    * epoch ms a drain was requested (`drainWorker`), or null.
    */
   beatWorker(report: WorkerReport): Promise<number | null>;
+
+  /**
+   * Redis's health figures for the operator (`redis_info.ts`): a whitelist
+   * of INFO fields, per master on Cluster.
+   */
+  redisInfo(): Promise<RedisInfo>;
 
   /** The registered worker processes (at most `MAX_LISTED_WORKERS`), oldest registration first. */
   workers(): Promise<WorkerRecord[]>;

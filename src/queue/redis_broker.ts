@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { readRedisInfo, type RedisInfo } from "./redis_info.ts";
 import { Cluster } from "ioredis";
 import type { Broker, ClaimOptions, MaintainOptions, ReleaseOptions } from "./broker.ts";
 import { BlockingPool } from "./blocking.ts";
@@ -1141,6 +1142,10 @@ export class RedisBroker implements Broker {
       queue_order: serve.order,
       beat_at: this.#clock(),
     });
+  }
+
+  redisInfo(): Promise<RedisInfo> {
+    return this.#raw(readRedisInfo);
   }
 
   workers(): Promise<WorkerRecord[]> {

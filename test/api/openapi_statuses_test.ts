@@ -889,6 +889,13 @@ Deno.test("every documented status is answered, and every answer is documented",
         "Retry-After",
       ]),
     );
+    // The Redis view: figures, a tenant's key refused, Redis down.
+    const RD = "/api/v1/redis";
+    cases.push(
+      at(`GET ${RD}`, 200, undefined, get(app, RD)),
+      at(`GET ${RD}`, 403, "forbidden", send(tenanted, "GET", RD, asFull)),
+      at(`GET ${RD}`, 503, "unavailable", get(down, RD)),
+    );
     // Completion webhooks: a store on the test's Redis, one on a dead one, none (503).
     const webhooks = new WebhookStore({ client: keyClient, homeQueue: () => broker.homeQueue() });
     const hooked = composed({ webhooks });

@@ -64,6 +64,7 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
   { method: "DELETE", path: `${V1}/limits/:scope/:name`, access: "admin" },
   { method: "GET", path: `${V1}/workers`, access: "read" },
   { method: "POST", path: `${V1}/workers/:id/drain`, access: "admin" },
+  { method: "GET", path: `${V1}/redis`, access: "admin" },
   { method: "POST", path: `${V1}/webhooks`, access: "admin" },
   { method: "GET", path: `${V1}/webhooks`, access: "admin" },
   { method: "GET", path: `${V1}/webhooks/secret`, access: "admin" },

@@ -9,6 +9,7 @@
  * @module
  */
 import { workerPaths, workerSchemas } from "./openapi_workers.ts";
+import { redisPaths, redisSchemas } from "./openapi_redis.ts";
 import { VERSION } from "../../version.ts";
 import { Hono } from "hono";
 import type { JobRegistry } from "../../jobs/registry.ts";
@@ -595,6 +596,7 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
       ...flowPaths(limits.maxBatchBodyBytes),
       ...limitPaths(),
       ...workerPaths(),
+      ...redisPaths(),
       ...webhookPaths(),
       ...probePaths("", ""),
       ...probePaths("/api/v1", "V1"),
@@ -608,6 +610,7 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
         ...flowSchemas(),
         ...limitSchemas(),
         ...workerSchemas(),
+        ...redisSchemas(),
         ...webhookSchemas(),
       },
       responses: { ...RESPONSES, ...AUTH_RESPONSES },
