@@ -294,6 +294,14 @@ export const scheduleAction = (name, action) =>
 export const deleteSchedule = (name) =>
   request(`/schedules/${encodeURIComponent(name)}`, { method: "DELETE" });
 
+/**
+ * Deletes these finished jobs: `{results, deleted, refused}`.
+ *
+ * @param {string[]} ids
+ */
+export const deleteJobs = (ids) =>
+  request("/jobs/delete", { method: "POST", body: JSON.stringify({ ids }) });
+
 /** The registered worker processes: `{workers, stale_after_ms}`. */
 export const getWorkers = () => request("/workers");
 
