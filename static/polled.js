@@ -45,7 +45,9 @@ export class Polled {
     } catch (error) {
       this.say(`Could not load: ${errorText(error)}`, "error");
     }
-    if (this.on) this.timer = setTimeout(() => this.refresh(), this.everyMs);
+    // Two refreshes may overlap (an action's, the timer's): one timer survives them.
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = this.on ? setTimeout(() => this.refresh(), this.everyMs) : null;
   }
 
   /**
