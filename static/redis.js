@@ -10,25 +10,36 @@ import { getRedis } from "./api.js";
 import { byId, duration, el, replace, when } from "./dom.js";
 import { Polled } from "./polled.js";
 
-/** @param {any} n */
+/**
+ * @typedef {{used_human: string, peak_human: string, max_bytes: number, max_human: string,
+ *   policy: string}} Memory
+ * @typedef {{aof_enabled: boolean, aof_last_write_ok: boolean, rdb_last_save_at: string | null,
+ *   rdb_last_bgsave_ok: boolean, rdb_changes_since_last_save: number}} Persistence
+ * @typedef {{version: string, role: string, uptime_s: number, memory: Memory,
+ *   connected_clients: number, ops_per_s: number, keyspace_hits: number,
+ *   keyspace_misses: number, evicted_keys: number, keys: number,
+ *   persistence: Persistence}} Summary
+ * @typedef {Summary & {mode: string, masters: (Summary & {address: string})[] | null}} Info
+ */
+
+/** @param {unknown} n */
 const count = (n) => (typeof n === "number" ? n.toLocaleString() : "—");
 
-/** @param {any} r */
+/** @param {Summary} r */
 function hitRate(r) {
   const all = r.keyspace_hits + r.keyspace_misses;
   return all > 0 ? `${Math.round((r.keyspace_hits / all) * 1000) / 10} %` : "—";
 }
 
-/** @param {any} r */
+/** @param {Summary} r */
 function memory(r) {
-  const m = r.memory ?? {};
+  const m = r.memory;
   const max = m.max_bytes > 0 ? `of ${m.max_human}` : "no limit";
   return `${m.used_human} ${max} (peak ${m.peak_human}; policy ${m.policy})`;
 }
 
-/** @param {any} p */
+/** @param {Persistence} p */
 function persistence(p) {
-  if (!p) return "—";
   const rdb = `RDB ${p.rdb_last_bgsave_ok ? "ok" : "FAILED"}, saved ${when(p.rdb_last_save_at)}` +
     `, ${count(p.rdb_changes_since_last_save)} changes since`;
   const aof = p.aof_enabled
@@ -45,6 +56,7 @@ export class RedisPanel {
   }
 
   async load() {
+    /** @type {Info} */
     const r = await getRedis();
     /** @type {[string, string][]} */
     const facts = [
@@ -68,7 +80,7 @@ export class RedisPanel {
     if (!r.masters) return;
     replace(
       byId("redis-masters-body"),
-      r.masters.map((/** @type {any} */ m) =>
+      r.masters.map((m) =>
         el(
           "tr",
           {},

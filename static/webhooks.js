@@ -12,6 +12,14 @@ import { ago, byId, el, noteRow, replace } from "./dom.js";
 import { errorText } from "./jobs.js";
 import { keepFocus, Polled } from "./polled.js";
 
+/**
+ * @typedef {{url: string, events: string[], queue: string | null, type: string | null,
+ *   created_at: string}} Subscription
+ * @typedef {{id: string, job_id: string, event: string, subscription_id: string | null,
+ *   url: string | null, attempts: number, last_status: number | null,
+ *   last_error: string | null, finished_at: string, failed_at: string | null}} Delivery
+ */
+
 /** @param {string | null | undefined} iso */
 const time = (iso) =>
   el("time", { datetime: iso ?? undefined, title: iso ?? undefined, text: ago(iso) });
@@ -29,12 +37,13 @@ export class WebhooksPanel {
       getDeliveries("failed"),
       getDeliveries("pending"),
     ]);
+    /** @type {Subscription[]} */
     const list = Array.isArray(subs?.webhooks) ? subs.webhooks : [];
     replace(
       this.subs,
       list.length === 0
         ? noteRow(5, "No subscriptions: only jobs' own callback URLs are called.")
-        : list.map((/** @type {any} */ s) =>
+        : list.map((s) =>
           el(
             "tr",
             {},
@@ -46,10 +55,9 @@ export class WebhooksPanel {
           )
         ),
     );
-    const rows = [
-      ...(failed?.deliveries ?? []).map((/** @type {any} */ d) => ({ ...d, given_up: true })),
-      ...(pending?.deliveries ?? []).map((/** @type {any} */ d) => ({ ...d, given_up: false })),
-    ];
+    /** @type {(d: {deliveries?: Delivery[]}, givenUp: boolean) => (Delivery & {given_up: boolean})[]} */
+    const mark = (d, givenUp) => (d?.deliveries ?? []).map((x) => ({ ...x, given_up: givenUp }));
+    const rows = [...mark(failed, true), ...mark(pending, false)];
     keepFocus(this.body, () =>
       replace(
         this.body,
@@ -59,7 +67,7 @@ export class WebhooksPanel {
       ));
   }
 
-  /** @param {any} d */
+  /** @param {Delivery & {given_up: boolean}} d */
   row(d) {
     const id = String(d.id ?? "");
     return el(

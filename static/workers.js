@@ -14,15 +14,22 @@ import { bytes, keepFocus, Polled } from "./polled.js";
 
 const COLUMNS = 9;
 
-/** @param {any} w */
+/**
+ * @typedef {{id: string, host: string, pid: number, queues: "all" | {name: string,
+ *   weight: number}[], queue_order: string, concurrency: number, threads: number,
+ *   in_flight: number, rss_bytes: number, started_at: string, uptime_ms: number,
+ *   last_beat_at: string, version: string, draining: boolean, stale: boolean}} Worker
+ */
+
+/** @param {Worker} w */
 function queuesText(w) {
   if (w.queues === "all") return "all queues";
   if (!Array.isArray(w.queues)) return "—";
-  const list = w.queues.map((/** @type {any} */ q) => `${q.name} ×${q.weight}`).join(", ");
+  const list = w.queues.map((q) => `${q.name} ×${q.weight}`).join(", ");
   return w.queue_order === "strict" ? `${list} (strict order)` : list;
 }
 
-/** @param {any} w */
+/** @param {Worker} w */
 function stateCell(w) {
   if (w.stale) {
     return el("span", { class: "badge w-stale", text: `Stale: no beat ${ago(w.last_beat_at)}` });
@@ -39,17 +46,18 @@ export class WorkersPanel {
 
   async load() {
     const res = await getWorkers();
+    /** @type {Worker[]} */
     const workers = Array.isArray(res?.workers) ? res.workers : [];
     keepFocus(this.body, () =>
       replace(
         this.body,
         workers.length === 0
           ? noteRow(COLUMNS, "No worker process is registered: nothing runs jobs now.")
-          : workers.map((/** @type {any} */ w) => this.row(w)),
+          : workers.map((w) => this.row(w)),
       ));
   }
 
-  /** @param {any} w */
+  /** @param {Worker} w */
   row(w) {
     const id = String(w.id ?? "");
     const busy = w.concurrency > 0 ? Math.round((w.in_flight / w.concurrency) * 100) : 0;
@@ -83,7 +91,7 @@ export class WorkersPanel {
     );
   }
 
-  /** @param {any} w */
+  /** @param {Worker} w */
   async drain(w) {
     const who = `${w.host} (pid ${w.pid})`;
     if (!confirm(`Drain worker ${who}? It stops claiming, finishes its jobs and exits.`)) return;
