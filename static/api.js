@@ -293,3 +293,35 @@ export const scheduleAction = (name, action) =>
 /** @param {string} name */
 export const deleteSchedule = (name) =>
   request(`/schedules/${encodeURIComponent(name)}`, { method: "DELETE" });
+
+/**
+ * Deletes these finished jobs: `{results, deleted, refused}`.
+ *
+ * @param {string[]} ids
+ */
+export const deleteJobs = (ids) =>
+  request("/jobs/delete", { method: "POST", body: JSON.stringify({ ids }) });
+
+/** The registered worker processes: `{workers, stale_after_ms}`. */
+export const getWorkers = () => request("/workers");
+
+/** @param {string} id a worker: it stops claiming and exits once its jobs are done */
+export const drainWorker = (id) =>
+  request(`/workers/${encodeURIComponent(id)}/drain`, { method: "POST" });
+
+/** Webhook subscriptions: `{webhooks}` (admin scope). */
+export const getWebhooks = () => request("/webhooks");
+
+/**
+ * Deliveries given up (`failed`) or still to send (`pending`): `{deliveries}`.
+ *
+ * @param {"failed" | "pending"} status
+ */
+export const getDeliveries = (status) => request(`/webhooks/deliveries?status=${status}&limit=50`);
+
+/** @param {string} id a given-up delivery: sent again */
+export const redeliver = (id) =>
+  request(`/webhooks/deliveries/${encodeURIComponent(id)}/redeliver`, { method: "POST" });
+
+/** Redis's health figures (admin scope). */
+export const getRedis = () => request("/redis");

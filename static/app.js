@@ -18,6 +18,9 @@ import { closeDetail, listFiltersChanged, openJob, showView } from "./views.js";
 import { QueuePanel } from "./queues.js";
 import { LimitsPanel } from "./limits.js";
 import { SchedulePanel } from "./schedules.js";
+import { WorkersPanel } from "./workers.js";
+import { WebhooksPanel } from "./webhooks.js";
+import { RedisPanel } from "./redis.js";
 
 const STATES = [
   "pending",
@@ -47,6 +50,8 @@ const list = new JobList({
 const queues = new QueuePanel({ onQueues: (names) => list.setQueues(names) });
 const schedules = new SchedulePanel({ onOpenJob: (id) => openJob(id, "schedules") });
 const limits = new LimitsPanel();
+// Each reads only while its view is shown (views.js).
+const polled = [new WorkersPanel().poll, new WebhooksPanel().poll, new RedisPanel().poll];
 
 /** @type {string} */
 let lastCounts = "";
@@ -126,7 +131,7 @@ async function loadTypes() {
 }
 
 function start() {
-  startRouter((route) => showView(route, { list, detail, queues }));
+  startRouter((route) => showView(route, { list, detail, queues, polled }));
   document.addEventListener("keydown", (e) => {
     // Escape closes the job detail (the only overlay), wherever the focus is.
     if (e.key === "Escape" && detail.isOpen && !e.defaultPrevented) closeDetail();

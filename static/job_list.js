@@ -1,6 +1,7 @@
 /**
  * The job list: one queue's jobs in one state (type filter, search by id or
- * id prefix, cursor pages with the filter's total), its bulk actions and a
+ * id prefix, cursor pages with the filter's total), its bulk actions (retry
+ * the dead, cancel selected live jobs, delete selected finished ones) and a
  * scheduled job's "Run now".
  *
  * Live without disruption: a count change does not redraw the list. The
@@ -14,6 +15,7 @@
  */
 import {
   cancelJobs,
+  deleteJobs,
   findJobs,
   jobId,
   listJobs,
@@ -23,7 +25,7 @@ import {
 } from "./api.js";
 import { byId, el, noteRow, replace } from "./dom.js";
 import { errorText } from "./jobs.js";
-import { buildRow, CANCELLABLE, columnsFor, headRow, updateRow } from "./job_rows.js";
+import { buildRow, CANCELLABLE, columnsFor, DELETABLE, headRow, updateRow } from "./job_rows.js";
 
 const PAGE_SIZE = 20;
 /** A full job id: a UUID, or `<queue>:<UUID>`. */
@@ -54,6 +56,7 @@ export class JobList {
     this.purge = /** @type {HTMLButtonElement} */ (byId("purge-failed"));
     this.retryAll = /** @type {HTMLButtonElement} */ (byId("retry-failed"));
     this.cancelSelected = /** @type {HTMLButtonElement} */ (byId("cancel-selected"));
+    this.deleteSelected = /** @type {HTMLButtonElement} */ (byId("delete-selected"));
     this.fresh = /** @type {HTMLButtonElement} */ (byId("jobs-new"));
     this.notice = byId("jobs-notice");
     /** Cursors of the pages before the current one. @type {(string | null)[]} */
@@ -115,6 +118,7 @@ export class JobList {
     this.purge.addEventListener("click", () => this.purgeDead());
     this.retryAll.addEventListener("click", () => this.retryDead());
     this.cancelSelected.addEventListener("click", () => this.cancelPicked());
+    this.deleteSelected.addEventListener("click", () => this.deletePicked());
   }
 
   /** @returns {Filters} */
@@ -294,6 +298,7 @@ export class JobList {
     this.purge.hidden = state !== "failed" || !!this.query;
     this.retryAll.hidden = state !== "failed" || !!this.query;
     this.cancelSelected.hidden = !CANCELLABLE.has(state) || !!this.query;
+    this.deleteSelected.hidden = !DELETABLE.has(state) || !!this.query;
     this.body.setAttribute("aria-busy", "true");
     try {
       const page = this.query ? await findJobs(this.query, f.queue) : await this.fetchPage();
@@ -342,7 +347,7 @@ export class JobList {
       this.cols = cols;
       replace(this.head, headRow(cols));
     }
-    const selectable = CANCELLABLE.has(state);
+    const selectable = CANCELLABLE.has(state) || DELETABLE.has(state);
     const ids = new Set(jobs.map(jobId));
     for (const id of this.selected) if (!ids.has(id) || !selectable) this.selected.delete(id);
     this.rows.clear();
@@ -384,6 +389,8 @@ export class JobList {
     const n = this.selected.size;
     this.cancelSelected.disabled = n === 0;
     this.cancelSelected.textContent = n === 0 ? "Cancel selected" : `Cancel ${n} selected`;
+    this.deleteSelected.disabled = n === 0;
+    this.deleteSelected.textContent = n === 0 ? "Delete selected" : `Delete ${n} selected`;
   }
 
   /**
@@ -439,6 +446,29 @@ export class JobList {
       this.selected.clear();
     } catch (error) {
       this.say(`Cancel failed: ${errorText(error)}`, "error");
+    }
+    await this.load();
+  }
+
+  async deletePicked() {
+    const ids = [...this.selected];
+    if (ids.length === 0) return;
+    if (!confirm(`Delete ${ids.length} selected job(s) for good? This cannot be undone.`)) return;
+    try {
+      const res = await deleteJobs(ids);
+      const refused = (res?.results ?? []).filter((/** @type {any} */ r) => r.error);
+      this.say(
+        `Deleted ${Number(res?.deleted ?? 0)} job(s)` +
+          (refused.length
+            ? `; ${refused.length} refused: ${refused[0].error.message}${
+              refused.length > 1 ? " …" : ""
+            }`
+            : "."),
+        refused.length ? "error" : "ok",
+      );
+      this.selected.clear();
+    } catch (error) {
+      this.say(`Delete failed: ${errorText(error)}`, "error");
     }
     await this.load();
   }

@@ -12,6 +12,8 @@ import { ago, el, replace, when } from "./dom.js";
 
 /** States whose jobs can be cancelled (selected for a bulk cancel). */
 export const CANCELLABLE = new Set(["pending", "scheduled", "running", "waiting"]);
+/** Finished states: their jobs can be deleted (selected for a bulk delete). */
+export const DELETABLE = new Set(["completed", "failed", "cancelled"]);
 
 const HEAD = {
   id: "ID",

@@ -1,6 +1,7 @@
 /**
  * The job detail panel (`#/jobs/<id>`) with its actions: payload, result,
- * progress, error history, schedule, dependencies and dependents (flow.js).
+ * progress, error history, schedule, trace id, dependencies and dependents
+ * (flow.js).
  * Everything from the API is rendered as text.
  *
  * @module
@@ -132,6 +133,8 @@ export class JobDetail {
       ]);
     }
     if (job.group) facts.push(["Group", String(job.group)]);
+    // The trace id finds the submit's and every attempt's spans in the tracing backend.
+    facts.push(["Trace", job.trace_id ? el("code", { text: String(job.trace_id) }) : "—"]);
     if (job.dependencies) {
       const d = job.dependencies;
       facts.push([

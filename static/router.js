@@ -4,7 +4,7 @@
  * walks the views. The server serves one index.html whatever the hash.
  *
  * - `#/` overview (every panel), `#/queues`, `#/queues/<name>`, `#/jobs`,
- *   `#/schedules`, `#/flows`, `#/limits`;
+ *   `#/schedules`, `#/flows`, `#/limits`, `#/workers`, `#/webhooks`, `#/redis`;
  * - `#/jobs/<id>`: one job's detail. Opened from a view it shows over that
  *   view (remembered in `history.state`, which a reload keeps); followed as
  *   a link it stands alone;
@@ -27,6 +27,9 @@ export const VIEWS = {
   schedules: { path: "schedules", title: "Schedules" },
   flows: { path: "flows", title: "Flows" },
   limits: { path: "limits", title: "Flow control" },
+  workers: { path: "workers", title: "Workers" },
+  webhooks: { path: "webhooks", title: "Webhooks" },
+  redis: { path: "redis", title: "Redis" },
 };
 
 /** The job list's filters kept in the URL. */

@@ -16,7 +16,8 @@ import { currentRoute, formatRoute, navigate, parseRoute, VIEWS } from "./router
 /**
  * @typedef {import("./router.js").Route} Route
  * @typedef {{list: import("./job_list.js").JobList, detail: import("./jobs.js").JobDetail,
- *   queues: import("./queues.js").QueuePanel}} Parts
+ *   queues: import("./queues.js").QueuePanel,
+ *   polled: import("./polled.js").Polled[]}} Parts
  */
 
 /** @returns {{from?: string, opener?: string}} */
@@ -52,6 +53,8 @@ export function showView(route, parts) {
     const views = (/** @type {HTMLElement} */ (section).dataset.views ?? "").split(" ");
     section.toggleAttribute("data-off", !views.includes(view));
   }
+  // Panels read by nobody else poll only while their view shows them.
+  for (const p of parts.polled) p.setVisible(!p.section.hasAttribute("data-off"));
   const navView = view === "queue" ? "queues" : view === "job" ? "jobs" : view;
   for (const a of document.querySelectorAll("#views a")) {
     const here = /** @type {HTMLElement} */ (a).dataset.view === navView;

@@ -35,6 +35,7 @@ import { limitsRoutes } from "./routes/limits.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { flowRoutes } from "./routes/flows.ts";
 import { workersRoutes } from "./routes/workers.ts";
+import { redisRoutes } from "./routes/redis.ts";
 import { apiGuard } from "./auth/guard.ts";
 import { setJsonResponseHeaders } from "./response_headers.ts";
 
@@ -163,6 +164,7 @@ export function createApp(deps: ApiDeps): Hono {
   app.route(API_BASE, flowRoutes(routeDeps));
   app.route(API_BASE, limitsRoutes(routeDeps));
   app.route(API_BASE, workersRoutes(routeDeps));
+  app.route(API_BASE, redisRoutes(routeDeps));
   app.route(API_BASE, webhookRoutes(routeDeps));
 
   installErrorHandlers(app, log);

@@ -390,6 +390,19 @@ export const bulkCancelResponseSchema = z.object({
   refused: z.int().min(0).describe("Ids with an error (unknown, finished, unavailable)"),
 });
 
+/** Answer of `POST /api/v1/jobs/delete`. */
+export const bulkDeleteResponseSchema = z.object({
+  results: z.array(z.union([
+    z.object({ job_id: z.string(), status: z.literal("deleted") }),
+    z.object({
+      job_id: z.string(),
+      error: z.object({ code: z.string(), message: z.string() }),
+    }),
+  ])),
+  deleted: z.int().min(0).describe("Ids deleted"),
+  refused: z.int().min(0).describe("Ids with an error (unknown, not finished, unavailable)"),
+});
+
 /** Answer of purge. */
 export const purgeResponseSchema = z.object({ status: z.string(), purged: z.int() });
 

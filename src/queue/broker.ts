@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { RedisInfo } from "./redis_info.ts";
 import type { WorkerRecord, WorkerReport } from "./worker_presence.ts";
 import type {
   CancelOutcome,
@@ -199,6 +200,12 @@ export interface Broker {
    */
   beatWorker(report: WorkerReport): Promise<number | null>;
 
+  /**
+   * Redis's health figures for the operator (`redis_info.ts`): a whitelist
+   * of INFO fields, per master on Cluster.
+   */
+  redisInfo(): Promise<RedisInfo>;
+
   /** The registered worker processes (at most `MAX_LISTED_WORKERS`), oldest registration first. */
   workers(): Promise<WorkerRecord[]>;
 
@@ -235,6 +242,14 @@ export interface Broker {
    * or in every queue. Returns how many.
    */
   purge(state: "failed" | "completed" | "cancelled", queue?: string): Promise<number>;
+
+  /**
+   * Deletes one finished job (completed, dead or cancelled) and everything
+   * that indexes it, atomically; answers the state it was deleted from.
+   * Throws `JobNotFoundError`, or `InvalidStateError` when it is not finished
+   * (a worker may hold it: cancel it first) or a waiting job still depends on it.
+   */
+  deleteJob(id: string): Promise<"completed" | "failed" | "cancelled">;
 
   /** One job, or null when unknown or expired. */
   get(id: string): Promise<Job | null>;

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { readRedisInfo, type RedisInfo } from "./redis_info.ts";
 import { Cluster } from "ioredis";
 import type { Broker, ClaimOptions, MaintainOptions, ReleaseOptions } from "./broker.ts";
 import { BlockingPool } from "./blocking.ts";
@@ -1143,6 +1144,10 @@ export class RedisBroker implements Broker {
     });
   }
 
+  redisInfo(): Promise<RedisInfo> {
+    return this.#raw(readRedisInfo);
+  }
+
   workers(): Promise<WorkerRecord[]> {
     return this.#workers.list();
   }
@@ -1178,6 +1183,11 @@ export class RedisBroker implements Broker {
   async runNow(id: string): Promise<void> {
     const job = await this.#queueOfInput(id);
     await (await this.#ours(job.state)).runNow(job.id);
+  }
+
+  async deleteJob(id: string): Promise<"completed" | "failed" | "cancelled"> {
+    const job = await this.#queueOfInput(id);
+    return await (await this.#ours(job.state)).deleteJob(job.id, this.#clock());
   }
 
   async purge(state: "failed" | "completed" | "cancelled", queue?: string): Promise<number> {

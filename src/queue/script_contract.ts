@@ -213,6 +213,10 @@ export const SCRIPTS = {
     keys: ["finished", "stats", "outbox"],
     args: ["state", "limit"],
   },
+  delete: {
+    keys: ["completed", "failed", "cancelled", "stats", "outbox", "job"],
+    args: ["id", "now"],
+  },
   // Flows (`_flow.lua`): the outbox's deliveries, run in the receiving queue's slot.
   resolve: {
     keys: [

@@ -228,6 +228,13 @@ export function mapScriptError(
       return new JobNotFoundError(id);
     case "INVALID_STATE":
       return new InvalidStateError(id, match[2] ?? "unknown", operation);
+    case "PINNED":
+      // Finished, but a waiting job still depends on it: its outcome is not delivered yet.
+      return new InvalidStateError(
+        id,
+        `${match[2] ?? "finished"}, needed by a waiting job`,
+        operation,
+      );
     case "EXISTS":
       return new InvalidInputError(`a job with id ${id || match[2]} already exists`, "id");
     case "UNKNOWN_DEPENDENCY":
@@ -514,6 +521,19 @@ export class QueueScripts {
       finished: this.#keys[state],
     }) as [number, number];
     return { deleted: toNumber(deleted), examined: toNumber(examined) };
+  }
+
+  /**
+   * delete.lua: deletes one finished job (record, flow keys, idempotency
+   * key, state index) and answers the state it was in. Throws
+   * JobNotFoundError, or InvalidStateError unless it is finished and no
+   * waiting job still depends on it.
+   */
+  async deleteJob(id: string, now: number): Promise<"completed" | "failed" | "cancelled"> {
+    const state = await this.#run("delete", { id, now }, { job: this.#keys.jobPrefix + id }, {
+      errorId: id,
+    });
+    return String(state) as "completed" | "failed" | "cancelled";
   }
 
   /**

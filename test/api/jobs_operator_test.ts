@@ -182,3 +182,43 @@ Deno.test("POST /jobs/cancel: one result per id; 207 when some were refused", as
     await api.close();
   }
 });
+
+Deno.test("POST /jobs/delete: finished jobs deleted whole, live ones refused per id", async () => {
+  const api = await startApi();
+  try {
+    const { app, lines } = await withAudit(api);
+    const dead = await submit(app);
+    await killAll(api);
+    const done = await submit(app);
+    const [job] = await api.broker.claim(1);
+    await api.broker.complete(job.id, job.token, 1);
+    const live = await submit(app);
+    const unknown = crypto.randomUUID();
+    const res = await postJson(app, "/api/v1/jobs/delete", { ids: [dead, done, live, unknown] });
+    assert.strictEqual(res.status, 207);
+    const body = await res.json();
+    assert.deepStrictEqual(body.results.slice(0, 2), [
+      { job_id: dead, status: "deleted" },
+      { job_id: done, status: "deleted" },
+    ]);
+    assert.deepStrictEqual(
+      body.results.slice(2).map((r: { error: { code: string } }) => r.error.code),
+      ["invalid_state", "not_found"],
+    );
+    assert.match(body.results[2].error.message, /pending/);
+    assert.deepStrictEqual([body.deleted, body.refused], [2, 2]);
+    assert.strictEqual(await api.broker.get(dead), null);
+    assert.strictEqual(await api.broker.get(done), null);
+    assert.strictEqual((await api.broker.get(live))?.status, "pending");
+    assert.strictEqual((await app.request(`/api/v1/jobs/${dead}`)).status, 404);
+    assert.ok(lines.some((l) => l.msg === "bulk delete" && l.deleted === 2 && l.refused === 2));
+    await api.broker.cancel(live);
+    const ok = await postJson(app, "/api/v1/jobs/delete", { ids: [live] });
+    assert.strictEqual(ok.status, 200);
+    assert.deepStrictEqual((await ok.json()).deleted, 1);
+    await assertError(await postJson(app, "/api/v1/jobs/delete", { ids: [] }), 422);
+    await assertError(await postJson(app, "/api/v1/jobs/delete", { ids: ["x"] }), 422);
+  } finally {
+    await api.close();
+  }
+});

@@ -302,6 +302,27 @@ Deno.test("every documented status is answered, and every answer is documented",
         post(app, `${J}/cancel`, "{}", "text/plain"),
       ),
       at(`POST ${J}/cancel`, 422, "validation_error", post(app, `${J}/cancel`, json({ ids: [] }))),
+      at(
+        `POST ${J}/delete`,
+        200,
+        undefined,
+        after(cancelled, (id) => post(app, `${J}/delete`, json({ ids: [id] }))()),
+      ),
+      at(`POST ${J}/delete`, 207, undefined, post(app, `${J}/delete`, json({ ids: [uuid()] }))),
+      at(`POST ${J}/delete`, 400, "invalid_json", post(app, `${J}/delete`, "{")),
+      at(
+        `POST ${J}/delete`,
+        413,
+        "payload_too_large",
+        post(app, `${J}/delete`, json({ ids: [], x: "y".repeat(300_000) })),
+      ),
+      at(
+        `POST ${J}/delete`,
+        415,
+        "unsupported_media_type",
+        post(app, `${J}/delete`, "{}", "text/plain"),
+      ),
+      at(`POST ${J}/delete`, 422, "validation_error", post(app, `${J}/delete`, json({ ids: [] }))),
       at(`GET ${J}/{id}`, 400, "invalid_query", get(app, `${J}/${uuid()}?dependents_cursor=x`)),
       at(
         `POST ${J}`,
@@ -868,6 +889,13 @@ Deno.test("every documented status is answered, and every answer is documented",
         "Retry-After",
       ]),
     );
+    // The Redis view: figures, a tenant's key refused, Redis down.
+    const RD = "/api/v1/redis";
+    cases.push(
+      at(`GET ${RD}`, 200, undefined, get(app, RD)),
+      at(`GET ${RD}`, 403, "forbidden", send(tenanted, "GET", RD, asFull)),
+      at(`GET ${RD}`, 503, "unavailable", get(down, RD)),
+    );
     // Completion webhooks: a store on the test's Redis, one on a dead one, none (503).
     const webhooks = new WebhookStore({ client: keyClient, homeQueue: () => broker.homeQueue() });
     const hooked = composed({ webhooks });
@@ -1002,6 +1030,7 @@ Deno.test("every documented status is answered, and every answer is documented",
         [`POST ${B}`, slowApp, "POST", B, JT],
         [`POST ${J}/retry`, slowApp, "POST", `${J}/retry`, JT],
         [`POST ${J}/cancel`, slowApp, "POST", `${J}/cancel`, JT],
+        [`POST ${J}/delete`, slowApp, "POST", `${J}/delete`, JT],
         [`POST ${S}`, slowApp, "POST", S, JT],
         [`PUT ${S}/{name}`, slowApp, "PUT", `${S}/slow`, JT],
         [`PUT ${T}/{name}`, slowApp, "PUT", `${T}/slow`, JT],

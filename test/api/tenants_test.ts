@@ -104,6 +104,9 @@ Deno.test("tenants: another tenant's jobs, queues and stats answer as unknown on
     const bulk = await call(app, "POST", "/api/v1/jobs/cancel", globex, { ids: [acmeId] });
     assert.strictEqual(bulk.status, 207);
     assert.strictEqual(bulk.body.results[0].error.code, "not_found");
+    const deleted = await call(app, "POST", "/api/v1/jobs/delete", globex, { ids: [acmeId] });
+    assert.strictEqual(deleted.status, 207);
+    assert.strictEqual(deleted.body.results[0].error.code, "not_found");
     const retryTheirs = await call(app, "POST", "/api/v1/jobs/retry", globex, {
       status: "failed",
       queue: "acme/default",

@@ -13,7 +13,7 @@
  * key prompt, a scoped key's view, and a revoke while the page is open.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { CHROMIUM, failureShot, hasChromium, launchChromium, OUT_DIR } from "./browser.ts";
 import type { Browser, Page } from "playwright-core";
 import { buildApiApp } from "../../src/roles/api_app.ts";
 import { loadRegistry } from "../../src/jobs/registry.ts";
@@ -26,18 +26,9 @@ import { Authenticator } from "../../src/auth/authenticator.ts";
 import { KeyStore } from "../../src/auth/key_store.ts";
 import { connect } from "../../src/queue/connect.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const OUT_DIR = new URL("../../test_output", import.meta.url).pathname;
 const XSS = "<img src=x onerror=alert(1)>";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-function hasChromium(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
 if (!hasChromium()) console.log(`skipping dashboard browser test: ${CHROMIUM} not installed`);
 
 /** A throwaway deployment: redis-server, the API app on a free port, one worker. */
@@ -106,29 +97,6 @@ async function startStack(
       await Deno.remove(outbox, { recursive: true });
     },
   };
-}
-
-function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-}
-
-/** Keeps what the page showed for the post-mortem. */
-async function failureShot(browser: Browser | null, name: string): Promise<void> {
-  const page = browser?.contexts()[0]?.pages()[0];
-  await Deno.mkdir(OUT_DIR, { recursive: true });
-  await page?.screenshot({ path: `${OUT_DIR}/${name}`, fullPage: true }).catch(() => {});
 }
 
 /** POSTs a job and returns its id. */

@@ -7,24 +7,14 @@
  * job), Pause/Resume and Delete.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import type { Browser } from "playwright-core";
+import { hasChromium, launchChromium } from "./browser.ts";
 import { buildApiApp } from "../../src/roles/api_app.ts";
 import { loadRegistry } from "../../src/jobs/registry.ts";
 import { createLogger } from "../../src/log.ts";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import { startSchedules } from "../../src/schedules/runtime.ts";
 import { TestRedis } from "../helpers/redis_server.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-
-function hasChromium(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test({
   name: "dashboard: the schedules panel shows cadence, next and last run, and its actions work",
@@ -54,10 +44,7 @@ Deno.test({
         type: "compute",
         payload: { duration_ms: 1 },
       }, { create: true });
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-      });
+      browser = await launchChromium();
       const page = await browser.newPage();
       page.on("pageerror", (error) => pageErrors.push(String(error)));
       page.on("dialog", (dialog) => dialog.accept().catch(() => {}));

@@ -9,9 +9,8 @@
  * phone sizes, and the phone layout.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import type { Browser, Page } from "playwright-core";
-import axe from "axe-core";
+import { axeProblems, failureShot, hasChromium, launchChromium, OUT_DIR } from "./browser.ts";
 import { buildApiApp } from "../../src/roles/api_app.ts";
 import { loadRegistry } from "../../src/jobs/registry.ts";
 import { createLogger } from "../../src/log.ts";
@@ -19,40 +18,8 @@ import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import { TestRedis } from "../helpers/redis_server.ts";
 import { startSchedules } from "../../src/schedules/runtime.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const OUT_DIR = new URL("../../test_output", import.meta.url).pathname;
 const HOSTILE = `<script>alert("x")</script><img src=x onerror=alert(1)>`;
 const COMPUTE = { type: "compute", payload: { duration_ms: 1 } };
-
-function hasChromium(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
-
-/** Serious or critical axe violations of the page as shown. */
-async function axeProblems(page: Page): Promise<string[]> {
-  if (!(await page.evaluate(() => "axe" in globalThis))) {
-    await page.addScriptTag({ content: axe.source });
-  }
-  const result = await page.evaluate(async () => {
-    const run = (globalThis as unknown as {
-      axe: {
-        run: (
-          ctx: Document,
-        ) => Promise<
-          { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }
-        >;
-      };
-    }).axe.run;
-    return (await run(document)).violations;
-  });
-  return result
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-}
 
 /** The ids of the sections shown (not switched off by the view). */
 const shownSections = (page: Page) =>
@@ -108,19 +75,7 @@ Deno.test({
       const later = (await broker.enqueue({ ...COMPUTE, delay_ms: 3_600_000 })).id;
       const report = (await broker.enqueue({ ...COMPUTE, queue: "reports" })).id;
 
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
-      });
+      browser = await launchChromium();
       // bypassCSP lets the test inject axe; the page's own code runs under its CSP as ever.
       const context = await browser.newContext({
         viewport: { width: 1280, height: 900 },
@@ -373,11 +328,7 @@ Deno.test({
       assert.deepStrictEqual(alerts, []);
       assert.deepStrictEqual(pageErrors, []);
     } catch (error) {
-      await Deno.mkdir(OUT_DIR, { recursive: true });
-      await browser?.contexts()[0]?.pages()[0]?.screenshot({
-        path: `${OUT_DIR}/views_failure.png`,
-        fullPage: true,
-      }).catch(() => {});
+      await failureShot(browser, "views_failure.png");
       throw error;
     } finally {
       await browser?.close().catch(() => {});

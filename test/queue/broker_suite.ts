@@ -811,6 +811,65 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     await assertStatsConsistent(b);
   });
 
+  test("deleteJob removes one finished job and its indexes; live and needed ones are refused", async (h) => {
+    const b = await h.make();
+    const done = await b.enqueue({ type: "d", payload: 1, idempotency_key: "del-1" });
+    const dead = await b.enqueue({ type: "d", payload: 2 });
+    const gone = await b.enqueue({ type: "d", payload: 3 });
+    const [j1, j2] = await b.claim(2);
+    await b.complete(j1.id, j1.token, "ok");
+    await b.fail(j2.id, j2.token, { message: "x", retryable: false, retry_delay_ms: 0 });
+    await b.cancel(gone.id);
+    const running = await b.enqueue({ type: "d", payload: 4 });
+    const [held] = await b.claim(1);
+    assert.strictEqual(held.id, running.id);
+    const pending = await b.enqueue({ type: "d", payload: 5 });
+    const later = await b.enqueue({ type: "d", payload: 6, delay_ms: 60_000 });
+    // A finished job a waiting job still needs: its outcome is not delivered to it yet.
+    const needed = await b.enqueue({ type: "d", payload: 7, priority: 9 });
+    const other = await b.enqueue({ type: "d", payload: 8, delay_ms: 60_000 });
+    const waiter = await b.enqueue({ type: "d", payload: 9, depends_on: [needed.id, other.id] });
+    const [n] = await b.claim(1);
+    assert.strictEqual(n.id, needed.id);
+    await b.complete(n.id, n.token, "ok");
+    const before = await b.stats();
+
+    assert.strictEqual(await b.deleteJob(done.id), "completed");
+    assert.strictEqual(await b.deleteJob(dead.id), "failed");
+    assert.strictEqual(await b.deleteJob(gone.id), "cancelled");
+    for (const id of [done.id, dead.id, gone.id]) assert.strictEqual(await b.get(id), null);
+    for (const state of ["completed", "failed", "cancelled"] as const) {
+      const ids = (await listAll(b, state)).map((j) => j.id);
+      for (const id of [done.id, dead.id, gone.id]) assert.ok(!ids.includes(id), `${state}: ${id}`);
+    }
+    const after = await b.stats();
+    assert.deepStrictEqual(
+      [after.completed, after.failed, after.cancelled, after.total],
+      [before.completed - 1, before.failed - 1, before.cancelled - 1, before.total - 3],
+    );
+    // Lifetime totals keep counting what got there.
+    assert.deepStrictEqual(
+      [after.completed_total, after.failed_total, after.cancelled_total],
+      [before.completed_total, before.failed_total, before.cancelled_total],
+    );
+    for (const state of ["completed", "failed", "cancelled"] as const) {
+      assert.strictEqual((await listAll(b, state)).length, after[state], `gauge ${state}`);
+    }
+    // The idempotency key no longer points at it: the same key makes a new job.
+    const again = await b.enqueue({ type: "d", payload: 1, idempotency_key: "del-1" });
+    assert.notStrictEqual(again.id, done.id);
+
+    for (const id of [running.id, pending.id, later.id, waiter.id]) {
+      const snapshot = await h.snapshot();
+      await assert.rejects(b.deleteJob(id), InvalidStateError, id);
+      assert.strictEqual(await h.snapshot(), snapshot, `refusing ${id} wrote nothing`);
+    }
+    await assert.rejects(b.deleteJob(needed.id), /needed by a waiting job/);
+    assert.strictEqual((await b.get(needed.id))?.status, "completed");
+    await assert.rejects(b.deleteJob(done.id), JobNotFoundError);
+    await assert.rejects(b.deleteJob("no-such-job"), JobNotFoundError);
+  });
+
   test("finished states count what is there now; their _total counts never go down", async (h) => {
     const clock = fakeClock();
     const b = await h.make({ clock: clock.now, retentionMs: 60_000 });

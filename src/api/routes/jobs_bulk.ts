@@ -10,6 +10,11 @@
  * - `POST /jobs/cancel {"ids": [...]}` → one result per id, in order
  *   (`{job_id, status}` or `{job_id, error}`); 200 when every id was
  *   cancelled, 207 when some were refused (unknown, finished, unavailable).
+ * - `POST /jobs/delete {"ids": [...]}` → the same shape (`status: "deleted"`):
+ *   finished jobs only (completed, dead, cancelled), each deleted whole by
+ *   delete.lua; a pending, scheduled, running or waiting job is refused
+ *   (`invalid_state`, 409-like per id) rather than deleted under a worker, and
+ *   so is a finished job a waiting job still depends on.
  *
  * A key confined to a tenant reaches its own queues only: another tenant's
  * queue is a 404 and another tenant's id an unknown job (`not_found`).
@@ -33,6 +38,11 @@ const MAX_BULK_BODY = 256 * 1024;
 /** Dead jobs read per page, and requeued at once (concurrent script calls). */
 const PAGE = 500;
 const AT_ONCE = 50;
+
+/** One id's outcome in a bulk answer. */
+type BulkResult =
+  | { job_id: string; status: string }
+  | { job_id: string; error: { code: string; message: string } };
 
 /** The key's name for the audit line (null while auth is off). */
 function who(c: Context): string | null {
@@ -102,32 +112,50 @@ export function jobsBulkRoutes(deps: RouteDeps): Hono {
     return c.json({ retried, more });
   });
 
-  app.post("/jobs/cancel", async (c) => {
+  // One result per id, in order: an id refused (unknown, another tenant's, in the wrong
+  // state, Redis down) does not stop the others.
+  const perId = async (
+    c: Context,
+    what: string,
+    act: (id: string) => Promise<string>,
+  ) => {
     using ticket = deps.bodies.ticket();
     const body = await readJsonBody(c.req.raw, MAX_BULK_BODY, ticket);
-    const { ids } = parseOr422(bulkIdsSchema, body, "bulk cancel");
+    const { ids } = parseOr422(bulkIdsSchema, body, `bulk ${what}`);
     const tenant = callerTenant(c);
-    const results: Array<
-      { job_id: string; status: string } | {
-        job_id: string;
-        error: { code: string; message: string };
-      }
-    > = [];
-    let cancelled = 0;
+    const results: BulkResult[] = [];
+    let done = 0;
     for (const id of new Set(ids)) {
       try {
         if (!(await jobVisible(deps, tenant, id))) throw new JobNotFoundError(id);
-        const status = await deps.write(deps.broker.cancel(id), "change");
-        results.push({ job_id: id, status });
-        cancelled++;
+        results.push({ job_id: id, status: await deps.write(act(id), "change") });
+        done++;
       } catch (error) {
         const { code, message } = toHttpError(error);
         results.push({ job_id: id, error: { code, message } });
       }
     }
-    const refused = results.length - cancelled;
-    deps.log.info("bulk cancel", { key: who(c), asked: ids.length, cancelled, refused });
-    return c.json({ results, cancelled, refused }, refused === 0 ? 200 : 207);
+    return { results, done, refused: results.length - done, asked: ids.length };
+  };
+
+  app.post("/jobs/cancel", async (c) => {
+    const { results, done, refused, asked } = await perId(
+      c,
+      "cancel",
+      (id) => deps.broker.cancel(id),
+    );
+    deps.log.info("bulk cancel", { key: who(c), asked, cancelled: done, refused });
+    return c.json({ results, cancelled: done, refused }, refused === 0 ? 200 : 207);
+  });
+
+  app.post("/jobs/delete", async (c) => {
+    // Finished jobs only (deleteJob refuses the others): nothing is pulled from under a worker.
+    const { results, done, refused, asked } = await perId(c, "delete", async (id) => {
+      await deps.broker.deleteJob(id);
+      return "deleted";
+    });
+    deps.log.info("bulk delete", { key: who(c), asked, deleted: done, refused });
+    return c.json({ results, deleted: done, refused }, refused === 0 ? 200 : 207);
   });
 
   return app;

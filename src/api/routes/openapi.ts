@@ -9,6 +9,7 @@
  * @module
  */
 import { workerPaths, workerSchemas } from "./openapi_workers.ts";
+import { redisPaths, redisSchemas } from "./openapi_redis.ts";
 import { VERSION } from "../../version.ts";
 import { Hono } from "hono";
 import type { JobRegistry } from "../../jobs/registry.ts";
@@ -91,6 +92,7 @@ function schemaComponents(registry: JobRegistry): Json {
     BulkRetryResponse: jsonSchema(s.bulkRetryResponseSchema, "output"),
     BulkIds: jsonSchema(s.bulkIdsSchema, "input"),
     BulkCancelResponse: jsonSchema(s.bulkCancelResponseSchema, "output"),
+    BulkDeleteResponse: jsonSchema(s.bulkDeleteResponseSchema, "output"),
     Purge: jsonSchema(s.purgeResponseSchema, "output"),
     Stats: jsonSchema(s.statsResponseSchema, "output"),
     Queue: jsonSchema(s.queueResponseSchema, "output"),
@@ -400,6 +402,31 @@ function jobsPaths(limits: BodyLimits): Json {
         },
       },
     },
+    "/api/v1/jobs/delete": {
+      post: {
+        operationId: "deleteJobs",
+        summary: "Delete the given finished jobs",
+        description: `1 to ${s.MAX_BULK_IDS} ids; each finished job (completed, failed, ` +
+          "cancelled) is deleted whole in one step: its record and every index it is in. A " +
+          "pending, scheduled, running or waiting job is refused (`invalid_state`), never " +
+          "deleted under a worker, and so is a finished job a waiting job still depends on. " +
+          "Audited in the log with the key's name.",
+        requestBody: jsonBody(ref("BulkIds"), 256 * 1024, "The ids."),
+        responses: {
+          "200": ok("Every id was deleted", ref("BulkDeleteResponse")),
+          "207": ok(
+            "Some ids were refused: results[i].error (not_found, invalid_state, unavailable…)",
+            ref("BulkDeleteResponse"),
+          ),
+          ...jsonBodyErrors(256 * 1024),
+          "422": errorResponse(
+            "No ids, over 1000, an id that is not a job id, or another field",
+            ["validation_error"],
+          ),
+          ...internal,
+        },
+      },
+    },
   };
 }
 
@@ -569,6 +596,7 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
       ...flowPaths(limits.maxBatchBodyBytes),
       ...limitPaths(),
       ...workerPaths(),
+      ...redisPaths(),
       ...webhookPaths(),
       ...probePaths("", ""),
       ...probePaths("/api/v1", "V1"),
@@ -582,6 +610,7 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
         ...flowSchemas(),
         ...limitSchemas(),
         ...workerSchemas(),
+        ...redisSchemas(),
         ...webhookSchemas(),
       },
       responses: { ...RESPONSES, ...AUTH_RESPONSES },
