@@ -66,14 +66,15 @@ export class WorkersPanel {
       { dataset: { worker: id }, "data-stale": w.stale ? "true" : undefined },
       el("th", { scope: "row" }, `${w.host} · pid ${w.pid}`, el("br"), el("code", { text: id })),
       el("td", {}, stateCell(w)),
-      el("td", { text: queuesText(w) }),
+      el("td", { class: "wrap", text: queuesText(w) }),
       el("td", {
         class: "num",
         text: `${w.in_flight} / ${w.concurrency} (${busy} %) · ${w.threads} thr.`,
       }),
       el("td", { class: "num", text: bytes(w.rss_bytes) }),
-      el("td", { title: w.started_at }, `${when(w.started_at)} (up ${duration(w.uptime_ms)})`),
-      el("td", { text: String(w.version ?? "") }),
+      // The uptime reads at a glance; the start time is a hover away (keeps the row narrow).
+      el("td", { class: "num", title: `started ${when(w.started_at)}` }, duration(w.uptime_ms)),
+      el("td", { class: "wrap", text: String(w.version ?? "") }),
       el("td", { title: w.last_beat_at, text: ago(w.last_beat_at) }),
       el(
         "td",
