@@ -19,11 +19,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { chromium } from "playwright-core";
 import type { Browser, CDPSession, Page } from "playwright-core";
 import { startService } from "../e2e/start_service.ts";
+import { launchChromium } from "../e2e/browser.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const { values } = parseArgs({
   args: Deno.args,
   options: {
@@ -123,19 +122,7 @@ async function coldLoad(browser: Browser, origin: string) {
 }
 
 const service = await startService({ WORKER_THREADS: "2" });
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launchChromium();
 try {
   const loads = [];
   for (let i = 0; i < LOADS; i++) loads.push(await coldLoad(browser, service.origin));
