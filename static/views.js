@@ -16,7 +16,7 @@ import { currentRoute, formatRoute, navigate, parseRoute, VIEWS } from "./router
 /**
  * @typedef {import("./router.js").Route} Route
  * @typedef {{list: import("./job_list.js").JobList, detail: import("./jobs.js").JobDetail,
- *   queues: import("./queues.js").QueuePanel}} Parts
+ *   queues: import("./queues.js").QueuePanel, history: import("./chart.js").HistoryPanel}} Parts
  */
 
 /** @returns {{from?: string, opener?: string}} */
@@ -59,6 +59,8 @@ export function showView(route, parts) {
     else a.removeAttribute("aria-current");
   }
   parts.queues.focus(view === "queue" ? base?.name ?? null : null);
+  // After the sections are shown: the history loads only while its panel is.
+  parts.history.focus(view === "queue" ? base?.name ?? null : null);
   byId("queue-field").toggleAttribute("data-off", view === "queue");
   if (base) parts.list.setFilters(listFilters(base));
   const name = view === "queue" ? `Queue ${base?.name}` : VIEWS[view].title;
