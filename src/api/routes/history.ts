@@ -11,7 +11,8 @@
  *
  * Both answer `HistoryBody` (`history_points.ts`): 60 one-minute points for
  * `1h` (the default), 96 fifteen-minute points for `24h`. A bad `window` is
- * 422 `validation_error`.
+ * 422 `validation_error`. Steps already over are kept by `HistoryCache`, so
+ * a poll reads only the open ones from Redis.
  *
  * @module
  */
@@ -21,6 +22,7 @@ import { HttpError } from "../errors.ts";
 import { checkQueueName } from "../queue_param.ts";
 import { callerTenant, notFound, ownPathName } from "../tenant_scope.ts";
 import { visibleTo } from "../../tenants/names.ts";
+import { HistoryCache } from "../history_cache.ts";
 import {
   HISTORY_WINDOWS,
   historyBody,
@@ -42,17 +44,17 @@ function windowOf(c: Context): HistoryWindow {
 /** Routes of the history reads, mounted under `/api/v1`. */
 export function historyRoutes(deps: RouteDeps): Hono {
   const app = new Hono();
+  const cache = new HistoryCache(deps.broker);
 
   app.get("/history", async (c) => {
     const window = windowOf(c);
     const tenant = callerTenant(c);
-    const range = windowRange(window, Date.now());
+    const now = Date.now();
     const names = (await deps.call(deps.broker.queues()))
       .map((q) => q.name)
       .filter((name) => visibleTo(tenant, name));
-    const reads = await deps.call(
-      Promise.all(names.map((name) => deps.broker.history(name, range.from, range.to))),
-    );
+    const reads = await deps.call(Promise.all(names.map((name) => cache.read(name, window, now))));
+    const range = windowRange(window, now);
     c.header("Cache-Control", "no-store");
     return c.json(historyBody(null, window, range, reads.flatMap((r) => r ?? [])));
   });
@@ -62,11 +64,11 @@ export function historyRoutes(deps: RouteDeps): Hono {
     checkQueueName(raw, "name");
     const name = ownPathName(callerTenant(c), raw, "queue");
     const window = windowOf(c);
-    const range = windowRange(window, Date.now());
-    const minutes = await deps.call(deps.broker.history(name, range.from, range.to));
-    if (!minutes) throw notFound("queue", name);
+    const now = Date.now();
+    const steps = await deps.call(cache.read(name, window, now));
+    if (!steps) throw notFound("queue", name);
     c.header("Cache-Control", "no-store");
-    return c.json(historyBody(name, window, range, minutes));
+    return c.json(historyBody(name, window, windowRange(window, now), steps));
   });
 
   return app;
