@@ -93,6 +93,16 @@ export function historyCases(test: SuiteTest): void {
       expectedMinute(m0 + 2, {}),
     ]);
     assert.strictEqual(await b.history("no-such-queue", m0, m0), null);
+
+    // The dead job requeued by an operator an hour later: its start is not
+    // timed (from its creation it would be an hour; the requeue's moment is not kept).
+    clock.advance(3_600_000);
+    await b.requeue(jobs[3].id);
+    clock.advance(5);
+    const [revived] = await b.claim(1);
+    assert.strictEqual(revived.id, jobs[3].id);
+    const m = Math.floor(clock.now() / 60_000);
+    assert.deepStrictEqual(await b.history(queue, m, m), [expectedMinute(m, {})]);
   });
 
   test("history: a delayed job waits from its due time; a lost lease requeued counts as retried, its rerun no latency", async (h) => {

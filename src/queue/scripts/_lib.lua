@@ -190,10 +190,13 @@ local HISTORY_TTL_S = 90000
 -- record cannot say: its creation, or its due time when it was delayed or
 -- retried (F_SCHEDULED_FOR, later than creation). Left out: a job that
 -- waited for dependencies (when the last one ended is not kept), one made
--- runnable before its due time (run now), and one back in pending without
--- a new due time (lease lost, released), whose due time predates its last start.
+-- runnable before its due time (run now), one back in pending without a new
+-- due time (lease lost, released), whose due time predates its last start,
+-- and a dead job requeued (no attempt yet, but an error: when it was
+-- requeued is not kept either).
 local function readySince(job, now)
   if job[F_DEPS_TOTAL] then return nil end
+  if not job[F_ATTEMPTS] and job[F_ERROR] then return nil end
   local created = tonumber(job[F_CREATED_AT]) or now
   local ready = math.max(created, tonumber(job[F_SCHEDULED_FOR]) or created)
   if ready > now then return nil end
