@@ -38,6 +38,21 @@ async function queueOf(b: Broker): Promise<string> {
 
 /** Registers the history cases with the suite's `test`. */
 export function historyCases(test: SuiteTest): void {
+  test("history: a dead worker's leases taken back count as retried, or failed on the last attempt", async (h) => {
+    const clock = fakeClock();
+    const m0 = clock.now() / 60_000;
+    const b = await h.make({ clock: clock.now });
+    await b.enqueue({ type: "o", payload: 1, max_attempts: 2 });
+    await b.enqueue({ type: "o", payload: 2, max_attempts: 1 });
+    assert.strictEqual((await b.claim(2)).length, 2);
+    clock.advance(61_000);
+    assert.strictEqual(await b.reapOwner(b.owner, "worker died"), 2);
+    assert.deepStrictEqual(await b.history(await queueOf(b), m0, m0 + 1), [
+      expectedMinute(m0, {}, [0, 0]),
+      expectedMinute(m0 + 1, { retried: 1, failed: 1 }),
+    ]);
+  });
+
   test("history: completes, retries and final failures counted in their minute; latency from runnable", async (h) => {
     const clock = fakeClock(); // starts on a minute boundary
     const m0 = clock.now() / 60_000;
