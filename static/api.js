@@ -78,6 +78,17 @@ export const getStats = () => request("/stats");
  */
 export const getQueues = () => request("/queues");
 
+/**
+ * The server's per-minute history: of one queue, or summed over every queue (null).
+ *
+ * @param {string | null} queue
+ * @param {"1h" | "24h"} window
+ */
+export const getHistory = (queue, window) =>
+  request(
+    `${queue === null ? "" : `/queues/${encodeURIComponent(queue)}`}/history?window=${window}`,
+  );
+
 /** @returns {Promise<any>} */
 export const getJobTypes = () => request("/job-types");
 

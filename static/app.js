@@ -1,5 +1,5 @@
 /**
- * Dashboard entry: wires the live feed, counts, queues panel, chart, per-type
+ * Dashboard entry: wires the live feed, counts, queues panel, history, per-type
  * table, job list, detail panel and submit form together, and shows the
  * view the URL names (router.js, views.js).
  *
@@ -7,7 +7,7 @@
  */
 import { getJobTypes, getStats } from "./api.js";
 import { applyScopes, forgetKey, storeKey, whoAmI } from "./auth.js";
-import { ThroughputChart } from "./chart.js";
+import { HistoryPanel } from "./chart.js";
 import { byId, el, replace } from "./dom.js";
 import { renderSubmitForm } from "./form.js";
 import { errorText, JobDetail } from "./jobs.js";
@@ -38,10 +38,7 @@ const MODE_TEXT = {
   offline: "Offline — retrying",
 };
 
-const chart = new ThroughputChart(
-  /** @type {HTMLCanvasElement} */ (byId("throughput")),
-  byId("throughput-summary"),
-);
+const history = new HistoryPanel();
 const detail = new JobDetail({ onChanged: () => list.load(), onClose: () => closeDetail() });
 const list = new JobList({
   onOpen: (id) => openJob(id, "jobs"),
@@ -64,7 +61,6 @@ function renderStats(stats) {
     const node = document.getElementById(`count-${state}`);
     if (node) node.textContent = formatCount(stats[state]);
   }
-  chart.add(stats);
   renderByType(stats.by_type ?? {});
   queues.refresh(); // pause flags and latency are not in the stats: same cadence
   const counts = STATES.map((s) => stats[s]).join(",");
@@ -131,7 +127,7 @@ async function loadTypes() {
 }
 
 function start() {
-  startRouter((route) => showView(route, { list, detail, queues, polled }));
+  startRouter((route) => showView(route, { list, detail, queues, history, polled }));
   document.addEventListener("keydown", (e) => {
     // Escape closes the job detail (the only overlay), wherever the focus is.
     if (e.key === "Escape" && detail.isOpen && !e.defaultPrevented) closeDetail();
@@ -153,7 +149,6 @@ function start() {
   queues.refresh().then(() => {
     if (!list.started) list.load();
   });
-  chart.draw();
 }
 
 /** Shows the key form; a key the server accepts is stored and the page starts over with it. */

@@ -16,7 +16,7 @@ import { currentRoute, formatRoute, navigate, parseRoute, VIEWS } from "./router
 /**
  * @typedef {import("./router.js").Route} Route
  * @typedef {{list: import("./job_list.js").JobList, detail: import("./jobs.js").JobDetail,
- *   queues: import("./queues.js").QueuePanel,
+ *   queues: import("./queues.js").QueuePanel, history: import("./chart.js").HistoryPanel,
  *   polled: import("./polled.js").Polled[]}} Parts
  */
 
@@ -62,6 +62,8 @@ export function showView(route, parts) {
     else a.removeAttribute("aria-current");
   }
   parts.queues.focus(view === "queue" ? base?.name ?? null : null);
+  // After the sections are shown: the history loads only while its panel is.
+  parts.history.focus(view === "queue" ? base?.name ?? null : null);
   byId("queue-field").toggleAttribute("data-off", view === "queue");
   if (base) parts.list.setFilters(listFilters(base));
   const name = view === "queue" ? `Queue ${base?.name}` : VIEWS[view].title;

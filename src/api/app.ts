@@ -27,6 +27,7 @@ import { jobTypesRoutes } from "./routes/job_types.ts";
 import { openApiRoutes } from "./routes/openapi.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { queuesRoutes } from "./routes/queues.ts";
+import { historyRoutes } from "./routes/history.ts";
 import { keysRoutes } from "./routes/keys.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { schedulesRoutes } from "./routes/schedules.ts";
@@ -155,6 +156,7 @@ export function createApp(deps: ApiDeps): Hono {
   app.route(API_BASE, jobRoutes(routeDeps));
   app.route(API_BASE, statsRoutes(routeDeps));
   app.route(API_BASE, queuesRoutes(routeDeps));
+  app.route(API_BASE, historyRoutes(routeDeps));
   app.route(API_BASE, jobTypesRoutes(routeDeps));
   app.route(API_BASE, openApiRoutes(routeDeps));
   app.route(API_BASE, keysRoutes(routeDeps));

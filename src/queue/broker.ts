@@ -32,6 +32,7 @@ import type {
   Stats,
 } from "./job.ts";
 import type { StoredEvent } from "../events/lifecycle.ts";
+import type { HistoryMinute } from "./history.ts";
 import type { DependencyPage } from "./dependency_reads.ts";
 import type { LimitEntry } from "../limits/limit_store.ts";
 import type { Limit, LimitScope } from "../limits/limit.ts";
@@ -286,6 +287,14 @@ export interface Broker {
    * scripts keep it in Redis (so it covers every attempt, whoever reads).
    */
   durations(): Promise<DurationSeries[]>;
+
+  /**
+   * The per-minute history of `queue` as the transition scripts keep it in
+   * Redis (`history.ts`): epoch minutes `fromMinute`..`toMinute` inclusive
+   * (the last `HISTORY_MAX_MINUTES` of them at most), one entry per minute
+   * in order, zeros where nothing happened; null for an unknown queue.
+   */
+  history(queue: string, fromMinute: number, toMinute: number): Promise<HistoryMinute[] | null>;
 
   /**
    * Calls `listener` when a job is announced due at `at` (epoch ms) ahead of

@@ -159,7 +159,7 @@ export class GroupScripts {
       { owners: ownersKey },
       queues.map((keys) => ({
         keys,
-        rest: [keys.jobPrefix, keys.pendingPrefix, keys.limitPrefix],
+        rest: [keys.jobPrefix, keys.pendingPrefix, keys.limitPrefix, keys.historyPrefix],
       })),
       this.#constants,
       {
@@ -235,6 +235,7 @@ export class GroupScripts {
           q.keys.pendingPrefix,
           q.keys.idempotencyPrefix,
           q.trim ? "1" : "0",
+          q.keys.historyPrefix,
         ],
       })),
       this.#constants,

@@ -94,6 +94,17 @@ export interface QueueKeys {
    */
   durations: string;
   /**
+   * Prefix of the per-minute history HASHes: `${historyPrefix}${epochMinute}`
+   * (`historyKey`) holds what happened in that UTC minute: `c` attempts
+   * completed, `f` jobs that ended failed, `r` failed attempts rescheduled,
+   * `l|<bucket>` jobs started whose enqueue-to-start latency fell in the
+   * bucket (1-based index into `LATENCY_BUCKETS_MS`, one past the last =
+   * +Inf) and `l|s` their summed latency, ms. Written by claim.lua,
+   * complete.lua and fail.lua (and the reaper's scripts), each key expiring
+   * `HISTORY_TTL_S` after its first write: at most 1,500 keys per queue.
+   */
+  historyPrefix: string;
+  /**
    * LIST of due times (epoch ms) announced to idle runners on standalone
    * Redis: a job scheduled ahead of every other one pushes its time, and the
    * runner whose BLPOP pops it sleeps until then (`announceDue` in _lib.lua).
@@ -204,6 +215,7 @@ export function queueKeys(queue: string, prefix = "jq"): QueueKeys {
     outbox: `${base}outbox`,
     stats: `${base}stats`,
     durations: `${base}durations`,
+    historyPrefix: `${base}hist:`,
     dues: `${base}dues`,
     wake: `${base}wake`,
     events: `${base}events`,
@@ -350,6 +362,11 @@ export function workerKey(keys: GlobalKeys, owner: string): string {
 /** The pending LIST of one priority. */
 export function pendingKey(keys: QueueKeys, priority: number | string): string {
   return `${keys.pendingPrefix}${priority}`;
+}
+
+/** The history HASH of UTC minute `epochMinute` (epoch ms / 60,000; see `QueueKeys.historyPrefix`). */
+export function historyKey(keys: QueueKeys, epochMinute: number): string {
+  return `${keys.historyPrefix}${epochMinute}`;
 }
 
 /** The dependencies HASH of job `id` (see `QueueKeys.waiting`). */

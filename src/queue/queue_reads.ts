@@ -15,6 +15,7 @@
  */
 import type { RedisClient } from "./connect.ts";
 import { addDurations } from "./durations.ts";
+import { type HistoryMinute, readHistory } from "./history.ts";
 import { toQueueError } from "./connect.ts";
 import type { BlockingPool } from "./blocking.ts";
 import { InvalidInputError, QueueNotFoundError } from "./errors.ts";
@@ -236,6 +237,13 @@ export class QueueReads {
     const series = new Map<string, DurationSeries>();
     for (const raw of raws) addDurations(series, raw);
     return [...series.values()];
+  }
+
+  /** Minutes `from`..`to` of a queue's history (`history.ts`), or null for an unknown queue. */
+  async history(name: string, from: number, to: number): Promise<HistoryMinute[] | null> {
+    const state = isValidQueueName(name) ? await this.#o.state(name) : null;
+    if (!state) return null;
+    return await this.#o.cmd((c) => readHistory(c, state.keys, from, to));
   }
 
   async #info(state: ReadableQueue): Promise<QueueInfo> {

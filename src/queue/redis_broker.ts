@@ -46,6 +46,7 @@ import {
   type RenewStatus,
   type Stats,
 } from "./job.ts";
+import type { HistoryMinute } from "./history.ts";
 import type { LifecycleEvent, StoredEvent } from "../events/lifecycle.ts";
 import { afterMicrotasks } from "../timing/after_microtasks.ts";
 import { globalKeys, isValidQueueName, type QueueKeys, queueKeys } from "./keys.ts";
@@ -1257,6 +1258,15 @@ export class RedisBroker implements Broker {
   async durations(): Promise<DurationSeries[]> {
     await this.#home();
     return await this.#reads.durations();
+  }
+
+  async history(
+    queue: string,
+    fromMinute: number,
+    toMinute: number,
+  ): Promise<HistoryMinute[] | null> {
+    await this.#home();
+    return await this.#reads.history(queue, fromMinute, toMinute);
   }
 
   async queues(): Promise<QueueInfo[]> {

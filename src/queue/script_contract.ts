@@ -32,7 +32,7 @@ export type QueueConstant = typeof QUEUE_CONSTANTS[number];
 /** Keys that are fields of `QueueKeys` (the rest are resolved per call). */
 type QueueKeyName = Exclude<
   keyof QueueKeys,
-  "jobPrefix" | "pendingPrefix" | "idempotencyPrefix" | "limitPrefix"
+  "jobPrefix" | "pendingPrefix" | "idempotencyPrefix" | "limitPrefix" | "historyPrefix"
 >;
 
 /** One script's contract. */
@@ -78,7 +78,7 @@ export const SCRIPTS = {
     keys: ["owners"],
     queueKeys: ["priorities", "running", "stats", "wake", "events", "meta", "heldTypes", "limits"],
     args: ["max", "now", "leaseMs", "tokenBase", "clockOffsetMs", "owner", "freshMs"],
-    rest: ["jobPrefix", "pendingPrefix", "limitPrefix"],
+    rest: ["jobPrefix", "pendingPrefix", "limitPrefix", "historyPrefix"],
   },
   complete: {
     keys: [
@@ -97,7 +97,7 @@ export const SCRIPTS = {
       "webhookDue",
       "webhookWake",
     ],
-    args: ["now"],
+    args: ["now", "historyPrefix"],
     rest: ["id", "token", "resultJson"],
   },
   fail: {
@@ -117,7 +117,16 @@ export const SCRIPTS = {
       "webhookDue",
       "webhookWake",
     ],
-    args: ["id", "token", "now", "message", "retryable", "retryDelayMs", "timedOut"],
+    args: [
+      "id",
+      "token",
+      "now",
+      "message",
+      "retryable",
+      "retryDelayMs",
+      "timedOut",
+      "historyPrefix",
+    ],
   },
   renew: {
     keys: ["running"],
@@ -164,7 +173,7 @@ export const SCRIPTS = {
       "webhookWake",
     ],
     args: ["now", "limit", "owner", "streakFrom", "deadAfterMs", "judged"],
-    rest: ["jobPrefix", "pendingPrefix", "idempotencyPrefix", "trim"],
+    rest: ["jobPrefix", "pendingPrefix", "idempotencyPrefix", "trim", "historyPrefix"],
   },
   reap_owner: {
     keys: [
@@ -182,7 +191,7 @@ export const SCRIPTS = {
       "webhookDue",
       "webhookWake",
     ],
-    args: ["now", "owner", "reason"],
+    args: ["now", "owner", "reason", "historyPrefix"],
   },
   cancel: {
     keys: [

@@ -371,10 +371,15 @@ export class QueueScripts {
     if (acks.length === 0) return [];
     const rest: Arg[] = [];
     for (const a of acks) rest.push(a.id, a.token, a.resultJson);
-    const reply = await this.#run("complete", { now }, {}, {
-      rest,
-      errorId: acks.length === 1 ? acks[0].id : "",
-    }) as number[];
+    const reply = await this.#run(
+      "complete",
+      { now, historyPrefix: this.#keys.historyPrefix },
+      {},
+      {
+        rest,
+        errorId: acks.length === 1 ? acks[0].id : "",
+      },
+    ) as number[];
     return reply.map((code) => {
       const n = toNumber(code);
       if (n === 3) onOutbox?.();
@@ -403,6 +408,7 @@ export class QueueScripts {
         retryable: failure.retryable ? "1" : "0",
         retryDelayMs: failure.retryDelayMs,
         timedOut: failure.timedOut ?? "",
+        historyPrefix: this.#keys.historyPrefix,
       },
       { job: this.#keys.jobPrefix + id },
       { errorId: id },
@@ -478,7 +484,14 @@ export class QueueScripts {
 
   /** reap_owner.lua: takes back every lease `owner` holds; returns how many. */
   async reapOwner(owner: string, reason: string, now: number): Promise<number> {
-    return toNumber(await this.#run("reap_owner", { now, owner, reason }, {}));
+    return toNumber(
+      await this.#run("reap_owner", {
+        now,
+        owner,
+        reason,
+        historyPrefix: this.#keys.historyPrefix,
+      }, {}),
+    );
   }
 
   /** cancel.lua. Throws JobNotFoundError / InvalidStateError. */

@@ -444,7 +444,7 @@ Deno.test({
         42,
         "no reload happened",
       );
-      await page.waitForTimeout(1500); // let the chart draw a few seconds of throughput
+      await page.waitForTimeout(1500); // let the history panel load and draw
       await Deno.mkdir(OUT_DIR, { recursive: true });
       await page.screenshot({ path: `${OUT_DIR}/dashboard.png`, fullPage: true });
       await page.setViewportSize({ width: 390, height: 900 });

@@ -25,6 +25,7 @@ import {
   LIMITS,
   type Stats,
 } from "../../src/queue/job.ts";
+import { historyCases } from "./history_cases.ts";
 
 /** Options for a broker made by the harness. */
 export interface MakeOptions {
@@ -1362,4 +1363,6 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
       assert.deepStrictEqual(await b.completeMany([{ ...claimed, result: null }]), [true]);
     }
   });
+
+  historyCases(test);
 }

@@ -50,11 +50,14 @@ redisTest(
     const p = `jq:{${h.queue}}:`;
     // `wake` may hold a stale marker; it is one of the fixed keys, like seq, stats and durations.
     // Heartbeats go to the deployment's owners key on standalone Redis, not the queue's.
+    // The minute's history HASH stays too: it expires by itself (HISTORY_TTL_S), not with the jobs.
     const left = (await h.keys()).filter((k) => k !== `${p}wake`);
+    const minute = Math.floor(clock.now() / 60_000);
     assert.deepStrictEqual(left, [
       `${p}dues`,
       `${p}durations`,
       `${p}events`,
+      `${p}hist:${minute}`,
       `${p}j:${stays.id}`,
       `${p}meta`,
       `${p}scheduled`,

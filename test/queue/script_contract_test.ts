@@ -17,6 +17,7 @@ import {
 import { F, RECORD_FIELDS } from "../../src/queue/record.ts";
 import { JOB_STATES } from "../../src/queue/job.ts";
 import { DURATION_BUCKETS } from "../../src/metrics/prometheus.ts";
+import { HISTORY_TTL_S, LATENCY_BUCKETS_MS } from "../../src/queue/history.ts";
 import { EVENT_SOURCES, type LifecycleEventKind } from "../../src/events/lifecycle.ts";
 import { EVENT_FIELDS, fieldOfWireName } from "../../src/events/wire.ts";
 
@@ -135,6 +136,14 @@ Deno.test("script contract: _lib.lua's duration buckets are DURATION_BUCKETS in 
     m[1].split(",").map((s) => Number(s.trim())),
     DURATION_BUCKETS.map((s) => Math.round(s * 1000)),
   );
+});
+
+Deno.test("script contract: _lib.lua's latency buckets and history TTL are history.ts's", () => {
+  const lib = read("_lib");
+  const m = /local LATENCY_BUCKETS_MS = \{([^}]*)\}/.exec(lib);
+  assert.ok(m, "LATENCY_BUCKETS_MS");
+  assert.deepStrictEqual(m[1].split(",").map((s) => Number(s.trim())), [...LATENCY_BUCKETS_MS]);
+  assert.strictEqual(Number(/local HISTORY_TTL_S = (\d+)/.exec(lib)?.[1]), HISTORY_TTL_S);
 });
 
 Deno.test("script contract: _lib.lua names the queue constants in order", () => {

@@ -41,6 +41,8 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
   { method: "GET", path: `${V1}/stats`, access: "read" },
   { method: "GET", path: `${V1}/queues`, access: "read" },
   { method: "GET", path: `${V1}/queues/:name`, access: "read" },
+  { method: "GET", path: `${V1}/queues/:name/history`, access: "read" },
+  { method: "GET", path: `${V1}/history`, access: "read" },
   { method: "POST", path: `${V1}/queues/:name/pause`, access: "admin" },
   { method: "POST", path: `${V1}/queues/:name/resume`, access: "admin" },
   { method: "GET", path: `${V1}/job-types`, access: "read" },

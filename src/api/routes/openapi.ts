@@ -44,6 +44,7 @@ import { schedulePaths, scheduleSchemas } from "./openapi_schedules.ts";
 import { tenantPaths, tenantSchemas } from "./openapi_tenants.ts";
 import { flowPaths, flowSchemas } from "./openapi_flows.ts";
 import { limitPaths, limitSchemas } from "./openapi_limits.ts";
+import { historyPaths, historySchemas } from "./openapi_history.ts";
 import { webhookPaths, webhookSchemas } from "./openapi_webhooks.ts";
 
 /** Request body limits of the app the document describes. */
@@ -595,6 +596,7 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
       ...tenantPaths(),
       ...flowPaths(limits.maxBatchBodyBytes),
       ...limitPaths(),
+      ...historyPaths(),
       ...workerPaths(),
       ...redisPaths(),
       ...webhookPaths(),
@@ -609,6 +611,7 @@ export function buildOpenApi(registry: JobRegistry, limits: BodyLimits): Json {
         ...tenantSchemas(),
         ...flowSchemas(),
         ...limitSchemas(),
+        ...historySchemas(),
         ...workerSchemas(),
         ...redisSchemas(),
         ...webhookSchemas(),

@@ -176,6 +176,62 @@ local function writeDurations(durationsKey, h)
   for field, n in pairs(h) do redis.call("HINCRBY", durationsKey, field, n) end
 end
 
+-- The per-minute history (src/queue/history.ts): one HASH per queue per UTC
+-- minute, `historyPrefix .. <epoch minute>`, with the counts `c` (completed),
+-- `f` (ended failed), `r` (retried) and the enqueue-to-start latency
+-- histogram `l|<bucket>`, `l|s` (sum, ms). Bounds: LATENCY_BUCKETS_MS in
+-- history.ts, checked by the contract test, as is the TTL. Each key expires
+-- HISTORY_TTL_S after its first write, so a queue holds at most ~1,500.
+local LATENCY_BUCKETS_MS = { 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
+  60000, 300000, 900000, 3600000 }
+local HISTORY_TTL_S = 90000
+
+-- When a job about to start became runnable (epoch ms), or nil when its
+-- record cannot say: its creation, or its due time when it was delayed or
+-- retried (F_SCHEDULED_FOR, later than creation). Left out: a job that
+-- waited for dependencies (when the last one ended is not kept), one made
+-- runnable before its due time (run now), one back in pending without a new
+-- due time (lease lost, released), whose due time predates its last start,
+-- and a dead job requeued (no attempt yet, but an error: when it was
+-- requeued is not kept either).
+local function readySince(job, now)
+  if job[F_DEPS_TOTAL] then return nil end
+  if not job[F_ATTEMPTS] and job[F_ERROR] then return nil end
+  local created = tonumber(job[F_CREATED_AT]) or now
+  local ready = math.max(created, tonumber(job[F_SCHEDULED_FOR]) or created)
+  if ready > now then return nil end
+  local lastStart = tonumber(job[F_STARTED_AT])
+  if lastStart and created + lastStart >= ready then return nil end
+  return ready
+end
+
+-- Counts one start that waited `ms` in a batch's history tally `h`.
+local function tallyLatency(h, ms)
+  local b = #LATENCY_BUCKETS_MS + 1
+  for i, bound in ipairs(LATENCY_BUCKETS_MS) do
+    if ms <= bound then
+      b = i
+      break
+    end
+  end
+  local bucket = "l|" .. b
+  h[bucket] = (h[bucket] or 0) + 1
+  h["l|s"] = (h["l|s"] or 0) + ms
+end
+
+-- Writes a batch's history tally `h` (field -> count) into the HASH of the
+-- minute of `now`: one HINCRBY per field. A field that was new (its reply is
+-- the increment: counts only grow) may mean a new key, which is given its
+-- expiry; any other batch pays no EXPIRE.
+local function writeHistory(prefix, now, h)
+  local key = prefix .. string.format("%.0f", math.floor(now / 60000))
+  local fresh = false
+  for field, n in pairs(h) do
+    if redis.call("HINCRBY", key, field, n) == n then fresh = true end
+  end
+  if fresh then redis.call("EXPIRE", key, HISTORY_TTL_S) end
+end
+
 -- Lifecycle events (src/events/lifecycle.ts). A script records each event of
 -- its transitions in a group of its kind; writeEvents, the script's last
 -- step, turns each group into ONE stream entry (an XADD per job cost ~2.5 us
@@ -496,6 +552,7 @@ local function newReaper(keys, recoveredEvents, failedEvents, cancelledEvents)
     pendingByType = {},
     byType = {},
     requeued = 0,
+    dead = 0,
     count = 0,
     -- Flat: id, type, attempt, outcome per job (maintain's reply).
     recovered = {},
@@ -522,6 +579,7 @@ local function reap(r, ids, reason, now)
       elseif attempt >= tonumber(job[F_MAX_ATTEMPTS]) then
         outcome = "failed"
         finish(key, job, k.failed, k.stats, FAILED, id, now, k.outbox)
+        r.dead = r.dead + 1
         addEvent(r.failedEvents, { id, jtype, attempt, reason })
       else
         outcome = "pending"
@@ -546,9 +604,14 @@ local function reap(r, ids, reason, now)
   callChunked("ZREM", k.running, ids)
 end
 
--- Counters, pending lists and the wake marker for everything `r` reaped.
-local function reapDone(r)
+-- Counters, history (of the minute of `now`), pending lists and the wake
+-- marker for everything `r` reaped.
+local function reapDone(r, now)
   local k = r.keys
+  local h = {}
+  if r.requeued > 0 then h.r = r.requeued end
+  if r.dead > 0 then h.f = r.dead end
+  writeHistory(k.history, now, h)
   statBatch(k.stats, "running", r.byType, -1)
   statBatch(k.stats, "pending", r.pendingByType, 1)
   if r.requeued > 0 then redis.call("HINCRBY", k.stats, "retried", r.requeued) end

@@ -32,7 +32,9 @@
 --          (SIGSTOP, a GC pause, a partition) and could not run the jobs. Such
 --          a claim takes nothing and passes the wake marker on. 0 = no check
 --          (a claim sent there and then is its own proof of life).
--- ARGV[16..] (jobPrefix, pendingPrefix, limitPrefix) once per queue, in the order of KEYS
+-- ARGV[16..] (jobPrefix, pendingPrefix, limitPrefix, historyPrefix) once per queue, in the order of KEYS;
+--          historyPrefix: the queue's per-minute history HASHes (_lib.lua
+--          writeHistory), where each batch's enqueue-to-start latencies go
 --
 -- Returns { { claimed, alive, retryAt, capped, circuits }, events }: claimed is a flat
 -- array, 2 entries per job: id, the job's packed record as updated (state
@@ -57,7 +59,7 @@ local freshMs = tonumber(ARGV[15])
 local restFrom = 16
 
 local QUEUE_KEYS = 8
-local QUEUE_ARGS = 3
+local QUEUE_ARGS = 4
 local queueCount = (#KEYS - keysFrom + 1) / QUEUE_KEYS
 
 -- The keys and prefixes of the i-th queue.
@@ -76,6 +78,7 @@ local function queueAt(i)
     jobPrefix = ARGV[a],
     pendingPrefix = ARGV[a + 1],
     limitPrefix = ARGV[a + 2],
+    historyPrefix = ARGV[a + 3],
   }
 end
 
@@ -113,6 +116,7 @@ local function newBatch()
     expiry = now + leaseMs,
     runningArgs = {},
     byType = {},
+    history = {},
     started = eventGroup("started", { "id", "t", "a", "q" }),
   }
 end
@@ -121,6 +125,8 @@ end
 local function start(b, id, job)
   n = n + 1
   local attempt = (job[F_ATTEMPTS] or 0) + 1
+  local ready = readySince(job, now)
+  if ready then tallyLatency(b.history, now - ready) end
   job[F_ATTEMPTS] = attempt
   job[F_STATE] = RUNNING
   job[F_STARTED_AT] = sinceCreated(job, now)
@@ -149,6 +155,7 @@ local function finishBatch(q, b)
   statBatch(q.stats, "running", b.byType, 1)
   -- Attempts started, ever (`started_total`): a count of starts, not of states.
   statBatch(q.stats, "started", b.byType, 1)
+  writeHistory(q.historyPrefix, now, b.history)
 end
 
 -- Claims up to `need` jobs from queue q (its prefixes already set).

@@ -20,7 +20,8 @@
 --
 -- ARGV[1..8] the queue constants (_lib.lua)
 -- ARGV[9] now: epoch ms
--- ARGV[10..] (id, token, resultJson) repeated: job id, lease token, result JSON text
+-- ARGV[10] historyPrefix: the queue's per-minute history HASHes (_lib.lua writeHistory)
+-- ARGV[11..] (id, token, resultJson) repeated: job id, lease token, result JSON text
 --
 -- Returns { acked, events }: one integer per triple, 1 when completed (3
 -- when completed and something went to the flow outbox: its outcome for
@@ -48,7 +49,8 @@ local webhookDueKey = KEYS[13]
 local webhookWakeKey = KEYS[14]
 webhookQueue(outboxKey, webhookSubsKey, webhookDeliveriesKey, webhookDueKey, webhookWakeKey)
 local now = tonumber(ARGV[9])
-local restFrom = 10
+local historyPrefix = ARGV[10]
+local restFrom = 11
 
 -- The flow keys (_flow.lua), made for the first completed job others depend on.
 local flow = nil
@@ -109,4 +111,5 @@ callChunked("ZADD", completedKey, doneArgs)
 statBatch(statsKey, "running", byType, -1)
 statBatch(statsKey, "completed", byType, 1)
 writeDurations(durationsKey, durations)
+if #ids > 0 then writeHistory(historyPrefix, now, { c = #ids }) end
 return { out, writeEvents(eventsKey, now) }

@@ -25,6 +25,7 @@
 -- ARGV[14] retryDelayMs: delay before the retry
 -- ARGV[15] timedOut: "soft" or "hard" when the attempt passed its deadline
 --          (a timed_out event comes first), else ""
+-- ARGV[16] historyPrefix: the queue's per-minute history HASHes (_lib.lua writeHistory)
 --
 -- Returns { outcome, events }: outcome "scheduled", "failed" or "cancelled",
 -- or 0 when the lease was lost (nothing changed); events as writeEvents
@@ -56,6 +57,7 @@ local message = ARGV[12]
 local retryable = ARGV[13] == "1"
 local retryDelayMs = tonumber(ARGV[14])
 local timedOut = ARGV[15]
+local historyPrefix = ARGV[16]
 
 local job = load(jobKey)
 if not job or job[F_TOKEN] ~= token then return { 0, {} } end
@@ -122,11 +124,13 @@ elseif retryable and attempt < tonumber(job[F_MAX_ATTEMPTS]) then
     { id, jtype, attempt, dur, message, retryDelayMs })
   outcome = "scheduled"
   tallyDuration(durations, "retry_scheduled", jtype, dur)
+  writeHistory(historyPrefix, now, { r = 1 })
 else
   finish(jobKey, job, failedKey, statsKey, FAILED, id, now, outboxKey)
   event("failed", { "id", "t", "a", "dur", "err" }, { id, jtype, attempt, dur, message })
   outcome = "failed"
   tallyDuration(durations, "failed", jtype, dur)
+  writeHistory(historyPrefix, now, { f = 1 })
 end
 writeDurations(durationsKey, durations)
 if outboxTouched then return { { outcome, 1 }, writeEvents(eventsKey, now) } end

@@ -33,10 +33,11 @@
 --          (on Cluster heartbeats live in the deployment's owners key, which a
 --          queue's script cannot read: the caller reads it and names the dead;
 --          it also forgets them there)
--- ARGV[15..] (jobPrefix, pendingPrefix, idempotencyPrefix, trim) once per queue, in the
+-- ARGV[15..] (jobPrefix, pendingPrefix, idempotencyPrefix, trim, historyPrefix) once per queue, in the
 --          order of KEYS; trim is "1" to trim that queue's finished sets this
 --          call, "0" to skip (the caller knows from the last trim's reply that
---          nothing can be due yet)
+--          nothing can be due yet); historyPrefix: the queue's per-minute
+--          history HASHes, where reaped jobs count as retried or failed
 --
 -- Returns { results, events }: one result per queue, in order,
 -- {promoted, reaped, trimmed, next_due_at, oldest_finished, recovered, running, outbox}
@@ -63,7 +64,7 @@ local judged = ARGV[14]
 local restFrom = 15
 
 local QUEUE_KEYS = 14
-local QUEUE_ARGS = 4
+local QUEUE_ARGS = 5
 local queueCount = (#KEYS - keysFrom + 1) / QUEUE_KEYS
 
 -- Score of a ZSET's first member, or nil when empty.
@@ -136,6 +137,7 @@ local function maintainQueue(q)
     stats = q.stats,
     wake = q.wake,
     outbox = q.outbox,
+    history = q.history,
   }, eventGroup("recovered", { "id", "t", "a", "out" }), eventGroup("failed", { "id", "t", "a", "err" }),
     eventGroup("cancelled", { "id", "t", "a" }))
 
@@ -155,7 +157,7 @@ local function maintainQueue(q)
       reap(r, heldBy(q.running, other), "worker " .. other .. " stopped heartbeating", now)
     end
   end
-  reapDone(r)
+  reapDone(r, now)
 
   -- Retention: drop finished jobs (and their idempotency keys) past their time.
   -- Their states' lifetime totals stay; the departures counters go up.
@@ -232,6 +234,7 @@ for i = 1, queueCount do
     busy = anyBusy,
     trim = anyFinished and ARGV[a + 3] == "1",
     outboxed = anyOutbox,
+    history = ARGV[a + 4],
   }
   webhookQueue(q.outbox, KEYS[k + 10], KEYS[k + 11], KEYS[k + 12], KEYS[k + 13])
   if q.busy or q.trim then

@@ -21,6 +21,7 @@
 -- ARGV[9] now: epoch ms
 -- ARGV[10] owner: the owner whose leases to take back
 -- ARGV[11] reason: recorded in each job's error history
+-- ARGV[12] historyPrefix: the queue's per-minute history HASHes (reaped jobs count as retried or failed)
 --
 -- Returns { reaped, events }: how many jobs were taken back; events as
 -- writeEvents returns them. No error codes.
@@ -42,6 +43,7 @@ webhookQueue(outboxKey, webhookSubsKey, webhookDeliveriesKey, webhookDueKey, web
 local now = tonumber(ARGV[9])
 local owner = ARGV[10]
 local reason = ARGV[11]
+local historyPrefix = ARGV[12]
 
 local r = newReaper({
   priorities = prioritiesKey,
@@ -51,9 +53,10 @@ local r = newReaper({
   stats = statsKey,
   wake = wakeKey,
   outbox = outboxKey,
+  history = historyPrefix,
 }, eventGroup("recovered", { "id", "t", "a", "out" }), eventGroup("failed", { "id", "t", "a", "err" }),
   eventGroup("cancelled", { "id", "t", "a" }))
 reap(r, heldBy(runningKey, owner), reason, now)
-reapDone(r)
+reapDone(r, now)
 redis.call("ZREM", ownersKey, owner)
 return { r.count, writeEvents(eventsKey, now) }
