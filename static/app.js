@@ -112,7 +112,7 @@ async function loadTypes() {
       ...t,
       schema: t.schema ?? t.payload_schema,
     }));
-    list.setTypes(list_.map((t) => String(t.type)));
+    list.setTypes(list_.map((/** @type {{type: unknown}} */ t) => String(t.type)));
     renderSubmitForm(box, list_, (id) => {
       openJob(id, "submit");
       list.load();

@@ -67,6 +67,7 @@ export function authHeaders() {
  * @returns {Promise<Identity & {rejected?: boolean}>}
  */
 export async function whoAmI(key = current) {
+  /** @type {Record<string, string>} */
   const headers = key ? { authorization: `Bearer ${key}` } : {};
   const res = await fetch("/api/v1/auth", { headers: { accept: "application/json", ...headers } });
   if (res.status === 401) {

@@ -69,7 +69,9 @@ export class HistoryPanel {
       this.error = "";
     } catch (error) {
       if (seq !== this.seq) return;
-      this.error = `History could not be loaded: ${String(error?.message ?? error)}`;
+      this.error = `History could not be loaded: ${
+        error instanceof Error ? error.message : String(error)
+      }`;
     }
     this.draw();
   }

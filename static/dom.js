@@ -43,7 +43,7 @@ export function el(tag, props = {}, ...children) {
  * @param {(Child | Child[])[]} children
  */
 export function append(parent, children) {
-  for (const child of children.flat(Infinity)) {
+  for (const child of /** @type {Child[]} */ (children.flat(Infinity))) {
     if (child === null || child === undefined || child === false) continue;
     parent.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
   }

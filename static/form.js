@@ -213,7 +213,7 @@ export function renderSubmitForm(root, types, onSubmitted) {
             "with the same idempotency key…";
         },
       });
-      const id = String(res?.job_id ?? res?.id ?? "");
+      const id = String(res?.job_id ?? "");
       status.textContent = `Submitted job ${id}`;
       onSubmitted(id);
     } catch (error) {

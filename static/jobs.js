@@ -182,7 +182,11 @@ export class JobDetail {
     }
     replace(
       this.content,
-      el("dl", { class: "facts" }, facts.map(([k, v]) => [el("dt", { text: k }), el("dd", {}, v)])),
+      el(
+        "dl",
+        { class: "facts" },
+        facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", {}, v)]),
+      ),
       actions,
       job.error
         ? [
