@@ -134,13 +134,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const wallNow = () => performance.timeOrigin + performance.now();
 
 /** A worker process child, with a promise for its "worker started" log line. */
-interface WorkerChild {
+export interface WorkerChild {
   pid: number;
   ready: Promise<number>;
   stop(): Promise<void>;
 }
 
-function spawnWorker(redisUrl: string, queue: string, concurrency: number): WorkerChild {
+/** Starts a worker process serving `queue` (and what `env` adds) with the bench's job types. */
+export function spawnWorker(
+  redisUrl: string,
+  queue: string,
+  concurrency: number,
+  env: Record<string, string> = {},
+): WorkerChild {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", WORKER_MAIN],
     cwd: ROOT.pathname,
@@ -152,6 +158,7 @@ function spawnWorker(redisUrl: string, queue: string, concurrency: number): Work
       WORKER_METRICS_PORT: "0",
       LOG_FORMAT: "json",
       LOG_LEVEL: "info",
+      ...env,
     },
     stdin: "null",
     stdout: "piped",

@@ -156,28 +156,41 @@ function spawnNode(dir: string, port: number): Deno.ChildProcess {
   }).spawn();
 }
 
+/** The index of the master that holds `queue`'s keys. */
+async function masterOf(admin: Cluster, prefix: string, queue: string): Promise<number> {
+  const key = `${prefix}:{${queue}}:probe`;
+  await admin.set(key, "1");
+  for (const [i, node] of admin.nodes("master").entries()) {
+    // A master that does not own the slot answers MOVED.
+    if ((await node.exists(key).catch(() => 0)) === 1) {
+      await admin.del(key);
+      return i;
+    }
+  }
+  throw new Error(`no master holds ${key}`);
+}
+
+/** `n` queue names whose keys live on `n` different masters. */
+export async function queuesOnMasters(
+  admin: Cluster,
+  prefix: string,
+  n: number,
+): Promise<string[]> {
+  const found = new Map<number, string>();
+  for (let i = 0; found.size < n && i < 200; i++) {
+    const queue = i === 0 ? "qa" : `qb${i - 1}`;
+    const master = await masterOf(admin, prefix, queue);
+    if (!found.has(master)) found.set(master, queue);
+  }
+  if (found.size < n) throw new Error(`no ${n} queues on different masters`);
+  return [...found.values()];
+}
+
 /** Two queue names whose keys live on different masters. */
 export async function queuesOnTwoMasters(
   admin: Cluster,
   prefix: string,
 ): Promise<[string, string]> {
-  const masterOf = async (queue: string) => {
-    const key = `${prefix}:{${queue}}:probe`;
-    await admin.set(key, "1");
-    for (const [i, node] of admin.nodes("master").entries()) {
-      // A master that does not own the slot answers MOVED.
-      if ((await node.exists(key).catch(() => 0)) === 1) {
-        await admin.del(key);
-        return i;
-      }
-    }
-    throw new Error(`no master holds ${key}`);
-  };
-  const first = "qa";
-  const home = await masterOf(first);
-  for (let i = 0; i < 50; i++) {
-    const other = `qb${i}`;
-    if ((await masterOf(other)) !== home) return [first, other];
-  }
-  throw new Error("no two queues on different masters");
+  const [a, b] = await queuesOnMasters(admin, prefix, 2);
+  return [a, b];
 }
