@@ -157,7 +157,11 @@ export class JobList {
    */
   offerAnyState() {
     const on = this.scheduleInput.value.trim() !== "";
-    if (on && !this.anyState.isConnected) this.stateSelect.prepend(this.anyState);
+    if (on && !this.anyState.isConnected) {
+      // A schedule just picked: all its jobs first (a state narrows them after).
+      this.stateSelect.prepend(this.anyState);
+      this.stateSelect.value = "";
+    }
     if (!on && this.anyState.isConnected) {
       const was = this.stateSelect.value;
       this.anyState.remove();
