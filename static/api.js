@@ -93,30 +93,36 @@ export const getHistory = (queue, window) =>
 export const getJobTypes = () => request("/job-types");
 
 /**
- * One queue's jobs in one state (no `queue`: the deployment's default queue).
+ * One queue's jobs in one state (no `queue`: the deployment's default queue);
+ * `group` narrows to one flow-control group (no `total` then), `schedule`
+ * lists the jobs a schedule produced (any state unless `status` is given).
  *
- * @param {{status: string, queue?: string, type?: string, limit?: number,
- *   cursor?: string | null}} q
- * @returns {Promise<{jobs: any[], next_cursor: string | null, total?: number}>}
+ * @param {{status?: string, queue?: string, type?: string, group?: string,
+ *   schedule?: string, limit?: number, cursor?: string | null}} q
+ * @returns {Promise<{jobs: any[], next_cursor: string | null, total?: number,
+ *   truncated?: boolean}>}
  */
 export function listJobs(q) {
-  const params = new URLSearchParams({ status: q.status, limit: String(q.limit ?? 20) });
-  if (q.queue) params.set("queue", q.queue);
-  if (q.type) params.set("type", q.type);
+  const params = new URLSearchParams({ limit: String(q.limit ?? 20) });
+  for (const k of /** @type {const} */ (["status", "queue", "type", "group", "schedule"])) {
+    if (q[k]) params.set(k, String(q[k]));
+  }
   if (q.cursor) params.set("cursor", q.cursor);
   return request(`/jobs?${params}`);
 }
 
 /**
- * Jobs of one queue whose id starts with `prefix`, in any state.
+ * Jobs of one queue whose id starts with `prefix`, in any state (of `group` only, when given).
  *
  * @param {string} prefix
  * @param {string} [queue]
+ * @param {string} [group]
  * @returns {Promise<{jobs: any[], total: number, truncated: boolean}>}
  */
-export function findJobs(prefix, queue) {
+export function findJobs(prefix, queue, group) {
   const params = new URLSearchParams({ id_prefix: prefix, limit: "50" });
   if (queue) params.set("queue", queue);
+  if (group) params.set("group", group);
   return request(`/jobs?${params}`);
 }
 

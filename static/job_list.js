@@ -1,8 +1,10 @@
 /**
- * The job list: one queue's jobs in one state (type filter, search by id or
- * id prefix, cursor pages with the filter's total), its bulk actions (retry
- * the dead, cancel selected live jobs, delete selected finished ones) and a
- * scheduled job's "Run now".
+ * The job list: one queue's jobs in one state (type and group filters,
+ * search by id or id prefix, cursor pages with the filter's total), or the
+ * jobs one schedule produced (any state unless one is picked), its bulk
+ * actions (retry the dead, cancel selected live jobs, delete selected
+ * finished ones) and a scheduled job's "Run now". No counter keeps a group's
+ * or a schedule's jobs: those pages show no total.
  *
  * Live without disruption: a count change does not redraw the list. The
  * first page is read again and the rows shown are updated in place; rows
@@ -17,6 +19,7 @@ import {
   cancelJobs,
   deleteJobs,
   findJobs,
+  getSchedules,
   jobId,
   listJobs,
   purgeFailed,
@@ -33,7 +36,8 @@ const FULL_ID = /^(?:[^:\s]+:)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[
 const PREFIX = /^[0-9a-f-]{1,36}$/;
 
 /**
- * @typedef {{state?: string, queue?: string, type?: string, q?: string}} Filters
+ * @typedef {{state?: string, queue?: string, type?: string, group?: string,
+ *   schedule?: string, q?: string}} Filters
  * @typedef {import("./job_rows.js").Row} Row
  */
 
@@ -48,6 +52,12 @@ export class JobList {
     this.stateSelect = /** @type {HTMLSelectElement} */ (byId("filter-state"));
     this.typeSelect = /** @type {HTMLSelectElement} */ (byId("filter-type"));
     this.search = /** @type {HTMLInputElement} */ (byId("job-search"));
+    this.groupInput = /** @type {HTMLInputElement} */ (byId("filter-group"));
+    this.scheduleInput = /** @type {HTMLInputElement} */ (byId("filter-schedule"));
+    /** A schedule's jobs in every state: offered only while a schedule is the filter. */
+    this.anyState = el("option", { value: "", text: "Any state" });
+    /** When the schedule names were last read (for the field's suggestions). */
+    this.namesAt = 0;
     this.head = byId("jobs-head");
     this.body = byId("jobs-body");
     this.info = byId("jobs-info");
@@ -96,6 +106,13 @@ export class JobList {
     this.queueSelect.addEventListener("change", changed);
     this.stateSelect.addEventListener("change", changed);
     this.typeSelect.addEventListener("change", changed);
+    this.groupInput.addEventListener("change", changed);
+    this.scheduleInput.addEventListener("change", () => {
+      this.offerAnyState();
+      changed();
+    });
+    // Suggestions, read when asked for: a datalist narrows thousands of names as one types.
+    this.scheduleInput.addEventListener("focus", () => this.suggestSchedules());
     byId("job-search-form").addEventListener("submit", (e) => {
       e.preventDefault();
       this.find(this.search.value.trim());
@@ -127,8 +144,46 @@ export class JobList {
       state: this.stateSelect.value,
       queue: this.queueSelect.value || undefined,
       type: this.typeSelect.value || undefined,
+      group: this.groupInput.value || undefined,
+      schedule: this.scheduleInput.value.trim() || undefined,
       q: this.query || undefined,
     };
+  }
+
+  /**
+   * The state select's "Any state" while a schedule is the filter (its jobs
+   * are listed in every state); without one, a list is of one state. A
+   * schedule's jobs come from its own queue and type: those selects rest.
+   */
+  offerAnyState() {
+    const on = this.scheduleInput.value.trim() !== "";
+    if (on && !this.anyState.isConnected) {
+      // A schedule just picked: all its jobs first (a state narrows them after).
+      this.stateSelect.prepend(this.anyState);
+      this.stateSelect.value = "";
+    }
+    if (!on && this.anyState.isConnected) {
+      const was = this.stateSelect.value;
+      this.anyState.remove();
+      if (was === "") this.stateSelect.value = "completed";
+    }
+    this.queueSelect.disabled = on;
+    this.typeSelect.disabled = on;
+  }
+
+  /** Fills the schedule field's suggestions (at most every 30 s). */
+  async suggestSchedules() {
+    if (Date.now() - this.namesAt < 30_000) return;
+    this.namesAt = Date.now();
+    try {
+      const res = await getSchedules();
+      const names = (Array.isArray(res?.schedules) ? res.schedules : []).map((
+        /** @type {{name: string}} */ s,
+      ) => String(s.name));
+      replace(byId("schedule-names"), names.map((name) => el("option", { value: name })));
+    } catch {
+      this.namesAt = 0; // suggestions only: the field still takes any name
+    }
   }
 
   /**
@@ -138,8 +193,12 @@ export class JobList {
    * @param {Filters} f
    */
   setFilters(f) {
-    const state = f.state ?? "completed";
     const before = JSON.stringify(this.filters());
+    this.groupInput.value = f.group ?? "";
+    this.scheduleInput.value = f.schedule ?? "";
+    this.offerAnyState();
+    // A schedule's jobs: every state unless the URL names one.
+    const state = f.state ?? (f.schedule ? "" : "completed");
     if ([...this.stateSelect.options].some((o) => o.value === state)) {
       this.stateSelect.value = state;
     }
@@ -281,9 +340,9 @@ export class JobList {
   fetchPage() {
     const f = this.filters();
     return listJobs({
-      status: String(f.state),
-      queue: f.queue,
-      type: f.type,
+      status: f.state || undefined,
+      ...(f.schedule ? { schedule: f.schedule } : { queue: f.queue, type: f.type }),
+      group: f.group,
       limit: PAGE_SIZE,
       cursor: this.cursor,
     });
@@ -295,23 +354,32 @@ export class JobList {
     const seq = ++this.seq;
     const f = this.filters();
     const state = String(f.state);
-    this.purge.hidden = state !== "failed" || !!this.query;
-    this.retryAll.hidden = state !== "failed" || !!this.query;
+    // "Retry all" and "Purge" reach the whole queue: not offered over a narrower list.
+    const narrowed = !!(this.query || f.group || f.schedule);
+    this.purge.hidden = state !== "failed" || narrowed;
+    this.retryAll.hidden = state !== "failed" || narrowed;
     this.cancelSelected.hidden = !CANCELLABLE.has(state) || !!this.query;
     this.deleteSelected.hidden = !DELETABLE.has(state) || !!this.query;
     this.body.setAttribute("aria-busy", "true");
     try {
-      const page = this.query ? await findJobs(this.query, f.queue) : await this.fetchPage();
+      const page = this.query
+        ? await findJobs(this.query, f.queue, f.group)
+        : await this.fetchPage();
       if (seq !== this.seq) return;
       this.nextCursor = this.query ? null : page?.next_cursor ?? null;
       const jobs = Array.isArray(page?.jobs) ? page.jobs : [];
-      this.render(jobs, this.query ? "search" : state);
-      this.loadedTotal = typeof page?.total === "number" ? page.total : jobs.length;
+      this.render(jobs, this.query || !state ? "search" : state);
+      const total = typeof page?.total === "number" ? page.total : null;
+      this.loadedTotal = total ?? jobs.length;
       this.announce(0);
       if (this.query) {
         this.info.textContent = `${jobs.length} job(s) whose id starts with ${this.query}` +
           (page?.truncated ? " (search stopped early: a longer prefix finds more)" : "");
-      } else this.showInfo(this.loadedTotal);
+      } else {
+        this.showInfo(total);
+        // A group's page reads a bounded number of jobs: it may stop short with more to come.
+        if (page?.truncated) this.info.textContent += " (this page stopped early: Next reads on)";
+      }
       this.prev.disabled = this.history.length === 0;
       this.next.disabled = !this.nextCursor;
     } catch (error) {
@@ -326,15 +394,13 @@ export class JobList {
     }
   }
 
-  /** @param {number} total */
+  /** @param {number | null} total null: unknown (a group's or a schedule's jobs) */
   showInfo(total) {
     const from = this.history.length * PAGE_SIZE;
     const shown = this.rows.size;
-    this.info.textContent = shown === 0
-      ? `Page ${this.history.length + 1} · 0 of ${total.toLocaleString()} jobs`
-      : `Page ${this.history.length + 1} · ${from + 1}–${
-        from + shown
-      } of ${total.toLocaleString()} jobs`;
+    const of = total === null ? "" : ` of ${total.toLocaleString()}`;
+    const range = shown === 0 ? "0" : `${from + 1}–${from + shown}`;
+    this.info.textContent = `Page ${this.history.length + 1} · ${range}${of} jobs`;
   }
 
   /**
@@ -376,9 +442,9 @@ export class JobList {
           cols.length,
           this.query
             ? `No job of this queue has an id starting with ${this.query}.`
-            : f.queue
-            ? `No ${state} jobs in queue ${f.queue}.`
-            : `No ${state} jobs.`,
+            : `No ${state || "matching"} jobs` +
+              (f.schedule ? ` of schedule ${f.schedule}` : f.queue ? ` in queue ${f.queue}` : "") +
+              (f.group ? ` in group ${f.group}` : "") + ".",
         )
         : [...this.rows.values()].map((r) => r.tr),
     );

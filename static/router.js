@@ -8,7 +8,8 @@
  * - `#/jobs/<id>`: one job's detail. Opened from a view it shows over that
  *   view (remembered in `history.state`, which a reload keeps); followed as
  *   a link it stands alone;
- * - the job list's filters (`state`, `queue`, `type`, `q`) ride on any view
+ * - the job list's filters (`state`, `queue`, `type`, `group`, `schedule`,
+ *   `q`) ride on any view
  *   that shows the list. Changing a filter replaces the entry (no history
  *   step per click); changing the view adds one.
  *
@@ -33,7 +34,7 @@ export const VIEWS = {
 };
 
 /** The job list's filters kept in the URL. */
-export const FILTERS = ["state", "queue", "type", "q"];
+export const FILTERS = ["state", "queue", "type", "group", "schedule", "q"];
 
 /**
  * @typedef {{view: keyof typeof VIEWS, name?: string, id?: string,

@@ -1,5 +1,6 @@
 /**
- * The Schedules panel: every recurring schedule with its cadence (in words
+ * The Schedules panel: every recurring schedule (its name links to the
+ * jobs it produced, `#/jobs?schedule=<name>`) with its cadence (in words
  * and as written), time zone, next run, last run with its job's status (a
  * link that opens the job) and pause flag, and Pause/Resume, Trigger and
  * Delete per schedule (admin scope). Reloaded every few seconds, and at once
@@ -10,6 +11,7 @@
 import { deleteSchedule, getSchedules, scheduleAction } from "./api.js";
 import { byId, el, noteRow, replace, when } from "./dom.js";
 import { errorText } from "./jobs.js";
+import { formatRoute } from "./router.js";
 
 const REFRESH_MS = 5000;
 const COLUMNS = 7;
@@ -138,7 +140,15 @@ export class SchedulePanel {
     return el(
       "tr",
       { dataset: { schedule: s.name, paused: String(s.paused === true) } },
-      el("th", { scope: "row", text: s.name }),
+      el(
+        "th",
+        { scope: "row" },
+        el("a", {
+          href: formatRoute({ view: "jobs", params: { schedule: s.name } }),
+          title: `Jobs of schedule ${s.name}`,
+          text: s.name,
+        }),
+      ),
       el(
         "td",
         {},

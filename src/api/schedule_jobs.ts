@@ -31,11 +31,11 @@ export function scheduledJobResponse(
   return producer ? { ...view, schedule: producer.schedule, schedule_tick: producer.tick } : view;
 }
 
-/** One page of the jobs `schedule` produced, optionally of one state only. */
+/** One page of the jobs `schedule` produced, optionally of one state or group only. */
 export async function scheduleJobsPage(
   deps: RouteDeps,
   schedule: string,
-  query: { status?: JobState; limit: number; cursor?: string },
+  query: { status?: JobState; group?: string; limit: number; cursor?: string },
 ): Promise<{ jobs: Record<string, unknown>[]; next_cursor: string | null }> {
   if (!deps.schedules) {
     throw new HttpError(503, "unavailable", "schedules are not available in this process");
@@ -57,6 +57,7 @@ export async function scheduleJobsPage(
   jobs.forEach((job, i) => {
     // Expired jobs (past retention) are left out; the index forgets them soon after.
     if (!job || (query.status && job.status !== query.status)) return;
+    if (query.group !== undefined && job.group !== query.group) return;
     out.push(scheduledJobResponse(job, producers[i]));
   });
   return {

@@ -240,6 +240,14 @@ export const listQuerySchema = z.object({
       "Only the jobs this schedule produced, newest tick first (404 for an unknown schedule); " +
         "status then filters only when given",
     ),
+  group: z.string().min(1).max(LIMITS.maxGroupBytes).optional()
+    .describe(
+      `Only jobs of this flow-control group (1..${LIMITS.maxGroupBytes} bytes, else 422 ` +
+        "validation_error); narrows a schedule's jobs and an id search too. No counter " +
+        "keeps a group's jobs: `total` is absent, and a page filters with bounded work, " +
+        "`truncated` saying it stopped short of `limit` (follow next_cursor for more). " +
+        "Pending: the group's held jobs (parked by a claim, a per_group limit) come first",
+    ),
   limit: z.coerce.number<string>().int().min(LIST_LIMITS.min).max(LIST_LIMITS.max)
     .default(LIST_LIMITS.default).describe("Page size"),
   cursor: z.string().min(1).max(MAX_CURSOR_LENGTH).optional()
@@ -353,10 +361,13 @@ export const jobListResponseSchema = z.object({
   next_cursor: z.string().nullable(),
   total: z.int().min(0).optional().describe(
     "Jobs matching the filter (queue, status, type) in all pages, from the queue's counters " +
-      "(one read, no scan); an id search: the jobs found. Absent for a schedule's jobs",
+      "(one read, no scan); an id search: the jobs found. Absent for a schedule's jobs and " +
+      "a group's (no counter keeps them)",
   ),
   truncated: z.boolean().optional().describe(
-    "An id search only: true when it stopped at its budget (some jobs were not looked at)",
+    "An id search: true when it stopped at its budget (some jobs were not looked at). A " +
+      "group's list: true when the page stopped at its budget short of `limit`; next_cursor " +
+      "goes on from there",
   ),
 });
 

@@ -272,7 +272,12 @@ export interface Broker {
    */
   findByIdPrefix(prefix: string, limit: number, queue?: string): Promise<IdSearch>;
 
-  /** Jobs of one queue in one state, paginated. Finished states: newest first. */
+  /**
+   * Jobs of one queue in one state, paginated. Finished states: newest first.
+   * With `group`, pending jobs start with the group's own held lists (exact),
+   * then the rest is filtered: a page may stop at its scan budget short of
+   * `limit` (`JobPage.truncated`) and its cursor goes on from there.
+   */
   list(query: ListQuery): Promise<JobPage>;
 
   /**

@@ -327,6 +327,12 @@ export interface JobPage {
   jobs: Job[];
   /** Pass back as `cursor` for the next page; null when there is none. */
   next_cursor: string | null;
+  /**
+   * A group's list only (`ListQuery.group`): true when the page stopped at
+   * its scan budget with fewer than `limit` jobs; `next_cursor` goes on from
+   * where it stopped.
+   */
+  truncated?: boolean;
 }
 
 /** Jobs of one queue whose id starts with a prefix (`Broker.findByIdPrefix`). */
@@ -342,6 +348,12 @@ export interface ListQuery {
   /** The queue listed; default the broker's default queue. */
   queue?: string;
   type?: string;
+  /**
+   * Only jobs of this flow-control group (`EnqueueInput.group`). No index
+   * holds a state's jobs by group: its pending held lists are read as they
+   * are, every other list is filtered with bounded work (`JobPage.truncated`).
+   */
+  group?: string;
   limit?: number;
   cursor?: string | null;
 }

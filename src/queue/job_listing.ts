@@ -24,6 +24,7 @@ import {
   encodeCursor,
   encodePendingCursor,
 } from "./list_cursor.ts";
+import { GroupListing } from "./group_listing.ts";
 
 /** Runs one or more plain commands on the broker's connection. */
 export type RunCommand = <T>(run: (client: RedisClient) => Promise<T>) => Promise<T>;
@@ -67,11 +68,13 @@ export class JobListing {
   readonly #queue: string;
   readonly #keys: QueueKeys;
   readonly #cmd: RunCommand;
+  readonly #groups: GroupListing;
 
   constructor(queue: string, keys: QueueKeys, cmd: RunCommand) {
     this.#queue = queue;
     this.#keys = keys;
     this.#cmd = cmd;
+    this.#groups = new GroupListing(keys, cmd, (ids) => this.#records(ids));
   }
 
   /** Records of `ids` in one round trip, decoded (null where missing). */
@@ -138,6 +141,9 @@ export class JobListing {
     const state = query.state;
     if (!JOB_STATES.includes(state)) throw new InvalidInputError("unknown state", "state");
     const limit = Math.min(1000, Math.max(1, Math.floor(query.limit ?? 50)));
+    // A group's jobs have no index of their own but (some) held lists: group_listing.ts.
+    const group = query.group;
+    if (group !== undefined) return await this.#groups.list({ ...query, group }, limit);
     return state === "pending"
       ? await this.#listPending(query, limit)
       : await this.#listZset(state, query, limit);

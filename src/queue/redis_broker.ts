@@ -51,6 +51,7 @@ import type { LifecycleEvent, StoredEvent } from "../events/lifecycle.ts";
 import { afterMicrotasks } from "../timing/after_microtasks.ts";
 import { globalKeys, isValidQueueName, type QueueKeys, queueKeys } from "./keys.ts";
 import { JobListing } from "./job_listing.ts";
+import { checkGroup } from "./group_listing.ts";
 import {
   ENQUEUE_CHUNK,
   QueueScripts,
@@ -1223,6 +1224,7 @@ export class RedisBroker implements Broker {
   async list(query: ListQuery): Promise<JobPage> {
     const queue = query.queue ?? this.defaultQueue;
     if (!isValidQueueName(queue)) throw new InvalidInputError("invalid queue name", "queue");
+    if (query.group !== undefined) checkGroup(query.group);
     const state = await this.#known(queue);
     if (!state) return { jobs: [], next_cursor: null };
     return await state.listing.list(query);

@@ -91,6 +91,51 @@ Deno.test("GET /jobs?id_prefix: finds a job by the start of its id, in any state
   }
 });
 
+Deno.test("GET /jobs?group: one group's jobs, paged, without a total; a bad group is 422", async () => {
+  const api = await startApi();
+  try {
+    const hostile = "<img src=x onerror=alert(1)>&é";
+    const g = [await submit(api.app, { group: hostile }), await submit(api.app)];
+    g.push(await submit(api.app, { group: hostile, priority: 3 }));
+    const other = await submit(api.app, { group: "other" });
+    const url = (q: string) => `/api/v1/jobs?group=${encodeURIComponent(hostile)}${q}`;
+    const first = await (await api.app.request(url("&limit=1"))).json();
+    assert.deepStrictEqual(first.jobs.map((j: { job_id: string }) => j.job_id), [g[2]]);
+    assert.strictEqual(first.jobs[0].group, hostile);
+    assert.deepStrictEqual([first.truncated, "total" in first], [false, false]);
+    const second = await (await api.app.request(url(`&limit=1&cursor=${first.next_cursor}`)))
+      .json();
+    assert.deepStrictEqual(second.jobs.map((j: { job_id: string }) => j.job_id), [g[0]]);
+    const last = await (await api.app.request(url(`&limit=1&cursor=${second.next_cursor}`)))
+      .json();
+    assert.deepStrictEqual(last, { jobs: [], next_cursor: null, truncated: false });
+    assert.deepStrictEqual((await (await api.app.request(url("&status=failed"))).json()).jobs, []);
+    // It narrows an id search too.
+    const search = await (await api.app.request(`/api/v1/jobs?id_prefix=${other}&group=x`))
+      .json();
+    assert.deepStrictEqual([search.jobs, search.total], [[], 0]);
+    const found = await (await api.app.request(`/api/v1/jobs?id_prefix=${other}&group=other`))
+      .json();
+    assert.deepStrictEqual(found.jobs.map((j: { job_id: string }) => j.job_id), [other]);
+    const unknownQueue = await (await api.app.request("/api/v1/jobs?queue=nope&group=a")).json();
+    assert.deepStrictEqual(unknownQueue, { jobs: [], next_cursor: null, truncated: false });
+    for (const bad of ["", "x".repeat(257), "é".repeat(129)]) {
+      const error = await assertError(
+        await api.app.request(`/api/v1/jobs?group=${encodeURIComponent(bad)}`),
+        422,
+        "validation_error",
+      );
+      assert.match(error.message, /^group: /);
+    }
+    assert.strictEqual(
+      (await api.app.request(`/api/v1/jobs?group=${"é".repeat(128)}`)).status,
+      200,
+    );
+  } finally {
+    await api.close();
+  }
+});
+
 Deno.test("POST /jobs/:id/run: a scheduled job is pending now; 409 otherwise, 404 unknown", async () => {
   const api = await startApi();
   try {

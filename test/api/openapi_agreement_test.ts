@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
+import { LIMITS } from "../../src/queue/job.ts";
 import { startApi } from "./helpers.ts";
 import {
   batchBody,
@@ -180,6 +181,12 @@ async function issuedCursors(app: Hono, broker: RedisBroker): Promise<Map<string
   return cursors;
 }
 
+/** A group some job can have: 1..LIMITS.maxGroupBytes bytes of UTF-8. */
+function groupFits(group: string): boolean {
+  const bytes = new TextEncoder().encode(group).length;
+  return bytes > 0 && bytes <= LIMITS.maxGroupBytes;
+}
+
 async function checkQueries(
   app: Hono,
   broker: RedisBroker,
@@ -198,7 +205,16 @@ async function checkQueries(
     assertDocumented(spec, path, method, request, answer);
     const valid = spec.queryValid(path, method, query);
     const cursor = query.get("cursor");
-    if (valid && cursor !== null && !issued.has(cursor)) {
+    const group = query.get("group");
+    if (group !== null && !groupFits(group)) {
+      // A group's rule is in bytes (JSON Schema counts characters): the documented 422, first.
+      assert.strictEqual(answer.status, 422, describe(request, answer));
+      assert.strictEqual(
+        (answer.body as { error: { code: string } }).error.code,
+        "validation_error",
+      );
+      bump(counts, `${method} group breaks the rule`);
+    } else if (valid && cursor !== null && !issued.has(cursor)) {
       // A well-formed cursor the server never handed out: the documented 422.
       assert.strictEqual(answer.status, 422, describe(request, answer));
       assert.strictEqual((answer.body as { error: { code: string } }).error.code, "invalid_input");

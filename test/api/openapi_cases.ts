@@ -323,6 +323,15 @@ export function listQuery(rng: Rng, cursors: Map<string, string[]>): URLSearchPa
       }) as string,
     );
   }
+  if (rng.chance(0.2)) {
+    q.set(
+      "group",
+      draw(rng, {
+        usual: ["A", "<b>g</b>", "é".repeat(128)],
+        odd: ["", "g".repeat(257), "é".repeat(129)],
+      }) as string,
+    );
+  }
   if (rng.chance(0.5)) q.set("limit", draw(rng, LIMITS) as string);
   if (rng.chance(0.4)) {
     const issued = cursors.get(status ?? "pending") ?? [];

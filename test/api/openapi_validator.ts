@@ -159,6 +159,11 @@ export class SpecValidator {
         continue;
       }
       if (values.length > 1) return false; // no parameter here is an array
+      // Ajv's coercion reads "Infinity" as a number within any bound; no server takes it.
+      const type = (p.schema as Json).type;
+      if ((type === "integer" || type === "number") && !Number.isFinite(Number(values[0]))) {
+        return false;
+      }
       const wrapper = { type: "object", properties: { v: p.schema } };
       const v = this.#validator(`query ${method} ${path} ${p.name}`, wrapper, true);
       if (!v({ v: values[0] })) return false;

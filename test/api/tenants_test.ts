@@ -128,7 +128,6 @@ Deno.test("tenants: another tenant's jobs, queues and stats answer as unknown on
     assert.strictEqual(theirs.status, 404);
     const acmeList = await call(app, "GET", "/api/v1/jobs?queue=default", acme);
     assert.strictEqual(acmeList.body.jobs.length, 2);
-
     // Stats: own queues only; root sees both tenants.
     const gStats = await call(app, "GET", "/api/v1/stats", globex);
     assert.strictEqual(gStats.body.pending, 1);
@@ -184,6 +183,36 @@ Deno.test("tenants: another tenant's jobs, queues and stats answer as unknown on
     );
     assert.ok((await api.store.get(gKeys[0].id)) !== null, "and still there");
     assert.strictEqual((await call(app, "GET", "/api/v1/keys", root)).body.keys.length >= 4, true);
+  } finally {
+    await api.close();
+    await redis.close();
+  }
+});
+
+Deno.test("tenants: a group's list reaches the tenant's own queues only", async () => {
+  const redis = await TestRedis.start();
+  const api = await authApp(redis);
+  try {
+    const root = (await api.store.create({ name: "root", scopes: ["submit", "read", "admin"] }))
+      .key;
+    const acme = await tenantKey(api, "acme");
+    const globex = await tenantKey(api, "globex");
+    const { app } = api;
+    // The same group in another tenant is not listed.
+    const ag = await call(app, "POST", "/api/v1/jobs", acme, { ...COMPUTE, group: "g" });
+    const gg = await call(app, "POST", "/api/v1/jobs", globex, { ...COMPUTE, group: "g" });
+    const grouped = await call(app, "GET", "/api/v1/jobs?group=g", globex);
+    assert.deepStrictEqual(grouped.body.jobs.map((j: { job_id: string }) => j.job_id), [
+      gg.body.job_id,
+    ]);
+    assert.strictEqual(
+      (await call(app, "GET", "/api/v1/jobs?group=g&queue=acme%2Fdefault", globex)).status,
+      404,
+    );
+    const rootGroup = await call(app, "GET", "/api/v1/jobs?group=g&queue=acme%2Fdefault", root);
+    assert.deepStrictEqual(rootGroup.body.jobs.map((j: { job_id: string }) => j.job_id), [
+      ag.body.job_id,
+    ]);
   } finally {
     await api.close();
     await redis.close();

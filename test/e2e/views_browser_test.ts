@@ -4,7 +4,8 @@
  * /usr/bin/chromium, as dashboard_browser_test.ts), over the API process's
  * app and a real redis-server, with no worker (jobs stay where they are put):
  * every view by deep link and after a reload, the back button, Escape, search
- * by id prefix, run now, bulk retry, hostile error strings shown as text, the
+ * by id prefix, run now, bulk retry, a schedule's and a group's jobs by deep
+ * link, hostile error and group strings shown as text, the
  * focus kept on a row button while ~200 jobs/s arrive, axe at desktop and
  * phone sizes, and the phone layout.
  */
@@ -307,6 +308,76 @@ Deno.test({
         await page.textContent("#jobs-info") ?? "",
         new RegExp(`of ${(3 + 2 + 1 + sent).toLocaleString("en-US")} jobs`),
       );
+
+      // 8b. A schedule's and a group's jobs by deep link, again after a reload: those only.
+      await schedules.service.save({
+        name: "nightly",
+        cron: "30 2 * * *",
+        type: "compute",
+        payload: { duration_ms: 1 },
+      }, { create: true });
+      const ticks = [
+        (await schedules.service.trigger("nightly")).job_id,
+        (await schedules.service.trigger("nightly")).job_id,
+      ];
+      const grouped = [
+        (await broker.enqueue({ ...COMPUTE, group: HOSTILE })).id,
+        (await broker.enqueue({ ...COMPUTE, group: HOSTILE })).id,
+      ];
+      const other = (await broker.enqueue({ ...COMPUTE, group: "other" })).id;
+      const listedSoon = (want: string[]) =>
+        page.waitForFunction(
+          (ids) =>
+            JSON.stringify(
+              [...document.querySelectorAll("#jobs-body tr[data-job-id]")].map((t) =>
+                (t as HTMLElement).dataset.jobId
+              ).sort(),
+            ) === JSON.stringify([...ids].sort()),
+          want,
+          { timeout: 10_000 },
+        );
+      // From the Schedules view: the schedule's name links to its jobs, in any state.
+      await page.goto(`${base}/#/schedules`);
+      await page.click('tr[data-schedule="nightly"] th a');
+      await page.waitForFunction(() => location.hash === "#/jobs?schedule=nightly");
+      await listedSoon(ticks);
+      await page.reload();
+      await listedSoon(ticks);
+      assert.deepStrictEqual(
+        [await page.inputValue("#filter-schedule"), await page.inputValue("#filter-state")],
+        ["nightly", ""],
+      );
+      assert.deepStrictEqual(await axeProblems(page), [], "a schedule's list");
+      const groupHash = `#/jobs?${new URLSearchParams({ state: "pending", group: HOSTILE })}`;
+      await page.goto(`${base}/${groupHash}`);
+      await listedSoon(grouped);
+      await page.reload();
+      await listedSoon(grouped);
+      assert.strictEqual(new URL(page.url()).hash, groupHash);
+      assert.strictEqual(await page.inputValue("#filter-group"), HOSTILE);
+      assert.match(await page.textContent("#jobs-info") ?? "", /^Page 1 · 1–2 jobs$/);
+      assert.deepStrictEqual(await axeProblems(page), [], "a group's list");
+      // Typed in the field: the URL follows.
+      await page.fill("#filter-group", "other");
+      await page.press("#filter-group", "Enter");
+      await listedSoon([other]);
+      assert.strictEqual(
+        new URL(page.url()).hash,
+        "#/jobs?state=pending&queue=default&group=other",
+      );
+      // The hostile group in the list's own words: text, never markup.
+      await page.goto(`${base}/#/jobs?${new URLSearchParams({ state: "failed", group: HOSTILE })}`);
+      await page.waitForFunction(
+        (h) =>
+          document.getElementById("jobs-body")?.textContent ===
+            `No failed jobs in queue default in group ${h}.`,
+        HOSTILE,
+        { timeout: 10_000 },
+      );
+      assert.strictEqual(await page.locator("main img").count(), 0);
+      // Back to a list with rows, as step 9 found it before.
+      await page.goto(`${base}/#/jobs?state=pending`);
+      await page.waitForSelector(`#jobs-body tr[data-job-id="${pending[0]}"]`);
 
       // 9. A phone: the job list starts within one screen of the top.
       await page.setViewportSize({ width: 390, height: 844 });

@@ -21,6 +21,7 @@ import {
   type EnqueueInput,
   type Job,
   JOB_STATES,
+  type JobPage,
   type JobState,
   LIMITS,
   type Stats,
@@ -474,6 +475,80 @@ export function brokerSuite(name: string, setup: () => Promise<SuiteHarness>): v
     let all = 0;
     for (const c of "0123456789abcdef") all += (await b.findByIdPrefix(c, 10)).jobs.length;
     assert.strictEqual(all, 3);
+  });
+
+  test("list with group: each state's jobs of that group only, paged; a bad group is refused", async (h) => {
+    const b = await h.make();
+    const ids = (await b.enqueueBatch([
+      { type: "s", payload: 0, group: "A" },
+      { type: "s", payload: 1, group: "B" },
+      { type: "s", payload: 2 },
+      { type: "t", payload: 3, group: "A", priority: 9 },
+      { type: "s", payload: 4, group: "A" },
+      { type: "s", payload: 5, group: "A", delay_ms: 60_000 },
+      { type: "s", payload: 6, group: "<b>A</b>" },
+    ])).map((r) => r.id);
+    const pages = async (state: JobState, group: string, type?: string) => {
+      const out: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: JobPage = await b.list({ state, group, type, limit: 1, cursor });
+        assert.strictEqual(page.truncated, false);
+        out.push(...page.jobs.map((j) => j.id));
+        cursor = page.next_cursor;
+      } while (cursor);
+      return out;
+    };
+    // Claim order (priority 9 first), one a page, the cursor going on.
+    assert.deepStrictEqual(await pages("pending", "A"), [ids[3], ids[0], ids[4]]);
+    assert.deepStrictEqual(await pages("pending", "A", "s"), [ids[0], ids[4]]);
+    assert.deepStrictEqual(await pages("scheduled", "A"), [ids[5]]);
+    assert.deepStrictEqual(await pages("pending", "<b>A</b>"), [ids[6]]);
+    assert.deepStrictEqual(await pages("pending", "nobody"), []);
+    for (const job of await b.claim(10)) {
+      if (job.id === ids[0]) await b.complete(job.id, job.token, "ok");
+      else if (job.id === ids[1] || job.id === ids[4]) {
+        await b.fail(job.id, job.token, { message: "x", retryable: false, retry_delay_ms: 0 });
+      }
+    }
+    assert.deepStrictEqual(await pages("completed", "A"), [ids[0]]);
+    assert.deepStrictEqual(await pages("failed", "A"), [ids[4]]);
+    assert.deepStrictEqual(await pages("running", "A"), [ids[3]]);
+    assert.deepStrictEqual(await pages("pending", "A"), []);
+    for (const bad of ["", "é".repeat(LIMITS.maxGroupBytes / 2 + 1)]) {
+      await assert.rejects(b.list({ state: "pending", group: bad }), InvalidInputError);
+    }
+  });
+
+  test("list with group: its held jobs (a per_group limit parked them) first, then the rest", async (h) => {
+    const b = await h.make();
+    await b.setLimit("type", "a", { rate: null, concurrency: 1, per_group: true });
+    const x = (await b.enqueueBatch(
+      Array.from({ length: 5 }, (_, i) => ({ type: "a", payload: i, group: "x" })),
+    )).map((r) => r.id);
+    await b.enqueue({ type: "a", payload: 9, group: "y" });
+    await b.enqueue({ type: "a", payload: 9, group: "y" });
+    // One of each group starts; x's other four and y's one are parked in their group's list.
+    const started = await b.claim(10);
+    assert.strictEqual(started.length, 2);
+    assert.strictEqual(started.filter((j) => j.group === "x")[0].id, x[0]);
+    // Enqueued after the claim: still in the priority lists, ahead of nothing.
+    const later = (await b.enqueueBatch([
+      { type: "a", payload: 10, group: "x", priority: 5 },
+      { type: "b", payload: 11, group: "x" },
+    ])).map((r) => r.id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: JobPage = await b.list({ state: "pending", group: "x", limit: 2, cursor });
+      assert.ok(page.jobs.length === 2 || page.next_cursor === null);
+      seen.push(...page.jobs.map((j) => j.id));
+      cursor = page.next_cursor;
+    } while (cursor);
+    assert.deepStrictEqual(seen, [...x.slice(1), ...later]);
+    const a = await b.list({ state: "pending", group: "x", type: "a", limit: 10 });
+    assert.deepStrictEqual(a.jobs.map((j) => j.id), [...x.slice(1), later[0]]);
+    assert.strictEqual((await b.list({ state: "pending", group: "y", limit: 10 })).jobs.length, 1);
   });
 
   test("delayed enqueue (delay_ms and run_at) is promoted when due", async (h) => {

@@ -9,6 +9,7 @@ import {
   StorageFormatError,
 } from "../../src/queue/errors.ts";
 import { pendingKey } from "../../src/queue/keys.ts";
+import { SCAN_BUDGET } from "../../src/queue/group_listing.ts";
 import { F, unpackRecord } from "../../src/queue/record.ts";
 import { freePort } from "../helpers/redis_server.ts";
 import type { LifecycleEvent } from "../../src/events/lifecycle.ts";
@@ -333,3 +334,28 @@ Deno.test({
     }
   },
 });
+
+redisTest(
+  "a group's list looks at SCAN_BUDGET records a page: truncated, then the cursor goes on",
+  async (h) => {
+    const b = await h.makeRedis();
+    const filler = (delay: number) =>
+      Array.from({ length: 1000 }, (_, i) => ({ type: "f", payload: i, delay_ms: delay }));
+    for (let i = 0; i <= SCAN_BUDGET / 1000; i++) {
+      await b.enqueueBatch([
+        ...filler(0),
+        ...filler(1e6),
+      ]);
+    }
+    const pending = await b.enqueue({ type: "f", payload: "p", group: "g" });
+    const scheduled = await b.enqueue({ type: "f", payload: "s", group: "g", delay_ms: 2e6 });
+    for (const [state, id] of [["pending", pending.id], ["scheduled", scheduled.id]] as const) {
+      const first = await b.list({ state, group: "g", limit: 10 });
+      assert.deepStrictEqual([first.jobs.length, first.truncated], [0, true], state);
+      assert.notStrictEqual(first.next_cursor, null);
+      const second = await b.list({ state, group: "g", limit: 10, cursor: first.next_cursor });
+      assert.deepStrictEqual(second.jobs.map((j) => j.id), [id], state);
+      assert.deepStrictEqual([second.next_cursor, second.truncated], [null, false], state);
+    }
+  },
+);

@@ -9,8 +9,10 @@
  *   valid, 207 when some were rejected (`results[i]` is `{job_id, created}` or
  *   `{error}`), 422 when none was valid.
  * - `GET /jobs?status=pending&queue=&type=&limit=50&cursor=` → `{jobs,
- *   next_cursor}` of one queue (default the default queue); status defaults
- *   to `pending`.
+ *   next_cursor, total}` of one queue (default the default queue); status
+ *   defaults to `pending`. `group=` narrows it to one flow-control group:
+ *   no total (no counter keeps one), `truncated` when the page stopped at
+ *   its scan budget (`group_listing.ts`).
  * - `DELETE /jobs?status=failed|completed|cancelled&queue=` → `{status,
  *   purged}`, in one queue or every queue.
  *
@@ -48,6 +50,7 @@ import {
 } from "../schemas.ts";
 import { jobToResponse } from "../serialize.ts";
 import { checkQueueName } from "../queue_param.ts";
+import { checkGroupParam } from "../group_param.ts";
 import { scheduleJobsPage } from "../schedule_jobs.ts";
 import { callerTenant, jobVisible, ownName, ownPathName, pathSegment } from "../tenant_scope.ts";
 import { applyQuota, pendingQuotaExceeded } from "../tenant_quota.ts";
@@ -360,16 +363,19 @@ export function jobsRoutes(deps: RouteDeps): Hono {
 
   app.get("/jobs", async (c) => {
     checkQueueName(c.req.query("queue"), "queue");
+    checkGroupParam(c.req.query("group"), "group");
     const query = parseOr400(listQuerySchema, c.req.query(), "invalid_query", "query");
     const tenant = callerTenant(c);
     if (tenant !== null) {
       query.queue = ownPathName(tenant, query.queue ?? TENANT_DEFAULT_QUEUE, "queue");
     }
+    const group = query.group;
     if (query.schedule !== undefined) {
       return c.json(
         await scheduleJobsPage(deps, ownPathName(tenant, query.schedule, "schedule"), {
           // The status filters a schedule's jobs only when it was asked for.
           status: c.req.query("status") === undefined ? undefined : query.status,
+          group,
           limit: query.limit,
           cursor: query.cursor,
         }),
@@ -383,13 +389,30 @@ export function jobsRoutes(deps: RouteDeps): Hono {
       const status = c.req.query("status") === undefined ? undefined : query.status;
       const jobs = found.jobs.filter((j) =>
         (status === undefined || j.status === status) &&
-        (query.type === undefined || j.type === query.type)
+        (query.type === undefined || j.type === query.type) &&
+        (group === undefined || j.group === group)
       );
       return c.json({
         jobs: jobs.map(jobToResponse),
         next_cursor: null,
         total: jobs.length,
         truncated: found.truncated,
+      });
+    }
+    if (group !== undefined) {
+      // No counter keeps a group's jobs: no total, and the page says when it stopped short.
+      const page = await deps.call(deps.broker.list({
+        state: query.status,
+        queue: query.queue,
+        type: query.type,
+        group,
+        limit: query.limit,
+        cursor: query.cursor ?? null,
+      }));
+      return c.json({
+        jobs: page.jobs.map(jobToResponse),
+        next_cursor: page.next_cursor,
+        truncated: page.truncated ?? false,
       });
     }
     const [page, total] = await deps.call(Promise.all([

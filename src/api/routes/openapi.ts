@@ -17,6 +17,7 @@ import { WHATWG_URL_KEYWORD } from "../../jobs/url_fields.ts";
 import { MAX_JSON_DEPTH } from "../body.ts";
 import type { RouteDeps } from "../deps.ts";
 import * as s from "../schemas.ts";
+import { GROUP_RULE } from "../group_param.ts";
 import { payloadJsonSchema } from "./job_types.ts";
 import {
   errorResponse,
@@ -233,7 +234,8 @@ function jobsPaths(limits: BodyLimits): Json {
           "404": errorResponse("The schedule named by `schedule` is unknown", ["not_found"]),
           "422": errorResponse(
             "The cursor is not one this server handed out for this status (`invalid_input`), " +
-              `or the queue name breaks the rule (\`validation_error\`: ${s.QUEUE_NAME_RULE})`,
+              `or the queue name breaks the rule (\`validation_error\`: ${s.QUEUE_NAME_RULE}), ` +
+              `or the group does (\`validation_error\`: ${GROUP_RULE})`,
             ["invalid_input", "validation_error"],
           ),
           ...unavailable,
