@@ -180,7 +180,10 @@ export class JobList {
       const names = (Array.isArray(res?.schedules) ? res.schedules : []).map((
         /** @type {{name: string}} */ s,
       ) => String(s.name));
-      replace(byId("schedule-names"), names.map((name) => el("option", { value: name })));
+      replace(
+        byId("schedule-names"),
+        names.map((/** @type {string} */ name) => el("option", { value: name })),
+      );
     } catch {
       this.namesAt = 0; // suggestions only: the field still takes any name
     }
@@ -366,7 +369,9 @@ export class JobList {
         ? await findJobs(this.query, f.queue, f.group)
         : await this.fetchPage();
       if (seq !== this.seq) return;
-      this.nextCursor = this.query ? null : page?.next_cursor ?? null;
+      this.nextCursor = this.query || !page || !("next_cursor" in page)
+        ? null
+        : page.next_cursor ?? null;
       const jobs = Array.isArray(page?.jobs) ? page.jobs : [];
       this.render(jobs, this.query || !state ? "search" : state);
       const total = typeof page?.total === "number" ? page.total : null;

@@ -41,8 +41,8 @@ export function cadenceInWords(s) {
   const fields = String(s.cron ?? "").trim().split(/\s+/);
   if (fields.length !== 5) return "cron";
   const [min, hour, dom, mon, dow] = fields;
-  const any = (f) => f === "*";
-  const num = (f) => /^\d+$/.test(f);
+  const any = (/** @type {string} */ f) => f === "*";
+  const num = (/** @type {string} */ f) => /^\d+$/.test(f);
   const step = /^\*\/(\d+)$/;
   if ([min, hour, dom, mon, dow].every(any)) return "every minute";
   if (step.test(min) && [hour, dom, mon, dow].every(any)) {
