@@ -184,6 +184,7 @@ export class JobListing {
           return at === null ? 0 : at + 1;
         });
       }
+      let listEnded = false;
       for (let round = 0; round < 50; round++) {
         const ids = await this.#cmd((c) => c.lrange(list, index, index + chunk - 1));
         const decoded = await this.#records(ids);
@@ -198,14 +199,25 @@ export class JobListing {
           more = true;
           break;
         }
-        if (ids.length < chunk) break;
+        if (ids.length < chunk) {
+          listEnded = true;
+          break;
+        }
         index += ids.length;
+      }
+      // The round budget ran out inside this list: the page ends where the
+      // reading stopped (short, `truncated`), and the cursor goes on from there
+      // rather than skipping the rest of the list.
+      if (!more && !listEnded) {
+        more = true;
+        break;
       }
       if (more) break;
     }
     return {
       jobs,
       next_cursor: more && last ? encodePendingCursor(last) : null,
+      ...(more && jobs.length < limit ? { truncated: true } : {}),
     };
   }
 

@@ -359,3 +359,27 @@ redisTest(
     }
   },
 );
+
+redisTest(
+  "a type filter over a long pending list: a page that reads its budget ends truncated, and the cursor finds what lies beyond",
+  async (h) => {
+    const b = await h.makeRedis();
+    // 3,000 jobs of another type ahead of the one asked for: more than one
+    // page's reading budget (50 reads of 4 × limit ids) in the same list.
+    for (let i = 0; i < 3; i++) {
+      await b.enqueueBatch(Array.from({ length: 1000 }, (_, n) => ({ type: "f", payload: n })));
+    }
+    const wanted = await b.enqueue({ type: "t", payload: "x" });
+    const first = await b.list({ state: "pending", type: "t", limit: 10 });
+    assert.deepStrictEqual([first.jobs.length, first.truncated], [0, true]);
+    let cursor = first.next_cursor;
+    const found: string[] = [];
+    for (let page = 0; cursor && page < 10; page++) {
+      const next = await b.list({ state: "pending", type: "t", limit: 10, cursor });
+      found.push(...next.jobs.map((j) => j.id));
+      cursor = next.next_cursor;
+    }
+    assert.deepStrictEqual(found, [wanted.id]);
+    assert.strictEqual(cursor, null);
+  },
+);
