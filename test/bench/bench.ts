@@ -279,7 +279,7 @@ async function enqueueBulk(o: BenchOptions, queue: string): Promise<number> {
 }
 
 /** CPU seconds (user + system) a process has used so far; NaN where /proc is missing. */
-function processCpu(pid: number): number {
+export function processCpu(pid: number): number {
   try {
     const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
     return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ

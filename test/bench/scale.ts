@@ -21,11 +21,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Cluster } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import { TestRedis } from "../helpers/redis_server.ts";
 import { queuesOnMasters, TestRedisCluster } from "../helpers/redis_cluster.ts";
-import { spawnWorker } from "./bench.ts";
+import { processCpu, spawnWorker } from "./bench.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -49,8 +49,36 @@ const PAYLOAD = {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Drains `jobs` spread over `queues` with `processes` workers; jobs/s. */
-async function drainRate(url: string, queues: string[], processes: number): Promise<number> {
+/** CPU seconds Redis has used so far, summed over `ports` (every master). */
+async function redisCpu(ports: number[]): Promise<number> {
+  let total = 0;
+  for (const port of ports) {
+    const node = new Redis({ host: "127.0.0.1", port });
+    const info = await node.info("cpu");
+    node.disconnect();
+    const get = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
+    total += get("used_cpu_user") + get("used_cpu_sys");
+  }
+  return total;
+}
+
+/** One drain's figures: jobs/s and CPU µs per job in the workers and in Redis. */
+interface Drain {
+  rate: number;
+  workerUs: number;
+  redisUs: number;
+}
+
+/**
+ * Drains `JOBS` spread over `queues` with `processes` workers (Redis on
+ * `ports`).
+ */
+async function drainRate(
+  url: string,
+  ports: number[],
+  queues: string[],
+  processes: number,
+): Promise<Drain> {
   const broker = new RedisBroker({ url, queue: queues[0] });
   try {
     const per = Math.ceil(JOBS / queues.length);
@@ -73,6 +101,8 @@ async function drainRate(url: string, queues: string[], processes: number): Prom
     );
     try {
       await Promise.all(workers.map((w) => w.ready));
+      const cpu0 = workers.reduce((sum, w) => sum + processCpu(w.pid), 0);
+      const redis0 = await redisCpu(ports);
       const t0 = Date.now();
       for (const q of queues) await broker.setPaused(q, false);
       const total = per * queues.length;
@@ -81,7 +111,14 @@ async function drainRate(url: string, queues: string[], processes: number): Prom
         if (stats.completed >= total) break;
         await sleep(10);
       }
-      return total / ((Date.now() - t0) / 1000);
+      const seconds = (Date.now() - t0) / 1000;
+      const cpu = workers.reduce((sum, w) => sum + processCpu(w.pid), 0) - cpu0;
+      const redis = (await redisCpu(ports)) - redis0;
+      return {
+        rate: total / seconds,
+        workerUs: Math.round(cpu / total * 1e6),
+        redisUs: Math.round(redis / total * 1e6),
+      };
     } finally {
       await Promise.all(workers.map((w) => w.stop()));
     }
@@ -97,34 +134,51 @@ try {
   const admin = new Cluster(cluster.ports.map((port) => ({ host: "127.0.0.1", port })));
   const spread = await queuesOnMasters(admin, "jq", 3);
   admin.disconnect();
-  const one: number[] = [];
-  const four: number[] = [];
-  const single: number[] = [];
-  const spreadOut: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    one.push(await drainRate(standalone.url, [`p${round}`], 1));
-    four.push(await drainRate(standalone.url, [`p${round}x`], 4));
-    single.push(await drainRate(standalone.url, spread.map((q) => `${q}s${round}`), 1));
-    spreadOut.push(await drainRate(cluster.url, spread, 1));
-  }
-  const result = {
-    jobs: JOBS,
-    concurrency: CONCURRENCY,
-    rounds: ROUNDS,
-    process_1_jobs_per_s: Math.round(median(one)),
-    process_4_jobs_per_s: Math.round(median(four)),
-    processes_4_vs_1: +(median(four) / median(one)).toFixed(2),
-    standalone_3_queues_jobs_per_s: Math.round(median(single)),
-    cluster_3_queues_jobs_per_s: Math.round(median(spreadOut)),
-    cluster_vs_standalone: +(median(spreadOut) / median(single)).toFixed(2),
-    samples: {
-      process_1: one.map(Math.round),
-      process_4: four.map(Math.round),
-      standalone_3_queues: single.map(Math.round),
-      cluster_3_queues: spreadOut.map(Math.round),
-    },
+  const runs: Record<"one" | "four" | "single" | "spread", Drain[]> = {
+    one: [],
+    four: [],
+    single: [],
+    spread: [],
   };
-  console.log(JSON.stringify(result, null, 2));
+  const solo = [standalone.port];
+  for (let round = 0; round < ROUNDS; round++) {
+    runs.one.push(await drainRate(standalone.url, solo, [`p${round}`], 1));
+    runs.four.push(await drainRate(standalone.url, solo, [`p${round}x`], 4));
+    runs.single.push(
+      await drainRate(standalone.url, solo, spread.map((q) => `${q}s${round}`), 1),
+    );
+    runs.spread.push(await drainRate(cluster.url, cluster.ports, spread, 1));
+  }
+  const rate = (k: keyof typeof runs) => median(runs[k].map((d) => d.rate));
+  const cpu = (k: keyof typeof runs) => ({
+    worker: median(runs[k].map((d) => d.workerUs)),
+    redis: median(runs[k].map((d) => d.redisUs)),
+  });
+  console.log(JSON.stringify(
+    {
+      jobs: JOBS,
+      concurrency: CONCURRENCY,
+      rounds: ROUNDS,
+      process_1_jobs_per_s: Math.round(rate("one")),
+      process_4_jobs_per_s: Math.round(rate("four")),
+      processes_4_vs_1: +(rate("four") / rate("one")).toFixed(2),
+      standalone_3_queues_jobs_per_s: Math.round(rate("single")),
+      cluster_3_queues_jobs_per_s: Math.round(rate("spread")),
+      cluster_vs_standalone: +(rate("spread") / rate("single")).toFixed(2),
+      // CPU per job (µs, medians): where a slower spread-out drain spends more.
+      cpu_us_per_job: {
+        process_1: cpu("one"),
+        process_4: cpu("four"),
+        standalone_3_queues: cpu("single"),
+        cluster_3_queues: cpu("spread"),
+      },
+      samples: Object.fromEntries(
+        Object.entries(runs).map(([k, ds]) => [k, ds.map((d) => Math.round(d.rate))]),
+      ),
+    },
+    null,
+    2,
+  ));
 } finally {
   cluster.killSync();
   await standalone.close();
