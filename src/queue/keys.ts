@@ -314,6 +314,13 @@ export interface GlobalKeys {
    */
   workerPrefix: string;
   /**
+   * Prefix of each worker's drain request kept beside its record:
+   * `${workerDrainPrefix}${owner}` is a STRING (epoch ms, expiring), read by
+   * a beat that follows a failed one (whose reply may have carried the
+   * request while its write cleared it from the record).
+   */
+  workerDrainPrefix: string;
+  /**
    * HASH of webhook subscriptions: id -> JSON `{id, url, events, queue, type,
    * tenant, secret, created_at}` (`src/webhooks/subscriptions.ts`); each queue
    * it applies to mirrors it (`QueueKeys.webhookSubs`).
@@ -349,9 +356,15 @@ export function globalKeys(prefix = "jq"): GlobalKeys {
     limitsVersion: `${base}limits_v`,
     workers: `${base}workers`,
     workerPrefix: `${base}worker:`,
+    workerDrainPrefix: `${base}worker-drain:`,
     webhooks: `${base}webhooks`,
     webhookSecret: `${base}webhook_secret`,
   };
+}
+
+/** The drain request STRING of worker process `owner` (see `GlobalKeys.workerDrainPrefix`). */
+export function workerDrainKey(keys: GlobalKeys, owner: string): string {
+  return `${keys.workerDrainPrefix}${owner}`;
 }
 
 /** The presence STRING of worker process `owner` (see `GlobalKeys.workerPrefix`). */

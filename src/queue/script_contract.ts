@@ -327,7 +327,7 @@ export const SCRIPTS = {
   },
   // The worker registry's scripts touch only the deployment's keys, like the schedules'.
   worker_drain: {
-    keys: ["worker"],
+    keys: ["worker", "workerDrain"],
     args: ["now"],
   },
   worker_prune: {

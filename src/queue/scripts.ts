@@ -23,7 +23,7 @@ import {
   JobNotFoundError,
   UnknownDependencyError,
 } from "./errors.ts";
-import { type GlobalKeys, type QueueKeys, queueKeys, workerKey } from "./keys.ts";
+import { type GlobalKeys, type QueueKeys, queueKeys, workerDrainKey, workerKey } from "./keys.ts";
 import type { CancelOutcome, EnqueueResult, FailOutcome, Lease, RenewStatus } from "./job.ts";
 import type { EncodedJob } from "./validate.ts";
 import { Embedded, pack, type Packable } from "./msgpack.ts";
@@ -773,7 +773,7 @@ export async function drainWorkerScript(
     queueKeys("default", prefix),
     globalConstantsArgv(prefix, 0),
     { now },
-    { worker: workerKey(keys, owner) },
+    { worker: workerKey(keys, owner), workerDrain: workerDrainKey(keys, owner) },
   );
   return toNumber(await runScript(client, "worker_drain", argv, null, { errorId: owner })) === 1;
 }

@@ -9,7 +9,8 @@
  * (no timer of its own). The reply is
  * the previous record, which is how a drain request reaches the worker:
  * `worker_drain.lua` writes it into the record, and the next beat reads it
- * back. The index ZSET (`GlobalKeys.workers`) is written only when the reply
+ * back (and a copy beside it, which a beat reads after a failed one, whose
+ * lost reply may have carried it). The index ZSET (`GlobalKeys.workers`) is written only when the reply
  * says the record was absent (a first beat, or one after the record
  * expired); readers drop index entries whose record is gone
  * (`worker_prune.lua`, atomic against a re-registration).

@@ -7,7 +7,7 @@
  * @module
  */
 import type { RedisClient } from "./connect.ts";
-import { type GlobalKeys, globalKeys, workerKey } from "./keys.ts";
+import { type GlobalKeys, globalKeys, workerDrainKey, workerKey } from "./keys.ts";
 import { drainWorkerScript, pruneWorkerScript } from "./scripts.ts";
 import {
   MAX_LISTED_WORKERS,
@@ -30,6 +30,12 @@ export class WorkerRegistry {
   readonly #keys: GlobalKeys;
   /** This broker's owner is in the index (a failed ZADD is retried at the next beat). */
   #indexed = false;
+  /**
+   * The last beat failed: its write may have run and cleared a drain request
+   * from the record with its reply lost, so the next beat also reads the
+   * request's copy (one command more, only then).
+   */
+  #lastBeatFailed = false;
 
   constructor(options: WorkerRegistryOptions) {
     this.#o = options;
@@ -43,9 +49,20 @@ export class WorkerRegistry {
    */
   async beat(record: WorkerRecord): Promise<number | null> {
     const key = workerKey(this.#keys, record.id);
-    const previous = await this.#o.raw((c) =>
-      c.set(key, JSON.stringify(record), "PX", PRESENCE.ttlMs, "GET")
-    );
+    let kept: string | null = null;
+    let previous: string | null;
+    try {
+      if (this.#lastBeatFailed) {
+        kept = await this.#o.raw((c) => c.get(workerDrainKey(this.#keys, record.id)));
+      }
+      previous = await this.#o.raw((c) =>
+        c.set(key, JSON.stringify(record), "PX", PRESENCE.ttlMs, "GET")
+      );
+      this.#lastBeatFailed = false;
+    } catch (error) {
+      this.#lastBeatFailed = true;
+      throw error;
+    }
     // Absent before: a first beat, or one after the record expired (a reader may have
     // dropped the index entry since).
     if (previous === null || !this.#indexed) {
@@ -53,7 +70,8 @@ export class WorkerRegistry {
       await this.#o.raw((c) => c.zadd(this.#keys.workers, record.beat_at, record.id));
       this.#indexed = true;
     }
-    return parseWorkerRecord(previous)?.drain_requested_at ?? null;
+    const asked = parseWorkerRecord(previous)?.drain_requested_at ?? null;
+    return asked ?? (kept !== null && Number(kept) > 0 ? Number(kept) : null);
   }
 
   /** Every registered worker with a record; index entries of expired ones are dropped. */

@@ -7,7 +7,14 @@
 import assert from "node:assert/strict";
 import { redisHarness } from "./redis_harness.ts";
 import { globalKeys, workerKey } from "../../src/queue/keys.ts";
-import { isStale, PRESENCE, type WorkerReport } from "../../src/queue/worker_presence.ts";
+import {
+  isStale,
+  PRESENCE,
+  type WorkerRecord,
+  type WorkerReport,
+} from "../../src/queue/worker_presence.ts";
+import { WorkerRegistry } from "../../src/queue/worker_registry.ts";
+import type { RedisClient } from "../../src/queue/connect.ts";
 import { totalCalls } from "../helpers/idle.ts";
 import { JobNotFoundError } from "../../src/queue/errors.ts";
 import { ClusterMetrics } from "../../src/metrics/cluster_metrics.ts";
@@ -111,6 +118,50 @@ Deno.test("a drain request reaches the worker in its next beat's reply, once", a
 
     await assert.rejects(api.drainWorker("nosuch"), JobNotFoundError);
     await assert.rejects(api.drainWorker("bad id!"), JobNotFoundError);
+  } finally {
+    await h.cleanup();
+  }
+});
+
+Deno.test("a drain request outlives a beat whose reply was lost: the next beat reads it", async () => {
+  const h = await redisHarness();
+  try {
+    const api = await h.makeRedis();
+    // A registry whose next command runs in Redis and then fails, as a
+    // command does when its reply is lost (a timeout, a dropped connection).
+    let loseReply = false;
+    const registry = new WorkerRegistry({
+      prefix: "jq",
+      clock: Date.now,
+      raw: async (run) => {
+        const result = await run(h.redis as RedisClient);
+        if (loseReply) {
+          loseReply = false;
+          throw new Error("reply lost");
+        }
+        return result;
+      },
+    });
+    const record = (in_flight: number): WorkerRecord => ({
+      ...report({ in_flight }),
+      id: "r_lost",
+      queues: "all",
+      queue_order: "weighted",
+      beat_at: Date.now(),
+    });
+    assert.strictEqual(await registry.beat(record(3)), null);
+    assert.strictEqual(await api.drainWorker("r_lost"), true);
+    loseReply = true;
+    await assert.rejects(registry.beat(record(2)), /reply lost/);
+    // That beat's write ran: the record no longer says it, the request's copy does.
+    assert.strictEqual((await api.workers())[0].drain_requested_at, null);
+    const requested = await registry.beat(record(1));
+    assert.ok(requested !== null && Math.abs(requested - Date.now()) < 5_000, `${requested}`);
+    // Beats after a good one are one command again; the copy is not needed.
+    const before = totalCalls(await h.redis.info("commandstats"));
+    await registry.beat(record(1));
+    const after = totalCalls(await h.redis.info("commandstats"));
+    assert.strictEqual(after - before - 1, 1, "one command (INFO itself counts once)");
   } finally {
     await h.cleanup();
   }
