@@ -63,8 +63,6 @@ export class Acker {
   #completions: Array<{ job: ClaimedJob; resultJson: string }> = [];
   #flushing: Promise<void> | null = null;
   readonly #pending = new Set<Promise<void>>();
-  /** Open `hold()`s: completions collect meanwhile and leave at the last `release()`. */
-  #holds = 0;
 
   constructor(options: AckerOptions) {
     this.#o = options;
@@ -73,28 +71,7 @@ export class Acker {
   /** Queues a completion (the result as JSON text); flushed with the others of this tick. */
   complete(job: ClaimedJob, resultJson: string): void {
     this.#completions.push({ job, resultJson });
-    if (!this.#flushing && this.#holds === 0) this.#track(this.#flushing = this.#flush());
-  }
-
-  /**
-   * Holds completions back until `release()`: the runner holds them while
-   * its claim for the freed slots is in flight. Redis writes no reply before
-   * it has run every command it read in that turn, so a batch of acks landing
-   * beside the claim delays the claim's reply by the acks' script; sent after
-   * it, the acks run in Redis while the thread runs the claimed jobs. A hold
-   * lasts one claim round trip (the runner never holds across a blocking
-   * wait); the leases stay held and renewed meanwhile.
-   */
-  hold(): void {
-    this.#holds++;
-  }
-
-  /** Ends a `hold()`; the last one sends what collected meanwhile. */
-  release(): void {
-    if (this.#holds > 0) this.#holds--;
-    if (this.#holds === 0 && !this.#flushing && this.#completions.length > 0) {
-      this.#track(this.#flushing = this.#flush());
-    }
+    if (!this.#flushing) this.#track(this.#flushing = this.#flush());
   }
 
   /** Records a failed attempt now. */
@@ -135,8 +112,7 @@ export class Acker {
 
   async #flush(): Promise<void> {
     await nextTask(); // let this task's results join the batch (not setTimeout(0): ~2 ms)
-    // A hold taken meanwhile (a claim sent for the slots these results freed) sends them later.
-    while (this.#completions.length > 0 && this.#holds === 0) {
+    while (this.#completions.length > 0) {
       const batch = this.#completions.splice(0, MAX_BATCH);
       const acks = batch.map(({ job, resultJson }) => ({
         id: job.id,

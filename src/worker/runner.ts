@@ -363,25 +363,17 @@ export class Runner {
       // what it makes ready (a due job, a reaped lease) wakes the wait.
       const waitMs = moreMayBeReady ? 0 : this.#o.idleWaitMs;
       let jobs: ClaimedJob[];
-      // Acks of the results that freed these slots leave after this claim's
-      // reply (see `Acker.hold`); never across a blocking wait.
-      const hold = waitMs === 0;
-      if (hold) this.#acker.hold();
       try {
         jobs = await broker.claim(free, { leaseMs, waitMs, signal, onlyWoken: true });
         this.#outages.ok("claim");
       } catch (error) {
-        if (hold) this.#acker.release();
         if (this.#stopMode !== null) break;
         this.#outages.failed("claim", error);
         // A real pause: freed slots do not end it (a stop does).
         await sleep(1_000, signal);
         continue;
       }
-      // The batch goes to its threads first, then the held acks to Redis.
-      const going = this.#begin(jobs);
-      if (hold) this.#acker.release();
-      if (!going) break;
+      if (!this.#begin(jobs)) break;
       moreMayBeReady = jobs.length === free;
     }
   }
