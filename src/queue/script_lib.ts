@@ -77,15 +77,22 @@ export function libraryDefinitions(lib: string): { head: string; definitions: De
   return { head: head.join("\n"), definitions };
 }
 
-/**
- * `lib` followed by `body`, with only the library definitions `body` reaches
- * (directly or through other kept definitions).
- */
-export function joinWithLibrary(lib: string, body: string): string {
+/** A library split into definitions, with each one's dependencies (indices) resolved once. */
+interface ParsedLibrary {
+  head: string;
+  definitions: Definition[];
+  /** Definitions by each name they define (a local declared, then filled in later). */
+  byName: Map<string, number[]>;
+  /** For each definition, the definitions its words name. */
+  deps: number[][];
+}
+
+const parsedLibraries = new Map<string, ParsedLibrary>();
+
+function parse(lib: string): ParsedLibrary {
+  let parsed = parsedLibraries.get(lib);
+  if (parsed) return parsed;
   const { head, definitions } = libraryDefinitions(lib);
-  const kept = new Array<boolean>(definitions.length).fill(false);
-  const wanted = wordsOf(body);
-  // Definitions by each name they define (a local declared, then filled in later).
   const byName = new Map<string, number[]>();
   definitions.forEach((d, i) => {
     for (const name of d.defines) {
@@ -94,20 +101,32 @@ export function joinWithLibrary(lib: string, body: string): string {
       byName.set(name, list);
     }
   });
-  const queue = [...wanted];
-  const seen = new Set<string>(queue);
+  const deps = definitions.map((d) => namedIn(d.words, byName));
+  parsed = { head, definitions, byName, deps };
+  // Every script of a process joins one of two library texts: each is split once.
+  parsedLibraries.set(lib, parsed);
+  return parsed;
+}
+
+function namedIn(words: Set<string>, byName: Map<string, number[]>): number[] {
+  const out: number[] = [];
+  for (const w of words) for (const i of byName.get(w) ?? []) out.push(i);
+  return out;
+}
+
+/**
+ * `lib` followed by `body`, with only the library definitions `body` reaches
+ * (directly or through other kept definitions).
+ */
+export function joinWithLibrary(lib: string, body: string): string {
+  const { head, definitions, byName, deps } = parse(lib);
+  const kept = new Array<boolean>(definitions.length).fill(false);
+  const queue = namedIn(wordsOf(body), byName);
   while (queue.length > 0) {
-    const name = queue.pop()!;
-    for (const i of byName.get(name) ?? []) {
-      if (kept[i]) continue;
-      kept[i] = true;
-      for (const w of definitions[i].words) {
-        if (!seen.has(w)) {
-          seen.add(w);
-          queue.push(w);
-        }
-      }
-    }
+    const i = queue.pop()!;
+    if (kept[i]) continue;
+    kept[i] = true;
+    for (const j of deps[i]) if (!kept[j]) queue.push(j);
   }
   const parts = [head, ...definitions.filter((_, i) => kept[i]).map((d) => d.text), body];
   return parts.join("\n");
