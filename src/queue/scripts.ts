@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { joinWithLibrary } from "./script_lib.ts";
 import { Cluster } from "ioredis";
 import type { RedisClient } from "./connect.ts";
 import { type SentWrite, toQueueError, toWriteError, whenReady } from "./connect.ts";
@@ -58,9 +59,10 @@ type ScriptCall = (...args: Arg[]) => Promise<unknown>;
 let sources: Promise<Record<ScriptName, string>> | null = null;
 
 /**
- * Reads the scripts once per process, each prefixed with `_lib.lua`, `_webhooks.lua` and
- * `_flow.lua` (claim.lua
- * also with `_limits.lua`). Paths are
+ * Reads the scripts once per process, each prefixed with what it uses of
+ * `_lib.lua`, `_webhooks.lua` and `_flow.lua` (claim.lua also of
+ * `_limits.lua`): `joinWithLibrary` drops the definitions a script never
+ * reaches, which Redis would otherwise rebuild on every call. Paths are
  * relative to this module, so it works from any cwd and from Web Workers.
  */
 export function loadScriptSources(): Promise<Record<ScriptName, string>> {
@@ -72,7 +74,10 @@ export function loadScriptSources(): Promise<Record<ScriptName, string>> {
     const limits = await read("_limits");
     const entries = await Promise.all(
       SCRIPT_NAMES.map(async (name) =>
-        [name, `${lib}\n${name === "claim" ? `${limits}\n` : ""}${await read(name)}`] as const
+        [
+          name,
+          joinWithLibrary(name === "claim" ? `${lib}\n${limits}` : lib, await read(name)),
+        ] as const
       ),
     );
     return Object.fromEntries(entries) as Record<ScriptName, string>;

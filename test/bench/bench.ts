@@ -8,7 +8,14 @@
  * deno task bench [--redis redis://127.0.0.1:6379] [--jobs 20000] [--concurrency 50]
  *                 [--producers 100] [--idle-seconds 10] [--http-seconds 10]
  *                 [--auth off|on|both] [--otlp local|<url>]
+ *                 [--phases enqueue,bulk,process,latency,latency5,http,idle]
  * ```
+ *
+ * `--phases` runs only the phases named (default: all) and prints only their
+ * figures: for A/B pairs of one figure. `process` enqueues its jobs the way
+ * the enqueue phase does (timed or not, the figure is printed only when
+ * `enqueue` is asked for too). `BENCH_WORKER_DENO_FLAGS` (space-separated)
+ * goes before the worker process's script, e.g. `--cpu-prof --cpu-prof-dir=d`.
  *
  * `--otlp` (or BENCH_OTLP) turns tracing on for the bench's worker processes
  * and its API: `OTEL_EXPORTER_OTLP_ENDPOINT` is set to `<url>`, or with
@@ -76,6 +83,32 @@ export interface BenchOptions {
   typeRate: { max: number; per_ms: number } | null;
   /** `--otlp`: "local" (a discarding receiver here), an OTLP endpoint URL, or null (tracing off). */
   otlp: string | null;
+  /** `--phases`: the phases to run (default: all of them). */
+  phases: ReadonlySet<Phase>;
+}
+
+/** The bench's phases, in the order they run. */
+export const PHASES = [
+  "enqueue",
+  "bulk",
+  "process",
+  "latency",
+  "latency5",
+  "http",
+  "idle",
+] as const;
+/** One of `PHASES`. */
+export type Phase = typeof PHASES[number];
+
+function phasesFlag(value: string | undefined): ReadonlySet<Phase> {
+  if (value === undefined) return new Set(PHASES);
+  const names = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  for (const name of names) {
+    if (!(PHASES as readonly string[]).includes(name)) {
+      throw new Error(`--phases: unknown phase "${name}" (known: ${PHASES.join(", ")})`);
+    }
+  }
+  return new Set(names as Phase[]);
 }
 
 /** Parses `--flag value` pairs. */
@@ -103,6 +136,7 @@ export function parseArgs(args: string[], env: Record<string, string | undefined
     auth: authFlag(flags.auth ?? env.BENCH_AUTH ?? "off"),
     typeRate: rateFlag(flags["type-rate"]),
     otlp: flags.otlp ?? env.BENCH_OTLP ?? null,
+    phases: phasesFlag(flags.phases),
   };
 }
 
@@ -147,8 +181,9 @@ export function spawnWorker(
   concurrency: number,
   env: Record<string, string> = {},
 ): WorkerChild {
+  const extra = (Deno.env.get("BENCH_WORKER_DENO_FLAGS") ?? "").split(" ").filter((f) => f);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", WORKER_MAIN],
+    args: ["run", "-A", ...extra, WORKER_MAIN],
     cwd: ROOT.pathname,
     env: {
       REDIS_URL: redisUrl,
@@ -571,61 +606,78 @@ async function runPhases(o: BenchOptions): Promise<Record<string, unknown>> {
       await redis.incr(g.limitsVersion);
     }
   };
+  const on = (phase: Phase) => o.phases.has(phase);
+  const out: Record<string, unknown> = {
+    system: "deno-jq",
+    version: Deno.version.deno,
+    redis: o.redis,
+    jobs: o.jobs,
+    concurrency: o.concurrency,
+    producers: o.producers,
+  };
   try {
     await reset();
-    const mem0 = await usedMemory(redis);
-    const single = await enqueueSingle(o, q("single"));
-    const mem1 = await usedMemory(redis);
-    // A deployment of its own beside the single queue (its own key prefix), so
-    // its queue is its home queue too; gone again before the drain.
-    const bulk = await enqueueBulk(o, q("bulk"));
-    await cleanup(redis, `${BULK_PREFIX}:*`);
-    const drained = await drain(o, redis, q("single"));
-    const mem2 = await usedMemory(redis);
-    await reset();
-    const lat = await latency(o, redis, q("lat"));
-    await reset();
-    const lat5 = await latency(o, redis, q("lat5"), 5);
-    await reset();
-    let http: number;
-    const auth: Record<string, number | string> = { http_auth: o.auth };
-    if (o.auth === "both") {
-      // off, on, on, off: a drift of the machine over the phases weighs on both sides alike.
-      const rates: number[] = [];
-      for (const on of [false, true, true, false]) {
-        rates.push(await httpSubmit(o, q("http"), on));
-        await reset();
+    if (on("enqueue") || on("process")) {
+      const mem0 = await usedMemory(redis);
+      const single = await enqueueSingle(o, q("single"));
+      const mem1 = await usedMemory(redis);
+      if (on("enqueue")) out.enqueue_jobs_per_s = Math.round(single);
+      if (on("bulk")) {
+        // A deployment of its own beside the single queue (its own key prefix), so
+        // its queue is its home queue too; gone again before the drain.
+        out.enqueue_bulk_jobs_per_s = Math.round(await enqueueBulk(o, q("bulk")));
+        await cleanup(redis, `${BULK_PREFIX}:*`);
       }
-      http = (rates[0] + rates[3]) / 2;
-      const withAuth = (rates[1] + rates[2]) / 2;
-      auth.http_submit_auth_per_s = Math.round(withAuth);
-      auth.http_auth_ratio = +(withAuth / http).toFixed(3);
-    } else {
-      http = await httpSubmit(o, q("http"), o.auth === "on");
+      if (on("process")) {
+        out.process_jobs_per_s = Math.round(await drain(o, redis, q("single")));
+        const mem2 = await usedMemory(redis);
+        out.redis_bytes_per_completed_job = Math.round((mem2 - mem0) / o.jobs);
+      }
+      if (on("enqueue")) out.redis_bytes_per_pending_job = Math.round((mem1 - mem0) / o.jobs);
+      await reset();
+    } else if (on("bulk")) {
+      out.enqueue_bulk_jobs_per_s = Math.round(await enqueueBulk(o, q("bulk")));
       await reset();
     }
-    const idle = await idleCommands(o, redis, q("idle"));
-    await reset();
-    return {
-      system: "deno-jq",
-      version: Deno.version.deno,
-      redis: o.redis,
-      jobs: o.jobs,
-      concurrency: o.concurrency,
-      producers: o.producers,
-      enqueue_jobs_per_s: Math.round(single),
-      enqueue_bulk_jobs_per_s: Math.round(bulk),
-      process_jobs_per_s: Math.round(drained),
-      latency_p50_ms: +lat.p50.toFixed(2),
-      latency_p99_ms: +lat.p99.toFixed(2),
-      latency_5_queues_p50_ms: +lat5.p50.toFixed(2),
-      latency_5_queues_p99_ms: +lat5.p99.toFixed(2),
-      redis_bytes_per_pending_job: Math.round((mem1 - mem0) / o.jobs),
-      redis_bytes_per_completed_job: Math.round((mem2 - mem0) / o.jobs),
-      http_submit_per_s: Math.round(http),
-      ...auth,
-      idle_redis_commands_per_s: +idle.toFixed(2),
-    };
+    if (on("latency")) {
+      const lat = await latency(o, redis, q("lat"));
+      out.latency_p50_ms = +lat.p50.toFixed(2);
+      out.latency_p99_ms = +lat.p99.toFixed(2);
+      await reset();
+    }
+    if (on("latency5")) {
+      const lat5 = await latency(o, redis, q("lat5"), 5);
+      out.latency_5_queues_p50_ms = +lat5.p50.toFixed(2);
+      out.latency_5_queues_p99_ms = +lat5.p99.toFixed(2);
+      await reset();
+    }
+    if (on("http")) {
+      let http: number;
+      const auth: Record<string, number | string> = { http_auth: o.auth };
+      if (o.auth === "both") {
+        // off, on, on, off: a drift of the machine over the phases weighs on both sides alike.
+        const rates: number[] = [];
+        for (const on of [false, true, true, false]) {
+          rates.push(await httpSubmit(o, q("http"), on));
+          await reset();
+        }
+        http = (rates[0] + rates[3]) / 2;
+        const withAuth = (rates[1] + rates[2]) / 2;
+        auth.http_submit_auth_per_s = Math.round(withAuth);
+        auth.http_auth_ratio = +(withAuth / http).toFixed(3);
+      } else {
+        http = await httpSubmit(o, q("http"), o.auth === "on");
+        await reset();
+      }
+      out.http_submit_per_s = Math.round(http);
+      Object.assign(out, auth);
+    }
+    if (on("idle")) {
+      const idle = await idleCommands(o, redis, q("idle"));
+      await reset();
+      out.idle_redis_commands_per_s = +idle.toFixed(2);
+    }
+    return out;
   } finally {
     await reset().catch(() => {});
     redis.disconnect();

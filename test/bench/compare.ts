@@ -31,8 +31,8 @@ const TARGETS: Array<{ field: string; versus?: string; goal: string; ok(r: numbe
   { field: "enqueue_jobs_per_s", goal: ">= 1.5x", ok: (r) => r >= 1.5 },
   { field: "enqueue_bulk_jobs_per_s", goal: ">= 3.0x", ok: (r) => r >= 3 },
   { field: "process_jobs_per_s", goal: ">= 2.0x", ok: (r) => r >= 2 },
-  { field: "latency_p50_ms", goal: "(info)", ok: () => true },
-  { field: "latency_p99_ms", goal: "<= 0.5x", ok: (r) => r <= 0.5 },
+  { field: "latency_p50_ms", goal: "<= 1.0x", ok: (r) => r <= 1 },
+  { field: "latency_p99_ms", goal: "<= 0.75x", ok: (r) => r <= 0.75 },
   { field: "redis_bytes_per_pending_job", goal: "<= 0.5x", ok: (r) => r <= 0.5 },
   { field: "redis_bytes_per_completed_job", goal: "<= 0.5x", ok: (r) => r <= 0.5 },
   // The fair peer of our design (every job in a Web Worker): BullMQ's sandboxed
@@ -46,8 +46,8 @@ const TARGETS: Array<{ field: string; versus?: string; goal: string; ok(r: numbe
   {
     field: "http_submit_per_s",
     versus: "enqueue_jobs_per_s",
-    goal: ">= 0.8x bullmq enqueue",
-    ok: (r) => r >= 0.8,
+    goal: ">= 1.0x bullmq enqueue",
+    ok: (r) => r >= 1,
   },
 ];
 
@@ -168,6 +168,21 @@ if (import.meta.main) {
     goal: "<= 2 /s",
     met: idle <= 2,
   });
+  // The p99 read against the machine's own floor (issue #21: <= 1.5x): the
+  // Web Worker hop, since every job of ours runs in one.
+  if (floor) {
+    const p99 = med(ours, "latency_p99_ms");
+    const ratio = p99 / floor.thread_hop_p99_ms;
+    rows.push({
+      field: "latency_p99_ms",
+      ours: p99,
+      bullmq: floor.thread_hop_p99_ms,
+      bullmq_field: "floor: thread_hop_p99_ms",
+      ratio: +ratio.toFixed(2),
+      goal: "<= 1.5x floor",
+      met: ratio <= 1.5,
+    });
+  }
   const redisVersion = new TextDecoder().decode(
     (await new Deno.Command("redis-server", { args: ["--version"] }).output()).stdout,
   ).trim();

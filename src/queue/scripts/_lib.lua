@@ -99,14 +99,16 @@ end
 -- Packs a record: holes become false so it stays a MessagePack array; trailing
 -- absent fields are left out.
 local function packJob(job)
+  -- One pass down to the last field set (clearing what is past it), one up to it.
   local top = 0
   for i = RECORD_FIELDS, 1, -1 do
-    if job[i] ~= nil and job[i] ~= false then top = i; break end
+    local v = job[i]
+    if v ~= nil and v ~= false then top = i; break end
+    job[i] = nil
   end
   for i = 1, top do
     if job[i] == nil then job[i] = false end
   end
-  for i = top + 1, RECORD_FIELDS do job[i] = nil end
   return cmsgpack.pack(job)
 end
 
@@ -154,19 +156,31 @@ local DURATION_BUCKETS_MS = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10
 -- in a batch's histogram tally `h`: the durations HASH fields are
 -- `<status>|<bucket>|<type>` (bucket: the index of the first bound >= dur, 1
 -- based, #bounds + 1 past the last) and `<status>|s|<type>` (the sum, ms).
+-- Field names already built in this call (status .. jtype -> bucket -> field):
+-- a batch of one type builds each once, not once per job.
+local durationFields = {}
 local function tallyDuration(h, status, jtype, dur)
   dur = math.max(0, tonumber(dur) or 0)
   local b = #DURATION_BUCKETS_MS + 1
-  for i, bound in ipairs(DURATION_BUCKETS_MS) do
-    if dur <= bound then
+  for i = 1, #DURATION_BUCKETS_MS do
+    if dur <= DURATION_BUCKETS_MS[i] then
       b = i
       break
     end
   end
-  local bucket = status .. "|" .. b .. "|" .. jtype
+  local scope = status .. "|" .. jtype
+  local fields = durationFields[scope]
+  if not fields then
+    fields = { sum = status .. "|s|" .. jtype }
+    durationFields[scope] = fields
+  end
+  local bucket = fields[b]
+  if not bucket then
+    bucket = status .. "|" .. b .. "|" .. jtype
+    fields[b] = bucket
+  end
   h[bucket] = (h[bucket] or 0) + 1
-  local sum = status .. "|s|" .. jtype
-  h[sum] = (h[sum] or 0) + dur
+  h[fields.sum] = (h[fields.sum] or 0) + dur
 end
 
 -- Writes a batch's histogram tally: one HINCRBY per field it touched. The
@@ -206,15 +220,21 @@ local function readySince(job, now)
 end
 
 -- Counts one start that waited `ms` in a batch's history tally `h`.
+-- "l|<bucket>" field names, built on first use in a call.
+local latencyFields = {}
 local function tallyLatency(h, ms)
   local b = #LATENCY_BUCKETS_MS + 1
-  for i, bound in ipairs(LATENCY_BUCKETS_MS) do
-    if ms <= bound then
+  for i = 1, #LATENCY_BUCKETS_MS do
+    if ms <= LATENCY_BUCKETS_MS[i] then
       b = i
       break
     end
   end
-  local bucket = "l|" .. b
+  local bucket = latencyFields[b]
+  if not bucket then
+    bucket = "l|" .. b
+    latencyFields[b] = bucket
+  end
   h[bucket] = (h[bucket] or 0) + 1
   h["l|s"] = (h["l|s"] or 0) + ms
 end

@@ -114,6 +114,8 @@ local need = max
 local function newBatch()
   return {
     expiry = now + leaseMs,
+    -- The expiry as the string ZADD gets: converted once, not once per job.
+    expiryArg = string.format("%.0f", now + leaseMs),
     runningArgs = {},
     byType = {},
     history = {},
@@ -134,7 +136,7 @@ local function start(b, id, job)
   job[F_LEASE_EXPIRES_AT] = b.expiry
   local packed = packJob(job)
   redis.call("SET", jobPrefix .. id, packed)
-  b.runningArgs[#b.runningArgs + 1] = b.expiry
+  b.runningArgs[#b.runningArgs + 1] = b.expiryArg
   b.runningArgs[#b.runningArgs + 1] = id
   tally(b.byType, job[F_TYPE])
   addEvent(b.started, { id, job[F_TYPE], attempt, job[F_STARTED_AT] })

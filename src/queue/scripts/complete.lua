@@ -57,6 +57,8 @@ local flow = nil
 local out = {}
 local ids = {}
 local doneArgs = {}
+-- `now` as the string ZADD gets: converted once, not once per job.
+local nowArg = string.format("%.0f", now)
 local byType = {}
 local durations = {}
 local completed = eventGroup("completed", { "id", "t", "a", "dur" })
@@ -91,7 +93,7 @@ for i = restFrom, #ARGV, 3 do
     addEvent(completed, { id, job[F_TYPE], job[F_ATTEMPTS], dur })
     tallyDuration(durations, "completed", job[F_TYPE], dur)
     ids[#ids + 1] = id
-    doneArgs[#doneArgs + 1] = now
+    doneArgs[#doneArgs + 1] = nowArg
     doneArgs[#doneArgs + 1] = id
     tally(byType, job[F_TYPE])
     out[#out + 1] = code
