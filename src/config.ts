@@ -24,6 +24,19 @@ import { DEFAULT_RETRY_DELAYS_MS } from "./webhooks/retry.ts";
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const list = z.string().transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
 
+/**
+ * Web Worker threads per permission group of one worker process when
+ * WORKER_THREADS is unset: the host's cores shared among the `processes`
+ * worker processes started together. More threads than cores cost CPU per
+ * job for nothing (each batch wakes a sleeping thread): with 4 processes
+ * of 2 threads on 2 cores, `bench:scale` measured 73–77 µs of worker CPU a
+ * job against 44–54 with 1 thread each, and a total below one process's.
+ */
+export function workerThreads(config: { WORKER_THREADS?: number }, processes = 1): number {
+  const cores = navigator.hardwareConcurrency || 2;
+  return config.WORKER_THREADS ?? Math.max(1, Math.floor(cores / Math.max(1, processes)));
+}
+
 /** Each setting: env var name, schema with default, one line of documentation. */
 export const SETTINGS = {
   REDIS_URL: {
@@ -131,8 +144,10 @@ export const SETTINGS = {
     doc: "Jobs in flight per worker process.",
   },
   WORKER_THREADS: {
-    schema: int(1, 256).default(navigator.hardwareConcurrency || 2),
-    doc: "Web Worker threads per permission group (default: CPU count).",
+    // Unset: resolved by `workerThreads` (the CPU count shared among the host's worker processes).
+    schema: int(1, 256).optional(),
+    doc:
+      "Web Worker threads per permission group (default: CPU count; under `start`/`cluster` with WORKERS > 1, CPU count / WORKERS, at least 1).",
   },
   WORKER_METRICS_PORT: {
     schema: int(0, 65535).default(9464),

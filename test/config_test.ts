@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig, SETTINGS } from "../src/config.ts";
+import { ConfigError, loadConfig, SETTINGS, workerThreads } from "../src/config.ts";
 
 Deno.test("config: defaults, env, and flags overriding env", () => {
   const defaults = loadConfig([], {});
@@ -80,4 +80,14 @@ Deno.test("config: WORKER_QUEUES with weights, the order, and entries that do no
     );
   }
   assert.throws(() => loadConfig([], { WORKER_QUEUE_ORDER: "random" }), /WORKER_QUEUE_ORDER/);
+});
+
+Deno.test("workerThreads: the cores shared among the host's workers unless WORKER_THREADS is set", () => {
+  const cores = navigator.hardwareConcurrency || 2;
+  const unset = loadConfig([], {});
+  assert.strictEqual(unset.WORKER_THREADS, undefined);
+  assert.strictEqual(workerThreads(unset), cores);
+  assert.strictEqual(workerThreads(unset, 2), Math.max(1, Math.floor(cores / 2)));
+  assert.strictEqual(workerThreads(unset, cores * 4), 1, "never below one thread");
+  assert.strictEqual(workerThreads(loadConfig(["--worker-threads", "3"], {}), 8), 3, "set wins");
 });

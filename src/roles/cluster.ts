@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { Config } from "../config.ts";
+import { type Config, workerThreads } from "../config.ts";
 import { type LocalRedis, startManagedRedis } from "../local_redis.ts";
 import type { Logger } from "../log.ts";
 import { sleep } from "../timing/sleep.ts";
@@ -77,6 +77,8 @@ export async function runCluster(config: Config, log: Logger): Promise<number> {
         ...base,
         // Workers run job code: the admin key stays with the API (empty overrides the inherited one).
         ADMIN_API_KEY: "",
+        // The host's cores shared among its workers, unless set.
+        WORKER_THREADS: String(workerThreads(config, config.WORKERS)),
         // Each worker process serves its own /metrics (and /health) port.
         WORKER_METRICS_PORT: config.WORKER_METRICS_PORT
           ? String(config.WORKER_METRICS_PORT + i - 1)

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Config } from "../config.ts";
+import { type Config, workerThreads } from "../config.ts";
 import { findOrStartRedis } from "../local_redis.ts";
 import type { Logger } from "../log.ts";
 import { superviseWorker, WORKER_MAIN } from "../worker/supervisor.ts";
@@ -40,6 +40,8 @@ export async function runStart(config: Config, log: Logger): Promise<number> {
         ...env,
         // Workers run job code: the admin key stays with the API (empty overrides the inherited one).
         ADMIN_API_KEY: "",
+        // The host's cores shared among its workers, unless set.
+        WORKER_THREADS: String(workerThreads(config, config.WORKERS)),
         // Each worker process serves its own /metrics port.
         WORKER_METRICS_PORT: config.WORKER_METRICS_PORT
           ? String(config.WORKER_METRICS_PORT + i)

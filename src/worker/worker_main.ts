@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { ConfigError, loadConfig, processEnv } from "../config.ts";
+import { ConfigError, loadConfig, processEnv, workerThreads } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { bufferedSink } from "./log_sink.ts";
 import { runWorkerProcess } from "./process.ts";
@@ -55,7 +55,7 @@ if (import.meta.main) {
       queue: config.QUEUE,
       serve: selectionOf(config.WORKER_QUEUES, config.WORKER_QUEUE_ORDER),
       concurrency: config.WORKER_CONCURRENCY,
-      threads: config.WORKER_THREADS,
+      threads: workerThreads(config),
       modules: config.JOB_MODULES,
       // Flags included: the threads obey these, not the environment.
       jobSettings: jobSettingsFrom(config),

@@ -11,11 +11,12 @@
  *   one standalone server: the target is Cluster ≥ 0.8× of standalone.
  *
  * Every drain starts with its queues paused: the workers start and report
- * ready first, then the queues resume and the clock starts; it stops at the
- * last completion Redis recorded. Prints one JSON object.
+ * ready first, then the queues resume. The rate is the jobs over the span
+ * from the first completion Redis recorded to the last (how soon idle
+ * workers start after a resume is printed apart). Prints one JSON object.
  *
  * ```sh
- * deno task bench:scale [--jobs 20000] [--concurrency 50] [--rounds 2]
+ * deno task bench:scale [--jobs 20000] [--concurrency 50] [--rounds 2] [--threads N]
  * ```
  *
  * @module
@@ -23,6 +24,7 @@
 import { parseArgs } from "node:util";
 import { Cluster, Redis } from "ioredis";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
+import { queueKeys } from "../../src/queue/keys.ts";
 import { TestRedis } from "../helpers/redis_server.ts";
 import { queuesOnMasters, TestRedisCluster } from "../helpers/redis_cluster.ts";
 import { processCpu, spawnWorker } from "./bench.ts";
@@ -33,6 +35,8 @@ const { values } = parseArgs({
     jobs: { type: "string", default: "20000" },
     concurrency: { type: "string", default: "50" },
     rounds: { type: "string", default: "2" },
+    // WORKER_THREADS of each worker process (default: theirs, the CPU count).
+    threads: { type: "string" },
   },
 });
 const JOBS = Number(values.jobs);
@@ -62,9 +66,31 @@ async function redisCpu(ports: number[]): Promise<number> {
   return total;
 }
 
+/** Epoch ms of the first and the last completion over `queues`. */
+async function completionSpan(ports: number[], queues: string[]): Promise<[number, number]> {
+  const client = ports.length > 1
+    ? new Cluster(ports.map((port) => ({ host: "127.0.0.1", port })))
+    : new Redis({ host: "127.0.0.1", port: ports[0] });
+  try {
+    let first = Infinity;
+    let last = 0;
+    for (const q of queues) {
+      const key = queueKeys(q).completed;
+      first = Math.min(first, Number((await client.zrange(key, 0, 0, "WITHSCORES"))[1]));
+      last = Math.max(last, Number((await client.zrange(key, -1, -1, "WITHSCORES"))[1]));
+    }
+    return [first, last];
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** One drain's figures: jobs/s and CPU µs per job in the workers and in Redis. */
 interface Drain {
+  /** Jobs over the span from the first completion to the last (start-up excluded). */
   rate: number;
+  /** From the resume to the first completion, ms. */
+  firstMs: number;
   workerUs: number;
   redisUs: number;
 }
@@ -97,7 +123,11 @@ async function drainRate(
     }
     const workers = Array.from(
       { length: processes },
-      () => spawnWorker(url, queues[0], CONCURRENCY, { WORKER_QUEUES: queues.join(",") }),
+      () =>
+        spawnWorker(url, queues[0], CONCURRENCY, {
+          WORKER_QUEUES: queues.join(","),
+          ...(values.threads ? { WORKER_THREADS: values.threads } : {}),
+        }),
     );
     try {
       await Promise.all(workers.map((w) => w.ready));
@@ -111,11 +141,12 @@ async function drainRate(
         if (stats.completed >= total) break;
         await sleep(10);
       }
-      const seconds = (Date.now() - t0) / 1000;
       const cpu = workers.reduce((sum, w) => sum + processCpu(w.pid), 0) - cpu0;
       const redis = (await redisCpu(ports)) - redis0;
+      const [first, last] = await completionSpan(ports, queues);
       return {
-        rate: total / seconds,
+        rate: total / ((last - first) / 1000),
+        firstMs: first - t0,
         workerUs: Math.round(cpu / total * 1e6),
         redisUs: Math.round(redis / total * 1e6),
       };
@@ -150,6 +181,7 @@ try {
     runs.spread.push(await drainRate(cluster.url, cluster.ports, spread, 1));
   }
   const rate = (k: keyof typeof runs) => median(runs[k].map((d) => d.rate));
+  const firstMs = (k: keyof typeof runs) => median(runs[k].map((d) => d.firstMs));
   const cpu = (k: keyof typeof runs) => ({
     worker: median(runs[k].map((d) => d.workerUs)),
     redis: median(runs[k].map((d) => d.redisUs)),
@@ -165,6 +197,13 @@ try {
       standalone_3_queues_jobs_per_s: Math.round(rate("single")),
       cluster_3_queues_jobs_per_s: Math.round(rate("spread")),
       cluster_vs_standalone: +(rate("spread") / rate("single")).toFixed(2),
+      // From the resume to the first completion (ms, medians): how soon idle workers start.
+      first_completion_ms: {
+        process_1: firstMs("one"),
+        process_4: firstMs("four"),
+        standalone_3_queues: firstMs("single"),
+        cluster_3_queues: firstMs("spread"),
+      },
       // CPU per job (µs, medians): where a slower spread-out drain spends more.
       cpu_us_per_job: {
         process_1: cpu("one"),
