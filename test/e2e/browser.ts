@@ -42,6 +42,31 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
+/** An app served on a free loopback port for the browser to load. */
+export interface ServedApp {
+  /** `http://127.0.0.1:<port>` */
+  base: string;
+  close(): Promise<void>;
+}
+
+/** Serves `fetch` on a free loopback port until `close`. */
+export function serveOnLoopback(
+  fetch: (request: Request) => Response | Promise<Response>,
+): ServedApp {
+  const ac = new AbortController();
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} },
+    fetch,
+  );
+  return {
+    base: `http://127.0.0.1:${server.addr.port}`,
+    async close() {
+      ac.abort();
+      await server.finished;
+    },
+  };
+}
+
 /** Keeps what the first page showed, for the post-mortem. */
 export async function failureShot(browser: Browser | null, name: string): Promise<void> {
   const page = browser?.contexts()[0]?.pages()[0];

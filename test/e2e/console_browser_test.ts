@@ -13,7 +13,14 @@
  */
 import assert from "node:assert/strict";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { axeProblems, failureShot, hasChromium, launchChromium, OUT_DIR } from "./browser.ts";
+import {
+  axeProblems,
+  failureShot,
+  hasChromium,
+  launchChromium,
+  OUT_DIR,
+  serveOnLoopback,
+} from "./browser.ts";
 import { buildApiApp } from "../../src/roles/api_app.ts";
 import { loadRegistry } from "../../src/jobs/registry.ts";
 import { createLogger } from "../../src/log.ts";
@@ -96,12 +103,8 @@ Deno.test({
       schedules: schedules.service,
       auth: new Authenticator({ mode: "on", store: keys }),
     });
-    const ac = new AbortController();
-    const server = Deno.serve(
-      { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} },
-      http.app.fetch,
-    );
-    const base = `http://127.0.0.1:${server.addr.port}`;
+    const served = serveOnLoopback(http.app.fetch);
+    const base = served.base;
     let worker: WorkerProcess | null = null;
     let workerStarted = false;
     let workerStopped = false;
@@ -399,8 +402,7 @@ Deno.test({
         worker.stop();
         await worker.exitCode;
       }
-      ac.abort();
-      await server.finished;
+      await served.close();
       await http.close();
       await schedules.close();
       await broker.close();

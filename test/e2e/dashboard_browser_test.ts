@@ -13,7 +13,14 @@
  * key prompt, a scoped key's view, and a revoke while the page is open.
  */
 import assert from "node:assert/strict";
-import { CHROMIUM, failureShot, hasChromium, launchChromium, OUT_DIR } from "./browser.ts";
+import {
+  CHROMIUM,
+  failureShot,
+  hasChromium,
+  launchChromium,
+  OUT_DIR,
+  serveOnLoopback,
+} from "./browser.ts";
 import type { Browser, Page } from "playwright-core";
 import { buildApiApp } from "../../src/roles/api_app.ts";
 import { loadRegistry } from "../../src/jobs/registry.ts";
@@ -61,12 +68,8 @@ async function startStack(
   const auth = keys ? new Authenticator({ mode: "on", store: keys }) : undefined;
   const http = buildApiApp({ broker, registry, log, auth });
 
-  const ac = new AbortController();
-  const server = Deno.serve(
-    { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} },
-    http.app.fetch,
-  );
-  const base = `http://127.0.0.1:${server.addr.port}`;
+  const served = serveOnLoopback(http.app.fetch);
+  const base = served.base;
   const worker = await startWorkerProcess({
     redisUrl: redis.url,
     queue,
@@ -87,8 +90,7 @@ async function startStack(
       keyClient?.disconnect();
       worker.stop();
       assert.strictEqual(await worker.exitCode, 0);
-      ac.abort();
-      await server.finished;
+      await served.close();
       await http.close();
       await broker.close();
       await redis.close();

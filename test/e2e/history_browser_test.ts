@@ -7,43 +7,13 @@
  * work shows up by the panel's polling; axe finds nothing serious.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import type { Browser, Page } from "playwright-core";
-import axe from "axe-core";
 import { buildApiApp } from "../../src/roles/api_app.ts";
 import { loadRegistry } from "../../src/jobs/registry.ts";
 import { createLogger } from "../../src/log.ts";
 import { RedisBroker } from "../../src/queue/redis_broker.ts";
 import { TestRedis } from "../helpers/redis_server.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const OUT_DIR = new URL("../../test_output", import.meta.url).pathname;
-
-function hasChromium(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
-
-/** Serious or critical axe violations of the page as shown. */
-async function axeProblems(page: Page): Promise<string[]> {
-  await page.addScriptTag({ content: axe.source });
-  const violations = await page.evaluate(async () => {
-    const run = (globalThis as unknown as {
-      axe: {
-        run: (ctx: Document) => Promise<
-          { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }
-        >;
-      };
-    }).axe.run;
-    return (await run(document)).violations;
-  });
-  return violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-}
+import { axeProblems, hasChromium, launchChromium, OUT_DIR, serveOnLoopback } from "./browser.ts";
 
 /** Runs `done` jobs of `broker`'s queue to completion, `dead` to a final failure, `retried` to a retry. */
 async function burst(broker: RedisBroker, done: number, dead = 0, retried = 0): Promise<void> {
@@ -89,12 +59,8 @@ Deno.test({
     // Silent: this app has no schedules, and the dashboard asks for them.
     const log = createLogger({ level: "silent" });
     const http = buildApiApp({ broker, registry: await loadRegistry(), log });
-    const ac = new AbortController();
-    const server = Deno.serve(
-      { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} },
-      http.app.fetch,
-    );
-    const base = `http://127.0.0.1:${server.addr.port}`;
+    const served = serveOnLoopback(http.app.fetch);
+    const base = served.base;
     let browser: Browser | null = null;
     const pageErrors: string[] = [];
     try {
@@ -102,10 +68,7 @@ Deno.test({
       await burst(broker, 15, 3, 2);
       await burst(reports, 4);
 
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-      });
+      browser = await launchChromium();
       const open = async (hash: string) => {
         // A context of its own: nothing shared with another tab.
         const context = await browser!.newContext({
@@ -155,8 +118,7 @@ Deno.test({
       assert.deepStrictEqual(pageErrors, []);
     } finally {
       await browser?.close().catch(() => {});
-      ac.abort();
-      await server.finished;
+      await served.close();
       await http.close();
       await reports.close();
       await broker.close();

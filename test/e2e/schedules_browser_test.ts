@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
-import { hasChromium, launchChromium } from "./browser.ts";
+import { hasChromium, launchChromium, serveOnLoopback } from "./browser.ts";
 import { buildApiApp } from "../../src/roles/api_app.ts";
 import { loadRegistry } from "../../src/jobs/registry.ts";
 import { createLogger } from "../../src/log.ts";
@@ -28,12 +28,8 @@ Deno.test({
     const log = createLogger({ level: "error" });
     const schedules = await startSchedules({ url: redis.url, broker, registry, log, tick: false });
     const http = buildApiApp({ broker, registry, log, schedules: schedules.service });
-    const ac = new AbortController();
-    const server = Deno.serve(
-      { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} },
-      http.app.fetch,
-    );
-    const base = `http://127.0.0.1:${server.addr.port}`;
+    const served = serveOnLoopback(http.app.fetch);
+    const base = served.base;
     let browser: Browser | null = null;
     const pageErrors: string[] = [];
     try {
@@ -83,8 +79,7 @@ Deno.test({
       assert.deepStrictEqual(pageErrors, []);
     } finally {
       await browser?.close();
-      ac.abort();
-      await server.finished;
+      await served.close();
       await http.close();
       await schedules.close();
       await broker.close();

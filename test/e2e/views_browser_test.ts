@@ -11,7 +11,14 @@
  */
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
-import { axeProblems, failureShot, hasChromium, launchChromium, OUT_DIR } from "./browser.ts";
+import {
+  axeProblems,
+  failureShot,
+  hasChromium,
+  launchChromium,
+  OUT_DIR,
+  serveOnLoopback,
+} from "./browser.ts";
 import { buildApiApp } from "../../src/roles/api_app.ts";
 import { loadRegistry } from "../../src/jobs/registry.ts";
 import { createLogger } from "../../src/log.ts";
@@ -48,12 +55,8 @@ Deno.test({
     const registry = await loadRegistry();
     const schedules = await startSchedules({ url: redis.url, broker, registry, log, tick: false });
     const http = buildApiApp({ broker, registry, log, schedules: schedules.service });
-    const ac = new AbortController();
-    const server = Deno.serve(
-      { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} },
-      http.app.fetch,
-    );
-    const base = `http://127.0.0.1:${server.addr.port}`;
+    const served = serveOnLoopback(http.app.fetch);
+    const base = served.base;
     let browser: Browser | null = null;
     const pageErrors: string[] = [];
     const alerts: string[] = [];
@@ -403,8 +406,7 @@ Deno.test({
       throw error;
     } finally {
       await browser?.close().catch(() => {});
-      ac.abort();
-      await server.finished;
+      await served.close();
       await http.close();
       await schedules.close();
       await broker.close();
