@@ -5,7 +5,8 @@
  * scrape and the same on every API replica (aggregate replicas with `max`):
  *
  * - `jobqueue_webhook_deliveries_total{outcome}`: attempts by outcome,
- *   `delivered` (2xx), `retried` (to be tried again), `failed` (given up).
+ *   `delivered` (2xx), `retried` (to be tried again), `failed` (given up),
+ *   `dropped` (never sent: its subscription was deleted first).
  * - `jobqueue_webhook_delivery_latency_seconds`: from the job's end to its
  *   successful delivery (retries included), histogram; its buckets are
  *   counted in Redis, so it is a `StoredHistogram` like the job durations.
@@ -23,7 +24,7 @@ export {
   type WebhookStats,
 } from "../webhooks/stats.ts";
 
-const OUTCOMES = ["delivered", "retried", "failed"] as const;
+const OUTCOMES = ["delivered", "retried", "failed", "dropped"] as const;
 
 /** The webhook series in `registry`; `set` them from each scrape's stats. */
 export class WebhookMetrics {
@@ -33,7 +34,8 @@ export class WebhookMetrics {
   constructor(registry: Registry) {
     this.#deliveries = new Counter({
       name: "jobqueue_webhook_deliveries_total",
-      help: "Webhook delivery attempts by outcome (delivered, retried, failed = given up), " +
+      help: "Webhook delivery attempts by outcome (delivered, retried, failed = given up, " +
+        "dropped = never sent: its subscription was deleted), " +
         "cluster-wide (from Redis).",
       labelNames: ["outcome"] as const,
       registers: [registry],

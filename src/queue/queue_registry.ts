@@ -106,7 +106,12 @@ export class QueueRegistry {
     return await this.#cmd(async (c) => {
       // Every process racing here agrees: the first SET wins.
       await c.set(this.#keys.home, home, "NX");
-      for (const queue of [home, ...legacy]) await c.hsetnx(this.#keys.queues, queue, now);
+      for (const queue of [home, ...legacy]) {
+        // New to the registry: the subscriptions that cover it start here, as in #register.
+        if ((await c.hsetnx(this.#keys.queues, queue, now)) === 1) {
+          await mirrorNewQueue(c, this.#prefix, queue);
+        }
+      }
       return (await c.get(this.#keys.home)) ?? home;
     });
   }

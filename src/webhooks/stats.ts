@@ -31,6 +31,8 @@ export interface WebhookStats {
   delivered: number;
   retried: number;
   failed: number;
+  /** Deliveries forgotten unsent: their subscription was deleted (or the record unreadable). */
+  dropped: number;
   /** Non-cumulative count per bucket bound (`"0.05"`, ..., `"+Inf"`). */
   buckets: Map<string, number>;
   sum: number;
@@ -46,6 +48,7 @@ export function addWebhookStats(into: WebhookStats, hash: Record<string, string>
   into.delivered += n(hash.delivered);
   into.retried += n(hash.retried);
   into.failed += n(hash.failed);
+  into.dropped += n(hash.dropped);
   into.sum += n(hash["lat:sum"]);
   into.count += n(hash["lat:count"]);
   for (const [field, value] of Object.entries(hash)) {
@@ -57,5 +60,5 @@ export function addWebhookStats(into: WebhookStats, hash: Record<string, string>
 
 /** Zero of everything. */
 export function emptyWebhookStats(): WebhookStats {
-  return { delivered: 0, retried: 0, failed: 0, buckets: new Map(), sum: 0, count: 0 };
+  return { delivered: 0, retried: 0, failed: 0, dropped: 0, buckets: new Map(), sum: 0, count: 0 };
 }

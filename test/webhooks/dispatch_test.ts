@@ -250,6 +250,42 @@ Deno.test("webhooks: a subscription gets its queue's and type's ends, signed wit
   }
 });
 
+Deno.test("webhooks: deliveries a deleted subscription left pending are dropped unsent, and counted", async () => {
+  const redis = await TestRedis.start();
+  const t = setup(redis);
+  const receiver = startReceiver(() => "unused");
+  try {
+    // Made on a fresh deployment, before its home queue is decided: the queue
+    // registered then gets it too.
+    const sub = await t.store.create({ url: receiver.url, events: ["failed"] }, null);
+    // Two ends recorded while no dispatcher runs, then the subscription goes.
+    for (let i = 0; i < 2; i++) {
+      const { id } = await t.broker.enqueue({ type: "email", payload: {} });
+      await t.finish(id, "failed");
+    }
+    const pending = async () =>
+      (await t.client.hkeys(t.keys.webhookDeliveries)).filter((k) => !k.startsWith("#")).length;
+    assert.strictEqual(await pending(), 2);
+    assert.strictEqual(await t.store.remove(sub.id, null), true);
+    t.dispatcher();
+    const deadline = Date.now() + 10_000;
+    while (await pending() > 0) {
+      if (Date.now() > deadline) throw new Error("the deliveries were never dropped");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const stats = await t.store.stats();
+    assert.deepStrictEqual(
+      [stats.dropped, stats.delivered, stats.failed, stats.retried],
+      [2, 0, 0, 0],
+    );
+    assert.strictEqual(receiver.received.length, 0, "nothing was sent");
+  } finally {
+    await receiver.close();
+    await t.close();
+    await redis.close();
+  }
+});
+
 Deno.test("webhooks: a lease expiring on the last attempt records the delivery; a dead dispatcher's attempt is sent again", async () => {
   const redis = await TestRedis.start();
   const t = setup(redis);

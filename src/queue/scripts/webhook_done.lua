@@ -2,7 +2,8 @@
 -- its claim still holds: delivered (the record is dropped; counted, with its
 -- latency from the job's end), retry (due again at retryAt), failed (given
 -- up: kept in the failed set, bounded by age and count) or dropped (its
--- subscription is gone: forgotten, not counted).
+-- subscription is gone, or the delivery unreadable: forgotten, and counted
+-- apart, so no delivery leaves without a trace in the counters).
 --
 -- KEYS[1] webhookDeliveries: HASH of webhook deliveries (id -> MessagePack, see _webhooks.lua)
 -- KEYS[2] webhookDue: ZSET of webhook deliveries to send (score = due ms)
@@ -56,6 +57,8 @@ if outcome == "delivered" or outcome == "dropped" then
     redis.call("HINCRBY", webhookStatsKey, "lat:" .. le, 1)
     redis.call("HINCRBY", webhookStatsKey, "lat:count", 1)
     redis.call("HINCRBYFLOAT", webhookStatsKey, "lat:sum", seconds)
+  else
+    redis.call("HINCRBY", webhookStatsKey, "dropped", 1)
   end
   return { 1, {} }
 end
