@@ -14,15 +14,11 @@
  * @module
  */
 import { InvalidInputError } from "./errors.ts";
-import { FINISHED_STATES, type Job, type JobPage, LIMITS, type ListQuery } from "./job.ts";
+import { type Job, type JobPage, LIMITS, type ListQuery } from "./job.ts";
 import { pendingKey, type QueueKeys, type ZsetState } from "./keys.ts";
-import {
-  decodeCursor,
-  decodePendingCursor,
-  encodeCursor,
-  encodePendingCursor,
-} from "./list_cursor.ts";
+import { decodePendingCursor, encodePendingCursor } from "./list_cursor.ts";
 import type { RunCommand } from "./job_listing.ts";
+import { resumeIndex, walkZset } from "./list_walk.ts";
 
 /** Records looked at, at most, by one page (each one GET in a pipeline of a chunk). */
 export const SCAN_BUDGET = 5000;
@@ -141,7 +137,7 @@ export class GroupListing {
     let stopped = false;
     for (const list of lists) {
       let index = start && list.position === start.priority
-        ? await this.#resume(list.key, start.index, start.id)
+        ? await resumeIndex(this.#cmd, list.key, start.index, start.id)
         : 0;
       while (!stopped) {
         if (jobs.length === limit || budget <= 0) {
@@ -173,58 +169,23 @@ export class GroupListing {
     };
   }
 
-  /** The index to go on reading `key` from after `id`, last seen at `index - 1`. */
-  #resume(key: string, index: number, id: string): Promise<number> {
-    return this.#cmd(async (c) => {
-      if (index > 0 && (await c.lindex(key, index - 1)) === id) return index;
-      const at = await c.lpos(key, id);
-      return at === null ? 0 : at + 1;
-    });
-  }
-
   /** The group's jobs of a ZSET state, in its listing order (finished: newest first). */
-  async #zset(
+  #zset(
     state: ZsetState,
     query: ListQuery,
     limit: number,
     match: (job: Job | null) => job is Job,
   ): Promise<JobPage> {
-    const zkey = this.#keys[state];
-    const rev = FINISHED_STATES.includes(state);
-    const start = query.cursor ? decodeCursor(query.cursor) : null;
-    let bound = start?.score ?? (rev ? "+inf" : "-inf");
-    let skip = start?.skip ?? 0;
-    const jobs: Job[] = [];
-    let budget = SCAN_BUDGET;
-    let exhausted = false;
-    while (jobs.length < limit && budget > 0 && !exhausted) {
-      const step = Math.min(budget, STEP);
-      const reply = await this.#cmd((c) =>
-        rev
-          ? c.zrange(zkey, bound, "-inf", "BYSCORE", "REV", "LIMIT", skip, step, "WITHSCORES")
-          : c.zrange(zkey, bound, "+inf", "BYSCORE", "LIMIT", skip, step, "WITHSCORES")
-      );
-      const members: Array<[string, string]> = [];
-      for (let i = 0; i + 1 < reply.length; i += 2) members.push([reply[i], reply[i + 1]]);
-      budget -= members.length;
-      if (members.length < step) exhausted = true;
-      const decoded = await this.#records(members.map(([id]) => id));
-      for (let i = 0; i < members.length; i++) {
-        const score = members[i][1];
-        if (score === bound) skip++;
-        else [bound, skip] = [score, 1];
-        const job = decoded[i];
-        if (match(job)) jobs.push(job);
-        if (jobs.length === limit) {
-          exhausted = exhausted && i === members.length - 1;
-          break;
-        }
-      }
-    }
-    return {
-      jobs,
-      next_cursor: exhausted ? null : encodeCursor({ score: bound, skip }),
-      truncated: !exhausted && jobs.length < limit,
-    };
+    return walkZset({
+      cmd: this.#cmd,
+      records: this.#records,
+      key: this.#keys[state],
+      state,
+      cursor: query.cursor,
+      limit,
+      step: STEP,
+      budget: SCAN_BUDGET,
+      match,
+    });
   }
 }

@@ -9,22 +9,11 @@
 import type { RedisClient } from "./connect.ts";
 import { decodeJob } from "./record.ts";
 import { InvalidInputError } from "./errors.ts";
-import {
-  FINISHED_STATES,
-  type IdSearch,
-  type Job,
-  JOB_STATES,
-  type JobPage,
-  type ListQuery,
-} from "./job.ts";
+import { type IdSearch, type Job, JOB_STATES, type JobPage, type ListQuery } from "./job.ts";
 import { pendingKey, type QueueKeys, type ZsetState } from "./keys.ts";
-import {
-  decodeCursor,
-  decodePendingCursor,
-  encodeCursor,
-  encodePendingCursor,
-} from "./list_cursor.ts";
+import { decodePendingCursor, encodePendingCursor } from "./list_cursor.ts";
 import { GroupListing } from "./group_listing.ts";
+import { resumeIndex, walkZset } from "./list_walk.ts";
 
 /** Runs one or more plain commands on the broker's connection. */
 export type RunCommand = <T>(run: (client: RedisClient) => Promise<T>) => Promise<T>;
@@ -176,13 +165,7 @@ export class JobListing {
     for (const { position: priority, key: list } of lists) {
       let index = 0;
       if (start && priority === start.priority) {
-        index = await this.#cmd(async (c) => {
-          if (start.index > 0 && (await c.lindex(list, start.index - 1)) === start.id) {
-            return start.index;
-          }
-          const at = await c.lpos(list, start.id);
-          return at === null ? 0 : at + 1;
-        });
+        index = await resumeIndex(this.#cmd, list, start.index, start.id);
       }
       let listEnded = false;
       for (let round = 0; round < 50; round++) {
@@ -243,44 +226,19 @@ export class JobListing {
   }
 
   async #listZset(state: ZsetState, query: ListQuery, limit: number): Promise<JobPage> {
-    const zkey = this.#keys[state];
-    const rev = FINISHED_STATES.includes(state);
-    const start = query.cursor ? decodeCursor(query.cursor) : null;
-    let bound = start?.score ?? (rev ? "+inf" : "-inf");
-    let skip = start?.skip ?? 0;
     // With a type filter, read ahead in bigger chunks; the filter runs here.
-    const chunk = query.type ? Math.min(1000, limit * 4) : limit;
-    const jobs: Job[] = [];
-    let exhausted = false;
-    for (let round = 0; round < 50 && jobs.length < limit && !exhausted; round++) {
-      const reply = await this.#cmd((c) =>
-        rev
-          ? c.zrange(zkey, bound, "-inf", "BYSCORE", "REV", "LIMIT", skip, chunk, "WITHSCORES")
-          : c.zrange(zkey, bound, "+inf", "BYSCORE", "LIMIT", skip, chunk, "WITHSCORES")
-      );
-      const members: Array<[string, string]> = [];
-      for (let i = 0; i + 1 < reply.length; i += 2) members.push([reply[i], reply[i + 1]]);
-      if (members.length < chunk) exhausted = true;
-      if (members.length === 0) break;
-      const decoded = await this.#records(members.map(([id]) => id));
-      for (let i = 0; i < members.length; i++) {
-        const score = members[i][1];
-        if (score === bound) skip++;
-        else {
-          bound = score;
-          skip = 1;
-        }
-        const job = decoded[i];
-        if (job && (!query.type || job.type === query.type)) jobs.push(job);
-        if (jobs.length === limit) {
-          exhausted = exhausted && i === members.length - 1;
-          break;
-        }
-      }
-    }
-    return {
-      jobs,
-      next_cursor: exhausted ? null : encodeCursor({ score: bound, skip }),
-    };
+    const step = query.type ? Math.min(1000, limit * 4) : limit;
+    const { jobs, next_cursor } = await walkZset({
+      cmd: this.#cmd,
+      records: (ids) => this.#records(ids),
+      key: this.#keys[state],
+      state,
+      cursor: query.cursor,
+      limit,
+      step,
+      budget: 50 * step,
+      match: (job): job is Job => job !== null && (!query.type || job.type === query.type),
+    });
+    return { jobs, next_cursor };
   }
 }
