@@ -152,6 +152,15 @@ end
 local DURATION_BUCKETS_MS = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
   60000, 120000, 300000 }
 
+-- The 1-based index of the first of `bounds` (ascending) that `v` is at most,
+-- #bounds + 1 past the last: a histogram bucket's index.
+local function bucketOf(bounds, v)
+  for i = 1, #bounds do
+    if v <= bounds[i] then return i end
+  end
+  return #bounds + 1
+end
+
 -- Counts one attempt's run time `dur` (ms) of `jtype` that ended as `status`
 -- in a batch's histogram tally `h`: the durations HASH fields are
 -- `<status>|<bucket>|<type>` (bucket: the index of the first bound >= dur, 1
@@ -161,13 +170,7 @@ local DURATION_BUCKETS_MS = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10
 local durationFields = {}
 local function tallyDuration(h, status, jtype, dur)
   dur = math.max(0, tonumber(dur) or 0)
-  local b = #DURATION_BUCKETS_MS + 1
-  for i = 1, #DURATION_BUCKETS_MS do
-    if dur <= DURATION_BUCKETS_MS[i] then
-      b = i
-      break
-    end
-  end
+  local b = bucketOf(DURATION_BUCKETS_MS, dur)
   local scope = status .. "|" .. jtype
   local fields = durationFields[scope]
   if not fields then
@@ -223,13 +226,7 @@ end
 -- "l|<bucket>" field names, built on first use in a call.
 local latencyFields = {}
 local function tallyLatency(h, ms)
-  local b = #LATENCY_BUCKETS_MS + 1
-  for i = 1, #LATENCY_BUCKETS_MS do
-    if ms <= LATENCY_BUCKETS_MS[i] then
-      b = i
-      break
-    end
-  end
+  local b = bucketOf(LATENCY_BUCKETS_MS, ms)
   local bucket = latencyFields[b]
   if not bucket then
     bucket = "l|" .. b
